@@ -1,0 +1,352 @@
+//! SQL for accounts, tokens and login failures.
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::domain::FailureCount;
+use super::CurrentUser;
+use crate::platform::clock::to_db_time;
+use crate::platform::db::{flag, Db};
+use crate::platform::money::Amount;
+
+/// A member as the API shows them (`User` in the original API).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct UserProfile {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub is_main: bool,
+    /// Total membership fees paid.
+    pub balance: Amount,
+    pub loan_request_amount: Amount,
+    pub has_active_loan: bool,
+}
+
+const PROFILE_SELECT: &str = "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_main, \
+    u.loan_request_amount, \
+    CAST(COALESCE((SELECT SUM(p.membership_fee) FROM payments p WHERE p.user_id = u.id), 0) AS BIGINT) AS balance, \
+    CAST(CASE WHEN EXISTS (SELECT 1 FROM loans l WHERE l.user_id = u.id AND l.state = 'active') \
+         THEN 1 ELSE 0 END AS BIGINT) AS has_active_loan \
+    FROM users u";
+
+fn profile(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
+    Ok(UserProfile {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        email: row.try_get("email")?,
+        is_main: flag(row, "is_main")?,
+        balance: Amount::from_units(row.try_get("balance")?),
+        loan_request_amount: Amount::from_units(row.try_get("loan_request_amount")?),
+        has_active_loan: flag(row, "has_active_loan")?,
+    })
+}
+
+pub async fn profile_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<UserProfile>, sqlx::Error> {
+    let sql = format!("{PROFILE_SELECT} WHERE u.id = $1");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(profile)
+        .transpose()
+}
+
+pub async fn list_profiles(db: &Db) -> Result<Vec<UserProfile>, sqlx::Error> {
+    let sql = format!("{PROFILE_SELECT} ORDER BY u.username_key, u.id");
+    sqlx::query(&sql)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(profile)
+        .collect()
+}
+
+pub async fn find_active_user(db: &Db, id: i64) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT id, username, is_main FROM users WHERE id = $1 AND is_active = 1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?;
+    row.map(|r| {
+        Ok(CurrentUser {
+            id: r.try_get("id")?,
+            username: r.try_get("username")?,
+            is_main: flag(&r, "is_main")?,
+        })
+    })
+    .transpose()
+}
+
+/// The credentials of an active account, looked up case-insensitively.
+pub struct Credentials {
+    pub user: CurrentUser,
+    pub password_hash: String,
+}
+
+pub async fn credentials(db: &Db, username_key: &str) -> Result<Option<Credentials>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, username, is_main, password_hash FROM users WHERE username_key = $1 AND is_active = 1",
+    )
+    .bind(username_key)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| {
+        Ok(Credentials {
+            user: CurrentUser {
+                id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                is_main: flag(&r, "is_main")?,
+            },
+            password_hash: r.try_get("password_hash")?,
+        })
+    })
+    .transpose()
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub password_hash: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub email: &'a str,
+    pub is_main: bool,
+    pub loan_request_amount: Amount,
+}
+
+/// Inserts a user and returns its id. A taken username surfaces as a unique violation.
+pub async fn insert_user(
+    conn: &mut AnyConnection,
+    user: &NewUser<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO users (username, username_key, password_hash, first_name, last_name, email, \
+         is_main, is_active, loan_request_amount, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) RETURNING id",
+    )
+    .bind(user.username)
+    .bind(user.username_key)
+    .bind(user.password_hash)
+    .bind(user.first_name)
+    .bind(user.last_name)
+    .bind(user.email)
+    .bind(i64::from(user.is_main))
+    .bind(user.loan_request_amount.units())
+    .bind(to_db_time(now))
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn set_password_and_main(
+    conn: &mut AnyConnection,
+    username_key: &str,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $1, is_main = 1, is_active = 1 WHERE username_key = $2",
+    )
+    .bind(password_hash)
+    .bind(username_key)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn count_main_users(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_main = 1")
+        .fetch_one(&db.pool)
+        .await
+}
+
+pub async fn set_loan_request(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    amount: Amount,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET loan_request_amount = $1 WHERE id = $2")
+        .bind(amount.units())
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// --- login failures -------------------------------------------------------------------------
+
+pub enum FailureKey<'a> {
+    Account(&'a str),
+    Address(&'a str),
+}
+
+pub async fn recent_failures(
+    db: &Db,
+    key: FailureKey<'_>,
+    since: DateTime<Utc>,
+) -> Result<FailureCount, sqlx::Error> {
+    let (sql, value) = match key {
+        FailureKey::Account(k) => ("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE username_key = $1 AND at > $2", k),
+        FailureKey::Address(ip) => ("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE client_ip = $1 AND at > $2", ip),
+    };
+    let row = sqlx::query(sql)
+        .bind(value)
+        .bind(to_db_time(since))
+        .fetch_one(&db.pool)
+        .await?;
+    let oldest: Option<String> = row.try_get("oldest")?;
+    Ok(FailureCount {
+        count: row.try_get("n")?,
+        oldest: oldest
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+    })
+}
+
+pub async fn record_failure(
+    conn: &mut AnyConnection,
+    username_key: &str,
+    client_ip: &str,
+    now: DateTime<Utc>,
+    forget_before: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE at < $1")
+        .bind(to_db_time(forget_before))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO login_failures (username_key, client_ip, at) VALUES ($1, $2, $3)")
+        .bind(username_key)
+        .bind(client_ip)
+        .bind(to_db_time(now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn clear_failures(
+    conn: &mut AnyConnection,
+    username_key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
+        .bind(username_key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// --- refresh tokens -------------------------------------------------------------------------
+
+pub async fn insert_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    user_id: i64,
+    family_id: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (id, token_hash, user_id, family_id, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(family_id)
+    .bind(to_db_time(expires_at))
+    .bind(to_db_time(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub enum Spend {
+    /// The token was live and is now spent: issue its successor in `family_id`.
+    Spent {
+        user_id: i64,
+        family_id: String,
+    },
+    /// The token was already spent or revoked: someone is replaying it.
+    Replayed {
+        user_id: i64,
+        family_id: String,
+    },
+    Unknown,
+}
+
+/// Marks a refresh token used, atomically: of two concurrent uses only one succeeds.
+pub async fn spend_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Spend, sqlx::Error> {
+    let now_text = to_db_time(now);
+    let spent = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 \
+         WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
+         RETURNING user_id, family_id",
+    )
+    .bind(&now_text)
+    .bind(token_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = spent {
+        return Ok(Spend::Spent {
+            user_id: row.try_get("user_id")?,
+            family_id: row.try_get("family_id")?,
+        });
+    }
+    let existing = sqlx::query(
+        "SELECT user_id, family_id, expires_at FROM refresh_tokens WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match existing {
+        Some(row) => {
+            let expires_at: String = row.try_get("expires_at")?;
+            if expires_at <= now_text {
+                return Ok(Spend::Unknown);
+            }
+            Ok(Spend::Replayed {
+                user_id: row.try_get("user_id")?,
+                family_id: row.try_get("family_id")?,
+            })
+        }
+        None => Ok(Spend::Unknown),
+    }
+}
+
+pub async fn revoke_family(
+    conn: &mut AnyConnection,
+    family_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(to_db_time(now))
+    .bind(family_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn family_of(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let row = sqlx::query("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("family_id")?)))
+        .transpose()
+}

@@ -1,0 +1,100 @@
+//! Access tokens (HS256/384/512 JWTs, `sub` = user id) and opaque refresh tokens.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    pub iat: i64,
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &str, algorithm: Algorithm) -> Self {
+        JwtKeys {
+            algorithm,
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+        }
+    }
+
+    pub fn issue(&self, user_id: i64, now: DateTime<Utc>, lifetime_minutes: i64) -> String {
+        let claims = Claims {
+            sub: user_id.to_string(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + lifetime_minutes * 60,
+        };
+        encode(&Header::new(self.algorithm), &claims, &self.encoding)
+            .expect("HMAC signing cannot fail")
+    }
+
+    /// The user id of a valid, unexpired token. Expiry is checked against the app's clock (not
+    /// the system's), so a simulated month behaves like a real one.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Option<i64> {
+        let mut validation = Validation::new(self.algorithm);
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = decode::<Claims>(token, &self.decoding, &validation).ok()?;
+        if data.claims.exp <= now.timestamp() {
+            return None;
+        }
+        data.claims.sub.parse().ok()
+    }
+}
+
+/// 256 random bits, hex-encoded: refresh tokens and generated secrets.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Refresh tokens are stored only as their SHA-256, so a database leak does not leak sessions.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn tokens_verify_until_they_expire_and_not_when_tampered() {
+        let keys = JwtKeys::new("secret", Algorithm::HS256);
+        let now = Utc::now();
+        let token = keys.issue(42, now, 10);
+        assert_eq!(keys.verify(&token, now), Some(42));
+        assert_eq!(keys.verify(&token, now + Duration::minutes(11)), None);
+        let other = JwtKeys::new("other", Algorithm::HS256);
+        assert_eq!(other.verify(&token, now), None);
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(keys.verify(&tampered, now), None);
+        assert_eq!(keys.verify("garbage", now), None);
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let a = random_token();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, random_token());
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert_ne!(token_hash(&a), a);
+    }
+}

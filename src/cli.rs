@@ -1,0 +1,252 @@
+//! The `saghat` command line.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, AppState};
+use crate::auth::domain::{validate_password, Username};
+use crate::auth::{password, store as users};
+use crate::config::Config;
+use crate::fund::rules::FundConfig;
+use crate::fund::store as fund;
+use crate::platform::db::{is_unique_violation, Db};
+use crate::platform::money::Amount;
+
+#[derive(Parser)]
+#[command(
+    name = "saghat",
+    version,
+    about = "Saghat: a cooperative USDT loan fund and lending backend",
+    long_about = "Saghat serves the fund's HTTP API (docs at /api/docs) on an embedded SQLite database by \
+default, or on PostgreSQL with DATABASE_URL=postgres://…. Configuration comes from the environment \
+and a .env file; see the README."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default): migrates, creates the default fund config and a first admin.
+    Serve {
+        /// Address to listen on (overrides BIND).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create or update the fund's configuration.
+    SetupFund {
+        /// Minimum monthly membership fee in USDT.
+        #[arg(long, default_value = "20")]
+        min_fee: Amount,
+        /// Maximum number of months to repay a loan.
+        #[arg(long, default_value_t = 24)]
+        max_months: i64,
+        /// Minimum monthly loan repayment in USDT.
+        #[arg(long, default_value = "20")]
+        min_payment: Amount,
+    },
+    /// Create a main (admin) user, or reset an existing user's password and make them main.
+    CreateAdmin {
+        /// Username (or SAGHAT_ADMIN_USERNAME); asked for when run in a terminal.
+        #[arg(long, env = "SAGHAT_ADMIN_USERNAME")]
+        username: Option<String>,
+        /// Password (or SAGHAT_ADMIN_PASSWORD); asked for, hidden, when run in a terminal.
+        #[arg(long, env = "SAGHAT_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("saghat: configuration error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::platform::telemetry::init(config.log_format, config.debug);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(
+        cli.command.unwrap_or(Command::Serve { bind: None }),
+        config,
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("saghat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            let started = std::time::Instant::now();
+            let clock = app::clock_for(&config);
+            let bind = config.bind.clone();
+            let state = app::prepare(config, clock).await?;
+            let listener = tokio::net::TcpListener::bind(&bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind}"))?;
+            tracing::info!(
+                address = %listener.local_addr()?,
+                backend = ?state.db.backend,
+                startup_ms = started.elapsed().as_millis() as u64,
+                "Saghat is serving; API docs at /api/docs"
+            );
+            app::serve(state, listener).await
+        }
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url, 2).await?;
+            db.migrate().await?;
+            println!("Migrations applied ({:?}).", db.backend);
+            Ok(())
+        }
+        Command::SetupFund {
+            min_fee,
+            max_months,
+            min_payment,
+        } => {
+            if !min_fee.is_positive() || !min_payment.is_positive() || max_months <= 0 {
+                bail!("--min-fee, --min-payment and --max-months must be greater than 0");
+            }
+            let db = Db::connect(&config.database_url, 2).await?;
+            db.migrate().await?;
+            let settings = FundConfig {
+                min_membership_fee: min_fee,
+                max_month_for_loan_payment: max_months,
+                min_amount_for_loan_payment: min_payment,
+            };
+            let clock = app::clock_for(&config);
+            let mut tx = db.begin_write().await?;
+            let existed = fund::save_config(&mut tx, &settings, clock.now()).await?;
+            tx.commit().await?;
+            println!(
+                "Fund configuration {}: min fee {min_fee}, max months {max_months}, min loan payment {min_payment}",
+                if existed { "updated" } else { "created" }
+            );
+            Ok(())
+        }
+        Command::CreateAdmin { username, password } => {
+            let interactive = std::io::stdin().is_terminal();
+            let username = match username {
+                Some(u) => u,
+                None if interactive => prompt("Username: ")?,
+                None => bail!("give --username or SAGHAT_ADMIN_USERNAME (no terminal to ask in)"),
+            };
+            let password = match password {
+                Some(p) => p,
+                None if interactive => {
+                    let first = rpassword::prompt_password("Password: ")?;
+                    if rpassword::prompt_password("Password (again): ")? != first {
+                        bail!("the passwords differ");
+                    }
+                    first
+                }
+                None => bail!("give --password or SAGHAT_ADMIN_PASSWORD (no terminal to ask in)"),
+            };
+            let db = Db::connect(&config.database_url, 2).await?;
+            db.migrate().await?;
+            let clock = app::clock_for(&config);
+            let created = upsert_admin(&db, &username, &password, clock.now()).await?;
+            println!(
+                "Main user {username:?} {}.",
+                if created { "created" } else { "updated" }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn prompt(label: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    print!("{label}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+/// Creates a main user, or makes an existing one main with the new password. Returns whether
+/// the user was created.
+pub async fn upsert_admin(
+    db: &Db,
+    username: &str,
+    password: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<bool> {
+    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    validate_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || password::hash_password(&password)).await?;
+    let mut tx = db.begin_write().await?;
+    if users::set_password_and_main(&mut tx, &username.key, &hash).await? {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    let new_user = users::NewUser {
+        username: &username.display,
+        username_key: &username.key,
+        password_hash: &hash,
+        first_name: "",
+        last_name: "",
+        email: "",
+        is_main: true,
+        loan_request_amount: Amount::ZERO,
+    };
+    users::insert_user(&mut tx, &new_user, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// On a fund's first start (no main user yet) creates one, from `SAGHAT_ADMIN_USERNAME` /
+/// `SAGHAT_ADMIN_PASSWORD`, or `admin` with a generated password printed once.
+pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<()> {
+    if users::count_main_users(&state.db).await? > 0 {
+        return Ok(());
+    }
+    let username = state
+        .config
+        .admin_username
+        .clone()
+        .unwrap_or_else(|| "admin".into());
+    let (password, generated) = match &state.config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (crate::auth::tokens::random_token()[..20].to_string(), true),
+    };
+    match upsert_admin(&state.db, &username, &password, state.now()).await {
+        Ok(_) => {}
+        // Another instance created it at the same moment.
+        Err(e)
+            if e.downcast_ref::<sqlx::Error>()
+                .is_some_and(is_unique_violation) =>
+        {
+            return Ok(())
+        }
+        Err(e) => return Err(e.context("cannot create the first admin")),
+    }
+    if generated {
+        // Printed to the terminal once, never logged.
+        println!("\n  First start: created main user {username:?} with password {password}\n  Sign in and keep it safe; it is not shown again.\n");
+    } else {
+        tracing::info!(
+            username,
+            "first start: created the main user from SAGHAT_ADMIN_USERNAME"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Configuration from the environment (and a `.env` file), using the original Saghat's names
+//! where it had them. Every variable is listed in `.env.example` and the README.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use jsonwebtoken::Algorithm;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Dev,
+    Test,
+    Prod,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoginLimits {
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+    pub window: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub debug: bool,
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub secret_key: String,
+    pub jwt_secret_key: String,
+    pub jwt_algorithm: Algorithm,
+    pub jwt_expire_minutes: i64,
+    pub refresh_token_expire_days: i64,
+    pub allowed_hosts: Vec<String>,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub fund_timezone: Tz,
+    pub fake_now: Option<DateTime<Utc>>,
+    pub bitpin_api_base_url: String,
+    pub bitpin_api_key: Option<String>,
+    pub bitpin_timeout: Duration,
+    pub login_limits: LoginLimits,
+    pub trust_proxy_headers: bool,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub admin_username: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn parsed<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={text:?} is invalid: {e}")),
+    }
+}
+
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match var(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => bail!("{name}={v:?} is not a boolean (true/false)"),
+    }
+}
+
+/// A list given as a JSON array (`["a","b"]`, the original's form) or comma-separated.
+fn list(name: &str, default: &[&str]) -> anyhow::Result<Vec<String>> {
+    match var(name) {
+        None => Ok(default.iter().map(|s| s.to_string()).collect()),
+        Some(text) if text.starts_with('[') => serde_json::from_str(&text)
+            .with_context(|| format!("{name} is not a JSON array of strings")),
+        Some(text) => Ok(text
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()),
+    }
+}
+
+impl Config {
+    /// Reads the configuration. Secrets missing in `dev`/`test` are generated and kept in the
+    /// data folder, so restarts keep sessions valid; in `prod` they are a start-up error.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let app_env = match var("APP_ENV")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("dev") | Some("development") => AppEnv::Dev,
+            Some("test") => AppEnv::Test,
+            Some("prod") | Some("production") => AppEnv::Prod,
+            Some(other) => bail!("APP_ENV={other:?} must be dev, test or prod"),
+        };
+        let data_dir = PathBuf::from(var("SAGHAT_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/saghat.db?mode=rwc", data_dir.display()));
+        let secret_key = secret(app_env, &data_dir, "SECRET_KEY")?;
+        let jwt_secret_key = secret(app_env, &data_dir, "JWT_SECRET_KEY")?;
+        let jwt_algorithm = match var("JWT_ALGORITHM").as_deref().unwrap_or("HS256") {
+            "HS256" => Algorithm::HS256,
+            "HS384" => Algorithm::HS384,
+            "HS512" => Algorithm::HS512,
+            other => bail!("JWT_ALGORITHM={other:?}: only HS256, HS384 and HS512 are supported"),
+        };
+        let fund_timezone: Tz = var("FUND_TIMEZONE")
+            .unwrap_or_else(|| "UTC".into())
+            .parse()
+            .map_err(|e| anyhow::anyhow!("FUND_TIMEZONE is not an IANA time zone: {e}"))?;
+        let fake_now = match var("SAGHAT_FAKE_NOW") {
+            None => None,
+            Some(_) if app_env == AppEnv::Prod => {
+                bail!("SAGHAT_FAKE_NOW is only allowed with APP_ENV=dev or APP_ENV=test")
+            }
+            Some(text) => Some(
+                DateTime::parse_from_rfc3339(&text)
+                    .with_context(|| format!("SAGHAT_FAKE_NOW={text:?} is not RFC 3339"))?
+                    .with_timezone(&Utc),
+            ),
+        };
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("LOG_FORMAT={other:?} must be text or json"),
+        };
+        let jwt_expire_minutes: i64 = parsed("JWT_EXPIRE_MINUTES", 10080)?;
+        if jwt_expire_minutes <= 0 {
+            bail!("JWT_EXPIRE_MINUTES must be positive");
+        }
+        Ok(Config {
+            app_env,
+            debug: flag("DEBUG")?,
+            bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            data_dir,
+            database_url,
+            database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 10)?,
+            secret_key,
+            jwt_secret_key,
+            jwt_algorithm,
+            jwt_expire_minutes,
+            refresh_token_expire_days: parsed("REFRESH_TOKEN_EXPIRE_DAYS", 30)?,
+            allowed_hosts: list("ALLOWED_HOSTS", &["*"])?,
+            cors_origins: list("CORS_ORIGINS", &[])?,
+            log_format,
+            fund_timezone,
+            fake_now,
+            bitpin_api_base_url: var("BITPIN_API_BASE_URL")
+                .unwrap_or_else(|| "https://api.bitpin.ir".into()),
+            bitpin_api_key: var("BITPIN_API_KEY"),
+            bitpin_timeout: Duration::from_secs(parsed("BITPIN_TIMEOUT_SECONDS", 10)?),
+            login_limits: LoginLimits {
+                max_failures_per_account: parsed("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+                max_failures_per_ip: parsed("LOGIN_MAX_FAILURES_PER_IP", 20)?,
+                window: Duration::from_secs(
+                    60 * parsed::<u64>("LOGIN_FAILURE_WINDOW_MINUTES", 15)?,
+                ),
+            },
+            trust_proxy_headers: flag("TRUST_PROXY_HEADERS")?,
+            max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024)?,
+            request_timeout: Duration::from_secs(parsed("REQUEST_TIMEOUT_SECONDS", 30)?),
+            admin_username: var("SAGHAT_ADMIN_USERNAME"),
+            admin_password: var("SAGHAT_ADMIN_PASSWORD"),
+        })
+    }
+
+    /// A configuration for tests: SQLite or the given database, fixed secrets, no Bitpin.
+    pub fn for_tests(database_url: String) -> Config {
+        Config {
+            app_env: AppEnv::Test,
+            debug: false,
+            bind: "127.0.0.1:0".into(),
+            data_dir: std::env::temp_dir(),
+            database_url,
+            database_max_connections: 10,
+            secret_key: "test-secret-key-not-for-production".into(),
+            jwt_secret_key: "test-jwt-secret-not-for-production".into(),
+            jwt_algorithm: Algorithm::HS256,
+            jwt_expire_minutes: 60,
+            refresh_token_expire_days: 30,
+            allowed_hosts: vec!["*".into()],
+            cors_origins: vec![],
+            log_format: LogFormat::Text,
+            fund_timezone: Tz::UTC,
+            fake_now: None,
+            bitpin_api_base_url: "http://127.0.0.1:9".into(),
+            bitpin_api_key: None,
+            bitpin_timeout: Duration::from_secs(2),
+            login_limits: LoginLimits {
+                max_failures_per_account: 5,
+                max_failures_per_ip: 20,
+                window: Duration::from_secs(15 * 60),
+            },
+            trust_proxy_headers: false,
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            admin_username: None,
+            admin_password: None,
+        }
+    }
+}
+
+fn secret(app_env: AppEnv, data_dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
+    if let Some(value) = var(name) {
+        if app_env == AppEnv::Prod && value.len() < 32 {
+            bail!("{name} must be at least 32 characters in production");
+        }
+        return Ok(value);
+    }
+    if app_env == AppEnv::Prod {
+        bail!("{name} must be set when APP_ENV=prod");
+    }
+    let path = data_dir.join(format!("{}.secret", name.to_ascii_lowercase()));
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if !existing.trim().is_empty() {
+            return Ok(existing.trim().to_string());
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let generated = crate::auth::tokens::random_token();
+    write_private(&path, &generated)?;
+    tracing::warn!(file = %path.display(), "{name} is not set: generated one for development");
+    Ok(generated)
+}
+
+fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(content.as_bytes())?;
+    Ok(())
+}

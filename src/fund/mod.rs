@@ -1,0 +1,6 @@
+//! The cooperative loan fund: monthly payments, the monthly draw, repayments.
+
+pub mod draw;
+pub mod http;
+pub mod rules;
+pub mod store;

@@ -1,0 +1,578 @@
+//! SQL for the fund: configuration, payments, loans and the draw's inputs. The draw reads
+//! everything it needs in a fixed number of statements, whatever the number of members.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use utoipa::ToSchema;
+
+use super::draw::MemberStats;
+use super::rules::{ActiveLoan, FundConfig, PaymentPlan};
+use crate::platform::clock::to_db_time;
+use crate::platform::db::flag;
+use crate::platform::jalali::JalaliMonth;
+use crate::platform::money::Amount;
+
+// --- configuration ----------------------------------------------------------------------------
+
+pub async fn config(conn: &mut AnyConnection) -> Result<Option<FundConfig>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment FROM fund_config WHERE id = 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(FundConfig {
+            min_membership_fee: Amount::from_units(r.try_get("min_membership_fee")?),
+            max_month_for_loan_payment: r.try_get("max_month_for_loan_payment")?,
+            min_amount_for_loan_payment: Amount::from_units(
+                r.try_get("min_amount_for_loan_payment")?,
+            ),
+        })
+    })
+    .transpose()
+}
+
+/// Creates or replaces the fund's configuration; returns whether it existed before.
+pub async fn save_config(
+    conn: &mut AnyConnection,
+    config: &FundConfig,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE fund_config SET min_membership_fee = $1, max_month_for_loan_payment = $2, \
+         min_amount_for_loan_payment = $3, updated_at = $4 WHERE id = 1",
+    )
+    .bind(config.min_membership_fee.units())
+    .bind(config.max_month_for_loan_payment)
+    .bind(config.min_amount_for_loan_payment.units())
+    .bind(to_db_time(now))
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() > 0 {
+        return Ok(true);
+    }
+    insert_config(conn, config, now).await?;
+    Ok(false)
+}
+
+/// Creates the configuration unless one exists (start-up default; safe to race).
+pub async fn ensure_config(
+    conn: &mut AnyConnection,
+    config: &FundConfig,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    if self::config(&mut *conn).await?.is_some() {
+        return Ok(());
+    }
+    match insert_config(conn, config, now).await {
+        Err(e) if crate::platform::db::is_unique_violation(&e) => Ok(()),
+        other => other,
+    }
+}
+
+async fn insert_config(
+    conn: &mut AnyConnection,
+    config: &FundConfig,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO fund_config (id, min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment, updated_at) \
+         VALUES (1, $1, $2, $3, $4)",
+    )
+    .bind(config.min_membership_fee.units())
+    .bind(config.max_month_for_loan_payment)
+    .bind(config.min_amount_for_loan_payment.units())
+    .bind(to_db_time(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// --- payments ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeePart {
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LoanPart {
+    pub loan_id: String,
+    pub amount: Amount,
+}
+
+/// A monthly payment (`Payment` in the original API).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Payment {
+    pub id: String,
+    pub user_id: i64,
+    /// Fee plus loan repayment.
+    pub amount: Amount,
+    pub jalali_year: i64,
+    pub jalali_month: i64,
+    pub bitpin_payment_id: String,
+    pub membership_fee: FeePart,
+    pub loan_payment: Option<LoanPart>,
+    pub created_at: String,
+}
+
+const PAYMENT_COLUMNS: &str =
+    "id, user_id, amount, jalali_year, jalali_month, bitpin_payment_id, membership_fee, loan_id, loan_amount, created_at";
+
+fn payment(row: &AnyRow) -> Result<Payment, sqlx::Error> {
+    let loan_id: Option<String> = row.try_get("loan_id")?;
+    let loan_amount: Option<i64> = row.try_get("loan_amount")?;
+    Ok(Payment {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        amount: Amount::from_units(row.try_get("amount")?),
+        jalali_year: row.try_get("jalali_year")?,
+        jalali_month: row.try_get("jalali_month")?,
+        bitpin_payment_id: row.try_get("bitpin_payment_id")?,
+        membership_fee: FeePart {
+            amount: Amount::from_units(row.try_get("membership_fee")?),
+        },
+        loan_payment: loan_id.zip(loan_amount).map(|(loan_id, units)| LoanPart {
+            loan_id,
+            amount: Amount::from_units(units),
+        }),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn has_paid(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    month: JalaliMonth,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM payments WHERE user_id = $1 AND jalali_year = $2 AND jalali_month = $3",
+    )
+    .bind(user_id)
+    .bind(i64::from(month.year))
+    .bind(i64::from(month.month))
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn bitpin_id_used(
+    conn: &mut AnyConnection,
+    bitpin_payment_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE bitpin_payment_id = $1")
+        .bind(bitpin_payment_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+pub struct NewPayment<'a> {
+    pub user_id: i64,
+    pub month: JalaliMonth,
+    pub plan: &'a PaymentPlan,
+    pub bitpin_payment_id: &'a str,
+}
+
+pub async fn insert_payment(
+    conn: &mut AnyConnection,
+    p: &NewPayment<'_>,
+    now: DateTime<Utc>,
+) -> Result<Payment, sqlx::Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let sql = format!(
+        "INSERT INTO payments (id, user_id, jalali_year, jalali_month, membership_fee, loan_id, loan_amount, amount, \
+         bitpin_payment_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {PAYMENT_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(&id)
+        .bind(p.user_id)
+        .bind(i64::from(p.month.year))
+        .bind(i64::from(p.month.month))
+        .bind(p.plan.membership_fee.units())
+        .bind(p.plan.repayment.as_ref().map(|r| r.loan_id.clone()))
+        .bind(p.plan.repayment.as_ref().map(|r| r.amount.units()))
+        .bind(p.plan.total.units())
+        .bind(p.bitpin_payment_id)
+        .bind(to_db_time(now))
+        .fetch_one(conn)
+        .await?;
+    payment(&row)
+}
+
+pub async fn payments_of(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> Result<Vec<Payment>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE user_id = $1 ORDER BY jalali_year DESC, jalali_month DESC"
+    );
+    sqlx::query(&sql)
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(payment)
+        .collect()
+}
+
+// --- loans ------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LoanRepayment {
+    pub id: String,
+    pub amount: Amount,
+    pub jalali_year: i64,
+    pub jalali_month: i64,
+}
+
+/// A month's draw result (`Loan` in the original API).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Loan {
+    pub id: String,
+    pub user_id: Option<i64>,
+    pub username: Option<String>,
+    pub amount: Option<Amount>,
+    /// `active` (being repaid), `settled` (fully repaid) or `no_one` (nobody won this month).
+    pub state: String,
+    pub jalali_year: i64,
+    pub jalali_month: i64,
+    pub min_amount_for_each_payment: Option<Amount>,
+    pub total_paid: Amount,
+    pub remaining_balance: Amount,
+    /// The draw's log: who took part, each score, the random pool and the winner.
+    #[schema(value_type = Object)]
+    pub log: serde_json::Value,
+    /// Repayments, oldest first.
+    pub payments: Vec<LoanRepayment>,
+    pub created_at: String,
+}
+
+/// Which loans to list.
+#[derive(Debug, Default, Clone)]
+pub struct LoanFilter {
+    pub user_id: Option<i64>,
+    pub jalali_year_gt: Option<i64>,
+    pub jalali_year_lt: Option<i64>,
+    pub jalali_month_gt: Option<i64>,
+    pub jalali_month_lt: Option<i64>,
+    pub id: Option<String>,
+}
+
+impl LoanFilter {
+    /// The WHERE clause over `loans l` and its values, in placeholder order.
+    fn clause(&self) -> (String, Vec<BindValue>) {
+        let mut conditions = vec![];
+        let mut values = vec![];
+        let mut push = |condition: &str, value: BindValue| {
+            values.push(value);
+            conditions.push(condition.replace('?', &format!("${}", values.len())));
+        };
+        if let Some(v) = self.user_id {
+            push("l.user_id = ?", BindValue::Int(v));
+        }
+        if let Some(v) = self.jalali_year_gt {
+            push("l.jalali_year > ?", BindValue::Int(v));
+        }
+        if let Some(v) = self.jalali_year_lt {
+            push("l.jalali_year < ?", BindValue::Int(v));
+        }
+        if let Some(v) = self.jalali_month_gt {
+            push("l.jalali_month > ?", BindValue::Int(v));
+        }
+        if let Some(v) = self.jalali_month_lt {
+            push("l.jalali_month < ?", BindValue::Int(v));
+        }
+        if let Some(v) = &self.id {
+            push("l.id = ?", BindValue::Text(v.clone()));
+        }
+        if conditions.is_empty() {
+            (String::new(), values)
+        } else {
+            (format!(" WHERE {}", conditions.join(" AND ")), values)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum BindValue {
+    Int(i64),
+    Text(String),
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    values: &'q [BindValue],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for value in values {
+        query = match value {
+            BindValue::Int(v) => query.bind(*v),
+            BindValue::Text(v) => query.bind(v.as_str()),
+        };
+    }
+    query
+}
+
+/// Loans matching `filter`, newest month first, each with its repayments: two statements.
+pub async fn loans(
+    conn: &mut AnyConnection,
+    filter: &LoanFilter,
+) -> Result<Vec<Loan>, sqlx::Error> {
+    let (clause, values) = filter.clause();
+    let sql = format!(
+        "SELECT l.id, l.user_id, u.username, l.amount, l.state, l.jalali_year, l.jalali_month, \
+         l.min_amount_for_each_payment, l.log, l.created_at \
+         FROM loans l LEFT JOIN users u ON u.id = l.user_id{clause} \
+         ORDER BY l.jalali_year DESC, l.jalali_month DESC"
+    );
+    let rows = bind_all(sqlx::query(&sql), &values)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut loans: Vec<Loan> = rows.iter().map(loan_row).collect::<Result<_, _>>()?;
+    if loans.is_empty() {
+        return Ok(loans);
+    }
+    let sql = format!(
+        "SELECT p.id, p.loan_id, p.loan_amount, p.jalali_year, p.jalali_month FROM payments p \
+         WHERE p.loan_id IN (SELECT l.id FROM loans l{clause}) \
+         ORDER BY p.jalali_year, p.jalali_month, p.created_at"
+    );
+    let repayments = bind_all(sqlx::query(&sql), &values).fetch_all(conn).await?;
+    let index: std::collections::HashMap<String, usize> = loans
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id.clone(), i))
+        .collect();
+    for row in &repayments {
+        let loan_id: String = row.try_get("loan_id")?;
+        if let Some(&i) = index.get(&loan_id) {
+            loans[i].payments.push(LoanRepayment {
+                id: row.try_get("id")?,
+                amount: Amount::from_units(row.try_get("loan_amount")?),
+                jalali_year: row.try_get("jalali_year")?,
+                jalali_month: row.try_get("jalali_month")?,
+            });
+        }
+    }
+    for loan in &mut loans {
+        loan.total_paid = loan.payments.iter().map(|p| p.amount).sum();
+        loan.remaining_balance = loan
+            .amount
+            .and_then(|a| a.checked_sub(loan.total_paid))
+            .unwrap_or(Amount::ZERO);
+    }
+    Ok(loans)
+}
+
+fn loan_row(row: &AnyRow) -> Result<Loan, sqlx::Error> {
+    let log: String = row.try_get("log")?;
+    Ok(Loan {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        amount: row
+            .try_get::<Option<i64>, _>("amount")?
+            .map(Amount::from_units),
+        state: row.try_get("state")?,
+        jalali_year: row.try_get("jalali_year")?,
+        jalali_month: row.try_get("jalali_month")?,
+        min_amount_for_each_payment: row
+            .try_get::<Option<i64>, _>("min_amount_for_each_payment")?
+            .map(Amount::from_units),
+        total_paid: Amount::ZERO,
+        remaining_balance: Amount::ZERO,
+        log: serde_json::from_str(&log).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        payments: vec![],
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn active_loan(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> Result<Option<ActiveLoan>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT l.id, l.amount, l.min_amount_for_each_payment, \
+         CAST(COALESCE((SELECT SUM(p.loan_amount) FROM payments p WHERE p.loan_id = l.id), 0) AS BIGINT) AS total_paid \
+         FROM loans l WHERE l.user_id = $1 AND l.state = 'active'",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(ActiveLoan {
+            id: r.try_get("id")?,
+            amount: Amount::from_units(r.try_get("amount")?),
+            total_paid: Amount::from_units(r.try_get("total_paid")?),
+            min_amount_for_each_payment: Amount::from_units(
+                r.try_get("min_amount_for_each_payment")?,
+            ),
+        })
+    })
+    .transpose()
+}
+
+/// Total repaid on a loan, read inside the paying transaction.
+pub async fn loan_total_paid(
+    conn: &mut AnyConnection,
+    loan_id: &str,
+) -> Result<Amount, sqlx::Error> {
+    let units: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(loan_amount), 0) AS BIGINT) FROM payments WHERE loan_id = $1",
+    )
+    .bind(loan_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(Amount::from_units(units))
+}
+
+pub async fn settle_loan(conn: &mut AnyConnection, loan_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE loans SET state = 'settled' WHERE id = $1 AND state = 'active'")
+        .bind(loan_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn draw_exists(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM loans WHERE jalali_year = $1 AND jalali_month = $2",
+    )
+    .bind(i64::from(month.year))
+    .bind(i64::from(month.month))
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+// --- the draw's inputs ------------------------------------------------------------------------
+
+/// Usernames of active members who have not paid in `month` (one statement).
+pub async fn unpaid_members(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT u.username FROM users u WHERE u.is_active = 1 AND NOT EXISTS \
+         (SELECT 1 FROM payments p WHERE p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2) \
+         ORDER BY u.username_key",
+    )
+    .bind(i64::from(month.year))
+    .bind(i64::from(month.month))
+    .fetch_all(conn)
+    .await
+}
+
+/// Every active member's draw statistics in one set-based statement.
+pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH pay AS ( \
+           SELECT user_id, \
+                  CAST(SUM(membership_fee) AS BIGINT) AS balance, \
+                  CAST(COUNT(loan_id) AS BIGINT) AS repayment_count, \
+                  CAST(SUM(CASE WHEN loan_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS months_without_repayment \
+           FROM payments GROUP BY user_id), \
+         last_pay AS ( \
+           SELECT user_id, amount FROM ( \
+             SELECT user_id, amount, ROW_NUMBER() OVER \
+               (PARTITION BY user_id ORDER BY jalali_year DESC, jalali_month DESC, created_at DESC) AS rn \
+             FROM payments) ranked WHERE rn = 1), \
+         received AS ( \
+           SELECT user_id, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(amount) AS BIGINT) AS total, \
+                  CAST(SUM(CASE WHEN state = 'active' THEN 1 ELSE 0 END) AS BIGINT) AS active \
+           FROM loans WHERE state IN ('active', 'settled') GROUP BY user_id), \
+         last_loan AS ( \
+           SELECT user_id, amount FROM ( \
+             SELECT user_id, amount, ROW_NUMBER() OVER \
+               (PARTITION BY user_id ORDER BY jalali_year DESC, jalali_month DESC) AS rn \
+             FROM loans WHERE state IN ('active', 'settled')) ranked WHERE rn = 1) \
+         SELECT u.id, u.username, u.is_main, u.loan_request_amount, \
+                COALESCE(pay.balance, 0) AS balance, \
+                COALESCE(pay.repayment_count, 0) AS repayment_count, \
+                COALESCE(pay.months_without_repayment, 0) AS months_without_repayment, \
+                last_pay.amount AS last_payment_total, \
+                COALESCE(received.n, 0) AS loans_received_count, \
+                COALESCE(received.total, 0) AS loans_received_total, \
+                COALESCE(received.active, 0) AS active_loans, \
+                last_loan.amount AS last_loan_amount \
+         FROM users u \
+         LEFT JOIN pay ON pay.user_id = u.id \
+         LEFT JOIN last_pay ON last_pay.user_id = u.id \
+         LEFT JOIN received ON received.user_id = u.id \
+         LEFT JOIN last_loan ON last_loan.user_id = u.id \
+         WHERE u.is_active = 1 ORDER BY u.id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MemberStats {
+                user_id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                is_main: flag(r, "is_main")?,
+                loan_request: Amount::from_units(r.try_get("loan_request_amount")?),
+                balance: Amount::from_units(r.try_get("balance")?),
+                has_active_loan: r.try_get::<i64, _>("active_loans")? > 0,
+                last_payment_total: r
+                    .try_get::<Option<i64>, _>("last_payment_total")?
+                    .map(Amount::from_units),
+                repayment_count: r.try_get("repayment_count")?,
+                loans_received_count: r.try_get("loans_received_count")?,
+                loans_received_total: Amount::from_units(r.try_get("loans_received_total")?),
+                last_loan_amount: r
+                    .try_get::<Option<i64>, _>("last_loan_amount")?
+                    .map(Amount::from_units),
+                months_without_repayment: r.try_get("months_without_repayment")?,
+            })
+        })
+        .collect()
+}
+
+/// The fund's cash: fees + repayments − loans paid out (one statement).
+pub async fn available_cash(conn: &mut AnyConnection) -> Result<Amount, sqlx::Error> {
+    let units: i64 = sqlx::query_scalar(
+        "SELECT CAST(\
+           (SELECT COALESCE(SUM(amount), 0) FROM payments) - \
+           (SELECT COALESCE(SUM(amount), 0) FROM loans WHERE state IN ('active', 'settled')) AS BIGINT)",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Amount::from_units(units))
+}
+
+pub struct NewLoan<'a> {
+    pub month: JalaliMonth,
+    pub winner: Option<(i64, Amount)>,
+    pub min_amount_for_each_payment: Option<Amount>,
+    pub log: &'a serde_json::Value,
+}
+
+/// Records a month's draw. A second draw for the month violates `UNIQUE (jalali_year, jalali_month)`.
+pub async fn insert_loan(
+    conn: &mut AnyConnection,
+    loan: &NewLoan<'_>,
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO loans (id, user_id, amount, state, jalali_year, jalali_month, min_amount_for_each_payment, log, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(loan.winner.map(|(user_id, _)| user_id))
+    .bind(loan.winner.map(|(_, amount)| amount.units()))
+    .bind(if loan.winner.is_some() { "active" } else { "no_one" })
+    .bind(i64::from(loan.month.year))
+    .bind(i64::from(loan.month.month))
+    .bind(loan.min_amount_for_each_payment.map(Amount::units))
+    .bind(loan.log.to_string())
+    .bind(to_db_time(now))
+    .execute(conn)
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,3 @@
+//! Payment gateways.
+
+pub mod bitpin;

@@ -1,0 +1,236 @@
+//! Exact money: an amount of USDT held as an integer count of its smallest unit (10⁻⁸).
+//!
+//! Amounts are stored as `BIGINT` on both databases, so they round-trip exactly, and they are
+//! written in JSON as decimal strings with the currency's full scale (`"20.00000000"`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Decimal places of the fund's currency (USDT).
+pub const SCALE: u32 = 8;
+const UNITS_PER_WHOLE: i64 = 100_000_000;
+
+/// An exact amount of the fund's currency. May be negative only as the result of arithmetic
+/// (a difference); amounts read from requests are validated by the caller's rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("is not a decimal number")]
+    NotANumber,
+    #[error("has more than {SCALE} decimal places")]
+    TooPrecise,
+    #[error("is too large")]
+    TooLarge,
+}
+
+impl Amount {
+    pub const ZERO: Amount = Amount(0);
+
+    pub const fn from_units(units: i64) -> Self {
+        Amount(units)
+    }
+
+    /// Whole currency units, e.g. `Amount::whole(20)` is 20 USDT.
+    pub const fn whole(n: i64) -> Self {
+        Amount(n * UNITS_PER_WHOLE)
+    }
+
+    pub const fn units(self) -> i64 {
+        self.0
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).map(Amount)
+    }
+
+    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
+        self.0.checked_sub(other.0).map(Amount)
+    }
+
+    /// The amount as a float, for the draw's logarithms only (never for money arithmetic).
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / UNITS_PER_WHOLE as f64
+    }
+
+    /// Parses a plain decimal (`"25.5"`, `"-3"`, `"0.00000001"`); no exponents, no spaces.
+    /// Trailing zeros beyond the scale are accepted (`"1.000000000"`), other extra digits are not.
+    pub fn parse(text: &str) -> Result<Amount, AmountError> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
+        {
+            return Err(AmountError::NotANumber);
+        }
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() > SCALE as usize {
+            return Err(AmountError::TooPrecise);
+        }
+        let whole = whole.trim_start_matches('0');
+        if whole.len() > 11 {
+            return Err(AmountError::TooLarge);
+        }
+        let whole_units: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| AmountError::TooLarge)?
+        };
+        let mut fraction_units: i64 = 0;
+        for (i, b) in fraction.bytes().enumerate() {
+            fraction_units += i64::from(b - b'0') * 10_i64.pow(SCALE - 1 - i as u32);
+        }
+        let units = whole_units
+            .checked_mul(UNITS_PER_WHOLE)
+            .and_then(|u| u.checked_add(fraction_units))
+            .ok_or(AmountError::TooLarge)?;
+        Ok(Amount(if negative { -units } else { units }))
+    }
+}
+
+impl FromStr for Amount {
+    type Err = AmountError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Amount::parse(s)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let per = UNITS_PER_WHOLE as u64;
+        write!(f, "{sign}{}.{:08}", abs / per, abs % per)
+    }
+}
+
+impl std::iter::Sum for Amount {
+    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
+        Amount(iter.map(|a| a.0).sum())
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Accepts a JSON string or a JSON number. serde_json's `arbitrary_precision` feature hands a
+/// number over as its exact text, so `12345678901.12345678` is not rounded through `f64`.
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AmountVisitor;
+
+        impl<'de> Visitor<'de> for AmountVisitor {
+            type Value = Amount;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal number or a decimal string")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
+                Amount::parse(v.trim()).map_err(|e| E::custom(format!("amount {e}")))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
+                self.visit_str(&v.to_string())
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
+                self.visit_str(&v.to_string())
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Amount, E> {
+                self.visit_str(&v.to_string())
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Amount, A::Error> {
+                // The shape serde_json uses for an arbitrary-precision number.
+                let key: Option<String> = map.next_key()?;
+                if key.as_deref() != Some("$serde_json::private::Number") {
+                    return Err(de::Error::invalid_type(de::Unexpected::Map, &self));
+                }
+                let text: String = map.next_value()?;
+                self.visit_str(&text)
+            }
+        }
+
+        deserializer.deserialize_any(AmountVisitor)
+    }
+}
+
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^-?\d{1,11}(\.\d{1,8})?$"))
+            .description(Some(
+                "Exact USDT amount as a decimal string with 8 decimal places; numbers are accepted on input",
+            ))
+            .examples(["20.00000000"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_formats_with_full_scale() {
+        assert_eq!(Amount::parse("20").unwrap().to_string(), "20.00000000");
+        assert_eq!(Amount::parse("25.5").unwrap().to_string(), "25.50000000");
+        assert_eq!(Amount::parse("0.00000001").unwrap().units(), 1);
+        assert_eq!(Amount::parse("-3.1").unwrap().to_string(), "-3.10000000");
+        assert_eq!(Amount::parse("1.000000000").unwrap(), Amount::whole(1));
+        assert_eq!(
+            Amount::parse("12345678901.12345678").unwrap().to_string(),
+            "12345678901.12345678"
+        );
+        assert_eq!(Amount::ZERO.to_string(), "0.00000000");
+    }
+
+    #[test]
+    fn rejects_what_the_currency_cannot_hold() {
+        assert_eq!(Amount::parse("0.000000001"), Err(AmountError::TooPrecise));
+        assert_eq!(
+            Amount::parse("123456789012345678901234567890"),
+            Err(AmountError::TooLarge)
+        );
+        assert_eq!(
+            Amount::parse("99999999999.99999999"),
+            Err(AmountError::TooLarge)
+        );
+        for bad in [
+            "", ".", "-", "1e5", "1.2.3", " 1", "abc", "1,5", "0x10", "١٢",
+        ] {
+            assert_eq!(Amount::parse(bad), Err(AmountError::NotANumber), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_keep_every_digit() {
+        let a: Amount = serde_json::from_str("12345678901.12345678").unwrap();
+        assert_eq!(a.to_string(), "12345678901.12345678");
+        let b: Amount = serde_json::from_str("\"0.1\"").unwrap();
+        assert_eq!(b.units(), 10_000_000);
+        assert!(serde_json::from_str::<Amount>("1.123456789").is_err());
+        assert!(serde_json::from_str::<Amount>("true").is_err());
+        assert_eq!(serde_json::to_string(&b).unwrap(), "\"0.10000000\"");
+    }
+}
