@@ -1,0 +1,222 @@
+//! Test harness shared by the integration test binaries (`mod common;`): spawns the real HTTP server on a random port against a fresh database, on
+//! SQLite (a temporary file) or PostgreSQL (a fresh schema in a database made for this run).
+//!
+//! PostgreSQL comes from `SAGHAT_TEST_POSTGRES_URL` (default the local server's `test`
+//! database). When it is unreachable the PostgreSQL variant of each test is skipped with a
+//! message — unless `CI` is set, where that is a failure.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use reqwest::{Method, StatusCode};
+use saghat::app::{self, AppState};
+use saghat::config::Config;
+use saghat::platform::clock::ManualClock;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const PASSWORD: &str = "member-password-1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// For each `async fn name(backend: Backend)` listed, generates the tests `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+/// 1 Azar 1405, noon UTC.
+pub fn default_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static PG_DATABASE: OnceCell<Option<String>> = OnceCell::const_new();
+
+fn pg_admin_url() -> String {
+    std::env::var("SAGHAT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database made once per test process, or `None` when PostgreSQL is unreachable.
+async fn pg_database() -> Option<String> {
+    PG_DATABASE
+        .get_or_init(|| async {
+            use sqlx::Connection;
+            let admin_url = pg_admin_url();
+            let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+                Ok(conn) => conn,
+                Err(e) if std::env::var_os("CI").is_some() => panic!("CI is set but PostgreSQL is unreachable at {admin_url}: {e}"),
+                Err(e) => {
+                    eprintln!("SKIPPING PostgreSQL tests: cannot reach {admin_url} ({e}); set SAGHAT_TEST_POSTGRES_URL");
+                    return None;
+                }
+            };
+            let name = format!("saghat_test_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+            let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+            Some(format!("{base}/{name}"))
+        })
+        .await
+        .clone()
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with a configuration adjusted by `tweak`. `None` means "skip": PostgreSQL is not
+    /// available on this machine (and CI is not set).
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let (url, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                (format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display()), Some(dir))
+            }
+            Backend::Postgres => {
+                let database = pg_database().await?;
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database).await.expect("connect test database");
+                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
+                (format!("{database}?options=-c%20search_path%3D{schema}"), None)
+            }
+        };
+        let mut config = Config::for_tests(url);
+        config.admin_username = Some(ADMIN.into());
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::new(default_now()));
+        let state = app::prepare(config, clock.clone()).await.expect("app starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let router = app::router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+        Some(TestApp {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            clock,
+            state,
+            backend,
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns status and JSON.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Sends raw bytes as the body, for malformed input.
+    pub async fn post_raw(&self, path: &str, token: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")))
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(Method::POST, "/api/auth/login", None, Some(json!({ "username": username, "password": password })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login(ADMIN, ADMIN_PASSWORD).await
+    }
+
+    /// Creates a member (through the API, as the admin) and returns (id, token).
+    pub async fn member(&self, admin: &str, username: &str, loan_request: &str) -> (i64, String) {
+        let (status, body) = self
+            .post(
+                "/api/auth/users",
+                admin,
+                json!({ "username": username, "password": PASSWORD, "loan_request_amount": loan_request }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create {username}: {body}");
+        (body["id"].as_i64().unwrap(), self.login(username, PASSWORD).await)
+    }
+
+    /// Pays this month's fee (and `loan`, if given) with a fresh Bitpin id.
+    pub async fn pay(&self, token: &str, fee: &str, loan: Option<&str>) -> (StatusCode, Value) {
+        let mut body = json!({ "membership_fee": fee, "bitpin_payment_id": uuid::Uuid::new_v4().to_string() });
+        if let Some(loan) = loan {
+            body["loan"] = json!(loan);
+        }
+        self.post("/api/payments/pay", token, body).await
+    }
+
+    /// Moves the clock forward by whole days.
+    pub fn advance_days(&self, days: i64) {
+        self.clock.advance(chrono::Duration::days(days));
+    }
+
+    /// Counts rows in a table straight from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.state.db.pool).await.unwrap()
+    }
+}
