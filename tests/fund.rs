@@ -1,9 +1,9 @@
-use reqwest::StatusCode;
-use serde_json::json;
-
 //! The fund through HTTP: payments, draws, loans, repayments, on SQLite and PostgreSQL.
 
 mod common;
+
+use reqwest::StatusCode;
+use serde_json::json;
 
 use common::{Backend, TestApp};
 
