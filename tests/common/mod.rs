@@ -63,7 +63,8 @@ pub struct TestApp {
 static PG_DATABASE: OnceCell<Option<String>> = OnceCell::const_new();
 
 fn pg_admin_url() -> String {
-    std::env::var("SAGHAT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("SAGHAT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A database made once per test process, or `None` when PostgreSQL is unreachable.
@@ -100,14 +101,25 @@ impl TestApp {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                (format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display()), Some(dir))
+                (
+                    format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display()),
+                    Some(dir),
+                )
             }
             Backend::Postgres => {
                 let database = pg_database().await?;
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database).await.expect("connect test database");
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
-                (format!("{database}?options=-c%20search_path%3D{schema}"), None)
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
+                    .await
+                    .expect("connect test database");
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create schema");
+                (
+                    format!("{database}?options=-c%20search_path%3D{schema}"),
+                    None,
+                )
             }
         };
         let mut config = Config::for_tests(url);
@@ -115,16 +127,28 @@ impl TestApp {
         config.admin_password = Some(ADMIN_PASSWORD.into());
         tweak(&mut config);
         let clock = Arc::new(ManualClock::new(default_now()));
-        let state = app::prepare(config, clock.clone()).await.expect("app starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let state = app::prepare(config, clock.clone())
+            .await
+            .expect("app starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr: SocketAddr = listener.local_addr().unwrap();
         let router = app::router(state.clone());
         tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         Some(TestApp {
             base: format!("http://{addr}"),
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             clock,
             state,
             backend,
@@ -137,7 +161,13 @@ impl TestApp {
     }
 
     /// Sends a request with an optional bearer token and JSON body; returns status and JSON.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -148,7 +178,11 @@ impl TestApp {
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let text = response.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
         (status, json)
     }
 
@@ -161,7 +195,12 @@ impl TestApp {
     }
 
     /// Sends raw bytes as the body, for malformed input.
-    pub async fn post_raw(&self, path: &str, token: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
         let response = self
             .http
             .post(self.url(path))
@@ -173,12 +212,20 @@ impl TestApp {
             .expect("request sent");
         let status = response.status();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        )
     }
 
     pub async fn login(&self, username: &str, password: &str) -> String {
         let (status, body) = self
-            .call(Method::POST, "/api/auth/login", None, Some(json!({ "username": username, "password": password })))
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(json!({ "username": username, "password": password })),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login {username}: {body}");
         body["access_token"].as_str().unwrap().to_string()
@@ -198,12 +245,16 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "create {username}: {body}");
-        (body["id"].as_i64().unwrap(), self.login(username, PASSWORD).await)
+        (
+            body["id"].as_i64().unwrap(),
+            self.login(username, PASSWORD).await,
+        )
     }
 
     /// Pays this month's fee (and `loan`, if given) with a fresh Bitpin id.
     pub async fn pay(&self, token: &str, fee: &str, loan: Option<&str>) -> (StatusCode, Value) {
-        let mut body = json!({ "membership_fee": fee, "bitpin_payment_id": uuid::Uuid::new_v4().to_string() });
+        let mut body =
+            json!({ "membership_fee": fee, "bitpin_payment_id": uuid::Uuid::new_v4().to_string() });
         if let Some(loan) = loan {
             body["loan"] = json!(loan);
         }
@@ -217,6 +268,9 @@ impl TestApp {
 
     /// Counts rows in a table straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.state.db.pool).await.unwrap()
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap()
     }
 }
