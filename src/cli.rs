@@ -65,6 +65,8 @@ enum Command {
 pub fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    // Logging first, so what reading the configuration has to say (generated secrets) is seen.
+    crate::platform::telemetry::init_from_env();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
@@ -72,7 +74,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::platform::telemetry::init(config.log_format, config.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
