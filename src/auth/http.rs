@@ -37,7 +37,9 @@ pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
-impl Validate for LoginRequest {}
+impl Validate for LoginRequest {
+    const REQUIRED: &'static [&'static str] = &["username", "password"];
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
@@ -58,7 +60,9 @@ pub struct TokenResponse {
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
-impl Validate for RefreshRequest {}
+impl Validate for RefreshRequest {
+    const REQUIRED: &'static [&'static str] = &["refresh_token"];
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +82,8 @@ pub struct CreateUserRequest {
 }
 
 impl Validate for CreateUserRequest {
+    const REQUIRED: &'static [&'static str] = &["username", "password"];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = vec![];
         let mut check = |field: &str, result: Result<(), String>| {
@@ -115,6 +121,8 @@ pub struct LoanRequestUpdate {
 }
 
 impl Validate for LoanRequestUpdate {
+    const REQUIRED: &'static [&'static str] = &["loan_request_amount"];
+
     fn validate(&self) -> Vec<FieldError> {
         match non_negative(self.loan_request_amount) {
             Ok(()) => vec![],

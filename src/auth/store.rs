@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::domain::FailureCount;
 use super::CurrentUser;
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{flag, Db};
+use crate::platform::db::{flag, summed_amount, Db};
 use crate::platform::money::Amount;
 
 /// A member as the API shows them (`User` in the original API).
@@ -25,9 +25,14 @@ pub struct UserProfile {
     pub has_active_loan: bool,
 }
 
+// The balance is summed as whole and fractional units apart (see `db::split_sum`), so that no
+// total overflows a BIGINT.
 const PROFILE_SELECT: &str = "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_main, \
     u.loan_request_amount, \
-    CAST(COALESCE((SELECT SUM(p.membership_fee) FROM payments p WHERE p.user_id = u.id), 0) AS BIGINT) AS balance, \
+    CAST(COALESCE((SELECT SUM(p.membership_fee / 100000000) FROM payments p WHERE p.user_id = u.id), 0) AS BIGINT) \
+         AS balance_whole, \
+    CAST(COALESCE((SELECT SUM(p.membership_fee % 100000000) FROM payments p WHERE p.user_id = u.id), 0) AS BIGINT) \
+         AS balance_fraction, \
     CAST(CASE WHEN EXISTS (SELECT 1 FROM loans l WHERE l.user_id = u.id AND l.state = 'active') \
          THEN 1 ELSE 0 END AS BIGINT) AS has_active_loan \
     FROM users u";
@@ -40,7 +45,7 @@ fn profile(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
         last_name: row.try_get("last_name")?,
         email: row.try_get("email")?,
         is_main: flag(row, "is_main")?,
-        balance: Amount::from_units(row.try_get("balance")?),
+        balance: summed_amount(row, "balance")?,
         loan_request_amount: Amount::from_units(row.try_get("loan_request_amount")?),
         has_active_loan: flag(row, "has_active_loan")?,
     })
@@ -141,7 +146,7 @@ pub async fn insert_user(
     .bind(user.last_name)
     .bind(user.email)
     .bind(i64::from(user.is_main))
-    .bind(user.loan_request_amount.units())
+    .bind(user.loan_request_amount.db_units())
     .bind(to_db_time(now))
     .fetch_one(conn)
     .await
@@ -174,7 +179,7 @@ pub async fn set_loan_request(
     amount: Amount,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET loan_request_amount = $1 WHERE id = $2")
-        .bind(amount.units())
+        .bind(amount.db_units())
         .bind(user_id)
         .execute(conn)
         .await?;

@@ -52,6 +52,8 @@ pub struct PayRequest {
 }
 
 impl Validate for PayRequest {
+    const REQUIRED: &'static [&'static str] = &["membership_fee", "bitpin_payment_id"];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = vec![];
         let id = self.bitpin_payment_id.trim();

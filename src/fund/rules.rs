@@ -95,6 +95,7 @@ pub fn plan_payment(
     };
     let total = membership_fee
         .checked_add(repayment.as_ref().map_or(Amount::ZERO, |r| r.amount))
+        .filter(|total| total.fits_column())
         .ok_or("The payment's total is too large")?;
     Ok(PaymentPlan {
         membership_fee,
@@ -153,6 +154,18 @@ mod tests {
         let plan = plan_payment(usdt("20"), Some(usdt("30")), &config, Some(&active)).unwrap();
         assert_eq!(plan.total, usdt("50"));
         assert!(!plan.repayment.unwrap().settles_loan);
+    }
+
+    #[test]
+    fn a_total_too_large_for_the_currency_is_refused() {
+        let config = FundConfig::default();
+        let huge = usdt("92233720368");
+        let active = ActiveLoan {
+            amount: huge,
+            ..loan("1", "0")
+        };
+        let err = plan_payment(huge, Some(huge), &config, Some(&active)).unwrap_err();
+        assert!(err.contains("too large"), "{err}");
     }
 
     #[test]

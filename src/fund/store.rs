@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::draw::MemberStats;
 use super::rules::{ActiveLoan, FundConfig, PaymentPlan};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::flag;
+use crate::platform::db::{flag, split_sum, summed_amount};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
@@ -44,9 +44,9 @@ pub async fn save_config(
         "UPDATE fund_config SET min_membership_fee = $1, max_month_for_loan_payment = $2, \
          min_amount_for_loan_payment = $3, updated_at = $4 WHERE id = 1",
     )
-    .bind(config.min_membership_fee.units())
+    .bind(config.min_membership_fee.db_units())
     .bind(config.max_month_for_loan_payment)
-    .bind(config.min_amount_for_loan_payment.units())
+    .bind(config.min_amount_for_loan_payment.db_units())
     .bind(to_db_time(now))
     .execute(&mut *conn)
     .await?;
@@ -81,9 +81,9 @@ async fn insert_config(
         "INSERT INTO fund_config (id, min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment, updated_at) \
          VALUES (1, $1, $2, $3, $4)",
     )
-    .bind(config.min_membership_fee.units())
+    .bind(config.min_membership_fee.db_units())
     .bind(config.max_month_for_loan_payment)
-    .bind(config.min_amount_for_loan_payment.units())
+    .bind(config.min_amount_for_loan_payment.db_units())
     .bind(to_db_time(now))
     .execute(conn)
     .await?;
@@ -191,10 +191,10 @@ pub async fn insert_payment(
         .bind(p.user_id)
         .bind(i64::from(p.month.year))
         .bind(i64::from(p.month.month))
-        .bind(p.plan.membership_fee.units())
+        .bind(p.plan.membership_fee.db_units())
         .bind(p.plan.repayment.as_ref().map(|r| r.loan_id.clone()))
-        .bind(p.plan.repayment.as_ref().map(|r| r.amount.units()))
-        .bind(p.plan.total.units())
+        .bind(p.plan.repayment.as_ref().map(|r| r.amount.db_units()))
+        .bind(p.plan.total.db_units())
         .bind(p.bitpin_payment_id)
         .bind(to_db_time(now))
         .fetch_one(conn)
@@ -473,7 +473,8 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
     let rows = sqlx::query(
         "WITH pay AS ( \
            SELECT user_id, \
-                  CAST(SUM(membership_fee) AS BIGINT) AS balance, \
+                  CAST(SUM(membership_fee / 100000000) AS BIGINT) AS balance_whole, \
+                  CAST(SUM(membership_fee % 100000000) AS BIGINT) AS balance_fraction, \
                   CAST(COUNT(loan_id) AS BIGINT) AS repayment_count, \
                   CAST(SUM(CASE WHEN loan_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS months_without_repayment \
            FROM payments GROUP BY user_id), \
@@ -483,7 +484,9 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
                (PARTITION BY user_id ORDER BY jalali_year DESC, jalali_month DESC, created_at DESC) AS rn \
              FROM payments) ranked WHERE rn = 1), \
          received AS ( \
-           SELECT user_id, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(amount) AS BIGINT) AS total, \
+           SELECT user_id, CAST(COUNT(*) AS BIGINT) AS n, \
+                  CAST(SUM(amount / 100000000) AS BIGINT) AS received_whole, \
+                  CAST(SUM(amount % 100000000) AS BIGINT) AS received_fraction, \
                   CAST(SUM(CASE WHEN state = 'active' THEN 1 ELSE 0 END) AS BIGINT) AS active \
            FROM loans WHERE state IN ('active', 'settled') GROUP BY user_id), \
          last_loan AS ( \
@@ -492,12 +495,14 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
                (PARTITION BY user_id ORDER BY jalali_year DESC, jalali_month DESC) AS rn \
              FROM loans WHERE state IN ('active', 'settled')) ranked WHERE rn = 1) \
          SELECT u.id, u.username, u.is_main, u.loan_request_amount, \
-                COALESCE(pay.balance, 0) AS balance, \
+                COALESCE(pay.balance_whole, 0) AS balance_whole, \
+                COALESCE(pay.balance_fraction, 0) AS balance_fraction, \
                 COALESCE(pay.repayment_count, 0) AS repayment_count, \
                 COALESCE(pay.months_without_repayment, 0) AS months_without_repayment, \
                 last_pay.amount AS last_payment_total, \
                 COALESCE(received.n, 0) AS loans_received_count, \
-                COALESCE(received.total, 0) AS loans_received_total, \
+                COALESCE(received.received_whole, 0) AS received_whole, \
+                COALESCE(received.received_fraction, 0) AS received_fraction, \
                 COALESCE(received.active, 0) AS active_loans, \
                 last_loan.amount AS last_loan_amount \
          FROM users u \
@@ -516,14 +521,14 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
                 username: r.try_get("username")?,
                 is_main: flag(r, "is_main")?,
                 loan_request: Amount::from_units(r.try_get("loan_request_amount")?),
-                balance: Amount::from_units(r.try_get("balance")?),
+                balance: summed_amount(r, "balance")?,
                 has_active_loan: r.try_get::<i64, _>("active_loans")? > 0,
                 last_payment_total: r
                     .try_get::<Option<i64>, _>("last_payment_total")?
                     .map(Amount::from_units),
                 repayment_count: r.try_get("repayment_count")?,
                 loans_received_count: r.try_get("loans_received_count")?,
-                loans_received_total: Amount::from_units(r.try_get("loans_received_total")?),
+                loans_received_total: summed_amount(r, "received")?,
                 last_loan_amount: r
                     .try_get::<Option<i64>, _>("last_loan_amount")?
                     .map(Amount::from_units),
@@ -535,14 +540,18 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
 
 /// The fund's cash: fees + repayments − loans paid out (one statement).
 pub async fn available_cash(conn: &mut AnyConnection) -> Result<Amount, sqlx::Error> {
-    let units: i64 = sqlx::query_scalar(
-        "SELECT CAST(\
-           (SELECT COALESCE(SUM(amount), 0) FROM payments) - \
-           (SELECT COALESCE(SUM(amount), 0) FROM loans WHERE state IN ('active', 'settled')) AS BIGINT)",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(Amount::from_units(units))
+    let sql = format!(
+        "SELECT * FROM (SELECT {} FROM payments) paid_in, \
+         (SELECT {} FROM loans WHERE state IN ('active', 'settled')) paid_out",
+        split_sum("amount", "paid_in"),
+        split_sum("amount", "paid_out"),
+    );
+    let row = sqlx::query(&sql).fetch_one(conn).await?;
+    let paid_in = summed_amount(&row, "paid_in")?;
+    let paid_out = summed_amount(&row, "paid_out")?;
+    Ok(paid_in
+        .checked_sub(paid_out)
+        .expect("i128 sums of i64 amounts do not overflow"))
 }
 
 pub struct NewLoan<'a> {
@@ -565,11 +574,11 @@ pub async fn insert_loan(
     )
     .bind(&id)
     .bind(loan.winner.map(|(user_id, _)| user_id))
-    .bind(loan.winner.map(|(_, amount)| amount.units()))
+    .bind(loan.winner.map(|(_, amount)| amount.db_units()))
     .bind(if loan.winner.is_some() { "active" } else { "no_one" })
     .bind(i64::from(loan.month.year))
     .bind(i64::from(loan.month.month))
-    .bind(loan.min_amount_for_each_payment.map(Amount::units))
+    .bind(loan.min_amount_for_each_payment.map(Amount::db_units))
     .bind(loan.log.to_string())
     .bind(to_db_time(now))
     .execute(conn)

@@ -15,6 +15,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::money::Amount;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
@@ -156,6 +158,24 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
 /// True when the error is a unique-constraint violation (on either database).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// SQL selecting the exact sum of an amount expression as two `BIGINT` columns, `{alias}_whole`
+/// and `{alias}_fraction`: whole units and 10⁻⁸ units summed apart can not overflow where one
+/// `SUM` could (SQLite raises "integer overflow", PostgreSQL's `NUMERIC` would not cast back).
+/// Read it with [`summed_amount`].
+pub fn split_sum(expression: &str, alias: &str) -> String {
+    format!(
+        "CAST(COALESCE(SUM(({expression}) / 100000000), 0) AS BIGINT) AS {alias}_whole, \
+         CAST(COALESCE(SUM(({expression}) % 100000000), 0) AS BIGINT) AS {alias}_fraction"
+    )
+}
+
+/// Reads a sum selected with [`split_sum`].
+pub fn summed_amount(row: &AnyRow, alias: &str) -> Result<Amount, sqlx::Error> {
+    let whole: i64 = row.try_get(format!("{alias}_whole").as_str())?;
+    let fraction: i64 = row.try_get(format!("{alias}_fraction").as_str())?;
+    Ok(Amount::from_split_sum(whole, fraction))
 }
 
 /// Reads a 0/1 flag column.

@@ -10,11 +10,16 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use super::error::{ApiError, FieldError};
 
-/// Semantic checks that run after a body has the right shape.
+/// What a request body needs beyond serde: its required fields (so that every missing one is
+/// reported, not only the first), and semantic checks that run once it has the right shape.
 pub trait Validate {
+    /// Fields without a default, in the order they are reported when missing.
+    const REQUIRED: &'static [&'static str] = &[];
+
     fn validate(&self) -> Vec<FieldError> {
         vec![]
     }
@@ -50,19 +55,104 @@ where
     }
 }
 
-/// Parses a JSON body: syntax errors are 400, schema errors 422 with the failing field's path.
-pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let not_json = || ApiError::bad_request("Cannot parse request body");
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = match serde_path_to_error::deserialize(&mut deserializer) {
-        Ok(value) => value,
-        Err(err) if err.inner().is_data() => {
-            return Err(ApiError::Validation(vec![schema_problem(&err)]))
-        }
-        Err(_) => return Err(not_json()),
+/// Parses a JSON body: a body that is not JSON is 400; JSON that is not an object of the right
+/// shape is 422 with one problem per field (missing, unknown, or of the wrong type).
+pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|_| ApiError::bad_request("Cannot parse request body"))?;
+    let Value::Object(object) = &value else {
+        return Err(ApiError::Validation(vec![FieldError {
+            kind: "model_attributes_type".into(),
+            loc: vec!["body".into()],
+            msg: "Input should be a valid dictionary or object".into(),
+        }]));
     };
-    deserializer.end().map_err(|_| not_json())?;
-    Ok(value)
+    match serde_path_to_error::deserialize::<_, T>(&value) {
+        Ok(parsed) => Ok(parsed),
+        Err(first) => Err(ApiError::Validation(every_problem::<T>(object, &first))),
+    }
+}
+
+/// Collects every schema problem of a body serde refused (serde itself stops at the first).
+fn every_problem<T: DeserializeOwned + Validate>(
+    object: &Map<String, Value>,
+    first: &serde_path_to_error::Error<serde_json::Error>,
+) -> Vec<FieldError> {
+    let mut problems = vec![];
+    let known = struct_fields::<T>();
+    if let Some(known) = known {
+        for key in object.keys().filter(|k| !known.contains(&k.as_str())) {
+            problems.push(FieldError::body(
+                key,
+                "extra_forbidden",
+                "Extra inputs are not permitted",
+            ));
+        }
+    }
+    for field in T::REQUIRED.iter().filter(|f| !object.contains_key(**f)) {
+        problems.push(FieldError::body(field, "missing", "Field required"));
+    }
+    // Each present field alone: serde reports a bad value before it notices the missing others.
+    for (key, value) in object
+        .iter()
+        .filter(|(k, _)| known.is_none_or(|known| known.contains(&k.as_str())))
+    {
+        let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        if let Err(err) = serde_path_to_error::deserialize::<_, T>(&alone) {
+            let problem = schema_problem(&err);
+            if problem.kind != "missing" && problem.loc.get(1) == Some(key) {
+                problems.push(problem);
+            }
+        }
+    }
+    if problems.is_empty() {
+        problems.push(schema_problem(first));
+    }
+    problems
+}
+
+/// The field names of a `#[derive(Deserialize)]` struct, read from what it asks a deserializer.
+fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    use serde::de::{Deserializer, Visitor};
+
+    #[derive(Debug)]
+    struct Captured;
+    impl std::fmt::Display for Captured {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("fields captured")
+        }
+    }
+    impl std::error::Error for Captured {}
+    impl serde::de::Error for Captured {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Captured
+        }
+    }
+
+    struct FieldsProbe<'a>(&'a mut Option<&'static [&'static str]>);
+    impl<'de> Deserializer<'de> for FieldsProbe<'_> {
+        type Error = Captured;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Captured> {
+            Err(Captured)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Captured> {
+            *self.0 = Some(fields);
+            Err(Captured)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields = None;
+    let _ = T::deserialize(FieldsProbe(&mut fields));
+    fields
 }
 
 /// Turns serde's message into the original API's `{type, loc, msg}`.
@@ -198,18 +288,42 @@ mod tests {
     struct Body {
         fee: Amount,
         months: Option<i64>,
+        note: String,
     }
 
-    fn problem(json: &str) -> FieldError {
+    impl Validate for Body {
+        const REQUIRED: &'static [&'static str] = &["fee", "note"];
+    }
+
+    /// The (type, field) of each problem of a 422.
+    fn problems(json: &str) -> Vec<(String, String)> {
         match parse_body::<Body>(json.as_bytes()) {
-            Err(ApiError::Validation(mut p)) => p.remove(0),
+            Err(ApiError::Validation(p)) => p
+                .into_iter()
+                .map(|p| (p.kind, p.loc[1..].join(".")))
+                .collect(),
             other => panic!("expected a 422, got {other:?}"),
         }
     }
 
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(k, f)| (k.to_string(), f.to_string()))
+            .collect()
+    }
+
     #[test]
-    fn syntax_errors_are_400_and_schema_errors_422_with_the_field() {
-        for not_json in ["", "{", "{\"fee\": 1,}", "fee=1", "{\"fee\": 1} trailing"] {
+    fn syntax_errors_are_400_even_after_a_schema_error() {
+        for not_json in [
+            "",
+            "{",
+            "{\"fee\": 1,}",
+            "fee=1",
+            "{\"fee\": 1} trailing",
+            "{\"extra\": 1,}",
+            "{\"fee\": true",
+        ] {
             assert!(
                 matches!(
                     parse_body::<Body>(not_json.as_bytes()),
@@ -218,25 +332,40 @@ mod tests {
                 "{not_json:?}"
             );
         }
-        let p = problem("{}");
+    }
+
+    #[test]
+    fn every_schema_problem_is_reported_with_its_field() {
         assert_eq!(
-            (p.kind.as_str(), p.loc.clone()),
-            ("missing", vec!["body".into(), "fee".into()])
+            problems("{}"),
+            pairs(&[("missing", "fee"), ("missing", "note")])
         );
-        let p = problem(r#"{"fee": "1", "extra": 1}"#);
         assert_eq!(
-            (p.kind.as_str(), p.loc.clone()),
-            ("extra_forbidden", vec!["body".into(), "extra".into()])
+            problems(r#"{"fee": "1", "note": "", "extra": 1, "more": 2}"#),
+            pairs(&[("extra_forbidden", "extra"), ("extra_forbidden", "more")])
         );
-        let p = problem(r#"{"fee": "1", "months": "x"}"#);
         assert_eq!(
-            (p.kind.as_str(), p.loc.clone()),
-            ("type_error", vec!["body".into(), "months".into()])
+            problems(r#"{"fee": true, "months": "x"}"#),
+            pairs(&[
+                ("missing", "note"),
+                ("type_error", "fee"),
+                ("type_error", "months")
+            ])
         );
-        let p = problem(r#"{"fee": 1.123456789}"#);
-        assert_eq!(p.loc, vec!["body".to_string(), "fee".into()]);
-        assert!(p.msg.contains("more than 8 decimal places"), "{}", p.msg);
-        let p = problem("[1]");
-        assert_eq!(p.loc, vec!["body".to_string()]);
+        let decimals = problems(r#"{"fee": 1.123456789, "note": ""}"#);
+        assert_eq!(decimals, pairs(&[("value_error", "fee")]));
+        for not_object in ["[1]", "\"fee\"", "3", "null", "true"] {
+            assert_eq!(
+                problems(not_object),
+                pairs(&[("model_attributes_type", "")]),
+                "{not_object}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_body_parses() {
+        let body: Body = parse_body(br#"{"fee": 1e-5, "note": "x"}"#).unwrap();
+        assert_eq!(body.fee.to_string(), "0.00001000");
     }
 }

@@ -1,7 +1,9 @@
 //! Exact money: an amount of USDT held as an integer count of its smallest unit (10⁻⁸).
 //!
 //! Amounts are stored as `BIGINT` on both databases, so they round-trip exactly, and they are
-//! written in JSON as decimal strings with the currency's full scale (`"20.00000000"`).
+//! written in JSON as decimal strings with the currency's full scale (`"20.00000000"`). A single
+//! stored amount fits in an `i64` (up to 92,233,720,368.54775807); sums of them are `i128`, so
+//! no total can overflow.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,12 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Decimal places of the fund's currency (USDT).
 pub const SCALE: u32 = 8;
-const UNITS_PER_WHOLE: i64 = 100_000_000;
+const UNITS_PER_WHOLE: i128 = 100_000_000;
 
 /// An exact amount of the fund's currency. May be negative only as the result of arithmetic
 /// (a difference); amounts read from requests are validated by the caller's rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Amount(i64);
+pub struct Amount(i128);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
@@ -31,17 +33,36 @@ pub enum AmountError {
 impl Amount {
     pub const ZERO: Amount = Amount(0);
 
+    /// An amount read from a `BIGINT` column.
     pub const fn from_units(units: i64) -> Self {
-        Amount(units)
+        Amount(units as i128)
+    }
+
+    /// A total read as two `BIGINT` sums, of whole units and of fractions (see
+    /// `platform::db::split_sum`), so that the database never has to hold a sum that overflows.
+    pub const fn from_split_sum(whole: i64, fraction_units: i64) -> Self {
+        Amount(whole as i128 * UNITS_PER_WHOLE + fraction_units as i128)
     }
 
     /// Whole currency units, e.g. `Amount::whole(20)` is 20 USDT.
     pub const fn whole(n: i64) -> Self {
-        Amount(n * UNITS_PER_WHOLE)
+        Amount(n as i128 * UNITS_PER_WHOLE)
     }
 
-    pub const fn units(self) -> i64 {
+    pub const fn units(self) -> i128 {
         self.0
+    }
+
+    /// Whether the amount fits in one `BIGINT` column.
+    pub fn fits_column(self) -> bool {
+        i64::try_from(self.0).is_ok()
+    }
+
+    /// The value for a `BIGINT` column. Every amount that is stored has been validated to fit:
+    /// parsed amounts by [`Amount::parse`], totals by their rules (see [`Amount::fits_column`]).
+    pub fn db_units(self) -> i64 {
+        i64::try_from(self.0)
+            .expect("amounts are validated to fit in BIGINT before they are stored")
     }
 
     pub fn is_positive(self) -> bool {
@@ -61,42 +82,67 @@ impl Amount {
         self.0 as f64 / UNITS_PER_WHOLE as f64
     }
 
-    /// Parses a plain decimal (`"25.5"`, `"-3"`, `"0.00000001"`); no exponents, no spaces.
-    /// Trailing zeros beyond the scale are accepted (`"1.000000000"`), other extra digits are not.
+    /// Parses a decimal: `"25.5"`, `"-3"`, `"0.00000001"`, and the exponent form JSON encoders
+    /// write for small and large numbers (`1e-05`, `2.5E+3`). No spaces, no thousands separators.
+    /// Trailing zeros beyond the scale are accepted (`"1.000000000"`), other extra digits are not,
+    /// and one amount must fit in a `BIGINT` column.
     pub fn parse(text: &str) -> Result<Amount, AmountError> {
-        let (negative, digits) = match text.strip_prefix('-') {
+        let (negative, unsigned) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text.strip_prefix('+').unwrap_or(text)),
         };
-        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+            Some((m, e)) => (m, parse_exponent(e)?),
+            None => (unsigned, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
         {
             return Err(AmountError::NotANumber);
         }
-        let fraction = fraction.trim_end_matches('0');
-        if fraction.len() > SCALE as usize {
+        // Move the decimal point by the exponent: digits × 10^(exponent − fraction length).
+        let digits = format!("{whole}{fraction}");
+        let digits = digits.trim_start_matches('0');
+        if digits.is_empty() {
+            return Ok(Amount::ZERO);
+        }
+        let shift = exponent - fraction.len() as i64 + i64::from(SCALE);
+        // `shift` is where the scale puts the last digit: negative means digits below 10^-8.
+        let (kept, dropped) = if shift >= 0 {
+            (digits, "")
+        } else {
+            let cut = digits.len().saturating_sub(shift.unsigned_abs() as usize);
+            digits.split_at(cut)
+        };
+        if dropped.bytes().any(|b| b != b'0') {
             return Err(AmountError::TooPrecise);
         }
-        let whole = whole.trim_start_matches('0');
-        if whole.len() > 11 {
+        let zeros = shift.max(0) as usize;
+        if kept.len() + zeros > 19 {
             return Err(AmountError::TooLarge);
         }
-        let whole_units: i64 = if whole.is_empty() {
+        let units: i128 = if kept.is_empty() {
             0
         } else {
-            whole.parse().map_err(|_| AmountError::TooLarge)?
+            kept.parse().map_err(|_| AmountError::TooLarge)?
         };
-        let mut fraction_units: i64 = 0;
-        for (i, b) in fraction.bytes().enumerate() {
-            fraction_units += i64::from(b - b'0') * 10_i64.pow(SCALE - 1 - i as u32);
+        let units = units * 10_i128.pow(zeros as u32);
+        if units > i64::MAX as i128 {
+            return Err(AmountError::TooLarge);
         }
-        let units = whole_units
-            .checked_mul(UNITS_PER_WHOLE)
-            .and_then(|u| u.checked_add(fraction_units))
-            .ok_or(AmountError::TooLarge)?;
         Ok(Amount(if negative { -units } else { units }))
     }
+}
+
+fn parse_exponent(text: &str) -> Result<i64, AmountError> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AmountError::NotANumber);
+    }
+    // Any exponent beyond ±64 makes a non-zero amount too large or too precise anyway.
+    let value: i64 = digits.parse::<i64>().unwrap_or(i64::MAX).min(64);
+    Ok(if text.starts_with('-') { -value } else { value })
 }
 
 impl FromStr for Amount {
@@ -110,7 +156,7 @@ impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
-        let per = UNITS_PER_WHOLE as u64;
+        let per = UNITS_PER_WHOLE as u128;
         write!(f, "{sign}{}.{:08}", abs / per, abs % per)
     }
 }
@@ -217,10 +263,45 @@ mod tests {
             Err(AmountError::TooLarge)
         );
         for bad in [
-            "", ".", "-", "1e5", "1.2.3", " 1", "abc", "1,5", "0x10", "١٢",
+            "", ".", "-", "e5", "1e", "1e+", "1.2.3", " 1", "abc", "1,5", "0x10", "١٢", "1e5.5",
         ] {
             assert_eq!(Amount::parse(bad), Err(AmountError::NotANumber), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn exponent_forms_are_exact_decimals() {
+        assert_eq!(Amount::parse("1e-05").unwrap().to_string(), "0.00001000");
+        assert_eq!(Amount::parse("2.5E+3").unwrap(), Amount::whole(2500));
+        assert_eq!(Amount::parse("1E2").unwrap(), Amount::whole(100));
+        assert_eq!(Amount::parse("-1.5e1").unwrap().to_string(), "-15.00000000");
+        assert_eq!(Amount::parse("1e-8").unwrap().units(), 1);
+        assert_eq!(Amount::parse("0e999999").unwrap(), Amount::ZERO);
+        assert_eq!(Amount::parse("1.20000e-7").unwrap().units(), 12);
+        assert_eq!(Amount::parse("1e-9"), Err(AmountError::TooPrecise));
+        assert_eq!(Amount::parse("1e10"), Ok(Amount::whole(10_000_000_000)));
+        assert_eq!(Amount::parse("1e11"), Err(AmountError::TooLarge));
+        assert_eq!(
+            Amount::parse("1e99999999999999999999"),
+            Err(AmountError::TooLarge)
+        );
+        assert_eq!(
+            Amount::parse("1e-99999999999999999999"),
+            Err(AmountError::TooPrecise)
+        );
+    }
+
+    #[test]
+    fn sums_beyond_one_column_stay_exact() {
+        let max = Amount::parse("92233720368.54775807").unwrap();
+        assert!(max.fits_column());
+        let twice = max.checked_add(max).unwrap();
+        assert!(!twice.fits_column());
+        assert_eq!(twice.to_string(), "184467440737.09551614");
+        assert_eq!(
+            Amount::from_split_sum(3, 150_000_000).to_string(),
+            "4.50000000"
+        );
     }
 
     #[test]

@@ -8,8 +8,15 @@ use crate::config::LogFormat;
 /// read (invalid values are reported by the configuration right after).
 pub fn init_from_env() {
     let env = |name: &str| std::env::var(name).unwrap_or_default().to_ascii_lowercase();
-    let format = if env("LOG_FORMAT") == "json" { LogFormat::Json } else { LogFormat::Text };
-    init(format, matches!(env("DEBUG").as_str(), "1" | "true" | "yes" | "on"));
+    let format = if env("LOG_FORMAT") == "json" {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    init(
+        format,
+        matches!(env("DEBUG").as_str(), "1" | "true" | "yes" | "on"),
+    );
 }
 
 pub fn init(format: LogFormat, debug: bool) {
