@@ -5,22 +5,15 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::draw::run_draw;
-use super::rules::plan_payment;
-use super::store::{self, Loan, LoanFilter, NewLoan, NewPayment, Payment};
+use super::service;
+use super::store::{self, Loan, LoanFilter, Payment};
 use crate::app::AppState;
-use crate::auth::store::set_loan_request;
 use crate::auth::{CurrentUser, MainUser};
-use crate::gateways::bitpin::BitpinError;
-use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::is_unique_violation;
 use crate::platform::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::platform::extract::{query_i64, ApiJson, RequestMeta, Validate};
 use crate::platform::money::Amount;
@@ -103,91 +96,7 @@ async fn pay(
     meta: RequestMeta,
     ApiJson(body): ApiJson<PayRequest>,
 ) -> ApiResult<(StatusCode, Json<Payment>)> {
-    let month = state.current_month();
-    let bitpin_payment_id = body.bitpin_payment_id.trim().to_string();
-    let already_paid = || ApiError::conflict(format!("Payment already submitted for {month}"));
-    let id_used = || ApiError::conflict("This Bitpin payment id has already been used");
-
-    let mut conn = state.db.pool.acquire().await?;
-    if store::has_paid(&mut conn, user.id, month).await? {
-        return Err(already_paid());
-    }
-    let config = store::config(&mut conn).await?.unwrap_or_default();
-    let active_loan = store::active_loan(&mut conn, user.id).await?;
-    let plan = plan_payment(
-        body.membership_fee,
-        body.loan,
-        &config,
-        active_loan.as_ref(),
-    )
-    .map_err(ApiError::BadRequest)?;
-    if store::bitpin_id_used(&mut conn, &bitpin_payment_id).await? {
-        return Err(id_used());
-    }
-    drop(conn);
-
-    // Ask the gateway before opening the transaction: no database lock waits on the network.
-    if let Some(bitpin) = &state.bitpin {
-        bitpin
-            .verify(&bitpin_payment_id, plan.total)
-            .await
-            .map_err(|e| match e {
-                BitpinError::Rejected(why) => {
-                    ApiError::bad_request(format!("Bitpin payment verification failed: {why}"))
-                }
-                BitpinError::Unavailable(why) => {
-                    ApiError::BadGateway(format!("Bitpin payment verification failed: {why}"))
-                }
-            })?;
-    }
-
-    let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    let new_payment = NewPayment {
-        user_id: user.id,
-        month,
-        plan: &plan,
-        bitpin_payment_id: &bitpin_payment_id,
-    };
-    let payment = match store::insert_payment(&mut tx, &new_payment, now).await {
-        Ok(payment) => payment,
-        Err(e) if is_unique_violation(&e) => {
-            // Lost a race: tell the client which rule the winner took.
-            drop(tx);
-            let mut conn = state.db.pool.acquire().await?;
-            return Err(if store::has_paid(&mut conn, user.id, month).await? {
-                already_paid()
-            } else {
-                id_used()
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(repayment) = &plan.repayment {
-        let loan = active_loan
-            .as_ref()
-            .expect("a repayment implies an active loan");
-        let total_paid = store::loan_total_paid(&mut tx, &repayment.loan_id).await?;
-        if total_paid > loan.amount {
-            return Err(ApiError::bad_request(
-                "Loan repayment exceeds the loan's remaining balance",
-            ));
-        }
-        if total_paid == loan.amount {
-            store::settle_loan(&mut tx, &repayment.loan_id).await?;
-        }
-    }
-    if let Some(amount) = body.loan_request_amount {
-        set_loan_request(&mut tx, user.id, amount).await?;
-    }
-    let entry = AuditEntry {
-        actor_user_id: Some(user.id),
-        action: "payment",
-        target: format!("payment:{}", payment.id),
-        details: json!({ "month": month.to_string(), "amount": payment.amount, "bitpin_payment_id": bitpin_payment_id }),
-    };
-    audit::record(&mut tx, now, &meta, entry).await?;
-    tx.commit().await?;
+    let payment = service::submit_payment(&state, &user, &meta, body).await?;
     Ok((StatusCode::CREATED, Json(payment)))
 }
 
@@ -220,8 +129,9 @@ async fn my_payments(
 
 /// Run this Jalali month's draw. Anyone may start it once every active member has paid.
 ///
-/// Reads its inputs with four statements whatever the number of members (existing draw,
-/// unpaid members, every member's statistics, the fund's cash) and writes one loan.
+/// Reads its inputs with five statements whatever the number of members (existing draw,
+/// unpaid members, every member's statistics, the fund's cash, the configuration) and writes
+/// one loan.
 #[utoipa::path(post, path = "/api/loans/start", tag = "loans", security(("bearer" = [])),
     responses((status = 201, body = DrawResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn start_draw(
@@ -229,62 +139,7 @@ async fn start_draw(
     user: CurrentUser,
     meta: RequestMeta,
 ) -> ApiResult<(StatusCode, Json<DrawResponse>)> {
-    let month = state.current_month();
-    let already_drawn = || ApiError::conflict(format!("Loan already assigned for {month}"));
-    let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    if store::draw_exists(&mut tx, month).await? {
-        return Err(already_drawn());
-    }
-    let unpaid = store::unpaid_members(&mut tx, month).await?;
-    if !unpaid.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Not all users have paid for {month}. Unpaid: {}",
-            unpaid.join(", ")
-        )));
-    }
-    let members = store::member_stats(&mut tx).await?;
-    let cash = store::available_cash(&mut tx).await?;
-    let config = store::config(&mut tx).await?.unwrap_or_default();
-    let outcome = run_draw(&members, cash, &mut rand::rngs::StdRng::from_entropy());
-    let log = serde_json::to_value(&outcome.log).map_err(anyhow::Error::from)?;
-    let new_loan = NewLoan {
-        month,
-        winner: outcome.winner.as_ref().map(|w| (w.user_id, w.amount)),
-        min_amount_for_each_payment: outcome
-            .winner
-            .as_ref()
-            .map(|_| config.min_amount_for_loan_payment),
-        log: &log,
-    };
-    let loan_id = match store::insert_loan(&mut tx, &new_loan, now).await {
-        Ok(id) => id,
-        Err(e) if is_unique_violation(&e) => return Err(already_drawn()),
-        Err(e) => return Err(e.into()),
-    };
-    let entry = AuditEntry {
-        actor_user_id: Some(user.id),
-        action: "draw",
-        target: format!("loan:{loan_id}"),
-        details: json!({ "month": month.to_string(), "selected": outcome.log.selected, "cash": cash }),
-    };
-    audit::record(&mut tx, now, &meta, entry).await?;
-    let filter = LoanFilter {
-        id: Some(loan_id),
-        ..Default::default()
-    };
-    let loan = store::loans(&mut tx, &filter)
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("new loan vanished"))?;
-    tx.commit().await?;
-    let message = match &outcome.winner {
-        Some(w) => format!(
-            "Loan of {} assigned to {} for {month}",
-            w.amount, w.username
-        ),
-        None => format!("No one received a loan for {month}"),
-    };
+    let (loan, message) = service::run_monthly_draw(&state, &user, &meta).await?;
     Ok((StatusCode::CREATED, Json(DrawResponse { loan, message })))
 }
 

@@ -3,4 +3,5 @@
 pub mod draw;
 pub mod http;
 pub mod rules;
+pub mod service;
 pub mod store;
