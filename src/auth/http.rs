@@ -3,16 +3,17 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{self, lockout_remaining, username_key, Username};
+use super::domain::{self, Username};
 use super::password;
-use super::store::{self, FailureKey, NewUser, Spend, UserProfile};
-use super::tokens::{random_token, token_hash};
+use super::service::{self, TokenResponse};
+use super::store::{self, NewUser, Spend, UserProfile};
+use super::tokens::token_hash;
 use super::{CurrentUser, MainUser};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
@@ -39,20 +40,6 @@ pub struct LoginRequest {
 }
 impl Validate for LoginRequest {
     const REQUIRED: &'static [&'static str] = &["username", "password"];
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TokenResponse {
-    pub access_token: String,
-    /// Always `bearer`.
-    pub token_type: String,
-    pub user_id: i64,
-    pub username: String,
-    pub is_main: bool,
-    /// Single use: exchange it at `/api/auth/refresh` for a new pair.
-    pub refresh_token: String,
-    /// Lifetime of the access token in seconds.
-    pub expires_in: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -141,38 +128,6 @@ async fn hash_off_executor(password: String) -> ApiResult<String> {
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
-/// Issues an access token and a refresh token in `family_id`.
-async fn issue_tokens(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    user: &CurrentUser,
-    family_id: &str,
-) -> ApiResult<TokenResponse> {
-    let now = state.now();
-    let refresh_token = random_token();
-    let expires_at = now + chrono::Duration::days(state.config.refresh_token_expire_days);
-    store::insert_refresh_token(
-        conn,
-        &token_hash(&refresh_token),
-        user.id,
-        family_id,
-        now,
-        expires_at,
-    )
-    .await?;
-    Ok(TokenResponse {
-        access_token: state
-            .jwt
-            .issue(user.id, now, state.config.jwt_expire_minutes),
-        token_type: "bearer".into(),
-        user_id: user.id,
-        username: user.username.clone(),
-        is_main: user.is_main,
-        refresh_token,
-        expires_in: state.config.jwt_expire_minutes * 60,
-    })
-}
-
 /// Sign in with username (any letter case) and password.
 ///
 /// Failed attempts are counted per account and per client address; past the limit the
@@ -184,85 +139,9 @@ async fn login(
     meta: RequestMeta,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let key = username_key(&body.username);
-    let limits = &state.config.login_limits;
-    let now = state.now();
-    let since = now - chrono::Duration::from_std(limits.window).unwrap_or_default();
-    let by_account = store::recent_failures(&state.db, FailureKey::Account(&key), since).await?;
-    let by_address =
-        store::recent_failures(&state.db, FailureKey::Address(&meta.client_ip), since).await?;
-    let locked = lockout_remaining(
-        by_account,
-        limits.max_failures_per_account,
-        limits.window,
-        now,
-    )
-    .into_iter()
-    .chain(lockout_remaining(
-        by_address,
-        limits.max_failures_per_ip,
-        limits.window,
-        now,
+    Ok(Json(
+        service::sign_in(&state, &meta, &body.username, body.password).await?,
     ))
-    .max();
-    if let Some(retry_after_secs) = locked {
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "Too many failed login attempts. Try again in {retry_after_secs} seconds."
-            ),
-            retry_after_secs,
-        });
-    }
-
-    let found = store::credentials(&state.db, &key).await?;
-    let password = body.password;
-    let (user, valid) = tokio::task::spawn_blocking(move || match found {
-        Some(c) => {
-            let valid = password::verify_password(&password, &c.password_hash);
-            (Some(c.user), valid)
-        }
-        None => {
-            password::burn_verification_time(&password);
-            (None, false)
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
-
-    let mut tx = state.db.begin_write().await?;
-    match user.filter(|_| valid) {
-        Some(user) => {
-            store::clear_failures(&mut tx, &key).await?;
-            let tokens =
-                issue_tokens(&state, &mut tx, &user, &uuid::Uuid::new_v4().to_string()).await?;
-            tx.commit().await?;
-            Ok(Json(tokens))
-        }
-        None => {
-            store::record_failure(&mut tx, &key, &meta.client_ip, now, since).await?;
-            let entry = AuditEntry {
-                actor_user_id: None,
-                action: "login_failed",
-                target: key.clone(),
-                details: json!({}),
-            };
-            audit::record(&mut tx, now, &meta, entry).await?;
-            if by_account.count + 1 >= limits.max_failures_per_account
-                || by_address.count + 1 >= limits.max_failures_per_ip
-            {
-                let details = json!({ "account_failures": by_account.count + 1, "address_failures": by_address.count + 1 });
-                let entry = AuditEntry {
-                    actor_user_id: None,
-                    action: "login_lockout",
-                    target: key.clone(),
-                    details,
-                };
-                audit::record(&mut tx, now, &meta, entry).await?;
-            }
-            tx.commit().await?;
-            Err(ApiError::InvalidCredentials)
-        }
-    }
 }
 
 /// Exchange a refresh token for a new access token and refresh token. Each refresh token
@@ -281,7 +160,7 @@ async fn refresh(
             let user = store::find_active_user(&state.db, user_id)
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
-            let tokens = issue_tokens(&state, &mut tx, &user, &family_id).await?;
+            let tokens = service::issue_tokens(&state, &mut tx, &user, &family_id).await?;
             tx.commit().await?;
             Ok(Json(tokens))
         }

@@ -3,6 +3,7 @@
 pub mod domain;
 pub mod http;
 pub mod password;
+pub mod service;
 pub mod store;
 pub mod tokens;
 
