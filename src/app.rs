@@ -87,7 +87,9 @@ pub fn clock_for(config: &Config) -> SharedClock {
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign-in, tokens and members"),
          (name = "payments", description = "Monthly payments"),
-         (name = "loans", description = "The monthly draw and loans"))
+         (name = "loans", description = "The monthly draw and loans"),
+         (name = "wallet", description = "The double-entry ledger: balances, statements, transactions"),
+         (name = "audit", description = "The audit log of critical actions"))
 )]
 struct ApiDoc;
 
@@ -113,6 +115,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::auth::http::router())
         .merge(crate::fund::http::router())
+        .merge(crate::ledger::http::router())
+        .merge(crate::platform::audit::http::router())
         .split_for_parts()
 }
 

@@ -12,7 +12,9 @@ use crate::auth::{password, store as users};
 use crate::config::Config;
 use crate::fund::rules::FundConfig;
 use crate::fund::store as fund;
+use crate::platform::audit::{self, AuditEntry};
 use crate::platform::db::{is_unique_violation, Db};
+use crate::platform::extract::RequestMeta;
 use crate::platform::money::Amount;
 
 #[derive(Parser)]
@@ -51,6 +53,11 @@ enum Command {
         #[arg(long, default_value = "20")]
         min_payment: Amount,
     },
+    /// Work with the ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Create a main (admin) user, or reset an existing user's password and make them main.
     CreateAdmin {
         /// Username (or SAGHAT_ADMIN_USERNAME); asked for when run in a terminal.
@@ -60,6 +67,12 @@ enum Command {
         #[arg(long, env = "SAGHAT_ADMIN_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check every invariant of the books; exits non-zero when one is broken.
+    Verify,
 }
 
 pub fn main() -> ExitCode {
@@ -135,11 +148,40 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let clock = app::clock_for(&config);
             let mut tx = db.begin_write().await?;
             let existed = fund::save_config(&mut tx, &settings, clock.now()).await?;
+            let entry = AuditEntry {
+                actor_user_id: None,
+                action: "config_changed",
+                target: "fund_config".into(),
+                details: serde_json::json!({
+                    "source": "saghat setup-fund",
+                    "min_membership_fee": min_fee,
+                    "max_month_for_loan_payment": max_months,
+                    "min_amount_for_loan_payment": min_payment,
+                }),
+            };
+            audit::record(&mut tx, clock.now(), &RequestMeta::default(), entry).await?;
             tx.commit().await?;
             println!(
                 "Fund configuration {}: min fee {min_fee}, max months {max_months}, min loan payment {min_payment}",
                 if existed { "updated" } else { "created" }
             );
+            Ok(())
+        }
+        Command::Ledger {
+            command: LedgerCommand::Verify,
+        } => {
+            let db = Db::connect(&config.database_url, 2).await?;
+            db.migrate().await?;
+            let report = crate::ledger::verify::verify(&db).await?;
+            println!(
+                "saghat ledger verify ({:?}, {})",
+                db.backend,
+                crate::platform::db::redact(&config.database_url)
+            );
+            println!("{report}");
+            if !report.is_ok() {
+                bail!("the ledger is inconsistent");
+            }
             Ok(())
         }
         Command::CreateAdmin { username, password } => {
@@ -196,6 +238,13 @@ pub async fn upsert_admin(
     let hash = tokio::task::spawn_blocking(move || password::hash_password(&password)).await?;
     let mut tx = db.begin_write().await?;
     if users::set_password_and_main(&mut tx, &username.key, &hash).await? {
+        let entry = AuditEntry {
+            actor_user_id: None,
+            action: "user_changed",
+            target: format!("username:{}", username.key),
+            details: serde_json::json!({ "source": "saghat create-admin", "changes": ["password", "role:admin"] }),
+        };
+        audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
         tx.commit().await?;
         return Ok(false);
     }
@@ -209,7 +258,14 @@ pub async fn upsert_admin(
         is_main: true,
         loan_request_amount: Amount::ZERO,
     };
-    users::insert_user(&mut tx, &new_user, now).await?;
+    let id = users::insert_user(&mut tx, &new_user, now).await?;
+    let entry = AuditEntry {
+        actor_user_id: None,
+        action: "user_created",
+        target: format!("user:{id}"),
+        details: serde_json::json!({ "source": "saghat create-admin", "username": username.display, "role": "admin" }),
+    };
+    audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod fund;
 pub mod gateways;
+pub mod ledger;
 pub mod ops;
 pub mod platform;

@@ -14,7 +14,7 @@ use super::password;
 use super::service::{self, TokenResponse};
 use super::store::{self, NewUser, Spend, UserProfile};
 use super::tokens::token_hash;
-use super::{CurrentUser, MainUser};
+use super::{CurrentUser, MainUser, Role};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::db::is_unique_violation;
@@ -66,6 +66,9 @@ pub struct CreateUserRequest {
     pub is_main: bool,
     #[serde(default)]
     pub loan_request_amount: Amount,
+    /// `admin`, `accountant` or `member` (added). Defaults to `admin` when `is_main`, else `member`.
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
 impl Validate for CreateUserRequest {
@@ -218,7 +221,7 @@ async fn create_user(
         first_name: &body.first_name,
         last_name: &body.last_name,
         email: &body.email,
-        is_main: body.is_main,
+        is_main: body.is_main || body.role == Some(Role::Admin),
         loan_request_amount: body.loan_request_amount,
     };
     let id = match store::insert_user(&mut tx, &new_user, now).await {
@@ -228,11 +231,19 @@ async fn create_user(
         }
         Err(e) => return Err(e.into()),
     };
+    let role = body.role.unwrap_or(if body.is_main {
+        Role::Admin
+    } else {
+        Role::Member
+    });
+    if role == Role::Accountant {
+        store::set_role(&mut tx, id, role).await?;
+    }
     let entry = AuditEntry {
         actor_user_id: Some(admin.id),
         action: "user_created",
         target: format!("user:{id}"),
-        details: json!({ "username": username.display, "is_main": body.is_main }),
+        details: json!({ "username": username.display, "role": role.as_str() }),
     };
     audit::record(&mut tx, now, &meta, entry).await?;
     let profile = store::profile_by_id(&mut tx, id)
@@ -269,10 +280,18 @@ async fn me(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<
 async fn update_loan_request(
     State(state): State<AppState>,
     user: CurrentUser,
+    meta: RequestMeta,
     ApiJson(body): ApiJson<LoanRequestUpdate>,
 ) -> ApiResult<Json<UserProfile>> {
     let mut tx = state.db.begin_write().await?;
     store::set_loan_request(&mut tx, user.id, body.loan_request_amount).await?;
+    let entry = AuditEntry {
+        actor_user_id: Some(user.id),
+        action: "user_changed",
+        target: format!("user:{}", user.id),
+        details: json!({ "loan_request_amount": body.loan_request_amount }),
+    };
+    audit::record(&mut tx, state.now(), &meta, entry).await?;
     let profile = store::profile_by_id(&mut tx, user.id)
         .await?
         .ok_or(ApiError::Unauthorized)?;

@@ -19,7 +19,72 @@ use crate::platform::error::ApiError;
 pub struct CurrentUser {
     pub id: i64,
     pub username: String,
+    /// The original API's admin flag: true exactly for the `admin` role.
     pub is_main: bool,
+    pub role: Role,
+}
+
+/// What a user may do. `admin` is the original's main user; an `accountant` reads the books but
+/// is not a member of the fund (pays no fees, takes no loans); a `member` is a member.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Accountant,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Accountant => "accountant",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(text: &str) -> Role {
+        match text {
+            "admin" => Role::Admin,
+            "accountant" => Role::Accountant,
+            _ => Role::Member,
+        }
+    }
+}
+
+impl CurrentUser {
+    /// Members and admins belong to the fund: they pay fees and take part in draws.
+    pub fn is_fund_member(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Member)
+    }
+
+    /// Admins and accountants see everyone's books.
+    pub fn sees_all_books(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Accountant)
+    }
+}
+
+/// A signed-in admin or accountant; anyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct BooksReader(pub CurrentUser);
+
+impl FromRequestParts<AppState> for BooksReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if !user.sees_all_books() {
+            return Err(ApiError::Forbidden(
+                "Only admins and accountants may do this".into(),
+            ));
+        }
+        Ok(BooksReader(user))
+    }
 }
 
 /// A signed-in user with the main (admin) role; anyone else gets 403.

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::domain::FailureCount;
-use super::CurrentUser;
+use super::{CurrentUser, Role};
 use crate::platform::clock::to_db_time;
 use crate::platform::db::{flag, summed_amount, Db};
 use crate::platform::money::Amount;
@@ -19,20 +19,24 @@ pub struct UserProfile {
     pub last_name: String,
     pub email: String,
     pub is_main: bool,
-    /// Total membership fees paid.
+    /// Total membership fees paid, from the member's contributions account in the ledger.
     pub balance: Amount,
     pub loan_request_amount: Amount,
     pub has_active_loan: bool,
+    /// `admin`, `accountant` or `member` (added; `is_main` is true exactly for admins).
+    pub role: Role,
 }
 
 // The balance is summed as whole and fractional units apart (see `db::split_sum`), so that no
 // total overflows a BIGINT.
 const PROFILE_SELECT: &str = "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_main, \
-    u.loan_request_amount, \
-    CAST(COALESCE((SELECT SUM(p.membership_fee / 100000000) FROM payments p WHERE p.user_id = u.id), 0) AS BIGINT) \
-         AS balance_whole, \
-    CAST(COALESCE((SELECT SUM(p.membership_fee % 100000000) FROM payments p WHERE p.user_id = u.id), 0) AS BIGINT) \
-         AS balance_fraction, \
+    u.role, u.loan_request_amount, \
+    CAST(COALESCE((SELECT SUM((e.credit - e.debit) / 100000000) FROM journal_entries e \
+         JOIN ledger_accounts a ON a.id = e.account_id WHERE a.user_id = u.id AND a.kind = 'member_contributions'), 0) \
+         AS BIGINT) AS balance_whole, \
+    CAST(COALESCE((SELECT SUM((e.credit - e.debit) % 100000000) FROM journal_entries e \
+         JOIN ledger_accounts a ON a.id = e.account_id WHERE a.user_id = u.id AND a.kind = 'member_contributions'), 0) \
+         AS BIGINT) AS balance_fraction, \
     CAST(CASE WHEN EXISTS (SELECT 1 FROM loans l WHERE l.user_id = u.id AND l.state = 'active') \
          THEN 1 ELSE 0 END AS BIGINT) AS has_active_loan \
     FROM users u";
@@ -48,6 +52,7 @@ fn profile(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
         balance: summed_amount(row, "balance")?,
         loan_request_amount: Amount::from_units(row.try_get("loan_request_amount")?),
         has_active_loan: flag(row, "has_active_loan")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?),
     })
 }
 
@@ -75,20 +80,23 @@ pub async fn list_profiles(db: &Db) -> Result<Vec<UserProfile>, sqlx::Error> {
         .collect()
 }
 
-pub async fn find_active_user(db: &Db, id: i64) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT id, username, is_main FROM users WHERE id = $1 AND is_active = 1")
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?;
-    row.map(|r| {
-        Ok(CurrentUser {
-            id: r.try_get("id")?,
-            username: r.try_get("username")?,
-            is_main: flag(&r, "is_main")?,
-        })
+fn current_user(r: &AnyRow) -> Result<CurrentUser, sqlx::Error> {
+    Ok(CurrentUser {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        is_main: flag(r, "is_main")?,
+        role: Role::parse(&r.try_get::<String, _>("role")?),
     })
-    .transpose()
+}
+
+pub async fn find_active_user(db: &Db, id: i64) -> Result<Option<CurrentUser>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, username, is_main, role FROM users WHERE id = $1 AND is_active = 1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(current_user).transpose()
 }
 
 /// The credentials of an active account, looked up case-insensitively.
@@ -99,18 +107,14 @@ pub struct Credentials {
 
 pub async fn credentials(db: &Db, username_key: &str) -> Result<Option<Credentials>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, username, is_main, password_hash FROM users WHERE username_key = $1 AND is_active = 1",
+        "SELECT id, username, is_main, role, password_hash FROM users WHERE username_key = $1 AND is_active = 1",
     )
     .bind(username_key)
     .fetch_optional(&db.pool)
     .await?;
     row.map(|r| {
         Ok(Credentials {
-            user: CurrentUser {
-                id: r.try_get("id")?,
-                username: r.try_get("username")?,
-                is_main: flag(&r, "is_main")?,
-            },
+            user: current_user(&r)?,
             password_hash: r.try_get("password_hash")?,
         })
     })
@@ -128,16 +132,22 @@ pub struct NewUser<'a> {
     pub loan_request_amount: Amount,
 }
 
-/// Inserts a user and returns its id. A taken username surfaces as a unique violation.
+/// Inserts a user (role `admin` when `is_main`, else `member`), opens their ledger accounts,
+/// and returns the id. A taken username surfaces as a unique violation.
 pub async fn insert_user(
     conn: &mut AnyConnection,
     user: &NewUser<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    let role = if user.is_main {
+        Role::Admin
+    } else {
+        Role::Member
+    };
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, username_key, password_hash, first_name, last_name, email, \
-         is_main, is_active, loan_request_amount, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) RETURNING id",
+         is_main, is_active, loan_request_amount, created_at, role) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10) RETURNING id",
     )
     .bind(user.username)
     .bind(user.username_key)
@@ -148,8 +158,26 @@ pub async fn insert_user(
     .bind(i64::from(user.is_main))
     .bind(user.loan_request_amount.db_units())
     .bind(to_db_time(now))
-    .fetch_one(conn)
-    .await
+    .bind(role.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    crate::ledger::store::open_member_accounts(conn, id, now).await?;
+    Ok(id)
+}
+
+/// Gives a user a role; `is_main` follows (true exactly for admins).
+pub async fn set_role(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    role: Role,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET role = $1, is_main = $2 WHERE id = $3")
+        .bind(role.as_str())
+        .bind(i64::from(role == Role::Admin))
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn set_password_and_main(
@@ -158,7 +186,7 @@ pub async fn set_password_and_main(
     password_hash: &str,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE users SET password_hash = $1, is_main = 1, is_active = 1 WHERE username_key = $2",
+        "UPDATE users SET password_hash = $1, is_main = 1, role = 'admin', is_active = 1 WHERE username_key = $2",
     )
     .bind(password_hash)
     .bind(username_key)

@@ -4,18 +4,20 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::service;
+use super::service::{self, DrawResult};
 use super::store::{self, Loan, LoanFilter, Payment};
 use crate::app::AppState;
 use crate::auth::{CurrentUser, MainUser};
 use crate::platform::error::{ApiError, ApiResult, ErrorBody, FieldError};
-use crate::platform::extract::{query_i64, ApiJson, RequestMeta, Validate};
+use crate::platform::extract::{query_i64, MaybeIdempotencyKey, MoneyJson, RequestMeta, Validate};
+use crate::platform::idempotency::Outcome;
 use crate::platform::money::Amount;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -75,12 +77,6 @@ pub struct ConfigResponse {
     pub min_amount_for_loan_payment: Amount,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct DrawResponse {
-    pub loan: Loan,
-    pub message: String,
-}
-
 /// Pay this Jalali month's membership fee, and the loan installment when a loan is active.
 ///
 /// Rules, in order, nothing written unless all pass: one payment per member per month (409);
@@ -94,10 +90,11 @@ async fn pay(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: RequestMeta,
-    ApiJson(body): ApiJson<PayRequest>,
-) -> ApiResult<(StatusCode, Json<Payment>)> {
-    let payment = service::submit_payment(&state, &user, &meta, body).await?;
-    Ok((StatusCode::CREATED, Json(payment)))
+    MoneyJson { body, idempotency }: MoneyJson<PayRequest>,
+) -> ApiResult<Response> {
+    let outcome =
+        service::submit_payment_once(&state, &user, &meta, body, idempotency.as_ref()).await?;
+    Ok(created_or_replayed(outcome))
 }
 
 /// The fund's configuration.
@@ -133,14 +130,23 @@ async fn my_payments(
 /// unpaid members, every member's statistics, the fund's cash, the configuration) and writes
 /// one loan.
 #[utoipa::path(post, path = "/api/loans/start", tag = "loans", security(("bearer" = [])),
-    responses((status = 201, body = DrawResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = DrawResult), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn start_draw(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: RequestMeta,
-) -> ApiResult<(StatusCode, Json<DrawResponse>)> {
-    let (loan, message) = service::run_monthly_draw(&state, &user, &meta).await?;
-    Ok((StatusCode::CREATED, Json(DrawResponse { loan, message })))
+    MaybeIdempotencyKey(idempotency): MaybeIdempotencyKey,
+) -> ApiResult<Response> {
+    let outcome =
+        service::run_monthly_draw_once(&state, &user, &meta, idempotency.as_ref()).await?;
+    Ok(created_or_replayed(outcome))
+}
+
+fn created_or_replayed<T: Serialize>(outcome: Outcome<T>) -> Response {
+    match outcome {
+        Outcome::Done(value) => (StatusCode::CREATED, Json(value)).into_response(),
+        Outcome::Replayed(stored) => stored.into_response(),
+    }
 }
 
 /// Every month's draw result, newest first (main users only). Filters compare the Jalali year

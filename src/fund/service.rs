@@ -1,8 +1,11 @@
 //! The fund's two money-moving actions, shared by the API and the web pages: a member's monthly
 //! payment and the monthly draw. Each checks the rules, then writes in one transaction.
 
+use axum::http::StatusCode;
 use rand::SeedableRng;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::draw::run_draw;
 use super::http::PayRequest;
@@ -12,18 +15,58 @@ use crate::app::AppState;
 use crate::auth::store::set_loan_request;
 use crate::auth::CurrentUser;
 use crate::gateways::bitpin::BitpinError;
+use crate::ledger::domain::JournalTransaction;
+use crate::ledger::store::{self as ledger, TxRecord};
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::db::is_unique_violation;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::extract::RequestMeta;
+use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
 
-/// Records this month's payment of `user`: rules, then the gateway, then one transaction.
+/// Records this month's payment of `user`: rules, then the gateway, then one transaction that
+/// writes the payment, posts it to the ledger, and settles the loan it pays off.
 pub async fn submit_payment(
     state: &AppState,
     user: &CurrentUser,
     meta: &RequestMeta,
     body: PayRequest,
 ) -> ApiResult<Payment> {
+    match submit_payment_once(state, user, meta, body, None).await? {
+        Outcome::Done(payment) => Ok(payment),
+        Outcome::Replayed(_) => unreachable!("replays need an idempotency key"),
+    }
+}
+
+/// [`submit_payment`] under an optional `Idempotency-Key`: a retry replays the first response.
+pub async fn submit_payment_once(
+    state: &AppState,
+    user: &CurrentUser,
+    meta: &RequestMeta,
+    body: PayRequest,
+    key: Option<&IdempotencyKey>,
+) -> ApiResult<Outcome<Payment>> {
+    idempotency::run(
+        &state.db,
+        user.id,
+        key,
+        state.now(),
+        pay(state, user, meta, body, key),
+    )
+    .await
+}
+
+async fn pay(
+    state: &AppState,
+    user: &CurrentUser,
+    meta: &RequestMeta,
+    body: PayRequest,
+    key: Option<&IdempotencyKey>,
+) -> ApiResult<Payment> {
+    if !user.is_fund_member() {
+        return Err(ApiError::Forbidden(
+            "Only fund members pay membership fees".into(),
+        ));
+    }
     let month = state.current_month();
     let bitpin_payment_id = body.bitpin_payment_id.trim().to_string();
     let already_paid = || ApiError::conflict(format!("Payment already submitted for {month}"));
@@ -98,8 +141,26 @@ pub async fn submit_payment(
             store::settle_loan(&mut tx, &repayment.loan_id).await?;
         }
     }
+    let posting = JournalTransaction::payment(
+        user.id,
+        plan.membership_fee,
+        plan.repayment.as_ref().map(|r| r.amount),
+    )
+    .map_err(|e| anyhow::anyhow!("payment {} cannot be posted: {e}", payment.id))?;
+    let record = TxRecord {
+        id: &payment.id,
+        payment_id: Some(&payment.id),
+        loan_id: None,
+        reverses_id: None,
+        memo: &format!("membership fee {month}"),
+        month,
+    };
+    ledger::post(&mut tx, &posting, &record, now).await?;
     if let Some(amount) = body.loan_request_amount {
         set_loan_request(&mut tx, user.id, amount).await?;
+    }
+    if let Some(key) = key {
+        idempotency::save(&mut tx, user.id, key, StatusCode::CREATED, &payment, now).await?;
     }
     let entry = AuditEntry {
         actor_user_id: Some(user.id),
@@ -112,13 +173,49 @@ pub async fn submit_payment(
     Ok(payment)
 }
 
-/// Runs this month's draw and records its loan (`active`, or `no_one`) with the draw's log.
-/// Returns the loan and a sentence saying what happened.
+/// A month's draw: its loan and a sentence saying what happened.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DrawResult {
+    pub loan: Loan,
+    pub message: String,
+}
+
+/// Runs this month's draw and records its loan (`active`, or `no_one`) with the draw's log; the
+/// loan paid out is posted to the ledger in the same transaction.
 pub async fn run_monthly_draw(
     state: &AppState,
     user: &CurrentUser,
     meta: &RequestMeta,
 ) -> ApiResult<(Loan, String)> {
+    match run_monthly_draw_once(state, user, meta, None).await? {
+        Outcome::Done(result) => Ok((result.loan, result.message)),
+        Outcome::Replayed(_) => unreachable!("replays need an idempotency key"),
+    }
+}
+
+/// [`run_monthly_draw`] under an optional `Idempotency-Key`.
+pub async fn run_monthly_draw_once(
+    state: &AppState,
+    user: &CurrentUser,
+    meta: &RequestMeta,
+    key: Option<&IdempotencyKey>,
+) -> ApiResult<Outcome<DrawResult>> {
+    idempotency::run(
+        &state.db,
+        user.id,
+        key,
+        state.now(),
+        draw(state, user, meta, key),
+    )
+    .await
+}
+
+async fn draw(
+    state: &AppState,
+    user: &CurrentUser,
+    meta: &RequestMeta,
+    key: Option<&IdempotencyKey>,
+) -> ApiResult<DrawResult> {
     let month = state.current_month();
     let already_drawn = || ApiError::conflict(format!("Loan already assigned for {month}"));
     let now = state.now();
@@ -152,6 +249,19 @@ pub async fn run_monthly_draw(
         Err(e) if is_unique_violation(&e) => return Err(already_drawn()),
         Err(e) => return Err(e.into()),
     };
+    if let Some(winner) = &outcome.winner {
+        let posting = JournalTransaction::loan_disbursement(winner.user_id, winner.amount)
+            .map_err(|e| anyhow::anyhow!("loan {loan_id} cannot be posted: {e}"))?;
+        let record = TxRecord {
+            id: &loan_id,
+            payment_id: None,
+            loan_id: Some(&loan_id),
+            reverses_id: None,
+            memo: &format!("loan of the {month} draw"),
+            month,
+        };
+        ledger::post(&mut tx, &posting, &record, now).await?;
+    }
     let entry = AuditEntry {
         actor_user_id: Some(user.id),
         action: "draw",
@@ -167,7 +277,6 @@ pub async fn run_monthly_draw(
         .await?
         .pop()
         .ok_or_else(|| anyhow::anyhow!("new loan vanished"))?;
-    tx.commit().await?;
     let message = match &outcome.winner {
         Some(w) => format!(
             "Loan of {} assigned to {} for {month}",
@@ -175,5 +284,10 @@ pub async fn run_monthly_draw(
         ),
         None => format!("No one received a loan for {month}"),
     };
-    Ok((loan, message))
+    let result = DrawResult { loan, message };
+    if let Some(key) = key {
+        idempotency::save(&mut tx, user.id, key, StatusCode::CREATED, &result, now).await?;
+    }
+    tx.commit().await?;
+    Ok(result)
 }

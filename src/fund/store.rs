@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::draw::MemberStats;
 use super::rules::{ActiveLoan, FundConfig, PaymentPlan};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{flag, split_sum, summed_amount};
+use crate::platform::db::{flag, summed_amount, Conditions};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
@@ -262,57 +262,17 @@ pub struct LoanFilter {
 }
 
 impl LoanFilter {
-    /// The WHERE clause over `loans l` and its values, in placeholder order.
-    fn clause(&self) -> (String, Vec<BindValue>) {
-        let mut conditions = vec![];
-        let mut values = vec![];
-        let mut push = |condition: &str, value: BindValue| {
-            values.push(value);
-            conditions.push(condition.replace('?', &format!("${}", values.len())));
-        };
-        if let Some(v) = self.user_id {
-            push("l.user_id = ?", BindValue::Int(v));
-        }
-        if let Some(v) = self.jalali_year_gt {
-            push("l.jalali_year > ?", BindValue::Int(v));
-        }
-        if let Some(v) = self.jalali_year_lt {
-            push("l.jalali_year < ?", BindValue::Int(v));
-        }
-        if let Some(v) = self.jalali_month_gt {
-            push("l.jalali_month > ?", BindValue::Int(v));
-        }
-        if let Some(v) = self.jalali_month_lt {
-            push("l.jalali_month < ?", BindValue::Int(v));
-        }
-        if let Some(v) = &self.id {
-            push("l.id = ?", BindValue::Text(v.clone()));
-        }
-        if conditions.is_empty() {
-            (String::new(), values)
-        } else {
-            (format!(" WHERE {}", conditions.join(" AND ")), values)
-        }
+    /// The WHERE clause over `loans l`.
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        c.push_some("l.user_id = ?", self.user_id)
+            .push_some("l.jalali_year > ?", self.jalali_year_gt)
+            .push_some("l.jalali_year < ?", self.jalali_year_lt)
+            .push_some("l.jalali_month > ?", self.jalali_month_gt)
+            .push_some("l.jalali_month < ?", self.jalali_month_lt)
+            .push_some("l.id = ?", self.id.clone());
+        c
     }
-}
-
-#[derive(Debug, Clone)]
-enum BindValue {
-    Int(i64),
-    Text(String),
-}
-
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    values: &'q [BindValue],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for value in values {
-        query = match value {
-            BindValue::Int(v) => query.bind(*v),
-            BindValue::Text(v) => query.bind(v.as_str()),
-        };
-    }
-    query
 }
 
 /// Loans matching `filter`, newest month first, each with its repayments: two statements.
@@ -320,14 +280,16 @@ pub async fn loans(
     conn: &mut AnyConnection,
     filter: &LoanFilter,
 ) -> Result<Vec<Loan>, sqlx::Error> {
-    let (clause, values) = filter.clause();
+    let conditions = filter.conditions();
+    let clause = conditions.where_clause();
     let sql = format!(
         "SELECT l.id, l.user_id, u.username, l.amount, l.state, l.jalali_year, l.jalali_month, \
          l.min_amount_for_each_payment, l.log, l.created_at \
          FROM loans l LEFT JOIN users u ON u.id = l.user_id{clause} \
          ORDER BY l.jalali_year DESC, l.jalali_month DESC"
     );
-    let rows = bind_all(sqlx::query(&sql), &values)
+    let rows = conditions
+        .bind(sqlx::query(&sql))
         .fetch_all(&mut *conn)
         .await?;
     let mut loans: Vec<Loan> = rows.iter().map(loan_row).collect::<Result<_, _>>()?;
@@ -339,7 +301,7 @@ pub async fn loans(
          WHERE p.loan_id IN (SELECT l.id FROM loans l{clause}) \
          ORDER BY p.jalali_year, p.jalali_month, p.created_at"
     );
-    let repayments = bind_all(sqlx::query(&sql), &values).fetch_all(conn).await?;
+    let repayments = conditions.bind(sqlx::query(&sql)).fetch_all(conn).await?;
     let index: std::collections::HashMap<String, usize> = loans
         .iter()
         .enumerate()
@@ -458,7 +420,7 @@ pub async fn unpaid_members(
     month: JalaliMonth,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT u.username FROM users u WHERE u.is_active = 1 AND NOT EXISTS \
+        "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN ('admin', 'member') AND NOT EXISTS \
          (SELECT 1 FROM payments p WHERE p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2) \
          ORDER BY u.username_key",
     )
@@ -473,11 +435,15 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
     let rows = sqlx::query(
         "WITH pay AS ( \
            SELECT user_id, \
-                  CAST(SUM(membership_fee / 100000000) AS BIGINT) AS balance_whole, \
-                  CAST(SUM(membership_fee % 100000000) AS BIGINT) AS balance_fraction, \
                   CAST(COUNT(loan_id) AS BIGINT) AS repayment_count, \
                   CAST(SUM(CASE WHEN loan_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS months_without_repayment \
            FROM payments GROUP BY user_id), \
+         contributions AS ( \
+           SELECT a.user_id, \
+                  CAST(SUM((e.credit - e.debit) / 100000000) AS BIGINT) AS balance_whole, \
+                  CAST(SUM((e.credit - e.debit) % 100000000) AS BIGINT) AS balance_fraction \
+           FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id \
+           WHERE a.kind = 'member_contributions' GROUP BY a.user_id), \
          last_pay AS ( \
            SELECT user_id, amount FROM ( \
              SELECT user_id, amount, ROW_NUMBER() OVER \
@@ -495,8 +461,8 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
                (PARTITION BY user_id ORDER BY jalali_year DESC, jalali_month DESC) AS rn \
              FROM loans WHERE state IN ('active', 'settled')) ranked WHERE rn = 1) \
          SELECT u.id, u.username, u.is_main, u.loan_request_amount, \
-                COALESCE(pay.balance_whole, 0) AS balance_whole, \
-                COALESCE(pay.balance_fraction, 0) AS balance_fraction, \
+                COALESCE(contributions.balance_whole, 0) AS balance_whole, \
+                COALESCE(contributions.balance_fraction, 0) AS balance_fraction, \
                 COALESCE(pay.repayment_count, 0) AS repayment_count, \
                 COALESCE(pay.months_without_repayment, 0) AS months_without_repayment, \
                 last_pay.amount AS last_payment_total, \
@@ -507,10 +473,11 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
                 last_loan.amount AS last_loan_amount \
          FROM users u \
          LEFT JOIN pay ON pay.user_id = u.id \
+         LEFT JOIN contributions ON contributions.user_id = u.id \
          LEFT JOIN last_pay ON last_pay.user_id = u.id \
          LEFT JOIN received ON received.user_id = u.id \
          LEFT JOIN last_loan ON last_loan.user_id = u.id \
-         WHERE u.is_active = 1 ORDER BY u.id",
+         WHERE u.is_active = 1 AND u.role IN ('admin', 'member') ORDER BY u.id",
     )
     .fetch_all(conn)
     .await?;
@@ -538,20 +505,9 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
         .collect()
 }
 
-/// The fund's cash: fees + repayments − loans paid out (one statement).
+/// The fund's cash, from the ledger: fees + repayments − loans paid out (one statement).
 pub async fn available_cash(conn: &mut AnyConnection) -> Result<Amount, sqlx::Error> {
-    let sql = format!(
-        "SELECT * FROM (SELECT {} FROM payments) paid_in, \
-         (SELECT {} FROM loans WHERE state IN ('active', 'settled')) paid_out",
-        split_sum("amount", "paid_in"),
-        split_sum("amount", "paid_out"),
-    );
-    let row = sqlx::query(&sql).fetch_one(conn).await?;
-    let paid_in = summed_amount(&row, "paid_in")?;
-    let paid_out = summed_amount(&row, "paid_out")?;
-    Ok(paid_in
-        .checked_sub(paid_out)
-        .expect("i128 sums of i64 amounts do not overflow"))
+    crate::ledger::store::balance_of(conn, crate::ledger::domain::Account::FundCash).await
 }
 
 pub struct NewLoan<'a> {

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, FieldError};
+use super::idempotency::IdempotencyKey;
 
 /// What a request body needs beyond serde: its required fields (so that every missing one is
 /// reported, not only the first), and semantic checks that run once it has the right shape.
@@ -38,20 +39,71 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(e)
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    ApiError::PayloadTooLarge
-                }
-                _ => ApiError::bad_request("Cannot parse request body"),
-            })?;
+            .map_err(body_rejection)?;
         let value = parse_body::<T>(&bytes)?;
         let problems = value.validate();
         if !problems.is_empty() {
             return Err(ApiError::Validation(problems));
         }
         Ok(ApiJson(value))
+    }
+}
+
+/// The JSON body of a money-moving request, with its `Idempotency-Key` (if any) fingerprinted
+/// against the exact bytes of the body.
+pub struct MoneyJson<T> {
+    pub body: T,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+impl<S, T> FromRequest<S> for MoneyJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let idempotency_of = |bytes: &[u8]| {
+            IdempotencyKey::from_request(
+                &parts.headers,
+                parts.method.as_str(),
+                parts.uri.path(),
+                bytes,
+            )
+        };
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(body_rejection)?;
+        let idempotency = idempotency_of(&bytes)?;
+        let body = parse_body::<T>(&bytes)?;
+        let problems = body.validate();
+        if !problems.is_empty() {
+            return Err(ApiError::Validation(problems));
+        }
+        Ok(MoneyJson { body, idempotency })
+    }
+}
+
+/// The `Idempotency-Key` of a money-moving request without a body.
+pub struct MaybeIdempotencyKey(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeIdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        IdempotencyKey::from_request(&parts.headers, parts.method.as_str(), parts.uri.path(), b"")
+            .map(MaybeIdempotencyKey)
+    }
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    match rejection {
+        BytesRejection::FailedToBufferBody(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge
+        }
+        _ => ApiError::bad_request("Cannot parse request body"),
     }
 }
 
@@ -220,6 +272,92 @@ pub fn query_i64(
             ));
             None
         }
+    }
+}
+
+/// A page of a list: `limit` (1–500, default 100) and `offset` (default 0) query parameters.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub fn page(params: &HashMap<String, String>, problems: &mut Vec<FieldError>) -> Page {
+    let limit = query_i64(params, "limit", problems).unwrap_or(100);
+    let offset = query_i64(params, "offset", problems).unwrap_or(0);
+    if !(1..=500).contains(&limit) {
+        problems.push(FieldError::query(
+            "limit",
+            "value_error",
+            "Input should be between 1 and 500",
+        ));
+    }
+    if offset < 0 {
+        problems.push(FieldError::query(
+            "offset",
+            "value_error",
+            "Input should be greater than or equal to 0",
+        ));
+    }
+    Page { limit, offset }
+}
+
+/// A page of items with the total number of matches.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl<T> Paged<T> {
+    pub fn new(items: Vec<T>, total: i64, page: Page) -> Self {
+        Paged {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+}
+
+/// An optional instant query parameter: RFC 3339 (`2026-11-22T10:00:00Z`) or a date
+/// (`2026-11-22`, midnight UTC), returned in the stored timestamp format.
+pub fn query_time(
+    params: &HashMap<String, String>,
+    name: &str,
+    problems: &mut Vec<FieldError>,
+) -> Option<String> {
+    let raw = params.get(name)?.trim();
+    let parsed = chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        });
+    match parsed {
+        Some(t) => Some(super::clock::to_db_time(t)),
+        None => {
+            problems.push(FieldError::query(
+                name,
+                "datetime_parsing",
+                "Input should be an RFC 3339 time or a YYYY-MM-DD date",
+            ));
+            None
+        }
+    }
+}
+
+/// Fails with 422 when the query had problems.
+pub fn no_problems(problems: Vec<FieldError>) -> Result<(), ApiError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(problems))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod jalali;
 pub mod money;
 pub mod telemetry;

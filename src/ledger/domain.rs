@@ -1,0 +1,345 @@
+//! Double-entry posting rules, as plain Rust: which accounts a money movement touches, and the
+//! guarantee that every journal transaction balances. Storage only ever writes values of
+//! [`JournalTransaction`], which can only be built balanced.
+
+use std::collections::BTreeMap;
+
+use crate::platform::money::Amount;
+
+/// The fund's only currency today; every entry carries its currency so that more can follow.
+pub const CURRENCY: &str = "USDT";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    Debit,
+    Credit,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Debit => "debit",
+            Side::Credit => "credit",
+        }
+    }
+
+    fn opposite(self) -> Side {
+        match self {
+            Side::Debit => Side::Credit,
+            Side::Credit => Side::Debit,
+        }
+    }
+}
+
+/// A ledger account. The fund holds cash (and money in transit at a gateway); for each member
+/// it owes their contributions and is owed their loan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Account {
+    FundCash,
+    GatewayClearing,
+    Contributions(i64),
+    LoanReceivable(i64),
+}
+
+impl Account {
+    /// The unique code the account is stored under, e.g. `member:42:contributions:USDT`.
+    pub fn code(self) -> String {
+        match self {
+            Account::FundCash => format!("fund:cash:{CURRENCY}"),
+            Account::GatewayClearing => format!("fund:gateway_clearing:{CURRENCY}"),
+            Account::Contributions(user) => format!("member:{user}:contributions:{CURRENCY}"),
+            Account::LoanReceivable(user) => format!("member:{user}:loan_receivable:{CURRENCY}"),
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Account::FundCash => "fund_cash",
+            Account::GatewayClearing => "gateway_clearing",
+            Account::Contributions(_) => "member_contributions",
+            Account::LoanReceivable(_) => "member_loan_receivable",
+        }
+    }
+
+    /// Assets (cash, money at the gateway, loans owed to the fund) grow with debits; what the
+    /// fund owes its members grows with credits.
+    pub fn normal_side(self) -> Side {
+        match self {
+            Account::FundCash | Account::GatewayClearing | Account::LoanReceivable(_) => {
+                Side::Debit
+            }
+            Account::Contributions(_) => Side::Credit,
+        }
+    }
+
+    pub fn user_id(self) -> Option<i64> {
+        match self {
+            Account::Contributions(user) | Account::LoanReceivable(user) => Some(user),
+            Account::FundCash | Account::GatewayClearing => None,
+        }
+    }
+
+    /// Every account a member has.
+    pub fn of_member(user_id: i64) -> [Account; 2] {
+        [
+            Account::Contributions(user_id),
+            Account::LoanReceivable(user_id),
+        ]
+    }
+}
+
+/// An account's balance on its normal side, from the totals of its entries.
+pub fn balance(normal_side: Side, debits: Amount, credits: Amount) -> Amount {
+    let (plus, minus) = match normal_side {
+        Side::Debit => (debits, credits),
+        Side::Credit => (credits, debits),
+    };
+    plus.checked_sub(minus)
+        .expect("i128 balances of i64 amounts do not overflow")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxKind {
+    Payment,
+    LoanDisbursement,
+    Reversal,
+}
+
+impl TxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxKind::Payment => "payment",
+            TxKind::LoanDisbursement => "loan_disbursement",
+            TxKind::Reversal => "reversal",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Posting {
+    pub account: Account,
+    pub side: Side,
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("a journal transaction needs at least two entries")]
+    TooFewEntries,
+    #[error("an entry's amount must be positive and fit the currency, not {0}")]
+    InvalidAmount(Amount),
+    #[error("debits {debits} do not equal credits {credits}")]
+    Unbalanced { debits: Amount, credits: Amount },
+}
+
+/// Two or more postings whose debits equal their credits. Fields are private: the only ways to
+/// get one are the posting rules below, which cannot produce an unbalanced transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalTransaction {
+    kind: TxKind,
+    postings: Vec<Posting>,
+}
+
+impl JournalTransaction {
+    fn new(kind: TxKind, postings: Vec<Posting>) -> Result<Self, LedgerError> {
+        if postings.len() < 2 {
+            return Err(LedgerError::TooFewEntries);
+        }
+        let mut totals: BTreeMap<Side, Amount> = BTreeMap::new();
+        for p in &postings {
+            if !p.amount.is_positive() || !p.amount.fits_column() {
+                return Err(LedgerError::InvalidAmount(p.amount));
+            }
+            let total = totals.entry(p.side).or_default();
+            *total = total
+                .checked_add(p.amount)
+                .expect("i128 totals do not overflow");
+        }
+        let debits = totals.get(&Side::Debit).copied().unwrap_or_default();
+        let credits = totals.get(&Side::Credit).copied().unwrap_or_default();
+        if debits != credits {
+            return Err(LedgerError::Unbalanced { debits, credits });
+        }
+        Ok(JournalTransaction { kind, postings })
+    }
+
+    pub fn kind(&self) -> TxKind {
+        self.kind
+    }
+
+    pub fn postings(&self) -> &[Posting] {
+        &self.postings
+    }
+
+    /// A member's monthly payment: the money is in the fund's cash; the fee is what the fund now
+    /// owes the member, the repayment reduces what the member owes the fund.
+    pub fn payment(
+        user_id: i64,
+        fee: Amount,
+        repayment: Option<Amount>,
+    ) -> Result<Self, LedgerError> {
+        let total = fee
+            .checked_add(repayment.unwrap_or_default())
+            .ok_or(LedgerError::InvalidAmount(fee))?;
+        let mut postings = vec![
+            Posting {
+                account: Account::FundCash,
+                side: Side::Debit,
+                amount: total,
+            },
+            Posting {
+                account: Account::Contributions(user_id),
+                side: Side::Credit,
+                amount: fee,
+            },
+        ];
+        if let Some(repayment) = repayment {
+            postings.push(Posting {
+                account: Account::LoanReceivable(user_id),
+                side: Side::Credit,
+                amount: repayment,
+            });
+        }
+        Self::new(TxKind::Payment, postings)
+    }
+
+    /// The draw's winner is paid out of the fund's cash and owes the fund the loan.
+    pub fn loan_disbursement(user_id: i64, amount: Amount) -> Result<Self, LedgerError> {
+        Self::new(
+            TxKind::LoanDisbursement,
+            vec![
+                Posting {
+                    account: Account::LoanReceivable(user_id),
+                    side: Side::Debit,
+                    amount,
+                },
+                Posting {
+                    account: Account::FundCash,
+                    side: Side::Credit,
+                    amount,
+                },
+            ],
+        )
+    }
+
+    /// The correction of a transaction: the same entries on the opposite sides. Entries are
+    /// never updated or deleted.
+    pub fn reversal(&self) -> Self {
+        let postings = self
+            .postings
+            .iter()
+            .map(|p| Posting {
+                side: p.side.opposite(),
+                ..*p
+            })
+            .collect();
+        JournalTransaction {
+            kind: TxKind::Reversal,
+            postings,
+        }
+    }
+
+    /// What the transaction does to `account`, on the account's normal side.
+    pub fn effect_on(&self, account: Account) -> Amount {
+        self.postings
+            .iter()
+            .filter(|p| p.account == account)
+            .map(|p| {
+                if p.side == account.normal_side() {
+                    p.amount
+                } else {
+                    Amount::ZERO.checked_sub(p.amount).unwrap()
+                }
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usdt(n: &str) -> Amount {
+        Amount::parse(n).unwrap()
+    }
+
+    #[test]
+    fn a_payment_moves_money_into_cash_and_onto_the_members_accounts() {
+        let tx = JournalTransaction::payment(7, usdt("20"), Some(usdt("35.5"))).unwrap();
+        assert_eq!(tx.postings().len(), 3);
+        assert_eq!(tx.effect_on(Account::FundCash), usdt("55.5"));
+        assert_eq!(tx.effect_on(Account::Contributions(7)), usdt("20"));
+        assert_eq!(tx.effect_on(Account::LoanReceivable(7)), usdt("-35.5"));
+        let fee_only = JournalTransaction::payment(7, usdt("20"), None).unwrap();
+        assert_eq!(fee_only.postings().len(), 2);
+    }
+
+    #[test]
+    fn a_disbursement_moves_cash_to_the_borrower() {
+        let tx = JournalTransaction::loan_disbursement(3, usdt("100")).unwrap();
+        assert_eq!(tx.effect_on(Account::FundCash), usdt("-100"));
+        assert_eq!(tx.effect_on(Account::LoanReceivable(3)), usdt("100"));
+    }
+
+    #[test]
+    fn a_reversal_undoes_every_effect() {
+        let tx = JournalTransaction::payment(7, usdt("20"), Some(usdt("5"))).unwrap();
+        let back = tx.reversal();
+        assert_eq!(back.kind(), TxKind::Reversal);
+        for account in [
+            Account::FundCash,
+            Account::Contributions(7),
+            Account::LoanReceivable(7),
+        ] {
+            let net = tx
+                .effect_on(account)
+                .checked_add(back.effect_on(account))
+                .unwrap();
+            assert_eq!(net, Amount::ZERO, "{account:?}");
+        }
+    }
+
+    #[test]
+    fn unbalanced_empty_or_non_positive_transactions_cannot_be_built() {
+        let p = |account, side, amount| Posting {
+            account,
+            side,
+            amount,
+        };
+        assert_eq!(
+            JournalTransaction::new(
+                TxKind::Payment,
+                vec![p(Account::FundCash, Side::Debit, usdt("1"))]
+            ),
+            Err(LedgerError::TooFewEntries)
+        );
+        assert!(matches!(
+            JournalTransaction::new(
+                TxKind::Payment,
+                vec![
+                    p(Account::FundCash, Side::Debit, usdt("2")),
+                    p(Account::Contributions(1), Side::Credit, usdt("1"))
+                ]
+            ),
+            Err(LedgerError::Unbalanced { .. })
+        ));
+        assert!(matches!(
+            JournalTransaction::payment(1, Amount::ZERO, None),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+        assert!(matches!(
+            JournalTransaction::loan_disbursement(1, usdt("-5")),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+    }
+
+    #[test]
+    fn balances_are_read_on_the_normal_side() {
+        assert_eq!(balance(Side::Debit, usdt("10"), usdt("4")), usdt("6"));
+        assert_eq!(balance(Side::Credit, usdt("4"), usdt("10")), usdt("6"));
+        assert_eq!(
+            Account::Contributions(5).code(),
+            "member:5:contributions:USDT"
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! SQL for the ledger. Only inserts: journal rows are never updated or deleted (the database
+//! refuses it too, see migration 0002). Balances are always sums of entries, never stored.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use utoipa::ToSchema;
+
+use super::domain::{balance, Account, JournalTransaction, Side, CURRENCY};
+use crate::platform::clock::to_db_time;
+use crate::platform::db::{split_sum, summed_amount, Conditions};
+use crate::platform::jalali::JalaliMonth;
+use crate::platform::money::Amount;
+
+/// Opens a member's accounts (idempotent: safe to call for an existing member).
+pub async fn open_member_accounts(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    for account in Account::of_member(user_id) {
+        sqlx::query(
+            "INSERT INTO ledger_accounts (code, kind, normal_side, user_id, currency, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(account.code())
+        .bind(account.kind())
+        .bind(account.normal_side().as_str())
+        .bind(account.user_id())
+        .bind(CURRENCY)
+        .bind(to_db_time(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a journal transaction records, besides its entries.
+pub struct TxRecord<'a> {
+    /// The payment's or loan's own id for their postings, so each is posted at most once.
+    pub id: &'a str,
+    pub payment_id: Option<&'a str>,
+    pub loan_id: Option<&'a str>,
+    pub reverses_id: Option<&'a str>,
+    pub memo: &'a str,
+    pub month: JalaliMonth,
+}
+
+/// Writes a balanced transaction and its entries, on the caller's transaction.
+pub async fn post(
+    conn: &mut AnyConnection,
+    tx: &JournalTransaction,
+    record: &TxRecord<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO journal_transactions (id, kind, payment_id, loan_id, reverses_id, memo, jalali_year, jalali_month, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(record.id)
+    .bind(tx.kind().as_str())
+    .bind(record.payment_id)
+    .bind(record.loan_id)
+    .bind(record.reverses_id)
+    .bind(record.memo)
+    .bind(i64::from(record.month.year))
+    .bind(i64::from(record.month.month))
+    .bind(to_db_time(now))
+    .execute(&mut *conn)
+    .await?;
+    for posting in tx.postings() {
+        let (debit, credit) = match posting.side {
+            Side::Debit => (posting.amount.db_units(), 0),
+            Side::Credit => (0, posting.amount.db_units()),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO journal_entries (transaction_id, account_id, debit, credit, currency) \
+             SELECT $1, id, $2, $3, currency FROM ledger_accounts WHERE code = $4",
+        )
+        .bind(record.id)
+        .bind(debit)
+        .bind(credit)
+        .bind(posting.account.code())
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() != 1 {
+            return Err(sqlx::Error::Protocol(format!(
+                "ledger account {} does not exist",
+                posting.account.code()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An account's balance on its normal side.
+pub async fn balance_of(conn: &mut AnyConnection, account: Account) -> Result<Amount, sqlx::Error> {
+    let sql = format!(
+        "SELECT {}, {} FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id WHERE a.code = $1",
+        split_sum("e.debit", "debits"),
+        split_sum("e.credit", "credits")
+    );
+    let row = sqlx::query(&sql)
+        .bind(account.code())
+        .fetch_one(conn)
+        .await?;
+    Ok(balance(
+        account.normal_side(),
+        summed_amount(&row, "debits")?,
+        summed_amount(&row, "credits")?,
+    ))
+}
+
+/// Totals of every account of each kind, on their normal sides.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct FundSummary {
+    pub currency: String,
+    /// Money the fund holds and can lend.
+    pub cash: Amount,
+    /// Money confirmed by a gateway and not yet in the fund's cash.
+    pub gateway_clearing: Amount,
+    /// What borrowers still owe the fund.
+    pub outstanding_loans: Amount,
+    /// What the fund owes its members: every membership fee paid.
+    pub total_contributions: Amount,
+}
+
+pub async fn fund_summary(conn: &mut AnyConnection) -> Result<FundSummary, sqlx::Error> {
+    let sql = format!(
+        "SELECT a.kind, a.normal_side, {}, {} FROM ledger_accounts a \
+         LEFT JOIN journal_entries e ON e.account_id = a.id GROUP BY a.kind, a.normal_side",
+        split_sum("e.debit", "debits"),
+        split_sum("e.credit", "credits")
+    );
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    let mut summary = FundSummary {
+        currency: CURRENCY.into(),
+        ..Default::default()
+    };
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let side = side_of(&row)?;
+        let total = balance(
+            side,
+            summed_amount(&row, "debits")?,
+            summed_amount(&row, "credits")?,
+        );
+        match kind.as_str() {
+            "fund_cash" => summary.cash = total,
+            "gateway_clearing" => summary.gateway_clearing = total,
+            "member_loan_receivable" => summary.outstanding_loans = total,
+            "member_contributions" => summary.total_contributions = total,
+            _ => {}
+        }
+    }
+    Ok(summary)
+}
+
+fn side_of(row: &AnyRow) -> Result<Side, sqlx::Error> {
+    let side: String = row.try_get("normal_side")?;
+    Ok(if side == "credit" {
+        Side::Credit
+    } else {
+        Side::Debit
+    })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: i64,
+    pub code: String,
+    pub kind: String,
+    pub normal_side: String,
+    pub user_id: Option<i64>,
+    pub currency: String,
+    pub debits: Amount,
+    pub credits: Amount,
+    /// Debits − credits for debit-normal accounts, credits − debits for credit-normal ones.
+    pub balance: Amount,
+}
+
+/// Accounts (all, or one member's), with their totals, by id.
+pub async fn accounts(
+    conn: &mut AnyConnection,
+    user_id: Option<i64>,
+    account_id: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<AccountView>, i64), sqlx::Error> {
+    let mut conditions = Conditions::default();
+    conditions
+        .push_some("a.user_id = ?", user_id)
+        .push_some("a.id = ?", account_id);
+    let clause = conditions.where_clause();
+    let total: i64 = conditions
+        .bind(sqlx::query(&format!(
+            "SELECT COUNT(*) FROM ledger_accounts a{clause}"
+        )))
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let n = conditions.next_placeholder();
+    let sql = format!(
+        "SELECT a.id, a.code, a.kind, a.normal_side, a.user_id, a.currency, {}, {} \
+         FROM ledger_accounts a LEFT JOIN journal_entries e ON e.account_id = a.id{clause} \
+         GROUP BY a.id, a.code, a.kind, a.normal_side, a.user_id, a.currency ORDER BY a.id LIMIT ${} OFFSET ${}",
+        split_sum("e.debit", "debits"),
+        split_sum("e.credit", "credits"),
+        n,
+        n + 1
+    );
+    let rows = conditions
+        .bind(sqlx::query(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?;
+    let views = rows
+        .iter()
+        .map(|r| {
+            let debits = summed_amount(r, "debits")?;
+            let credits = summed_amount(r, "credits")?;
+            Ok(AccountView {
+                id: r.try_get("id")?,
+                code: r.try_get("code")?,
+                kind: r.try_get("kind")?,
+                normal_side: r.try_get("normal_side")?,
+                user_id: r.try_get("user_id")?,
+                currency: r.try_get("currency")?,
+                debits,
+                credits,
+                balance: balance(side_of(r)?, debits, credits),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((views, total))
+}
+
+/// One line of a statement.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EntryView {
+    pub entry_id: i64,
+    pub transaction_id: String,
+    /// `payment`, `loan_disbursement` or `reversal`.
+    pub kind: String,
+    pub account_id: i64,
+    pub account_code: String,
+    pub debit: Amount,
+    pub credit: Amount,
+    pub currency: String,
+    pub payment_id: Option<String>,
+    pub loan_id: Option<String>,
+    pub memo: String,
+    pub jalali_year: i64,
+    pub jalali_month: i64,
+    pub created_at: String,
+}
+
+/// Which entries a statement shows.
+#[derive(Debug, Default, Clone)]
+pub struct EntryFilter {
+    pub account_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub transaction_id: Option<String>,
+    /// Inclusive lower and exclusive upper bound on the transaction's time (RFC 3339 text).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub jalali_year: Option<i64>,
+    pub jalali_month: Option<i64>,
+}
+
+impl EntryFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        c.push_some("e.account_id = ?", self.account_id)
+            .push_some("a.user_id = ?", self.user_id)
+            .push_some("e.transaction_id = ?", self.transaction_id.clone())
+            .push_some("t.created_at >= ?", self.from.clone())
+            .push_some("t.created_at < ?", self.to.clone())
+            .push_some("t.jalali_year = ?", self.jalali_year)
+            .push_some("t.jalali_month = ?", self.jalali_month);
+        c
+    }
+}
+
+/// Entries matching `filter`, oldest first, a page at a time, with the number of matches.
+pub async fn entries(
+    conn: &mut AnyConnection,
+    filter: &EntryFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<EntryView>, i64), sqlx::Error> {
+    let conditions = filter.conditions();
+    let from = format!(
+        "FROM journal_entries e JOIN journal_transactions t ON t.id = e.transaction_id \
+         JOIN ledger_accounts a ON a.id = e.account_id{}",
+        conditions.where_clause()
+    );
+    let total: i64 = conditions
+        .bind(sqlx::query(&format!("SELECT COUNT(*) {from}")))
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let n = conditions.next_placeholder();
+    let sql = format!(
+        "SELECT e.id, e.transaction_id, t.kind, e.account_id, a.code, e.debit, e.credit, e.currency, \
+         t.payment_id, t.loan_id, t.memo, t.jalali_year, t.jalali_month, t.created_at \
+         {from} ORDER BY t.created_at, e.id LIMIT ${n} OFFSET ${}",
+        n + 1
+    );
+    let rows = conditions
+        .bind(sqlx::query(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?;
+    let views = rows
+        .iter()
+        .map(|r| {
+            Ok(EntryView {
+                entry_id: r.try_get("id")?,
+                transaction_id: r.try_get("transaction_id")?,
+                kind: r.try_get("kind")?,
+                account_id: r.try_get("account_id")?,
+                account_code: r.try_get("code")?,
+                debit: Amount::from_units(r.try_get("debit")?),
+                credit: Amount::from_units(r.try_get("credit")?),
+                currency: r.try_get("currency")?,
+                payment_id: r.try_get("payment_id")?,
+                loan_id: r.try_get("loan_id")?,
+                memo: r.try_get("memo")?,
+                jalali_year: r.try_get("jalali_year")?,
+                jalali_month: r.try_get("jalali_month")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((views, total))
+}
+
+/// The users whose accounts a transaction touches (to decide who may see it).
+pub async fn transaction_users(
+    conn: &mut AnyConnection,
+    transaction_id: &str,
+) -> Result<Option<Vec<Option<i64>>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT a.user_id FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id WHERE e.transaction_id = $1",
+    )
+    .bind(transaction_id)
+    .fetch_all(conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}

@@ -1,0 +1,388 @@
+//! `saghat ledger verify`: checks every invariant of the books against the database as it is,
+//! and against the business records (payments, loans) the books must agree with.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use sqlx::Row;
+
+use super::domain::{balance, Side};
+use crate::platform::db::{split_sum, summed_amount, Db};
+use crate::platform::money::Amount;
+
+/// One invariant: how many things were checked, and what broke it.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: &'static str,
+    pub checked: usize,
+    pub violations: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.checks.iter().all(|c| c.violations.is_empty())
+    }
+
+    fn add(&mut self, name: &'static str, checked: usize, violations: Vec<String>) {
+        self.checks.push(Check {
+            name,
+            checked,
+            violations,
+        });
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for check in &self.checks {
+            let status = if check.violations.is_empty() {
+                "ok  "
+            } else {
+                "FAIL"
+            };
+            writeln!(f, "{status} {} ({} checked)", check.name, check.checked)?;
+            for violation in check.violations.iter().take(50) {
+                writeln!(f, "       - {violation}")?;
+            }
+            if check.violations.len() > 50 {
+                writeln!(f, "       … and {} more", check.violations.len() - 50)?;
+            }
+        }
+        let failed = self
+            .checks
+            .iter()
+            .filter(|c| !c.violations.is_empty())
+            .count();
+        write!(f, "{} checks, {failed} failed", self.checks.len())
+    }
+}
+
+/// Per transaction (and currency): entry count and totals.
+struct TxTotals {
+    entries: i64,
+    debits: Amount,
+    credits: Amount,
+}
+
+pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    let mut report = Report::default();
+
+    // 1. Every transaction balances per currency and has two entries or more.
+    let sql = format!(
+        "SELECT t.id, e.currency, COUNT(e.id) AS n, {}, {} FROM journal_transactions t \
+         LEFT JOIN journal_entries e ON e.transaction_id = t.id GROUP BY t.id, e.currency",
+        split_sum("e.debit", "debits"),
+        split_sum("e.credit", "credits")
+    );
+    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    let mut totals: HashMap<String, TxTotals> = HashMap::new();
+    let mut unbalanced = vec![];
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let currency: Option<String> = row.try_get("currency")?;
+        let (debits, credits) = (
+            summed_amount(row, "debits")?,
+            summed_amount(row, "credits")?,
+        );
+        if debits != credits {
+            unbalanced.push(format!(
+                "transaction {id} ({}): debits {debits} ≠ credits {credits}",
+                currency.unwrap_or_default()
+            ));
+        }
+        let t = totals.entry(id).or_insert(TxTotals {
+            entries: 0,
+            debits: Amount::ZERO,
+            credits: Amount::ZERO,
+        });
+        t.entries += row.try_get::<i64, _>("n")?;
+        t.debits = t.debits.checked_add(debits).unwrap_or(t.debits);
+        t.credits = t.credits.checked_add(credits).unwrap_or(t.credits);
+    }
+    report.add(
+        "every journal transaction balances in each currency",
+        totals.len(),
+        unbalanced,
+    );
+    let short: Vec<String> = totals
+        .iter()
+        .filter(|(_, t)| t.entries < 2)
+        .map(|(id, t)| format!("transaction {id} has {} entries", t.entries))
+        .collect();
+    report.add(
+        "every journal transaction has at least two entries",
+        totals.len(),
+        short,
+    );
+
+    // 2. Entries: each belongs to a transaction and an account, and carries one positive side.
+    let rows = sqlx::query(
+        "SELECT e.id, e.debit, e.credit, \
+         CAST(CASE WHEN t.id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS no_tx, \
+         CAST(CASE WHEN a.id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS no_account \
+         FROM journal_entries e LEFT JOIN journal_transactions t ON t.id = e.transaction_id \
+         LEFT JOIN ledger_accounts a ON a.id = e.account_id \
+         WHERE t.id IS NULL OR a.id IS NULL OR NOT ((e.debit > 0 AND e.credit = 0) OR (e.credit > 0 AND e.debit = 0))",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let entry_count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal_entries")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut orphans = vec![];
+    for row in &rows {
+        let id: i64 = row.try_get("id")?;
+        if row.try_get::<i64, _>("no_tx")? == 1 {
+            orphans.push(format!("entry {id} belongs to no transaction"));
+        }
+        if row.try_get::<i64, _>("no_account")? == 1 {
+            orphans.push(format!("entry {id} belongs to no account"));
+        }
+        let (debit, credit): (i64, i64) = (row.try_get("debit")?, row.try_get("credit")?);
+        if !((debit > 0 && credit == 0) || (credit > 0 && debit == 0)) {
+            orphans.push(format!(
+                "entry {id} has debit {debit} and credit {credit} (units)"
+            ));
+        }
+    }
+    report.add(
+        "no orphan or two-sided entries",
+        entry_count as usize,
+        orphans,
+    );
+
+    // 3. Every payment is posted exactly once, with its own amounts, and nothing else claims to be a payment.
+    let sql =
+        "SELECT p.id, p.amount, p.membership_fee, p.loan_amount, \
+         CAST(COUNT(t.id) AS BIGINT) AS postings, \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'fund_cash' THEN e.debit - e.credit ELSE 0 END), 0) AS BIGINT) AS cash, \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'member_contributions' AND a.user_id = p.user_id THEN e.credit - e.debit ELSE 0 END), 0) AS BIGINT) AS fee, \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'member_loan_receivable' AND a.user_id = p.user_id THEN e.credit - e.debit ELSE 0 END), 0) AS BIGINT) AS repaid \
+         FROM payments p LEFT JOIN journal_transactions t ON t.payment_id = p.id AND t.kind = 'payment' \
+         LEFT JOIN journal_entries e ON e.transaction_id = t.id LEFT JOIN ledger_accounts a ON a.id = e.account_id \
+         GROUP BY p.id, p.amount, p.membership_fee, p.loan_amount";
+    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    let mut payment_problems = vec![];
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let expected: (i64, i64, i64) = (
+            row.try_get("amount")?,
+            row.try_get("membership_fee")?,
+            row.try_get::<Option<i64>, _>("loan_amount")?.unwrap_or(0),
+        );
+        let posted: (i64, i64, i64) = (
+            row.try_get("cash")?,
+            row.try_get("fee")?,
+            row.try_get("repaid")?,
+        );
+        if row.try_get::<i64, _>("postings")? == 0 {
+            payment_problems.push(format!("payment {id} is not in the ledger"));
+        } else if expected != posted {
+            payment_problems.push(format!(
+                "payment {id}: recorded (total, fee, repayment) {} but the ledger says {}",
+                units3(expected),
+                units3(posted)
+            ));
+        }
+    }
+    let stray: Vec<String> = sqlx::query_scalar(
+        "SELECT t.id FROM journal_transactions t LEFT JOIN payments p ON p.id = t.payment_id \
+         WHERE t.kind = 'payment' AND p.id IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    payment_problems.extend(
+        stray
+            .into_iter()
+            .map(|id| format!("transaction {id} posts a payment that does not exist")),
+    );
+    report.add(
+        "every payment is posted once with its amounts",
+        rows.len(),
+        payment_problems,
+    );
+
+    // 4. Every loan paid out is posted once with its amount; `no_one` months move no money.
+    let rows = sqlx::query(
+        "SELECT l.id, l.state, l.amount, CAST(COUNT(DISTINCT t.id) AS BIGINT) AS postings, \
+         CAST(COALESCE(SUM(CASE WHEN a.kind = 'member_loan_receivable' AND a.user_id = l.user_id THEN e.debit - e.credit ELSE 0 END), 0) AS BIGINT) AS lent \
+         FROM loans l LEFT JOIN journal_transactions t ON t.loan_id = l.id AND t.kind = 'loan_disbursement' \
+         LEFT JOIN journal_entries e ON e.transaction_id = t.id LEFT JOIN ledger_accounts a ON a.id = e.account_id \
+         GROUP BY l.id, l.state, l.amount",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut loan_problems = vec![];
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let state: String = row.try_get("state")?;
+        let postings: i64 = row.try_get("postings")?;
+        let amount: Option<i64> = row.try_get("amount")?;
+        let lent: i64 = row.try_get("lent")?;
+        match (state.as_str(), amount) {
+            ("no_one", _) if postings > 0 => {
+                loan_problems.push(format!("loan {id} went to no one but money was paid out"))
+            }
+            ("no_one", _) => {}
+            (_, Some(amount)) if postings != 1 || lent != amount => loan_problems.push(format!(
+                "loan {id} of {} is posted {postings} times for {}",
+                Amount::from_units(amount),
+                Amount::from_units(lent)
+            )),
+            _ => {}
+        }
+    }
+    report.add(
+        "every loan paid out is posted once with its amount",
+        rows.len(),
+        loan_problems,
+    );
+
+    // 5. Balances derived from the ledger equal what the business records say.
+    let sql = format!(
+        "SELECT a.user_id, a.kind, {}, {} FROM ledger_accounts a LEFT JOIN journal_entries e ON e.account_id = a.id \
+         WHERE a.user_id IS NOT NULL GROUP BY a.user_id, a.kind",
+        split_sum("e.debit", "debits"),
+        split_sum("e.credit", "credits")
+    );
+    let ledger_rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    let sql = format!(
+        "SELECT u.id, \
+           (SELECT {} FROM payments p WHERE p.user_id = u.id) AS fees_whole, \
+           (SELECT {} FROM payments p WHERE p.user_id = u.id) AS fees_fraction, \
+           (SELECT {} FROM loans l WHERE l.user_id = u.id AND l.state IN ('active', 'settled')) AS lent_whole, \
+           (SELECT {} FROM loans l WHERE l.user_id = u.id AND l.state IN ('active', 'settled')) AS lent_fraction, \
+           (SELECT {} FROM payments p WHERE p.user_id = u.id) AS repaid_whole, \
+           (SELECT {} FROM payments p WHERE p.user_id = u.id) AS repaid_fraction \
+         FROM users u",
+        whole("p.membership_fee"),
+        fraction("p.membership_fee"),
+        whole("l.amount"),
+        fraction("l.amount"),
+        whole("COALESCE(p.loan_amount, 0)"),
+        fraction("COALESCE(p.loan_amount, 0)"),
+    );
+    let business_rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    let mut ledger_balances: HashMap<(i64, String), Amount> = HashMap::new();
+    for row in &ledger_rows {
+        let kind: String = row.try_get("kind")?;
+        let side = if kind == "member_contributions" {
+            Side::Credit
+        } else {
+            Side::Debit
+        };
+        let total = balance(
+            side,
+            summed_amount(row, "debits")?,
+            summed_amount(row, "credits")?,
+        );
+        ledger_balances.insert((row.try_get("user_id")?, kind), total);
+    }
+    let mut balance_problems = vec![];
+    let (mut fees_total, mut lent_total, mut repaid_total) =
+        (Amount::ZERO, Amount::ZERO, Amount::ZERO);
+    for row in &business_rows {
+        let user: i64 = row.try_get("id")?;
+        let fees = summed_amount(row, "fees")?;
+        let lent = summed_amount(row, "lent")?;
+        let repaid = summed_amount(row, "repaid")?;
+        fees_total = fees_total.checked_add(fees).unwrap_or(fees_total);
+        lent_total = lent_total.checked_add(lent).unwrap_or(lent_total);
+        repaid_total = repaid_total.checked_add(repaid).unwrap_or(repaid_total);
+        let owed = lent.checked_sub(repaid).unwrap_or_default();
+        for (kind, expected) in [
+            ("member_contributions", fees),
+            ("member_loan_receivable", owed),
+        ] {
+            match ledger_balances.get(&(user, kind.to_string())) {
+                None => balance_problems.push(format!("user {user} has no {kind} account")),
+                Some(actual) if *actual != expected => balance_problems.push(format!(
+                    "user {user} {kind}: ledger {actual}, records {expected}"
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    let cash = {
+        let sql = format!(
+            "SELECT {}, {} FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id WHERE a.kind = 'fund_cash'",
+            split_sum("e.debit", "debits"),
+            split_sum("e.credit", "credits")
+        );
+        let row = sqlx::query(&sql).fetch_one(&mut *conn).await?;
+        balance(
+            Side::Debit,
+            summed_amount(&row, "debits")?,
+            summed_amount(&row, "credits")?,
+        )
+    };
+    let expected_cash = fees_total
+        .checked_add(repaid_total)
+        .and_then(|t| t.checked_sub(lent_total))
+        .unwrap_or_default();
+    if cash != expected_cash {
+        balance_problems.push(format!(
+            "fund cash is {cash} in the ledger, but fees {fees_total} + repayments {repaid_total} − loans {lent_total} = {expected_cash}"
+        ));
+    }
+    report.add(
+        "member balances and the fund's cash equal fees + repayments − loans paid out",
+        business_rows.len() + 1,
+        balance_problems,
+    );
+
+    // 6. Loan states agree with their repayments.
+    let rows = sqlx::query(
+        "SELECT l.id, l.state, l.amount, CAST(COALESCE(SUM(p.loan_amount), 0) AS BIGINT) AS repaid \
+         FROM loans l LEFT JOIN payments p ON p.loan_id = l.id WHERE l.state <> 'no_one' \
+         GROUP BY l.id, l.state, l.amount",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut state_problems = vec![];
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let state: String = row.try_get("state")?;
+        let (amount, repaid): (i64, i64) = (row.try_get("amount")?, row.try_get("repaid")?);
+        let consistent = match state.as_str() {
+            "settled" => repaid == amount,
+            _ => repaid < amount,
+        };
+        if !consistent {
+            state_problems.push(format!(
+                "loan {id} is {state} with {} of {} repaid",
+                Amount::from_units(repaid),
+                Amount::from_units(amount)
+            ));
+        }
+    }
+    report.add(
+        "settled loans are fully repaid and active ones are not",
+        rows.len(),
+        state_problems,
+    );
+    Ok(report)
+}
+
+fn whole(expression: &str) -> String {
+    format!("CAST(COALESCE(SUM(({expression}) / 100000000), 0) AS BIGINT)")
+}
+
+fn fraction(expression: &str) -> String {
+    format!("CAST(COALESCE(SUM(({expression}) % 100000000), 0) AS BIGINT)")
+}
+
+fn units3((a, b, c): (i64, i64, i64)) -> String {
+    format!(
+        "({}, {}, {})",
+        Amount::from_units(a),
+        Amount::from_units(b),
+        Amount::from_units(c)
+    )
+}
