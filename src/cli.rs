@@ -205,7 +205,14 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let db = Db::connect(&config.database_url, 2).await?;
             db.migrate().await?;
             let clock = app::clock_for(&config);
-            let created = upsert_admin(&db, &username, &password, clock.now()).await?;
+            let created = upsert_admin(
+                &db,
+                &username,
+                &password,
+                clock.now(),
+                "saghat create-admin",
+            )
+            .await?;
             println!(
                 "Main user {username:?} {}.",
                 if created { "created" } else { "updated" }
@@ -231,6 +238,7 @@ pub async fn upsert_admin(
     username: &str,
     password: &str,
     now: chrono::DateTime<chrono::Utc>,
+    source: &str,
 ) -> anyhow::Result<bool> {
     let username = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
     validate_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
@@ -242,7 +250,7 @@ pub async fn upsert_admin(
             actor_user_id: None,
             action: "user_changed",
             target: format!("username:{}", username.key),
-            details: serde_json::json!({ "source": "saghat create-admin", "changes": ["password", "role:admin"] }),
+            details: serde_json::json!({ "source": source, "changes": ["password", "role:admin"] }),
         };
         audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
         tx.commit().await?;
@@ -263,7 +271,7 @@ pub async fn upsert_admin(
         actor_user_id: None,
         action: "user_created",
         target: format!("user:{id}"),
-        details: serde_json::json!({ "source": "saghat create-admin", "username": username.display, "role": "admin" }),
+        details: serde_json::json!({ "source": source, "username": username.display, "role": "admin" }),
     };
     audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
     tx.commit().await?;
@@ -285,7 +293,7 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<()> {
         Some(p) => (p.clone(), false),
         None => (crate::auth::tokens::random_token()[..20].to_string(), true),
     };
-    match upsert_admin(&state.db, &username, &password, state.now()).await {
+    match upsert_admin(&state.db, &username, &password, state.now(), "first start").await {
         Ok(_) => {}
         // Another instance created it at the same moment.
         Err(e)

@@ -606,3 +606,46 @@ async fn serve_on_postgresql() {
         .execute(&mut conn)
         .await;
 }
+
+#[tokio::test]
+async fn ledger_verify_passes_on_sound_books_and_fails_on_forged_ones() {
+    use sqlx::Connection;
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["ledger", "verify"], &[]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ok   every journal transaction balances in each currency"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 failed"), "{stdout}");
+
+    // Forge an entry the guards would refuse through the application: one-sided cash.
+    let mut conn = sqlx::SqliteConnection::connect(&sandbox.database_url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO journal_transactions (id, kind, memo, jalali_year, jalali_month, created_at) \
+         VALUES ('forged', 'reversal', '', 1405, 9, 'x')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO journal_entries (transaction_id, account_id, debit, credit, currency) \
+         SELECT 'forged', id, 100, 0, 'USDT' FROM ledger_accounts WHERE kind = 'fund_cash'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let output = sandbox.run(&["ledger", "verify"], &[]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("FAIL every journal transaction balances in each currency"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("transaction forged"), "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the ledger is inconsistent"));
+}

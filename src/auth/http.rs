@@ -92,6 +92,12 @@ impl Validate for CreateUserRequest {
             "loan_request_amount",
             non_negative(self.loan_request_amount),
         );
+        if self.is_main && self.role.is_some_and(|role| role != Role::Admin) {
+            check(
+                "role",
+                Err("is_main is true only for the admin role".into()),
+            );
+        }
         problems
     }
 }

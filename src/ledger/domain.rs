@@ -343,3 +343,90 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A fund operation as the business layer would request it.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Pay {
+            user: i64,
+            fee: i64,
+            repayment: Option<i64>,
+        },
+        Disburse {
+            user: i64,
+            amount: i64,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let units = 1..=10_000_000_000_000i64; // up to 100,000 USDT, in 10⁻⁸ units
+        prop_oneof![
+            (0..5i64, units.clone(), proptest::option::of(units.clone())).prop_map(
+                |(user, fee, repayment)| Op::Pay {
+                    user,
+                    fee,
+                    repayment
+                }
+            ),
+            (0..5i64, units).prop_map(|(user, amount)| Op::Disburse { user, amount }),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of fund operations leaves every transaction balanced, and the fund's
+        /// cash equal to fees + repayments − disbursements; each member's accounts equal what
+        /// they paid and what they still owe.
+        #[test]
+        fn postings_keep_the_books_balanced(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut transactions = vec![];
+            let (mut fees, mut repayments, mut disbursed) = (Amount::ZERO, Amount::ZERO, Amount::ZERO);
+            let mut per_member: BTreeMap<i64, (Amount, Amount)> = BTreeMap::new();
+            for op in &ops {
+                match *op {
+                    Op::Pay { user, fee, repayment } => {
+                        let (fee, repayment) = (Amount::from_units(fee), repayment.map(Amount::from_units));
+                        transactions.push(JournalTransaction::payment(user, fee, repayment).unwrap());
+                        fees = fees.checked_add(fee).unwrap();
+                        let member = per_member.entry(user).or_default();
+                        member.0 = member.0.checked_add(fee).unwrap();
+                        if let Some(r) = repayment {
+                            repayments = repayments.checked_add(r).unwrap();
+                            member.1 = member.1.checked_sub(r).unwrap();
+                        }
+                    }
+                    Op::Disburse { user, amount } => {
+                        let amount = Amount::from_units(amount);
+                        transactions.push(JournalTransaction::loan_disbursement(user, amount).unwrap());
+                        disbursed = disbursed.checked_add(amount).unwrap();
+                        let member = per_member.entry(user).or_default();
+                        member.1 = member.1.checked_add(amount).unwrap();
+                    }
+                }
+            }
+            for tx in &transactions {
+                let side_total = |side| tx.postings().iter().filter(|p| p.side == side).map(|p| p.amount).sum::<Amount>();
+                prop_assert_eq!(side_total(Side::Debit), side_total(Side::Credit));
+                prop_assert!(tx.postings().len() >= 2);
+                // A reversal balances too, and cancels the original.
+                let back = tx.reversal();
+                prop_assert_eq!(
+                    back.postings().iter().filter(|p| p.side == Side::Debit).map(|p| p.amount).sum::<Amount>(),
+                    side_total(Side::Credit)
+                );
+            }
+            let effect = |account| transactions.iter().map(|tx| tx.effect_on(account)).sum::<Amount>();
+            let expected_cash = fees.checked_add(repayments).and_then(|c| c.checked_sub(disbursed)).unwrap();
+            prop_assert_eq!(effect(Account::FundCash), expected_cash);
+            for (user, (contributed, owed)) in per_member {
+                prop_assert_eq!(effect(Account::Contributions(user)), contributed);
+                prop_assert_eq!(effect(Account::LoanReceivable(user)), owed);
+            }
+        }
+    }
+}
