@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/swagger", get(|| async { Redirect::permanent("/api/docs/") }))
         .route("/swagger/", get(|| async { Redirect::permanent("/api/docs/") }))
         .merge(crate::ops::router())
+        .merge(crate::web::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
         .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)

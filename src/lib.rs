@@ -12,3 +12,4 @@ pub mod gateways;
 pub mod ledger;
 pub mod ops;
 pub mod platform;
+pub mod web;

@@ -1,0 +1,241 @@
+//! Form input and errors: reading amounts people type, and putting each API error next to the
+//! field it concerns (never showing raw JSON).
+
+use super::i18n::{normalize_number, Lang};
+use crate::platform::error::ApiError;
+use crate::platform::money::Amount;
+
+/// Errors of one form: per field, and for the form as a whole.
+#[derive(Debug, Default, Clone)]
+pub struct FormErrors {
+    fields: Vec<(String, String)>,
+    general: Vec<String>,
+}
+
+impl FormErrors {
+    /// The error shown next to `field`, if any.
+    pub fn field(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    pub fn general(&self) -> &[String] {
+        &self.general
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.general.is_empty()
+    }
+
+    /// Adds an error; the first one per field is kept (it is the one to fix first).
+    pub fn add(&mut self, field: Option<&str>, message: impl Into<String>) {
+        match field {
+            Some(f) if self.field(f).is_none() => self.fields.push((f.into(), message.into())),
+            Some(_) => {}
+            None => self.general.push(message.into()),
+        }
+    }
+
+    /// The errors of a refused action, each placed next to its field when it names one of
+    /// `fields`. Errors that are not about the input (a bug, the database down) are returned
+    /// as they are, to be answered like the API would.
+    pub fn from_api(err: ApiError, lang: Lang, fields: &[&str]) -> Result<FormErrors, ApiError> {
+        let mut errors = FormErrors::default();
+        fn place<'a>(fields: &[&str], field: Option<&'a str>) -> Option<&'a str> {
+            field.filter(|f| fields.contains(f))
+        }
+        match err {
+            ApiError::Validation(problems) => {
+                for p in problems {
+                    let field = p.loc.get(1).map(String::as_str);
+                    errors.add(place(fields, field), localize(&p.msg, lang));
+                }
+            }
+            ApiError::InvalidCredentials => {
+                errors.add(place(fields, Some("password")), lang.t("invalid_login"))
+            }
+            ApiError::BadRequest(detail)
+            | ApiError::Conflict(detail)
+            | ApiError::BadGateway(detail)
+            | ApiError::Unavailable(detail)
+            | ApiError::TooManyRequests { detail, .. } => {
+                errors.add(place(fields, field_of(&detail)), localize(&detail, lang))
+            }
+            other => return Err(other),
+        }
+        Ok(errors)
+    }
+}
+
+/// The form field an API error sentence is about (see `docs/api-fund.md`).
+fn field_of(detail: &str) -> Option<&'static str> {
+    if detail.starts_with("membership_fee") {
+        Some("membership_fee")
+    } else if detail.contains("Bitpin payment") {
+        Some("bitpin_payment_id")
+    } else if detail.starts_with("Loan repayment") || detail.contains("active loan") {
+        Some("loan")
+    } else if detail.starts_with("Username") {
+        Some("username")
+    } else if detail.starts_with("Invalid username or password") {
+        Some("password")
+    } else {
+        None
+    }
+}
+
+/// The Persian for the API's sentences people meet in forms; other sentences, and all of them
+/// in English, are shown as the API wrote them.
+pub fn localize(detail: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return detail.replacen("membership_fee", "Membership fee", 1);
+    }
+    let after = |prefix: &str| detail.strip_prefix(prefix).map(|rest| lang.digits(rest));
+    let fa = if detail == "Field required" {
+        Some(lang.t("required").to_string())
+    } else if let Some(month) = after("Payment already submitted for ") {
+        Some(format!("پرداخت ماه {month} قبلاً ثبت شده است"))
+    } else if detail == "This Bitpin payment id has already been used" {
+        Some("این شناسه پرداخت بیت‌پین قبلاً استفاده شده است".into())
+    } else if let Some(why) = after("Bitpin payment verification failed: ") {
+        Some(format!("تأیید پرداخت بیت‌پین ناموفق بود: {why}"))
+    } else if let Some(min) = after("membership_fee must be at least ") {
+        Some(format!("حق عضویت باید دست‌کم {min} باشد"))
+    } else if detail == "membership_fee must be greater than 0" {
+        Some(lang.t("must_be_positive").to_string())
+    } else if let Some(min) = after("Loan repayment must be at least ") {
+        Some(format!("قسط وام باید دست‌کم {min} باشد"))
+    } else if detail.starts_with("You have an active loan") {
+        Some("وام فعال دارید: مبلغ قسط وام را وارد کنید".into())
+    } else if detail.starts_with("You have no active loan") {
+        Some("وام فعالی ندارید: قسط وام را خالی بگذارید".into())
+    } else if detail.starts_with("Loan repayment") && detail.contains("exceeds") {
+        Some("قسط وام از مانده وام بیشتر است".into())
+    } else if let Some(rest) = after("Not all users have paid for ") {
+        Some(format!("همه اعضا پرداخت نکرده‌اند: {rest}"))
+    } else if let Some(month) = after("Loan already assigned for ") {
+        Some(format!("قرعه‌کشی ماه {month} قبلاً انجام شده است"))
+    } else if detail == "Username already exists" {
+        Some("این نام کاربری قبلاً ثبت شده است".into())
+    } else {
+        None
+    };
+    fa.unwrap_or_else(|| detail.to_string())
+}
+
+/// Reads an amount field. Empty is `None` (an error too when `required`); a value that is not
+/// an amount of the currency gets an error next to the field.
+pub fn amount_field(
+    errors: &mut FormErrors,
+    lang: Lang,
+    field: &str,
+    raw: &str,
+    required: bool,
+) -> Option<Amount> {
+    let text = normalize_number(raw);
+    if text.is_empty() {
+        if required {
+            errors.add(Some(field), lang.t("required"));
+        }
+        return None;
+    }
+    match Amount::parse(&text) {
+        Ok(amount) if amount.fits_column() => Some(amount),
+        _ => {
+            errors.add(Some(field), lang.t("bad_amount"));
+            None
+        }
+    }
+}
+
+/// Reads an optional integer field (the loan history's filters, the repayment months).
+pub fn int_field(errors: &mut FormErrors, lang: Lang, field: &str, raw: &str) -> Option<i64> {
+    let text = normalize_number(raw);
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.add(Some(field), lang.t("bad_integer"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::error::FieldError;
+
+    const PAY: &[&str] = &[
+        "membership_fee",
+        "loan",
+        "bitpin_payment_id",
+        "loan_request_amount",
+    ];
+
+    fn placed(err: ApiError) -> FormErrors {
+        FormErrors::from_api(err, Lang::En, PAY).unwrap()
+    }
+
+    #[test]
+    fn api_errors_go_next_to_their_field() {
+        let e = placed(ApiError::bad_request(
+            "membership_fee must be at least 20.00000000",
+        ));
+        assert_eq!(
+            e.field("membership_fee"),
+            Some("Membership fee must be at least 20.00000000")
+        );
+        let e = placed(ApiError::conflict(
+            "This Bitpin payment id has already been used",
+        ));
+        assert!(e.field("bitpin_payment_id").is_some());
+        let e = placed(ApiError::bad_request(
+            "You have an active loan: loan repayment is required",
+        ));
+        assert!(e.field("loan").is_some());
+        let e = placed(ApiError::Validation(vec![FieldError::body(
+            "loan_request_amount",
+            "greater_than_equal",
+            "Input should be greater than or equal to 0",
+        )]));
+        assert!(e.field("loan_request_amount").is_some());
+        let e = placed(ApiError::conflict("Payment already submitted for 1405/9"));
+        assert_eq!(e.general(), ["Payment already submitted for 1405/9"]);
+        assert!(
+            FormErrors::from_api(ApiError::Internal(anyhow::anyhow!("bug")), Lang::En, PAY)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn known_sentences_are_translated() {
+        assert_eq!(
+            localize("Payment already submitted for 1405/9", Lang::Fa),
+            "پرداخت ماه ۱۴۰۵/۹ قبلاً ثبت شده است"
+        );
+        assert_eq!(localize("Something new", Lang::Fa), "Something new");
+    }
+
+    #[test]
+    fn amount_fields_accept_what_people_type() {
+        let mut e = FormErrors::default();
+        assert_eq!(
+            amount_field(&mut e, Lang::En, "a", "۲۰٫۵", true),
+            Amount::parse("20.5").ok()
+        );
+        assert_eq!(amount_field(&mut e, Lang::En, "b", "", false), None);
+        assert!(e.is_empty());
+        assert_eq!(amount_field(&mut e, Lang::En, "c", "", true), None);
+        assert_eq!(
+            amount_field(&mut e, Lang::En, "d", "1.123456789", true),
+            None
+        );
+        assert_eq!(amount_field(&mut e, Lang::En, "e", "abc", true), None);
+        assert!(e.field("c").is_some() && e.field("d").is_some() && e.field("e").is_some());
+    }
+}

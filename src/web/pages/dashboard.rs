@@ -1,0 +1,298 @@
+//! The member's dashboard: balance, this month's status and what is due, the current loan,
+//! payments and loans; paying this month and changing the loan request.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{plain, render, Done, Page, View};
+use crate::app::AppState;
+use crate::auth::http::LoanRequestUpdate;
+use crate::auth::store::{profile_by_id, set_loan_request, UserProfile};
+use crate::fund::http::PayRequest;
+use crate::fund::service::submit_payment;
+use crate::fund::store::{self, Loan, LoanFilter, Payment};
+use crate::platform::error::ApiError;
+use crate::platform::extract::{RequestMeta, Validate};
+use crate::platform::money::Amount;
+use crate::web::forms::{amount_field, FormErrors};
+use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebForm, WebResult};
+
+const PAY_FIELDS: &[&str] = &[
+    "membership_fee",
+    "loan",
+    "bitpin_payment_id",
+    "loan_request_amount",
+];
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct PayForm {
+    pub membership_fee: String,
+    pub loan: String,
+    pub bitpin_payment_id: String,
+    pub loan_request_amount: String,
+    pub csrf: String,
+}
+
+impl WebForm for PayForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct LoanRequestForm {
+    pub loan_request_amount: String,
+    pub csrf: String,
+}
+
+impl WebForm for LoanRequestForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The loan being repaid, with its progress.
+pub struct CurrentLoan {
+    pub month: String,
+    pub amount: Amount,
+    pub total_paid: Amount,
+    pub remaining: Amount,
+    pub percent: i64,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub v: View,
+    pub profile: UserProfile,
+    /// Accountants read the books but pay no fees.
+    pub fund_member: bool,
+    pub month: String,
+    pub paid_this_month: Option<Payment>,
+    pub min_fee: Amount,
+    /// The installment due this month, while a loan is being repaid.
+    pub installment: Option<Amount>,
+    pub fee_help: String,
+    pub installment_help: String,
+    pub loan: Option<CurrentLoan>,
+    pub payments: Vec<Payment>,
+    pub loans: Vec<Loan>,
+    pub pay: PayForm,
+    pub pay_errors: FormErrors,
+    pub request: LoanRequestForm,
+    pub request_errors: FormErrors,
+}
+
+/// What was typed into the forms, and what was wrong with it, when a form is shown again.
+#[derive(Default)]
+struct Entered {
+    pay: Option<(PayForm, FormErrors)>,
+    request: Option<(LoanRequestForm, FormErrors)>,
+}
+
+async fn page(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    notice: Option<&'static str>,
+    entered: Entered,
+) -> WebResult<Response> {
+    let user_id = session.user.id;
+    let month = state.current_month();
+    let mut conn = state.db.pool.acquire().await?;
+    let profile = profile_by_id(&mut conn, user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let config = store::config(&mut conn).await?.unwrap_or_default();
+    let payments = store::payments_of(&mut conn, user_id).await?;
+    let filter = LoanFilter {
+        user_id: Some(user_id),
+        ..Default::default()
+    };
+    let loans = store::loans(&mut conn, &filter).await?;
+    drop(conn);
+
+    let lang = prefs.lang;
+    let active = loans.iter().find(|l| l.state == "active");
+    let loan = active.and_then(|l| {
+        let amount = l.amount?;
+        let percent = (l.total_paid.units() * 100)
+            .checked_div(amount.units())
+            .unwrap_or(0);
+        Some(CurrentLoan {
+            month: lang.month(l.jalali_year, l.jalali_month),
+            amount,
+            total_paid: l.total_paid,
+            remaining: l.remaining_balance,
+            percent: i64::try_from(percent.clamp(0, 100)).unwrap_or(0),
+        })
+    });
+    // As the payment rules say: the last installment may be smaller, to clear the loan exactly.
+    let installment = active.map(|l| {
+        l.min_amount_for_each_payment
+            .unwrap_or(config.min_amount_for_loan_payment)
+            .min(l.remaining_balance)
+    });
+    let paid_this_month = payments
+        .iter()
+        .find(|p| {
+            p.jalali_year == i64::from(month.year) && p.jalali_month == i64::from(month.month)
+        })
+        .cloned();
+    let (pay, pay_errors) = entered.pay.unwrap_or_else(|| {
+        let form = PayForm {
+            membership_fee: plain(config.min_membership_fee),
+            loan: installment.map(plain).unwrap_or_default(),
+            ..Default::default()
+        };
+        (form, FormErrors::default())
+    });
+    let (request, request_errors) = entered.request.unwrap_or_else(|| {
+        let form = LoanRequestForm {
+            loan_request_amount: plain(profile.loan_request_amount),
+            ..Default::default()
+        };
+        (form, FormErrors::default())
+    });
+    let v = View::new(
+        state,
+        prefs,
+        Some(session),
+        Page {
+            path: "/dashboard",
+            active: "dashboard",
+            title: "dashboard",
+            notice,
+        },
+    );
+    render(&DashboardPage {
+        v,
+        profile,
+        fund_member: session.user.is_fund_member(),
+        month: lang.month(month.year.into(), month.month.into()),
+        paid_this_month,
+        min_fee: config.min_membership_fee,
+        fee_help: format!(
+            "{} {} USDT",
+            lang.t("at_least"),
+            lang.amount(config.min_membership_fee)
+        ),
+        installment_help: installment
+            .map(|i| format!("{} {} USDT", lang.t("at_least"), lang.amount(i)))
+            .unwrap_or_default(),
+        installment,
+        loan,
+        payments,
+        loans,
+        pay,
+        pay_errors,
+        request,
+        request_errors,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+    Query(done): Query<Done>,
+) -> WebResult<Response> {
+    page(&state, prefs, &session, done.notice(), Entered::default()).await
+}
+
+/// Pays this month through `fund::service::submit_payment`, the API's own rules.
+pub async fn pay(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    CsrfForm(session, form): CsrfForm<PayForm>,
+) -> WebResult<Response> {
+    let lang = prefs.lang;
+    let mut errors = FormErrors::default();
+    let fee = amount_field(
+        &mut errors,
+        lang,
+        "membership_fee",
+        &form.membership_fee,
+        true,
+    );
+    let loan = amount_field(&mut errors, lang, "loan", &form.loan, false);
+    let request = amount_field(
+        &mut errors,
+        lang,
+        "loan_request_amount",
+        &form.loan_request_amount,
+        false,
+    );
+    if form.bitpin_payment_id.trim().is_empty() {
+        errors.add(Some("bitpin_payment_id"), lang.t("required"));
+    }
+    if let (true, Some(fee)) = (errors.is_empty(), fee) {
+        let body = PayRequest {
+            membership_fee: fee,
+            loan,
+            loan_request_amount: request,
+            bitpin_payment_id: form.bitpin_payment_id.clone(),
+        };
+        let problems = body.validate();
+        let result = if problems.is_empty() {
+            submit_payment(&state, &session.user, &meta, body)
+                .await
+                .map(|_| ())
+        } else {
+            Err(ApiError::Validation(problems))
+        };
+        match result {
+            Ok(()) => return Ok(see_other("/dashboard?done=paid")),
+            Err(err) => errors = FormErrors::from_api(err, lang, PAY_FIELDS)?,
+        }
+    }
+    let entered = Entered {
+        pay: Some((form, errors)),
+        request: None,
+    };
+    page(&state, prefs, &session, None, entered).await
+}
+
+/// Changes the amount asked for in the coming draws, as `PATCH /api/auth/me/loan-request`.
+pub async fn loan_request(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    CsrfForm(session, form): CsrfForm<LoanRequestForm>,
+) -> WebResult<Response> {
+    let lang = prefs.lang;
+    let mut errors = FormErrors::default();
+    let amount = amount_field(
+        &mut errors,
+        lang,
+        "loan_request_amount",
+        &form.loan_request_amount,
+        true,
+    );
+    if let Some(amount) = amount {
+        let body = LoanRequestUpdate {
+            loan_request_amount: amount,
+        };
+        let problems = body.validate();
+        if problems.is_empty() {
+            let mut tx = state.db.begin_write().await?;
+            set_loan_request(&mut tx, session.user.id, amount).await?;
+            tx.commit().await?;
+            return Ok(see_other("/dashboard?done=loan_request"));
+        }
+        errors = FormErrors::from_api(
+            ApiError::Validation(problems),
+            lang,
+            &["loan_request_amount"],
+        )?;
+    }
+    let entered = Entered {
+        pay: None,
+        request: Some((form, errors)),
+    };
+    page(&state, prefs, &session, None, entered).await
+}
