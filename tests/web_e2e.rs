@@ -13,8 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use chrono::Duration as Days;
+use chrono_tz::Tz;
 use common::{Backend, TestApp, ADMIN, ADMIN_PASSWORD};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
+use saghat::platform::jalali::JalaliMonth;
 use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -34,12 +37,34 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.jwt_expire_minutes = 60 * 24 * 365)
         .await
         .expect("SQLite is always available");
-    // Sara has paid and asks for 20; the admin, in the browser, is the last to pay.
+    // Two months of history through the API. Azar: Sara borrows 40. Dey: she repays half, so
+    // nobody can win. Bahman (now): she repays the rest and pays; the admin, in the browser,
+    // is the last to pay and starts the draw.
     let admin = app.admin_token().await;
-    let (_, sara) = app.member(&admin, "sara", "20").await;
+    let (_, sara) = app.member(&admin, "sara", "40").await;
+    let start_draw = |token: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(Method::POST, "/api/loans/start", Some(&token), None)
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    };
+    assert_eq!(app.pay(&sara, "40", None).await.0, StatusCode::CREATED);
+    assert_eq!(app.pay(&admin, "20", None).await.0, StatusCode::CREATED);
+    start_draw(admin.clone()).await;
+    next_month(&app);
     assert_eq!(
-        app.pay(&sara, "20", None).await.0,
-        reqwest::StatusCode::CREATED
+        app.pay(&sara, "20", Some("20")).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(app.pay(&admin, "20", None).await.0, StatusCode::CREATED);
+    start_draw(admin.clone()).await;
+    next_month(&app);
+    assert_eq!(
+        app.pay(&sara, "20", Some("20")).await.0,
+        StatusCode::CREATED
     );
 
     let driver = ChromeDriver::start();
@@ -59,6 +84,8 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
         .await;
     browser.wait("#balance").await;
     assert!(browser.source().await.contains("Not paid yet"));
+    // The vendored htmx loads under the pages' Content-Security-Policy.
+    assert_eq!(browser.script("return typeof htmx").await, json!("object"));
 
     // Pay this month: the fee is filled in with the minimum; a payment id is required.
     browser.size(1280, 1400).await;
@@ -79,6 +106,7 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     let page = browser.source().await;
     assert!(page.contains("Your payment was recorded."));
     assert!(page.contains("Paid: 20.00 USDT"));
+    assert!(page.contains("This month: Bahman 1405"));
     shots.take(&browser, "04-dashboard-paid-desktop").await;
 
     // Everyone has paid: start the draw from the fund page and read its log.
@@ -89,7 +117,10 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     browser.wait("#this-draw").await;
     let log = browser.text("#this-draw").await;
     assert!(log.contains("Winner: sara"), "{log}");
-    assert!(log.contains("unlimited"), "{log}");
+    assert!(
+        log.contains("sara Winner 0."),
+        "her score, a decimal: {log}"
+    );
     assert!(
         log.contains("Random pool (winner drawn from): sara"),
         "{log}"
@@ -151,6 +182,13 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     browser.wait("#username").await;
     browser.quit().await;
     eprintln!("screenshots in {}", shots.dir.display());
+}
+
+/// Moves the app's clock to noon on the first day of the next Jalali month.
+fn next_month(app: &TestApp) {
+    use saghat::platform::clock::Clock;
+    let month = JalaliMonth::containing(app.clock.now(), Tz::UTC).next();
+    app.clock.set(month.starts_at(Tz::UTC) + Days::hours(12));
 }
 
 /// chromedriver on a free loopback port, stopped (with the browsers it started) on drop.

@@ -601,7 +601,7 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     let page = browser.get("/fund").await;
     assert!(page.has("Who has paid this month: Azar 1405"));
     assert!(page.has("<strong>0</strong> of 3 paid"));
-    assert!(page.has("<span class=\"name\">sara</span>") && page.has("Not paid yet"));
+    assert!(page.has("<span class=\"name\"><bdi>sara</bdi></span>") && page.has("Not paid yet"));
     assert!(page.has("The draw can start once every member has paid."));
     assert!(!page.has("id=\"start-draw\""));
     assert!(page.has("No draws yet.") && page.has("No payments yet: nothing to chart."));
@@ -632,11 +632,11 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     assert!(page.has("This month&#39;s draw has run.") || page.has("This month's draw has run."));
     // The log, readably: who took part with their score, who did not and why, pool, winner.
     assert!(page.has("id=\"this-draw\""));
-    assert!(page.has("Winner: <strong>sara</strong> · 20.00 USDT"));
+    assert!(page.has("Winner: <strong><bdi>sara</bdi></strong> · <bdi>20.00 USDT</bdi>"));
     assert!(page.has("Participants and their scores"));
-    assert!(page.has("<tr class=\"won\"><td>sara <span class=\"badge\">Winner</span></td><td class=\"num\">unlimited</td>"));
-    assert!(page.has("<td>admin</td><td>loan request amount is 0</td>"));
-    assert!(page.has("<td>omid</td><td>loan request amount is 0</td>"));
+    assert!(page.has("<tr class=\"won\"><td><bdi>sara</bdi> <span class=\"badge\">Winner</span></td><td class=\"num\">unlimited</td>"));
+    assert!(page.has("<td><bdi>admin</bdi></td><td>loan request amount is 0</td>"));
+    assert!(page.has("<td><bdi>omid</bdi></td><td>loan request amount is 0</td>"));
     assert!(page.has("Random pool (winner drawn from):</strong> sara"));
     assert!(!page.has("id=\"start-draw\""));
 
@@ -929,7 +929,7 @@ async fn the_loan_history_filters_by_jalali_month(backend: Backend) {
             && page.has("<summary>Dey 1405 · nobody</summary>")
     );
     assert!(
-        page.has("<td>admin</td><td>has an active loan</td>"),
+        page.has("<td><bdi>admin</bdi></td><td>has an active loan</td>"),
         "the log explains who sat out"
     );
 

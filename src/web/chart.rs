@@ -63,7 +63,8 @@ fn units(n: i128) -> Amount {
 const WIDTH: i128 = 720;
 const HEIGHT: i128 = 300;
 const LEFT: i128 = 84;
-const RIGHT: i128 = 16;
+// Room for half of the last month label.
+const RIGHT: i128 = 40;
 const TOP: i128 = 16;
 const BOTTOM: i128 = 40;
 

@@ -229,7 +229,7 @@ impl DrawView {
                 })
                 .collect(),
             pool: log.random_pool.iter().map(|id| name_of(*id)).collect(),
-            note: log.note.map(|n| lang.digits(&n)),
+            note: log.note.map(|n| note(&n, lang)),
         }
     }
 }
@@ -246,6 +246,26 @@ fn reason(reason: &str, lang: Lang) -> String {
         Lang::En => reason.to_string(),
         Lang::Fa => fa.to_string(),
     }
+}
+
+/// The draw's notes (`fund::draw::run_draw`), in Persian; parts are joined by "; ".
+fn note(note: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return note.to_string();
+    }
+    note.split("; ")
+        .map(|part| match part {
+            "no member was eligible this month" => "هیچ عضوی واجد شرایط نبود".to_string(),
+            "no participant's request fits in the fund's available cash" => {
+                "درخواست هیچ شرکت‌کننده‌ای در موجودی نقد صندوق نمی‌گنجد".to_string()
+            }
+            other => match other.strip_prefix("requests above the fund's available cash of ") {
+                Some(rest) => format!("درخواست‌های بیش از موجودی نقد صندوق ({})", lang.digits(rest)),
+                None => lang.digits(other),
+            },
+        })
+        .collect::<Vec<_>>()
+        .join("؛ ")
 }
 
 /// Form values are shown back as typed; amounts from the database without grouping.
