@@ -24,12 +24,17 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::revocation::RevokedSignIns;
 use crate::auth::tokens::JwtKeys;
+use crate::auth::CurrentUser;
 use crate::config::Config;
+use crate::fund::rules::FundConfig;
 use crate::gateways::bitpin::BitpinClient;
 use crate::platform::clock::{ManualClock, SharedClock, SystemClock};
 use crate::platform::db::Db;
+use crate::platform::error::ApiError;
 use crate::platform::jalali::JalaliMonth;
+use crate::platform::shared::{Allowance, Shared};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -38,6 +43,13 @@ pub struct AppState {
     pub clock: SharedClock,
     pub jwt: JwtKeys,
     pub bitpin: Option<BitpinClient>,
+    /// Rate limits and invalidation messages shared with the other instances (Redis).
+    pub shared: Arc<Shared>,
+    /// Signed-in users by id, for `CACHE_TTL_SECONDS` (or until a change says otherwise).
+    pub users: moka::sync::Cache<i64, CurrentUser>,
+    /// The fund's configuration, likewise.
+    pub fund_config: moka::sync::Cache<(), FundConfig>,
+    pub revoked: Arc<RevokedSignIns>,
 }
 
 impl AppState {
@@ -52,11 +64,78 @@ impl AppState {
         };
         Ok(AppState {
             jwt: JwtKeys::new(&config.jwt_secret_key, config.jwt_algorithm),
+            shared: Arc::new(Shared::new(
+                config.redis_url.as_deref(),
+                &config.redis_prefix,
+                config.rate_limit_per_minute,
+            )?),
+            users: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(config.cache_ttl)
+                .build(),
+            fund_config: moka::sync::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(config.cache_ttl)
+                .build(),
+            revoked: Arc::new(RevokedSignIns::default()),
             db,
             config: Arc::new(config),
             clock,
             bitpin,
         })
+    }
+
+    /// How long an access token lives.
+    pub fn access_lifetime(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.config.jwt_expire_minutes)
+    }
+
+    /// Says on every instance that something cached changed: `user:<id>`, `users`, `config`, or
+    /// `revoked:<family>`. This instance applies it at once; the others through Redis.
+    pub async fn invalidate(&self, message: &str) {
+        self.apply_invalidation(message);
+        self.shared.publish(message).await;
+    }
+
+    fn apply_invalidation(&self, message: &str) {
+        match message.split_once(':') {
+            Some(("user", id)) => {
+                if let Ok(id) = id.parse::<i64>() {
+                    self.users.invalidate(&id);
+                }
+            }
+            Some(("revoked", family)) => {
+                self.revoked.add(family, self.now(), self.access_lifetime())
+            }
+            _ if message == "config" => self.fund_config.invalidate_all(),
+            _ if message == "users" => self.users.invalidate_all(),
+            _ => tracing::debug!(message, "unknown invalidation message"),
+        }
+    }
+
+    /// Keeps this instance's caches in step with the others: Redis messages as they come, and
+    /// the database's revocations every `CACHE_TTL_SECONDS`.
+    fn start_background_sync(&self) {
+        let state = self.clone();
+        self.shared
+            .subscribe(move |message| state.apply_invalidation(message));
+        let state = self.clone();
+        tokio::spawn(async move {
+            let every = state
+                .config
+                .cache_ttl
+                .max(std::time::Duration::from_secs(1));
+            loop {
+                if let Err(e) = state
+                    .revoked
+                    .poll(&state.db, state.now(), state.access_lifetime())
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot load revoked sign-ins");
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -131,6 +210,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ops::router())
         .merge(crate::web::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)
         // Listed innermost first: the last layer sees the request first.
@@ -207,16 +287,36 @@ async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> 
     }
 }
 
+/// `RATE_LIMIT_PER_MINUTE` requests per client address, counted across instances in Redis (or
+/// per process while Redis is away). Health checks are never limited.
+async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let ip = crate::platform::extract::client_ip(&parts, state.config.trust_proxy_headers);
+    let now = state.now().timestamp().max(0) as u64;
+    match state.shared.allow(&format!("ip:{ip}"), now).await {
+        Allowance::Allowed => next.run(Request::from_parts(parts, body)).await,
+        Allowance::Limited { retry_after_secs } => ApiError::TooManyRequests {
+            detail: format!("Too many requests. Try again in {retry_after_secs} seconds."),
+            retry_after_secs,
+        }
+        .into_response(),
+    }
+}
+
 /// Every error leaves as `{"detail": …}`, including the ones produced by the framework and
 /// middleware (405, 413, timeouts) rather than by our handlers.
 async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // JSON errors are already in shape; HTML ones are the web pages' own error pages.
+    let already_shaped = response.headers().get(CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || already_shaped {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -251,6 +351,11 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
     crate::fund::store::ensure_config(&mut conn, &Default::default(), state.now()).await?;
     drop(conn);
     crate::cli::ensure_first_admin(&state).await?;
+    state
+        .revoked
+        .poll(&state.db, state.now(), state.access_lifetime())
+        .await?;
+    state.start_background_sync();
     if state.bitpin.is_none() {
         tracing::warn!("BITPIN_API_KEY is not set: Bitpin payments are NOT verified");
     }

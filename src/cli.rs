@@ -161,6 +161,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             };
             audit::record(&mut tx, clock.now(), &RequestMeta::default(), entry).await?;
             tx.commit().await?;
+            tell_running_instances(&config, "config").await;
             println!(
                 "Fund configuration {}: min fee {min_fee}, max months {max_months}, min loan payment {min_payment}",
                 if existed { "updated" } else { "created" }
@@ -213,12 +214,23 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 "saghat create-admin",
             )
             .await?;
+            tell_running_instances(&config, "users").await;
             println!(
                 "Main user {username:?} {}.",
                 if created { "created" } else { "updated" }
             );
             Ok(())
         }
+    }
+}
+
+/// Running servers cache the configuration and users for `CACHE_TTL_SECONDS`; with Redis they
+/// hear of a change from this command at once.
+async fn tell_running_instances(config: &Config, message: &str) {
+    if let Ok(shared) =
+        crate::platform::shared::Shared::new(config.redis_url.as_deref(), &config.redis_prefix, 0)
+    {
+        shared.publish(message).await;
     }
 }
 

@@ -84,12 +84,18 @@ async fn audit_count(app: &TestApp, action: &str) -> i64 {
         .unwrap()
 }
 
+/// Deactivates a user the way an admin does: `PATCH /api/auth/users/{id}`.
 async fn deactivate(app: &TestApp, id: i64) {
-    sqlx::query("UPDATE users SET is_active = 0 WHERE id = $1")
-        .bind(id)
-        .execute(&app.state.db.pool)
-        .await
-        .unwrap();
+    let admin = app.admin_token().await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/auth/users/{id}"),
+            Some(&admin),
+            Some(json!({ "is_active": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn create_user(app: &TestApp, admin: &str, body: Value) -> (StatusCode, Value) {
@@ -1089,5 +1095,162 @@ async fn unicode_usernames_are_accepted(backend: Backend) {
             StatusCode::BAD_REQUEST,
             json!({ "detail": "Username already exists" })
         )
+    );
+}
+
+// --- admins change users --------------------------------------------------------------------
+
+crate::on_both_databases!(
+    admins_change_and_deactivate_users,
+    signing_out_revokes_the_access_token_at_once
+);
+
+async fn patch_user(app: &TestApp, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
+    app.call(
+        Method::PATCH,
+        &format!("/api/auth/users/{id}"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+async fn admins_change_and_deactivate_users(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let admin_id = app.get("/api/auth/me", &admin).await.1["id"]
+        .as_i64()
+        .unwrap();
+    let (id, member) = app.member(&admin, "sara", "0").await;
+    let (other_id, other) = app.member(&admin, "omid", "0").await;
+    let id_text = id.to_string();
+
+    assert_eq!(
+        patch_user(&app, &other, &id_text, json!({ "is_active": false }))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        patch_user(&app, &admin, "999999", json!({ "is_active": false }))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        patch_user(&app, &admin, "abc", json!({ "is_active": false }))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = patch_user(
+        &app,
+        &admin,
+        &admin_id.to_string(),
+        json!({ "is_active": false }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("You cannot deactivate or demote yourself")
+        )
+    );
+    let (status, body) = patch_user(
+        &app,
+        &admin,
+        &id_text,
+        json!({ "email": "not-an-email", "colour": "red" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let (status, profile) = patch_user(
+        &app,
+        &admin,
+        &id_text,
+        json!({ "first_name": "Sara", "role": "accountant" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(
+        (profile["first_name"].as_str(), profile["role"].as_str()),
+        (Some("Sara"), Some("accountant"))
+    );
+    assert_eq!(
+        app.get("/api/wallet/fund", &member).await.0,
+        StatusCode::OK,
+        "the new role applies at once"
+    );
+
+    let (status, profile) = patch_user(&app, &admin, &id_text, json!({ "is_active": false })).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(
+        app.get("/api/auth/me", &member).await.0,
+        StatusCode::UNAUTHORIZED,
+        "refused at once, cache or not"
+    );
+    assert_eq!(
+        login_body(&app, "sara", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The draw no longer waits for a deactivated member.
+    app.pay(&admin, "20", None).await;
+    app.pay(&other, "20", None).await;
+    assert_eq!(
+        app.call(Method::POST, "/api/loans/start", Some(&other), None)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+
+    assert_eq!(
+        patch_user(&app, &admin, &id_text, json!({ "is_active": true }))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(login_body(&app, "sara", PASSWORD).await.0, StatusCode::OK);
+    let audit: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'user_changed' AND target = $1",
+    )
+    .bind(format!("user:{id}"))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audit, 3);
+    let _ = other_id;
+}
+
+async fn signing_out_revokes_the_access_token_at_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (_, login) = login_body(&app, ADMIN, ADMIN_PASSWORD).await;
+    let access = login["access_token"].as_str().unwrap();
+    let (_, other_login) = login_body(&app, ADMIN, ADMIN_PASSWORD).await;
+    let other_access = other_login["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/auth/me", access).await.0, StatusCode::OK);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/auth/logout",
+            None,
+            Some(json!({ "refresh_token": login["refresh_token"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/auth/me", access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the signed-out access token"
+    );
+    assert_eq!(
+        app.get("/api/auth/me", other_access).await.0,
+        StatusCode::OK,
+        "another sign-in is untouched"
     );
 }

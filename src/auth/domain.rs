@@ -79,6 +79,14 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Amounts a member chooses (a loan request) may be zero but not negative.
+pub fn non_negative(amount: crate::platform::money::Amount) -> Result<(), String> {
+    if amount < crate::platform::money::Amount::ZERO {
+        return Err("Input should be greater than or equal to 0".into());
+    }
+    Ok(())
+}
+
 /// Failed logins seen for one account or one client address within the window.
 #[derive(Debug, Clone, Copy)]
 pub struct FailureCount {

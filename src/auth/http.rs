@@ -1,6 +1,6 @@
 //! `/api/auth`: sign-in, tokens and members.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -9,15 +9,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{self, Username};
-use super::password;
+use super::domain;
 use super::service::{self, TokenResponse};
-use super::store::{self, NewUser, Spend, UserProfile};
+pub use super::service::{CreateUserRequest, UpdateUserRequest};
+use super::store::{self, Spend, UserProfile};
 use super::tokens::token_hash;
-use super::{CurrentUser, MainUser, Role};
+use super::{CurrentUser, MainUser};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::is_unique_violation;
 use crate::platform::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::platform::extract::{ApiJson, RequestMeta, Validate};
 use crate::platform::money::Amount;
@@ -28,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(create_user, list_users))
+        .routes(routes!(update_user))
         .routes(routes!(me))
         .routes(routes!(update_loan_request))
 }
@@ -53,64 +53,6 @@ impl Validate for RefreshRequest {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateUserRequest {
-    pub username: String,
-    pub password: String,
-    #[serde(default)]
-    pub first_name: String,
-    #[serde(default)]
-    pub last_name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub is_main: bool,
-    #[serde(default)]
-    pub loan_request_amount: Amount,
-    /// `admin`, `accountant` or `member` (added). Defaults to `admin` when `is_main`, else `member`.
-    #[serde(default)]
-    pub role: Option<Role>,
-}
-
-impl Validate for CreateUserRequest {
-    const REQUIRED: &'static [&'static str] = &["username", "password"];
-
-    fn validate(&self) -> Vec<FieldError> {
-        let mut problems = vec![];
-        let mut check = |field: &str, result: Result<(), String>| {
-            if let Err(msg) = result {
-                problems.push(FieldError::body(field, "value_error", msg));
-            }
-        };
-        check("username", Username::parse(&self.username).map(|_| ()));
-        check("password", domain::validate_password(&self.password));
-        check("first_name", domain::validate_name(&self.first_name));
-        check("last_name", domain::validate_name(&self.last_name));
-        if !self.email.is_empty() {
-            check("email", domain::validate_email(&self.email));
-        }
-        check(
-            "loan_request_amount",
-            non_negative(self.loan_request_amount),
-        );
-        if self.is_main && self.role.is_some_and(|role| role != Role::Admin) {
-            check(
-                "role",
-                Err("is_main is true only for the admin role".into()),
-            );
-        }
-        problems
-    }
-}
-
-fn non_negative(amount: Amount) -> Result<(), String> {
-    if amount < Amount::ZERO {
-        return Err("Input should be greater than or equal to 0".into());
-    }
-    Ok(())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct LoanRequestUpdate {
     /// The amount to ask for in the next draws; 0 opts out.
     pub loan_request_amount: Amount,
@@ -120,7 +62,7 @@ impl Validate for LoanRequestUpdate {
     const REQUIRED: &'static [&'static str] = &["loan_request_amount"];
 
     fn validate(&self) -> Vec<FieldError> {
-        match non_negative(self.loan_request_amount) {
+        match domain::non_negative(self.loan_request_amount) {
             Ok(()) => vec![],
             Err(msg) => vec![FieldError::body(
                 "loan_request_amount",
@@ -129,12 +71,6 @@ impl Validate for LoanRequestUpdate {
             )],
         }
     }
-}
-
-async fn hash_off_executor(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || password::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// Sign in with username (any letter case) and password.
@@ -183,6 +119,7 @@ async fn refresh(
             };
             audit::record(&mut tx, now, &meta, entry).await?;
             tx.commit().await?;
+            state.invalidate(&format!("revoked:{family_id}")).await;
             tracing::warn!(user_id, "refresh token reused: its whole family is revoked");
             Err(ApiError::Unauthorized)
         }
@@ -190,20 +127,15 @@ async fn refresh(
     }
 }
 
-/// Sign out: revokes the refresh token and every token rotated from the same sign-in.
+/// Sign out: revokes the refresh token, every token rotated from the same sign-in, and their
+/// access tokens, on every instance.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "Signed out")))]
 async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin_write().await?;
-    if let Some((_, family_id)) =
-        store::family_of(&mut tx, &token_hash(&body.refresh_token)).await?
-    {
-        store::revoke_family(&mut tx, &family_id, state.now()).await?;
-    }
-    tx.commit().await?;
+    service::sign_out(&state, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,47 +148,30 @@ async fn create_user(
     meta: RequestMeta,
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<UserProfile>)> {
-    let username = Username::parse(&body.username).map_err(ApiError::bad_request)?;
-    let password_hash = hash_off_executor(body.password).await?;
-    let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    let new_user = NewUser {
-        username: &username.display,
-        username_key: &username.key,
-        password_hash: &password_hash,
-        first_name: &body.first_name,
-        last_name: &body.last_name,
-        email: &body.email,
-        is_main: body.is_main || body.role == Some(Role::Admin),
-        loan_request_amount: body.loan_request_amount,
-    };
-    let id = match store::insert_user(&mut tx, &new_user, now).await {
-        Ok(id) => id,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::bad_request("Username already exists"))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let role = body.role.unwrap_or(if body.is_main {
-        Role::Admin
-    } else {
-        Role::Member
-    });
-    if role == Role::Accountant {
-        store::set_role(&mut tx, id, role).await?;
-    }
-    let entry = AuditEntry {
-        actor_user_id: Some(admin.id),
-        action: "user_created",
-        target: format!("user:{id}"),
-        details: json!({ "username": username.display, "role": role.as_str() }),
-    };
-    audit::record(&mut tx, now, &meta, entry).await?;
-    let profile = store::profile_by_id(&mut tx, id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("user {id} vanished"))?;
-    tx.commit().await?;
+    let profile = service::create_user(&state, &admin, &meta, body).await?;
     Ok((StatusCode::CREATED, Json(profile)))
+}
+
+/// Change a user (main users only): deactivate or reactivate them, change their role or names.
+/// A deactivated user can no longer sign in, their tokens stop working on every instance, and
+/// the draw no longer waits for them. Admins cannot deactivate or demote themselves.
+#[utoipa::path(patch, path = "/api/auth/users/{user_id}", tag = "auth", request_body = UpdateUserRequest, security(("bearer" = [])),
+    params(("user_id" = i64, Path)),
+    responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_user(
+    State(state): State<AppState>,
+    MainUser(admin): MainUser,
+    meta: RequestMeta,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> ApiResult<Json<UserProfile>> {
+    let user_id: i64 = user_id
+        .parse()
+        .map_err(|_| ApiError::not_found("User not found"))?;
+    Ok(Json(
+        service::update_user(&state, &admin, &meta, user_id, body).await?,
+    ))
 }
 
 /// All members, ordered by username (main users only).

@@ -3,6 +3,7 @@
 pub mod domain;
 pub mod http;
 pub mod password;
+pub mod revocation;
 pub mod service;
 pub mod store;
 pub mod tokens;
@@ -91,6 +92,29 @@ impl FromRequestParts<AppState> for BooksReader {
 #[derive(Debug, Clone)]
 pub struct MainUser(pub CurrentUser);
 
+/// The user an access token signs in, if it is valid, unexpired, not revoked, and its user is
+/// active. Shared by the API's bearer tokens and the web pages' session cookie.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<CurrentUser>, ApiError> {
+    let Some(verified) = state.jwt.verify_claims(token, state.now()) else {
+        return Ok(None);
+    };
+    if verified
+        .family
+        .as_deref()
+        .is_some_and(|family| state.revoked.contains(family))
+    {
+        return Ok(None);
+    }
+    if let Some(user) = state.users.get(&verified.user_id) {
+        return Ok(Some(user));
+    }
+    let user = store::find_active_user(&state.db, verified.user_id).await?;
+    if let Some(user) = &user {
+        state.users.insert(user.id, user.clone());
+    }
+    Ok(user)
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
@@ -107,11 +131,7 @@ impl FromRequestParts<AppState> for CurrentUser {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .ok_or(ApiError::Unauthorized)?;
-        let user_id = state
-            .jwt
-            .verify(token.trim(), state.now())
-            .ok_or(ApiError::Unauthorized)?;
-        store::find_active_user(&state.db, user_id)
+        authenticate(state, token.trim())
             .await?
             .ok_or(ApiError::Unauthorized)
     }

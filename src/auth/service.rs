@@ -1,18 +1,20 @@
 //! Signing in and out, shared by the API and the web pages.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::domain::{lockout_remaining, username_key};
+use super::domain::{self, lockout_remaining, username_key, Username};
 use super::password;
-use super::store::{self, FailureKey};
+use super::store::{self, FailureKey, NewUser, UserProfile, UserSettings};
 use super::tokens::{random_token, token_hash};
-use super::CurrentUser;
+use super::{CurrentUser, Role};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::error::{ApiError, ApiResult};
-use crate::platform::extract::RequestMeta;
+use crate::platform::db::is_unique_violation;
+use crate::platform::error::{ApiError, ApiResult, FieldError};
+use crate::platform::extract::{RequestMeta, Validate};
+use crate::platform::money::Amount;
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
@@ -48,9 +50,12 @@ pub async fn issue_tokens(
     )
     .await?;
     Ok(TokenResponse {
-        access_token: state
-            .jwt
-            .issue(user.id, now, state.config.jwt_expire_minutes),
+        access_token: state.jwt.issue_for_sign_in(
+            user.id,
+            now,
+            state.config.jwt_expire_minutes,
+            Some(family_id),
+        ),
         token_type: "bearer".into(),
         user_id: user.id,
         username: user.username.clone(),
@@ -152,9 +157,213 @@ pub async fn sign_in(
 /// ignored: signing out twice is not an error.
 pub async fn sign_out(state: &AppState, refresh_token: &str) -> ApiResult<()> {
     let mut tx = state.db.begin_write().await?;
-    if let Some((_, family_id)) = store::family_of(&mut tx, &token_hash(refresh_token)).await? {
-        store::revoke_family(&mut tx, &family_id, state.now()).await?;
+    let family = store::family_of(&mut tx, &token_hash(refresh_token)).await?;
+    if let Some((_, family_id)) = &family {
+        store::revoke_family(&mut tx, family_id, state.now()).await?;
     }
     tx.commit().await?;
+    if let Some((_, family_id)) = family {
+        state.invalidate(&format!("revoked:{family_id}")).await;
+    }
     Ok(())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+/// A new user (`POST /api/auth/users`).
+pub struct CreateUserRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub is_main: bool,
+    #[serde(default)]
+    pub loan_request_amount: Amount,
+    /// `admin`, `accountant` or `member` (added). Defaults to `admin` when `is_main`, else `member`.
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+impl Validate for CreateUserRequest {
+    const REQUIRED: &'static [&'static str] = &["username", "password"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = vec![];
+        let mut check = |field: &str, result: Result<(), String>| {
+            if let Err(msg) = result {
+                problems.push(FieldError::body(field, "value_error", msg));
+            }
+        };
+        check("username", Username::parse(&self.username).map(|_| ()));
+        check("password", domain::validate_password(&self.password));
+        check("first_name", domain::validate_name(&self.first_name));
+        check("last_name", domain::validate_name(&self.last_name));
+        if !self.email.is_empty() {
+            check("email", domain::validate_email(&self.email));
+        }
+        check(
+            "loan_request_amount",
+            domain::non_negative(self.loan_request_amount),
+        );
+        if self.is_main && self.role.is_some_and(|role| role != Role::Admin) {
+            check(
+                "role",
+                Err("is_main is true only for the admin role".into()),
+            );
+        }
+        problems
+    }
+}
+
+/// Changes to a user, each optional.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub is_active: Option<bool>,
+    pub role: Option<Role>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Validate for UpdateUserRequest {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = vec![];
+        for (field, value) in [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+        ] {
+            if let Some(Err(msg)) = value.as_deref().map(domain::validate_name) {
+                problems.push(FieldError::body(field, "value_error", msg));
+            }
+        }
+        if let Some(Err(msg)) = self
+            .email
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .map(domain::validate_email)
+        {
+            problems.push(FieldError::body("email", "value_error", msg));
+        }
+        problems
+    }
+}
+
+/// Creates a user (admins only; the caller checks), with their ledger accounts, and audits it.
+pub async fn create_user(
+    state: &AppState,
+    admin: &CurrentUser,
+    meta: &RequestMeta,
+    body: CreateUserRequest,
+) -> ApiResult<UserProfile> {
+    let problems = body.validate();
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let username = Username::parse(&body.username).map_err(ApiError::bad_request)?;
+    let role = body.role.unwrap_or(if body.is_main {
+        Role::Admin
+    } else {
+        Role::Member
+    });
+    let password = body.password;
+    let password_hash = tokio::task::spawn_blocking(move || password::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let now = state.now();
+    let mut tx = state.db.begin_write().await?;
+    let new_user = NewUser {
+        username: &username.display,
+        username_key: &username.key,
+        password_hash: &password_hash,
+        first_name: &body.first_name,
+        last_name: &body.last_name,
+        email: &body.email,
+        is_main: role == Role::Admin,
+        loan_request_amount: body.loan_request_amount,
+    };
+    let id = match store::insert_user(&mut tx, &new_user, now).await {
+        Ok(id) => id,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(ApiError::bad_request("Username already exists"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if role == Role::Accountant {
+        store::set_role(&mut tx, id, role).await?;
+    }
+    let entry = AuditEntry {
+        actor_user_id: Some(admin.id),
+        action: "user_created",
+        target: format!("user:{id}"),
+        details: json!({ "username": username.display, "role": role.as_str() }),
+    };
+    audit::record(&mut tx, now, meta, entry).await?;
+    let profile = store::profile_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user {id} vanished"))?;
+    tx.commit().await?;
+    Ok(profile)
+}
+
+/// Applies an admin's changes to a user, audits them, and makes every instance forget the
+/// user's cached account so a deactivation or demotion takes effect at once.
+pub async fn update_user(
+    state: &AppState,
+    admin: &CurrentUser,
+    meta: &RequestMeta,
+    user_id: i64,
+    changes: UpdateUserRequest,
+) -> ApiResult<UserProfile> {
+    let problems = changes.validate();
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    if user_id == admin.id
+        && (changes.is_active == Some(false) || changes.role.is_some_and(|r| r != Role::Admin))
+    {
+        return Err(ApiError::bad_request(
+            "You cannot deactivate or demote yourself",
+        ));
+    }
+    let now = state.now();
+    let mut tx = state.db.begin_write().await?;
+    let current = store::user_settings(&mut tx, user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    let updated = UserSettings {
+        first_name: changes
+            .first_name
+            .clone()
+            .unwrap_or(current.first_name.clone()),
+        last_name: changes
+            .last_name
+            .clone()
+            .unwrap_or(current.last_name.clone()),
+        email: changes.email.clone().unwrap_or(current.email.clone()),
+        is_active: changes.is_active.unwrap_or(current.is_active),
+        role: changes.role.unwrap_or(current.role),
+    };
+    store::save_user_settings(&mut tx, user_id, &updated).await?;
+    let entry = AuditEntry {
+        actor_user_id: Some(admin.id),
+        action: "user_changed",
+        target: format!("user:{user_id}"),
+        details: json!({
+            "before": { "is_active": current.is_active, "role": current.role.as_str() },
+            "after": { "is_active": updated.is_active, "role": updated.role.as_str() },
+        }),
+    };
+    audit::record(&mut tx, now, meta, entry).await?;
+    let profile = store::profile_by_id(&mut tx, user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    tx.commit().await?;
+    state.invalidate(&format!("user:{user_id}")).await;
+    Ok(profile)
 }

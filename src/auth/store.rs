@@ -165,6 +165,58 @@ pub async fn insert_user(
     Ok(id)
 }
 
+/// What an admin may change about a user.
+#[derive(Debug, Clone)]
+pub struct UserSettings {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub is_active: bool,
+    pub role: Role,
+}
+
+pub async fn user_settings(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> Result<Option<UserSettings>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT first_name, last_name, email, is_active, role FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(UserSettings {
+            first_name: r.try_get("first_name")?,
+            last_name: r.try_get("last_name")?,
+            email: r.try_get("email")?,
+            is_active: flag(&r, "is_active")?,
+            role: Role::parse(&r.try_get::<String, _>("role")?),
+        })
+    })
+    .transpose()
+}
+
+pub async fn save_user_settings(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    s: &UserSettings,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET first_name = $1, last_name = $2, email = $3, is_active = $4, role = $5, is_main = $6 WHERE id = $7",
+    )
+    .bind(&s.first_name)
+    .bind(&s.last_name)
+    .bind(&s.email)
+    .bind(i64::from(s.is_active))
+    .bind(s.role.as_str())
+    .bind(i64::from(s.role == Role::Admin))
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Gives a user a role; `is_main` follows (true exactly for admins).
 pub async fn set_role(
     conn: &mut AnyConnection,
@@ -370,6 +422,29 @@ pub async fn revoke_family(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Families revoked at or after `since`, with when.
+pub async fn revoked_families_since(
+    db: &Db,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, DateTime<Utc>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT family_id, MAX(revoked_at) AS revoked_at FROM refresh_tokens \
+         WHERE revoked_at IS NOT NULL AND revoked_at >= $1 GROUP BY family_id",
+    )
+    .bind(to_db_time(since))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let at: String = r.try_get("revoked_at")?;
+            let at = DateTime::parse_from_rfc3339(&at)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|_| Utc::now());
+            Ok((r.try_get("family_id")?, at))
+        })
+        .collect()
 }
 
 pub async fn family_of(

@@ -11,6 +11,16 @@ pub struct Claims {
     pub sub: String,
     pub exp: i64,
     pub iat: i64,
+    /// The sign-in (refresh-token family) the token was issued from; revoking it revokes the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: i64,
+    pub family: Option<String>,
 }
 
 #[derive(Clone)]
@@ -30,10 +40,22 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, user_id: i64, now: DateTime<Utc>, lifetime_minutes: i64) -> String {
+        self.issue_for_sign_in(user_id, now, lifetime_minutes, None)
+    }
+
+    /// An access token tied to a sign-in, so that signing out revokes it.
+    pub fn issue_for_sign_in(
+        &self,
+        user_id: i64,
+        now: DateTime<Utc>,
+        lifetime_minutes: i64,
+        family: Option<&str>,
+    ) -> String {
         let claims = Claims {
             sub: user_id.to_string(),
             iat: now.timestamp(),
             exp: now.timestamp() + lifetime_minutes * 60,
+            fam: family.map(str::to_string),
         };
         encode(&Header::new(self.algorithm), &claims, &self.encoding)
             .expect("HMAC signing cannot fail")
@@ -42,6 +64,11 @@ impl JwtKeys {
     /// The user id of a valid, unexpired token. Expiry is checked against the app's clock (not
     /// the system's), so a simulated month behaves like a real one.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Option<i64> {
+        self.verify_claims(token, now).map(|v| v.user_id)
+    }
+
+    /// Like [`JwtKeys::verify`], with the sign-in the token belongs to.
+    pub fn verify_claims(&self, token: &str, now: DateTime<Utc>) -> Option<Verified> {
         let mut validation = Validation::new(self.algorithm);
         validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -49,7 +76,10 @@ impl JwtKeys {
         if data.claims.exp <= now.timestamp() {
             return None;
         }
-        data.claims.sub.parse().ok()
+        Some(Verified {
+            user_id: data.claims.sub.parse().ok()?,
+            family: data.claims.fam,
+        })
     }
 }
 

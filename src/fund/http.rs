@@ -104,8 +104,7 @@ async fn get_config(
     State(state): State<AppState>,
     _user: CurrentUser,
 ) -> ApiResult<Json<ConfigResponse>> {
-    let mut conn = state.db.pool.acquire().await?;
-    let config = store::config(&mut conn).await?.unwrap_or_default();
+    let config = service::current_config(&state).await?;
     Ok(Json(ConfigResponse {
         min_membership_fee: config.min_membership_fee,
         max_month_for_loan_payment: config.max_month_for_loan_payment,

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::draw::run_draw;
 use super::http::PayRequest;
-use super::rules::plan_payment;
+use super::rules::{plan_payment, FundConfig};
 use super::store::{self, Loan, LoanFilter, NewLoan, NewPayment, Payment};
 use crate::app::AppState;
 use crate::auth::store::set_loan_request;
@@ -22,6 +22,17 @@ use crate::platform::db::is_unique_violation;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::extract::RequestMeta;
 use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
+
+/// The fund's configuration, cached for `CACHE_TTL_SECONDS` (changes invalidate it at once).
+pub async fn current_config(state: &AppState) -> ApiResult<FundConfig> {
+    if let Some(config) = state.fund_config.get(&()) {
+        return Ok(config);
+    }
+    let mut conn = state.db.pool.acquire().await?;
+    let config = store::config(&mut conn).await?.unwrap_or_default();
+    state.fund_config.insert((), config);
+    Ok(config)
+}
 
 /// Records this month's payment of `user`: rules, then the gateway, then one transaction that
 /// writes the payment, posts it to the ledger, and settles the loan it pays off.
@@ -76,7 +87,7 @@ async fn pay(
     if store::has_paid(&mut conn, user.id, month).await? {
         return Err(already_paid());
     }
-    let config = store::config(&mut conn).await?.unwrap_or_default();
+    let config = current_config(state).await?;
     let active_loan = store::active_loan(&mut conn, user.id).await?;
     let plan = plan_payment(
         body.membership_fee,

@@ -85,10 +85,8 @@ pub async fn post(
         .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() != 1 {
-            return Err(sqlx::Error::Protocol(format!(
-                "ledger account {} does not exist",
-                posting.account.code()
-            )));
+            tracing::error!(account = %posting.account.code(), "posting to a ledger account that does not exist");
+            return Err(sqlx::Error::RowNotFound);
         }
     }
     Ok(())

@@ -119,8 +119,22 @@ impl From<sqlx::Error> for ApiError {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::Unavailable("Database unavailable, try again shortly".into())
             }
+            sqlx::Error::Database(db) if is_connection_failure(db.code().as_deref()) => {
+                tracing::warn!(error = %db, "database unavailable");
+                ApiError::Unavailable("Database unavailable, try again shortly".into())
+            }
             other => ApiError::Internal(anyhow::Error::new(other)),
         }
+    }
+}
+
+/// PostgreSQL's SQLSTATEs for a lost or refused connection (class 08) and for a server that is
+/// shutting down or starting (57P01–57P03): the database is away, not our query wrong.
+/// SQLite's SQLITE_BUSY (5) after the busy timeout means the same to a client: try again.
+fn is_connection_failure(code: Option<&str>) -> bool {
+    match code {
+        Some(code) => code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "5"),
+        None => false,
     }
 }
 

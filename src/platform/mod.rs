@@ -8,4 +8,5 @@ pub mod extract;
 pub mod idempotency;
 pub mod jalali;
 pub mod money;
+pub mod shared;
 pub mod telemetry;

@@ -22,7 +22,7 @@ use sha2::Sha256;
 
 use super::i18n::Lang;
 use crate::app::AppState;
-use crate::auth::{store, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::config::Config;
 use crate::platform::error::ApiError;
 
@@ -237,11 +237,7 @@ impl FromRequestParts<AppState> for Session {
         };
         let token = cookie(&parts.headers, SESSION_COOKIE)
             .ok_or_else(|| WebError::SignIn { next: next.clone() })?;
-        let user_id = state
-            .jwt
-            .verify(token, state.now())
-            .ok_or_else(|| WebError::SignIn { next: next.clone() })?;
-        let user = store::find_active_user(&state.db, user_id)
+        let user = crate::auth::authenticate(state, token)
             .await?
             .ok_or(WebError::SignIn { next })?;
         Ok(Session {

@@ -9,17 +9,13 @@ use serde_json::json;
 
 use super::{plain, render, Done, DrawView, Page, View};
 use crate::app::AppState;
-use crate::auth::domain::Username;
-use crate::auth::http::CreateUserRequest;
-use crate::auth::password::hash_password;
-use crate::auth::store::{self as auth_store, NewUser, UserProfile};
+use crate::auth::service::{self as auth_service, CreateUserRequest};
+use crate::auth::store::{self as auth_store, UserProfile};
 use crate::auth::Role;
 use crate::fund::rules::FundConfig;
 use crate::fund::store::{self, Loan, LoanFilter};
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::is_unique_violation;
-use crate::platform::error::ApiError;
-use crate::platform::extract::{RequestMeta, Validate};
+use crate::platform::extract::RequestMeta;
 use crate::platform::money::Amount;
 use crate::web::forms::{amount_field, int_field, FormErrors};
 use crate::web::session::{
@@ -126,9 +122,8 @@ pub async fn members(
     .await
 }
 
-/// Creates a member with the checks of `POST /api/auth/users`, and audits it the same way.
-/// (The API handler holds these steps inline; a shared `auth::service::create_user` would let
-/// both call one function.)
+/// Creates a member through `auth::service::create_user`, the function behind
+/// `POST /api/auth/users`.
 pub async fn create_member(
     State(state): State<AppState>,
     prefs: Prefs,
@@ -159,65 +154,12 @@ pub async fn create_member(
         role: Some(role),
     };
     if errors.is_empty() {
-        match create(&state, &session, &meta, body).await {
-            Ok(()) => return Ok(see_other("/admin/members?done=member")),
+        match auth_service::create_user(&state, &session.user, &meta, body).await {
+            Ok(_) => return Ok(see_other("/admin/members?done=member")),
             Err(err) => errors = FormErrors::from_api(err, lang, MEMBER_FIELDS)?,
         }
     }
     members_page(&state, prefs, &session, None, form, errors).await
-}
-
-async fn create(
-    state: &AppState,
-    admin: &Session,
-    meta: &RequestMeta,
-    body: CreateUserRequest,
-) -> Result<(), ApiError> {
-    let problems = body.validate();
-    if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
-    }
-    let username = Username::parse(&body.username).map_err(ApiError::bad_request)?;
-    let password = body.password;
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    let new_user = NewUser {
-        username: &username.display,
-        username_key: &username.key,
-        password_hash: &password_hash,
-        first_name: &body.first_name,
-        last_name: &body.last_name,
-        email: &body.email,
-        is_main: body.is_main || body.role == Some(Role::Admin),
-        loan_request_amount: body.loan_request_amount,
-    };
-    let id = match auth_store::insert_user(&mut tx, &new_user, now).await {
-        Ok(id) => id,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::bad_request("Username already exists"))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let role = body.role.unwrap_or(if body.is_main {
-        Role::Admin
-    } else {
-        Role::Member
-    });
-    if role == Role::Accountant {
-        auth_store::set_role(&mut tx, id, role).await?;
-    }
-    let entry = AuditEntry {
-        actor_user_id: Some(admin.user.id),
-        action: "user_created",
-        target: format!("user:{id}"),
-        details: json!({ "username": username.display, "role": role.as_str() }),
-    };
-    audit::record(&mut tx, now, meta, entry).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 // --- configuration ----------------------------------------------------------------------------
@@ -342,6 +284,7 @@ pub async fn save_config(
         };
         audit::record(&mut tx, now, &meta, entry).await?;
         tx.commit().await?;
+        state.invalidate("config").await;
         return Ok(see_other("/admin/config?done=config"));
     }
     render(&ConfigPage {

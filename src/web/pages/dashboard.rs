@@ -107,7 +107,7 @@ async fn page(
     let profile = profile_by_id(&mut conn, user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let config = store::config(&mut conn).await?.unwrap_or_default();
+    let config = crate::fund::service::current_config(state).await?;
     let payments = store::payments_of(&mut conn, user_id).await?;
     let filter = LoanFilter {
         user_id: Some(user_id),
