@@ -189,14 +189,86 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents on every operation the errors any of them can give, so clients (and schema
+/// checkers) know every status to expect: 400 and 413 for a body, 401 where a token is needed,
+/// 404 for a path id, 422 for a body or query, 429 rate limited, 503 database unavailable.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let has_body = operation.request_body.is_some();
+                let has_query = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let needs_token = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |status: &str, description: &str, applies: bool| {
+                    if applies && !operation.responses.responses.contains_key(status) {
+                        operation
+                            .responses
+                            .responses
+                            .insert(status.to_string(), error(description).into());
+                    }
+                };
+                add(
+                    "400",
+                    "Bad request: the body is not JSON, or a business rule refused it",
+                    has_body,
+                );
+                add(
+                    "401",
+                    "Missing, invalid, expired or revoked token",
+                    needs_token
+                        || path.starts_with("/api/auth/login")
+                        || path.starts_with("/api/auth/refresh"),
+                );
+                add("404", "Not found", path.contains('{'));
+                add("413", "Request body too large", has_body);
+                add(
+                    "422",
+                    "The body or query breaks the schema: one problem per field",
+                    has_body || has_query,
+                );
+                add("429", "Too many requests (see Retry-After)", true);
+                add(
+                    "503",
+                    "Database unavailable, or the request timed out",
+                    true,
+                );
+            }
+        }
+    }
+}
+
 /// The OpenAPI document and the API routes it describes.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    // Paths exist only once the module routers are merged: add the common errors after that.
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::auth::http::router())
         .merge(crate::fund::http::router())
         .merge(crate::ledger::http::router())
         .merge(crate::platform::audit::http::router())
-        .split_for_parts()
+        .split_for_parts();
+    CommonResponses.modify(&mut openapi);
+    (router, openapi)
 }
 
 pub fn router(state: AppState) -> Router {

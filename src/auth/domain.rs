@@ -43,8 +43,8 @@ pub fn validate_password(password: &str) -> Result<(), String> {
         return Err("Password must be at least 8 characters long".into());
     }
     // Hashing cost grows with length; nobody types a password this long.
-    if password.len() > 1024 {
-        return Err("Password must be at most 1024 bytes long".into());
+    if count > 256 {
+        return Err("Password must be at most 256 characters long".into());
     }
     Ok(())
 }

@@ -172,11 +172,16 @@ pub async fn sign_out(state: &AppState, refresh_token: &str) -> ApiResult<()> {
 #[serde(deny_unknown_fields)]
 /// A new user (`POST /api/auth/users`).
 pub struct CreateUserRequest {
+    /// 3–150 letters (any script), digits, `_`, `.`, `-`; unique regardless of letter case.
+    #[schema(min_length = 3, max_length = 150, pattern = r"^[\w.-]+$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     #[serde(default)]
+    #[schema(max_length = 150)]
     pub first_name: String,
     #[serde(default)]
+    #[schema(max_length = 150)]
     pub last_name: String,
     #[serde(default)]
     pub email: String,

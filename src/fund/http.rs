@@ -43,6 +43,7 @@ pub struct PayRequest {
     #[serde(default)]
     pub loan_request_amount: Option<Amount>,
     /// The Bitpin payment that carried the money; each id can be used once.
+    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
     pub bitpin_payment_id: String,
 }
 

@@ -154,10 +154,12 @@ fn csv_field(value: &str) -> String {
 /// The signed-in member's balances and statement (oldest first). Filters: `from`, `to`
 /// (RFC 3339 or YYYY-MM-DD), `jalali_year`, `jalali_month`; `format=csv` for a CSV file.
 #[utoipa::path(get, path = "/api/wallet/me", tag = "wallet", security(("bearer" = [])),
-    params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("jalali_year" = Option<i64>, Query),
-           ("jalali_month" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query),
-           ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, body = MyWallet), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD or an RFC 3339 time, inclusive"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD or an RFC 3339 time, exclusive"), ("jalali_year" = Option<i64>, Query),
+           ("jalali_month" = Option<i64>, Query, minimum = 1, maximum = 12), ("limit" = Option<i64>, Query, minimum = 1, maximum = 500), ("offset" = Option<i64>, Query, minimum = 0),
+           ("format" = Option<String>, Query, pattern = "^(json|csv)$", description = "json (default) or csv")),
+    responses((status = 200, description = "Balances and statement, or the statement as CSV with format=csv",
+               content((MyWallet = "application/json"), (String = "text/csv"))),
+               (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn my_wallet(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -204,7 +206,7 @@ async fn fund_wallet(
 /// Ledger accounts with their totals: all of them for admins and accountants, a member's own
 /// for a member.
 #[utoipa::path(get, path = "/api/wallet/accounts", tag = "wallet", security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 500), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, body = Paged<AccountView>)))]
 async fn list_accounts(
     State(state): State<AppState>,
@@ -223,10 +225,12 @@ async fn list_accounts(
 /// One account's entries, oldest first (its owner, admins and accountants). Same filters and
 /// CSV export as `/api/wallet/me`.
 #[utoipa::path(get, path = "/api/wallet/accounts/{account_id}/entries", tag = "wallet", security(("bearer" = [])),
-    params(("account_id" = i64, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
-           ("jalali_year" = Option<i64>, Query), ("jalali_month" = Option<i64>, Query),
-           ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("format" = Option<String>, Query)),
-    responses((status = 200, body = Paged<EntryView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("account_id" = i64, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD or an RFC 3339 time, inclusive"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD or an RFC 3339 time, exclusive"),
+           ("jalali_year" = Option<i64>, Query), ("jalali_month" = Option<i64>, Query, minimum = 1, maximum = 12),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 500), ("offset" = Option<i64>, Query, minimum = 0), ("format" = Option<String>, Query, pattern = "^(json|csv)$", description = "json (default) or csv")),
+    responses((status = 200, description = "The entries, or CSV with format=csv",
+               content((Paged<EntryView> = "application/json"), (String = "text/csv"))),
+               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn account_entries(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -166,7 +166,13 @@ impl IntoResponse for ApiError {
 /// The body of every error response, for the OpenAPI document.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A human sentence, or for 422 a list of `{type, loc, msg}` problems.
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
+    pub detail: ErrorDetail,
+}
+
+/// A human sentence, or for 422 a list of `{type, loc, msg}` problems.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ErrorDetail {
+    Message(String),
+    Problems(Vec<FieldError>),
 }

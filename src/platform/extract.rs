@@ -507,3 +507,79 @@ mod tests {
         assert_eq!(body.fee.to_string(), "0.00001000");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::platform::money::Amount;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Pay {
+        membership_fee: Amount,
+        loan: Option<Amount>,
+        bitpin_payment_id: String,
+    }
+
+    impl Validate for Pay {
+        const REQUIRED: &'static [&'static str] = &["membership_fee", "bitpin_payment_id"];
+    }
+
+    /// JSON values, nested a little, with keys that sometimes match the struct's.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[1-9][0-9]{0,13}\\.[0-9]{1,10}".prop_map(|s| serde_json::from_str(&s).unwrap()),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("membership_fee".to_string()),
+                        Just("loan".to_string()),
+                        Just("bitpin_payment_id".to_string()),
+                        "[a-z]{1,6}"
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Arbitrary bytes: a 400 when they are not JSON, never a panic.
+        #[test]
+        fn any_bytes_are_parsed_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            match parse_body::<Pay>(&bytes) {
+                Ok(_) | Err(ApiError::Validation(_)) => prop_assert!(serde_json::from_slice::<serde_json::Value>(&bytes).is_ok()),
+                Err(ApiError::BadRequest(_)) => prop_assert!(serde_json::from_slice::<serde_json::Value>(&bytes).is_err()),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        /// Any JSON: accepted only when it is an object of the right shape; otherwise a 422 with
+        /// at least one problem, each pointing into the body.
+        #[test]
+        fn any_json_gets_a_clear_answer(value in json_value()) {
+            let bytes = serde_json::to_vec(&value).unwrap();
+            match parse_body::<Pay>(&bytes) {
+                Ok(_) => prop_assert!(value.is_object()),
+                Err(ApiError::Validation(problems)) => {
+                    prop_assert!(!problems.is_empty());
+                    prop_assert!(problems.iter().all(|p| p.loc.first().map(String::as_str) == Some("body")));
+                }
+                Err(other) => prop_assert!(false, "valid JSON must not get {other:?}"),
+            }
+        }
+    }
+}

@@ -219,14 +219,21 @@ impl<'de> Deserialize<'de> for Amount {
 
 impl utoipa::PartialSchema for Amount {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, Type};
-        ObjectBuilder::new()
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let as_string = ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(r"^-?\d{1,11}(\.\d{1,8})?$"))
+            .examples(["20.00000000"]);
+        let as_number = ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .examples([20.5]);
+        OneOfBuilder::new()
+            .item(as_string)
+            .item(as_number)
             .description(Some(
-                "Exact USDT amount as a decimal string with 8 decimal places; numbers are accepted on input",
+                "Exact USDT amount. Responses always give a decimal string with 8 decimal places; \
+                 requests may also send a JSON number, read digit by digit (never through a float)",
             ))
-            .examples(["20.00000000"])
             .into()
     }
 }
@@ -313,5 +320,51 @@ mod tests {
         assert!(serde_json::from_str::<Amount>("1.123456789").is_err());
         assert!(serde_json::from_str::<Amount>("true").is_err());
         assert_eq!(serde_json::to_string(&b).unwrap(), "\"0.10000000\"");
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever text arrives, parsing answers (never panics), and what it accepts is exact.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,40}") {
+            if let Ok(amount) = Amount::parse(&text) {
+                prop_assert!(amount.fits_column());
+            }
+        }
+
+        #[test]
+        fn decimal_looking_text_never_panics(text in "[-+]?[0-9]{0,25}(\\.[0-9]{0,12})?([eE][-+]?[0-9]{0,4})?") {
+            let _ = Amount::parse(&text);
+        }
+
+        /// Every amount a column holds is written and read back unchanged, as text and as JSON.
+        #[test]
+        fn every_storable_amount_round_trips(units in any::<i64>()) {
+            let amount = Amount::from_units(units);
+            prop_assert_eq!(Amount::parse(&amount.to_string()), Ok(amount));
+            let json = serde_json::to_string(&amount).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Amount>(&json).unwrap(), amount);
+            let number: Amount = serde_json::from_str(&amount.to_string()).unwrap();
+            prop_assert_eq!(number, amount);
+        }
+
+        /// The exponent form means the same as the plain form.
+        #[test]
+        fn exponents_shift_the_point(mantissa in 0i64..1_000_000_000, exponent in -8i32..=2) {
+            let plain = Amount::parse(&format!("{mantissa}e{exponent}"));
+            let expected = if exponent >= 0 {
+                Amount::parse(&format!("{}", mantissa as i128 * 10i128.pow(exponent as u32)))
+            } else {
+                let scale = 10i64.pow((-exponent) as u32);
+                Amount::parse(&format!("{}.{:0width$}", mantissa / scale, mantissa % scale, width = (-exponent) as usize))
+            };
+            prop_assert_eq!(plain, expected);
+        }
     }
 }

@@ -21,9 +21,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `login_failed`, `login_lockout`, `config_changed`, `payment`, `draw`, `refresh_token_reuse`.
 #[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
     params(("action" = Option<String>, Query), ("actor_user_id" = Option<i64>, Query), ("target" = Option<String>, Query),
-           ("since" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD, inclusive"),
-           ("until" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD, exclusive"),
-           ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+           ("since" = Option<String>, Query, format = Date, description = "YYYY-MM-DD or an RFC 3339 time, inclusive"),
+           ("until" = Option<String>, Query, format = Date, description = "YYYY-MM-DD or an RFC 3339 time, exclusive"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 500), ("offset" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, body = Paged<AuditRecord>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn audit_log(
     State(state): State<AppState>,
