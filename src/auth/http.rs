@@ -204,18 +204,7 @@ async fn update_loan_request(
     meta: RequestMeta,
     ApiJson(body): ApiJson<LoanRequestUpdate>,
 ) -> ApiResult<Json<UserProfile>> {
-    let mut tx = state.db.begin_write().await?;
-    store::set_loan_request(&mut tx, user.id, body.loan_request_amount).await?;
-    let entry = AuditEntry {
-        actor_user_id: Some(user.id),
-        action: "user_changed",
-        target: format!("user:{}", user.id),
-        details: json!({ "loan_request_amount": body.loan_request_amount }),
-    };
-    audit::record(&mut tx, state.now(), &meta, entry).await?;
-    let profile = store::profile_by_id(&mut tx, user.id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    tx.commit().await?;
-    Ok(Json(profile))
+    Ok(Json(
+        service::change_loan_request(&state, &user, &meta, body.loan_request_amount).await?,
+    ))
 }

@@ -372,3 +372,33 @@ pub async fn update_user(
     state.invalidate(&format!("user:{user_id}")).await;
     Ok(profile)
 }
+
+/// Changes the amount a member asks for in the coming draws (0 opts out), and audits it.
+pub async fn change_loan_request(
+    state: &AppState,
+    user: &CurrentUser,
+    meta: &RequestMeta,
+    amount: Amount,
+) -> ApiResult<UserProfile> {
+    if let Err(msg) = domain::non_negative(amount) {
+        return Err(ApiError::Validation(vec![FieldError::body(
+            "loan_request_amount",
+            "greater_than_equal",
+            msg,
+        )]));
+    }
+    let mut tx = state.db.begin_write().await?;
+    store::set_loan_request(&mut tx, user.id, amount).await?;
+    let entry = AuditEntry {
+        actor_user_id: Some(user.id),
+        action: "user_changed",
+        target: format!("user:{}", user.id),
+        details: json!({ "loan_request_amount": amount }),
+    };
+    audit::record(&mut tx, state.now(), meta, entry).await?;
+    let profile = store::profile_by_id(&mut tx, user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    tx.commit().await?;
+    Ok(profile)
+}

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::{plain, render, Done, Page, View};
 use crate::app::AppState;
-use crate::auth::http::LoanRequestUpdate;
-use crate::auth::store::{profile_by_id, set_loan_request, UserProfile};
+use crate::auth::service::change_loan_request;
+use crate::auth::store::{profile_by_id, UserProfile};
 use crate::fund::http::PayRequest;
 use crate::fund::service::submit_payment;
 use crate::fund::store::{self, Loan, LoanFilter, Payment};
@@ -262,6 +262,7 @@ pub async fn pay(
 pub async fn loan_request(
     State(state): State<AppState>,
     prefs: Prefs,
+    meta: RequestMeta,
     CsrfForm(session, form): CsrfForm<LoanRequestForm>,
 ) -> WebResult<Response> {
     let lang = prefs.lang;
@@ -274,21 +275,10 @@ pub async fn loan_request(
         true,
     );
     if let Some(amount) = amount {
-        let body = LoanRequestUpdate {
-            loan_request_amount: amount,
-        };
-        let problems = body.validate();
-        if problems.is_empty() {
-            let mut tx = state.db.begin_write().await?;
-            set_loan_request(&mut tx, session.user.id, amount).await?;
-            tx.commit().await?;
-            return Ok(see_other("/dashboard?done=loan_request"));
+        match change_loan_request(&state, &session.user, &meta, amount).await {
+            Ok(_) => return Ok(see_other("/dashboard?done=loan_request")),
+            Err(err) => errors = FormErrors::from_api(err, lang, &["loan_request_amount"])?,
         }
-        errors = FormErrors::from_api(
-            ApiError::Validation(problems),
-            lang,
-            &["loan_request_amount"],
-        )?;
     }
     let entered = Entered {
         pay: None,
