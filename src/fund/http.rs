@@ -126,9 +126,9 @@ async fn my_payments(
 
 /// Run this Jalali month's draw. Anyone may start it once every active member has paid.
 ///
-/// Reads its inputs with five statements whatever the number of members (existing draw,
-/// unpaid members, every member's statistics, the fund's cash, the configuration) and writes
-/// one loan.
+/// Reads its inputs with six statements whatever the number of members (existing draw,
+/// unpaid members, every member's payments and balance, the borrowers' loans, the fund's cash,
+/// the configuration) and writes one loan.
 #[utoipa::path(post, path = "/api/loans/start", tag = "loans", security(("bearer" = [])),
     responses((status = 201, body = DrawResult), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn start_draw(

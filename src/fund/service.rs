@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::draw::run_draw;
 use super::http::PayRequest;
 use super::rules::{plan_payment, FundConfig};
-use super::store::{self, Loan, LoanFilter, NewLoan, NewPayment, Payment};
+use super::store::{self, Loan, NewLoan, NewPayment, Payment};
 use crate::app::AppState;
 use crate::auth::store::set_loan_request;
 use crate::auth::CurrentUser;
@@ -18,10 +18,12 @@ use crate::gateways::bitpin::BitpinError;
 use crate::ledger::domain::JournalTransaction;
 use crate::ledger::store::{self as ledger, TxRecord};
 use crate::platform::audit::{self, AuditEntry};
+use crate::platform::clock::to_db_time;
 use crate::platform::db::is_unique_violation;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::extract::RequestMeta;
 use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
+use crate::platform::money::Amount;
 
 /// The fund's configuration, cached for `CACHE_TTL_SECONDS` (changes invalidate it at once).
 pub async fn current_config(state: &AppState) -> ApiResult<FundConfig> {
@@ -280,14 +282,32 @@ async fn draw(
         details: json!({ "month": month.to_string(), "selected": outcome.log.selected, "cash": cash }),
     };
     audit::record(&mut tx, now, meta, entry).await?;
-    let filter = LoanFilter {
-        id: Some(loan_id),
-        ..Default::default()
+    // The loan as `store::loans` would read it back, built from what was just written: reading
+    // it again meant fetching and parsing the draw's log (megabytes over 100,000 members).
+    let amount = outcome.winner.as_ref().map(|w| w.amount);
+    let loan = Loan {
+        id: loan_id,
+        user_id: outcome.winner.as_ref().map(|w| w.user_id),
+        username: outcome.winner.as_ref().map(|w| w.username.clone()),
+        amount,
+        state: if outcome.winner.is_some() {
+            "active"
+        } else {
+            "no_one"
+        }
+        .to_string(),
+        jalali_year: i64::from(month.year),
+        jalali_month: i64::from(month.month),
+        min_amount_for_each_payment: outcome
+            .winner
+            .as_ref()
+            .map(|_| config.min_amount_for_loan_payment),
+        total_paid: Amount::ZERO,
+        remaining_balance: amount.unwrap_or(Amount::ZERO),
+        log,
+        payments: vec![],
+        created_at: to_db_time(now),
     };
-    let loan = store::loans(&mut tx, &filter)
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("new loan vanished"))?;
     let message = match &outcome.winner {
         Some(w) => format!(
             "Loan of {} assigned to {} for {month}",

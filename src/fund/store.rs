@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::draw::MemberStats;
 use super::rules::{ActiveLoan, FundConfig, PaymentPlan};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{flag, summed_amount, Conditions};
+use crate::platform::db::{summed_amount, Conditions};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
@@ -430,26 +430,69 @@ pub async fn unpaid_members(
     .await
 }
 
-/// Every active member's draw statistics in one set-based statement.
+/// Every active member's draw statistics, in two set-based statements whatever the number of
+/// members: one row per member from payments and the ledger, and one row per member who ever
+/// received a loan (few) from the loans.
+///
+/// Most of the draw's time over many members is spent turning rows into `AnyRow`s (sqlx builds
+/// every row's column list anew), so the statement that returns a row per member carries only
+/// the columns every member needs. "Last payment" is found through the unique index on
+/// `(user_id, jalali_year, jalali_month)` (a member pays once a month, so the latest month
+/// identifies it) instead of a window over every payment.
 pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, sqlx::Error> {
     let rows = sqlx::query(
         "WITH pay AS ( \
            SELECT user_id, \
                   CAST(COUNT(loan_id) AS BIGINT) AS repayment_count, \
-                  CAST(SUM(CASE WHEN loan_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS months_without_repayment \
+                  CAST(SUM(CASE WHEN loan_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS months_without_repayment, \
+                  MAX(jalali_year * 12 + jalali_month) AS last_month \
            FROM payments GROUP BY user_id), \
          contributions AS ( \
            SELECT a.user_id, \
                   CAST(SUM((e.credit - e.debit) / 100000000) AS BIGINT) AS balance_whole, \
                   CAST(SUM((e.credit - e.debit) % 100000000) AS BIGINT) AS balance_fraction \
            FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id \
-           WHERE a.kind = 'member_contributions' GROUP BY a.user_id), \
-         last_pay AS ( \
-           SELECT user_id, amount FROM ( \
-             SELECT user_id, amount, ROW_NUMBER() OVER \
-               (PARTITION BY user_id ORDER BY jalali_year DESC, jalali_month DESC, created_at DESC) AS rn \
-             FROM payments) ranked WHERE rn = 1), \
-         received AS ( \
+           WHERE a.kind = 'member_contributions' GROUP BY a.user_id) \
+         SELECT u.id, u.username, u.is_main, u.loan_request_amount, \
+                COALESCE(contributions.balance_whole, 0) AS balance_whole, \
+                COALESCE(contributions.balance_fraction, 0) AS balance_fraction, \
+                COALESCE(pay.repayment_count, 0) AS repayment_count, \
+                COALESCE(pay.months_without_repayment, 0) AS months_without_repayment, \
+                last_pay.amount AS last_payment_total \
+         FROM users u \
+         LEFT JOIN pay ON pay.user_id = u.id \
+         LEFT JOIN payments last_pay ON last_pay.user_id = u.id \
+              AND last_pay.jalali_year = (pay.last_month - 1) / 12 \
+              AND last_pay.jalali_month = pay.last_month - 12 * ((pay.last_month - 1) / 12) \
+         LEFT JOIN contributions ON contributions.user_id = u.id \
+         WHERE u.is_active = 1 AND u.role IN ('admin', 'member') ORDER BY u.id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut members = rows
+        .iter()
+        .map(|r| {
+            Ok(MemberStats {
+                user_id: r.try_get(0)?,
+                username: r.try_get(1)?,
+                is_main: r.try_get::<i64, _>(2)? != 0,
+                loan_request: Amount::from_units(r.try_get(3)?),
+                balance: Amount::from_split_sum(r.try_get(4)?, r.try_get(5)?),
+                repayment_count: r.try_get(6)?,
+                months_without_repayment: r.try_get(7)?,
+                last_payment_total: r.try_get::<Option<i64>, _>(8)?.map(Amount::from_units),
+                has_active_loan: false,
+                loans_received_count: 0,
+                loans_received_total: Amount::ZERO,
+                last_loan_amount: None,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    drop(rows);
+
+    // Loans are one a month: this is one row per member who ever borrowed.
+    let loan_rows = sqlx::query(
+        "WITH received AS ( \
            SELECT user_id, CAST(COUNT(*) AS BIGINT) AS n, \
                   CAST(SUM(amount / 100000000) AS BIGINT) AS received_whole, \
                   CAST(SUM(amount % 100000000) AS BIGINT) AS received_fraction, \
@@ -460,49 +503,33 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
              SELECT user_id, amount, ROW_NUMBER() OVER \
                (PARTITION BY user_id ORDER BY jalali_year DESC, jalali_month DESC) AS rn \
              FROM loans WHERE state IN ('active', 'settled')) ranked WHERE rn = 1) \
-         SELECT u.id, u.username, u.is_main, u.loan_request_amount, \
-                COALESCE(contributions.balance_whole, 0) AS balance_whole, \
-                COALESCE(contributions.balance_fraction, 0) AS balance_fraction, \
-                COALESCE(pay.repayment_count, 0) AS repayment_count, \
-                COALESCE(pay.months_without_repayment, 0) AS months_without_repayment, \
-                last_pay.amount AS last_payment_total, \
-                COALESCE(received.n, 0) AS loans_received_count, \
-                COALESCE(received.received_whole, 0) AS received_whole, \
-                COALESCE(received.received_fraction, 0) AS received_fraction, \
-                COALESCE(received.active, 0) AS active_loans, \
-                last_loan.amount AS last_loan_amount \
-         FROM users u \
-         LEFT JOIN pay ON pay.user_id = u.id \
-         LEFT JOIN contributions ON contributions.user_id = u.id \
-         LEFT JOIN last_pay ON last_pay.user_id = u.id \
-         LEFT JOIN received ON received.user_id = u.id \
-         LEFT JOIN last_loan ON last_loan.user_id = u.id \
-         WHERE u.is_active = 1 AND u.role IN ('admin', 'member') ORDER BY u.id",
+         SELECT received.user_id, received.n AS loans_received_count, \
+                received.received_whole, received.received_fraction, \
+                received.active AS active_loans, last_loan.amount AS last_loan_amount \
+         FROM received LEFT JOIN last_loan ON last_loan.user_id = received.user_id",
     )
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MemberStats {
-                user_id: r.try_get("id")?,
-                username: r.try_get("username")?,
-                is_main: flag(r, "is_main")?,
-                loan_request: Amount::from_units(r.try_get("loan_request_amount")?),
-                balance: summed_amount(r, "balance")?,
-                has_active_loan: r.try_get::<i64, _>("active_loans")? > 0,
-                last_payment_total: r
-                    .try_get::<Option<i64>, _>("last_payment_total")?
-                    .map(Amount::from_units),
-                repayment_count: r.try_get("repayment_count")?,
-                loans_received_count: r.try_get("loans_received_count")?,
-                loans_received_total: summed_amount(r, "received")?,
-                last_loan_amount: r
-                    .try_get::<Option<i64>, _>("last_loan_amount")?
-                    .map(Amount::from_units),
-                months_without_repayment: r.try_get("months_without_repayment")?,
-            })
-        })
-        .collect()
+    let index: std::collections::HashMap<i64, usize> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.user_id, i))
+        .collect();
+    for r in &loan_rows {
+        let user_id: i64 = r.try_get("user_id")?;
+        // A borrower who is no longer an active member does not take part.
+        let Some(&i) = index.get(&user_id) else {
+            continue;
+        };
+        let m = &mut members[i];
+        m.loans_received_count = r.try_get("loans_received_count")?;
+        m.loans_received_total = summed_amount(r, "received")?;
+        m.has_active_loan = r.try_get::<i64, _>("active_loans")? > 0;
+        m.last_loan_amount = r
+            .try_get::<Option<i64>, _>("last_loan_amount")?
+            .map(Amount::from_units);
+    }
+    Ok(members)
 }
 
 /// The fund's cash, from the ledger: fees + repayments − loans paid out (one statement).
