@@ -85,11 +85,14 @@ async fn pay(
     let already_paid = || ApiError::conflict(format!("Payment already submitted for {month}"));
     let id_used = || ApiError::conflict("This Bitpin payment id has already been used");
 
+    // The configuration first: when its cache is cold, current_config takes a connection of its
+    // own, and taking it while holding `conn` deadlocked a burst of payments as large as the pool
+    // (each holding one connection, all waiting for a second) until the acquire timeout: 503s.
+    let config = current_config(state).await?;
     let mut conn = state.db.pool.acquire().await?;
     if store::has_paid(&mut conn, user.id, month).await? {
         return Err(already_paid());
     }
-    let config = current_config(state).await?;
     let active_loan = store::active_loan(&mut conn, user.id).await?;
     let plan = plan_payment(
         body.membership_fee,

@@ -103,11 +103,12 @@ async fn page(
 ) -> WebResult<Response> {
     let user_id = session.user.id;
     let month = state.current_month();
+    // Before taking `conn`: on a cold cache it takes a connection of its own (see fund::service).
+    let config = crate::fund::service::current_config(state).await?;
     let mut conn = state.db.pool.acquire().await?;
     let profile = profile_by_id(&mut conn, user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let config = crate::fund::service::current_config(state).await?;
     let payments = store::payments_of(&mut conn, user_id).await?;
     let filter = LoanFilter {
         user_id: Some(user_id),
