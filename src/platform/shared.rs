@@ -35,14 +35,16 @@ impl RedisLink {
     async fn connection(&self) -> Option<ConnectionManager> {
         let mut manager = self.manager.lock().await;
         if let Some(conn) = manager.as_ref() {
-            return Some(conn.clone());
-        }
-        {
-            let mut last = self.last_attempt.lock().expect("mutex");
-            if last.is_some_and(|t| t.elapsed() < RECONNECT_EVERY) {
-                return None;
+            // After a failure, fall back at once instead of handing out the manager, whose own
+            // reconnection attempts made every request wait ~145 ms while Redis was down; one
+            // request tries Redis again every RECONNECT_EVERY.
+            if self.up.load(Ordering::Relaxed) || self.may_retry() {
+                return Some(conn.clone());
             }
-            *last = Some(Instant::now());
+            return None;
+        }
+        if !self.may_retry() {
+            return None;
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
@@ -60,8 +62,21 @@ impl RedisLink {
         }
     }
 
+    /// True at most once every RECONNECT_EVERY since the last attempt or failure.
+    fn may_retry(&self) -> bool {
+        let mut last = self.last_attempt.lock().expect("mutex");
+        if last.is_some_and(|t| t.elapsed() < RECONNECT_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
     /// Logs each change between reachable and unreachable once.
     fn mark(&self, up: bool, why: &str) {
+        if !up {
+            *self.last_attempt.lock().expect("mutex") = Some(Instant::now());
+        }
         if self.up.swap(up, Ordering::Relaxed) != up {
             if up {
                 tracing::info!(
