@@ -151,14 +151,16 @@ say "Redis up: $before; shutting Redis down"
 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
 for _ in $(seq 1 50); do redis_up || break; sleep 0.1; done
 : >"$WORK/redis-down-codes"
+t0="$(date +%s.%N)"
 for _ in $(seq 1 50); do
   http_code "$BASE/api/payments/config" -H "Authorization: Bearer $TOKEN" >>"$WORK/redis-down-codes"
   echo >>"$WORK/redis-down-codes"
 done
+took="$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")"
 ok="$(grep -cx 200 "$WORK/redis-down-codes")"
 limited="$(grep -cx 429 "$WORK/redis-down-codes")"
 other="$(grep -cvx -E '200|429' "$WORK/redis-down-codes")"
-verdict "Redis down: the instance keeps serving (200s, no 5xx)" "$([ "$ok" -gt 0 ] && [ "$other" = 0 ] && echo 0 || echo 1)" "200: $ok, 429: $limited, other: $other"
+verdict "Redis down: the instance keeps serving (200s, no 5xx)" "$([ "$ok" -gt 0 ] && [ "$other" = 0 ] && echo 0 || echo 1)" "200: $ok, 429: $limited, other: $other; 50 sequential requests in $took s"
 verdict "Redis down: rate limits fall back to the process (429 once this process counted 40 in the minute)" \
   "$([ "$limited" -gt 0 ] && [ "$ok" -le 40 ] && echo 0 || echo 1)" "$ok allowed, then $limited limited"
 verdict "the log says Redis is unreachable" "$(grep -q 'Redis is unreachable' "$LOG" && echo 0 || echo 1)" \

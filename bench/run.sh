@@ -26,7 +26,8 @@
 #
 # Knobs: BENCH_RUNS (3), BENCH_READ_SECONDS (8), BENCH_PAY_MEMBERS (members per payment run,
 # 2000), BENCH_DRAW_SIZES ("1000 10000 100000"), BENCH_WRK_THREADS (2), BENCH_OUT (results
-# folder; default $CARGO_TARGET_DIR/bench-results/<time>), BENCH_SKIP_BUILD=1.
+# folder; default $CARGO_TARGET_DIR/bench-results/<time>), BENCH_SKIP_BUILD=1, BENCH_PARTS
+# ("main draw": the limits, reads, logins, payments, memory and start-up; and the draw).
 # Results: $BENCH_OUT/results.jsonl (one JSON object per measurement) and summary.md.
 set -uo pipefail
 BENCH_NAME=run
@@ -43,6 +44,7 @@ READ_SECONDS="${BENCH_READ_SECONDS:-8}"
 PAY_MEMBERS="${BENCH_PAY_MEMBERS:-2000}"
 DRAW_SIZES="${BENCH_DRAW_SIZES:-1000 10000 100000}"
 WRK_THREADS="${BENCH_WRK_THREADS:-2}"
+PARTS="${BENCH_PARTS:-main draw}"
 OUT="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$OUT/work"
 RESULTS="$OUT/results.jsonl"
@@ -353,7 +355,7 @@ EOF
 )"
     local code secs size
     read -r code secs size <<<"$out"
-    emit "{\"kind\":\"draw\",\"backend\":\"$backend\",\"n\":$n,\"status\":$code,\"seconds\":$secs,\"bytes\":$size,\"rss_before_kib\":$rss_before,\"rss_after_kib\":$rss_after,\"sql\":$statements}"
+    emit "{\"kind\":\"draw\",\"backend\":\"$backend\",\"n\":$n,\"load\":$(load_now),\"status\":$code,\"seconds\":$secs,\"bytes\":$size,\"rss_before_kib\":$rss_before,\"rss_after_kib\":$rss_after,\"sql\":$statements}"
     say "draw $backend N=$n run $r: HTTP $code in ${secs}s, $(echo "$statements" | json_field count) statements, response $size bytes, RSS $rss_before -> $rss_after KiB"
     stop_pid "$SERVER_PID"
     SERVER_PID=""
@@ -366,15 +368,19 @@ EOF
 }
 
 status=0
-for backend in "${backends[@]}"; do
-  say "=== $backend ==="
-  bench_backend "$backend" || { say "$backend: FAILED"; status=1; }
-done
-for backend in "${backends[@]}"; do
-  for n in $DRAW_SIZES; do
-    bench_draw "$backend" "$n" || { say "draw $backend $n: FAILED"; status=1; }
+if [[ " $PARTS " == *" main "* ]]; then
+  for backend in "${backends[@]}"; do
+    say "=== $backend ==="
+    bench_backend "$backend" || { say "$backend: FAILED"; status=1; }
   done
-done
+fi
+if [[ " $PARTS " == *" draw "* ]]; then
+  for backend in "${backends[@]}"; do
+    for n in $DRAW_SIZES; do
+      bench_draw "$backend" "$n" || { say "draw $backend $n: FAILED"; status=1; }
+    done
+  done
+fi
 
 emit "{\"kind\":\"constant_rss_kib\",\"value\":$(rss_kib "$CONST_PID")}"
 stop_pid "$CONST_PID"

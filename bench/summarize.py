@@ -134,8 +134,8 @@ def main():
     # Draw.
     out.append("## The draw, POST /api/loans/start, every member paid this month and the two before")
     out.append("")
-    out.append("| database | members | wall time s, median (min–max) | SQL statements | response bytes | RSS before → after (MiB) | target < 1 s |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- |")
+    out.append("| database | members | wall time s, median (min–max) | SQL statements | response bytes | RSS before → after (MiB) | load average | target < 1 s |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     draws = by("draw")
     for backend in ("sqlite", "postgres"):
         for n in sorted({r["n"] for r in draws if r["backend"] == backend}):
@@ -145,8 +145,10 @@ def main():
             rss = f"{med([r['rss_before_kib'] for r in rs]) / 1024:.0f} → {med([r['rss_after_kib'] for r in rs]) / 1024:.0f}"
             ok = "✓" if secs and med(secs) < 1 else "✗"
             statuses = sorted({r["status"] for r in rs})
+            la = [r["load"]["loadavg"] for r in rs if r.get("load")]
+            la_text = f"{min(la):.1f}–{max(la):.1f}" if la else "–"
             out.append(f"| {backend} | {n:,} | {spread(secs, '{:.3f}')} | {', '.join(map(str, counts))} | "
-                       f"{med([r['bytes'] for r in rs]):,.0f} | {rss} | {ok}{'' if statuses == [201] else f' statuses {statuses}'} |")
+                       f"{med([r['bytes'] for r in rs]):,.0f} | {rss} | {la_text} | {ok}{'' if statuses == [201] else f' statuses {statuses}'} |")
     out.append("")
     slow = {}
     for r in draws:
