@@ -269,6 +269,9 @@ bench_backend() {
   emit "{\"kind\":\"rss_idle_after_load\",\"backend\":\"$backend\",\"kib\":$(rss_kib "$SERVER_PID")}"
   stop_pid "$SERVER_PID"
   SERVER_PID=""
+  # One JSON line per request makes this log gigabytes: keep its warnings, errors and tail.
+  { grep -E '"level":"(WARN|ERROR)"' "$log" | head -n 1000; tail -n 2000 "$log"; } >"$log.kept"
+  mv "$log.kept" "$log"
   [ "$backend" = postgres ] && pg_drop_db saghat_bench_main
   return 0
 }
