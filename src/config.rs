@@ -60,6 +60,12 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// A request's headers must have arrived this long after the server began waiting for them
+    /// (slowloris); on HTTP/1 that includes the wait for the next request on a kept-alive
+    /// connection.
+    pub header_read_timeout: Duration,
+    /// A connection whose reads or writes have waited this long on the client is closed.
+    pub idle_timeout: Duration,
     pub admin_username: Option<String>,
     pub admin_password: Option<String>,
 }
@@ -89,6 +95,14 @@ fn flag(name: &str) -> anyhow::Result<bool> {
         Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
         Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
         Some(v) => bail!("{name}={v:?} is not a boolean (true/false)"),
+    }
+}
+
+/// A number of seconds greater than 0 (a 0 timeout would close every connection at once).
+fn positive_seconds(name: &str, default: u64) -> anyhow::Result<Duration> {
+    match parsed(name, default)? {
+        0 => bail!("{name} must be at least 1"),
+        seconds => Ok(Duration::from_secs(seconds)),
     }
 }
 
@@ -190,6 +204,8 @@ impl Config {
             trust_proxy_headers: flag("TRUST_PROXY_HEADERS")?,
             max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024)?,
             request_timeout: Duration::from_secs(parsed("REQUEST_TIMEOUT_SECONDS", 30)?),
+            header_read_timeout: positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
+            idle_timeout: positive_seconds("IDLE_TIMEOUT_SECONDS", 60)?,
             admin_username: var("SAGHAT_ADMIN_USERNAME"),
             admin_password: var("SAGHAT_ADMIN_PASSWORD"),
         })
@@ -229,6 +245,8 @@ impl Config {
             trust_proxy_headers: false,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             admin_username: None,
             admin_password: None,
         }

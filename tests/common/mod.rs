@@ -134,15 +134,12 @@ impl TestApp {
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let router = app::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        // The server `saghat serve` runs, with its timeouts, until the test ends.
+        tokio::spawn(app::serve_until(
+            state.clone(),
+            listener,
+            std::future::pending(),
+        ));
         Some(TestApp {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
