@@ -98,6 +98,18 @@ fn flag(name: &str) -> anyhow::Result<bool> {
     }
 }
 
+/// A listening address must be `HOST:PORT`: a bare port (`BIND=8000`) is a common slip that
+/// the socket layer reports only as "invalid socket address".
+pub fn bind_address(name: &str, text: &str) -> anyhow::Result<String> {
+    let valid = text
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !valid {
+        bail!("{name}={text:?} is not an address: use HOST:PORT, such as 127.0.0.1:8000 or 0.0.0.0:8000");
+    }
+    Ok(text.to_string())
+}
+
 /// A number of seconds greater than 0 (a 0 timeout would close every connection at once).
 fn positive_seconds(name: &str, default: u64) -> anyhow::Result<Duration> {
     match parsed(name, default)? {
@@ -172,7 +184,10 @@ impl Config {
         Ok(Config {
             app_env,
             debug: flag("DEBUG")?,
-            bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            bind: bind_address(
+                "BIND",
+                &var("BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            )?,
             data_dir,
             database_url,
             database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 10)?,
@@ -269,15 +284,29 @@ fn secret(app_env: AppEnv, data_dir: &std::path::Path, name: &str) -> anyhow::Re
             return Ok(existing.trim().to_string());
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    create_private_dir(data_dir)?;
     let generated = crate::auth::tokens::random_token();
     write_private(&path, &generated)?;
     tracing::warn!(file = %path.display(), "{name} is not set: generated one for development");
     Ok(generated)
 }
 
-fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+/// Creates a folder (and its missing parents) readable only by this user (0700); an existing
+/// one is left as it is.
+pub(crate) fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(path)
+        .with_context(|| format!("cannot create the folder {}", path.display()))
+}
+
+pub(crate) fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
