@@ -883,6 +883,7 @@ async fn serve_on_postgresql() {
         .execute(&mut conn)
         .await
         .expect("create database");
+    let _drop = DropDatabase(name.clone());
     let sandbox = Sandbox::with_database(format!("postgres://postgres@127.0.0.1:5432/{name}"));
 
     let mut server = Server::start(&sandbox, &ADMIN_ENV);
@@ -896,10 +897,34 @@ async fn serve_on_postgresql() {
     assert!(server.terminate().await.success());
     // Nothing was written to SQLite instead.
     assert!(!sandbox.db_path().exists() && !sandbox.dir.path().join("saghat.db").exists());
+}
 
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut conn)
-        .await;
+/// Drops a PostgreSQL database made by a test when it ends, passed or failed.
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // Its own thread and runtime: a test's runtime cannot be blocked on from inside.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn =
+                    sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test")
+                        .await
+                        .expect("connect to drop the test database");
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("drop the test database");
+            });
+        })
+        .join();
+    }
 }
 
 #[tokio::test]
