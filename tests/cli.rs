@@ -782,7 +782,7 @@ fn a_database_that_cannot_be_reached_is_named_once() {
     let sandbox = Sandbox::with_database(format!(
         "postgres://postgres:secret-pw@127.0.0.1:{port}/saghat"
     ));
-    for args in [&["ledger", "verify"][..], &["migrate"][..]] {
+    for args in [&["ledger", "verify"][..], &["migrate"][..], &["serve"][..]] {
         let output = sandbox.run(args, &[]);
         assert!(!output.status.success(), "{}", describe(&output));
         let stderr = String::from_utf8_lossy(&output.stderr);
