@@ -81,7 +81,8 @@ extern "C" fn drop_test_database() {
     drop_database(&name);
 }
 
-/// Drops a PostgreSQL database made by a test, blocking (at most 10 s).
+/// Drops a PostgreSQL database made by a test, blocking (at most 60 s: dropping one with the
+/// schemas of a whole test binary took 5-10 s on a loaded machine).
 pub fn drop_database(name: &str) {
     use sqlx::Connection;
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -98,7 +99,7 @@ pub fn drop_database(name: &str) {
                 .await?;
             Ok::<_, sqlx::Error>(())
         };
-        tokio::time::timeout(std::time::Duration::from_secs(10), work).await
+        tokio::time::timeout(std::time::Duration::from_secs(60), work).await
     });
     match dropped {
         Ok(Ok(())) => {}
