@@ -177,6 +177,13 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("LOG_FORMAT={other:?} must be text or json"),
         };
+        let request_timeout = Duration::from_secs(parsed("REQUEST_TIMEOUT_SECONDS", 30)?);
+        let idle_timeout = positive_seconds("IDLE_TIMEOUT_SECONDS", 60)?;
+        // While a request runs, hyper keeps a read pending (to notice a client leaving), so a
+        // shorter idle timeout would cut off requests the request timeout still allows.
+        if idle_timeout < request_timeout {
+            bail!("IDLE_TIMEOUT_SECONDS must be at least REQUEST_TIMEOUT_SECONDS");
+        }
         let jwt_expire_minutes: i64 = parsed("JWT_EXPIRE_MINUTES", 10080)?;
         if jwt_expire_minutes <= 0 {
             bail!("JWT_EXPIRE_MINUTES must be positive");
@@ -218,9 +225,9 @@ impl Config {
             },
             trust_proxy_headers: flag("TRUST_PROXY_HEADERS")?,
             max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024)?,
-            request_timeout: Duration::from_secs(parsed("REQUEST_TIMEOUT_SECONDS", 30)?),
+            request_timeout,
             header_read_timeout: positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
-            idle_timeout: positive_seconds("IDLE_TIMEOUT_SECONDS", 60)?,
+            idle_timeout,
             admin_username: var("SAGHAT_ADMIN_USERNAME"),
             admin_password: var("SAGHAT_ADMIN_PASSWORD"),
         })

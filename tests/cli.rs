@@ -818,6 +818,29 @@ fn a_bare_port_as_the_address_says_host_port() {
     assert!(stderr.contains("HOST:PORT"), "{}", describe(&output));
 }
 
+#[test]
+fn timeouts_that_cannot_work_are_refused() {
+    let sandbox = Sandbox::new();
+    let cases: [&[(&str, &str)]; 3] = [
+        &[("HEADER_READ_TIMEOUT_SECONDS", "0")],
+        &[("IDLE_TIMEOUT_SECONDS", "0")],
+        &[
+            ("IDLE_TIMEOUT_SECONDS", "10"),
+            ("REQUEST_TIMEOUT_SECONDS", "30"),
+        ],
+    ];
+    for env in cases {
+        let output = sandbox.run(&["serve", "--bind", "127.0.0.1:0"], env);
+        assert!(!output.status.success(), "{env:?}: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("configuration error") && stderr.contains(env[0].0),
+            "{env:?}: {}",
+            describe(&output)
+        );
+    }
+}
+
 #[tokio::test]
 async fn logs_have_no_colour_codes_when_not_on_a_terminal() {
     let sandbox = Sandbox::new();
