@@ -182,7 +182,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 return Ok(());
             }
             fund::save_config(&mut tx, &settings, clock.now()).await?;
-            let changed: Vec<&str> = [
+            let given: Vec<&str> = [
                 ("min_membership_fee", min_fee.is_some()),
                 ("max_month_for_loan_payment", max_months.is_some()),
                 ("min_amount_for_loan_payment", min_payment.is_some()),
@@ -196,7 +196,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 target: "fund_config".into(),
                 details: serde_json::json!({
                     "source": "saghat setup-fund",
-                    "given": changed,
+                    "given": given,
                     "min_membership_fee": settings.min_membership_fee,
                     "max_month_for_loan_payment": settings.max_month_for_loan_payment,
                     "min_amount_for_loan_payment": settings.min_amount_for_loan_payment,
