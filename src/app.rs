@@ -288,6 +288,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
     let config = state.config.clone();
+    let pages_state = state.clone();
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
@@ -307,6 +308,8 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal server error" }))).into_response()
         }))
+        // Outside the panic catcher: a web page's failure of any kind is an HTML page.
+        .layer(middleware::from_fn_with_state(pages_state, crate::web::error_pages))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

@@ -25,6 +25,10 @@ crate::on_both_databases!(
     the_loan_history_filters_by_jalali_month,
     persian_is_right_to_left_with_persian_digits,
     static_assets_and_security_headers,
+    sign_in_never_redirects_off_site,
+    errors_are_html_pages_with_the_navigation,
+    a_database_error_on_a_page_is_an_html_page,
+    admins_edit_deactivate_and_follow_members,
 );
 
 /// Tokens last a year: these tests move through months.
@@ -87,7 +91,8 @@ impl<'a> Browser<'a> {
         Browser {
             app,
             cookies: HashMap::new(),
-            headers: vec![],
+            // What a browser asks for when it opens a page.
+            headers: vec![("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
         }
     }
 
@@ -774,7 +779,7 @@ async fn admins_manage_members_and_settings(backend: Backend) {
     let mut boss = Browser::new(&app);
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.get("/admin/members").await;
-    assert!(page.has("<td>sara</td>") && page.has("<td>admin</td>"));
+    assert!(page.has("<bdi>sara</bdi></a></td>") && page.has("<bdi>admin</bdi></a></td>"));
     assert!(page.has("<label for=\"username\">") && page.has("<label for=\"role\">"));
 
     let bad = boss
@@ -827,7 +832,9 @@ async fn admins_manage_members_and_settings(backend: Backend) {
     assert_eq!(created.location, "/admin/members?done=member");
     let page = boss.get(&created.location).await;
     assert!(
-        page.has("The member was created.") && page.has("<td>neda</td>") && page.has("Accountant")
+        page.has("The member was created.")
+            && page.has("<bdi>neda</bdi></a></td>")
+            && page.has("Accountant")
     );
     let neda = app.login("neda", PASSWORD).await;
     let (_, me) = app.get("/api/auth/me", &neda).await;
@@ -1036,4 +1043,423 @@ async fn static_assets_and_security_headers(backend: Backend) {
         (status, body["detail"].as_str()),
         (StatusCode::NOT_FOUND, Some("Not Found"))
     );
+}
+
+async fn sign_in_never_redirects_off_site(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let evil = [
+        "//evil.example/",
+        "///evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/%09/evil.example",
+        "/%2F%2Fevil.example",
+        "/%2f/evil.example",
+        "/%5Cevil.example",
+        "/%0D%0A/evil.example",
+        "https://evil.example",
+        "http:evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "/x//evil.example",
+        "/\u{0}/evil.example",
+    ];
+    // From the sign-in form's hidden field.
+    for next in evil {
+        let mut browser = Browser::new(&app);
+        let csrf = browser.get("/login").await.csrf();
+        let page = browser
+            .post(
+                "/login",
+                &[
+                    ("username", ADMIN),
+                    ("password", ADMIN_PASSWORD),
+                    ("next", next),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (page.status, page.location.as_str()),
+            (StatusCode::SEE_OTHER, "/dashboard"),
+            "next={next:?}"
+        );
+    }
+    // From the link a signed-in user follows (`/login?next=…` as the issue showed it).
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    for next in evil {
+        let encoded: String = next.bytes().map(|b| format!("%{b:02X}")).collect();
+        let page = browser.get(&format!("/login?next={encoded}")).await;
+        assert_eq!(page.location, "/dashboard", "next={next:?}");
+    }
+    let page = browser.get("/login?next=/%09/evil.example").await;
+    assert_eq!(page.location, "/dashboard");
+    // A path of this site still works, with its query.
+    let page = browser.get("/login?next=%2Ffund%3Fx%3D1").await;
+    assert_eq!(page.location, "/fund?x=1");
+    let mut other = Browser::new(&app);
+    let csrf = other.get("/login").await.csrf();
+    let page = other
+        .post(
+            "/login",
+            &[
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+                ("next", "/fund?x=1"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(page.location, "/fund?x=1");
+}
+
+/// An error page: HTML in the page's language, the site's navigation, never JSON.
+fn assert_error_page(page: &Page, status: StatusCode, message: &str) {
+    assert_eq!(page.status, status, "{}", page.body);
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        page.headers
+    );
+    assert!(!page.has("{\"detail\""), "never raw JSON: {}", page.body);
+    assert!(
+        page.has("<nav aria-label="),
+        "the navigation: {}",
+        page.body
+    );
+    assert!(
+        page.has(&format!("<p id=\"error-message\">{message}</p>")),
+        "{message}: {}",
+        page.body
+    );
+    assert_eq!(page.headers["cache-control"], "no-store");
+}
+
+async fn errors_are_html_pages_with_the_navigation(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "sara", "0").await;
+    let mut sara = Browser::new(&app);
+    sara.sign_in("sara", PASSWORD).await;
+
+    // A member opening an admin page: 403, with the member's own navigation.
+    for path in [
+        "/admin/members",
+        "/admin/config",
+        "/admin/loans",
+        "/admin/members/1",
+    ] {
+        let page = sara.send(Method::GET, path, None).await;
+        assert_error_page(
+            &page,
+            StatusCode::FORBIDDEN,
+            "Only the fund&#39;s admins may see this page.",
+        );
+        assert!(page.has("href=\"/fund\"") && page.has("<strong>sara</strong>"));
+        assert!(!page.has("href=\"/admin/members\""), "no admin links");
+    }
+    let page = sara.send(Method::GET, "/admin/config?lang=fa", None).await;
+    assert_error_page(
+        &page,
+        StatusCode::FORBIDDEN,
+        "فقط مدیران صندوق به این صفحه دسترسی دارند.",
+    );
+    assert!(page.has("<html lang=\"fa\" dir=\"rtl\">") && page.has("خطا ۴۰۳"));
+    assert!(
+        page.has("href=\"/admin/config?lang=en\""),
+        "the language switch stays"
+    );
+    sara.send(Method::GET, "/dashboard?lang=en", None).await;
+
+    // An unknown path: 404 in the page's language, signed in or not.
+    let page = sara.send(Method::GET, "/no/such/page", None).await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
+    assert!(page.has("href=\"/dashboard\"") && page.has("action=\"/logout\""));
+    let page = sara
+        .send(Method::GET, "/dashboard/nope?lang=fa", None)
+        .await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "چنین صفحه‌ای وجود ندارد.");
+    let mut stranger = Browser::new(&app);
+    let page = stranger.send(Method::GET, "/nope", None).await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
+    assert!(page.has("href=\"/login\""));
+    // A wrong method on a page, and a form sent without its token.
+    let page = sara.send(Method::DELETE, "/dashboard", None).await;
+    assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(page.has("<nav aria-label="), "{}", page.body);
+    let page = sara
+        .post("/dashboard/pay", &[("membership_fee", "20")])
+        .await;
+    assert_error_page(
+        &page,
+        StatusCode::FORBIDDEN,
+        "This form has expired or was not sent from this site: reload the page and try again.",
+    );
+
+    // An admin opening a member who does not exist.
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let page = boss.send(Method::GET, "/admin/members/999999", None).await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
+    assert!(
+        page.has("href=\"/admin/members\""),
+        "the admin's navigation"
+    );
+
+    // The API keeps its JSON, even for a browser.
+    let page = sara.send(Method::GET, "/api/nothing-here", None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(page.body, "{\"detail\":\"Not Found\"}");
+    // And a script asking for an unknown path without wanting HTML gets JSON too.
+    let (status, body) = app.call(Method::GET, "/nope", None, None).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (StatusCode::NOT_FOUND, Some("Not Found"))
+    );
+}
+
+async fn a_database_error_on_a_page_is_an_html_page(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "sara", "0").await;
+    let mut sara = Browser::new(&app);
+    sara.sign_in("sara", PASSWORD).await;
+    assert_eq!(sara.get("/dashboard").await.status, StatusCode::OK);
+    // The table the dashboard reads is gone: a bug on our side, a 500.
+    sqlx::query("ALTER TABLE payments RENAME TO payments_gone")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    for (path, message) in [
+        (
+            "/dashboard",
+            "Something went wrong on our side. It has been logged; please try again later.",
+        ),
+        (
+            "/fund?lang=fa",
+            "مشکلی در سمت ما پیش آمد. ثبت شده است؛ لطفاً بعداً دوباره تلاش کنید.",
+        ),
+    ] {
+        let page = sara.send(Method::GET, path, None).await;
+        assert_error_page(&page, StatusCode::INTERNAL_SERVER_ERROR, message);
+        assert!(
+            page.has("<strong>sara</strong>"),
+            "still signed in: {}",
+            page.body
+        );
+    }
+    // The API answers the same failure in JSON.
+    let token = app.login("sara", PASSWORD).await;
+    let (status, body) = app.get("/api/payments/my-payments", &token).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["detail"], "Internal server error");
+    sqlx::query("ALTER TABLE payments_gone RENAME TO payments")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sara.get("/dashboard?lang=en").await.status, StatusCode::OK);
+}
+
+async fn admins_edit_deactivate_and_follow_members(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    // Azar: the admin borrows 40 of the 60 paid in; Sara and Omid opt out.
+    let admin = app.admin_token().await;
+    app.call(
+        Method::PATCH,
+        "/api/auth/me/loan-request",
+        Some(&admin),
+        Some(json!({ "loan_request_amount": "40" })),
+    )
+    .await;
+    let (sara_id, sara) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "0").await;
+    for token in [&admin, &sara, &omid] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    next_month(&app);
+    assert_eq!(app.pay(&sara, "25.5", None).await.0, StatusCode::CREATED);
+
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let page = boss.get("/admin/members").await;
+    // Who paid this month (Dey), each balance and loan, and the fund's cash.
+    assert!(
+        page.has("<strong>1</strong> of 3 paid · Dey 1405"),
+        "{}",
+        page.body
+    );
+    let row = |page: &Page, id: i64| {
+        let at = page.body.find(&format!("<tr id=\"member-{id}\"")).unwrap();
+        let rest = &page.body[at..];
+        rest[..rest.find("</tr>").unwrap()].to_string()
+    };
+    let sara_row = row(&page, sara_id);
+    assert!(sara_row.contains("Paid <bdi>25.50</bdi>"), "{sara_row}");
+    assert!(
+        sara_row.contains("<td class=\"num\">45.50</td>"),
+        "balance: {sara_row}"
+    );
+    let admin_row = row(&page, 1);
+    assert!(admin_row.contains("Not paid yet"), "{admin_row}");
+    assert!(
+        admin_row.contains("40.00 / 40.00"),
+        "the loan owed: {admin_row}"
+    );
+    assert!(
+        page.has("id=\"fund-cash\"><bdi>45.50 USDT</bdi>"),
+        "60 + 25.50 − 40"
+    );
+    assert!(page.has(
+        "href=\"/admin/members/{sara_id}\""
+            .replace("{sara_id}", &sara_id.to_string())
+            .as_str()
+    ));
+    for path in ["/admin/config", "/admin/loans"] {
+        assert!(
+            boss.get(path)
+                .await
+                .has("id=\"fund-cash\"><bdi>45.50 USDT</bdi>"),
+            "{path}"
+        );
+    }
+
+    // Names, e-mail and role, through the API's own service.
+    let edit = format!("/admin/members/{sara_id}");
+    let page = boss.get(&edit).await;
+    assert!(page.has("<h1><bdi>sara</bdi></h1>") && page.has("id=\"deactivate\""));
+    let bad = boss
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("first_name", "Sara"),
+                ("email", "nope"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert_eq!(bad.field_error("email"), "Enter a valid e-mail address");
+    assert!(bad.has("value=\"Sara\""), "what was typed is kept");
+    let saved = boss
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("first_name", "Sara"),
+                ("last_name", "Karimi"),
+                ("email", "sara@example.com"),
+                ("role", "accountant"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        saved.location,
+        format!("/admin/members/{sara_id}?done=member_saved")
+    );
+    assert!(boss.get(&saved.location).await.has("The member was saved."));
+    let (_, me) = app.get("/api/auth/me", &sara).await;
+    assert_eq!(
+        (
+            me["first_name"].as_str(),
+            me["last_name"].as_str(),
+            me["email"].as_str(),
+            me["role"].as_str()
+        ),
+        (
+            Some("Sara"),
+            Some("Karimi"),
+            Some("sara@example.com"),
+            Some("accountant")
+        )
+    );
+    let page = boss.get("/admin/members").await;
+    assert!(
+        row(&page, sara_id).contains("<td class=\"paid-cell\">—</td>"),
+        "accountants pay nothing"
+    );
+    assert!(page.has("<strong>0</strong> of 2 paid"));
+
+    // Deactivating signs her out everywhere; reactivating lets her back in.
+    let mut sara_web = Browser::new(&app);
+    sara_web.sign_in("sara", PASSWORD).await;
+    let off = boss
+        .submit(&edit, &format!("{edit}/active"), &[("active", "0")])
+        .await;
+    assert_eq!(
+        off.location,
+        format!("/admin/members/{sara_id}?done=deactivated")
+    );
+    let page = boss.get(&off.location).await;
+    assert!(page.has("The member was deactivated.") && page.has("id=\"reactivate\""));
+    assert!(row(&boss.get("/admin/members").await, sara_id).contains("Deactivated"));
+    assert_eq!(
+        sara_web.get("/dashboard").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let (status, _) = app.get("/api/auth/me", &sara).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let on = boss
+        .submit(&edit, &format!("{edit}/active"), &[("active", "1")])
+        .await;
+    assert_eq!(
+        on.location,
+        format!("/admin/members/{sara_id}?done=reactivated")
+    );
+    app.login("sara", PASSWORD).await;
+
+    // The admin cannot lock themselves out: said on the page, nothing changed.
+    let me = "/admin/members/1";
+    let page = boss
+        .submit(me, &format!("{me}/active"), &[("active", "0")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.has("You cannot deactivate or demote yourself"),
+        "{}",
+        page.body
+    );
+    let page = boss.submit(me, me, &[("role", "member")]).await;
+    assert!(page.has("You cannot deactivate or demote yourself"));
+    let changes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'user_changed' AND target = $1",
+    )
+    .bind(format!("user:{sara_id}"))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(changes, 3, "each change audited");
+
+    // In Persian: Persian digits in the table and the forms.
+    let page = boss.get("/admin/members?lang=fa").await;
+    assert!(
+        page.has("id=\"fund-cash\"><bdi>۴۵٫۵۰ USDT</bdi>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.has("value=\"۰\""),
+        "the loan request field in Persian digits"
+    );
+    let page = boss.get("/admin/config").await;
+    assert!(page.has("value=\"۲۰\""), "{}", page.body);
 }

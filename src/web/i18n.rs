@@ -432,6 +432,89 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "This list updates by itself.",
         "این فهرست خودکار به‌روز می‌شود.",
     ),
+    ("error_title", "Error", "خطا"),
+    (
+        "error_400",
+        "The request could not be understood. Go back and try again.",
+        "درخواست قابل فهم نبود. برگردید و دوباره تلاش کنید.",
+    ),
+    (
+        "error_401",
+        "Your session has ended: sign in again.",
+        "نشست شما پایان یافته است: دوباره وارد شوید.",
+    ),
+    (
+        "error_403",
+        "You may not open this page.",
+        "اجازه دسترسی به این صفحه را ندارید.",
+    ),
+    (
+        "error_csrf",
+        "This form has expired or was not sent from this site: reload the page and try again.",
+        "این فرم منقضی شده یا از این سایت ارسال نشده است: صفحه را دوباره بارگذاری و دوباره تلاش کنید.",
+    ),
+    (
+        "error_404",
+        "There is no such page.",
+        "چنین صفحه‌ای وجود ندارد.",
+    ),
+    (
+        "error_413",
+        "What was sent is too large.",
+        "آنچه فرستاده شد بیش از حد بزرگ است.",
+    ),
+    (
+        "error_429",
+        "Too many requests: wait a minute and try again.",
+        "درخواست‌ها بیش از حد زیاد است: یک دقیقه صبر کنید و دوباره تلاش کنید.",
+    ),
+    (
+        "error_500",
+        "Something went wrong on our side. It has been logged; please try again later.",
+        "مشکلی در سمت ما پیش آمد. ثبت شده است؛ لطفاً بعداً دوباره تلاش کنید.",
+    ),
+    (
+        "error_503",
+        "The fund is unavailable for a moment: try again shortly.",
+        "صندوق لحظاتی در دسترس نیست: کمی بعد دوباره تلاش کنید.",
+    ),
+    ("back_to_account", "Back to my account", "بازگشت به حساب من"),
+    ("fund_money", "The fund's money", "پول صندوق"),
+    ("account", "Account", "حساب کاربری"),
+    ("account_active", "Active", "فعال"),
+    ("account_inactive", "Deactivated", "غیرفعال"),
+    ("loan_owed", "Loan: owed / amount", "وام: مانده / مبلغ"),
+    ("edit_member", "Edit member", "ویرایش عضو"),
+    ("deactivate", "Deactivate", "غیرفعال کردن"),
+    ("reactivate", "Reactivate", "فعال کردن دوباره"),
+    (
+        "deactivate_help",
+        "A deactivated member can no longer sign in, pays no fees and is left out of draws; their history is kept.",
+        "عضو غیرفعال دیگر نمی‌تواند وارد شود، حق عضویت نمی‌پردازد و در قرعه‌کشی شرکت نمی‌کند؛ سوابقش حفظ می‌شود.",
+    ),
+    (
+        "reactivate_help",
+        "This account is deactivated: reactivating lets the member sign in again.",
+        "این حساب غیرفعال است: با فعال کردن دوباره، عضو می‌تواند دوباره وارد شود.",
+    ),
+    (
+        "roles_help",
+        "Admins are fund members too: they pay the monthly fee and take part in draws. Accountants read the books and pay nothing.",
+        "مدیران هم عضو صندوق‌اند: حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران فقط دفاتر را می‌بینند و پرداختی ندارند.",
+    ),
+    (
+        "admins_pay",
+        "Admins are fund members who pay: they pay the monthly fee and take part in the draw like every member. Accountants pay nothing.",
+        "مدیران اعضای پرداخت‌کننده صندوق‌اند: مانند همه اعضا حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران پرداختی ندارند.",
+    ),
+    ("done_member_saved", "The member was saved.", "اطلاعات عضو ذخیره شد."),
+    ("done_deactivated", "The member was deactivated.", "عضو غیرفعال شد."),
+    ("done_reactivated", "The member was reactivated.", "عضو دوباره فعال شد."),
+    (
+        "done_password_reset",
+        "The password was reset; the member's sessions were signed out.",
+        "گذرواژه بازنشانی شد؛ نشست‌های عضو بسته شد.",
+    ),
 ];
 
 #[cfg(test)]

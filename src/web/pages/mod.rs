@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod dashboard;
+pub mod errors;
 pub mod fund;
 
 use askama::Template;
@@ -124,6 +125,10 @@ impl Done {
             "draw" => Some("done_draw"),
             "member" => Some("done_member"),
             "config" => Some("done_config"),
+            "member_saved" => Some("done_member_saved"),
+            "deactivated" => Some("done_deactivated"),
+            "reactivated" => Some("done_reactivated"),
+            "password_reset" => Some("done_password_reset"),
             _ => None,
         }
     }
