@@ -29,6 +29,9 @@ crate::on_both_databases!(
     errors_are_html_pages_with_the_navigation,
     a_database_error_on_a_page_is_an_html_page,
     admins_edit_deactivate_and_follow_members,
+    the_dashboard_says_whether_you_take_part_and_what_is_left_to_repay,
+    persian_digits_and_separators_everywhere,
+    the_fund_page_names_who_blocks_the_draw,
 );
 
 /// Tokens last a year: these tests move through months.
@@ -485,7 +488,7 @@ async fn the_dashboard_shows_the_month_and_takes_a_payment(backend: Backend) {
         )
         .await;
     assert_eq!(again.status, StatusCode::OK);
-    assert!(again.has("Payment already submitted for 1405/9"));
+    assert!(again.has("Payment already submitted for Azar 1405"));
     assert_eq!(app.count("payments").await, 1);
 
     // The loan request: refused when negative, next to the field; saved otherwise.
@@ -536,7 +539,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("membership_fee"),
-        "Membership fee must be at least 20.00000000"
+        "Membership fee must be at least 20.00"
     );
     assert!(page.has("aria-invalid=\"true\""));
     assert!(page.has("value=\"19.5\""), "what was typed is kept");
@@ -618,7 +621,7 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     // Starting too early: the service's refusal is shown on the page.
     let early = browser.submit("/fund", "/fund/draw", &[]).await;
     assert_eq!(early.status, StatusCode::OK);
-    assert!(early.has("Not all users have paid for 1405/9. Unpaid: admin, omid, sara"));
+    assert!(early.has("Not all users have paid for Azar 1405. Unpaid: admin, omid, sara"));
 
     for token in [&admin, &sara, &omid] {
         assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
@@ -640,21 +643,30 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     assert!(page.has("Winner: <strong><bdi>sara</bdi></strong> · <bdi>20.00 USDT</bdi>"));
     assert!(page.has("Participants and their scores"));
     assert!(page.has("<tr class=\"won\"><td><bdi>sara</bdi> <span class=\"badge\">Winner</span></td><td class=\"num\">unlimited</td>"));
-    assert!(page.has("<td><bdi>admin</bdi></td><td>loan request amount is 0</td>"));
-    assert!(page.has("<td><bdi>omid</bdi></td><td>loan request amount is 0</td>"));
-    assert!(page.has("Random pool (winner drawn from):</strong> sara"));
+    // Each reason in plain words, and what the score means.
+    assert!(page.has("<td><bdi>admin</bdi></td><td>Asked for no loan (request 0)</td>"));
+    assert!(page.has("<td><bdi>omid</bdi></td><td>Asked for no loan (request 0)</td>"));
+    assert!(page.has("“unlimited” means no loan history yet: the highest priority."));
+    assert!(page.has("Random pool (winner drawn from):</strong> <bdi>sara</bdi>"));
     assert!(!page.has("id=\"start-draw\""));
 
     // The chart: three lines, and the numbers behind them (cash 60 − 20 lent = 40).
-    assert!(page.has("<svg class=\"chart\""));
-    assert_eq!(page.body.matches("<polyline").count(), 3);
+    assert!(
+        page.has("<svg class=\"chart chart-wide\"")
+            && page.has("<svg class=\"chart chart-narrow\"")
+    );
+    assert_eq!(
+        page.body.matches("<polyline").count(),
+        6,
+        "three lines in each drawing"
+    );
     assert!(page.has("<td>Azar 1405</td><td class=\"num\">40.00</td><td class=\"num\">60.00</td><td class=\"num\">20.00</td>"));
 
     // A second draw this month is refused, and said so.
     // Every form of a session carries the same token.
     let csrf = page.csrf();
     let again = browser.post("/fund/draw", &[("csrf", &csrf)]).await;
-    assert!(again.has("Loan already assigned for 1405/9"));
+    assert!(again.has("Loan already assigned for Azar 1405"));
     assert_eq!(app.count("loans").await, 1);
 }
 
@@ -936,7 +948,7 @@ async fn the_loan_history_filters_by_jalali_month(backend: Backend) {
             && page.has("<summary>Dey 1405 · nobody</summary>")
     );
     assert!(
-        page.has("<td><bdi>admin</bdi></td><td>has an active loan</td>"),
+        page.has("<td><bdi>admin</bdi></td><td>Still repaying a loan</td>"),
         "the log explains who sat out"
     );
 
@@ -965,7 +977,7 @@ async fn persian_is_right_to_left_with_persian_digits(backend: Backend) {
     app.pay(&sara, "1250", None).await;
     let mut browser = Browser::new(&app);
     let login = browser.get("/login?lang=fa").await;
-    assert!(login.has("<html lang=\"fa\" dir=\"rtl\">"));
+    assert!(login.has("<html lang=\"fa\" dir=\"rtl\""));
     assert!(login.has("نام کاربری") && login.has("href=\"/login?lang=en\""));
     assert!(login
         .cookie("saghat_lang")
@@ -992,7 +1004,7 @@ async fn persian_is_right_to_left_with_persian_digits(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("membership_fee"),
-        "حق عضویت باید دست‌کم ۲۰٫۰۰۰۰۰۰۰۰ باشد"
+        "حق عضویت باید دست‌کم ۲۰٫۰۰ باشد"
     );
     let paid = browser
         .submit(
@@ -1009,7 +1021,7 @@ async fn persian_is_right_to_left_with_persian_digits(backend: Backend) {
     );
 
     let english = browser.get("/dashboard?lang=en").await;
-    assert!(english.has("<html lang=\"en\" dir=\"ltr\">") && english.has("1,270.50"));
+    assert!(english.has("<html lang=\"en\" dir=\"ltr\"") && english.has("1,270.50"));
     assert!(browser.get("/dashboard").await.has("dir=\"ltr\""));
 }
 
@@ -1175,7 +1187,7 @@ async fn errors_are_html_pages_with_the_navigation(backend: Backend) {
         StatusCode::FORBIDDEN,
         "فقط مدیران صندوق به این صفحه دسترسی دارند.",
     );
-    assert!(page.has("<html lang=\"fa\" dir=\"rtl\">") && page.has("خطا ۴۰۳"));
+    assert!(page.has("<html lang=\"fa\" dir=\"rtl\"") && page.has("خطا ۴۰۳"));
     assert!(
         page.has("href=\"/admin/config?lang=en\""),
         "the language switch stays"
@@ -1462,4 +1474,210 @@ async fn admins_edit_deactivate_and_follow_members(backend: Backend) {
     );
     let page = boss.get("/admin/config").await;
     assert!(page.has("value=\"۲۰\""), "{}", page.body);
+}
+
+async fn the_dashboard_says_whether_you_take_part_and_what_is_left_to_repay(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    // The admin asks for 40 (admins may ask above their balance), Sara for nothing, Omid for
+    // more than he has paid in.
+    let admin = app.admin_token().await;
+    app.call(
+        Method::PATCH,
+        "/api/auth/me/loan-request",
+        Some(&admin),
+        Some(json!({ "loan_request_amount": "40" })),
+    )
+    .await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "50").await;
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let mut sara_web = Browser::new(&app);
+    sara_web.sign_in("sara", PASSWORD).await;
+    let mut omid_web = Browser::new(&app);
+    omid_web.sign_in("omid", PASSWORD).await;
+
+    let page = boss.get("/dashboard").await;
+    assert!(
+        page.has("This month&#39;s draw: Azar 1405"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("You take part in this month&#39;s draw, asking for <bdi>40.00 USDT</bdi>."));
+    let page = sara_web.get("/dashboard").await;
+    assert!(page.has("id=\"draw-excluded\""));
+    assert!(page.has("Your loan request is 0, which means you opt out."));
+    let page = omid_web.get("/dashboard").await;
+    assert!(page.has("Your loan request is above your balance (the fees you have paid). (<bdi>50.00 &gt; 0.00 USDT</bdi>)"), "{}", page.body);
+    let page = omid_web.get("/dashboard?lang=fa").await;
+    assert!(page.has("مبلغ درخواستی وام شما از موجودی‌تان (حق عضویت‌های پرداختی) بیشتر است. (<bdi>۵۰٫۰۰ &gt; ۰٫۰۰ USDT</bdi>)"), "{}", page.body);
+
+    for token in [&admin, &sara, &omid] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(boss
+        .get("/dashboard")
+        .await
+        .has("This month&#39;s draw has run: you won it."));
+    assert!(sara_web
+        .get("/dashboard")
+        .await
+        .has("This month&#39;s draw has run: you did not win this time."));
+    // Paid this month already: the first installment is due next month.
+    let page = boss.get("/dashboard").await;
+    assert!(page.has("id=\"installments-left\">2</dd>"), "{}", page.body);
+    assert!(
+        page.has("id=\"next-due\">Dey 1405</dd>")
+            && page.has("id=\"paid-off-by\">Bahman 1405</dd>")
+    );
+
+    // Dey: unpaid, so due now; the active loan keeps the admin out of the draw.
+    next_month(&app);
+    let page = boss.get("/dashboard").await;
+    assert!(page.has("You are still repaying a loan: you take part again once it is repaid."));
+    assert!(
+        page.has("id=\"installments-left\">2</dd>") && page.has("id=\"next-due\">Dey 1405</dd>")
+    );
+    assert_eq!(
+        app.pay(&admin, "20", Some("25")).await.0,
+        StatusCode::CREATED
+    );
+    let page = boss.get("/dashboard").await;
+    // 15 left at a minimum of 20: one last, smaller installment next month.
+    assert!(
+        page.has("id=\"installments-left\">1</dd>") && page.has("id=\"next-due\">Bahman 1405</dd>")
+    );
+    assert!(page.has("id=\"paid-off-by\">Bahman 1405</dd>"));
+    let page = boss.get("/dashboard?lang=fa").await;
+    assert!(
+        page.has("id=\"installments-left\">۱</dd>") && page.has("id=\"next-due\">بهمن ۱۴۰۵</dd>")
+    );
+    assert!(page.has("هنوز در حال بازپرداخت وام هستید"));
+    boss.get("/dashboard?lang=en").await;
+
+    // Accountants take no part in draws: no such card.
+    let created = boss
+        .submit(
+            "/admin/members",
+            "/admin/members",
+            &[
+                ("username", "neda"),
+                ("password", PASSWORD),
+                ("role", "accountant"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let mut neda = Browser::new(&app);
+    neda.sign_in("neda", PASSWORD).await;
+    assert!(!neda.get("/dashboard").await.has("id=\"draw-status\""));
+}
+
+async fn persian_digits_and_separators_everywhere(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "20").await;
+    let (_, omid) = app.member(&admin, "omid", "20").await;
+    for token in [&admin, &sara, &omid] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut browser = Browser::new(&app);
+    browser.get("/login?lang=fa").await;
+    browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+
+    // Form values, in Persian digits (and read back as numbers).
+    next_month(&app);
+    let page = browser.get("/dashboard").await;
+    assert!(page.has("id=\"membership_fee\" name=\"membership_fee\" type=\"text\" inputmode=\"decimal\" value=\"۲۰\""), "{}", page.body);
+    assert!(page.has("id=\"loan_request_amount\" name=\"loan_request_amount\" type=\"text\" inputmode=\"decimal\" value=\"۰\""));
+    // Amounts in errors with the page's precision, months by name.
+    let page = browser
+        .submit(
+            "/dashboard",
+            "/dashboard/pay",
+            &[("membership_fee", "۱۰"), ("bitpin_payment_id", "bp-fa-1")],
+        )
+        .await;
+    assert_eq!(
+        page.field_error("membership_fee"),
+        "حق عضویت باید دست‌کم ۲۰٫۰۰ باشد"
+    );
+    let early = browser.submit("/fund", "/fund/draw", &[]).await;
+    assert!(
+        early.has("همه اعضا برای دی ۱۴۰۵ پرداخت نکرده‌اند. پرداخت‌نکرده: admin، omid، sara"),
+        "{}",
+        early.body
+    );
+    let page = browser.get("/fund").await;
+    // The pool is a Persian list; the chart's months are named like the page's.
+    assert!(
+        page.has("</strong> <bdi>sara، omid</bdi></p>"),
+        "{}",
+        page.body
+    );
+    assert!(page.has(">آذر</tspan><tspan") && page.has(">۱۴۰۵</tspan>"));
+    assert!(!page.has(">1405/"), "no Latin month numbers in the chart");
+    assert!(
+        page.has("<th scope=\"col\" class=\"num\">موجودی نقد صندوق</th>"),
+        "amount columns are aligned at their end"
+    );
+    assert!(page.has("data-scroll-hint=\"↔ برای دیدن همه ستون‌ها جدول را به پهلو بکشید.\""));
+    let config = browser.get("/admin/config").await;
+    assert!(
+        config.has("value=\"۲۰\"") && config.has("value=\"۲۴\""),
+        "{}",
+        config.body
+    );
+    // A favicon, linked from every page.
+    assert!(page.has("<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"));
+    for path in ["/static/favicon.svg", "/favicon.ico"] {
+        let icon = browser.get(path).await;
+        assert_eq!(icon.headers["content-type"], "image/svg+xml", "{path}");
+        assert!(icon.body.starts_with("<svg"));
+    }
+    let js = browser.get("/static/app.js").await;
+    assert_eq!(js.headers["content-type"], "text/javascript; charset=utf-8");
+    assert!(page.has("<script src=\"/static/app.js\" defer></script>"));
+}
+
+async fn the_fund_page_names_who_blocks_the_draw(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    app.member(&admin, "omid", "0").await;
+    app.pay(&sara, "20", None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("sara", PASSWORD).await;
+    let page = browser.get("/fund").await;
+    // Admins pay like every member: the admin is among those the draw waits for.
+    assert!(
+        page.has("id=\"draw-blocked-by\"><strong>Waiting for:</strong> <bdi>admin, omid</bdi>"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("Admins are fund members who pay"));
+    let page = browser.get("/fund?lang=fa").await;
+    assert!(page.has("<strong>در انتظار پرداخت:</strong> <bdi>admin، omid</bdi>"));
+    assert!(page.has("مدیران اعضای پرداخت‌کننده صندوق‌اند"));
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let page = boss.get("/admin/config?lang=en").await;
+    assert!(page.has("id=\"admins-pay\">Admins are fund members who pay"));
+    app.pay(&admin, "20", None).await;
+    let page = browser.get("/fund?lang=en").await;
+    assert!(page.has("<bdi>omid</bdi></p>") && !page.has("<bdi>admin, omid</bdi>"));
 }

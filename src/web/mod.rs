@@ -61,10 +61,15 @@ pub fn router() -> Router<AppState> {
         .layer(middleware::from_fn(page_headers))
         .route("/static/htmx.min.js", get(htmx))
         .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
 }
 
 const HTMX: &str = include_str!("../../static/htmx.min.js");
 const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
@@ -84,6 +89,15 @@ async fn htmx() -> Response {
 
 async fn css() -> Response {
     asset("text/css; charset=utf-8", CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", JS)
+}
+
+/// Also at `/favicon.ico`, where browsers look without being told (an SVG: they read it).
+async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON)
 }
 
 /// The language a request asks for with `?lang=`, if any.
