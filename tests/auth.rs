@@ -1254,3 +1254,262 @@ async fn signing_out_revokes_the_access_token_at_once(backend: Backend) {
         "another sign-in is untouched"
     );
 }
+
+// --- sessions end when they should (password reset, deactivation, absolute lifetime) ---------
+
+crate::on_both_databases!(
+    an_admin_password_reset_ends_every_session,
+    deactivation_ends_sessions_and_reactivation_does_not_revive_them,
+    sign_ins_have_an_absolute_lifetime,
+    tokens_of_the_original_api_without_iat_are_accepted,
+    tokens_not_valid_yet_are_unauthorized
+);
+
+/// Every kind of access token a member can hold: from two sign-ins, one without a family, and
+/// one of the original API's `{sub, exp}` tokens.
+async fn every_kind_of_token(app: &TestApp, id: i64, username: &str) -> Vec<(String, String)> {
+    let secret = app.state.config.jwt_secret_key.clone();
+    let now = app.state.now().timestamp();
+    let mut tokens = vec![];
+    for i in 0..2 {
+        tokens.push((format!("sign-in {i}"), app.login(username, PASSWORD).await));
+    }
+    tokens.push((
+        "without a family".into(),
+        sign(
+            &secret,
+            &json!({ "sub": id.to_string(), "iat": now, "exp": now + 3600 }),
+        ),
+    ));
+    tokens.push((
+        "without iat".into(),
+        sign(
+            &secret,
+            &json!({ "sub": id.to_string(), "exp": now + 3600 }),
+        ),
+    ));
+    for (what, token) in &tokens {
+        assert_eq!(
+            app.get("/api/auth/me", token).await.0,
+            StatusCode::OK,
+            "{what}"
+        );
+    }
+    tokens
+}
+
+async fn an_admin_password_reset_ends_every_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (id, _) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "0").await;
+    let tokens = every_kind_of_token(&app, id, "sara").await;
+    let refresh_token = login_body(&app, "sara", PASSWORD).await.1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Validated like a new user's password; a refused change changes nothing.
+    let (status, body) = patch_user(
+        &app,
+        &admin,
+        &id.to_string(),
+        json!({ "password": "short" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_validation_error(&body, "password");
+    assert_eq!(
+        app.get("/api/auth/me", &tokens[0].1).await.0,
+        StatusCode::OK
+    );
+
+    let new_password = "a-brand-new-password-1";
+    let (status, profile) = patch_user(
+        &app,
+        &admin,
+        &id.to_string(),
+        json!({ "password": new_password }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["username"], "sara");
+    for (what, token) in &tokens {
+        let (status, body) = app.get("/api/auth/me", token).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::UNAUTHORIZED, unauthorized()),
+            "{what} after the reset"
+        );
+    }
+    assert_eq!(
+        refresh(&app, &refresh_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_body(&app, "sara", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the old password"
+    );
+    let fresh = app.login("sara", new_password).await;
+    assert_eq!(app.get("/api/auth/me", &fresh).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/auth/me", &omid).await.0,
+        StatusCode::OK,
+        "other users keep their sessions"
+    );
+    // Audited, without the password.
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_log WHERE action = 'user_changed' AND target = $1",
+    )
+    .bind(format!("user:{id}"))
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(details.len(), 1, "{details:?}");
+    let entry: Value = serde_json::from_str(&details[0]).unwrap();
+    assert_eq!(entry["password_changed"], true, "{entry}");
+    assert_eq!(entry["sessions_revoked"], true, "{entry}");
+    let everything: Vec<String> = sqlx::query_scalar("SELECT details FROM audit_log")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(everything.iter().all(|d| !d.contains(new_password)));
+}
+
+async fn deactivation_ends_sessions_and_reactivation_does_not_revive_them(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (id, _) = app.member(&admin, "sara", "0").await;
+    let tokens = every_kind_of_token(&app, id, "sara").await;
+    let refresh_token = login_body(&app, "sara", PASSWORD).await.1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id_text = id.to_string();
+    let (status, body) = patch_user(&app, &admin, &id_text, json!({ "is_active": false })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = patch_user(&app, &admin, &id_text, json!({ "is_active": true })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (what, token) in &tokens {
+        assert_eq!(
+            app.get("/api/auth/me", token).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{what} after deactivation and reactivation"
+        );
+    }
+    assert_eq!(
+        refresh(&app, &refresh_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Not even from a fresh cache (the database says the same as the cache).
+    app.state.users.invalidate_all();
+    assert_eq!(
+        app.get("/api/auth/me", &tokens[0].1).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let fresh = app.login("sara", PASSWORD).await;
+    assert_eq!(app.get("/api/auth/me", &fresh).await.0, StatusCode::OK);
+}
+
+async fn sign_ins_have_an_absolute_lifetime(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.refresh_token_expire_days = 30;
+        c.refresh_token_max_days = 50;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, login) = login_body(&app, ADMIN, ADMIN_PASSWORD).await;
+    let mut refresh_token = login["refresh_token"].as_str().unwrap().to_string();
+    // Refreshed every 16 days, each token well inside its 30 days...
+    for day in [16, 32, 48] {
+        app.advance_days(16);
+        let (status, body) = refresh(&app, &refresh_token).await;
+        assert_eq!(status, StatusCode::OK, "day {day}: {body}");
+        refresh_token = body["refresh_token"].as_str().unwrap().to_string();
+    }
+    // ...but the sign-in is 51 days old: its family ends at 50 days.
+    app.advance_days(3);
+    let (status, body) = refresh(&app, &refresh_token).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, unauthorized()));
+    let (status, _) = login_body(&app, ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a new sign-in starts a new lifetime"
+    );
+}
+
+async fn tokens_of_the_original_api_without_iat_are_accepted(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (id, _) = app.member(&admin, "sara", "0").await;
+    let (other, _) = app.member(&admin, "omid", "0").await;
+    // Another user's sessions were revoked: that must not touch sara's.
+    patch_user(
+        &app,
+        &admin,
+        &other.to_string(),
+        json!({ "password": "omid-new-password" }),
+    )
+    .await;
+    let now = app.state.now().timestamp();
+    let original = sign(
+        &app.state.config.jwt_secret_key,
+        &json!({ "sub": id.to_string(), "exp": now + 3600 }),
+    );
+    let (status, me) = app.get("/api/auth/me", &original).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["id"], id);
+    let expired = sign(
+        &app.state.config.jwt_secret_key,
+        &json!({ "sub": id.to_string(), "exp": now - 1 }),
+    );
+    assert_eq!(
+        app.get("/api/auth/me", &expired).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let forged = sign(
+        "not-the-secret",
+        &json!({ "sub": id.to_string(), "exp": now + 3600 }),
+    );
+    assert_eq!(
+        app.get("/api/auth/me", &forged).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn tokens_not_valid_yet_are_unauthorized(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let id = claims(&app, &admin)["sub"].as_str().unwrap().to_string();
+    let now = app.state.now().timestamp();
+    let secret = app.state.config.jwt_secret_key.clone();
+    let future = sign(
+        &secret,
+        &json!({ "sub": id, "iat": now, "nbf": now + 600, "exp": now + 3600 }),
+    );
+    let (status, body) = app.get("/api/auth/me", &future).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, unauthorized()));
+    let past = sign(
+        &secret,
+        &json!({ "sub": id, "iat": now, "nbf": now - 600, "exp": now + 3600 }),
+    );
+    assert_eq!(app.get("/api/auth/me", &past).await.0, StatusCode::OK);
+    app.clock.advance(chrono::Duration::minutes(11));
+    assert_eq!(
+        app.get("/api/auth/me", &future).await.0,
+        StatusCode::OK,
+        "valid from nbf on"
+    );
+}
