@@ -1513,3 +1513,287 @@ async fn tokens_not_valid_yet_are_unauthorized(backend: Backend) {
         "valid from nbf on"
     );
 }
+
+// --- login attempts are reserved before the password is checked ------------------------------
+
+crate::on_both_databases!(
+    concurrent_wrong_logins_check_at_most_the_account_limit,
+    concurrent_wrong_logins_check_at_most_the_address_limit,
+    the_account_ceiling_still_lets_a_fresh_address_sign_in,
+    a_success_clears_its_own_failures_only
+);
+
+/// A login from `ip` (the test server trusts `X-Forwarded-For`): status and `Retry-After`.
+async fn login_from(
+    app: &TestApp,
+    ip: &str,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Option<String>) {
+    let response = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .expect("request sent");
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status(), retry_after)
+}
+
+/// How many of the answers have each status.
+fn tally(statuses: &[StatusCode]) -> std::collections::BTreeMap<u16, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for status in statuses {
+        *counts.entry(status.as_u16()).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn concurrent_wrong_logins_check_at_most_the_account_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    let attempts = (0..60).map(|_| login_raw(&app, "rita", "wrong-password"));
+    let answers = futures::future::join_all(attempts).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|a| a.0).collect();
+    // Each 401 is one password checked: exactly the limit, however many arrive at once.
+    assert_eq!(
+        tally(&statuses),
+        [(401, 5), (429, 55)].into(),
+        "{answers:?}"
+    );
+    for (status, retry_after, _) in &answers {
+        if *status == StatusCode::TOO_MANY_REQUESTS {
+            let secs: u64 = retry_after
+                .as_deref()
+                .expect("Retry-After")
+                .parse()
+                .unwrap();
+            assert!((1..=900).contains(&secs), "{secs}");
+        }
+    }
+    assert_eq!(audit_count(&app, "login_failed").await, 5);
+    assert_eq!(audit_count(&app, "login_lockout").await, 1);
+    let (status, _, _) = login_raw(&app, "rita", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked for this address"
+    );
+}
+
+async fn concurrent_wrong_logins_check_at_most_the_address_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // 60 accounts at once from one address (none reaches its own limit): the address's is 20.
+    let names: Vec<String> = (0..60).map(|i| format!("ghost{i}")).collect();
+    let attempts = names.iter().map(|name| login_raw(&app, name, "wrong"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(tally(&statuses), [(401, 20), (429, 40)].into());
+    let (status, retry_after, _) = login_raw(&app, ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.is_some());
+}
+
+async fn the_account_ceiling_still_lets_a_fresh_address_sign_in(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.trust_proxy_headers = true;
+        c.login_limits.max_failures_per_account_total = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    // Two addresses use up their own limit, and with it the account's ceiling.
+    for ip in ["10.0.0.1", "10.0.0.2"] {
+        for _ in 0..5 {
+            assert_eq!(
+                login_from(&app, ip, "rita", "wrong").await.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login_from(&app, ip, "rita", PASSWORD).await.0,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{ip} is locked out of rita"
+        );
+    }
+    // The owner, from an address that has not failed on the account, still signs in.
+    let (status, _) = login_from(&app, "10.0.0.3", "rita", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    // Past the ceiling a fresh address gets one check, however many it sends at once.
+    let attempts = (0..10).map(|_| login_from(&app, "10.0.0.4", "rita", "wrong"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(tally(&statuses), [(401, 1), (429, 9)].into());
+    let (status, retry_after) = login_from(&app, "10.0.0.4", "rita", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.is_some());
+    // Other accounts are untouched from the locked addresses.
+    assert_eq!(
+        login_from(&app, "10.0.0.1", ADMIN, ADMIN_PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert!(audit_count(&app, "login_lockout").await >= 2);
+    // After the window everything is open again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "rita", PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+async fn a_success_clears_its_own_failures_only(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.trust_proxy_headers = true).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    for ip in ["10.0.0.1", "10.0.0.2"] {
+        for _ in 0..4 {
+            assert_eq!(
+                login_from(&app, ip, "rita", "wrong").await.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "rita", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    // 10.0.0.1 starts afresh (five more checks); 10.0.0.2 still has one left.
+    for _ in 0..5 {
+        assert_eq!(
+            login_from(&app, "10.0.0.1", "rita", "wrong").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "rita", "wrong").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, "10.0.0.2", "rita", "wrong").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_from(&app, "10.0.0.2", "rita", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Successful sign-ins do not use up an address: many members behind one address sign in.
+    for _ in 0..25 {
+        assert_eq!(
+            login_from(&app, "10.0.0.9", ADMIN, ADMIN_PASSWORD).await.0,
+            StatusCode::OK
+        );
+    }
+}
+
+// --- password hashing is bounded -------------------------------------------------------------
+
+crate::on_both_databases!(password_hashing_is_bounded_and_sheds_load_with_503);
+
+async fn password_hashing_is_bounded_and_sheds_load_with_503(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.password_hash_concurrency = 1;
+        c.password_hash_queue = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    // Two long hashes take the one slot and the one place in the queue.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(gate));
+    let mut busy = vec![];
+    for _ in 0..2 {
+        let (state, gate) = (app.state.clone(), gate.clone());
+        busy.push(tokio::spawn(async move {
+            state
+                .password_hashing
+                .run(move || gate.lock().unwrap().recv().unwrap())
+                .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    // Every Argon2 use is shed: logins (right, wrong, unknown user), creating a user, a reset.
+    let logins = [
+        (ADMIN, ADMIN_PASSWORD),
+        ("rita", "wrong-password"),
+        ("nobody", "wrong-password"),
+    ];
+    for (username, password) in logins {
+        let (status, retry_after, body) = login_raw(&app, username, password).await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{username}: {body}"
+        );
+        assert_eq!(retry_after.as_deref(), Some("1"), "{username}");
+        assert!(body["detail"].as_str().unwrap().contains("busy"), "{body}");
+    }
+    let (status, body) = create_user(
+        &app,
+        &admin,
+        json!({ "username": "neda", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (status, body) =
+        patch_user(&app, &admin, "2", json!({ "password": "another-password" })).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    // Everything else still answers at once.
+    for path in ["/healthz", "/api/auth/me"] {
+        let started = std::time::Instant::now();
+        let (status, _) = app.get(path, &admin).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{path}"
+        );
+    }
+
+    for _ in 0..2 {
+        release.send(()).unwrap();
+    }
+    for task in busy {
+        task.await.unwrap().unwrap();
+    }
+    // Nothing refused was half-done, and the shed attempts did not count as failures: rita's
+    // address still has all five checks.
+    assert_eq!(app.count("users").await, 2);
+    for _ in 0..5 {
+        assert_eq!(
+            login_body(&app, "rita", "wrong-password").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_body(&app, "rita", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_body(&app, ADMIN, ADMIN_PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
