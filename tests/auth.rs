@@ -1797,3 +1797,66 @@ async fn password_hashing_is_bounded_and_sheds_load_with_503(backend: Backend) {
         StatusCode::OK
     );
 }
+
+// --- what an unauthenticated request can make the server store is bounded --------------------
+
+crate::on_both_databases!(a_huge_failed_login_stores_a_bounded_row);
+
+async fn a_huge_failed_login_stores_a_bounded_row(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let huge = "ж".repeat(30 * 1024); // 60 KiB of UTF-8
+    let response = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("x-request-id", "r".repeat(4000))
+        .json(&json!({ "username": huge, "password": "wrong-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT target, request_id, details FROM audit_log WHERE action = 'login_failed'",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (target, request_id, details) = &rows[0];
+    assert!(
+        target.starts_with("sha256:") && target.len() <= 200,
+        "{target}"
+    );
+    assert!(request_id.len() <= 128, "{}", request_id.len());
+    assert!(details.len() < 100, "{details}");
+    let keys: Vec<String> = sqlx::query_scalar("SELECT limit_key FROM login_attempts")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|k| k.len() < 200), "{keys:?}");
+    // The same huge name is still one account for the limits: the fifth failure locks it.
+    for _ in 0..4 {
+        assert_eq!(
+            login_body(&app, &huge, "wrong-password").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_body(&app, &huge, "wrong-password").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A name at the longest a username may be is kept as typed.
+    let longest = "ж".repeat(150);
+    assert_eq!(
+        login_body(&app, &longest, "wrong-password").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE target = $1")
+        .bind(&longest)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 1);
+}
