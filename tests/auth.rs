@@ -1860,3 +1860,102 @@ async fn a_huge_failed_login_stores_a_bounded_row(backend: Backend) {
         .unwrap();
     assert_eq!(kept, 1);
 }
+
+// --- usernames: NFKC, one script, no bidirectional controls ----------------------------------
+
+crate::on_both_databases!(
+    usernames_are_normalised_and_look_alikes_refused,
+    accounts_created_before_nfkc_keys_still_sign_in
+);
+
+async fn usernames_are_normalised_and_look_alikes_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "sam", "0").await;
+    let (status, body) = login_body(&app, "ｓａｍ", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "full-width letters find sam: {body}"
+    );
+    assert_eq!(body["username"], "sam");
+    assert_eq!(login_body(&app, "ＳＡＭ", PASSWORD).await.0, StatusCode::OK);
+    let (status, body) = create_user(
+        &app,
+        &admin,
+        json!({ "username": "ＳＡＭ", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Username already exists"))
+    );
+    let (status, body) = create_user(
+        &app,
+        &admin,
+        json!({ "username": "ｆｉｏｎａ", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["username"], "fiona", "stored in NFKC form");
+    for bad in ["pаypal", "gοogle", "sam\u{202E}nimda", "ali\u{2067}x"] {
+        let (status, body) = create_user(
+            &app,
+            &admin,
+            json!({ "username": bad, "password": PASSWORD }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}: {body}");
+        assert_validation_error(&body, "username");
+    }
+    for good in ["иван", "علی۱۲", "Σωκράτης"] {
+        let (status, body) = create_user(
+            &app,
+            &admin,
+            json!({ "username": good, "password": PASSWORD }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{good:?}: {body}");
+        assert_eq!(
+            login_body(&app, good, PASSWORD).await.0,
+            StatusCode::OK,
+            "{good:?}"
+        );
+    }
+}
+
+async fn accounts_created_before_nfkc_keys_still_sign_in(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Rows as the previous version stored them: key = lower-cased name, no NFKC, no script rule.
+    let hash = saghat::auth::password::hash_password(PASSWORD);
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    for name in ["ｍｉｎａ", "pаypal"] {
+        let user = saghat::auth::store::NewUser {
+            username: name,
+            username_key: &name.to_lowercase(),
+            password_hash: &hash,
+            first_name: "",
+            last_name: "",
+            email: "",
+            is_main: false,
+            loan_request_amount: saghat::platform::money::Amount::ZERO,
+        };
+        saghat::auth::store::insert_user(&mut tx, &user, app.state.now())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    for name in ["ｍｉｎａ", "ＭＩＮＡ", "pаypal", "PАYPAL"] {
+        let (status, body) = login_body(&app, name, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{name:?}: {body}");
+    }
+    // The look-alike spelled with Latin letters only is another (unknown) name.
+    assert_eq!(
+        login_body(&app, "paypal", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}

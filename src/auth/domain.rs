@@ -5,36 +5,85 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::Digest;
+use unicode_normalization::UnicodeNormalization;
 
-/// A username that passed validation, with the key that makes `Sam` and `sam` one account.
+/// A username that passed validation, with the key that makes `Sam`, `sam` and `ｓａｍ` one
+/// account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username {
+    /// The NFKC form of what was typed.
     pub display: String,
     pub key: String,
 }
 
 impl Username {
-    /// 3–150 characters: letters (any script), digits, `_`, `.`, `-`.
+    /// 3–150 characters after NFKC: letters of one script (any), digits, `_`, `.`, `-`; no
+    /// bidirectional controls.
     pub fn parse(raw: &str) -> Result<Username, String> {
-        let count = raw.chars().count();
+        let display: String = raw.nfkc().collect();
+        if display.chars().any(is_bidi_control) {
+            return Err("Username may not contain bidirectional control characters".into());
+        }
+        let count = display.chars().count();
         if !(3..=150).contains(&count) {
             return Err("Username must be 3 to 150 characters long".into());
         }
-        if !raw
+        if !display
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
             return Err("Username may contain only letters, digits, '_', '.' and '-'".into());
         }
+        if mixes_scripts(&display) {
+            return Err(
+                "Username may not mix letters of different scripts (such as Latin and Cyrillic)"
+                    .into(),
+            );
+        }
         Ok(Username {
-            display: raw.to_string(),
-            key: username_key(raw),
+            key: username_key(&display),
+            display,
         })
     }
 }
 
-/// The case-insensitive lookup key of a username (also used for login attempts).
+/// U+202A–U+202E (embeddings, overrides) and U+2066–U+2069 (isolates): they make a name display
+/// as something other than what it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// True when the letters come from more than one script (`раypal` with Cyrillic `р` and `а`).
+/// Digits and marks shared by scripts do not count; Han, Hiragana, Katakana, Hangul and Bopomofo
+/// are one group, as Japanese and Korean names mix them.
+fn mixes_scripts(name: &str) -> bool {
+    use unicode_script::{Script, UnicodeScript};
+    let mut seen: Option<Script> = None;
+    for c in name.chars().filter(|c| c.is_alphabetic()) {
+        let script = match c.script() {
+            Script::Common | Script::Inherited | Script::Unknown => continue,
+            Script::Hiragana | Script::Katakana | Script::Hangul | Script::Bopomofo => Script::Han,
+            other => other,
+        };
+        match seen {
+            None => seen = Some(script),
+            Some(first) if first != script => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
+/// The case-insensitive lookup key of a username (also what login attempts are counted under):
+/// NFKC, lower-cased, NFKC again (lower-casing can un-normalise), so `ＳＡＭ` finds `sam`.
 pub fn username_key(raw: &str) -> String {
+    let normalized: String = raw.trim().nfkc().collect();
+    normalized.to_lowercase().nfkc().collect()
+}
+
+/// The key accounts created before NFKC keys got (lower-cased only). Login looks an account up
+/// by both, so those created then, under a name NFKC changes, still sign in as before.
+pub fn legacy_username_key(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
@@ -175,6 +224,36 @@ mod tests {
             assert!(Username::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(Username::parse(&"ж".repeat(150)).is_ok());
+    }
+
+    #[test]
+    fn usernames_are_nfkc_and_one_script() {
+        let wide = Username::parse("ｓａｍ").unwrap();
+        assert_eq!((wide.display.as_str(), wide.key.as_str()), ("sam", "sam"));
+        assert_eq!(username_key("ＳＡＭ"), "sam");
+        assert_eq!(username_key(" Sam "), "sam");
+        assert_eq!(username_key("ﬁona"), "fiona");
+        for ok in [
+            "علی_رضا",
+            "иван.петров",
+            "Σωκράτης",
+            "sam-42",
+            "ali۱۲",
+            "山田たろう",
+            "김민준",
+        ] {
+            assert!(Username::parse(ok).is_ok(), "{ok:?} should be accepted");
+        }
+        // Latin with Cyrillic а/р, Latin with Greek ο, Arabic with Latin.
+        for mixed in ["pаypаl", "раypal", "gοogle", "ali_علی"] {
+            let err = Username::parse(mixed).unwrap_err();
+            assert!(err.contains("scripts"), "{mixed:?}: {err}");
+        }
+        for bidi in ["sam\u{202E}lanigiro", "ab\u{2066}c\u{2069}", "\u{202A}abc"] {
+            let err = Username::parse(bidi).unwrap_err();
+            assert!(err.contains("bidirectional"), "{bidi:?}: {err}");
+        }
+        assert_eq!(legacy_username_key("ＳＡＭ"), "ｓａｍ");
     }
 
     #[test]

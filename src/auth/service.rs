@@ -170,7 +170,7 @@ impl Reserved {
     }
 }
 
-/// Checks a username (any letter case) and password, under the login rate limits, and issues
+/// Checks a username (any letter case, NFKC-normalised) and password, under the login rate limits, and issues
 /// an access token and a refresh token. Each attempt reserves its password check before
 /// hashing (see [`reserve_login_attempt`]); failures keep their reservation and are audited.
 pub async fn sign_in(
@@ -184,7 +184,7 @@ pub async fn sign_in(
     let limits = &state.config.login_limits;
     let reserved = reserve_login_attempt(state, AttemptKeys::new(&name, &meta.client_ip)).await?;
 
-    let checked = check_password(state, &key, password).await;
+    let checked = check_password(state, username, &key, password).await;
     let (user, valid) = match checked {
         Ok(result) => result,
         Err(e) => {
@@ -238,12 +238,14 @@ pub async fn sign_in(
 /// unknown name costs a verification too, so timing does not tell which accounts exist.
 async fn check_password(
     state: &AppState,
+    typed: &str,
     key: &str,
     password: String,
 ) -> ApiResult<(Option<CurrentUser>, bool)> {
     // No username is longer: do not even look it up.
     let found = if key.chars().count() <= domain::MAX_LOGIN_NAME_CHARS {
-        store::credentials(&state.db, key).await?
+        let legacy = domain::legacy_username_key(typed);
+        store::credentials(&state.db, key, &legacy).await?
     } else {
         None
     };

@@ -105,11 +105,20 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
-pub async fn credentials(db: &Db, username_key: &str) -> Result<Option<Credentials>, sqlx::Error> {
+/// By the NFKC key, or by the legacy one accounts created before NFKC keys have; an account
+/// whose stored key is exactly the legacy key of what was typed wins, as it did before.
+pub async fn credentials(
+    db: &Db,
+    username_key: &str,
+    legacy_key: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, username, is_main, role, session_version, password_hash FROM users WHERE username_key = $1 AND is_active = 1",
+        "SELECT id, username, is_main, role, session_version, password_hash FROM users \
+         WHERE username_key IN ($1, $2) AND is_active = 1 \
+         ORDER BY CASE WHEN username_key = $2 THEN 0 ELSE 1 END LIMIT 1",
     )
     .bind(username_key)
+    .bind(legacy_key)
     .fetch_optional(&db.pool)
     .await?;
     row.map(|r| {
