@@ -241,6 +241,51 @@ pub async fn set_role(
     Ok(())
 }
 
+/// A user as the command line finds them, by name (NFKC key, or the legacy one).
+pub struct NamedUser {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub is_active: bool,
+}
+
+pub async fn user_by_name(
+    conn: &mut AnyConnection,
+    username_key: &str,
+    legacy_key: &str,
+) -> Result<Option<NamedUser>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, username, role, is_active FROM users WHERE username_key IN ($1, $2) \
+         ORDER BY CASE WHEN username_key = $2 THEN 0 ELSE 1 END LIMIT 1",
+    )
+    .bind(username_key)
+    .bind(legacy_key)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(NamedUser {
+            id: r.try_get("id")?,
+            username: r.try_get("username")?,
+            role: Role::parse(&r.try_get::<String, _>("role")?),
+            is_active: flag(&r, "is_active")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn set_active(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    active: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET is_active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Ends every session of a user: raises the session version (which voids their access tokens,
 /// with a family or without) and revokes their refresh tokens. Returns the new version.
 pub async fn revoke_user_sessions(
@@ -275,21 +320,6 @@ pub async fn set_password(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-pub async fn set_password_and_main(
-    conn: &mut AnyConnection,
-    username_key: &str,
-    password_hash: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE users SET password_hash = $1, is_main = 1, role = 'admin', is_active = 1 WHERE username_key = $2",
-    )
-    .bind(password_hash)
-    .bind(username_key)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
 }
 
 pub async fn count_main_users(db: &Db) -> Result<i64, sqlx::Error> {
