@@ -64,6 +64,8 @@ pub struct AppStateInner {
     /// The fund's configuration, likewise.
     pub fund_config: moka::sync::Cache<(), FundConfig>,
     pub revoked: Arc<RevokedSignIns>,
+    /// Bounds concurrent Argon2 work (`PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE`).
+    pub password_hashing: crate::auth::password::HashingLimiter,
 }
 
 impl AppState {
@@ -92,6 +94,10 @@ impl AppState {
                 .time_to_live(config.cache_ttl)
                 .build(),
             revoked: Arc::new(RevokedSignIns::default()),
+            password_hashing: crate::auth::password::HashingLimiter::new(
+                config.password_hash_concurrency,
+                config.password_hash_queue,
+            ),
             db,
             config: Arc::new(config),
             clock,
