@@ -606,6 +606,13 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "↔ Scroll sideways to see every column.",
         "↔ برای دیدن همه ستون‌ها جدول را به پهلو بکشید.",
     ),
+    ("reset_password", "Reset the password", "بازنشانی گذرواژه"),
+    ("new_password", "New password", "گذرواژه جدید"),
+    (
+        "reset_password_help",
+        "At least 8 characters. Tell the member yourself; all their sessions are signed out.",
+        "دست‌کم ۸ نویسه. خودتان به عضو بگویید؛ همه نشست‌های او بسته می‌شود.",
+    ),
 ];
 
 #[cfg(test)]

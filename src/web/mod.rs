@@ -56,6 +56,10 @@ pub fn router() -> Router<AppState> {
             get(pages::admin::member).post(pages::admin::save_member),
         )
         .route("/admin/members/{id}/active", post(pages::admin::set_active))
+        .route(
+            "/admin/members/{id}/password",
+            post(pages::admin::reset_password),
+        )
         .route("/admin/loans", get(pages::admin::loans))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(page_headers))

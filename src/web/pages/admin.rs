@@ -225,6 +225,20 @@ impl WebForm for ActiveForm {
     }
 }
 
+/// A new password for a member, set by an admin.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    pub password: String,
+    pub csrf: String,
+}
+
+impl WebForm for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 #[derive(Template)]
 #[template(path = "member.html")]
 pub struct MemberPage {
@@ -381,6 +395,42 @@ pub async fn set_active(
         };
     let entered = MemberEntered {
         account: errors,
+        ..Default::default()
+    };
+    member_page(&state, prefs, &session, user_id, None, entered).await
+}
+
+/// Resets a member's password through `auth::service::update_user` (validated, hashed, audited
+/// without the password); every session of the member ends.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(user_id): Path<i64>,
+    CsrfForm(session, form): CsrfForm<PasswordForm>,
+) -> WebResult<Response> {
+    if !session.user.is_main {
+        return Err(WebError::Forbidden);
+    }
+    let mut errors = FormErrors::default();
+    if form.password.is_empty() {
+        errors.add(Some("password"), prefs.lang.t("required"));
+    } else {
+        let changes = UpdateUserRequest {
+            password: Some(form.password),
+            ..Default::default()
+        };
+        match auth_service::update_user(&state, &session.user, &meta, user_id, changes).await {
+            Ok(_) => {
+                return Ok(see_other(&format!(
+                    "/admin/members/{user_id}?done=password_reset"
+                )))
+            }
+            Err(err) => errors = FormErrors::from_api(err, prefs.lang, &["password"])?,
+        }
+    }
+    let entered = MemberEntered {
+        password: errors,
         ..Default::default()
     };
     member_page(&state, prefs, &session, user_id, None, entered).await
