@@ -71,11 +71,15 @@ impl FormErrors {
 
 /// The form field an API error sentence is about (see `docs/api-fund.md`).
 fn field_of(detail: &str) -> Option<&'static str> {
-    if detail.starts_with("membership_fee") {
+    // Each in today's wording and the original API's ("Membership fee 19 is less than …").
+    if detail.starts_with("membership_fee") || detail.starts_with("Membership fee") {
         Some("membership_fee")
     } else if detail.contains("Bitpin payment") {
         Some("bitpin_payment_id")
-    } else if detail.starts_with("Loan repayment") || detail.contains("active loan") {
+    } else if detail.starts_with("Loan repayment")
+        || detail.starts_with("Loan payment")
+        || detail.contains("active loan")
+    {
         Some("loan")
     } else if detail.starts_with("Username") {
         Some("username")
@@ -98,6 +102,13 @@ pub fn localize(detail: &str, lang: Lang) -> String {
         );
     }
     let after = |prefix: &str| detail.strip_prefix(prefix).map(|rest| humanize(rest, lang));
+    // The original API's wording: "Membership fee 19 is less than minimum required 20".
+    let minimum_of = |subject: &str| {
+        detail
+            .strip_prefix(subject)
+            .and_then(|rest| rest.split_once(" is less than minimum required "))
+            .map(|(_, min)| humanize(min, lang))
+    };
     let fa = if detail == "Field required" {
         Some(lang.t("required").to_string())
     } else if let Some(month) = after("Payment already submitted for ") {
@@ -106,15 +117,21 @@ pub fn localize(detail: &str, lang: Lang) -> String {
         Some("این شناسه پرداخت بیت‌پین قبلاً استفاده شده است".into())
     } else if let Some(why) = after("Bitpin payment verification failed: ") {
         Some(format!("تأیید پرداخت بیت‌پین ناموفق بود: {why}"))
-    } else if let Some(min) = after("membership_fee must be at least ") {
+    } else if let Some(min) =
+        after("membership_fee must be at least ").or_else(|| minimum_of("Membership fee "))
+    {
         Some(format!("حق عضویت باید دست‌کم {min} باشد"))
     } else if detail == "membership_fee must be greater than 0" {
         Some(lang.t("must_be_positive").to_string())
-    } else if let Some(min) = after("Loan repayment must be at least ") {
+    } else if let Some(min) =
+        after("Loan repayment must be at least ").or_else(|| minimum_of("Loan payment "))
+    {
         Some(format!("قسط وام باید دست‌کم {min} باشد"))
     } else if detail.starts_with("You have an active loan") {
         Some("وام فعال دارید: مبلغ قسط وام را وارد کنید".into())
-    } else if detail.starts_with("You have no active loan") {
+    } else if detail.starts_with("You have no active loan")
+        || detail.starts_with("You do not have an active loan")
+    {
         Some("وام فعالی ندارید: قسط وام را خالی بگذارید".into())
     } else if let Some((paid, owed)) = detail
         .strip_prefix("Loan repayment ")
@@ -136,7 +153,9 @@ pub fn localize(detail: &str, lang: Lang) -> String {
             ),
             None => format!("همه اعضا پرداخت نکرده‌اند: {}", humanize(rest, lang)),
         })
-    } else if let Some(month) = after("Loan already assigned for ") {
+    } else if let Some(month) =
+        after("Loan already assigned for ").or_else(|| after("Loan assignment already done for "))
+    {
         Some(format!("قرعه‌کشی ماه {month} قبلاً انجام شده است"))
     } else if detail == "Username already exists" {
         Some("این نام کاربری قبلاً ثبت شده است".into())
@@ -296,6 +315,41 @@ mod tests {
             ),
             "قسط وام (۴۱٫۰۰) از مانده وام (۴۰٫۰۰) بیشتر است"
         );
+    }
+
+    #[test]
+    fn the_original_apis_wording_is_understood_too() {
+        let e = placed(ApiError::bad_request(
+            "Membership fee 19.50000000 is less than minimum required 20.00000000",
+        ));
+        assert_eq!(
+            e.field("membership_fee"),
+            Some("Membership fee 19.50 is less than minimum required 20.00")
+        );
+        let e = placed(ApiError::bad_request(
+            "Loan payment 5.00000000 is less than minimum required 20.00000000",
+        ));
+        assert!(e.field("loan").is_some());
+        for (api, fa) in [
+            (
+                "Membership fee 19.50000000 is less than minimum required 20.00000000",
+                "حق عضویت باید دست‌کم ۲۰٫۰۰ باشد",
+            ),
+            (
+                "Loan payment 5.00000000 is less than minimum required 20.00000000",
+                "قسط وام باید دست‌کم ۲۰٫۰۰ باشد",
+            ),
+            (
+                "You do not have an active loan. Loan payment must be null.",
+                "وام فعالی ندارید: قسط وام را خالی بگذارید",
+            ),
+            (
+                "Loan assignment already done for 1405/9",
+                "قرعه‌کشی ماه آذر ۱۴۰۵ قبلاً انجام شده است",
+            ),
+        ] {
+            assert_eq!(localize(api, Lang::Fa), fa, "{api}");
+        }
     }
 
     #[test]

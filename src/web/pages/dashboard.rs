@@ -130,6 +130,11 @@ fn months_after(month: JalaliMonth, count: i64) -> Option<JalaliMonth> {
     })
 }
 
+/// Why the draw would leave this member out, by the draw's own rule, as a stable code.
+fn exclusion_code(stats: &MemberStats) -> Option<&'static str> {
+    exclusion_reason(stats).map(|reason| super::reason_code(reason).unwrap_or("other"))
+}
+
 /// Whether the member takes part in this month's draw, as far as it is known before it runs.
 pub enum DrawStatus {
     /// The draw has run this month: whether they won.
@@ -251,8 +256,8 @@ async fn page(
             last_loan_amount: None,
             months_without_repayment: 0,
         };
-        match exclusion_reason(&stats) {
-            Some(reason) => DrawStatus::Excluded(super::reason_code(reason).unwrap_or("other")),
+        match exclusion_code(&stats) {
+            Some(code) => DrawStatus::Excluded(code),
             None => DrawStatus::TakesPart(profile.loan_request_amount),
         }
     });
