@@ -351,6 +351,20 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     browser.wait("#username").await;
     browser.goto(&format!("{base}/dashboard")).await;
     browser.wait("#username").await;
+    // The sign-in page, both languages, both widths.
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 900).await;
+            browser.goto(&format!("{base}/login?lang={lang}")).await;
+            browser.wait("#username").await;
+            let facts = inspect(&browser).await;
+            assert_eq!(facts["overflow"], 0, "sign-in {lang} {width}px: {facts}");
+            assert_eq!(facts["dir"], if lang == "fa" { "rtl" } else { "ltr" });
+            shots
+                .full(&browser, &format!("50-sign-in-{device}-{lang}"), width)
+                .await;
+        }
+    }
     browser.quit().await;
     eprintln!("screenshots in {}", shots.dir.display());
 }
