@@ -66,6 +66,8 @@ pub struct AppStateInner {
     /// The fund's configuration, likewise.
     pub fund_config: moka::sync::Cache<(), FundConfig>,
     pub revoked: Arc<RevokedSignIns>,
+    /// Bounds concurrent Argon2 work (`PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE`).
+    pub password_hashing: crate::auth::password::HashingLimiter,
 }
 
 impl AppState {
@@ -94,6 +96,10 @@ impl AppState {
                 .time_to_live(config.cache_ttl)
                 .build(),
             revoked: Arc::new(RevokedSignIns::default()),
+            password_hashing: crate::auth::password::HashingLimiter::new(
+                config.password_hash_concurrency,
+                config.password_hash_queue,
+            ),
             db,
             config: Arc::new(config),
             clock,
@@ -290,6 +296,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
     let config = state.config.clone();
+    let pages_state = state.clone();
     Router::new()
         .merge(api)
         .merge(
@@ -314,6 +321,8 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal server error" }))).into_response()
         }))
+        // Outside the panic catcher: a web page's failure of any kind is an HTML page.
+        .layer(middleware::from_fn_with_state(pages_state, crate::web::error_pages))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

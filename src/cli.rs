@@ -1,5 +1,7 @@
 //! The `saghat` command line.
 
+mod user_admin;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -7,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, AppState};
-use crate::auth::domain::{validate_password, Username};
+use crate::auth::domain::{legacy_username_key, validate_password, Username};
 use crate::auth::{password, store as users};
 use crate::config::Config;
 use crate::fund::rules::FundConfig;
@@ -59,7 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
-    /// Create a main (admin) user, or reset an existing user's password and make them main.
+    /// Create a main (admin) user, or reset an existing admin's password (an existing member
+    /// only with --promote). Ends the existing user's sessions.
     CreateAdmin {
         /// Username (or SAGHAT_ADMIN_USERNAME); asked for when run in a terminal.
         #[arg(long, env = "SAGHAT_ADMIN_USERNAME")]
@@ -67,6 +70,14 @@ enum Command {
         /// Password (or SAGHAT_ADMIN_PASSWORD); asked for, hidden, when run in a terminal.
         #[arg(long, env = "SAGHAT_ADMIN_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Make an existing member or accountant an admin (refused without it).
+        #[arg(long)]
+        promote: bool,
+    },
+    /// Change a user: password, role, active or not.
+    User {
+        #[command(subcommand)]
+        command: user_admin::UserCommand,
     },
 }
 
@@ -229,7 +240,12 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::CreateAdmin { username, password } => {
+        Command::User { command } => user_admin::run(command, &config).await,
+        Command::CreateAdmin {
+            username,
+            password,
+            promote,
+        } => {
             let interactive = std::io::stdin().is_terminal();
             let username = match username {
                 Some(u) => u,
@@ -256,6 +272,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 &password,
                 clock.now(),
                 "saghat create-admin",
+                promote,
             )
             .await?;
             tell_running_instances(&config, "users").await;
@@ -293,26 +310,45 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     Ok(line.trim().to_string())
 }
 
-/// Creates a main user, or makes an existing one main with the new password. Returns whether
-/// the user was created.
+/// Creates a main user, or gives an existing one the new password (ending their sessions) and
+/// makes them main; an existing non-admin only when `promote`. Returns whether the user was
+/// created.
 pub async fn upsert_admin(
     db: &Db,
     username: &str,
     password: &str,
     now: chrono::DateTime<chrono::Utc>,
     source: &str,
+    promote: bool,
 ) -> anyhow::Result<bool> {
     let username = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
     validate_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
     let password = password.to_string();
     let hash = tokio::task::spawn_blocking(move || password::hash_password(&password)).await?;
     let mut tx = db.begin_write().await?;
-    if users::set_password_and_main(&mut tx, &username.key, &hash).await? {
+    let legacy = legacy_username_key(&username.display);
+    if let Some(existing) = users::user_by_name(&mut tx, &username.key, &legacy).await? {
+        if existing.role != crate::auth::Role::Admin && !promote {
+            bail!(
+                "{:?} is an existing {}: give --promote to make them an admin",
+                existing.username,
+                existing.role.as_str()
+            );
+        }
+        users::set_password(&mut tx, existing.id, &hash).await?;
+        users::set_role(&mut tx, existing.id, crate::auth::Role::Admin).await?;
+        users::set_active(&mut tx, existing.id, true).await?;
+        users::revoke_user_sessions(&mut tx, existing.id, now).await?;
         let entry = AuditEntry {
             actor_user_id: None,
             action: "user_changed",
-            target: format!("username:{}", username.key),
-            details: serde_json::json!({ "source": source, "changes": ["password", "role:admin"] }),
+            target: format!("user:{}", existing.id),
+            details: serde_json::json!({
+                "source": source,
+                "changes": ["password", "role:admin"],
+                "before": { "role": existing.role.as_str(), "is_active": existing.is_active },
+                "sessions_revoked": true,
+            }),
         };
         audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
         tx.commit().await?;
@@ -355,7 +391,17 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<()> {
         Some(p) => (p.clone(), false),
         None => (crate::auth::tokens::random_token()[..20].to_string(), true),
     };
-    match upsert_admin(&state.db, &username, &password, state.now(), "first start").await {
+    // The configured admin name: promote a member of that name when the fund has no admin.
+    match upsert_admin(
+        &state.db,
+        &username,
+        &password,
+        state.now(),
+        "first start",
+        true,
+    )
+    .await
+    {
         Ok(_) => {}
         // Another instance created it at the same moment.
         Err(e)

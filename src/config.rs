@@ -25,8 +25,13 @@ pub enum LogFormat {
 
 #[derive(Clone, Debug)]
 pub struct LoginLimits {
+    /// Password checks one address may make on one account per window.
     pub max_failures_per_account: i64,
     pub max_failures_per_ip: i64,
+    /// Password checks on one account from all addresses per window; past it, only an address
+    /// that has not tried this account yet in the window may (once), so its owner can still
+    /// sign in while others hammer it.
+    pub max_failures_per_account_total: i64,
     pub window: Duration,
 }
 
@@ -48,6 +53,12 @@ pub struct Config {
     pub jwt_algorithm: Algorithm,
     pub jwt_expire_minutes: i64,
     pub refresh_token_expire_days: i64,
+    /// No refresh token outlives its sign-in by more than this, however often it is refreshed.
+    pub refresh_token_max_days: i64,
+    /// Argon2 hashes computed at once (each takes 19 MiB), and requests allowed to wait for one;
+    /// past both, 503 with `Retry-After`.
+    pub password_hash_concurrency: usize,
+    pub password_hash_queue: usize,
     pub allowed_hosts: Vec<String>,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
@@ -207,6 +218,9 @@ impl Config {
             jwt_algorithm,
             jwt_expire_minutes,
             refresh_token_expire_days: parsed("REFRESH_TOKEN_EXPIRE_DAYS", 30)?,
+            refresh_token_max_days: parsed("REFRESH_TOKEN_MAX_DAYS", 90)?,
+            password_hash_concurrency: parsed("PASSWORD_HASH_CONCURRENCY", default_cores())?.max(1),
+            password_hash_queue: parsed("PASSWORD_HASH_QUEUE", 32)?,
             allowed_hosts: list("ALLOWED_HOSTS", &["*"])?,
             cors_origins: list("CORS_ORIGINS", &[])?,
             log_format,
@@ -219,6 +233,7 @@ impl Config {
             login_limits: LoginLimits {
                 max_failures_per_account: parsed("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
                 max_failures_per_ip: parsed("LOGIN_MAX_FAILURES_PER_IP", 20)?,
+                max_failures_per_account_total: parsed("LOGIN_MAX_FAILURES_PER_ACCOUNT_TOTAL", 50)?,
                 window: Duration::from_secs(
                     60 * parsed::<u64>("LOGIN_FAILURE_WINDOW_MINUTES", 15)?,
                 ),
@@ -251,6 +266,9 @@ impl Config {
             jwt_algorithm: Algorithm::HS256,
             jwt_expire_minutes: 60,
             refresh_token_expire_days: 30,
+            refresh_token_max_days: 90,
+            password_hash_concurrency: default_cores(),
+            password_hash_queue: 32,
             allowed_hosts: vec!["*".into()],
             cors_origins: vec![],
             log_format: LogFormat::Text,
@@ -262,6 +280,7 @@ impl Config {
             login_limits: LoginLimits {
                 max_failures_per_account: 5,
                 max_failures_per_ip: 20,
+                max_failures_per_account_total: 50,
                 window: Duration::from_secs(15 * 60),
             },
             trust_proxy_headers: false,
@@ -273,6 +292,11 @@ impl Config {
             admin_password: None,
         }
     }
+}
+
+/// The cores this process may use (1 when unknown).
+fn default_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn secret(app_env: AppEnv, data_dir: &std::path::Path, name: &str) -> anyhow::Result<String> {

@@ -1254,3 +1254,708 @@ async fn signing_out_revokes_the_access_token_at_once(backend: Backend) {
         "another sign-in is untouched"
     );
 }
+
+// --- sessions end when they should (password reset, deactivation, absolute lifetime) ---------
+
+crate::on_both_databases!(
+    an_admin_password_reset_ends_every_session,
+    deactivation_ends_sessions_and_reactivation_does_not_revive_them,
+    sign_ins_have_an_absolute_lifetime,
+    tokens_of_the_original_api_without_iat_are_accepted,
+    tokens_not_valid_yet_are_unauthorized
+);
+
+/// Every kind of access token a member can hold: from two sign-ins, one without a family, and
+/// one of the original API's `{sub, exp}` tokens.
+async fn every_kind_of_token(app: &TestApp, id: i64, username: &str) -> Vec<(String, String)> {
+    let secret = app.state.config.jwt_secret_key.clone();
+    let now = app.state.now().timestamp();
+    let mut tokens = vec![];
+    for i in 0..2 {
+        tokens.push((format!("sign-in {i}"), app.login(username, PASSWORD).await));
+    }
+    tokens.push((
+        "without a family".into(),
+        sign(
+            &secret,
+            &json!({ "sub": id.to_string(), "iat": now, "exp": now + 3600 }),
+        ),
+    ));
+    tokens.push((
+        "without iat".into(),
+        sign(
+            &secret,
+            &json!({ "sub": id.to_string(), "exp": now + 3600 }),
+        ),
+    ));
+    for (what, token) in &tokens {
+        assert_eq!(
+            app.get("/api/auth/me", token).await.0,
+            StatusCode::OK,
+            "{what}"
+        );
+    }
+    tokens
+}
+
+async fn an_admin_password_reset_ends_every_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (id, _) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "0").await;
+    let tokens = every_kind_of_token(&app, id, "sara").await;
+    let refresh_token = login_body(&app, "sara", PASSWORD).await.1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Validated like a new user's password; a refused change changes nothing.
+    let (status, body) = patch_user(
+        &app,
+        &admin,
+        &id.to_string(),
+        json!({ "password": "short" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_validation_error(&body, "password");
+    assert_eq!(
+        app.get("/api/auth/me", &tokens[0].1).await.0,
+        StatusCode::OK
+    );
+
+    let new_password = "a-brand-new-password-1";
+    let (status, profile) = patch_user(
+        &app,
+        &admin,
+        &id.to_string(),
+        json!({ "password": new_password }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["username"], "sara");
+    for (what, token) in &tokens {
+        let (status, body) = app.get("/api/auth/me", token).await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::UNAUTHORIZED, unauthorized()),
+            "{what} after the reset"
+        );
+    }
+    assert_eq!(
+        refresh(&app, &refresh_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_body(&app, "sara", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the old password"
+    );
+    let fresh = app.login("sara", new_password).await;
+    assert_eq!(app.get("/api/auth/me", &fresh).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/auth/me", &omid).await.0,
+        StatusCode::OK,
+        "other users keep their sessions"
+    );
+    // Audited, without the password.
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT details FROM audit_log WHERE action = 'user_changed' AND target = $1",
+    )
+    .bind(format!("user:{id}"))
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(details.len(), 1, "{details:?}");
+    let entry: Value = serde_json::from_str(&details[0]).unwrap();
+    assert_eq!(entry["password_changed"], true, "{entry}");
+    assert_eq!(entry["sessions_revoked"], true, "{entry}");
+    let everything: Vec<String> = sqlx::query_scalar("SELECT details FROM audit_log")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(everything.iter().all(|d| !d.contains(new_password)));
+}
+
+async fn deactivation_ends_sessions_and_reactivation_does_not_revive_them(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (id, _) = app.member(&admin, "sara", "0").await;
+    let tokens = every_kind_of_token(&app, id, "sara").await;
+    let refresh_token = login_body(&app, "sara", PASSWORD).await.1["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id_text = id.to_string();
+    let (status, body) = patch_user(&app, &admin, &id_text, json!({ "is_active": false })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = patch_user(&app, &admin, &id_text, json!({ "is_active": true })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (what, token) in &tokens {
+        assert_eq!(
+            app.get("/api/auth/me", token).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{what} after deactivation and reactivation"
+        );
+    }
+    assert_eq!(
+        refresh(&app, &refresh_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Not even from a fresh cache (the database says the same as the cache).
+    app.state.users.invalidate_all();
+    assert_eq!(
+        app.get("/api/auth/me", &tokens[0].1).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let fresh = app.login("sara", PASSWORD).await;
+    assert_eq!(app.get("/api/auth/me", &fresh).await.0, StatusCode::OK);
+}
+
+async fn sign_ins_have_an_absolute_lifetime(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.refresh_token_expire_days = 30;
+        c.refresh_token_max_days = 50;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, login) = login_body(&app, ADMIN, ADMIN_PASSWORD).await;
+    let mut refresh_token = login["refresh_token"].as_str().unwrap().to_string();
+    // Refreshed every 16 days, each token well inside its 30 days...
+    for day in [16, 32, 48] {
+        app.advance_days(16);
+        let (status, body) = refresh(&app, &refresh_token).await;
+        assert_eq!(status, StatusCode::OK, "day {day}: {body}");
+        refresh_token = body["refresh_token"].as_str().unwrap().to_string();
+    }
+    // ...but the sign-in is 51 days old: its family ends at 50 days.
+    app.advance_days(3);
+    let (status, body) = refresh(&app, &refresh_token).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, unauthorized()));
+    let (status, _) = login_body(&app, ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a new sign-in starts a new lifetime"
+    );
+}
+
+async fn tokens_of_the_original_api_without_iat_are_accepted(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (id, _) = app.member(&admin, "sara", "0").await;
+    let (other, _) = app.member(&admin, "omid", "0").await;
+    // Another user's sessions were revoked: that must not touch sara's.
+    patch_user(
+        &app,
+        &admin,
+        &other.to_string(),
+        json!({ "password": "omid-new-password" }),
+    )
+    .await;
+    let now = app.state.now().timestamp();
+    let original = sign(
+        &app.state.config.jwt_secret_key,
+        &json!({ "sub": id.to_string(), "exp": now + 3600 }),
+    );
+    let (status, me) = app.get("/api/auth/me", &original).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["id"], id);
+    let expired = sign(
+        &app.state.config.jwt_secret_key,
+        &json!({ "sub": id.to_string(), "exp": now - 1 }),
+    );
+    assert_eq!(
+        app.get("/api/auth/me", &expired).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let forged = sign(
+        "not-the-secret",
+        &json!({ "sub": id.to_string(), "exp": now + 3600 }),
+    );
+    assert_eq!(
+        app.get("/api/auth/me", &forged).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn tokens_not_valid_yet_are_unauthorized(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let id = claims(&app, &admin)["sub"].as_str().unwrap().to_string();
+    let now = app.state.now().timestamp();
+    let secret = app.state.config.jwt_secret_key.clone();
+    let future = sign(
+        &secret,
+        &json!({ "sub": id, "iat": now, "nbf": now + 600, "exp": now + 3600 }),
+    );
+    let (status, body) = app.get("/api/auth/me", &future).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, unauthorized()));
+    let past = sign(
+        &secret,
+        &json!({ "sub": id, "iat": now, "nbf": now - 600, "exp": now + 3600 }),
+    );
+    assert_eq!(app.get("/api/auth/me", &past).await.0, StatusCode::OK);
+    app.clock.advance(chrono::Duration::minutes(11));
+    assert_eq!(
+        app.get("/api/auth/me", &future).await.0,
+        StatusCode::OK,
+        "valid from nbf on"
+    );
+}
+
+// --- login attempts are reserved before the password is checked ------------------------------
+
+crate::on_both_databases!(
+    concurrent_wrong_logins_check_at_most_the_account_limit,
+    concurrent_wrong_logins_check_at_most_the_address_limit,
+    the_account_ceiling_still_lets_a_fresh_address_sign_in,
+    a_success_clears_its_own_failures_only
+);
+
+/// A login from `ip` (the test server trusts `X-Forwarded-For`): status and `Retry-After`.
+async fn login_from(
+    app: &TestApp,
+    ip: &str,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Option<String>) {
+    let response = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .expect("request sent");
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status(), retry_after)
+}
+
+/// How many of the answers have each status.
+fn tally(statuses: &[StatusCode]) -> std::collections::BTreeMap<u16, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for status in statuses {
+        *counts.entry(status.as_u16()).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn concurrent_wrong_logins_check_at_most_the_account_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    let attempts = (0..60).map(|_| login_raw(&app, "rita", "wrong-password"));
+    let answers = futures::future::join_all(attempts).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|a| a.0).collect();
+    // Each 401 is one password checked: exactly the limit, however many arrive at once.
+    assert_eq!(
+        tally(&statuses),
+        [(401, 5), (429, 55)].into(),
+        "{answers:?}"
+    );
+    for (status, retry_after, _) in &answers {
+        if *status == StatusCode::TOO_MANY_REQUESTS {
+            let secs: u64 = retry_after
+                .as_deref()
+                .expect("Retry-After")
+                .parse()
+                .unwrap();
+            assert!((1..=900).contains(&secs), "{secs}");
+        }
+    }
+    assert_eq!(audit_count(&app, "login_failed").await, 5);
+    assert_eq!(audit_count(&app, "login_lockout").await, 1);
+    let (status, _, _) = login_raw(&app, "rita", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked for this address"
+    );
+}
+
+async fn concurrent_wrong_logins_check_at_most_the_address_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // 60 accounts at once from one address (none reaches its own limit): the address's is 20.
+    let names: Vec<String> = (0..60).map(|i| format!("ghost{i}")).collect();
+    let attempts = names.iter().map(|name| login_raw(&app, name, "wrong"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(tally(&statuses), [(401, 20), (429, 40)].into());
+    let (status, retry_after, _) = login_raw(&app, ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.is_some());
+}
+
+async fn the_account_ceiling_still_lets_a_fresh_address_sign_in(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.trust_proxy_headers = true;
+        c.login_limits.max_failures_per_account_total = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    // Two addresses use up their own limit, and with it the account's ceiling.
+    for ip in ["10.0.0.1", "10.0.0.2"] {
+        for _ in 0..5 {
+            assert_eq!(
+                login_from(&app, ip, "rita", "wrong").await.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login_from(&app, ip, "rita", PASSWORD).await.0,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{ip} is locked out of rita"
+        );
+    }
+    // The owner, from an address that has not failed on the account, still signs in.
+    let (status, _) = login_from(&app, "10.0.0.3", "rita", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    // Past the ceiling a fresh address gets one check, however many it sends at once.
+    let attempts = (0..10).map(|_| login_from(&app, "10.0.0.4", "rita", "wrong"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(tally(&statuses), [(401, 1), (429, 9)].into());
+    let (status, retry_after) = login_from(&app, "10.0.0.4", "rita", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.is_some());
+    // Other accounts are untouched from the locked addresses.
+    assert_eq!(
+        login_from(&app, "10.0.0.1", ADMIN, ADMIN_PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert!(audit_count(&app, "login_lockout").await >= 2);
+    // After the window everything is open again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "rita", PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+async fn a_success_clears_its_own_failures_only(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.trust_proxy_headers = true).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    for ip in ["10.0.0.1", "10.0.0.2"] {
+        for _ in 0..4 {
+            assert_eq!(
+                login_from(&app, ip, "rita", "wrong").await.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "rita", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    // 10.0.0.1 starts afresh (five more checks); 10.0.0.2 still has one left.
+    for _ in 0..5 {
+        assert_eq!(
+            login_from(&app, "10.0.0.1", "rita", "wrong").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "rita", "wrong").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, "10.0.0.2", "rita", "wrong").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login_from(&app, "10.0.0.2", "rita", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Successful sign-ins do not use up an address: many members behind one address sign in.
+    for _ in 0..25 {
+        assert_eq!(
+            login_from(&app, "10.0.0.9", ADMIN, ADMIN_PASSWORD).await.0,
+            StatusCode::OK
+        );
+    }
+}
+
+// --- password hashing is bounded -------------------------------------------------------------
+
+crate::on_both_databases!(password_hashing_is_bounded_and_sheds_load_with_503);
+
+async fn password_hashing_is_bounded_and_sheds_load_with_503(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.password_hash_concurrency = 1;
+        c.password_hash_queue = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "rita", "0").await;
+    // Two long hashes take the one slot and the one place in the queue.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(gate));
+    let mut busy = vec![];
+    for _ in 0..2 {
+        let (state, gate) = (app.state.clone(), gate.clone());
+        busy.push(tokio::spawn(async move {
+            state
+                .password_hashing
+                .run(move || gate.lock().unwrap().recv().unwrap())
+                .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    // Every Argon2 use is shed: logins (right, wrong, unknown user), creating a user, a reset.
+    let logins = [
+        (ADMIN, ADMIN_PASSWORD),
+        ("rita", "wrong-password"),
+        ("nobody", "wrong-password"),
+    ];
+    for (username, password) in logins {
+        let (status, retry_after, body) = login_raw(&app, username, password).await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{username}: {body}"
+        );
+        assert_eq!(retry_after.as_deref(), Some("1"), "{username}");
+        assert!(body["detail"].as_str().unwrap().contains("busy"), "{body}");
+    }
+    let (status, body) = create_user(
+        &app,
+        &admin,
+        json!({ "username": "neda", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (status, body) =
+        patch_user(&app, &admin, "2", json!({ "password": "another-password" })).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    // Everything else still answers at once.
+    for path in ["/healthz", "/api/auth/me"] {
+        let started = std::time::Instant::now();
+        let (status, _) = app.get(path, &admin).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{path}"
+        );
+    }
+
+    for _ in 0..2 {
+        release.send(()).unwrap();
+    }
+    for task in busy {
+        task.await.unwrap().unwrap();
+    }
+    // Nothing refused was half-done, and the shed attempts did not count as failures: rita's
+    // address still has all five checks.
+    assert_eq!(app.count("users").await, 2);
+    for _ in 0..5 {
+        assert_eq!(
+            login_body(&app, "rita", "wrong-password").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_body(&app, "rita", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_body(&app, ADMIN, ADMIN_PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+// --- what an unauthenticated request can make the server store is bounded --------------------
+
+crate::on_both_databases!(a_huge_failed_login_stores_a_bounded_row);
+
+async fn a_huge_failed_login_stores_a_bounded_row(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let huge = "ж".repeat(30 * 1024); // 60 KiB of UTF-8
+    let response = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("x-request-id", "r".repeat(4000))
+        .json(&json!({ "username": huge, "password": "wrong-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT target, request_id, details FROM audit_log WHERE action = 'login_failed'",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (target, request_id, details) = &rows[0];
+    assert!(
+        target.starts_with("sha256:") && target.len() <= 200,
+        "{target}"
+    );
+    assert!(request_id.len() <= 128, "{}", request_id.len());
+    assert!(details.len() < 100, "{details}");
+    let keys: Vec<String> = sqlx::query_scalar("SELECT limit_key FROM login_attempts")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|k| k.len() < 200), "{keys:?}");
+    // The same huge name is still one account for the limits: the fifth failure locks it.
+    for _ in 0..4 {
+        assert_eq!(
+            login_body(&app, &huge, "wrong-password").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_body(&app, &huge, "wrong-password").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A name at the longest a username may be is kept as typed.
+    let longest = "ж".repeat(150);
+    assert_eq!(
+        login_body(&app, &longest, "wrong-password").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE target = $1")
+        .bind(&longest)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 1);
+}
+
+// --- usernames: NFKC, one script, no bidirectional controls ----------------------------------
+
+crate::on_both_databases!(
+    usernames_are_normalised_and_look_alikes_refused,
+    accounts_created_before_nfkc_keys_still_sign_in
+);
+
+async fn usernames_are_normalised_and_look_alikes_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "sam", "0").await;
+    let (status, body) = login_body(&app, "ｓａｍ", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "full-width letters find sam: {body}"
+    );
+    assert_eq!(body["username"], "sam");
+    assert_eq!(login_body(&app, "ＳＡＭ", PASSWORD).await.0, StatusCode::OK);
+    let (status, body) = create_user(
+        &app,
+        &admin,
+        json!({ "username": "ＳＡＭ", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Username already exists"))
+    );
+    let (status, body) = create_user(
+        &app,
+        &admin,
+        json!({ "username": "ｆｉｏｎａ", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["username"], "fiona", "stored in NFKC form");
+    for bad in ["pаypal", "gοogle", "sam\u{202E}nimda", "ali\u{2067}x"] {
+        let (status, body) = create_user(
+            &app,
+            &admin,
+            json!({ "username": bad, "password": PASSWORD }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}: {body}");
+        assert_validation_error(&body, "username");
+    }
+    for good in ["иван", "علی۱۲", "Σωκράτης"] {
+        let (status, body) = create_user(
+            &app,
+            &admin,
+            json!({ "username": good, "password": PASSWORD }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{good:?}: {body}");
+        assert_eq!(
+            login_body(&app, good, PASSWORD).await.0,
+            StatusCode::OK,
+            "{good:?}"
+        );
+    }
+}
+
+async fn accounts_created_before_nfkc_keys_still_sign_in(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Rows as the previous version stored them: key = lower-cased name, no NFKC, no script rule.
+    let hash = saghat::auth::password::hash_password(PASSWORD);
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    for name in ["ｍｉｎａ", "pаypal"] {
+        let user = saghat::auth::store::NewUser {
+            username: name,
+            username_key: &name.to_lowercase(),
+            password_hash: &hash,
+            first_name: "",
+            last_name: "",
+            email: "",
+            is_main: false,
+            loan_request_amount: saghat::platform::money::Amount::ZERO,
+        };
+        saghat::auth::store::insert_user(&mut tx, &user, app.state.now())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    for name in ["ｍｉｎａ", "ＭＩＮＡ", "pаypal", "PАYPAL"] {
+        let (status, body) = login_body(&app, name, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{name:?}: {body}");
+    }
+    // The look-alike spelled with Latin letters only is another (unknown) name.
+    assert_eq!(
+        login_body(&app, "paypal", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}

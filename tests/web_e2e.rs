@@ -125,7 +125,11 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
         log.contains("Random pool (winner drawn from): sara"),
         "{log}"
     );
-    assert!(log.contains("loan request amount is 0"), "{log}");
+    assert!(log.contains("Asked for no loan (request 0)"), "{log}");
+    assert!(
+        log.contains("“unlimited” means no loan history yet"),
+        "{log}"
+    );
     assert_eq!(
         app.call(Method::GET, "/api/loans/history", Some(&admin), None)
             .await
@@ -145,34 +149,202 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
         shots.take(&browser, name).await;
     }
 
-    // A 375-pixel phone: nothing may scroll sideways but the tables' own boxes.
-    browser.size(375, 1600).await;
-    assert_eq!(browser.script("return window.innerWidth").await, json!(375));
-    for (path, name) in [
-        ("/dashboard", "10-dashboard-phone"),
-        ("/fund", "11-fund-phone"),
-        ("/admin/members", "12-members-phone"),
-        ("/fund?lang=fa", "13-fund-phone-fa"),
-        ("/dashboard", "14-dashboard-phone-fa"),
-    ] {
-        browser.goto(&format!("{base}{path}")).await;
-        browser.wait("main h1").await;
-        let overflow = browser
-            .script("return document.documentElement.scrollWidth - window.innerWidth")
-            .await;
-        assert_eq!(overflow, json!(0), "{path} scrolls sideways on a phone");
-        shots.take(&browser, name).await;
+    // Every page, in English and Persian, on a desktop and a 375-pixel phone: nothing scrolls
+    // sideways but the tables' own boxes (with a visible hint, no column hidden), amounts line
+    // up at their end, Persian pages are right to left with Persian digits, the chart fits with
+    // its axis and named months, and errors are pages with the navigation.
+    let sara_id = app
+        .call(Method::GET, "/api/auth/users", Some(&admin), None)
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "sara")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let member_page = format!("/admin/members/{sara_id}");
+    let pages = [
+        ("/dashboard", "dashboard"),
+        ("/fund", "fund"),
+        ("/admin/members", "members"),
+        (member_page.as_str(), "member"),
+        ("/admin/config", "config"),
+        ("/admin/loans", "loans"),
+        ("/no/such/page", "error-404"),
+    ];
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 1200).await;
+            assert_eq!(
+                browser.script("return window.innerWidth").await,
+                json!(width)
+            );
+            for (i, (path, name)) in pages.iter().enumerate() {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                browser.goto(&format!("{base}{path}{sep}lang={lang}")).await;
+                browser.wait("main h1").await;
+                let facts = inspect(&browser).await;
+                let at = format!("{path} {lang} {width}px: {facts}");
+                check_page(&facts, lang, &at);
+                match *name {
+                    "dashboard" => {
+                        let text = browser.text("#draw-status").await;
+                        let expected = if lang == "en" {
+                            "you did not win this time"
+                        } else {
+                            "این بار برنده نشدید"
+                        };
+                        assert!(text.contains(expected), "{at}: {text}");
+                    }
+                    "fund" => {
+                        assert_eq!(facts["charts"], 1, "one drawing shown: {at}");
+                        assert_eq!(facts["chartFits"], true, "{at}");
+                        assert_eq!(facts["ticksVisible"], true, "the axis stays: {at}");
+                        let month = if lang == "en" { "Bahman" } else { "بهمن" };
+                        assert!(
+                            facts["chartMonths"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|m| m == month),
+                            "{at}"
+                        );
+                    }
+                    "members" if width == 375 => {
+                        assert!(facts["overflowing"].as_i64() >= Some(1), "{at}");
+                        assert!(facts["hints"].as_i64() >= Some(1), "a visible cue: {at}");
+                    }
+                    "members" => {
+                        assert_eq!(facts["columns"], 9, "every column: {at}");
+                        let cash = browser.text("#fund-cash").await;
+                        // Fees and repayments 180 in, loans 80 out.
+                        let expected = if lang == "en" {
+                            "100.00 USDT"
+                        } else {
+                            "۱۰۰٫۰۰ USDT"
+                        };
+                        assert_eq!(cash, expected, "the fund's cash: {at}");
+                    }
+                    "error-404" => {
+                        let h1 = browser.text("main h1").await;
+                        assert_eq!(
+                            h1,
+                            if lang == "en" {
+                                "Error 404"
+                            } else {
+                                "خطا ۴۰۴"
+                            }
+                        );
+                    }
+                    _ => {}
+                }
+                shots
+                    .full(
+                        &browser,
+                        &format!("{}-{name}-{device}-{lang}", 20 + i),
+                        width,
+                    )
+                    .await;
+            }
+        }
     }
-    assert_eq!(
-        browser.script("return document.documentElement.dir").await,
-        json!("rtl")
-    );
-    assert!(browser.source().await.contains("۲۰٫۰۰"), "Persian digits");
 
-    browser.size(1280, 1400).await;
-    browser.goto(&format!("{base}/dashboard")).await;
+    // An off-site `next` stays on the site (browsers drop the tab of `/%09/evil.example`).
+    browser.size(1280, 900).await;
+    browser
+        .goto(&format!("{base}/login?next=/%09/evil.example"))
+        .await;
     browser.wait("main h1").await;
-    shots.take(&browser, "15-dashboard-desktop-fa").await;
+    // To the dashboard, or an error page if the request itself is refused: never elsewhere.
+    let here = browser
+        .script(
+            "return [location.host, location.pathname, !!document.querySelector('#error-message')]",
+        )
+        .await;
+    assert_eq!(here[0], json!(base.trim_start_matches("http://")), "{here}");
+    assert!(here[1] == "/dashboard" || here[2] == true, "{here}");
+    // A favicon, served.
+    let icon = browser
+        .script_async(
+            "const done = arguments[0]; fetch('/favicon.ico').then(r => done(r.status + ' ' + r.headers.get('content-type')))",
+        )
+        .await;
+    assert_eq!(icon, json!("200 image/svg+xml"));
+
+    // Sara, who won this month: her loan's schedule, and a member at an admin page.
+    browser.goto(&format!("{base}/dashboard?lang=en")).await;
+    browser.click(".signout button").await;
+    browser.wait("#username").await;
+    browser.type_into("#username", "sara").await;
+    browser
+        .type_into("#password", &format!("{}{ENTER}", common::PASSWORD))
+        .await;
+    browser.wait("#balance").await;
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 1200).await;
+            browser.goto(&format!("{base}/dashboard?lang={lang}")).await;
+            browser.wait("#loan-schedule").await;
+            let facts = inspect(&browser).await;
+            let at = format!("sara's dashboard {lang} {width}px: {facts}");
+            check_page(&facts, lang, &at);
+            let (left, due) = if lang == "en" {
+                ("2", "Esfand 1405")
+            } else {
+                ("۲", "اسفند ۱۴۰۵")
+            };
+            assert_eq!(browser.text("#installments-left").await, left, "{at}");
+            assert_eq!(browser.text("#next-due").await, due, "{at}");
+            let draw = browser.text("#draw-status").await;
+            assert!(
+                draw.contains(if lang == "en" {
+                    "you won it"
+                } else {
+                    "شما برنده شدید"
+                }),
+                "{at}: {draw}"
+            );
+            shots
+                .full(
+                    &browser,
+                    &format!("40-sara-dashboard-{device}-{lang}"),
+                    width,
+                )
+                .await;
+            browser
+                .goto(&format!("{base}/admin/members?lang={lang}"))
+                .await;
+            browser.wait("main h1").await;
+            let facts = inspect(&browser).await;
+            let at = format!("sara at /admin/members {lang} {width}px: {facts}");
+            check_page(&facts, lang, &at);
+            assert_eq!(
+                browser.text("main h1").await,
+                if lang == "en" {
+                    "Error 403"
+                } else {
+                    "خطا ۴۰۳"
+                },
+                "{at}"
+            );
+            assert_eq!(
+                browser
+                    .script("return document.querySelectorAll('a[href=\"/admin/members\"]').length")
+                    .await,
+                json!(0),
+                "no admin links for a member: {at}"
+            );
+            shots
+                .full(
+                    &browser,
+                    &format!("41-sara-forbidden-{device}-{lang}"),
+                    width,
+                )
+                .await;
+        }
+    }
 
     // Sign out, back to English.
     browser.goto(&format!("{base}/dashboard?lang=en")).await;
@@ -180,8 +352,88 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     browser.wait("#username").await;
     browser.goto(&format!("{base}/dashboard")).await;
     browser.wait("#username").await;
+    // The sign-in page, both languages, both widths.
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 900).await;
+            browser.goto(&format!("{base}/login?lang={lang}")).await;
+            browser.wait("#username").await;
+            let facts = inspect(&browser).await;
+            assert_eq!(facts["overflow"], 0, "sign-in {lang} {width}px: {facts}");
+            assert_eq!(facts["dir"], if lang == "fa" { "rtl" } else { "ltr" });
+            shots
+                .full(&browser, &format!("50-sign-in-{device}-{lang}"), width)
+                .await;
+        }
+    }
     browser.quit().await;
     eprintln!("screenshots in {}", shots.dir.display());
+}
+
+/// What a page looks like to a reader, measured in the browser.
+const INSPECT: &str = r#"
+const de = document.documentElement;
+const visible = e => e.getClientRects().length > 0;
+const text = document.querySelector('main').cloneNode(true);
+text.querySelectorAll('td.id, .who').forEach(e => e.remove());
+text.querySelectorAll('bdi').forEach(e => { if (/[A-Za-z]/.test(e.textContent.replace(/USDT/g, ''))) e.remove(); });
+const wraps = [...document.querySelectorAll('.table-wrap')].filter(visible);
+const misaligned = [...document.querySelectorAll('td.num')].filter(visible).filter(td => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const t = range.getBoundingClientRect(), c = td.getBoundingClientRect(), cs = getComputedStyle(td);
+  const start = c.left + parseFloat(cs.paddingLeft), end = c.right - parseFloat(cs.paddingRight);
+  if (t.width === 0 || t.width >= end - start - 1) return false;
+  return de.dir === 'rtl' ? Math.abs(t.left - start) > 2 : Math.abs(end - t.right) > 2;
+}).map(td => td.textContent);
+const charts = [...document.querySelectorAll('svg.chart')].filter(s => s.getBoundingClientRect().width > 0);
+const ticks = charts.flatMap(s => [...s.querySelectorAll('text.tick')]).map(t => t.getBoundingClientRect());
+const table = document.querySelector('#members-table');
+return {
+  dir: de.dir,
+  lang: de.lang,
+  overflow: de.scrollWidth - window.innerWidth,
+  nav: document.querySelectorAll('header nav a').length,
+  latinDigits: (text.innerText.match(/[0-9]+/g) || []),
+  latinInputs: [...document.querySelectorAll('input[inputmode]')].filter(i => /[0-9]/.test(i.value)).map(i => i.id),
+  hiddenCells: [...document.querySelectorAll('.table-wrap th, .table-wrap td')].filter(c => getComputedStyle(c).display === 'none').length,
+  columns: table ? [...table.querySelectorAll('thead th')].filter(visible).length : null,
+  overflowing: wraps.filter(w => w.scrollWidth > w.clientWidth + 1).length,
+  hints: [...document.querySelectorAll('.scroll-hint')].filter(visible).length,
+  misaligned,
+  charts: charts.length,
+  chartFits: charts.every(s => { const r = s.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; }),
+  ticksVisible: ticks.length > 0 && ticks.every(r => r.left >= 0 && r.right <= window.innerWidth),
+  chartMonths: charts.flatMap(s => [...s.querySelectorAll('text.month tspan:first-child')]).map(t => t.textContent),
+  icon: !!document.querySelector('link[rel=icon][href="/static/favicon.svg"]'),
+};
+"#;
+
+async fn inspect(browser: &Browser) -> Value {
+    browser.script(INSPECT).await
+}
+
+/// What every page must be, in either language and at either width.
+fn check_page(facts: &Value, lang: &str, at: &str) {
+    assert_eq!(facts["overflow"], 0, "scrolls sideways: {at}");
+    assert!(facts["nav"].as_i64() >= Some(2), "the navigation: {at}");
+    assert_eq!(facts["lang"], lang, "{at}");
+    assert_eq!(
+        facts["dir"],
+        if lang == "fa" { "rtl" } else { "ltr" },
+        "{at}"
+    );
+    assert_eq!(facts["hiddenCells"], 0, "no hidden column: {at}");
+    assert_eq!(facts["misaligned"], json!([]), "amounts at their end: {at}");
+    assert_eq!(facts["icon"], true, "{at}");
+    if lang == "fa" {
+        assert_eq!(facts["latinDigits"], json!([]), "Persian digits: {at}");
+        assert_eq!(
+            facts["latinInputs"],
+            json!([]),
+            "Persian digits in forms: {at}"
+        );
+    }
 }
 
 /// Moves the app's clock to noon on the first day of the next Jalali month.
@@ -392,6 +644,16 @@ impl Browser {
         .await
     }
 
+    /// Runs a script that answers through its last argument (for `fetch`).
+    async fn script_async(&self, script: &str) -> Value {
+        self.run(
+            Method::POST,
+            "/execute/async",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
     async fn screenshot(&self) -> Vec<u8> {
         let encoded = self.run(Method::GET, "/screenshot", Value::Null).await;
         base64::engine::general_purpose::STANDARD
@@ -417,6 +679,20 @@ impl Shots {
         let dir = profile_dir.join("web-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         Shots { dir }
+    }
+
+    /// The whole page: the window is made as tall as the page first (at most 6000 pixels).
+    async fn full(&self, browser: &Browser, name: &str, width: u32) {
+        // Short first: a page is never shorter than its window.
+        browser.size(width, 600).await;
+        let height = browser
+            .script("return document.documentElement.scrollHeight")
+            .await
+            .as_u64()
+            .unwrap_or(1200)
+            .clamp(600, 6000);
+        browser.size(width, height as u32 + 120).await;
+        self.take(browser, name).await;
     }
 
     async fn take(&self, browser: &Browser, name: &str) {

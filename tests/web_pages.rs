@@ -25,6 +25,13 @@ crate::on_both_databases!(
     the_loan_history_filters_by_jalali_month,
     persian_is_right_to_left_with_persian_digits,
     static_assets_and_security_headers,
+    sign_in_never_redirects_off_site,
+    errors_are_html_pages_with_the_navigation,
+    a_database_error_on_a_page_is_an_html_page,
+    admins_edit_deactivate_and_follow_members,
+    the_dashboard_says_whether_you_take_part_and_what_is_left_to_repay,
+    persian_digits_and_separators_everywhere,
+    the_fund_page_names_who_blocks_the_draw,
 );
 
 /// Tokens last a year: these tests move through months.
@@ -87,7 +94,8 @@ impl<'a> Browser<'a> {
         Browser {
             app,
             cookies: HashMap::new(),
-            headers: vec![],
+            // What a browser asks for when it opens a page.
+            headers: vec![("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
         }
     }
 
@@ -480,7 +488,7 @@ async fn the_dashboard_shows_the_month_and_takes_a_payment(backend: Backend) {
         )
         .await;
     assert_eq!(again.status, StatusCode::OK);
-    assert!(again.has("Payment already submitted for 1405/9"));
+    assert!(again.has("Payment already submitted for Azar 1405"));
     assert_eq!(app.count("payments").await, 1);
 
     // The loan request: refused when negative, next to the field; saved otherwise.
@@ -531,7 +539,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("membership_fee"),
-        "Membership fee must be at least 20.00000000"
+        "Membership fee must be at least 20.00"
     );
     assert!(page.has("aria-invalid=\"true\""));
     assert!(page.has("value=\"19.5\""), "what was typed is kept");
@@ -613,7 +621,7 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     // Starting too early: the service's refusal is shown on the page.
     let early = browser.submit("/fund", "/fund/draw", &[]).await;
     assert_eq!(early.status, StatusCode::OK);
-    assert!(early.has("Not all users have paid for 1405/9. Unpaid: admin, omid, sara"));
+    assert!(early.has("Not all users have paid for Azar 1405. Unpaid: admin, omid, sara"));
 
     for token in [&admin, &sara, &omid] {
         assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
@@ -635,21 +643,34 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     assert!(page.has("Winner: <strong><bdi>sara</bdi></strong> · <bdi>20.00 USDT</bdi>"));
     assert!(page.has("Participants and their scores"));
     assert!(page.has("<tr class=\"won\"><td><bdi>sara</bdi> <span class=\"badge\">Winner</span></td><td class=\"num\">unlimited</td>"));
-    assert!(page.has("<td><bdi>admin</bdi></td><td>loan request amount is 0</td>"));
-    assert!(page.has("<td><bdi>omid</bdi></td><td>loan request amount is 0</td>"));
-    assert!(page.has("Random pool (winner drawn from):</strong> sara"));
+    // Each reason in plain words, and what the score means.
+    assert!(
+        page.has("<td><bdi>admin</bdi></td><td class=\"text\">Asked for no loan (request 0)</td>")
+    );
+    assert!(
+        page.has("<td><bdi>omid</bdi></td><td class=\"text\">Asked for no loan (request 0)</td>")
+    );
+    assert!(page.has("“unlimited” means no loan history yet: the highest priority."));
+    assert!(page.has("Random pool (winner drawn from):</strong> <bdi>sara</bdi>"));
     assert!(!page.has("id=\"start-draw\""));
 
     // The chart: three lines, and the numbers behind them (cash 60 − 20 lent = 40).
-    assert!(page.has("<svg class=\"chart\""));
-    assert_eq!(page.body.matches("<polyline").count(), 3);
+    assert!(
+        page.has("<svg class=\"chart chart-wide\"")
+            && page.has("<svg class=\"chart chart-narrow\"")
+    );
+    assert_eq!(
+        page.body.matches("<polyline").count(),
+        6,
+        "three lines in each drawing"
+    );
     assert!(page.has("<td>Azar 1405</td><td class=\"num\">40.00</td><td class=\"num\">60.00</td><td class=\"num\">20.00</td>"));
 
     // A second draw this month is refused, and said so.
     // Every form of a session carries the same token.
     let csrf = page.csrf();
     let again = browser.post("/fund/draw", &[("csrf", &csrf)]).await;
-    assert!(again.has("Loan already assigned for 1405/9"));
+    assert!(again.has("Loan already assigned for Azar 1405"));
     assert_eq!(app.count("loans").await, 1);
 }
 
@@ -774,7 +795,7 @@ async fn admins_manage_members_and_settings(backend: Backend) {
     let mut boss = Browser::new(&app);
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.get("/admin/members").await;
-    assert!(page.has("<td>sara</td>") && page.has("<td>admin</td>"));
+    assert!(page.has("<bdi>sara</bdi></a></td>") && page.has("<bdi>admin</bdi></a></td>"));
     assert!(page.has("<label for=\"username\">") && page.has("<label for=\"role\">"));
 
     let bad = boss
@@ -827,7 +848,9 @@ async fn admins_manage_members_and_settings(backend: Backend) {
     assert_eq!(created.location, "/admin/members?done=member");
     let page = boss.get(&created.location).await;
     assert!(
-        page.has("The member was created.") && page.has("<td>neda</td>") && page.has("Accountant")
+        page.has("The member was created.")
+            && page.has("<bdi>neda</bdi></a></td>")
+            && page.has("Accountant")
     );
     let neda = app.login("neda", PASSWORD).await;
     let (_, me) = app.get("/api/auth/me", &neda).await;
@@ -929,7 +952,7 @@ async fn the_loan_history_filters_by_jalali_month(backend: Backend) {
             && page.has("<summary>Dey 1405 · nobody</summary>")
     );
     assert!(
-        page.has("<td><bdi>admin</bdi></td><td>has an active loan</td>"),
+        page.has("<td><bdi>admin</bdi></td><td class=\"text\">Still repaying a loan</td>"),
         "the log explains who sat out"
     );
 
@@ -958,7 +981,7 @@ async fn persian_is_right_to_left_with_persian_digits(backend: Backend) {
     app.pay(&sara, "1250", None).await;
     let mut browser = Browser::new(&app);
     let login = browser.get("/login?lang=fa").await;
-    assert!(login.has("<html lang=\"fa\" dir=\"rtl\">"));
+    assert!(login.has("<html lang=\"fa\" dir=\"rtl\""));
     assert!(login.has("نام کاربری") && login.has("href=\"/login?lang=en\""));
     assert!(login
         .cookie("saghat_lang")
@@ -985,7 +1008,7 @@ async fn persian_is_right_to_left_with_persian_digits(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("membership_fee"),
-        "حق عضویت باید دست‌کم ۲۰٫۰۰۰۰۰۰۰۰ باشد"
+        "حق عضویت باید دست‌کم ۲۰٫۰۰ باشد"
     );
     let paid = browser
         .submit(
@@ -1002,7 +1025,7 @@ async fn persian_is_right_to_left_with_persian_digits(backend: Backend) {
     );
 
     let english = browser.get("/dashboard?lang=en").await;
-    assert!(english.has("<html lang=\"en\" dir=\"ltr\">") && english.has("1,270.50"));
+    assert!(english.has("<html lang=\"en\" dir=\"ltr\"") && english.has("1,270.50"));
     assert!(browser.get("/dashboard").await.has("dir=\"ltr\""));
 }
 
@@ -1036,4 +1059,685 @@ async fn static_assets_and_security_headers(backend: Backend) {
         (status, body["detail"].as_str()),
         (StatusCode::NOT_FOUND, Some("Not Found"))
     );
+}
+
+async fn sign_in_never_redirects_off_site(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let evil = [
+        "//evil.example/",
+        "///evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/%09/evil.example",
+        "/%2F%2Fevil.example",
+        "/%2f/evil.example",
+        "/%5Cevil.example",
+        "/%0D%0A/evil.example",
+        "https://evil.example",
+        "http:evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "/x//evil.example",
+        "/\u{0}/evil.example",
+    ];
+    // From the sign-in form's hidden field.
+    for next in evil {
+        let mut browser = Browser::new(&app);
+        let csrf = browser.get("/login").await.csrf();
+        let page = browser
+            .post(
+                "/login",
+                &[
+                    ("username", ADMIN),
+                    ("password", ADMIN_PASSWORD),
+                    ("next", next),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        stays_on_site(&page, next);
+    }
+    // From the link a signed-in user follows (`/login?next=…` as the issue showed it).
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    for next in evil {
+        let encoded: String = next.bytes().map(|b| format!("%{b:02X}")).collect();
+        let page = browser
+            .send(Method::GET, &format!("/login?next={encoded}"), None)
+            .await;
+        stays_on_site(&page, next);
+    }
+    let page = browser
+        .send(Method::GET, "/login?next=/%09/evil.example", None)
+        .await;
+    stays_on_site(&page, "/%09/evil.example");
+    // A path of this site still works, with its query.
+    let page = browser.get("/login?next=%2Ffund%3Fx%3D1").await;
+    assert_eq!(page.location, "/fund?x=1");
+    let mut other = Browser::new(&app);
+    let csrf = other.get("/login").await.csrf();
+    let page = other
+        .post(
+            "/login",
+            &[
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+                ("next", "/fund?x=1"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(page.location, "/fund?x=1");
+}
+
+/// After sign-in with an off-site `next`: to the dashboard, or (where the request itself is
+/// refused, e.g. for its control characters) an error page that sends the browser nowhere.
+fn stays_on_site(page: &Page, next: &str) {
+    let refused = page.status.is_client_error() && page.location.is_empty();
+    assert!(
+        (page.status == StatusCode::SEE_OTHER && page.location == "/dashboard") || refused,
+        "next={next:?}: {} to {:?}",
+        page.status,
+        page.location
+    );
+}
+
+/// An error page: HTML in the page's language, the site's navigation, never JSON.
+fn assert_error_page(page: &Page, status: StatusCode, message: &str) {
+    assert_eq!(page.status, status, "{}", page.body);
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        page.headers
+    );
+    assert!(!page.has("{\"detail\""), "never raw JSON: {}", page.body);
+    assert!(
+        page.has("<nav aria-label="),
+        "the navigation: {}",
+        page.body
+    );
+    assert!(
+        page.has(&format!("<p id=\"error-message\">{message}</p>")),
+        "{message}: {}",
+        page.body
+    );
+    assert_eq!(page.headers["cache-control"], "no-store");
+}
+
+async fn errors_are_html_pages_with_the_navigation(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "sara", "0").await;
+    let mut sara = Browser::new(&app);
+    sara.sign_in("sara", PASSWORD).await;
+
+    // A member opening an admin page: 403, with the member's own navigation.
+    for path in [
+        "/admin/members",
+        "/admin/config",
+        "/admin/loans",
+        "/admin/members/1",
+    ] {
+        let page = sara.send(Method::GET, path, None).await;
+        assert_error_page(
+            &page,
+            StatusCode::FORBIDDEN,
+            "Only the fund&#39;s admins may see this page.",
+        );
+        assert!(page.has("href=\"/fund\"") && page.has("<strong>sara</strong>"));
+        assert!(!page.has("href=\"/admin/members\""), "no admin links");
+    }
+    let page = sara.send(Method::GET, "/admin/config?lang=fa", None).await;
+    assert_error_page(
+        &page,
+        StatusCode::FORBIDDEN,
+        "فقط مدیران صندوق به این صفحه دسترسی دارند.",
+    );
+    assert!(page.has("<html lang=\"fa\" dir=\"rtl\"") && page.has("خطا ۴۰۳"));
+    assert!(
+        page.has("href=\"/admin/config?lang=en\""),
+        "the language switch stays"
+    );
+    sara.send(Method::GET, "/dashboard?lang=en", None).await;
+
+    // An unknown path: 404 in the page's language, signed in or not.
+    let page = sara.send(Method::GET, "/no/such/page", None).await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
+    assert!(page.has("href=\"/dashboard\"") && page.has("action=\"/logout\""));
+    let page = sara
+        .send(Method::GET, "/dashboard/nope?lang=fa", None)
+        .await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "چنین صفحه‌ای وجود ندارد.");
+    let mut stranger = Browser::new(&app);
+    let page = stranger.send(Method::GET, "/nope", None).await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
+    assert!(page.has("href=\"/login\""));
+    // A wrong method on a page, and a form sent without its token.
+    let page = sara.send(Method::DELETE, "/dashboard", None).await;
+    assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(page.has("<nav aria-label="), "{}", page.body);
+    let page = sara
+        .post("/dashboard/pay", &[("membership_fee", "20")])
+        .await;
+    assert_error_page(
+        &page,
+        StatusCode::FORBIDDEN,
+        "This form has expired or was not sent from this site: reload the page and try again.",
+    );
+
+    // An admin opening a member who does not exist.
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let page = boss.send(Method::GET, "/admin/members/999999", None).await;
+    assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
+    assert!(
+        page.has("href=\"/admin/members\""),
+        "the admin's navigation"
+    );
+
+    // The API keeps its JSON, even for a browser.
+    let page = sara.send(Method::GET, "/api/nothing-here", None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(page.body, "{\"detail\":\"Not Found\"}");
+    // And a script asking for an unknown path without wanting HTML gets JSON too.
+    let (status, body) = app.call(Method::GET, "/nope", None, None).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (StatusCode::NOT_FOUND, Some("Not Found"))
+    );
+}
+
+async fn a_database_error_on_a_page_is_an_html_page(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.member(&admin, "sara", "0").await;
+    let mut sara = Browser::new(&app);
+    sara.sign_in("sara", PASSWORD).await;
+    assert_eq!(sara.get("/dashboard").await.status, StatusCode::OK);
+    // The table the dashboard reads is gone: a bug on our side, a 500.
+    sqlx::query("ALTER TABLE payments RENAME TO payments_gone")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    for (path, message) in [
+        (
+            "/dashboard",
+            "Something went wrong on our side. It has been logged; please try again later.",
+        ),
+        (
+            "/fund?lang=fa",
+            "مشکلی در سمت ما پیش آمد. ثبت شده است؛ لطفاً بعداً دوباره تلاش کنید.",
+        ),
+    ] {
+        let page = sara.send(Method::GET, path, None).await;
+        assert_error_page(&page, StatusCode::INTERNAL_SERVER_ERROR, message);
+        assert!(
+            page.has("<strong>sara</strong>"),
+            "still signed in: {}",
+            page.body
+        );
+    }
+    // The API answers the same failure in JSON.
+    let token = app.login("sara", PASSWORD).await;
+    let (status, body) = app.get("/api/payments/my-payments", &token).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["detail"], "Internal server error");
+    sqlx::query("ALTER TABLE payments_gone RENAME TO payments")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sara.get("/dashboard?lang=en").await.status, StatusCode::OK);
+}
+
+async fn admins_edit_deactivate_and_follow_members(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    // Azar: the admin borrows 40 of the 60 paid in; Sara and Omid opt out.
+    let admin = app.admin_token().await;
+    app.call(
+        Method::PATCH,
+        "/api/auth/me/loan-request",
+        Some(&admin),
+        Some(json!({ "loan_request_amount": "40" })),
+    )
+    .await;
+    let (sara_id, sara) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "0").await;
+    for token in [&admin, &sara, &omid] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    next_month(&app);
+    assert_eq!(app.pay(&sara, "25.5", None).await.0, StatusCode::CREATED);
+
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let page = boss.get("/admin/members").await;
+    // Who paid this month (Dey), each balance and loan, and the fund's cash.
+    assert!(
+        page.has("<strong>1</strong> of 3 paid · Dey 1405"),
+        "{}",
+        page.body
+    );
+    let row = |page: &Page, id: i64| {
+        let at = page.body.find(&format!("<tr id=\"member-{id}\"")).unwrap();
+        let rest = &page.body[at..];
+        rest[..rest.find("</tr>").unwrap()].to_string()
+    };
+    let sara_row = row(&page, sara_id);
+    assert!(sara_row.contains("Paid <bdi>25.50</bdi>"), "{sara_row}");
+    assert!(
+        sara_row.contains("<td class=\"num\">45.50</td>"),
+        "balance: {sara_row}"
+    );
+    let admin_row = row(&page, 1);
+    assert!(admin_row.contains("Not paid yet"), "{admin_row}");
+    assert!(
+        admin_row.contains("40.00 / 40.00"),
+        "the loan owed: {admin_row}"
+    );
+    assert!(
+        page.has("id=\"fund-cash\"><bdi>45.50 USDT</bdi>"),
+        "60 + 25.50 − 40"
+    );
+    assert!(page.has(
+        "href=\"/admin/members/{sara_id}\""
+            .replace("{sara_id}", &sara_id.to_string())
+            .as_str()
+    ));
+    for path in ["/admin/config", "/admin/loans"] {
+        assert!(
+            boss.get(path)
+                .await
+                .has("id=\"fund-cash\"><bdi>45.50 USDT</bdi>"),
+            "{path}"
+        );
+    }
+
+    // Names, e-mail and role, through the API's own service.
+    let edit = format!("/admin/members/{sara_id}");
+    let page = boss.get(&edit).await;
+    assert!(page.has("<h1><bdi>sara</bdi></h1>") && page.has("id=\"deactivate\""));
+    let bad = boss
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("first_name", "Sara"),
+                ("email", "nope"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert_eq!(bad.field_error("email"), "Enter a valid e-mail address");
+    assert!(bad.has("value=\"Sara\""), "what was typed is kept");
+    let saved = boss
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("first_name", "Sara"),
+                ("last_name", "Karimi"),
+                ("email", "sara@example.com"),
+                ("role", "accountant"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        saved.location,
+        format!("/admin/members/{sara_id}?done=member_saved")
+    );
+    assert!(boss.get(&saved.location).await.has("The member was saved."));
+    let (_, me) = app.get("/api/auth/me", &sara).await;
+    assert_eq!(
+        (
+            me["first_name"].as_str(),
+            me["last_name"].as_str(),
+            me["email"].as_str(),
+            me["role"].as_str()
+        ),
+        (
+            Some("Sara"),
+            Some("Karimi"),
+            Some("sara@example.com"),
+            Some("accountant")
+        )
+    );
+    let page = boss.get("/admin/members").await;
+    assert!(
+        row(&page, sara_id).contains("<td class=\"paid-cell\">—</td>"),
+        "accountants pay nothing"
+    );
+    assert!(page.has("<strong>0</strong> of 2 paid"));
+
+    // Deactivating signs her out everywhere; reactivating lets her back in.
+    let mut sara_web = Browser::new(&app);
+    sara_web.sign_in("sara", PASSWORD).await;
+    let off = boss
+        .submit(&edit, &format!("{edit}/active"), &[("active", "0")])
+        .await;
+    assert_eq!(
+        off.location,
+        format!("/admin/members/{sara_id}?done=deactivated")
+    );
+    let page = boss.get(&off.location).await;
+    assert!(page.has("The member was deactivated.") && page.has("id=\"reactivate\""));
+    assert!(row(&boss.get("/admin/members").await, sara_id).contains("Deactivated"));
+    assert_eq!(
+        sara_web.get("/dashboard").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let (status, _) = app.get("/api/auth/me", &sara).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let on = boss
+        .submit(&edit, &format!("{edit}/active"), &[("active", "1")])
+        .await;
+    assert_eq!(
+        on.location,
+        format!("/admin/members/{sara_id}?done=reactivated")
+    );
+    app.login("sara", PASSWORD).await;
+
+    // A new password: the old one stops working, every session of hers ends, and the audit
+    // log records the reset without the password.
+    let mut sara_web = Browser::new(&app);
+    sara_web.sign_in("sara", PASSWORD).await;
+    let reset = format!("{edit}/password");
+    let short = boss.submit(&edit, &reset, &[("password", "short")]).await;
+    assert_eq!(short.status, StatusCode::OK);
+    assert_eq!(
+        short.field_error("new_password"),
+        "Password must be at least 8 characters long"
+    );
+    let empty = boss.submit(&edit, &reset, &[("password", "")]).await;
+    assert_eq!(empty.field_error("new_password"), "This field is required.");
+    let done = boss
+        .submit(&edit, &reset, &[("password", "a-brand-new-secret")])
+        .await;
+    assert_eq!(
+        done.location,
+        format!("/admin/members/{sara_id}?done=password_reset")
+    );
+    assert!(boss
+        .get(&done.location)
+        .await
+        .has("The password was reset; the member&#39;s sessions were signed out."));
+    assert_eq!(
+        sara_web.get("/dashboard").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({ "username": "sara", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.login("sara", "a-brand-new-secret").await;
+    let audit: Vec<String> = sqlx::query_scalar("SELECT details FROM audit_log")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert!(!audit.iter().any(|d| d.contains("a-brand-new-secret")));
+
+    // The admin cannot lock themselves out: said on the page, nothing changed.
+    let me = "/admin/members/1";
+    let page = boss
+        .submit(me, &format!("{me}/active"), &[("active", "0")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.has("You cannot deactivate or demote yourself"),
+        "{}",
+        page.body
+    );
+    let page = boss.submit(me, me, &[("role", "member")]).await;
+    assert!(page.has("You cannot deactivate or demote yourself"));
+    let changes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'user_changed' AND target = $1",
+    )
+    .bind(format!("user:{sara_id}"))
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert!(changes >= 4, "each change audited: {changes}");
+
+    // In Persian: Persian digits in the table and the forms.
+    let page = boss.get("/admin/members?lang=fa").await;
+    assert!(
+        page.has("id=\"fund-cash\"><bdi>۴۵٫۵۰ USDT</bdi>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.has("value=\"۰\""),
+        "the loan request field in Persian digits"
+    );
+    let page = boss.get("/admin/config").await;
+    assert!(page.has("value=\"۲۰\""), "{}", page.body);
+}
+
+async fn the_dashboard_says_whether_you_take_part_and_what_is_left_to_repay(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    // The admin asks for 40 (admins may ask above their balance), Sara for nothing, Omid for
+    // more than he has paid in.
+    let admin = app.admin_token().await;
+    app.call(
+        Method::PATCH,
+        "/api/auth/me/loan-request",
+        Some(&admin),
+        Some(json!({ "loan_request_amount": "40" })),
+    )
+    .await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "50").await;
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let mut sara_web = Browser::new(&app);
+    sara_web.sign_in("sara", PASSWORD).await;
+    let mut omid_web = Browser::new(&app);
+    omid_web.sign_in("omid", PASSWORD).await;
+
+    let page = boss.get("/dashboard").await;
+    assert!(
+        page.has("This month&#39;s draw: Azar 1405"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("You take part in this month&#39;s draw, asking for <bdi>40.00 USDT</bdi>."));
+    let page = sara_web.get("/dashboard").await;
+    assert!(page.has("id=\"draw-excluded\""));
+    assert!(page.has("Your loan request is 0, which means you opt out."));
+    let page = omid_web.get("/dashboard").await;
+    assert!(page.has("Your loan request is above your balance (the fees you have paid). (<bdi>50.00 &gt; 0.00 USDT</bdi>)"), "{}", page.body);
+    let page = omid_web.get("/dashboard?lang=fa").await;
+    assert!(page.has("مبلغ درخواستی وام شما از موجودی‌تان (حق عضویت‌های پرداختی) بیشتر است. (<bdi>۵۰٫۰۰ &gt; ۰٫۰۰ USDT</bdi>)"), "{}", page.body);
+
+    for token in [&admin, &sara, &omid] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(boss
+        .get("/dashboard")
+        .await
+        .has("This month&#39;s draw has run: you won it."));
+    assert!(sara_web
+        .get("/dashboard")
+        .await
+        .has("This month&#39;s draw has run: you did not win this time."));
+    // Paid this month already: the first installment is due next month.
+    let page = boss.get("/dashboard").await;
+    assert!(page.has("id=\"installments-left\">2</dd>"), "{}", page.body);
+    assert!(
+        page.has("id=\"next-due\">Dey 1405</dd>")
+            && page.has("id=\"paid-off-by\">Bahman 1405</dd>")
+    );
+
+    // Dey: unpaid, so due now; the active loan keeps the admin out of the draw.
+    next_month(&app);
+    let page = boss.get("/dashboard").await;
+    assert!(page.has("You are still repaying a loan: you take part again once it is repaid."));
+    assert!(
+        page.has("id=\"installments-left\">2</dd>") && page.has("id=\"next-due\">Dey 1405</dd>")
+    );
+    assert_eq!(
+        app.pay(&admin, "20", Some("25")).await.0,
+        StatusCode::CREATED
+    );
+    let page = boss.get("/dashboard").await;
+    // 15 left at a minimum of 20: one last, smaller installment next month.
+    assert!(
+        page.has("id=\"installments-left\">1</dd>") && page.has("id=\"next-due\">Bahman 1405</dd>")
+    );
+    assert!(page.has("id=\"paid-off-by\">Bahman 1405</dd>"));
+    let page = boss.get("/dashboard?lang=fa").await;
+    assert!(
+        page.has("id=\"installments-left\">۱</dd>") && page.has("id=\"next-due\">بهمن ۱۴۰۵</dd>")
+    );
+    assert!(page.has("هنوز در حال بازپرداخت وام هستید"));
+    boss.get("/dashboard?lang=en").await;
+
+    // Accountants take no part in draws: no such card.
+    let created = boss
+        .submit(
+            "/admin/members",
+            "/admin/members",
+            &[
+                ("username", "neda"),
+                ("password", PASSWORD),
+                ("role", "accountant"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let mut neda = Browser::new(&app);
+    neda.sign_in("neda", PASSWORD).await;
+    assert!(!neda.get("/dashboard").await.has("id=\"draw-status\""));
+}
+
+async fn persian_digits_and_separators_everywhere(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "20").await;
+    let (_, omid) = app.member(&admin, "omid", "20").await;
+    for token in [&admin, &sara, &omid] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut browser = Browser::new(&app);
+    browser.get("/login?lang=fa").await;
+    browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+
+    // Form values, in Persian digits (and read back as numbers).
+    next_month(&app);
+    let page = browser.get("/dashboard").await;
+    assert!(page.has("id=\"membership_fee\" name=\"membership_fee\" type=\"text\" inputmode=\"decimal\" value=\"۲۰\""), "{}", page.body);
+    assert!(page.has("id=\"loan_request_amount\" name=\"loan_request_amount\" type=\"text\" inputmode=\"decimal\" value=\"۰\""));
+    // Amounts in errors with the page's precision, months by name.
+    let page = browser
+        .submit(
+            "/dashboard",
+            "/dashboard/pay",
+            &[("membership_fee", "۱۰"), ("bitpin_payment_id", "bp-fa-1")],
+        )
+        .await;
+    assert_eq!(
+        page.field_error("membership_fee"),
+        "حق عضویت باید دست‌کم ۲۰٫۰۰ باشد"
+    );
+    let early = browser.submit("/fund", "/fund/draw", &[]).await;
+    assert!(
+        early.has("همه اعضا برای دی ۱۴۰۵ پرداخت نکرده‌اند. پرداخت‌نکرده: admin، omid، sara"),
+        "{}",
+        early.body
+    );
+    let page = browser.get("/fund").await;
+    // The pool is a Persian list; the chart's months are named like the page's.
+    assert!(
+        page.has("</strong> <bdi>sara، omid</bdi></p>"),
+        "{}",
+        page.body
+    );
+    assert!(page.has(">آذر</tspan><tspan") && page.has(">۱۴۰۵</tspan>"));
+    assert!(!page.has(">1405/"), "no Latin month numbers in the chart");
+    assert!(
+        page.has("<th scope=\"col\" class=\"num\">موجودی نقد صندوق</th>"),
+        "amount columns are aligned at their end"
+    );
+    assert!(page.has("data-scroll-hint=\"↔ برای دیدن همه ستون‌ها جدول را به پهلو بکشید.\""));
+    let config = browser.get("/admin/config").await;
+    assert!(
+        config.has("value=\"۲۰\"") && config.has("value=\"۲۴\""),
+        "{}",
+        config.body
+    );
+    // A favicon, linked from every page.
+    assert!(page.has("<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"));
+    for path in ["/static/favicon.svg", "/favicon.ico"] {
+        let icon = browser.get(path).await;
+        assert_eq!(icon.headers["content-type"], "image/svg+xml", "{path}");
+        assert!(icon.body.starts_with("<svg"));
+    }
+    let js = browser.get("/static/app.js").await;
+    assert_eq!(js.headers["content-type"], "text/javascript; charset=utf-8");
+    assert!(page.has("<script src=\"/static/app.js\" defer></script>"));
+}
+
+async fn the_fund_page_names_who_blocks_the_draw(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    app.member(&admin, "omid", "0").await;
+    app.pay(&sara, "20", None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("sara", PASSWORD).await;
+    let page = browser.get("/fund").await;
+    // Admins pay like every member: the admin is among those the draw waits for.
+    assert!(
+        page.has("id=\"draw-blocked-by\"><strong>Waiting for:</strong> <bdi>admin, omid</bdi>"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("Admins are fund members who pay"));
+    let page = browser.get("/fund?lang=fa").await;
+    assert!(page.has("<strong>در انتظار پرداخت:</strong> <bdi>admin، omid</bdi>"));
+    assert!(page.has("مدیران اعضای پرداخت‌کننده صندوق‌اند"));
+    let mut boss = Browser::new(&app);
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let page = boss.get("/admin/config?lang=en").await;
+    assert!(page.has("id=\"admins-pay\">Admins are fund members who pay"));
+    app.pay(&admin, "20", None).await;
+    let page = browser.get("/fund?lang=en").await;
+    assert!(page.has("<bdi>omid</bdi></p>") && !page.has("<bdi>admin, omid</bdi>"));
 }

@@ -75,10 +75,13 @@ impl Validate for LoanRequestUpdate {
 
 /// Sign in with username (any letter case) and password.
 ///
-/// Failed attempts are counted per account and per client address; past the limit the
-/// endpoint answers 429 with `Retry-After` until the window has passed.
+/// Each attempt reserves a password check per account and address, per address, and per
+/// account, before the password is checked; past a limit the endpoint answers 429 with
+/// `Retry-After` until the window has passed. When the server is busy hashing passwords it
+/// answers 503 with `Retry-After`.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -90,7 +93,8 @@ async fn login(
 }
 
 /// Exchange a refresh token for a new access token and refresh token. Each refresh token
-/// works once; presenting a spent one revokes every token issued from the same sign-in.
+/// works once; presenting a spent one revokes every token issued from the same sign-in. No
+/// refresh token outlives its sign-in by more than `REFRESH_TOKEN_MAX_DAYS`.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 async fn refresh(
@@ -101,11 +105,18 @@ async fn refresh(
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     match store::spend_refresh_token(&mut tx, &token_hash(&body.refresh_token), now).await? {
-        Spend::Spent { user_id, family_id } => {
+        Spend::Spent {
+            user_id,
+            family_id,
+            signed_in_at,
+        } => {
             let user = store::find_active_user(&state.db, user_id)
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
-            let tokens = service::issue_tokens(&state, &mut tx, &user, &family_id).await?;
+            // Families from before sign-in times were recorded count from now.
+            let signed_in_at = signed_in_at.unwrap_or(now);
+            let tokens =
+                service::issue_tokens(&state, &mut tx, &user, &family_id, signed_in_at).await?;
             tx.commit().await?;
             Ok(Json(tokens))
         }
@@ -152,9 +163,11 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(profile)))
 }
 
-/// Change a user (main users only): deactivate or reactivate them, change their role or names.
-/// A deactivated user can no longer sign in, their tokens stop working on every instance, and
-/// the draw no longer waits for them. Admins cannot deactivate or demote themselves.
+/// Change a user (main users only): deactivate or reactivate them, change their role or names,
+/// or reset their password. A deactivated user can no longer sign in, their tokens stop working
+/// on every instance (and stay dead after a reactivation), and the draw no longer waits for
+/// them; a password reset likewise ends every session. Admins cannot deactivate or demote
+/// themselves.
 #[utoipa::path(patch, path = "/api/auth/users/{user_id}", tag = "auth", request_body = UpdateUserRequest, security(("bearer" = [])),
     params(("user_id" = i64, Path)),
     responses((status = 200, body = UserProfile), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -23,6 +23,8 @@ pub struct CurrentUser {
     /// The original API's admin flag: true exactly for the `admin` role.
     pub is_main: bool,
     pub role: Role,
+    /// Raised whenever the user's sessions are revoked; tokens issued under a lower one are void.
+    pub session_version: i64,
 }
 
 /// What a user may do. `admin` is the original's main user; an `accountant` reads the books but
@@ -92,8 +94,9 @@ impl FromRequestParts<AppState> for BooksReader {
 #[derive(Debug, Clone)]
 pub struct MainUser(pub CurrentUser);
 
-/// The user an access token signs in, if it is valid, unexpired, not revoked, and its user is
-/// active. Shared by the API's bearer tokens and the web pages' session cookie.
+/// The user an access token signs in, if it is valid, unexpired, not revoked (its sign-in, or
+/// every session of its user since it was issued), and its user is active. Shared by the API's
+/// bearer tokens and the web pages' session cookie.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<CurrentUser>, ApiError> {
     let Some(verified) = state.jwt.verify_claims(token, state.now()) else {
         return Ok(None);
@@ -105,14 +108,19 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Curren
     {
         return Ok(None);
     }
-    if let Some(user) = state.users.get(&verified.user_id) {
-        return Ok(Some(user));
-    }
-    let user = store::find_active_user(&state.db, verified.user_id).await?;
-    if let Some(user) = &user {
-        state.users.insert(user.id, user.clone());
-    }
-    Ok(user)
+    let user = match state.users.get(&verified.user_id) {
+        Some(user) => Some(user),
+        None => {
+            let user = store::find_active_user(&state.db, verified.user_id).await?;
+            if let Some(user) = &user {
+                state.users.insert(user.id, user.clone());
+            }
+            user
+        }
+    };
+    // A revocation raises the version and invalidates the cached user on every instance, so
+    // the cache never holds a version older than the database's for long.
+    Ok(user.filter(|user| verified.session_version >= user.session_version))
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

@@ -1,7 +1,13 @@
 //! Argon2id password hashing (OWASP's recommended parameters: 19 MiB, 2 passes, 1 lane).
-//! Both functions are CPU-heavy: call them through `tokio::task::spawn_blocking`.
+//! Every function here is CPU- and memory-heavy: a server runs them through its
+//! [`HashingLimiter`], a one-shot command through `tokio::task::spawn_blocking`.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
+
+use crate::platform::error::{ApiError, ApiResult};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -43,6 +49,68 @@ pub fn burn_verification_time(password: &str) {
     let _ = verify_password(password, dummy);
 }
 
+/// Bounds the Argon2 work of a server: at most `concurrency` hashes at once (each holds 19 MiB
+/// while it runs) and `queue` requests waiting for one, in arrival order; a request beyond that
+/// gets 503 with `Retry-After` at once, so 500 simultaneous logins cost a few hashes' memory
+/// and the blocking pool stays free for everything else.
+pub struct HashingLimiter {
+    permits: Arc<Semaphore>,
+    /// Requests admitted (waiting or hashing).
+    admitted: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+/// Gives an admission back when the work is done (or its request gone before it started).
+struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl HashingLimiter {
+    pub fn new(concurrency: usize, queue: usize) -> HashingLimiter {
+        let concurrency = concurrency.max(1);
+        HashingLimiter {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            capacity: concurrency + queue,
+        }
+    }
+
+    /// Runs `work` (a hash or a verification) on the blocking pool once a permit is free.
+    pub async fn run<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!("password hashing saturated: request shed with 503");
+            return Err(ApiError::Busy {
+                detail: "The server is busy, try again shortly".into(),
+                retry_after_secs: 1,
+            });
+        }
+        let admission = Admission(self.admitted.clone());
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        // The permit and admission move into the task: a request that goes away mid-hash still
+        // counts until the hash (and its memory) is done.
+        tokio::task::spawn_blocking(move || {
+            let _held = (permit, admission);
+            work()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +124,48 @@ mod tests {
         assert!(verify_password("correct horse", &a));
         assert!(!verify_password("wrong horse", &a));
         assert!(!verify_password("correct horse", "not-a-hash"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_limiter_runs_at_most_its_concurrency_and_sheds_past_its_queue() {
+        let limiter = Arc::new(HashingLimiter::new(2, 3));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(std::sync::Mutex::new(gate));
+        let mut tasks = vec![];
+        for _ in 0..5 {
+            let (limiter, running, peak, gate) =
+                (limiter.clone(), running.clone(), peak.clone(), gate.clone());
+            tasks.push(tokio::spawn(async move {
+                limiter
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        gate.lock().unwrap().recv().unwrap();
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            }));
+        }
+        // Five admitted (two running, three queued): the sixth is shed at once.
+        while limiter.admitted.load(Ordering::SeqCst) < 5 || running.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        match limiter.run(|| ()).await {
+            Err(ApiError::Busy {
+                retry_after_secs, ..
+            }) => assert_eq!(retry_after_secs, 1),
+            other => panic!("expected Busy, got {:?}", other.map(|_| ())),
+        }
+        for _ in 0..5 {
+            release.send(()).unwrap();
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+        assert_eq!(limiter.admitted.load(Ordering::SeqCst), 0);
+        limiter.run(|| ()).await.expect("free again");
     }
 }

@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::domain::{self, lockout_remaining, username_key, Username};
+use super::domain::{
+    self, bounded_login_name, lockout_remaining, username_key, AttemptKeys, Username,
+};
 use super::password;
-use super::store::{self, FailureKey, NewUser, UserProfile, UserSettings};
+use super::store::{self, NewUser, UserProfile, UserSettings};
 use super::tokens::{random_token, token_hash};
 use super::{CurrentUser, Role};
 use crate::app::AppState;
@@ -30,31 +32,38 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
-/// Issues an access token and a refresh token in `family_id`.
+/// Issues an access token and a refresh token in `family_id`, the sign-in made at
+/// `signed_in_at`: the refresh token expires `REFRESH_TOKEN_EXPIRE_DAYS` from now, but never
+/// later than `REFRESH_TOKEN_MAX_DAYS` after the sign-in.
 pub async fn issue_tokens(
     state: &AppState,
     conn: &mut sqlx::AnyConnection,
     user: &CurrentUser,
     family_id: &str,
+    signed_in_at: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<TokenResponse> {
     let now = state.now();
     let refresh_token = random_token();
-    let expires_at = now + chrono::Duration::days(state.config.refresh_token_expire_days);
-    store::insert_refresh_token(
-        conn,
-        &token_hash(&refresh_token),
-        user.id,
+    let expires_at = (now + chrono::Duration::days(state.config.refresh_token_expire_days))
+        .min(signed_in_at + chrono::Duration::days(state.config.refresh_token_max_days));
+    if expires_at <= now {
+        return Err(ApiError::Unauthorized);
+    }
+    let token = store::NewRefreshToken {
+        token_hash: &token_hash(&refresh_token),
+        user_id: user.id,
         family_id,
-        now,
+        signed_in_at,
         expires_at,
-    )
-    .await?;
+    };
+    store::insert_refresh_token(conn, &token, now).await?;
     Ok(TokenResponse {
         access_token: state.jwt.issue_for_sign_in(
             user.id,
             now,
             state.config.jwt_expire_minutes,
             Some(family_id),
+            user.session_version,
         ),
         token_type: "bearer".into(),
         user_id: user.id,
@@ -65,8 +74,105 @@ pub async fn issue_tokens(
     })
 }
 
-/// Checks a username (any letter case) and password, under the login rate limits, and issues
-/// an access token and a refresh token. Failures are counted and audited.
+/// The password checks a login attempt reserved (see [`reserve_login_attempt`]).
+struct Reserved {
+    keys: AttemptKeys,
+    /// Attempts in the window, counting this one; `account` is `None` when the account was
+    /// already at its ceiling (the attempt got through on the fresh-pair allowance).
+    pair: i64,
+    pair_limit: i64,
+    address: i64,
+    account: Option<i64>,
+}
+
+/// Reserves a password check on the attempt's pair, address and account keys, in one short
+/// transaction, before any hashing: if any is full nothing is reserved and the answer is 429.
+async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult<Reserved> {
+    let limits = &state.config.login_limits;
+    let now = state.now();
+    let since = now - chrono::Duration::from_std(limits.window).unwrap_or_default();
+    let mut tx = state.db.begin_write().await?;
+    store::forget_attempts_before(&mut tx, since).await?;
+    // Always in this order (account, pair, address), so concurrent attempts cannot deadlock.
+    let account = store::reserve_attempt(
+        &mut tx,
+        &keys.account,
+        limits.max_failures_per_account_total,
+        now,
+        since,
+    )
+    .await?;
+    let pair_limit = domain::pair_limit(limits.max_failures_per_account, account.is_some());
+    let pair = store::reserve_attempt(&mut tx, &keys.pair, pair_limit, now, since).await?;
+    let address = match pair {
+        Some(_) => {
+            store::reserve_attempt(
+                &mut tx,
+                &keys.address,
+                limits.max_failures_per_ip,
+                now,
+                since,
+            )
+            .await?
+        }
+        None => None,
+    };
+    let (Some(pair), Some(address)) = (pair, address) else {
+        let full = if pair.is_none() {
+            &keys.pair
+        } else {
+            &keys.address
+        };
+        let started = store::attempt_window_start(&mut tx, full).await?;
+        // Dropping the transaction rolls back whatever this attempt reserved.
+        drop(tx);
+        let retry_after_secs = lockout_remaining(started, limits.window, now);
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "Too many failed login attempts. Try again in {retry_after_secs} seconds."
+            ),
+            retry_after_secs,
+        });
+    };
+    tx.commit().await?;
+    Ok(Reserved {
+        keys,
+        pair,
+        pair_limit,
+        address,
+        account,
+    })
+}
+
+impl Reserved {
+    /// Gives back the address and account reservations of a check that succeeded or never
+    /// ran; a success also clears its pair.
+    async fn release(&self, conn: &mut sqlx::AnyConnection, succeeded: bool) -> ApiResult<()> {
+        if succeeded {
+            store::clear_attempts(conn, &self.keys.pair).await?;
+        } else {
+            store::release_attempt(conn, &self.keys.pair).await?;
+        }
+        store::release_attempt(conn, &self.keys.address).await?;
+        if self.account.is_some() {
+            store::release_attempt(conn, &self.keys.account).await?;
+        }
+        Ok(())
+    }
+
+    /// True when this failure used the last check a key allowed.
+    fn locks_out(&self, limits: &crate::config::LoginLimits) -> bool {
+        self.pair >= self.pair_limit
+            || self.address >= limits.max_failures_per_ip
+            || self
+                .account
+                .is_some_and(|n| n >= limits.max_failures_per_account_total)
+    }
+}
+
+/// Checks a username (any letter case, NFKC-normalised) and password, under the login rate limits, and issues
+/// an access token and a refresh token. Each attempt reserves its password check before
+/// hashing (see [`reserve_login_attempt`]); failures keep their reservation and are audited.
 pub async fn sign_in(
     state: &AppState,
     meta: &RequestMeta,
@@ -74,75 +180,50 @@ pub async fn sign_in(
     password: String,
 ) -> ApiResult<TokenResponse> {
     let key = username_key(username);
+    let name = bounded_login_name(&key);
     let limits = &state.config.login_limits;
+    let reserved = reserve_login_attempt(state, AttemptKeys::new(&name, &meta.client_ip)).await?;
+
+    let checked = check_password(state, username, &key, password).await;
+    let (user, valid) = match checked {
+        Ok(result) => result,
+        Err(e) => {
+            // The check never ran (the server is busy, or broke): it is not a failure.
+            let mut tx = state.db.begin_write().await?;
+            reserved.release(&mut tx, false).await?;
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
+
     let now = state.now();
-    let since = now - chrono::Duration::from_std(limits.window).unwrap_or_default();
-    let by_account = store::recent_failures(&state.db, FailureKey::Account(&key), since).await?;
-    let by_address =
-        store::recent_failures(&state.db, FailureKey::Address(&meta.client_ip), since).await?;
-    let locked = lockout_remaining(
-        by_account,
-        limits.max_failures_per_account,
-        limits.window,
-        now,
-    )
-    .into_iter()
-    .chain(lockout_remaining(
-        by_address,
-        limits.max_failures_per_ip,
-        limits.window,
-        now,
-    ))
-    .max();
-    if let Some(retry_after_secs) = locked {
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "Too many failed login attempts. Try again in {retry_after_secs} seconds."
-            ),
-            retry_after_secs,
-        });
-    }
-
-    let found = store::credentials(&state.db, &key).await?;
-    let (user, valid) = tokio::task::spawn_blocking(move || match found {
-        Some(c) => {
-            let valid = password::verify_password(&password, &c.password_hash);
-            (Some(c.user), valid)
-        }
-        None => {
-            password::burn_verification_time(&password);
-            (None, false)
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
-
     let mut tx = state.db.begin_write().await?;
     match user.filter(|_| valid) {
         Some(user) => {
-            store::clear_failures(&mut tx, &key).await?;
-            let tokens =
-                issue_tokens(state, &mut tx, &user, &uuid::Uuid::new_v4().to_string()).await?;
+            reserved.release(&mut tx, true).await?;
+            let family = uuid::Uuid::new_v4().to_string();
+            let tokens = issue_tokens(state, &mut tx, &user, &family, now).await?;
             tx.commit().await?;
             Ok(tokens)
         }
         None => {
-            store::record_failure(&mut tx, &key, &meta.client_ip, now, since).await?;
             let entry = AuditEntry {
                 actor_user_id: None,
                 action: "login_failed",
-                target: key.clone(),
+                target: name.clone(),
                 details: json!({}),
             };
             audit::record(&mut tx, now, meta, entry).await?;
-            if by_account.count + 1 >= limits.max_failures_per_account
-                || by_address.count + 1 >= limits.max_failures_per_ip
-            {
-                let details = json!({ "account_failures": by_account.count + 1, "address_failures": by_address.count + 1 });
+            if reserved.locks_out(limits) {
+                let details = json!({
+                    "pair_attempts": reserved.pair,
+                    "address_attempts": reserved.address,
+                    "account_attempts": reserved.account,
+                });
                 let entry = AuditEntry {
                     actor_user_id: None,
                     action: "login_lockout",
-                    target: key.clone(),
+                    target: name,
                     details,
                 };
                 audit::record(&mut tx, now, meta, entry).await?;
@@ -151,6 +232,36 @@ pub async fn sign_in(
             Err(ApiError::InvalidCredentials)
         }
     }
+}
+
+/// The active user `key` names and whether `password` is theirs, under the hashing limit. An
+/// unknown name costs a verification too, so timing does not tell which accounts exist.
+async fn check_password(
+    state: &AppState,
+    typed: &str,
+    key: &str,
+    password: String,
+) -> ApiResult<(Option<CurrentUser>, bool)> {
+    // No username is longer: do not even look it up.
+    let found = if key.chars().count() <= domain::MAX_LOGIN_NAME_CHARS {
+        let legacy = domain::legacy_username_key(typed);
+        store::credentials(&state.db, key, &legacy).await?
+    } else {
+        None
+    };
+    state
+        .password_hashing
+        .run(move || match found {
+            Some(c) => {
+                let valid = password::verify_password(&password, &c.password_hash);
+                (Some(c.user), valid)
+            }
+            None => {
+                password::burn_verification_time(&password);
+                (None, false)
+            }
+        })
+        .await
 }
 
 /// Revokes a refresh token and every token rotated from the same sign-in. Unknown tokens are
@@ -229,11 +340,16 @@ impl Validate for CreateUserRequest {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    /// `false` deactivates the user and ends all their sessions; `true` does not revive them.
     pub is_active: Option<bool>,
     pub role: Option<Role>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub email: Option<String>,
+    /// A new password (an admin's reset): validated like a new user's, and ends all the user's
+    /// sessions. Never stored or audited in clear.
+    #[schema(min_length = 8, max_length = 256)]
+    pub password: Option<String>,
 }
 
 impl Validate for UpdateUserRequest {
@@ -254,6 +370,9 @@ impl Validate for UpdateUserRequest {
             .map(domain::validate_email)
         {
             problems.push(FieldError::body("email", "value_error", msg));
+        }
+        if let Some(Err(msg)) = self.password.as_deref().map(domain::validate_password) {
+            problems.push(FieldError::body("password", "value_error", msg));
         }
         problems
     }
@@ -277,9 +396,10 @@ pub async fn create_user(
         Role::Member
     });
     let password = body.password;
-    let password_hash = tokio::task::spawn_blocking(move || password::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let password_hash = state
+        .password_hashing
+        .run(move || password::hash_password(&password))
+        .await?;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let new_user = NewUser {
@@ -317,7 +437,8 @@ pub async fn create_user(
 }
 
 /// Applies an admin's changes to a user, audits them, and makes every instance forget the
-/// user's cached account so a deactivation or demotion takes effect at once.
+/// user's cached account so a deactivation or demotion takes effect at once. A new password or
+/// a deactivation also ends every session of the user (refresh and access tokens).
 pub async fn update_user(
     state: &AppState,
     admin: &CurrentUser,
@@ -336,6 +457,16 @@ pub async fn update_user(
             "You cannot deactivate or demote yourself",
         ));
     }
+    // Hashed before the transaction: it is slow, and needs no lock.
+    let password_hash = match changes.password.clone() {
+        Some(password) => Some(
+            state
+                .password_hashing
+                .run(move || password::hash_password(&password))
+                .await?,
+        ),
+        None => None,
+    };
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let current = store::user_settings(&mut tx, user_id)
@@ -355,6 +486,13 @@ pub async fn update_user(
         role: changes.role.unwrap_or(current.role),
     };
     store::save_user_settings(&mut tx, user_id, &updated).await?;
+    if let Some(hash) = &password_hash {
+        store::set_password(&mut tx, user_id, hash).await?;
+    }
+    let revoke = password_hash.is_some() || changes.is_active == Some(false);
+    if revoke {
+        store::revoke_user_sessions(&mut tx, user_id, now).await?;
+    }
     let entry = AuditEntry {
         actor_user_id: Some(admin.id),
         action: "user_changed",
@@ -362,6 +500,8 @@ pub async fn update_user(
         details: json!({
             "before": { "is_active": current.is_active, "role": current.role.as_str() },
             "after": { "is_active": updated.is_active, "role": updated.role.as_str() },
+            "password_changed": password_hash.is_some(),
+            "sessions_revoked": revoke,
         }),
     };
     audit::record(&mut tx, now, meta, entry).await?;

@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::domain::FailureCount;
 use super::{CurrentUser, Role};
 use crate::platform::clock::to_db_time;
 use crate::platform::db::{flag, summed_amount, Db};
@@ -86,12 +85,13 @@ fn current_user(r: &AnyRow) -> Result<CurrentUser, sqlx::Error> {
         username: r.try_get("username")?,
         is_main: flag(r, "is_main")?,
         role: Role::parse(&r.try_get::<String, _>("role")?),
+        session_version: r.try_get("session_version")?,
     })
 }
 
 pub async fn find_active_user(db: &Db, id: i64) -> Result<Option<CurrentUser>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, username, is_main, role FROM users WHERE id = $1 AND is_active = 1",
+        "SELECT id, username, is_main, role, session_version FROM users WHERE id = $1 AND is_active = 1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
@@ -105,11 +105,20 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
-pub async fn credentials(db: &Db, username_key: &str) -> Result<Option<Credentials>, sqlx::Error> {
+/// By the NFKC key, or by the legacy one accounts created before NFKC keys have; an account
+/// whose stored key is exactly the legacy key of what was typed wins, as it did before.
+pub async fn credentials(
+    db: &Db,
+    username_key: &str,
+    legacy_key: &str,
+) -> Result<Option<Credentials>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, username, is_main, role, password_hash FROM users WHERE username_key = $1 AND is_active = 1",
+        "SELECT id, username, is_main, role, session_version, password_hash FROM users \
+         WHERE username_key IN ($1, $2) AND is_active = 1 \
+         ORDER BY CASE WHEN username_key = $2 THEN 0 ELSE 1 END LIMIT 1",
     )
     .bind(username_key)
+    .bind(legacy_key)
     .fetch_optional(&db.pool)
     .await?;
     row.map(|r| {
@@ -232,19 +241,85 @@ pub async fn set_role(
     Ok(())
 }
 
-pub async fn set_password_and_main(
+/// A user as the command line finds them, by name (NFKC key, or the legacy one).
+pub struct NamedUser {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub is_active: bool,
+}
+
+pub async fn user_by_name(
     conn: &mut AnyConnection,
     username_key: &str,
-    password_hash: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE users SET password_hash = $1, is_main = 1, role = 'admin', is_active = 1 WHERE username_key = $2",
+    legacy_key: &str,
+) -> Result<Option<NamedUser>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, username, role, is_active FROM users WHERE username_key IN ($1, $2) \
+         ORDER BY CASE WHEN username_key = $2 THEN 0 ELSE 1 END LIMIT 1",
     )
-    .bind(password_hash)
     .bind(username_key)
+    .bind(legacy_key)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(NamedUser {
+            id: r.try_get("id")?,
+            username: r.try_get("username")?,
+            role: Role::parse(&r.try_get::<String, _>("role")?),
+            is_active: flag(&r, "is_active")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn set_active(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    active: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET is_active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user: raises the session version (which voids their access tokens,
+/// with a family or without) and revokes their refresh tokens. Returns the new version.
+pub async fn revoke_user_sessions(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let version: i64 = sqlx::query_scalar(
+        "UPDATE users SET session_version = session_version + 1 WHERE id = $1 RETURNING session_version",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(to_db_time(now))
+    .bind(user_id)
     .execute(conn)
     .await?;
-    Ok(done.rows_affected() > 0)
+    Ok(version)
+}
+
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn count_main_users(db: &Db) -> Result<i64, sqlx::Error> {
@@ -266,62 +341,77 @@ pub async fn set_loan_request(
     Ok(())
 }
 
-// --- login failures -------------------------------------------------------------------------
+// --- login attempts -------------------------------------------------------------------------
 
-pub enum FailureKey<'a> {
-    Account(&'a str),
-    Address(&'a str),
-}
-
-pub async fn recent_failures(
-    db: &Db,
-    key: FailureKey<'_>,
-    since: DateTime<Utc>,
-) -> Result<FailureCount, sqlx::Error> {
-    let (sql, value) = match key {
-        FailureKey::Account(k) => ("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE username_key = $1 AND at > $2", k),
-        FailureKey::Address(ip) => ("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE client_ip = $1 AND at > $2", ip),
-    };
-    let row = sqlx::query(sql)
-        .bind(value)
-        .bind(to_db_time(since))
-        .fetch_one(&db.pool)
-        .await?;
-    let oldest: Option<String> = row.try_get("oldest")?;
-    Ok(FailureCount {
-        count: row.try_get("n")?,
-        oldest: oldest
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc)),
-    })
-}
-
-pub async fn record_failure(
+/// Reserves one password check on `key` unless `limit` are already reserved in the current
+/// window (one that started after `since`; an older one restarts at `now`). One statement, so
+/// of any number of concurrent attempts at most `limit` get through, on every instance.
+/// Returns the attempts reserved in the window, counting this one, or `None` when full.
+pub async fn reserve_attempt(
     conn: &mut AnyConnection,
-    username_key: &str,
-    client_ip: &str,
+    key: &str,
+    limit: i64,
     now: DateTime<Utc>,
-    forget_before: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_failures WHERE at < $1")
-        .bind(to_db_time(forget_before))
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO login_failures (username_key, client_ip, at) VALUES ($1, $2, $3)")
-        .bind(username_key)
-        .bind(client_ip)
-        .bind(to_db_time(now))
+    since: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO login_attempts (limit_key, attempts, window_start) VALUES ($1, 1, $2) \
+         ON CONFLICT (limit_key) DO UPDATE SET \
+           attempts = CASE WHEN login_attempts.window_start <= $3 THEN 1 ELSE login_attempts.attempts + 1 END, \
+           window_start = CASE WHEN login_attempts.window_start <= $3 THEN $2 ELSE login_attempts.window_start END \
+         WHERE login_attempts.window_start <= $3 OR login_attempts.attempts < $4 \
+         RETURNING attempts",
+    )
+    .bind(key)
+    .bind(to_db_time(now))
+    .bind(to_db_time(since))
+    .bind(limit)
+    .fetch_optional(conn)
+    .await
+}
+
+/// When the window of `key` started, if it has one.
+pub async fn attempt_window_start(
+    conn: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let start: Option<String> =
+        sqlx::query_scalar("SELECT window_start FROM login_attempts WHERE limit_key = $1")
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
+    Ok(start
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+/// Gives back one reserved attempt (a check that succeeded, or never ran).
+pub async fn release_attempt(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE login_attempts SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
+         WHERE limit_key = $1",
+    )
+    .bind(key)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_attempts(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_attempts WHERE limit_key = $1")
+        .bind(key)
         .execute(conn)
         .await?;
     Ok(())
 }
 
-pub async fn clear_failures(
+/// Forgets windows that ended, so the table holds only keys tried in the last window.
+pub async fn forget_attempts_before(
     conn: &mut AnyConnection,
-    username_key: &str,
+    since: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
-        .bind(username_key)
+    sqlx::query("DELETE FROM login_attempts WHERE window_start <= $1")
+        .bind(to_db_time(since))
         .execute(conn)
         .await?;
     Ok(())
@@ -329,24 +419,31 @@ pub async fn clear_failures(
 
 // --- refresh tokens -------------------------------------------------------------------------
 
+/// A refresh token of the sign-in `family_id`, which happened at `signed_in_at`.
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub user_id: i64,
+    pub family_id: &'a str,
+    pub signed_in_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 pub async fn insert_refresh_token(
     conn: &mut AnyConnection,
-    token_hash: &str,
-    user_id: i64,
-    family_id: &str,
+    token: &NewRefreshToken<'_>,
     now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (id, token_hash, user_id, family_id, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO refresh_tokens (id, token_hash, user_id, family_id, expires_at, created_at, signed_in_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(family_id)
-    .bind(to_db_time(expires_at))
+    .bind(token.token_hash)
+    .bind(token.user_id)
+    .bind(token.family_id)
+    .bind(to_db_time(token.expires_at))
     .bind(to_db_time(now))
+    .bind(to_db_time(token.signed_in_at))
     .execute(conn)
     .await?;
     Ok(())
@@ -357,6 +454,8 @@ pub enum Spend {
     Spent {
         user_id: i64,
         family_id: String,
+        /// When the sign-in happened (`None` for tokens from before this was recorded).
+        signed_in_at: Option<DateTime<Utc>>,
     },
     /// The token was already spent or revoked: someone is replaying it.
     Replayed {
@@ -376,16 +475,20 @@ pub async fn spend_refresh_token(
     let spent = sqlx::query(
         "UPDATE refresh_tokens SET used_at = $1 \
          WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
-         RETURNING user_id, family_id",
+         RETURNING user_id, family_id, signed_in_at",
     )
     .bind(&now_text)
     .bind(token_hash)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = spent {
+        let signed_in_at: Option<String> = row.try_get("signed_in_at")?;
         return Ok(Spend::Spent {
             user_id: row.try_get("user_id")?,
             family_id: row.try_get("family_id")?,
+            signed_in_at: signed_in_at
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc)),
         });
     }
     let existing = sqlx::query(

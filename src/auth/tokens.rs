@@ -10,10 +10,24 @@ use sha2::{Digest, Sha256};
 pub struct Claims {
     pub sub: String,
     pub exp: i64,
-    pub iat: i64,
+    /// Optional on the way in: the original API issued `{sub, exp}` only, and its signed-in
+    /// clients must survive the migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Not valid before; we never issue it, but honour it when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// The sign-in (refresh-token family) the token was issued from; revoking it revokes the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
+    /// The user's session version when the token was issued (0 when absent): revoking a user's
+    /// sessions raises it, which ends every older token, with or without a family.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ver: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// What a valid access token says.
@@ -21,6 +35,7 @@ pub struct Claims {
 pub struct Verified {
     pub user_id: i64,
     pub family: Option<String>,
+    pub session_version: i64,
 }
 
 #[derive(Clone)]
@@ -40,29 +55,33 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, user_id: i64, now: DateTime<Utc>, lifetime_minutes: i64) -> String {
-        self.issue_for_sign_in(user_id, now, lifetime_minutes, None)
+        self.issue_for_sign_in(user_id, now, lifetime_minutes, None, 0)
     }
 
-    /// An access token tied to a sign-in, so that signing out revokes it.
+    /// An access token tied to a sign-in, so that signing out revokes it, and to the user's
+    /// session version, so that revoking the user's sessions does.
     pub fn issue_for_sign_in(
         &self,
         user_id: i64,
         now: DateTime<Utc>,
         lifetime_minutes: i64,
         family: Option<&str>,
+        session_version: i64,
     ) -> String {
         let claims = Claims {
             sub: user_id.to_string(),
-            iat: now.timestamp(),
+            iat: Some(now.timestamp()),
+            nbf: None,
             exp: now.timestamp() + lifetime_minutes * 60,
             fam: family.map(str::to_string),
+            ver: session_version,
         };
         encode(&Header::new(self.algorithm), &claims, &self.encoding)
             .expect("HMAC signing cannot fail")
     }
 
-    /// The user id of a valid, unexpired token. Expiry is checked against the app's clock (not
-    /// the system's), so a simulated month behaves like a real one.
+    /// The user id of a valid, unexpired token. Expiry (and `nbf`, when present) is checked
+    /// against the app's clock (not the system's), so a simulated month behaves like a real one.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Option<i64> {
         self.verify_claims(token, now).map(|v| v.user_id)
     }
@@ -73,12 +92,15 @@ impl JwtKeys {
         validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        if data.claims.exp <= now.timestamp() {
+        if data.claims.exp <= now.timestamp()
+            || data.claims.nbf.is_some_and(|nbf| nbf > now.timestamp())
+        {
             return None;
         }
         Some(Verified {
             user_id: data.claims.sub.parse().ok()?,
             family: data.claims.fam,
+            session_version: data.claims.ver,
         })
     }
 }
@@ -117,6 +139,29 @@ mod tests {
         tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(keys.verify(&tampered, now), None);
         assert_eq!(keys.verify("garbage", now), None);
+    }
+
+    #[test]
+    fn tokens_without_iat_are_accepted_and_nbf_is_honoured() {
+        let keys = JwtKeys::new("secret", Algorithm::HS256);
+        let now = Utc::now();
+        let sign = |claims: serde_json::Value| {
+            encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"secret"),
+            )
+            .unwrap()
+        };
+        let original = sign(serde_json::json!({ "sub": "7", "exp": now.timestamp() + 60 }));
+        let verified = keys
+            .verify_claims(&original, now)
+            .expect("an iat-less token");
+        assert_eq!((verified.user_id, verified.session_version), (7, 0));
+        let later = now.timestamp() + 30;
+        let not_yet = sign(serde_json::json!({ "sub": "7", "exp": later + 60, "nbf": later }));
+        assert_eq!(keys.verify(&not_yet, now), None);
+        assert_eq!(keys.verify(&not_yet, now + Duration::seconds(30)), Some(7));
     }
 
     #[test]

@@ -252,6 +252,13 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: include_str!("../../migrations/0002_ledger.postgres.sql"),
         sqlite: include_str!("../../migrations/0002_ledger.sqlite.sql"),
     },
+    MigrationSource {
+        version: 3,
+        description: "auth hardening",
+        sql: include_str!("../../migrations/0003_auth_hardening.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

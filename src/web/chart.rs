@@ -60,13 +60,49 @@ fn units(n: i128) -> Amount {
     )
 }
 
-const WIDTH: i128 = 720;
-const HEIGHT: i128 = 300;
-const LEFT: i128 = 84;
-// Room for half of the last month label.
-const RIGHT: i128 = 40;
-const TOP: i128 = 16;
-const BOTTOM: i128 = 40;
+/// The frame of a chart, in SVG units. The page draws it twice, wide for screens and narrow
+/// for phones (CSS shows one), so that on a phone it fits the screen with its axis and
+/// readable labels instead of shrinking or scrolling the axis away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub width: i128,
+    pub height: i128,
+    pub left: i128,
+    pub right: i128,
+    pub top: i128,
+    pub bottom: i128,
+    pub font: i128,
+    /// About how many months are labelled.
+    pub labels: usize,
+    /// Distinguishes the two drawings' element ids.
+    pub name: &'static str,
+}
+
+pub const WIDE: Layout = Layout {
+    width: 720,
+    height: 300,
+    left: 84,
+    // Room for half of the last month label.
+    right: 48,
+    top: 16,
+    bottom: 52,
+    font: 14,
+    labels: 6,
+    name: "wide",
+};
+
+pub const NARROW: Layout = Layout {
+    width: 360,
+    height: 300,
+    left: 66,
+    right: 36,
+    top: 14,
+    bottom: 56,
+    // Drawn at about 0.9 of its size on a 375-pixel phone: still 13 pixels.
+    font: 15,
+    labels: 3,
+    name: "narrow",
+};
 
 /// (series name key, stroke colour, dash pattern): distinguishable without colour too.
 pub const SERIES: [(&str, &str, &str); 3] = [
@@ -99,9 +135,20 @@ fn tick_step(max_units: i128) -> i128 {
 }
 
 /// The SVG markup. `title` labels the image for assistive technology.
-pub fn svg(points: &[Point], lang: Lang, title: &str) -> String {
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
+pub fn svg(points: &[Point], lang: Lang, title: &str, layout: Layout) -> String {
+    let Layout {
+        width,
+        height,
+        left,
+        right,
+        top: frame_top,
+        bottom: frame_bottom,
+        font,
+        labels,
+        name,
+    } = layout;
+    let plot_w = width - left - right;
+    let plot_h = height - frame_top - frame_bottom;
     let max = points
         .iter()
         .flat_map(|p| (0..3).map(move |s| value(p, s)))
@@ -118,20 +165,20 @@ pub fn svg(points: &[Point], lang: Lang, title: &str) -> String {
     let top = step * ((max + step - 1) / step).max(1);
     let bottom = -step * ((-min + step - 1) / step);
     let span = top - bottom;
-    let y = |v: i128| TOP + (top - v) * plot_h / span;
+    let y = |v: i128| frame_top + (top - v) * plot_h / span;
     let n = points.len() as i128;
     let x = |i: i128| {
         if n <= 1 {
-            LEFT + plot_w / 2
+            left + plot_w / 2
         } else {
-            LEFT + i * plot_w / (n - 1)
+            left + i * plot_w / (n - 1)
         }
     };
 
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title" direction="ltr" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title>"#,
+        r#"<svg class="chart chart-{name}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title-{name}" direction="ltr" xmlns="http://www.w3.org/2000/svg"><title id="chart-title-{name}">{}</title>"#,
         escape(title)
     );
     // Horizontal grid lines with their values.
@@ -140,27 +187,35 @@ pub fn svg(points: &[Point], lang: Lang, title: &str) -> String {
         let ty = y(tick);
         let _ = write!(
             out,
-            r##"<line x1="{LEFT}" y1="{ty}" x2="{}" y2="{ty}" stroke="{}" stroke-width="1"/><text x="{}" y="{}" text-anchor="end" font-size="14" fill="#333">{}</text>"##,
-            WIDTH - RIGHT,
+            r##"<line x1="{left}" y1="{ty}" x2="{}" y2="{ty}" stroke="{}" stroke-width="1"/><text class="tick" x="{}" y="{}" text-anchor="end" font-size="{font}" fill="#333">{}</text>"##,
+            width - right,
             if tick == 0 { "#555" } else { "#d5d9de" },
-            LEFT - 8,
+            left - 6,
             ty + 4,
             escape(&lang.int(i64::try_from(tick / 100_000_000).unwrap_or(i64::MAX)))
         );
         tick += step;
     }
-    // Month labels: about six, so they never overlap.
-    let every = points.len().div_ceil(6).max(1) as i128;
+    // Month labels, named as on the rest of the page (name above year): a few, so they never
+    // overlap.
+    let every = points.len().div_ceil(labels).max(1) as i128;
     for (i, p) in points.iter().enumerate() {
         let i = i as i128;
         if i % every == 0 || i == n - 1 {
-            let label = lang.digits(&format!("{}/{:02}", p.month.year, p.month.month));
+            if i != n - 1 && n - 1 - i < every {
+                // The last label is always drawn; skip one that would touch it.
+                continue;
+            }
+            let month = lang.month(p.month.year.into(), p.month.month.into());
+            let (month_name, year) = month.rsplit_once(' ').unwrap_or((&month, ""));
+            let lx = x(i);
+            let ly = height - frame_bottom + font + 6;
             let _ = write!(
                 out,
-                r##"<text x="{}" y="{}" text-anchor="middle" font-size="14" fill="#333">{}</text>"##,
-                x(i),
-                HEIGHT - BOTTOM + 20,
-                escape(&label)
+                r##"<text class="month" x="{lx}" y="{ly}" text-anchor="middle" font-size="{font}" fill="#333"><tspan x="{lx}">{}</tspan><tspan x="{lx}" dy="{}">{}</tspan></text>"##,
+                escape(month_name),
+                font + 3,
+                escape(year)
             );
         }
     }
@@ -279,19 +334,43 @@ mod tests {
             (m(1405, 9), flows(40, 0, 30)),
             (m(1405, 10), flows(40, 20, 0)),
         ];
-        let svg = svg(&series(&data, m(1405, 10)), Lang::Fa, "<chart>");
-        assert!(svg.starts_with("<svg"));
-        assert_eq!(svg.matches("<polyline").count(), 3);
-        assert!(svg.contains("&lt;chart&gt;"));
-        assert!(svg.contains("۱۴۰۵/۰۹"));
-        for pair in svg.split("points=\"").skip(1) {
-            for xy in pair.split('"').next().unwrap().split(' ') {
-                let (x, y) = xy.split_once(',').unwrap();
-                let (x, y): (i128, i128) = (x.parse().unwrap(), y.parse().unwrap());
-                assert!(
-                    (LEFT..=WIDTH - RIGHT).contains(&x) && (TOP..=HEIGHT - BOTTOM).contains(&y)
-                );
+        for layout in [WIDE, NARROW] {
+            let svg = svg(&series(&data, m(1405, 10)), Lang::Fa, "<chart>", layout);
+            assert!(svg.starts_with("<svg"));
+            assert_eq!(svg.matches("<polyline").count(), 3);
+            assert!(svg.contains("&lt;chart&gt;"));
+            // Months named as on the page, the year below.
+            assert!(
+                svg.contains(">آذر</tspan>") && svg.contains(">۱۴۰۵</tspan>"),
+                "{svg}"
+            );
+            assert!(svg.contains(&format!(
+                "viewBox=\"0 0 {} {}\"",
+                layout.width, layout.height
+            )));
+            for pair in svg.split("points=\"").skip(1) {
+                for xy in pair.split('"').next().unwrap().split(' ') {
+                    let (x, y) = xy.split_once(',').unwrap();
+                    let (x, y): (i128, i128) = (x.parse().unwrap(), y.parse().unwrap());
+                    assert!(
+                        (layout.left..=layout.width - layout.right).contains(&x)
+                            && (layout.top..=layout.height - layout.bottom).contains(&y)
+                    );
+                }
             }
+        }
+    }
+
+    #[test]
+    fn month_labels_are_few_and_include_the_last_month() {
+        let data = [(m(1404, 1), flows(20, 0, 0))];
+        let points = series(&data, m(1405, 9));
+        let wide = svg(&points, Lang::En, "t", WIDE);
+        let narrow = svg(&points, Lang::En, "t", NARROW);
+        assert!((5..=7).contains(&wide.matches("class=\"month\"").count()));
+        assert!((2..=4).contains(&narrow.matches("class=\"month\"").count()));
+        for svg in [wide, narrow] {
+            assert!(svg.contains(">Azar</tspan><tspan") && svg.contains(">Farvardin</tspan>"));
         }
     }
 }

@@ -68,6 +68,14 @@ impl Lang {
         }
     }
 
+    /// Names joined as a list: `a, b` / `a، b`.
+    pub fn list(self, items: &[String]) -> String {
+        items.join(match self {
+            Lang::En => ", ",
+            Lang::Fa => "، ",
+        })
+    }
+
     /// An integer with thousands separators.
     pub fn int(self, n: i64) -> String {
         let sign = if n < 0 { "-" } else { "" };
@@ -431,6 +439,179 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "page_updates",
         "This list updates by itself.",
         "این فهرست خودکار به‌روز می‌شود.",
+    ),
+    ("error_title", "Error", "خطا"),
+    (
+        "error_400",
+        "The request could not be understood. Go back and try again.",
+        "درخواست قابل فهم نبود. برگردید و دوباره تلاش کنید.",
+    ),
+    (
+        "error_401",
+        "Your session has ended: sign in again.",
+        "نشست شما پایان یافته است: دوباره وارد شوید.",
+    ),
+    (
+        "error_403",
+        "You may not open this page.",
+        "اجازه دسترسی به این صفحه را ندارید.",
+    ),
+    (
+        "error_csrf",
+        "This form has expired or was not sent from this site: reload the page and try again.",
+        "این فرم منقضی شده یا از این سایت ارسال نشده است: صفحه را دوباره بارگذاری و دوباره تلاش کنید.",
+    ),
+    (
+        "error_404",
+        "There is no such page.",
+        "چنین صفحه‌ای وجود ندارد.",
+    ),
+    (
+        "error_413",
+        "What was sent is too large.",
+        "آنچه فرستاده شد بیش از حد بزرگ است.",
+    ),
+    (
+        "error_429",
+        "Too many requests: wait a minute and try again.",
+        "درخواست‌ها بیش از حد زیاد است: یک دقیقه صبر کنید و دوباره تلاش کنید.",
+    ),
+    (
+        "error_500",
+        "Something went wrong on our side. It has been logged; please try again later.",
+        "مشکلی در سمت ما پیش آمد. ثبت شده است؛ لطفاً بعداً دوباره تلاش کنید.",
+    ),
+    (
+        "error_503",
+        "The fund is unavailable for a moment: try again shortly.",
+        "صندوق لحظاتی در دسترس نیست: کمی بعد دوباره تلاش کنید.",
+    ),
+    ("back_to_account", "Back to my account", "بازگشت به حساب من"),
+    ("fund_money", "The fund's money", "پول صندوق"),
+    ("account", "Account", "حساب کاربری"),
+    ("account_active", "Active", "فعال"),
+    ("account_inactive", "Deactivated", "غیرفعال"),
+    ("loan_owed", "Loan: owed / amount", "وام: مانده / مبلغ"),
+    ("edit_member", "Edit member", "ویرایش عضو"),
+    ("deactivate", "Deactivate", "غیرفعال کردن"),
+    ("reactivate", "Reactivate", "فعال کردن دوباره"),
+    (
+        "deactivate_help",
+        "A deactivated member can no longer sign in, pays no fees and is left out of draws; their history is kept.",
+        "عضو غیرفعال دیگر نمی‌تواند وارد شود، حق عضویت نمی‌پردازد و در قرعه‌کشی شرکت نمی‌کند؛ سوابقش حفظ می‌شود.",
+    ),
+    (
+        "reactivate_help",
+        "This account is deactivated: reactivating lets the member sign in again.",
+        "این حساب غیرفعال است: با فعال کردن دوباره، عضو می‌تواند دوباره وارد شود.",
+    ),
+    (
+        "roles_help",
+        "Admins are fund members too: they pay the monthly fee and take part in draws. Accountants read the books and pay nothing.",
+        "مدیران هم عضو صندوق‌اند: حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران فقط دفاتر را می‌بینند و پرداختی ندارند.",
+    ),
+    (
+        "admins_pay",
+        "Admins are fund members who pay: they pay the monthly fee and take part in the draw like every member. Accountants pay nothing.",
+        "مدیران اعضای پرداخت‌کننده صندوق‌اند: مانند همه اعضا حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران پرداختی ندارند.",
+    ),
+    ("done_member_saved", "The member was saved.", "اطلاعات عضو ذخیره شد."),
+    ("done_deactivated", "The member was deactivated.", "عضو غیرفعال شد."),
+    ("done_reactivated", "The member was reactivated.", "عضو دوباره فعال شد."),
+    (
+        "done_password_reset",
+        "The password was reset; the member's sessions were signed out.",
+        "گذرواژه بازنشانی شد؛ نشست‌های عضو بسته شد.",
+    ),
+    ("draw_this_month", "This month's draw", "قرعه‌کشی این ماه"),
+    (
+        "draw_takes_part",
+        "You take part in this month's draw, asking for",
+        "شما در قرعه‌کشی این ماه شرکت دارید، با درخواست",
+    ),
+    (
+        "draw_when_all_paid",
+        "The draw starts once every member has paid.",
+        "قرعه‌کشی پس از پرداخت همه اعضا آغاز می‌شود.",
+    ),
+    (
+        "draw_excluded",
+        "You do not take part in this month's draw.",
+        "شما در قرعه‌کشی این ماه شرکت ندارید.",
+    ),
+    (
+        "why_active_loan",
+        "You are still repaying a loan: you take part again once it is repaid.",
+        "هنوز در حال بازپرداخت وام هستید: پس از تسویه دوباره شرکت می‌کنید.",
+    ),
+    (
+        "why_no_request",
+        "Your loan request is 0, which means you opt out.",
+        "مبلغ درخواستی وام شما صفر است، یعنی شرکت نمی‌کنید.",
+    ),
+    (
+        "why_above_balance",
+        "Your loan request is above your balance (the fees you have paid).",
+        "مبلغ درخواستی وام شما از موجودی‌تان (حق عضویت‌های پرداختی) بیشتر است.",
+    ),
+    (
+        "why_other",
+        "The draw's rules leave you out this month.",
+        "قواعد قرعه‌کشی این ماه شما را کنار می‌گذارد.",
+    ),
+    (
+        "draw_you_won",
+        "This month's draw has run: you won it.",
+        "قرعه‌کشی این ماه انجام شد: شما برنده شدید.",
+    ),
+    (
+        "draw_not_won",
+        "This month's draw has run: you did not win this time.",
+        "قرعه‌کشی این ماه انجام شد: این بار برنده نشدید.",
+    ),
+    ("see_draw_log", "See the draw's log", "دیدن گزارش قرعه‌کشی"),
+    ("schedule", "Repayment schedule", "برنامه بازپرداخت"),
+    (
+        "installments_left",
+        "Installments left at the minimum",
+        "اقساط باقی‌مانده با کمترین مبلغ",
+    ),
+    ("last_installment", "the last one", "آخرین قسط"),
+    ("next_due", "Next installment due", "موعد قسط بعدی"),
+    ("paid_off_by", "Repaid by", "تسویه تا"),
+    (
+        "schedule_help",
+        "One installment a month with your fee; paying more repays the loan sooner.",
+        "هر ماه یک قسط همراه حق عضویت؛ پرداخت بیشتر وام را زودتر تسویه می‌کند.",
+    ),
+    ("reason_active_loan", "Still repaying a loan", "هنوز در حال بازپرداخت وام"),
+    (
+        "reason_no_request",
+        "Asked for no loan (request 0)",
+        "وامی درخواست نکرده (مبلغ درخواستی صفر)",
+    ),
+    (
+        "reason_request_above_balance",
+        "Asked for more than their balance (fees paid)",
+        "درخواست بیش از موجودی (حق عضویت‌های پرداختی)",
+    ),
+    (
+        "score_help",
+        "The highest score wins; members with equal scores are drawn at random. “unlimited” means no loan history yet: the highest priority. A score grows with the fees paid and the months paid without a loan repayment, and shrinks with the loans already received and repaid and with the amount asked for.",
+        "بیشترین امتیاز برنده می‌شود؛ میان امتیازهای برابر به قید قرعه انتخاب می‌شود. «نامحدود» یعنی هنوز سابقه وام ندارد: بالاترین اولویت. امتیاز با حق عضویت‌های پرداختی و ماه‌های بدون بازپرداخت وام بیشتر، و با وام‌های دریافت و بازپرداخت‌شده و مبلغ درخواستی کمتر می‌شود.",
+    ),
+    ("waiting_for", "Waiting for", "در انتظار پرداخت"),
+    (
+        "scroll_hint",
+        "↔ Scroll sideways to see every column.",
+        "↔ برای دیدن همه ستون‌ها جدول را به پهلو بکشید.",
+    ),
+    ("reset_password", "Reset the password", "بازنشانی گذرواژه"),
+    ("new_password", "New password", "گذرواژه جدید"),
+    (
+        "reset_password_help",
+        "At least 8 characters. Tell the member yourself; all their sessions are signed out.",
+        "دست‌کم ۸ نویسه. خودتان به عضو بگویید؛ همه نشست‌های او بسته می‌شود.",
     ),
 ];
 

@@ -13,9 +13,11 @@ pub mod pages;
 pub mod queries;
 pub mod session;
 
+pub use pages::errors::error_pages;
+
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -49,15 +51,29 @@ pub fn router() -> Router<AppState> {
             "/admin/config",
             get(pages::admin::config).post(pages::admin::save_config),
         )
+        .route(
+            "/admin/members/{id}",
+            get(pages::admin::member).post(pages::admin::save_member),
+        )
+        .route("/admin/members/{id}/active", post(pages::admin::set_active))
+        .route(
+            "/admin/members/{id}/password",
+            post(pages::admin::reset_password),
+        )
         .route("/admin/loans", get(pages::admin::loans))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(page_headers))
         .route("/static/htmx.min.js", get(htmx))
         .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
 }
 
 const HTMX: &str = include_str!("../../static/htmx.min.js");
 const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
@@ -79,19 +95,37 @@ async fn css() -> Response {
     asset("text/css; charset=utf-8", CSS)
 }
 
-/// `?lang=fa` (or `en`) picks the language and is remembered in a cookie; otherwise the
-/// cookie decides, and English is the default. The handlers read it as [`session::Prefs`].
-async fn remember_lang(mut req: Request, next: Next) -> Response {
-    let asked = req
-        .uri()
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", JS)
+}
+
+/// Also at `/favicon.ico`, where browsers look without being told (an SVG: they read it).
+async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON)
+}
+
+/// The language a request asks for with `?lang=`, if any.
+fn asked_lang(req: &Request) -> Option<Lang> {
+    req.uri()
         .query()
         .unwrap_or("")
         .split('&')
         .find_map(|pair| pair.strip_prefix("lang="))
-        .and_then(Lang::parse);
-    let lang = asked
+        .and_then(Lang::parse)
+}
+
+/// The language of a request: `?lang=`, else the remembered cookie, else English.
+pub fn request_lang(req: &Request) -> Lang {
+    asked_lang(req)
         .or_else(|| cookie(req.headers(), LANG_COOKIE).and_then(Lang::parse))
-        .unwrap_or(Lang::En);
+        .unwrap_or(Lang::En)
+}
+
+/// `?lang=fa` (or `en`) picks the language and is remembered in a cookie; otherwise the
+/// cookie decides, and English is the default. The handlers read it as [`session::Prefs`].
+async fn remember_lang(mut req: Request, next: Next) -> Response {
+    let asked = asked_lang(&req);
+    let lang = request_lang(&req);
     req.extensions_mut().insert(lang);
     let mut response = next.run(req).await;
     if let Some(lang) = asked {
@@ -109,7 +143,12 @@ async fn remember_lang(mut req: Request, next: Next) -> Response {
 /// scripts and styles (the templates use no inline script or style).
 async fn page_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
-    let headers = response.headers_mut();
+    set_page_headers(response.headers_mut());
+    response
+}
+
+/// The headers of every page (kept where a handler set its own).
+pub fn set_page_headers(headers: &mut HeaderMap) {
     let mut set = |name: &'static str, value: &'static str| {
         headers
             .entry(HeaderName::from_static(name))
@@ -124,5 +163,4 @@ async fn page_headers(req: Request, next: Next) -> Response {
     set("x-content-type-options", "nosniff");
     set("referrer-policy", "same-origin");
     set("x-frame-options", "DENY");
-    response
 }

@@ -87,3 +87,93 @@ pub async fn monthly_flows(
     }
     Ok(months.into_iter().collect())
 }
+
+/// A member as the members page shows them: the account, this month's payment, the balance
+/// (membership fees paid, from the ledger) and the loan being repaid.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: crate::auth::Role,
+    pub is_active: bool,
+    pub loan_request: Amount,
+    pub balance: Amount,
+    /// What they paid in the month asked for, if they did.
+    pub paid: Option<Amount>,
+    /// The active loan: (amount, still owed).
+    pub loan: Option<(Amount, Amount)>,
+}
+
+impl MemberRow {
+    /// Members and admins pay fees; accountants do not.
+    pub fn pays(&self) -> bool {
+        self.role != crate::auth::Role::Accountant
+    }
+}
+
+/// Every user (or only `only`) with their payment in `month`, balance and active loan, by
+/// username (one statement). A loan's repayments are bounded by the loan, so they sum plainly.
+pub async fn members(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
+    only: Option<i64>,
+) -> Result<Vec<MemberRow>, sqlx::Error> {
+    let filter = if only.is_some() {
+        " WHERE u.id = $3"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.role, u.is_active, \
+           u.loan_request_amount, p.amount AS paid, l.amount AS loan_amount, \
+           CAST(COALESCE((SELECT SUM(r.loan_amount) FROM payments r WHERE r.loan_id = l.id), 0) \
+             AS BIGINT) AS loan_repaid, \
+           CAST(COALESCE((SELECT SUM((e.credit - e.debit) / 100000000) FROM journal_entries e \
+             JOIN ledger_accounts a ON a.id = e.account_id \
+             WHERE a.user_id = u.id AND a.kind = 'member_contributions'), 0) AS BIGINT) AS balance_whole, \
+           CAST(COALESCE((SELECT SUM((e.credit - e.debit) % 100000000) FROM journal_entries e \
+             JOIN ledger_accounts a ON a.id = e.account_id \
+             WHERE a.user_id = u.id AND a.kind = 'member_contributions'), 0) AS BIGINT) AS balance_fraction \
+         FROM users u \
+         LEFT JOIN payments p ON p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2 \
+         LEFT JOIN loans l ON l.user_id = u.id AND l.state = 'active'{filter} \
+         ORDER BY u.username_key, u.id"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(i64::from(month.year))
+        .bind(i64::from(month.month));
+    if let Some(id) = only {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let loan = r
+                .try_get::<Option<i64>, _>("loan_amount")?
+                .map(|amount| -> Result<_, sqlx::Error> {
+                    let repaid: i64 = r.try_get("loan_repaid")?;
+                    Ok((
+                        Amount::from_units(amount),
+                        Amount::from_units(amount.saturating_sub(repaid).max(0)),
+                    ))
+                })
+                .transpose()?;
+            Ok(MemberRow {
+                id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                first_name: r.try_get("first_name")?,
+                last_name: r.try_get("last_name")?,
+                email: r.try_get("email")?,
+                role: crate::auth::Role::parse(&r.try_get::<String, _>("role")?),
+                is_active: crate::platform::db::flag(r, "is_active")?,
+                loan_request: Amount::from_units(r.try_get("loan_request_amount")?),
+                balance: summed_amount(r, "balance")?,
+                paid: r.try_get::<Option<i64>, _>("paid")?.map(Amount::from_units),
+                loan,
+            })
+        })
+        .collect()
+}

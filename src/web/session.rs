@@ -138,21 +138,31 @@ impl From<askama::Error> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        match self {
-            WebError::SignIn { next } => see_other(&login_url(&next)),
-            // The app turns every non-JSON error body into `{"detail": …}`: keep it a sentence.
+        use super::pages::errors::{message_for, PageError};
+        // The sentence stays for whoever reads the response without the error pages (see
+        // `pages::errors`), which show the marked message in the page's language instead.
+        let (mut response, key) = match self {
+            WebError::SignIn { next } => return see_other(&login_url(&next)),
             WebError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "Only the fund's admins may see this page",
-            )
-                .into_response(),
+                (StatusCode::FORBIDDEN, "Only the fund's admins may see this page").into_response(),
+                "forbidden",
+            ),
             WebError::Csrf => (
-                StatusCode::FORBIDDEN,
-                "This form has expired or was not sent from this site: reload the page and try again",
-            )
-                .into_response(),
-            WebError::Api(err) => err.into_response(),
-        }
+                (
+                    StatusCode::FORBIDDEN,
+                    "This form has expired or was not sent from this site: reload the page and try again",
+                )
+                    .into_response(),
+                "error_csrf",
+            ),
+            WebError::Api(err) => {
+                let response = err.into_response();
+                let key = message_for(response.status());
+                (response, key)
+            }
+        };
+        response.extensions_mut().insert(PageError(key));
+        response
     }
 }
 
@@ -183,14 +193,48 @@ fn login_url(next: &str) -> String {
     format!("/login?next={encoded}")
 }
 
-/// Only paths on this site may be returned to after sign-in (no open redirect).
+/// Only paths on this site may be returned to after sign-in (no open redirect): an absolute
+/// path of visible ASCII, without a control character, a backslash or `//`, also once
+/// percent-decoded. Browsers drop tabs and newlines from URLs and read `\\` as `/`, so
+/// `/\t/evil.example` or `/\\evil.example` would leave the site; anything doubtful goes to
+/// the dashboard.
 pub fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
-    if local {
+    fn local(path: &str) -> bool {
+        path.starts_with('/')
+            && !path.contains("//")
+            && !path.contains('\\')
+            && !path.chars().any(char::is_control)
+    }
+    let ascii = next.bytes().all(|b| b.is_ascii_graphic());
+    if ascii && local(next) && local(&percent_decoded(next)) {
         next
     } else {
         "/dashboard"
     }
+}
+
+/// `%XX` decoded once, as bytes (invalid UTF-8 becomes U+FFFD, which [`safe_next`] refuses).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The request's language and scheme, resolved by [`remember_lang`](super::remember_lang).
@@ -324,5 +368,35 @@ mod tests {
         assert_eq!(safe_next("https://evil.example/"), "/dashboard");
         assert_eq!(safe_next("/\\evil.example"), "/dashboard");
         assert_eq!(login_url("/fund?lang=fa"), "/login?next=/fund%3Flang%3Dfa");
+        assert_eq!(safe_next("/fund?x=%20%C3%A9"), "/fund?x=%20%C3%A9");
+        for evil in [
+            "",
+            "fund",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/%09/evil.example",
+            "/%0d%0a/evil.example",
+            "/%0A/evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5Cevil.example",
+            "/%5c%5cevil.example",
+            "/%C2%85/evil.example",
+            "\\\\evil.example",
+            "\\/evil.example",
+            "/x//evil.example",
+            "///evil.example",
+            "https://evil.example",
+            "http:/evil.example",
+            "javascript:alert(1)",
+            "/\u{0}/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{85}/evil.example",
+            "/ /evil.example",
+            "/é",
+        ] {
+            assert_eq!(safe_next(evil), "/dashboard", "{evil:?}");
+        }
     }
 }

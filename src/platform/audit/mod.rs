@@ -18,8 +18,23 @@ pub struct AuditEntry<'a> {
     pub details: Value,
 }
 
+/// The longest target, client address and request id an entry keeps: some come from
+/// unauthenticated requests (a failed login's typed name, a client's `x-request-id`), which must
+/// not make the server store whatever they send.
+pub const MAX_TARGET_CHARS: usize = 200;
+pub const MAX_CLIENT_IP_CHARS: usize = 64;
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// `text` cut to at most `max` characters, on a character boundary.
+fn bounded(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 /// Writes one entry, on the caller's connection or transaction so it commits (or not) with
-/// the action it records.
+/// the action it records. Free-text fields are bounded (see [`MAX_TARGET_CHARS`]).
 pub async fn record(
     conn: &mut AnyConnection,
     at: chrono::DateTime<chrono::Utc>,
@@ -33,9 +48,9 @@ pub async fn record(
     .bind(to_db_time(at))
     .bind(entry.actor_user_id)
     .bind(entry.action)
-    .bind(entry.target)
-    .bind(&meta.client_ip)
-    .bind(&meta.request_id)
+    .bind(bounded(&entry.target, MAX_TARGET_CHARS))
+    .bind(bounded(&meta.client_ip, MAX_CLIENT_IP_CHARS))
+    .bind(bounded(&meta.request_id, MAX_REQUEST_ID_CHARS))
     .bind(entry.details.to_string())
     .execute(conn)
     .await?;
@@ -117,4 +132,15 @@ pub async fn list(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok((records, total))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_fields_are_cut_on_a_character_boundary() {
+        assert_eq!(super::bounded("abc", 5), "abc");
+        assert_eq!(super::bounded("abcdef", 3), "abc");
+        assert_eq!(super::bounded("ژژژژ", 2), "ژژ");
+        assert_eq!(super::bounded("", 2), "");
+    }
 }

@@ -2,22 +2,23 @@
 //! history with the API's Jalali filters.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{plain, render, Done, DrawView, Page, View};
 use crate::app::AppState;
-use crate::auth::service::{self as auth_service, CreateUserRequest};
-use crate::auth::store::{self as auth_store, UserProfile};
+use crate::auth::service::{self as auth_service, CreateUserRequest, UpdateUserRequest};
 use crate::auth::Role;
 use crate::fund::rules::FundConfig;
 use crate::fund::store::{self, Loan, LoanFilter};
+use crate::ledger::store::{fund_summary, FundSummary};
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::extract::RequestMeta;
 use crate::platform::money::Amount;
 use crate::web::forms::{amount_field, int_field, FormErrors};
+use crate::web::queries::{self, MemberRow};
 use crate::web::session::{
     see_other, AdminSession, CsrfForm, Prefs, Session, WebError, WebForm, WebResult,
 };
@@ -41,6 +42,12 @@ fn admin_view(
             notice,
         },
     )
+}
+
+/// The fund's money, from the ledger, shown on every admin page.
+async fn fund_money(state: &AppState) -> WebResult<FundSummary> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(fund_summary(&mut conn).await?)
 }
 
 // --- members ----------------------------------------------------------------------------------
@@ -78,9 +85,24 @@ impl WebForm for MemberForm {
 #[template(path = "members.html")]
 pub struct MembersPage {
     pub v: View,
-    pub members: Vec<UserProfile>,
+    pub fund: FundSummary,
+    pub month: String,
+    pub members: Vec<MemberRow>,
     pub form: MemberForm,
     pub errors: FormErrors,
+}
+
+impl MembersPage {
+    /// Fund members (not accountants) who are active, and how many of them paid this month.
+    pub fn paid_counts(&self) -> (i64, i64) {
+        let paying = self.members.iter().filter(|m| m.is_active && m.pays());
+        let (mut paid, mut all) = (0, 0);
+        for m in paying {
+            all += 1;
+            paid += i64::from(m.paid.is_some());
+        }
+        (paid, all)
+    }
 }
 
 async fn members_page(
@@ -91,9 +113,15 @@ async fn members_page(
     form: MemberForm,
     errors: FormErrors,
 ) -> WebResult<Response> {
-    let members = auth_store::list_profiles(&state.db).await?;
+    let month = state.current_month();
+    let fund = fund_money(state).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let members = queries::members(&mut conn, month, None).await?;
+    drop(conn);
     render(&MembersPage {
         v: admin_view(state, prefs, session, "/admin/members", "members", notice),
+        fund,
+        month: prefs.lang.month(month.year.into(), month.month.into()),
         members,
         form,
         errors,
@@ -107,7 +135,7 @@ pub async fn members(
     Query(done): Query<Done>,
 ) -> WebResult<Response> {
     let form = MemberForm {
-        loan_request_amount: "0".into(),
+        loan_request_amount: prefs.lang.digits("0"),
         role: "member".into(),
         ..Default::default()
     };
@@ -162,6 +190,252 @@ pub async fn create_member(
     members_page(&state, prefs, &session, None, form, errors).await
 }
 
+// --- one member -------------------------------------------------------------------------------
+
+const EDIT_FIELDS: &[&str] = &["first_name", "last_name", "email", "role"];
+
+/// Names, e-mail and role of a member, as the admin types them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EditForm {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: String,
+    pub csrf: String,
+}
+
+impl WebForm for EditForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Deactivates (`active=0`) or reactivates (`active=1`) a member.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ActiveForm {
+    pub active: String,
+    pub csrf: String,
+}
+
+impl WebForm for ActiveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A new password for a member, set by an admin.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    pub password: String,
+    pub csrf: String,
+}
+
+impl WebForm for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[derive(Template)]
+#[template(path = "member.html")]
+pub struct MemberPage {
+    pub v: View,
+    pub fund: FundSummary,
+    pub month: String,
+    pub member: MemberRow,
+    pub form: EditForm,
+    pub errors: FormErrors,
+    /// Errors of the activation and password forms, shown above them.
+    pub account_errors: FormErrors,
+    pub password_errors: FormErrors,
+}
+
+/// What a refused form of the member page puts back on it.
+#[derive(Default)]
+struct MemberEntered {
+    edit: Option<(EditForm, FormErrors)>,
+    account: FormErrors,
+    password: FormErrors,
+}
+
+async fn member_page(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    user_id: i64,
+    notice: Option<&'static str>,
+    entered: MemberEntered,
+) -> WebResult<Response> {
+    let month = state.current_month();
+    let fund = fund_money(state).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let member = queries::members(&mut conn, month, Some(user_id))
+        .await?
+        .pop()
+        .ok_or_else(|| crate::platform::error::ApiError::not_found("User not found"))?;
+    drop(conn);
+    let (form, errors) = entered.edit.unwrap_or_else(|| {
+        let form = EditForm {
+            first_name: member.first_name.clone(),
+            last_name: member.last_name.clone(),
+            email: member.email.clone(),
+            role: member.role.as_str().into(),
+            csrf: String::new(),
+        };
+        (form, FormErrors::default())
+    });
+    let mut v = admin_view(state, prefs, session, "/admin/members", "members", notice);
+    v.title = "edit_member";
+    v.switch_href = format!("/admin/members/{user_id}?lang={}", other_lang(prefs));
+    render(&MemberPage {
+        v,
+        fund,
+        month: prefs.lang.month(month.year.into(), month.month.into()),
+        member,
+        form,
+        errors,
+        account_errors: entered.account,
+        password_errors: entered.password,
+    })
+}
+
+fn other_lang(prefs: Prefs) -> &'static str {
+    match prefs.lang {
+        crate::web::i18n::Lang::En => "fa",
+        crate::web::i18n::Lang::Fa => "en",
+    }
+}
+
+pub async fn member(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    AdminSession(session): AdminSession,
+    Path(user_id): Path<i64>,
+    Query(done): Query<Done>,
+) -> WebResult<Response> {
+    member_page(
+        &state,
+        prefs,
+        &session,
+        user_id,
+        done.notice(),
+        MemberEntered::default(),
+    )
+    .await
+}
+
+/// Saves names, e-mail and role through `auth::service::update_user`, the function behind
+/// `PATCH /api/auth/users/{id}` (audited; every instance forgets the cached account).
+pub async fn save_member(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(user_id): Path<i64>,
+    CsrfForm(session, form): CsrfForm<EditForm>,
+) -> WebResult<Response> {
+    if !session.user.is_main {
+        return Err(WebError::Forbidden);
+    }
+    let changes = UpdateUserRequest {
+        first_name: Some(form.first_name.trim().to_string()),
+        last_name: Some(form.last_name.trim().to_string()),
+        email: Some(form.email.trim().to_string()),
+        role: Some(Role::parse(&form.role)),
+        ..Default::default()
+    };
+    let errors =
+        match auth_service::update_user(&state, &session.user, &meta, user_id, changes).await {
+            Ok(_) => {
+                return Ok(see_other(&format!(
+                    "/admin/members/{user_id}?done=member_saved"
+                )))
+            }
+            Err(err) => FormErrors::from_api(err, prefs.lang, EDIT_FIELDS)?,
+        };
+    let entered = MemberEntered {
+        edit: Some((form, errors)),
+        ..Default::default()
+    };
+    member_page(&state, prefs, &session, user_id, None, entered).await
+}
+
+/// Deactivates or reactivates a member through `auth::service::update_user`: a deactivated
+/// member can no longer sign in, and their open sessions stop working at once.
+pub async fn set_active(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(user_id): Path<i64>,
+    CsrfForm(session, form): CsrfForm<ActiveForm>,
+) -> WebResult<Response> {
+    if !session.user.is_main {
+        return Err(WebError::Forbidden);
+    }
+    let active = match form.active.as_str() {
+        "1" => true,
+        "0" => false,
+        _ => {
+            return Err(
+                crate::platform::error::ApiError::bad_request("active must be 0 or 1").into(),
+            )
+        }
+    };
+    let changes = UpdateUserRequest {
+        is_active: Some(active),
+        ..Default::default()
+    };
+    let done = if active { "reactivated" } else { "deactivated" };
+    let errors =
+        match auth_service::update_user(&state, &session.user, &meta, user_id, changes).await {
+            Ok(_) => return Ok(see_other(&format!("/admin/members/{user_id}?done={done}"))),
+            Err(err) => FormErrors::from_api(err, prefs.lang, &[])?,
+        };
+    let entered = MemberEntered {
+        account: errors,
+        ..Default::default()
+    };
+    member_page(&state, prefs, &session, user_id, None, entered).await
+}
+
+/// Resets a member's password through `auth::service::update_user` (validated, hashed, audited
+/// without the password); every session of the member ends.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(user_id): Path<i64>,
+    CsrfForm(session, form): CsrfForm<PasswordForm>,
+) -> WebResult<Response> {
+    if !session.user.is_main {
+        return Err(WebError::Forbidden);
+    }
+    let mut errors = FormErrors::default();
+    if form.password.is_empty() {
+        errors.add(Some("password"), prefs.lang.t("required"));
+    } else {
+        let changes = UpdateUserRequest {
+            password: Some(form.password),
+            ..Default::default()
+        };
+        match auth_service::update_user(&state, &session.user, &meta, user_id, changes).await {
+            Ok(_) => {
+                return Ok(see_other(&format!(
+                    "/admin/members/{user_id}?done=password_reset"
+                )))
+            }
+            Err(err) => errors = FormErrors::from_api(err, prefs.lang, &["password"])?,
+        }
+    }
+    let entered = MemberEntered {
+        password: errors,
+        ..Default::default()
+    };
+    member_page(&state, prefs, &session, user_id, None, entered).await
+}
+
 // --- configuration ----------------------------------------------------------------------------
 
 #[derive(Deserialize, Default)]
@@ -183,6 +457,7 @@ impl WebForm for ConfigForm {
 #[template(path = "config.html")]
 pub struct ConfigPage {
     pub v: View,
+    pub fund: FundSummary,
     pub form: ConfigForm,
     pub errors: FormErrors,
 }
@@ -196,13 +471,15 @@ pub async fn config(
     let mut conn = state.db.pool.acquire().await?;
     let current = store::config(&mut conn).await?.unwrap_or_default();
     drop(conn);
+    let lang = prefs.lang;
     let form = ConfigForm {
-        min_membership_fee: plain(current.min_membership_fee),
-        max_month_for_loan_payment: current.max_month_for_loan_payment.to_string(),
-        min_amount_for_loan_payment: plain(current.min_amount_for_loan_payment),
+        min_membership_fee: lang.digits(&plain(current.min_membership_fee)),
+        max_month_for_loan_payment: lang.digits(&current.max_month_for_loan_payment.to_string()),
+        min_amount_for_loan_payment: lang.digits(&plain(current.min_amount_for_loan_payment)),
         csrf: String::new(),
     };
     render(&ConfigPage {
+        fund: fund_money(&state).await?,
         v: admin_view(
             &state,
             prefs,
@@ -288,6 +565,7 @@ pub async fn save_config(
         return Ok(see_other("/admin/config?done=config"));
     }
     render(&ConfigPage {
+        fund: fund_money(&state).await?,
         v: admin_view(&state, prefs, &session, "/admin/config", "config", None),
         form,
         errors,
@@ -318,6 +596,7 @@ pub struct LoanFilters {
 #[template(path = "loans.html")]
 pub struct LoansPage {
     pub v: View,
+    pub fund: FundSummary,
     pub filters: LoanFilters,
     pub errors: FormErrors,
     /// Each loan with its readable draw log.
@@ -356,6 +635,7 @@ pub async fn loans(
         vec![]
     };
     render(&LoansPage {
+        fund: fund_money(&state).await?,
         v: admin_view(
             &state,
             prefs,

@@ -10,11 +10,13 @@ use super::{plain, render, Done, Page, View};
 use crate::app::AppState;
 use crate::auth::service::change_loan_request;
 use crate::auth::store::{profile_by_id, UserProfile};
+use crate::fund::draw::{exclusion_reason, MemberStats};
 use crate::fund::http::PayRequest;
 use crate::fund::service::submit_payment;
 use crate::fund::store::{self, Loan, LoanFilter, Payment};
 use crate::platform::error::ApiError;
 use crate::platform::extract::{RequestMeta, Validate};
+use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 use crate::web::forms::{amount_field, FormErrors};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebForm, WebResult};
@@ -62,6 +64,85 @@ pub struct CurrentLoan {
     pub total_paid: Amount,
     pub remaining: Amount,
     pub percent: i64,
+    pub schedule: Option<Schedule>,
+}
+
+/// What is left of a loan paid at the minimum installment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Installments still to pay.
+    pub left: i64,
+    /// The minimum installment, and the last one (smaller when it clears the loan exactly).
+    pub minimum: Amount,
+    pub last: Amount,
+    /// The month the next installment is due, and the month of the last one.
+    pub next_due: JalaliMonth,
+    pub last_due: Option<JalaliMonth>,
+}
+
+/// The rest of a loan at the minimum installment: `remaining ÷ minimum` installments, rounded
+/// up; the next one is due this month if this month is not paid yet, else next month; one a
+/// month after that. `None` when nothing is owed (or there is no positive minimum).
+pub fn loan_schedule(
+    remaining: Amount,
+    minimum: Amount,
+    this_month: JalaliMonth,
+    paid_this_month: bool,
+) -> Option<Schedule> {
+    if !remaining.is_positive() || !minimum.is_positive() {
+        return None;
+    }
+    let (owed, step) = (remaining.units(), minimum.units());
+    let left = (owed + step - 1) / step;
+    let last = owed - (left - 1) * step;
+    let next_due = if paid_this_month {
+        this_month.next()
+    } else {
+        this_month
+    };
+    let left = i64::try_from(left).ok()?;
+    Some(Schedule {
+        left,
+        minimum,
+        last: units(last),
+        next_due,
+        last_due: months_after(next_due, left - 1),
+    })
+}
+
+fn units(n: i128) -> Amount {
+    const WHOLE: i128 = 100_000_000;
+    Amount::from_split_sum(
+        i64::try_from(n / WHOLE).unwrap_or(i64::MAX),
+        (n % WHOLE) as i64,
+    )
+}
+
+/// The month `count` months after `month`, if it is a year we can name.
+fn months_after(month: JalaliMonth, count: i64) -> Option<JalaliMonth> {
+    let index = i64::from(month.year)
+        .checked_mul(12)?
+        .checked_add(i64::from(month.month) - 1)?
+        .checked_add(count)?;
+    Some(JalaliMonth {
+        year: i32::try_from(index.div_euclid(12)).ok()?,
+        month: u8::try_from(index.rem_euclid(12) + 1).ok()?,
+    })
+}
+
+/// Why the draw would leave this member out, by the draw's own rule, as a stable code.
+fn exclusion_code(stats: &MemberStats) -> Option<&'static str> {
+    exclusion_reason(stats).map(|reason| super::reason_code(reason).unwrap_or("other"))
+}
+
+/// Whether the member takes part in this month's draw, as far as it is known before it runs.
+pub enum DrawStatus {
+    /// The draw has run this month: whether they won.
+    Done { won: bool },
+    /// They take part, asking for this amount.
+    TakesPart(Amount),
+    /// They do not, and why: the draw's own reason as a stable code (see [`super::reason_code`]).
+    Excluded(&'static str),
 }
 
 #[derive(Template)]
@@ -79,6 +160,8 @@ pub struct DashboardPage {
     pub fee_help: String,
     pub installment_help: String,
     pub loan: Option<CurrentLoan>,
+    /// This month's draw and the member (accountants take no part).
+    pub draw: Option<DrawStatus>,
     pub payments: Vec<Payment>,
     pub loans: Vec<Loan>,
     pub pay: PayForm,
@@ -115,10 +198,21 @@ async fn page(
         ..Default::default()
     };
     let loans = store::loans(&mut conn, &filter).await?;
+    let drawn = store::draw_exists(&mut conn, month).await?;
     drop(conn);
 
     let lang = prefs.lang;
+    let paid_this_month = payments
+        .iter()
+        .find(|p| {
+            p.jalali_year == i64::from(month.year) && p.jalali_month == i64::from(month.month)
+        })
+        .cloned();
     let active = loans.iter().find(|l| l.state == "active");
+    let minimum = |l: &Loan| {
+        l.min_amount_for_each_payment
+            .unwrap_or(config.min_amount_for_loan_payment)
+    };
     let loan = active.and_then(|l| {
         let amount = l.amount?;
         let percent = (l.total_paid.units() * 100)
@@ -130,31 +224,56 @@ async fn page(
             total_paid: l.total_paid,
             remaining: l.remaining_balance,
             percent: i64::try_from(percent.clamp(0, 100)).unwrap_or(0),
+            schedule: loan_schedule(
+                l.remaining_balance,
+                minimum(l),
+                month,
+                paid_this_month.is_some(),
+            ),
         })
     });
     // As the payment rules say: the last installment may be smaller, to clear the loan exactly.
-    let installment = active.map(|l| {
-        l.min_amount_for_each_payment
-            .unwrap_or(config.min_amount_for_loan_payment)
-            .min(l.remaining_balance)
+    let installment = active.map(|l| minimum(l).min(l.remaining_balance));
+    let draw = session.user.is_fund_member().then(|| {
+        if drawn {
+            let won = loans.iter().any(|l| {
+                l.jalali_year == i64::from(month.year) && l.jalali_month == i64::from(month.month)
+            });
+            return DrawStatus::Done { won };
+        }
+        // The draw's own rule, on what the draw will read of this member.
+        let stats = MemberStats {
+            user_id: profile.id,
+            username: profile.username.clone(),
+            is_main: profile.is_main,
+            loan_request: profile.loan_request_amount,
+            balance: profile.balance,
+            has_active_loan: profile.has_active_loan,
+            last_payment_total: None,
+            repayment_count: 0,
+            loans_received_count: 0,
+            loans_received_total: Amount::ZERO,
+            last_loan_amount: None,
+            months_without_repayment: 0,
+        };
+        match exclusion_code(&stats) {
+            Some(code) => DrawStatus::Excluded(code),
+            None => DrawStatus::TakesPart(profile.loan_request_amount),
+        }
     });
-    let paid_this_month = payments
-        .iter()
-        .find(|p| {
-            p.jalali_year == i64::from(month.year) && p.jalali_month == i64::from(month.month)
-        })
-        .cloned();
     let (pay, pay_errors) = entered.pay.unwrap_or_else(|| {
         let form = PayForm {
-            membership_fee: plain(config.min_membership_fee),
-            loan: installment.map(plain).unwrap_or_default(),
+            membership_fee: lang.digits(&plain(config.min_membership_fee)),
+            loan: installment
+                .map(|i| lang.digits(&plain(i)))
+                .unwrap_or_default(),
             ..Default::default()
         };
         (form, FormErrors::default())
     });
     let (request, request_errors) = entered.request.unwrap_or_else(|| {
         let form = LoanRequestForm {
-            loan_request_amount: plain(profile.loan_request_amount),
+            loan_request_amount: lang.digits(&plain(profile.loan_request_amount)),
             ..Default::default()
         };
         (form, FormErrors::default())
@@ -187,6 +306,7 @@ async fn page(
             .unwrap_or_default(),
         installment,
         loan,
+        draw,
         payments,
         loans,
         pay,
@@ -286,4 +406,87 @@ pub async fn loan_request(
         request: Some((form, errors)),
     };
     page(&state, prefs, &session, None, entered).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usdt(n: &str) -> Amount {
+        Amount::parse(n).unwrap()
+    }
+
+    const AZAR: JalaliMonth = JalaliMonth {
+        year: 1405,
+        month: 9,
+    };
+
+    #[test]
+    fn installments_left_are_rounded_up_and_the_last_one_clears_the_loan() {
+        let s = loan_schedule(usdt("45"), usdt("20"), AZAR, false).unwrap();
+        assert_eq!((s.left, s.last, s.minimum), (3, usdt("5"), usdt("20")));
+        assert_eq!(s.next_due, AZAR, "this month is not paid yet");
+        assert_eq!(
+            s.last_due,
+            Some(JalaliMonth {
+                year: 1405,
+                month: 11
+            })
+        );
+        let s = loan_schedule(usdt("40"), usdt("20"), AZAR, true).unwrap();
+        assert_eq!((s.left, s.last), (2, usdt("20")));
+        assert_eq!(
+            s.next_due,
+            JalaliMonth {
+                year: 1405,
+                month: 10
+            },
+            "paid: next month"
+        );
+        assert_eq!(
+            s.last_due,
+            Some(JalaliMonth {
+                year: 1405,
+                month: 11
+            })
+        );
+        // Exact to the last unit, across the year's end.
+        let s = loan_schedule(
+            usdt("20.00000001"),
+            usdt("20"),
+            JalaliMonth {
+                year: 1405,
+                month: 12,
+            },
+            true,
+        )
+        .unwrap();
+        assert_eq!((s.left, s.last), (2, Amount::from_units(1)));
+        assert_eq!(
+            s.next_due,
+            JalaliMonth {
+                year: 1406,
+                month: 1
+            }
+        );
+        assert_eq!(
+            s.last_due,
+            Some(JalaliMonth {
+                year: 1406,
+                month: 2
+            })
+        );
+        let s = loan_schedule(usdt("5"), usdt("20"), AZAR, false).unwrap();
+        assert_eq!((s.left, s.last, s.last_due), (1, usdt("5"), Some(AZAR)));
+    }
+
+    #[test]
+    fn nothing_owed_has_no_schedule() {
+        assert_eq!(loan_schedule(Amount::ZERO, usdt("20"), AZAR, false), None);
+        assert_eq!(loan_schedule(usdt("20"), Amount::ZERO, AZAR, false), None);
+        // A tiny minimum: many installments, still computed without counting them one by one.
+        let s = loan_schedule(usdt("1000000"), Amount::from_units(1), AZAR, false).unwrap();
+        assert_eq!(s.left, 100_000_000_000_000);
+        assert_eq!(s.last_due, None, "too far to name");
+    }
 }

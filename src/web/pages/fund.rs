@@ -30,6 +30,8 @@ pub struct FundPage {
     pub draws: Vec<DrawView>,
     pub draw_errors: FormErrors,
     pub chart_svg: String,
+    /// The same chart drawn for a phone.
+    pub chart_svg_narrow: String,
     pub points: Vec<Point>,
     /// (label, colour, dash) of each line, for the legend.
     pub legend: Vec<(&'static str, &'static str, &'static str)>,
@@ -38,6 +40,15 @@ pub struct FundPage {
 impl FundPage {
     pub fn everyone_paid(&self) -> bool {
         self.members.iter().all(|m| m.paid.is_some())
+    }
+
+    /// Who the draw is waiting for.
+    pub fn unpaid(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.paid.is_none())
+            .map(|m| m.username.clone())
+            .collect()
     }
 }
 
@@ -82,7 +93,8 @@ async fn page(
         },
     );
     render(&FundPage {
-        chart_svg: chart::svg(&points, lang, v.t("chart_title")),
+        chart_svg: chart::svg(&points, lang, v.t("chart_title"), chart::WIDE),
+        chart_svg_narrow: chart::svg(&points, lang, v.t("chart_title"), chart::NARROW),
         legend: SERIES.iter().map(|(k, c, d)| (v.t(k), *c, *d)).collect(),
         v,
         month: lang.month(month.year.into(), month.month.into()),

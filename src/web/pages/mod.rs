@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod dashboard;
+pub mod errors;
 pub mod fund;
 
 use askama::Template;
@@ -64,6 +65,10 @@ impl View {
         self.lang.int(*n)
     }
 
+    pub fn list(&self, items: &[String]) -> String {
+        self.lang.list(items)
+    }
+
     pub fn digits(&self, text: &str) -> String {
         self.lang.digits(text)
     }
@@ -74,6 +79,10 @@ impl View {
 
     pub fn month(&self, year: &i64, month: &i64) -> String {
         self.lang.month(*year, *month)
+    }
+
+    pub fn jmonth(&self, month: &crate::platform::jalali::JalaliMonth) -> String {
+        self.lang.month(month.year.into(), month.month.into())
     }
 
     pub fn date(&self, stored: &str) -> String {
@@ -124,6 +133,10 @@ impl Done {
             "draw" => Some("done_draw"),
             "member" => Some("done_member"),
             "config" => Some("done_config"),
+            "member_saved" => Some("done_member_saved"),
+            "deactivated" => Some("done_deactivated"),
+            "reactivated" => Some("done_reactivated"),
+            "password_reset" => Some("done_password_reset"),
             _ => None,
         }
     }
@@ -185,6 +198,7 @@ struct LogMember {
     user_id: i64,
     username: String,
     reason: String,
+    code: Option<String>,
     point: serde_json::Value,
 }
 
@@ -225,7 +239,7 @@ impl DrawView {
                 .iter()
                 .map(|m| Excluded {
                     name: m.username.clone(),
-                    reason: reason(&m.reason, lang),
+                    reason: reason(m.code.as_deref(), &m.reason, lang),
                 })
                 .collect(),
             pool: log.random_pool.iter().map(|id| name_of(*id)).collect(),
@@ -234,24 +248,37 @@ impl DrawView {
     }
 }
 
-/// The draw's reasons for leaving a member out (`fund::draw::exclusion_reason`), in Persian.
-fn reason(reason: &str, lang: Lang) -> String {
-    let fa = match reason {
-        "has an active loan" => "وام فعال دارد",
-        "loan request amount is 0" => "مبلغ درخواستی صفر است",
-        "loan request amount exceeds balance" => "مبلغ درخواستی از موجودی بیشتر است",
-        _ => return reason.to_string(),
-    };
-    match lang {
-        Lang::En => reason.to_string(),
-        Lang::Fa => fa.to_string(),
+/// The stable code of a reason the draw gives for leaving a member out: the sentences of
+/// `fund::draw::exclusion_reason`, in today's wording and the original API's.
+pub fn reason_code(reason: &str) -> Option<&'static str> {
+    match reason {
+        "has an active loan" => Some("active_loan"),
+        "loan request amount is 0" | "loan_request_amount is 0" => Some("no_request"),
+        "loan request amount exceeds balance" | "loan_request_amount exceeds balance" => {
+            Some("request_above_balance")
+        }
+        _ => None,
     }
 }
 
-/// The draw's notes (`fund::draw::run_draw`), in Persian; parts are joined by "; ".
+/// Why a member sat out a draw, in plain words: by the log's `code` when it has one, else by
+/// its sentence; a reason we do not know is shown as the draw wrote it.
+fn reason(code: Option<&str>, sentence: &str, lang: Lang) -> String {
+    let key = match code.or_else(|| reason_code(sentence)) {
+        Some("active_loan") => "reason_active_loan",
+        Some("no_request") => "reason_no_request",
+        Some("request_above_balance") => "reason_request_above_balance",
+        _ => return sentence.to_string(),
+    };
+    lang.t(key).to_string()
+}
+
+/// The draw's notes (`fund::draw::run_draw`) in the page's language and numbers; parts are
+/// joined by "; ".
 fn note(note: &str, lang: Lang) -> String {
+    use super::forms::humanize;
     if lang == Lang::En {
-        return note.to_string();
+        return humanize(note, lang);
     }
     note.split("; ")
         .map(|part| match part {
@@ -260,8 +287,18 @@ fn note(note: &str, lang: Lang) -> String {
                 "درخواست هیچ شرکت‌کننده‌ای در موجودی نقد صندوق نمی‌گنجد".to_string()
             }
             other => match other.strip_prefix("requests above the fund's available cash of ") {
-                Some(rest) => format!("درخواست‌های بیش از موجودی نقد صندوق ({})", lang.digits(rest)),
-                None => lang.digits(other),
+                Some(rest) => match rest.split_once(": ") {
+                    Some((cash, names)) => format!(
+                        "درخواست بیش از موجودی نقد صندوق ({}): {}",
+                        humanize(cash, lang),
+                        humanize(names, lang)
+                    ),
+                    None => format!(
+                        "درخواست‌های بیش از موجودی نقد صندوق ({})",
+                        humanize(rest, lang)
+                    ),
+                },
+                None => humanize(other, lang),
             },
         })
         .collect::<Vec<_>>()
@@ -271,4 +308,68 @@ fn note(note: &str, lang: Lang) -> String {
 /// Form values are shown back as typed; amounts from the database without grouping.
 pub fn plain(amount: Amount) -> String {
     i18n::plain(amount)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_read_by_code_then_by_sentence_in_either_wording() {
+        for lang in [Lang::En, Lang::Fa] {
+            let plain = |key| lang.t(key).to_string();
+            assert_eq!(
+                reason(Some("request_above_balance"), "whatever it says", lang),
+                plain("reason_request_above_balance")
+            );
+            assert_eq!(
+                reason(Some("active_loan"), "", lang),
+                plain("reason_active_loan")
+            );
+            for (sentence, key) in [
+                ("has an active loan", "reason_active_loan"),
+                ("loan request amount is 0", "reason_no_request"),
+                ("loan_request_amount is 0", "reason_no_request"),
+                (
+                    "loan request amount exceeds balance",
+                    "reason_request_above_balance",
+                ),
+                (
+                    "loan_request_amount exceeds balance",
+                    "reason_request_above_balance",
+                ),
+            ] {
+                assert_eq!(reason(None, sentence, lang), plain(key), "{sentence}");
+            }
+            assert_eq!(reason(None, "a new rule", lang), "a new rule");
+            assert_eq!(reason(Some("new_code"), "a new rule", lang), "a new rule");
+        }
+    }
+
+    #[test]
+    fn the_draws_own_reasons_all_have_a_code() {
+        use crate::fund::draw::{exclusion_reason, MemberStats};
+        let member = |has_active_loan, request: i64, balance: i64| MemberStats {
+            user_id: 1,
+            username: "m".into(),
+            is_main: false,
+            loan_request: Amount::whole(request),
+            balance: Amount::whole(balance),
+            has_active_loan,
+            last_payment_total: None,
+            repayment_count: 0,
+            loans_received_count: 0,
+            loans_received_total: Amount::ZERO,
+            last_loan_amount: None,
+            months_without_repayment: 0,
+        };
+        for (m, code) in [
+            (member(true, 20, 20), "active_loan"),
+            (member(false, 0, 20), "no_request"),
+            (member(false, 40, 20), "request_above_balance"),
+        ] {
+            let sentence = exclusion_reason(&m).unwrap();
+            assert_eq!(reason_code(sentence), Some(code), "{sentence}");
+        }
+    }
 }
