@@ -125,7 +125,7 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
         log.contains("Random pool (winner drawn from): sara"),
         "{log}"
     );
-    assert!(log.contains("loan request amount is 0"), "{log}");
+    assert!(log.contains("loan_request_amount is 0"), "{log}");
     assert_eq!(
         app.call(Method::GET, "/api/loans/history", Some(&admin), None)
             .await

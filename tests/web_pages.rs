@@ -531,7 +531,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("membership_fee"),
-        "Membership fee must be at least 20.00000000"
+        "Membership fee 19.50000000 is less than minimum required 20.00000000"
     );
     assert!(page.has("aria-invalid=\"true\""));
     assert!(page.has("value=\"19.5\""), "what was typed is kept");
@@ -569,7 +569,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("bitpin_payment_id"),
-        "Must be 1 to 128 characters long"
+        "String should have at most 128 characters"
     );
     // A repayment without a loan (the field is not even shown): said at the top of the form.
     let page = sara
@@ -583,7 +583,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
             ],
         )
         .await;
-    assert!(page.has("You have no active loan to repay"));
+    assert!(page.has("You do not have an active loan. Loan payment must be null."));
     assert!(!page.has("{\"detail\""), "never raw JSON");
     assert_eq!(app.count("payments").await, 1);
 }
@@ -635,8 +635,8 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     assert!(page.has("Winner: <strong><bdi>sara</bdi></strong> · <bdi>20.00 USDT</bdi>"));
     assert!(page.has("Participants and their scores"));
     assert!(page.has("<tr class=\"won\"><td><bdi>sara</bdi> <span class=\"badge\">Winner</span></td><td class=\"num\">unlimited</td>"));
-    assert!(page.has("<td><bdi>admin</bdi></td><td>loan request amount is 0</td>"));
-    assert!(page.has("<td><bdi>omid</bdi></td><td>loan request amount is 0</td>"));
+    assert!(page.has("<td><bdi>admin</bdi></td><td>loan_request_amount is 0</td>"));
+    assert!(page.has("<td><bdi>omid</bdi></td><td>loan_request_amount is 0</td>"));
     assert!(page.has("Random pool (winner drawn from):</strong> sara"));
     assert!(!page.has("id=\"start-draw\""));
 
@@ -649,7 +649,7 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     // Every form of a session carries the same token.
     let csrf = page.csrf();
     let again = browser.post("/fund/draw", &[("csrf", &csrf)]).await;
-    assert!(again.has("Loan already assigned for 1405/9"));
+    assert!(again.has("Loan assignment already done for 1405/9"));
     assert_eq!(app.count("loans").await, 1);
 }
 
@@ -704,7 +704,7 @@ async fn the_current_loan_shows_its_progress(backend: Backend) {
         .await;
     assert_eq!(
         missing.field_error("loan"),
-        "You have an active loan: loan repayment is required"
+        "You have an active loan. Loan repayment amount is required."
     );
     let too_much = browser
         .submit(

@@ -233,7 +233,8 @@ async fn draw(
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<DrawResult> {
     let month = state.current_month();
-    let already_drawn = || ApiError::conflict(format!("Loan already assigned for {month}"));
+    let already_drawn =
+        || ApiError::conflict(format!("Loan assignment already done for {month}"));
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     if store::draw_exists(&mut tx, month).await? {

@@ -71,11 +71,14 @@ impl FormErrors {
 
 /// The form field an API error sentence is about (see `docs/api-fund.md`).
 fn field_of(detail: &str) -> Option<&'static str> {
-    if detail.starts_with("membership_fee") {
+    if detail.starts_with("membership_fee") || detail.starts_with("Membership fee") {
         Some("membership_fee")
     } else if detail.contains("Bitpin payment") {
         Some("bitpin_payment_id")
-    } else if detail.starts_with("Loan repayment") || detail.contains("active loan") {
+    } else if detail.starts_with("Loan repayment")
+        || detail.starts_with("Loan payment")
+        || detail.contains("active loan")
+    {
         Some("loan")
     } else if detail.starts_with("Username") {
         Some("username")
@@ -93,6 +96,13 @@ pub fn localize(detail: &str, lang: Lang) -> String {
         return detail.replacen("membership_fee", "Membership fee", 1);
     }
     let after = |prefix: &str| detail.strip_prefix(prefix).map(|rest| lang.digits(rest));
+    // "Membership fee 19 is less than minimum required 20": the minimum.
+    let minimum_of = |subject: &str| {
+        detail
+            .strip_prefix(subject)
+            .and_then(|rest| rest.split_once(" is less than minimum required "))
+            .map(|(_, min)| lang.digits(min))
+    };
     let fa = if detail == "Field required" {
         Some(lang.t("required").to_string())
     } else if let Some(month) = after("Payment already submitted for ") {
@@ -101,21 +111,21 @@ pub fn localize(detail: &str, lang: Lang) -> String {
         Some("این شناسه پرداخت بیت‌پین قبلاً استفاده شده است".into())
     } else if let Some(why) = after("Bitpin payment verification failed: ") {
         Some(format!("تأیید پرداخت بیت‌پین ناموفق بود: {why}"))
-    } else if let Some(min) = after("membership_fee must be at least ") {
+    } else if let Some(min) = minimum_of("Membership fee ") {
         Some(format!("حق عضویت باید دست‌کم {min} باشد"))
     } else if detail == "membership_fee must be greater than 0" {
         Some(lang.t("must_be_positive").to_string())
-    } else if let Some(min) = after("Loan repayment must be at least ") {
+    } else if let Some(min) = minimum_of("Loan payment ") {
         Some(format!("قسط وام باید دست‌کم {min} باشد"))
     } else if detail.starts_with("You have an active loan") {
         Some("وام فعال دارید: مبلغ قسط وام را وارد کنید".into())
-    } else if detail.starts_with("You have no active loan") {
+    } else if detail.starts_with("You do not have an active loan") {
         Some("وام فعالی ندارید: قسط وام را خالی بگذارید".into())
     } else if detail.starts_with("Loan repayment") && detail.contains("exceeds") {
         Some("قسط وام از مانده وام بیشتر است".into())
     } else if let Some(rest) = after("Not all users have paid for ") {
         Some(format!("همه اعضا پرداخت نکرده‌اند: {rest}"))
-    } else if let Some(month) = after("Loan already assigned for ") {
+    } else if let Some(month) = after("Loan assignment already done for ") {
         Some(format!("قرعه‌کشی ماه {month} قبلاً انجام شده است"))
     } else if detail == "Username already exists" {
         Some("این نام کاربری قبلاً ثبت شده است".into())

@@ -238,8 +238,8 @@ impl DrawView {
 fn reason(reason: &str, lang: Lang) -> String {
     let fa = match reason {
         "has an active loan" => "وام فعال دارد",
-        "loan request amount is 0" => "مبلغ درخواستی صفر است",
-        "loan request amount exceeds balance" => "مبلغ درخواستی از موجودی بیشتر است",
+        "loan_request_amount is 0" => "مبلغ درخواستی صفر است",
+        "loan_request_amount exceeds balance" => "مبلغ درخواستی از موجودی بیشتر است",
         _ => return reason.to_string(),
     };
     match lang {
