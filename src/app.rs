@@ -29,7 +29,7 @@ use crate::auth::tokens::JwtKeys;
 use crate::auth::CurrentUser;
 use crate::config::Config;
 use crate::fund::rules::FundConfig;
-use crate::gateways::bitpin::BitpinClient;
+use crate::gateways::{self, PaymentVerifier};
 use crate::platform::clock::{ManualClock, SharedClock, SystemClock};
 use crate::platform::db::Db;
 use crate::platform::error::ApiError;
@@ -56,7 +56,8 @@ pub struct AppStateInner {
     pub config: Arc<Config>,
     pub clock: SharedClock,
     pub jwt: JwtKeys,
-    pub bitpin: Option<BitpinClient>,
+    /// Verifies gateway payments (Bitpin, when `BITPIN_API_KEY` is set).
+    pub bitpin: Option<Arc<dyn PaymentVerifier>>,
     /// Rate limits and invalidation messages shared with the other instances (Redis).
     pub shared: Arc<Shared>,
     /// Signed-in users by id, for `CACHE_TTL_SECONDS` (or until a change says otherwise).
@@ -68,14 +69,7 @@ pub struct AppStateInner {
 
 impl AppState {
     pub fn new(db: Db, config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
-        let bitpin = match &config.bitpin_api_key {
-            Some(key) => Some(BitpinClient::new(
-                &config.bitpin_api_base_url,
-                key,
-                config.bitpin_timeout,
-            )?),
-            None => None,
-        };
+        let bitpin = gateways::from_config(&config)?;
         Ok(AppState(Arc::new(AppStateInner {
             jwt: JwtKeys::new(&config.jwt_secret_key, config.jwt_algorithm),
             shared: Arc::new(Shared::new(
