@@ -19,6 +19,7 @@ crate::on_both_databases!(
     twenty_simultaneous_payments_make_one,
     five_simultaneous_draws_make_one,
     amounts_round_trip_exactly,
+    an_accountant_cannot_start_the_draw,
     the_draw_log_gives_a_code_for_each_exclusion,
     one_bitpin_payment_is_claimed_once_however_its_id_is_written,
     existing_payments_get_their_bitpin_key_when_migrating,
@@ -590,6 +591,41 @@ async fn amounts_round_trip_exactly(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["loan_request_amount"], "12345678901.12345679");
+}
+
+/// An accountant reads the books but is not a member of the fund: the draw is not theirs to
+/// start (nor do they hold it up: they pay no fees).
+async fn an_accountant_cannot_start_the_draw(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, ali) = app.member(&admin, "ali", "20").await;
+    let (status, body) = app
+        .post(
+            "/api/auth/users",
+            &admin,
+            json!({ "username": "books", "password": common::PASSWORD, "role": "accountant" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let accountant = app.login("books", common::PASSWORD).await;
+    for token in [&admin, &ali] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+
+    let (status, body) = start_draw(&app, &accountant).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["detail"], "Only fund members may start the draw");
+    assert_eq!(app.count("loans").await, 0);
+    assert_eq!(
+        app.count("journal_transactions").await,
+        2,
+        "only the two payments"
+    );
+
+    let (status, body) = start_draw(&app, &ali).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 /// Each member left out of a draw is listed with the reason (naming the original's field) and a

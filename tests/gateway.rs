@@ -1,7 +1,7 @@
 //! Bitpin verification of `/api/payments/pay` against a fake Bitpin (wiremock), on SQLite and
 //! PostgreSQL: what reaches the gateway (the original's `GET /v1/mch/payments/{id}/` with
 //! `Authorization: Token …`), and what the member gets back when the gateway says no, is down,
-//! or is slow.
+//! or is slow. Also: production refuses to start without a Bitpin key unless told to.
 
 mod common;
 
@@ -565,4 +565,57 @@ async fn the_id_bitpin_returns_is_what_can_be_claimed_once(backend: Backend) {
     assert_eq!(key, "real-id");
     let (_, me) = app.get("/api/auth/me", &reza).await;
     assert_eq!(me["balance"], "0.00000000");
+}
+
+// --- start-up -------------------------------------------------------------------------------
+
+/// Runs `saghat migrate` in a fresh folder with a production configuration and `extra` env.
+fn saghat_in_prod(extra: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_saghat"));
+    command
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_remove("BITPIN_API_KEY")
+        .env_remove("BITPIN_VERIFY")
+        .env_remove("SAGHAT_FAKE_NOW")
+        .env("APP_ENV", "prod")
+        .env("SECRET_KEY", "s".repeat(40))
+        .env("JWT_SECRET_KEY", "j".repeat(40))
+        .env("SAGHAT_DATA_DIR", dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display()),
+        );
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.output().expect("saghat runs")
+}
+
+/// In production a fund that forgot BITPIN_API_KEY would record every claimed payment as paid:
+/// that is a start-up error, unless BITPIN_VERIFY=off says it is meant.
+#[test]
+fn production_without_a_bitpin_key_does_not_start_unless_verification_is_off() {
+    let refused = saghat_in_prod(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "started without a key: {stderr}");
+    assert!(
+        stderr.contains("BITPIN_API_KEY") && stderr.contains("BITPIN_VERIFY=off"),
+        "{stderr}"
+    );
+
+    let off = saghat_in_prod(&[("BITPIN_VERIFY", "off")]);
+    assert!(
+        off.status.success(),
+        "BITPIN_VERIFY=off: {}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let with_key = saghat_in_prod(&[("BITPIN_API_KEY", "a-key-for-this-test")]);
+    let stderr = String::from_utf8_lossy(&with_key.stderr);
+    assert!(with_key.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("a-key-for-this-test"),
+        "the key was logged: {stderr}"
+    );
 }

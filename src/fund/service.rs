@@ -236,6 +236,12 @@ async fn draw(
     meta: &RequestMeta,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<DrawResult> {
+    // Accountants read the books but are not in the fund: the draw is the members' own.
+    if !user.is_fund_member() {
+        return Err(ApiError::Forbidden(
+            "Only fund members may start the draw".into(),
+        ));
+    }
     let month = state.current_month();
     let already_drawn = || ApiError::conflict(format!("Loan assignment already done for {month}"));
     let now = state.now();
