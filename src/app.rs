@@ -238,8 +238,8 @@ impl Modify for CommonResponses {
                 };
                 add(
                     "400",
-                    "Bad request: the body is not JSON, or a business rule refused it",
-                    has_body,
+                    "Bad request: the body is not JSON, a business rule refused it, or the path holds control characters",
+                    has_body || path.contains('{'),
                 );
                 add(
                     "401",

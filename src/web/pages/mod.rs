@@ -238,8 +238,11 @@ impl DrawView {
 fn reason(reason: &str, lang: Lang) -> String {
     let fa = match reason {
         "has an active loan" => "وام فعال دارد",
-        "loan_request_amount is 0" => "مبلغ درخواستی صفر است",
-        "loan_request_amount exceeds balance" => "مبلغ درخواستی از موجودی بیشتر است",
+        // Draws logged before the reasons named the field read "loan request amount …".
+        "loan_request_amount is 0" | "loan request amount is 0" => "مبلغ درخواستی صفر است",
+        "loan_request_amount exceeds balance" | "loan request amount exceeds balance" => {
+            "مبلغ درخواستی از موجودی بیشتر است"
+        }
         _ => return reason.to_string(),
     };
     match lang {
