@@ -298,7 +298,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(cors(&config.cors_origins))
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn(crate::platform::extract::reject_control_characters))
+        .layer(middleware::from_fn_with_state(
+            config.max_body_bytes,
+            crate::platform::extract::reject_control_characters,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal server error" }))).into_response()
         }))

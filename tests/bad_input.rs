@@ -997,6 +997,7 @@ async fn fees_too_large_to_add_up_never_give_500(backend: Backend) {
 crate::on_both_databases!(
     control_characters_never_reach_the_database,
     control_characters_in_urls_are_refused,
+    control_characters_in_web_forms_are_refused,
     problems_are_typed_as_the_original_types_them,
     huge_bodies_are_413,
     bad_loan_ids_are_404,
@@ -1601,4 +1602,62 @@ async fn problems_are_typed_as_the_original_types_them(backend: Backend) {
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(rows(&app).await, before, "nothing written");
+}
+
+/// The web pages' forms carry the same text to the same services: a NUL in the sign-in form
+/// gave 500 on PostgreSQL too. Refused (400) before CSRF, session or database.
+async fn control_characters_in_web_forms_are_refused(backend: Backend) {
+    let Some((app, _admin, _member)) = setup(backend).await else {
+        return;
+    };
+    let before = (
+        rows(&app).await,
+        app.count("audit_log").await,
+        app.count("login_failures").await,
+    );
+    let post_form = |path: &'static str, body: String| {
+        let request = app
+            .http
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let response = request.send().await.expect("request sent");
+            let status = response.status();
+            (status, response.text().await.unwrap())
+        }
+    };
+    for body in [
+        "username=a%00b&password=member-password-1",
+        "username=sara&password=x%00y",
+        "csrf=x&username=line%0Abreak&password=p",
+        "a%00=1",
+    ] {
+        let (status, text) = post_form("/login", body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+        assert!(text.contains("control characters"), "{text}");
+    }
+    let (status, _) = post_form(
+        "/dashboard/pay",
+        "membership_fee=20&bitpin_payment_id=a%00".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (
+            rows(&app).await,
+            app.count("audit_log").await,
+            app.count("login_failures").await
+        ),
+        before,
+        "nothing written"
+    );
+    // Ordinary forms still reach the pages (here: refused for the missing CSRF token, not 400).
+    let (status, text) =
+        post_form("/login", "username=sara&password=member-password-1".into()).await;
+    assert_ne!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(!status.is_server_error(), "{status} {text}");
+    // A form larger than MAX_BODY_BYTES is 413, as any other body.
+    let (status, _) = post_form("/login", format!("username={}", "x".repeat(70 * 1024))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -221,9 +221,15 @@ fn control_characters(value: &Value, loc: &mut Vec<String>, problems: &mut Vec<F
     }
 }
 
-/// Middleware: a URL whose path holds a control character (percent-encoded or not) is 400 and
-/// a query value or name holding one is 422, before any handler or database sees them.
-pub async fn reject_control_characters(req: Request, next: axum::middleware::Next) -> Response {
+/// Middleware: a URL whose path holds a control character (percent-encoded or not) is 400, a
+/// query value or name holding one is 422, and so is a form field of the web pages (400), before
+/// any handler or database sees them. Form bodies are read here, up to `max_body_bytes` (larger
+/// is 413, as the extractors would answer), and handed on unchanged.
+pub async fn reject_control_characters(
+    axum::extract::State(max_body_bytes): axum::extract::State<usize>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let uri = req.uri();
     let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
     if has_control_characters(&path) {
@@ -245,7 +251,32 @@ pub async fn reject_control_characters(req: Request, next: axum::middleware::Nex
             return ApiError::Validation(problems).into_response();
         }
     }
-    next.run(req).await
+    let is_form = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    // Past the limit (or a body that cannot be read at all) the request goes no further.
+    let Ok(bytes) = axum::body::to_bytes(body, max_body_bytes).await else {
+        let mut response = ApiError::PayloadTooLarge.into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return response;
+    };
+    if form_urlencoded::parse(&bytes)
+        .any(|(name, value)| has_control_characters(&name) || has_control_characters(&value))
+    {
+        return ApiError::bad_request("Form fields must not contain control characters")
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// The original API's (pydantic's) type for a text field whose length is outside
