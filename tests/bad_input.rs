@@ -1600,6 +1600,24 @@ async fn problems_are_typed_as_the_original_types_them(backend: Backend) {
         problem_at(&answer, json!(["query", "jalali_year_gt"]))["type"],
         "int_parsing"
     );
+    for (query, field, kind) in [
+        ("limit=0", "limit", "greater_than_equal"),
+        ("limit=501", "limit", "less_than_equal"),
+        ("offset=-1", "offset", "greater_than_equal"),
+        ("limit=ten", "limit", "int_parsing"),
+    ] {
+        let (status, answer) = app.get(&format!("/api/audit?{query}"), &admin).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {answer}"
+        );
+        assert_eq!(
+            problem_at(&answer, json!(["query", field]))["type"],
+            kind,
+            "{query}"
+        );
+    }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(rows(&app).await, before, "nothing written");
 }

@@ -496,17 +496,23 @@ pub struct Page {
 pub fn page(params: &HashMap<String, String>, problems: &mut Vec<FieldError>) -> Page {
     let limit = query_i64(params, "limit", problems).unwrap_or(100);
     let offset = query_i64(params, "offset", problems).unwrap_or(0);
-    if !(1..=500).contains(&limit) {
+    if limit < 1 {
         problems.push(FieldError::query(
             "limit",
-            "value_error",
-            "Input should be between 1 and 500",
+            "greater_than_equal",
+            "Input should be greater than or equal to 1",
+        ));
+    } else if limit > 500 {
+        problems.push(FieldError::query(
+            "limit",
+            "less_than_equal",
+            "Input should be less than or equal to 500",
         ));
     }
     if offset < 0 {
         problems.push(FieldError::query(
             "offset",
-            "value_error",
+            "greater_than_equal",
             "Input should be greater than or equal to 0",
         ));
     }
