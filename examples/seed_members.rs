@@ -203,6 +203,7 @@ async fn pay_month(
                 month,
                 plan: &plan,
                 bitpin_payment_id: &bitpin_payment_id,
+                bitpin_payment_key: &bitpin_payment_id,
             };
             let payment = insert_payment(&mut tx, &new_payment, args.now).await?;
             let posting = JournalTransaction::payment(user_id, plan.membership_fee, None)

@@ -6,7 +6,8 @@
     crash_client.py dbcheck --workdir DIR --payment-ids FILE
 
 `bitpin` is a stand-in for the Bitpin API (the server runs with BITPIN_API_BASE_URL pointing at
-it): every payment is completed, answered on the next tick of a clock (see cmd_bitpin).
+it), on the original's contract (GET /v1/mch/payments/{id}/, Authorization: Token <key>): every
+payment is completed, answered on the next tick of a clock (see cmd_bitpin).
 
 `load` creates the members (as the admin from SAGHAT_ADMIN_USERNAME / SAGHAT_ADMIN_PASSWORD),
 signs each in, then sends one POST /api/payments/pay per member from a thread pool, each with
@@ -465,15 +466,21 @@ def cmd_bitpin(args):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
+            # The original Saghat's Bitpin contract: GET /v1/mch/payments/{id}/ with
+            # "Authorization: Token <key>", answering {id, amount, status, currency}.
             parts = self.path.strip("/").split("/")
-            if len(parts) != 4 or parts[:3] != ["api", "v1", "payments"]:
+            if len(parts) != 4 or parts[:3] != ["v1", "mch", "payments"]:
                 self.send_response(404)
+                self.end_headers()
+                return
+            if not self.headers.get("Authorization", "").startswith("Token "):
+                self.send_response(401)
                 self.end_headers()
                 return
             arrived = time.time()
             next_tick = epoch + (int((arrived - epoch) / tick) + 1) * tick
             time.sleep(max(0.0, next_tick - time.time()))
-            body = json.dumps({"id": urllib.parse.unquote(parts[3]), "status": "completed", "amount": "20"}).encode()
+            body = json.dumps({"id": urllib.parse.unquote(parts[3]), "status": "completed", "amount": "20", "currency": "USDT"}).encode()
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

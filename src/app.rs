@@ -29,7 +29,7 @@ use crate::auth::tokens::JwtKeys;
 use crate::auth::CurrentUser;
 use crate::config::Config;
 use crate::fund::rules::FundConfig;
-use crate::gateways::bitpin::BitpinClient;
+use crate::gateways::{self, PaymentVerifier};
 use crate::platform::clock::{ManualClock, SharedClock, SystemClock};
 use crate::platform::db::Db;
 use crate::platform::error::ApiError;
@@ -58,7 +58,8 @@ pub struct AppStateInner {
     pub config: Arc<Config>,
     pub clock: SharedClock,
     pub jwt: JwtKeys,
-    pub bitpin: Option<BitpinClient>,
+    /// Verifies gateway payments (Bitpin, when `BITPIN_API_KEY` is set).
+    pub bitpin: Option<Arc<dyn PaymentVerifier>>,
     /// Rate limits and invalidation messages shared with the other instances (Redis).
     pub shared: Arc<Shared>,
     /// Signed-in users by id, for `CACHE_TTL_SECONDS` (or until a change says otherwise).
@@ -72,14 +73,7 @@ pub struct AppStateInner {
 
 impl AppState {
     pub fn new(db: Db, config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
-        let bitpin = match &config.bitpin_api_key {
-            Some(key) => Some(BitpinClient::new(
-                &config.bitpin_api_base_url,
-                key,
-                config.bitpin_timeout,
-            )?),
-            None => None,
-        };
+        let bitpin = gateways::from_config(&config)?;
         Ok(AppState(Arc::new(AppStateInner {
             jwt: JwtKeys::new(&config.jwt_secret_key, config.jwt_algorithm),
             shared: Arc::new(Shared::new(
@@ -252,8 +246,8 @@ impl Modify for CommonResponses {
                 };
                 add(
                     "400",
-                    "Bad request: the body is not JSON, or a business rule refused it",
-                    has_body,
+                    "Bad request: the body is not JSON, a business rule refused it, or the path holds control characters",
+                    has_body || path.contains('{'),
                 );
                 add(
                     "401",
@@ -318,6 +312,10 @@ pub fn router(state: AppState) -> Router {
         .layer(cors(&config.cors_origins))
         .layer(middleware::from_fn_with_state(config.max_body_bytes, refuse_declared_oversize))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(
+            config.max_body_bytes,
+            crate::platform::extract::reject_control_characters,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal server error" }))).into_response()
         }))

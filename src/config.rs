@@ -228,7 +228,11 @@ impl Config {
             fake_now,
             bitpin_api_base_url: var("BITPIN_API_BASE_URL")
                 .unwrap_or_else(|| "https://api.bitpin.ir".into()),
-            bitpin_api_key: var("BITPIN_API_KEY"),
+            bitpin_api_key: bitpin_api_key(
+                app_env,
+                var("BITPIN_API_KEY"),
+                var("BITPIN_VERIFY").as_deref(),
+            )?,
             bitpin_timeout: Duration::from_secs(parsed("BITPIN_TIMEOUT_SECONDS", 10)?),
             login_limits: LoginLimits {
                 max_failures_per_account: parsed("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
@@ -299,6 +303,42 @@ fn default_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The Bitpin key payments are verified with, or `None` to record them unverified.
+/// `BITPIN_VERIFY`: unset (or `auto`) verifies when the key is set and, in `prod`, requires
+/// it; `on` requires it everywhere; `off` never verifies (the explicit way to run a production
+/// fund without Bitpin). Errors never include the key.
+fn bitpin_api_key(
+    app_env: AppEnv,
+    key: Option<String>,
+    verify: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let verify = verify.map(str::to_ascii_lowercase);
+    match verify.as_deref() {
+        None | Some("auto") => {
+            if key.is_none() && app_env == AppEnv::Prod {
+                bail!(
+                    "BITPIN_API_KEY must be set when APP_ENV=prod, or payments are recorded without \
+                     verification; set BITPIN_VERIFY=off to run without Bitpin on purpose"
+                );
+            }
+            Ok(key)
+        }
+        Some("1" | "true" | "yes" | "on") => match key {
+            Some(key) => Ok(Some(key)),
+            None => bail!("BITPIN_VERIFY=on needs BITPIN_API_KEY"),
+        },
+        Some("0" | "false" | "no" | "off") => {
+            if key.is_some() {
+                tracing::warn!(
+                    "BITPIN_VERIFY=off: BITPIN_API_KEY is ignored, payments are NOT verified"
+                );
+            }
+            Ok(None)
+        }
+        Some(other) => bail!("BITPIN_VERIFY={other:?} must be auto, on or off"),
+    }
+}
+
 fn secret(app_env: AppEnv, data_dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
     if let Some(value) = var(name) {
         if app_env == AppEnv::Prod && value.len() < 32 {
@@ -351,4 +391,44 @@ pub(crate) fn write_private(path: &std::path::Path, content: &str) -> anyhow::Re
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(content.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Production never records payments unverified by accident: without a key it refuses to
+    /// start unless `BITPIN_VERIFY=off` says so.
+    #[test]
+    fn production_needs_a_bitpin_key_unless_verification_is_off_explicitly() {
+        let key = || Some("secret-bitpin-key".to_string());
+        let err = bitpin_api_key(AppEnv::Prod, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("BITPIN_API_KEY") && err.contains("BITPIN_VERIFY=off"),
+            "{err}"
+        );
+        assert!(bitpin_api_key(AppEnv::Prod, None, Some("auto")).is_err());
+        assert!(bitpin_api_key(AppEnv::Prod, None, Some("on")).is_err());
+        assert_eq!(
+            bitpin_api_key(AppEnv::Prod, None, Some("off")).unwrap(),
+            None
+        );
+        assert_eq!(
+            bitpin_api_key(AppEnv::Prod, None, Some("OFF")).unwrap(),
+            None
+        );
+        assert_eq!(bitpin_api_key(AppEnv::Prod, key(), None).unwrap(), key());
+        // Off wins over a key; elsewhere than prod a missing key just means no verification.
+        assert_eq!(
+            bitpin_api_key(AppEnv::Prod, key(), Some("off")).unwrap(),
+            None
+        );
+        assert_eq!(bitpin_api_key(AppEnv::Dev, None, None).unwrap(), None);
+        assert_eq!(bitpin_api_key(AppEnv::Test, key(), None).unwrap(), key());
+        assert!(bitpin_api_key(AppEnv::Dev, None, Some("on")).is_err());
+        let err = bitpin_api_key(AppEnv::Dev, key(), Some("maybe")).unwrap_err();
+        assert!(!err.to_string().contains("secret-bitpin-key"));
+    }
 }

@@ -19,6 +19,10 @@ crate::on_both_databases!(
     twenty_simultaneous_payments_make_one,
     five_simultaneous_draws_make_one,
     amounts_round_trip_exactly,
+    an_accountant_cannot_start_the_draw,
+    the_draw_log_gives_a_code_for_each_exclusion,
+    one_bitpin_payment_is_claimed_once_however_its_id_is_written,
+    existing_payments_get_their_bitpin_key_when_migrating,
 );
 
 /// These tests move through months: access tokens live for a year so the members stay signed in.
@@ -86,7 +90,7 @@ async fn member_pays_and_sees_the_payment(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["detail"],
-        "membership_fee must be at least 20.00000000"
+        "Membership fee 19.99999999 is less than minimum required 20.00000000"
     );
     let (status, body) = app.pay(&token, "20", Some("5")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -191,10 +195,9 @@ async fn draw_waits_for_every_member_and_happens_once(backend: Backend) {
         .unwrap()
         .iter()
         .all(|p| p["point"] == "unlimited"));
-    assert_eq!(log["not_participated"][0]["username"], "admin");
     assert_eq!(
-        log["not_participated"][0]["reason"],
-        "loan request amount is 0"
+        log["not_participated"][0],
+        json!({ "user_id": log["not_participated"][0]["user_id"], "username": "admin", "reason": "loan_request_amount is 0", "code": "no_request" })
     );
     assert!(body["message"]
         .as_str()
@@ -203,7 +206,7 @@ async fn draw_waits_for_every_member_and_happens_once(backend: Backend) {
 
     let (status, body) = start_draw(&app, &ali).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["detail"], "Loan already assigned for 1405/9");
+    assert_eq!(body["detail"], "Loan assignment already done for 1405/9");
     assert_eq!(app.count("loans").await, 1);
 }
 
@@ -330,7 +333,7 @@ async fn four_months_of_a_real_fund(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["detail"],
-        "Loan repayment must be at least 20.00000000"
+        "Loan payment 10.00000000 is less than minimum required 20.00000000"
     );
     let (status, body) = app.pay(&winner_token, "20", Some("20.00000001")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -588,4 +591,250 @@ async fn amounts_round_trip_exactly(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["loan_request_amount"], "12345678901.12345679");
+}
+
+/// An accountant reads the books but is not a member of the fund: the draw is not theirs to
+/// start (nor do they hold it up: they pay no fees).
+async fn an_accountant_cannot_start_the_draw(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, ali) = app.member(&admin, "ali", "20").await;
+    let (status, body) = app
+        .post(
+            "/api/auth/users",
+            &admin,
+            json!({ "username": "books", "password": common::PASSWORD, "role": "accountant" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let accountant = app.login("books", common::PASSWORD).await;
+    for token in [&admin, &ali] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+
+    let (status, body) = start_draw(&app, &accountant).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["detail"], "Only fund members may start the draw");
+    assert_eq!(app.count("loans").await, 0);
+    assert_eq!(
+        app.count("journal_transactions").await,
+        2,
+        "only the two payments"
+    );
+
+    let (status, body) = start_draw(&app, &ali).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Each member left out of a draw is listed with the reason (naming the original's field) and a
+/// stable code the web pages and clients translate.
+async fn the_draw_log_gives_a_code_for_each_exclusion(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (ali_id, ali) = app.member(&admin, "ali", "40").await;
+    let (bita_id, bita) = app.member(&admin, "bita", "1000").await;
+    let admin_id = 1;
+    // Month 1: ali pays 40 so that a loan of 40 fits their balance; bita asks for more than hers.
+    assert_eq!(app.pay(&ali, "40", None).await.0, StatusCode::CREATED);
+    for token in [&admin, &bita] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, body) = start_draw(&app, &ali).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["loan"]["user_id"], ali_id, "{body}");
+    assert_eq!(
+        body["loan"]["log"]["not_participated"],
+        json!([
+            { "user_id": admin_id, "username": "admin", "reason": "loan_request_amount is 0", "code": "no_request" },
+            { "user_id": bita_id, "username": "bita", "reason": "loan_request_amount exceeds balance", "code": "request_above_balance" },
+        ])
+    );
+
+    // Month 2: ali repays half and still owes the rest.
+    next_month(&app);
+    assert_eq!(app.pay(&ali, "20", Some("20")).await.0, StatusCode::CREATED);
+    for token in [&admin, &bita] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, body) = start_draw(&app, &bita).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let excluded = &body["loan"]["log"]["not_participated"];
+    assert!(
+        excluded.as_array().unwrap().contains(&json!(
+            { "user_id": ali_id, "username": "ali", "reason": "has an active loan", "code": "active_loan" }
+        )),
+        "{excluded}"
+    );
+    // The stored log says the same when read back.
+    let (_, history) = app.get("/api/loans/history", &admin).await;
+    assert_eq!(&history[0]["log"]["not_participated"], excluded);
+}
+
+/// Without Bitpin there is no gateway answer: the id given is normalised (trimmed, case-folded,
+/// a numeric id without its leading zeros) and that form is claimed once.
+async fn one_bitpin_payment_is_claimed_once_however_its_id_is_written(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "0").await;
+    let pay = |token: String, id: &str| {
+        let body = json!({ "membership_fee": "20", "bitpin_payment_id": id });
+        let app = &app;
+        async move { app.post("/api/payments/pay", &token, body).await }
+    };
+    let (status, payment) = pay(sara.clone(), "4242").await;
+    assert_eq!(status, StatusCode::CREATED, "{payment}");
+    let (status, payment) = pay(omid.clone(), "SHARED-ID").await;
+    assert_eq!(status, StatusCode::CREATED, "{payment}");
+    assert_eq!(payment["bitpin_payment_id"], "SHARED-ID");
+
+    next_month(&app);
+    for (token, id) in [
+        (&sara, "04242"),
+        (&omid, "0004242"),
+        (&sara, " 4242 "),
+        (&omid, "shared-id"),
+        (&sara, "Shared-Id"),
+        (&admin, "  SHARED-ID"),
+    ] {
+        let (status, body) = pay(token.clone(), id).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{id:?}: {body}");
+        assert_eq!(
+            body["detail"],
+            "This Bitpin payment id has already been used"
+        );
+    }
+    assert_eq!(app.count("payments").await, 2);
+    // Ids that only look alike are other payments.
+    let (status, body) = pay(sara.clone(), "42420").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = pay(omid.clone(), "shared-id-2").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Migration 0004 gives every payment recorded before it its key; of earlier claims of one
+/// payment under several spellings (possible until then) the first keeps the key, so nobody
+/// can claim it again, and no payment is changed or lost.
+async fn existing_payments_get_their_bitpin_key_when_migrating(backend: Backend) {
+    use saghat::platform::db::{migrator, Db};
+    let Some((url, _dir)) = fresh_database(backend).await else {
+        return;
+    };
+    let db = Db::connect(&url, 2).await.unwrap();
+    let mut before_0004 = migrator(db.backend);
+    before_0004.migrations = before_0004
+        .migrations
+        .iter()
+        .filter(|m| m.version < 4)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before_0004.run(&db.pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO users (username, username_key, password_hash, created_at) VALUES ('sara', 'sara', 'x', 't')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let claims = [
+        ("p1", 1, "4242", "2026-01-01T00:00:00Z"),
+        ("p2", 2, "04242", "2026-02-01T00:00:00Z"),
+        ("p3", 3, "SHARED-ID", "2026-03-01T00:00:00Z"),
+        ("p4", 4, "shared-id", "2026-04-01T00:00:00Z"),
+        ("p5", 5, "Other", "2026-05-01T00:00:00Z"),
+        ("p6", 6, "000", "2026-06-01T00:00:00Z"),
+    ];
+    for (id, month, bitpin, at) in claims {
+        sqlx::query(
+            "INSERT INTO payments (id, user_id, jalali_year, jalali_month, membership_fee, amount, bitpin_payment_id, created_at) \
+             VALUES ($1, 1, 1405, $2, 2000000000, 2000000000, $3, $4)",
+        )
+        .bind(id)
+        .bind(month as i64)
+        .bind(bitpin)
+        .bind(at)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
+    db.migrate().await.unwrap();
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, bitpin_payment_id, bitpin_payment_key FROM payments ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let key = |k: &str| Some(k.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            ("p1".into(), "4242".into(), key("4242")),
+            ("p2".into(), "04242".into(), None),
+            ("p3".into(), "SHARED-ID".into(), key("shared-id")),
+            ("p4".into(), "shared-id".into(), None),
+            ("p5".into(), "Other".into(), key("other")),
+            ("p6".into(), "000".into(), key("0")),
+        ]
+    );
+    // The keys are the server's own normalisation, and the index refuses a new claim.
+    for (_, _, stored) in rows.iter().filter(|r| r.2.is_some()) {
+        let stored = stored.as_deref().unwrap();
+        assert_eq!(saghat::gateways::normalise_payment_id(stored), stored);
+    }
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert!(saghat::fund::store::bitpin_id_used(&mut conn, "4242")
+        .await
+        .unwrap());
+    let again = sqlx::query(
+        "INSERT INTO payments (id, user_id, jalali_year, jalali_month, membership_fee, amount, bitpin_payment_id, bitpin_payment_key, created_at) \
+         VALUES ('p7', 1, 1405, 7, 2000000000, 2000000000, 'x', 'shared-id', 't')",
+    )
+    .execute(&mut *conn)
+    .await;
+    assert!(saghat::platform::db::is_unique_violation(
+        &again.unwrap_err()
+    ));
+}
+
+/// An empty database for the migration test: a SQLite file, or a fresh PostgreSQL schema (None:
+/// PostgreSQL unreachable and CI unset, so the test is skipped as the harness skips).
+async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display());
+            Some((url, Some(dir)))
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin_url = std::env::var("SAGHAT_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+                Ok(conn) => conn,
+                Err(e) if std::env::var_os("CI").is_some() => {
+                    panic!("CI is set but PostgreSQL is unreachable: {e}")
+                }
+                Err(e) => {
+                    eprintln!("SKIPPING PostgreSQL tests: {e}");
+                    return None;
+                }
+            };
+            let schema = format!("m_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            Some((
+                format!("{admin_url}?options=-c%20search_path%3D{schema}"),
+                None,
+            ))
+        }
+    }
 }

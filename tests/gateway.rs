@@ -1,6 +1,7 @@
 //! Bitpin verification of `/api/payments/pay` against a fake Bitpin (wiremock), on SQLite and
-//! PostgreSQL: what reaches the gateway, and what the member gets back when the gateway says
-//! no, is down, or is slow.
+//! PostgreSQL: what reaches the gateway (the original's `GET /v1/mch/payments/{id}/` with
+//! `Authorization: Token …`), and what the member gets back when the gateway says no, is down,
+//! or is slow. Also: production refuses to start without a Bitpin key unless told to.
 
 mod common;
 
@@ -29,6 +30,9 @@ crate::on_both_databases!(
     payment_id_used_by_another_member_is_a_conflict_without_asking_bitpin,
     one_payment_id_claimed_concurrently_by_two_members_is_recorded_once,
     payment_id_cannot_escape_the_url_path,
+    every_completed_status_of_the_original_is_accepted,
+    a_payment_in_another_currency_is_rejected,
+    the_id_bitpin_returns_is_what_can_be_claimed_once,
 );
 
 /// An app whose Bitpin client points at `mock`.
@@ -42,19 +46,19 @@ async fn app_with_bitpin(backend: Backend, base_url: String) -> Option<TestApp> 
 }
 
 fn payment_path(id: &str) -> String {
-    format!("/api/v1/payments/{id}/")
+    format!("/v1/mch/payments/{id}/")
 }
 
 fn bitpin_answer(id: &str, status: &str, amount: Value) -> ResponseTemplate {
     ResponseTemplate::new(200)
-        .set_body_json(json!({ "id": id, "status": status, "amount": amount }))
+        .set_body_json(json!({ "id": id, "status": status, "amount": amount, "currency": "USDT" }))
 }
 
 /// Mounts the answer for `id`, only for a GET carrying our key.
 async fn bitpin_says(mock: &MockServer, id: &str, response: ResponseTemplate) {
     Mock::given(method("GET"))
         .and(path(payment_path(id)))
-        .and(header("authorization", "Bearer k"))
+        .and(header("authorization", "Token k"))
         .respond_with(response)
         .mount(mock)
         .await;
@@ -121,7 +125,7 @@ async fn completed_payment_covering_the_total_is_recorded(backend: Backend) {
     assert_eq!(payment["bitpin_payment_id"], id.as_str());
     assert_eq!(app.count("payments").await, 1);
 
-    // Exactly one call, a GET on the documented path, with our key as a bearer token.
+    // Exactly one call, a GET on the original's path, with our key as the original sent it.
     let requests = mock.received_requests().await.expect("recording is on");
     assert_eq!(requests.len(), 1, "Bitpin called {} times", requests.len());
     let request = &requests[0];
@@ -131,7 +135,7 @@ async fn completed_payment_covering_the_total_is_recorded(backend: Backend) {
         .headers
         .get("authorization")
         .expect("Authorization header sent to Bitpin");
-    assert_eq!(authorization.to_str().unwrap(), "Bearer k");
+    assert_eq!(authorization.to_str().unwrap(), "Token k");
 }
 
 async fn amount_may_be_a_json_number(backend: Backend) {
@@ -368,7 +372,7 @@ async fn payment_id_used_by_another_member_is_a_conflict_without_asking_bitpin(b
     let id = new_id();
     Mock::given(method("GET"))
         .and(path(payment_path(&id)))
-        .and(header("authorization", "Bearer k"))
+        .and(header("authorization", "Token k"))
         .respond_with(bitpin_answer(&id, "completed", json!("20.00000000")))
         .expect(1)
         .mount(&mock)
@@ -458,7 +462,160 @@ async fn payment_id_cannot_escape_the_url_path(backend: Backend) {
     let url = &requests[0].url;
     assert_eq!(
         url.path(),
-        "/api/v1/payments/%2E%2E%2F%2E%2E%2Fother%3Fx%3D1%23frag/"
+        "/v1/mch/payments/%2E%2E%2F%2E%2E%2Fother%3Fx%3D1%23frag/"
     );
     assert_eq!(url.query(), None);
+}
+
+/// The original accepted `completed`, `paid`, `confirmed` and `done`: an existing fund's Bitpin
+/// account keeps working whichever it answers.
+async fn every_completed_status_of_the_original_is_accepted(backend: Backend) {
+    let mock = MockServer::start().await;
+    let Some(app) = app_with_bitpin(backend, mock.uri()).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    for (i, status) in ["completed", "paid", "confirmed", "done"]
+        .iter()
+        .enumerate()
+    {
+        let (_, token) = app.member(&admin, &format!("member{i}"), "0").await;
+        let id = new_id();
+        bitpin_says(&mock, &id, bitpin_answer(&id, status, json!("20"))).await;
+        let (code, body) = pay_with(&app, &token, "20", None, &id).await;
+        assert_eq!(code, StatusCode::CREATED, "{status}: {body}");
+    }
+    assert_eq!(app.count("payments").await, 4);
+}
+
+async fn a_payment_in_another_currency_is_rejected(backend: Backend) {
+    let mock = MockServer::start().await;
+    let Some(app) = app_with_bitpin(backend, mock.uri()).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, token) = app.member(&admin, "sara", "0").await;
+    let id = new_id();
+    let irt = ResponseTemplate::new(200).set_body_json(
+        json!({ "id": id, "status": "completed", "amount": "2000000", "currency": "IRT" }),
+    );
+    bitpin_says(&mock, &id, irt).await;
+    let (status, body) = pay_with(&app, &token, "20", None, &id).await;
+    assert_verification_failed(status, &body, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["detail"],
+        format!("Bitpin payment verification failed: Payment {id} currency is 'IRT', not USDT")
+    );
+    assert_nothing_written(&app, &token).await;
+}
+
+/// One Bitpin payment is claimed once: by the id Bitpin returns, normalised, whatever the
+/// member typed (`04242` for Bitpin's `4242`, an alias for `REAL-ID`).
+async fn the_id_bitpin_returns_is_what_can_be_claimed_once(backend: Backend) {
+    let mock = MockServer::start().await;
+    let Some(app) = app_with_bitpin(backend, mock.uri()).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "0").await;
+    let (_, reza) = app.member(&admin, "reza", "0").await;
+    let numeric = |id: &str| {
+        ResponseTemplate::new(200).set_body_json(
+            json!({ "id": 4242, "status": "completed", "amount": "20", "currency": "USDT", "asked": id }),
+        )
+    };
+    for id in ["04242", "4242"] {
+        bitpin_says(&mock, id, numeric(id)).await;
+    }
+    let (status, payment) = pay_with(&app, &sara, "20", None, "04242").await;
+    assert_eq!(status, StatusCode::CREATED, "{payment}");
+    assert_eq!(
+        payment["bitpin_payment_id"], "04242",
+        "the id as the member wrote it"
+    );
+    let (status, body) = pay_with(&app, &omid, "20", None, "4242").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body["detail"],
+        "This Bitpin payment id has already been used"
+    );
+    assert_eq!(
+        mock.received_requests().await.unwrap().len(),
+        1,
+        "the second claim is refused before Bitpin is asked"
+    );
+
+    // An id Bitpin knows under another name: its own id is what is stored, so that name is taken.
+    let real = ResponseTemplate::new(200).set_body_json(
+        json!({ "id": "REAL-ID", "status": "completed", "amount": "20", "currency": "USDT" }),
+    );
+    bitpin_says(&mock, "alias-of-real", real).await;
+    let (status, payment) = pay_with(&app, &omid, "20", None, "alias-of-real").await;
+    assert_eq!(status, StatusCode::CREATED, "{payment}");
+    let (status, body) = pay_with(&app, &reza, "20", None, "real-id").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(app.count("payments").await, 2);
+    let key: String = sqlx::query_scalar(
+        "SELECT bitpin_payment_key FROM payments WHERE bitpin_payment_id = 'alias-of-real'",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(key, "real-id");
+    let (_, me) = app.get("/api/auth/me", &reza).await;
+    assert_eq!(me["balance"], "0.00000000");
+}
+
+// --- start-up -------------------------------------------------------------------------------
+
+/// Runs `saghat migrate` in a fresh folder with a production configuration and `extra` env.
+fn saghat_in_prod(extra: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_saghat"));
+    command
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_remove("BITPIN_API_KEY")
+        .env_remove("BITPIN_VERIFY")
+        .env_remove("SAGHAT_FAKE_NOW")
+        .env("APP_ENV", "prod")
+        .env("SECRET_KEY", "s".repeat(40))
+        .env("JWT_SECRET_KEY", "j".repeat(40))
+        .env("SAGHAT_DATA_DIR", dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display()),
+        );
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.output().expect("saghat runs")
+}
+
+/// In production a fund that forgot BITPIN_API_KEY would record every claimed payment as paid:
+/// that is a start-up error, unless BITPIN_VERIFY=off says it is meant.
+#[test]
+fn production_without_a_bitpin_key_does_not_start_unless_verification_is_off() {
+    let refused = saghat_in_prod(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "started without a key: {stderr}");
+    assert!(
+        stderr.contains("BITPIN_API_KEY") && stderr.contains("BITPIN_VERIFY=off"),
+        "{stderr}"
+    );
+
+    let off = saghat_in_prod(&[("BITPIN_VERIFY", "off")]);
+    assert!(
+        off.status.success(),
+        "BITPIN_VERIFY=off: {}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let with_key = saghat_in_prod(&[("BITPIN_API_KEY", "a-key-for-this-test")]);
+    let stderr = String::from_utf8_lossy(&with_key.stderr);
+    assert!(with_key.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("a-key-for-this-test"),
+        "the key was logged: {stderr}"
+    );
 }

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::db::is_unique_violation;
 use crate::platform::error::{ApiError, ApiResult, FieldError};
-use crate::platform::extract::{RequestMeta, Validate};
+use crate::platform::extract::{length_kind, RequestMeta, Validate};
 use crate::platform::money::Amount;
 
 #[derive(Serialize, ToSchema)]
@@ -310,25 +310,43 @@ impl Validate for CreateUserRequest {
 
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = vec![];
-        let mut check = |field: &str, result: Result<(), String>| {
+        let mut check = |field: &str, kind: &str, result: Result<(), String>| {
             if let Err(msg) = result {
-                problems.push(FieldError::body(field, "value_error", msg));
+                problems.push(FieldError::body(field, kind, msg));
             }
         };
-        check("username", Username::parse(&self.username).map(|_| ()));
-        check("password", domain::validate_password(&self.password));
-        check("first_name", domain::validate_name(&self.first_name));
-        check("last_name", domain::validate_name(&self.last_name));
+        check(
+            "username",
+            length_kind(&self.username, 3, 150),
+            Username::parse(&self.username).map(|_| ()),
+        );
+        check(
+            "password",
+            length_kind(&self.password, 8, 256),
+            domain::validate_password(&self.password),
+        );
+        check(
+            "first_name",
+            "string_too_long",
+            domain::validate_name(&self.first_name),
+        );
+        check(
+            "last_name",
+            "string_too_long",
+            domain::validate_name(&self.last_name),
+        );
         if !self.email.is_empty() {
-            check("email", domain::validate_email(&self.email));
+            check("email", "value_error", domain::validate_email(&self.email));
         }
         check(
             "loan_request_amount",
+            "greater_than_equal",
             domain::non_negative(self.loan_request_amount),
         );
         if self.is_main && self.role.is_some_and(|role| role != Role::Admin) {
             check(
                 "role",
+                "value_error",
                 Err("is_main is true only for the admin role".into()),
             );
         }
@@ -360,7 +378,7 @@ impl Validate for UpdateUserRequest {
             ("last_name", &self.last_name),
         ] {
             if let Some(Err(msg)) = value.as_deref().map(domain::validate_name) {
-                problems.push(FieldError::body(field, "value_error", msg));
+                problems.push(FieldError::body(field, "string_too_long", msg));
             }
         }
         if let Some(Err(msg)) = self

@@ -58,14 +58,42 @@ impl Serialize for Score {
     }
 }
 
+/// Why a member does not take part in a draw. The log carries both a stable `code` (for
+/// clients and the web pages to translate) and the `reason` sentence, which names the
+/// original's field as the original did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusion {
+    ActiveLoan,
+    NoRequest,
+    RequestAboveBalance,
+}
+
+impl Exclusion {
+    pub fn code(self) -> &'static str {
+        match self {
+            Exclusion::ActiveLoan => "active_loan",
+            Exclusion::NoRequest => "no_request",
+            Exclusion::RequestAboveBalance => "request_above_balance",
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Exclusion::ActiveLoan => "has an active loan",
+            Exclusion::NoRequest => "loan_request_amount is 0",
+            Exclusion::RequestAboveBalance => "loan_request_amount exceeds balance",
+        }
+    }
+}
+
 /// Why a member does not take part, or `None` when they do.
-pub fn exclusion_reason(m: &MemberStats) -> Option<&'static str> {
+pub fn exclusion_reason(m: &MemberStats) -> Option<Exclusion> {
     if m.has_active_loan {
-        Some("has an active loan")
+        Some(Exclusion::ActiveLoan)
     } else if !m.loan_request.is_positive() {
-        Some("loan request amount is 0")
+        Some(Exclusion::NoRequest)
     } else if !m.is_main && m.loan_request > m.balance {
-        Some("loan request amount exceeds balance")
+        Some(Exclusion::RequestAboveBalance)
     } else {
         None
     }
@@ -109,6 +137,8 @@ pub struct NotParticipated {
     pub user_id: i64,
     pub username: String,
     pub reason: String,
+    /// `active_loan`, `no_request` or `request_above_balance` (added to the original's shape).
+    pub code: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -160,11 +190,12 @@ pub fn run_draw<R: Rng + ?Sized>(
     let mut fundable: Vec<(&MemberStats, Score)> = vec![];
     let mut unfundable: Vec<&str> = vec![];
     for member in members {
-        if let Some(reason) = exclusion_reason(member) {
+        if let Some(exclusion) = exclusion_reason(member) {
             log.not_participated.push(NotParticipated {
                 user_id: member.user_id,
                 username: member.username.clone(),
-                reason: reason.into(),
+                reason: exclusion.reason().into(),
+                code: exclusion.code().into(),
             });
             continue;
         }
@@ -321,15 +352,15 @@ mod tests {
             has_active_loan: true,
             ..newcomer(1, "10", 2)
         };
-        assert_eq!(exclusion_reason(&active), Some("has an active loan"));
+        assert_eq!(exclusion_reason(&active), Some(Exclusion::ActiveLoan));
         assert_eq!(
             exclusion_reason(&newcomer(2, "0", 2)),
-            Some("loan request amount is 0")
+            Some(Exclusion::NoRequest)
         );
         let greedy = newcomer(3, "40.00000001", 2);
         assert_eq!(
             exclusion_reason(&greedy),
-            Some("loan request amount exceeds balance")
+            Some(Exclusion::RequestAboveBalance)
         );
         let main = MemberStats {
             is_main: true,
@@ -432,8 +463,8 @@ mod tests {
         let log = serde_json::to_value(&outcome.log).unwrap();
         assert_eq!(log["participated"][0]["point"], "unlimited");
         assert_eq!(
-            log["not_participated"][0]["reason"],
-            "loan request amount is 0"
+            log["not_participated"][0],
+            serde_json::json!({ "user_id": 2, "username": "m2", "reason": "loan_request_amount is 0", "code": "no_request" })
         );
         assert_eq!(log["selected"], 1);
         assert_eq!(log["random_pool"], serde_json::json!([1]));

@@ -50,15 +50,34 @@ pub struct PayRequest {
 impl Validate for PayRequest {
     const REQUIRED: &'static [&'static str] = &["membership_fee", "bitpin_payment_id"];
 
+    /// The schema's ranges, as the original's validator checked them before any rule: a fee or
+    /// a repayment ≤ 0 is 422 whether or not the member has a loan (the rules' minimums are 400).
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = vec![];
         let id = self.bitpin_payment_id.trim();
-        if id.is_empty() || id.len() > 128 {
+        if id.is_empty() {
             problems.push(FieldError::body(
                 "bitpin_payment_id",
-                "value_error",
-                "Must be 1 to 128 characters long",
+                "string_too_short",
+                "String should have at least 1 character",
             ));
+        } else if id.chars().count() > 128 {
+            problems.push(FieldError::body(
+                "bitpin_payment_id",
+                "string_too_long",
+                "String should have at most 128 characters",
+            ));
+        }
+        let greater_than_0 = "Input should be greater than 0";
+        if !self.membership_fee.is_positive() {
+            problems.push(FieldError::body(
+                "membership_fee",
+                "greater_than",
+                greater_than_0,
+            ));
+        }
+        if self.loan.is_some_and(|loan| !loan.is_positive()) {
+            problems.push(FieldError::body("loan", "greater_than", greater_than_0));
         }
         if self.loan_request_amount.is_some_and(|a| a < Amount::ZERO) {
             problems.push(FieldError::body(
@@ -80,10 +99,12 @@ pub struct ConfigResponse {
 
 /// Pay this Jalali month's membership fee, and the loan installment when a loan is active.
 ///
-/// Rules, in order, nothing written unless all pass: one payment per member per month (409);
-/// fee > 0 and ≥ the minimum (400); repayment present exactly when a loan is active, at least
-/// the loan's minimum and at most what is owed (400); the Bitpin payment id unused (409) and,
-/// when Bitpin is configured, completed and covering the total (400; 502 if Bitpin is down).
+/// Rules, in order, nothing written unless all pass: the schema first (a fee or a repayment
+/// ≤ 0 is 422, like any field out of range); one payment per member per month (409); fee ≥ the
+/// minimum (400); repayment present exactly when a loan is active, at least the loan's minimum
+/// and at most what is owed (400); the Bitpin payment unused whatever the case or leading zeros
+/// of its id (409) and, when Bitpin is configured, completed, in USDT and covering the total
+/// (400; 502 if Bitpin is down).
 #[utoipa::path(post, path = "/api/payments/pay", tag = "payments", request_body = PayRequest, security(("bearer" = [])),
     responses((status = 201, body = Payment), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
@@ -124,13 +145,14 @@ async fn my_payments(
     Ok(Json(store::payments_of(&mut conn, user.id).await?))
 }
 
-/// Run this Jalali month's draw. Anyone may start it once every active member has paid.
+/// Run this Jalali month's draw. Any fund member (not an accountant: 403) may start it once
+/// every active member has paid.
 ///
 /// Reads its inputs with six statements whatever the number of members (existing draw,
 /// unpaid members, every member's payments and balance, the borrowers' loans, the fund's cash,
 /// the configuration) and writes one loan.
 #[utoipa::path(post, path = "/api/loans/start", tag = "loans", security(("bearer" = [])),
-    responses((status = 201, body = DrawResult), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = DrawResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn start_draw(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -197,7 +219,8 @@ async fn get_loan(
     Path(loan_id): Path<String>,
 ) -> ApiResult<Json<Loan>> {
     let not_found = || ApiError::not_found("Loan not found");
-    let loan_id = uuid::Uuid::parse_str(&loan_id).map_err(|_| not_found())?;
+    let loan_id = uuid::Uuid::parse_str(&loan_id)
+        .map_err(|_| ApiError::not_found("Invalid loan ID format"))?;
     let mut conn = state.db.pool.acquire().await?;
     let filter = LoanFilter {
         id: Some(loan_id.to_string()),
@@ -208,7 +231,9 @@ async fn get_loan(
         .pop()
         .ok_or_else(not_found)?;
     if !user.is_main && loan.user_id != Some(user.id) {
-        return Err(ApiError::forbidden());
+        return Err(ApiError::Forbidden(
+            "You do not have permission to view this loan".into(),
+        ));
     }
     Ok(Json(loan))
 }

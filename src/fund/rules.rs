@@ -54,7 +54,9 @@ pub struct Repayment {
 }
 
 /// Rules 2 and 3 of `/api/payments/pay` (rule 1, one payment a month, is the database's; rule
-/// 4, the gateway, comes after). Errors are the 400 sentences the client sees.
+/// 4, the gateway, comes after). Errors are the 400 sentences the client sees, worded as the
+/// original's. A fee or repayment ≤ 0 is the schema's 422 before this runs; it is refused here
+/// too so that no caller can record one.
 pub fn plan_payment(
     membership_fee: Amount,
     loan: Option<Amount>,
@@ -66,20 +68,26 @@ pub fn plan_payment(
     }
     if membership_fee < config.min_membership_fee {
         return Err(format!(
-            "membership_fee must be at least {}",
+            "Membership fee {membership_fee} is less than minimum required {}",
             config.min_membership_fee
         ));
     }
     let repayment = match (active_loan, loan) {
         (None, None) => None,
-        (None, Some(_)) => return Err("You have no active loan to repay: leave loan empty".into()),
-        (Some(_), None) => return Err("You have an active loan: loan repayment is required".into()),
+        (None, Some(_)) => {
+            return Err("You do not have an active loan. Loan payment must be null.".into())
+        }
+        (Some(_), None) => {
+            return Err("You have an active loan. Loan repayment amount is required.".into())
+        }
         (Some(active), Some(amount)) => {
             let remaining = active.remaining();
             // The last installment may be smaller than the minimum: it only has to clear the loan.
             let minimum = active.min_amount_for_each_payment.min(remaining);
             if !amount.is_positive() || amount < minimum {
-                return Err(format!("Loan repayment must be at least {minimum}"));
+                return Err(format!(
+                    "Loan payment {amount} is less than minimum required {minimum}"
+                ));
             }
             if amount > remaining {
                 return Err(format!(
@@ -130,7 +138,7 @@ mod tests {
         assert!(plan_payment(usdt("-5"), None, &config, None).is_err());
         assert!(plan_payment(usdt("19.99999999"), None, &config, None)
             .unwrap_err()
-            .contains("at least 20.00000000"));
+            .contains("less than minimum required 20.00000000"));
         let plan = plan_payment(usdt("25.5"), None, &config, None).unwrap();
         assert_eq!(plan.total, usdt("25.5"));
         assert_eq!(plan.repayment, None);
@@ -141,7 +149,7 @@ mod tests {
         let config = FundConfig::default();
         assert!(plan_payment(usdt("20"), Some(usdt("20")), &config, None)
             .unwrap_err()
-            .contains("no active loan"));
+            .contains("do not have an active loan"));
         let active = loan("100", "0");
         assert!(plan_payment(usdt("20"), None, &config, Some(&active))
             .unwrap_err()
@@ -149,7 +157,7 @@ mod tests {
         assert!(
             plan_payment(usdt("20"), Some(usdt("19")), &config, Some(&active))
                 .unwrap_err()
-                .contains("at least 20")
+                .contains("19.00000000 is less than minimum required 20.00000000")
         );
         let plan = plan_payment(usdt("20"), Some(usdt("30")), &config, Some(&active)).unwrap();
         assert_eq!(plan.total, usdt("50"));

@@ -14,7 +14,7 @@ use super::store::{self, Loan, NewLoan, NewPayment, Payment};
 use crate::app::AppState;
 use crate::auth::store::set_loan_request;
 use crate::auth::CurrentUser;
-use crate::gateways::bitpin::BitpinError;
+use crate::gateways::{normalise_payment_id, VerifyError};
 use crate::ledger::domain::JournalTransaction;
 use crate::ledger::store::{self as ledger, TxRecord};
 use crate::platform::audit::{self, AuditEntry};
@@ -82,6 +82,8 @@ async fn pay(
     }
     let month = state.current_month();
     let bitpin_payment_id = body.bitpin_payment_id.trim().to_string();
+    // What makes a claim unique: the id normalised now, and Bitpin's own id once it answered.
+    let mut bitpin_key = normalise_payment_id(&bitpin_payment_id);
     let already_paid = || ApiError::conflict(format!("Payment already submitted for {month}"));
     let id_used = || ApiError::conflict("This Bitpin payment id has already been used");
 
@@ -101,24 +103,25 @@ async fn pay(
         active_loan.as_ref(),
     )
     .map_err(ApiError::BadRequest)?;
-    if store::bitpin_id_used(&mut conn, &bitpin_payment_id).await? {
+    if store::bitpin_id_used(&mut conn, &bitpin_key).await? {
         return Err(id_used());
     }
     drop(conn);
 
     // Ask the gateway before opening the transaction: no database lock waits on the network.
-    if let Some(bitpin) = &state.bitpin {
-        bitpin
+    if let Some(verifier) = &state.bitpin {
+        let verified = verifier
             .verify(&bitpin_payment_id, plan.total)
             .await
             .map_err(|e| match e {
-                BitpinError::Rejected(why) => {
+                VerifyError::Rejected(why) => {
                     ApiError::bad_request(format!("Bitpin payment verification failed: {why}"))
                 }
-                BitpinError::Unavailable(why) => {
+                VerifyError::Unavailable(why) => {
                     ApiError::BadGateway(format!("Bitpin payment verification failed: {why}"))
                 }
             })?;
+        bitpin_key = verified.key;
     }
 
     let now = state.now();
@@ -128,6 +131,7 @@ async fn pay(
         month,
         plan: &plan,
         bitpin_payment_id: &bitpin_payment_id,
+        bitpin_payment_key: &bitpin_key,
     };
     let payment = match store::insert_payment(&mut tx, &new_payment, now).await {
         Ok(payment) => payment,
@@ -232,8 +236,14 @@ async fn draw(
     meta: &RequestMeta,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<DrawResult> {
+    // Accountants read the books but are not in the fund: the draw is the members' own.
+    if !user.is_fund_member() {
+        return Err(ApiError::Forbidden(
+            "Only fund members may start the draw".into(),
+        ));
+    }
     let month = state.current_month();
-    let already_drawn = || ApiError::conflict(format!("Loan already assigned for {month}"));
+    let already_drawn = || ApiError::conflict(format!("Loan assignment already done for {month}"));
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     if store::draw_exists(&mut tx, month).await? {

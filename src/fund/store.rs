@@ -158,12 +158,14 @@ pub async fn has_paid(
     Ok(n > 0)
 }
 
+/// Whether a payment already claimed the gateway payment with this key (see
+/// `gateways::normalise_payment_id`; `UNIQUE (bitpin_payment_key)` decides races).
 pub async fn bitpin_id_used(
     conn: &mut AnyConnection,
-    bitpin_payment_id: &str,
+    bitpin_payment_key: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE bitpin_payment_id = $1")
-        .bind(bitpin_payment_id)
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE bitpin_payment_key = $1")
+        .bind(bitpin_payment_key)
         .fetch_one(conn)
         .await?;
     Ok(n > 0)
@@ -173,7 +175,10 @@ pub struct NewPayment<'a> {
     pub user_id: i64,
     pub month: JalaliMonth,
     pub plan: &'a PaymentPlan,
+    /// The id as the member wrote it, returned to them as `bitpin_payment_id`.
     pub bitpin_payment_id: &'a str,
+    /// The gateway payment's normalised id, unique across payments.
+    pub bitpin_payment_key: &'a str,
 }
 
 pub async fn insert_payment(
@@ -184,7 +189,8 @@ pub async fn insert_payment(
     let id = uuid::Uuid::new_v4().to_string();
     let sql = format!(
         "INSERT INTO payments (id, user_id, jalali_year, jalali_month, membership_fee, loan_id, loan_amount, amount, \
-         bitpin_payment_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {PAYMENT_COLUMNS}"
+         bitpin_payment_id, bitpin_payment_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         RETURNING {PAYMENT_COLUMNS}"
     );
     let row = sqlx::query(&sql)
         .bind(&id)
@@ -196,6 +202,7 @@ pub async fn insert_payment(
         .bind(p.plan.repayment.as_ref().map(|r| r.amount.db_units()))
         .bind(p.plan.total.db_units())
         .bind(p.bitpin_payment_id)
+        .bind(p.bitpin_payment_key)
         .bind(to_db_time(now))
         .fetch_one(conn)
         .await?;

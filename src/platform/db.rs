@@ -259,6 +259,13 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 4,
+        description: "bitpin payment key",
+        sql: include_str!("../../migrations/0004_bitpin_payment_key.sql"),
+        postgres: include_str!("../../migrations/0004_bitpin_payment_key.postgres.sql"),
+        sqlite: include_str!("../../migrations/0004_bitpin_payment_key.sqlite.sql"),
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

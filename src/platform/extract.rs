@@ -9,6 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -108,7 +109,9 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 }
 
 /// Parses a JSON body: a body that is not JSON is 400; JSON that is not an object of the right
-/// shape is 422 with one problem per field (missing, unknown, or of the wrong type).
+/// shape is 422 with one problem per field (missing, unknown, or of the wrong type), and so is
+/// a string holding a control character or an object posing as a number (see
+/// [`private_number_fields`]): neither reaches a handler.
 pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|_| ApiError::bad_request("Cannot parse request body"))?;
@@ -119,9 +122,173 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
             msg: "Input should be a valid dictionary or object".into(),
         }]));
     };
+    let mut problems: Vec<FieldError> = private_number_fields(bytes)
+        .into_iter()
+        .map(|field| {
+            FieldError::body(
+                &field,
+                "value_error",
+                "Value error, an object is not a number",
+            )
+        })
+        .collect();
+    for (key, value) in object {
+        control_characters(value, &mut vec!["body".into(), key.clone()], &mut problems);
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
     match serde_path_to_error::deserialize::<_, T>(&value) {
         Ok(parsed) => Ok(parsed),
         Err(first) => Err(ApiError::Validation(every_problem::<T>(object, &first))),
+    }
+}
+
+/// The top-level fields of a JSON text holding an object with serde_json's private number key.
+///
+/// With `arbitrary_precision` serde_json hands each number over as a one-entry map
+/// `{"$serde_json::private::Number": "<digits>"}`, and reads such a map in the text back as a
+/// number: without this check a client could send an object where an amount belongs and have
+/// it taken for a number. The parsed `Value` cannot tell the two apart, so the text is scanned
+/// (it has already parsed as JSON): every string followed by `:` is a key, unescaped exactly.
+fn private_number_fields(bytes: &[u8]) -> Vec<String> {
+    const TOKEN: &str = "$serde_json::private::Number";
+    let mut found = vec![];
+    let mut depth = 0usize;
+    let mut field = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = i.min(bytes.len() - 1);
+                let next = bytes[end + 1..].iter().find(|b| !b.is_ascii_whitespace());
+                if next == Some(&b':') {
+                    if let Ok(key) = serde_json::from_slice::<String>(&bytes[start..=end]) {
+                        if depth == 1 {
+                            field.clone_from(&key);
+                        }
+                        if key == TOKEN && !found.contains(&field) {
+                            found.push(field.clone());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    found
+}
+
+/// Whether text holds a control character (C0, DEL or C1; tabs and newlines included): no
+/// field of this API needs one, and PostgreSQL refuses NUL in text.
+pub fn has_control_characters(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+const CONTROL_CHARACTERS: &str = "Value error, control characters are not allowed";
+
+/// One problem for each string of a JSON value that holds a control character.
+fn control_characters(value: &Value, loc: &mut Vec<String>, problems: &mut Vec<FieldError>) {
+    match value {
+        Value::String(text) if has_control_characters(text) => problems.push(FieldError {
+            kind: "value_error".into(),
+            loc: loc.clone(),
+            msg: CONTROL_CHARACTERS.into(),
+        }),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                loc.push(index.to_string());
+                control_characters(item, loc, problems);
+                loc.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                loc.push(key.clone());
+                control_characters(item, loc, problems);
+                loc.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Middleware: a URL whose path holds a control character (percent-encoded or not) is 400, a
+/// query value or name holding one is 422, and so is a form field of the web pages (400), before
+/// any handler or database sees them. Form bodies are read here, up to `max_body_bytes` (larger
+/// is 413, as the extractors would answer), and handed on unchanged.
+pub async fn reject_control_characters(
+    axum::extract::State(max_body_bytes): axum::extract::State<usize>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri = req.uri();
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    if has_control_characters(&path) {
+        return ApiError::bad_request("The URL path must not contain control characters")
+            .into_response();
+    }
+    if let Some(query) = uri.query() {
+        let problems: Vec<FieldError> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(name, value)| has_control_characters(name) || has_control_characters(value))
+            .map(|(name, _)| {
+                let name: String = name
+                    .chars()
+                    .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                    .collect();
+                FieldError::query(&name, "value_error", CONTROL_CHARACTERS)
+            })
+            .collect();
+        if !problems.is_empty() {
+            return ApiError::Validation(problems).into_response();
+        }
+    }
+    let is_form = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    // Past the limit (or a body that cannot be read at all) the request goes no further.
+    let Ok(bytes) = axum::body::to_bytes(body, max_body_bytes).await else {
+        let mut response = ApiError::PayloadTooLarge.into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return response;
+    };
+    if form_urlencoded::parse(&bytes)
+        .any(|(name, value)| has_control_characters(&name) || has_control_characters(&value))
+    {
+        return ApiError::bad_request("Form fields must not contain control characters")
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// The original API's (pydantic's) type for a text field whose length is outside
+/// `min..=max` characters, or `value_error` when its length is fine (another rule refused it).
+pub fn length_kind(text: &str, min: usize, max: usize) -> &'static str {
+    let count = text.chars().count();
+    if count < min {
+        "string_too_short"
+    } else if count > max {
+        "string_too_long"
+    } else {
+        "value_error"
     }
 }
 
@@ -243,16 +410,60 @@ fn schema_problem(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldE
             msg: "Extra inputs are not permitted".into(),
         };
     }
-    let kind = if message.starts_with("invalid type") {
-        "type_error"
-    } else {
-        "value_error"
-    };
+    let (kind, msg) = pydantic_problem(&message);
     FieldError {
         kind: kind.into(),
         loc,
-        msg: message,
+        msg,
     }
+}
+
+/// A serde message as the original's validator (pydantic v2) names and words the problem.
+fn pydantic_problem(message: &str) -> (&'static str, String) {
+    use crate::platform::money::{AmountError, EXPECTING};
+    if let Some(problem) = AmountError::from_message(message) {
+        return (problem.kind(), problem.message().into());
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let integer = expected
+            .strip_prefix(['i', 'u'])
+            .is_some_and(|bits| !bits.is_empty() && bits.bytes().all(|b| b.is_ascii_digit()));
+        return match expected {
+            "a string" => ("string_type", "Input should be a valid string".into()),
+            "a boolean" => ("bool_type", "Input should be a valid boolean".into()),
+            EXPECTING => (
+                "decimal_type",
+                "Decimal input should be an integer, float, string or Decimal object".into(),
+            ),
+            _ if integer && got.starts_with("string") => (
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer".into(),
+            ),
+            _ if integer => ("int_type", "Input should be a valid integer".into()),
+            // What serde_json expects of an enum of names (a role).
+            "string or map" => ("enum", "Input should be a valid enumeration member".into()),
+            _ => ("value_error", format!("Value error, {message}")),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let names: Vec<String> = rest
+            .split_once("expected one of ")
+            .map(|(_, names)| {
+                names
+                    .split(", ")
+                    .map(|n| format!("'{}'", n.trim_matches('`')))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let allowed = match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => "a valid enumeration member".into(),
+        };
+        return ("enum", format!("Input should be {allowed}"));
+    }
+    ("value_error", format!("Value error, {message}"))
 }
 
 /// Parses optional integer query parameters, collecting one problem per bad value.
@@ -268,7 +479,7 @@ pub fn query_i64(
             problems.push(FieldError::query(
                 name,
                 "int_parsing",
-                "Input should be a valid integer",
+                "Input should be a valid integer, unable to parse string as an integer",
             ));
             None
         }
@@ -285,17 +496,23 @@ pub struct Page {
 pub fn page(params: &HashMap<String, String>, problems: &mut Vec<FieldError>) -> Page {
     let limit = query_i64(params, "limit", problems).unwrap_or(100);
     let offset = query_i64(params, "offset", problems).unwrap_or(0);
-    if !(1..=500).contains(&limit) {
+    if limit < 1 {
         problems.push(FieldError::query(
             "limit",
-            "value_error",
-            "Input should be between 1 and 500",
+            "greater_than_equal",
+            "Input should be greater than or equal to 1",
+        ));
+    } else if limit > 500 {
+        problems.push(FieldError::query(
+            "limit",
+            "less_than_equal",
+            "Input should be less than or equal to 500",
         ));
     }
     if offset < 0 {
         problems.push(FieldError::query(
             "offset",
-            "value_error",
+            "greater_than_equal",
             "Input should be greater than or equal to 0",
         ));
     }
@@ -486,12 +703,12 @@ mod tests {
             problems(r#"{"fee": true, "months": "x"}"#),
             pairs(&[
                 ("missing", "note"),
-                ("type_error", "fee"),
-                ("type_error", "months")
+                ("decimal_type", "fee"),
+                ("int_parsing", "months")
             ])
         );
         let decimals = problems(r#"{"fee": 1.123456789, "note": ""}"#);
-        assert_eq!(decimals, pairs(&[("value_error", "fee")]));
+        assert_eq!(decimals, pairs(&[("decimal_max_places", "fee")]));
         for not_object in ["[1]", "\"fee\"", "3", "null", "true"] {
             assert_eq!(
                 problems(not_object),
@@ -499,6 +716,76 @@ mod tests {
                 "{not_object}"
             );
         }
+    }
+
+    /// Each problem as the original's validator (pydantic v2) names it.
+    #[test]
+    fn problems_carry_the_original_type_names() {
+        assert_eq!(
+            problems(r#"{"fee": "twenty", "note": 5, "months": true}"#),
+            pairs(&[
+                ("decimal_parsing", "fee"),
+                ("int_type", "months"),
+                ("string_type", "note")
+            ])
+        );
+        assert_eq!(
+            problems(r#"{"fee": "1e30", "note": null}"#),
+            pairs(&[("less_than_equal", "fee"), ("string_type", "note")])
+        );
+        let body = match parse_body::<Body>(br#"{"fee": [], "note": ""}"#) {
+            Err(ApiError::Validation(p)) => p,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(body[0].kind, "decimal_type");
+        assert_eq!(
+            body[0].msg,
+            "Decimal input should be an integer, float, string or Decimal object"
+        );
+    }
+
+    /// serde_json reads `{"$serde_json::private::Number": "5"}` as the number 5: a client must
+    /// not be able to send it, however the key is escaped.
+    #[test]
+    fn objects_posing_as_numbers_are_refused() {
+        for body in [
+            r#"{"fee": {"$serde_json::private::Number": "5"}, "note": ""}"#,
+            r#"{"note": "", "fee": {"$serde_json::private::Numbe\u0072": "0.5"}}"#,
+            r#"{"fee": "1", "note": {"$serde_json::private::Number": "7"}}"#,
+            r#"{"fee" : { "$serde_json::private::Number" : "1e-5" } , "note": "{\"x\": 1}"}"#,
+        ] {
+            let field = if body.contains(r#""note": {"#) {
+                "note"
+            } else {
+                "fee"
+            };
+            assert_eq!(problems(body), pairs(&[("value_error", field)]), "{body}");
+        }
+        // The same text inside a string value, or as a value, is not a key.
+        let body: Body =
+            parse_body(br#"{"fee": 2, "note": "$serde_json::private::Number"}"#).unwrap();
+        assert_eq!(body.note, "$serde_json::private::Number");
+        let body: Body =
+            parse_body(br#"{"fee": 2, "note": "\"$serde_json::private::Number\": 1"}"#).unwrap();
+        assert_eq!(body.fee, Amount::whole(2));
+    }
+
+    #[test]
+    fn control_characters_in_strings_are_422_at_their_field() {
+        for text in [
+            "a\\u0000b",
+            "tab\\there",
+            "line\\nbreak",
+            "\\u007f",
+            "\\u0085",
+        ] {
+            let body = format!(r#"{{"fee": "1", "note": "{text}"}}"#);
+            assert_eq!(problems(&body), pairs(&[("value_error", "note")]), "{text}");
+        }
+        // Letters of any script and ordinary punctuation are fine.
+        let body: Body =
+            parse_body("{\"fee\": 1, \"note\": \"سارا – O'Brien\"}".as_bytes()).unwrap();
+        assert_eq!(body.note, "سارا – O'Brien");
     }
 
     #[test]

@@ -30,6 +30,38 @@ pub enum AmountError {
     TooLarge,
 }
 
+impl AmountError {
+    /// The original API's (pydantic's) name for this problem in a 422.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AmountError::NotANumber => "decimal_parsing",
+            AmountError::TooPrecise => "decimal_max_places",
+            AmountError::TooLarge => "less_than_equal",
+        }
+    }
+
+    /// The sentence of a 422 for this problem, worded as pydantic words it.
+    pub fn message(&self) -> &'static str {
+        match self {
+            AmountError::NotANumber => "Input should be a valid decimal",
+            AmountError::TooPrecise => "Decimal input should have no more than 8 decimal places",
+            AmountError::TooLarge => "Input should be less than or equal to 92233720368.54775807",
+        }
+    }
+
+    /// The problem whose [`AmountError::message`] is `message` (how a 422 finds it back in a
+    /// serde error).
+    pub fn from_message(message: &str) -> Option<AmountError> {
+        [
+            AmountError::NotANumber,
+            AmountError::TooPrecise,
+            AmountError::TooLarge,
+        ]
+        .into_iter()
+        .find(|e| e.message() == message)
+    }
+}
+
 impl Amount {
     pub const ZERO: Amount = Amount(0);
 
@@ -85,7 +117,8 @@ impl Amount {
     /// Parses a decimal: `"25.5"`, `"-3"`, `"0.00000001"`, and the exponent form JSON encoders
     /// write for small and large numbers (`1e-05`, `2.5E+3`). No spaces, no thousands separators.
     /// Trailing zeros beyond the scale are accepted (`"1.000000000"`), other extra digits are not,
-    /// and one amount must fit in a `BIGINT` column.
+    /// and one amount must fit in a `BIGINT` column. The value is computed exactly whatever the
+    /// exponent: `5` followed by 56 zeros `e-100` is too precise, not 0.00000005.
     pub fn parse(text: &str) -> Result<Amount, AmountError> {
         let (negative, unsigned) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -101,33 +134,27 @@ impl Amount {
         {
             return Err(AmountError::NotANumber);
         }
-        // Move the decimal point by the exponent: digits × 10^(exponent − fraction length).
+        // The value is `significant` × 10^`shift` units of 10⁻⁸, with `significant` free of
+        // leading and trailing zeros, so the shift alone says whether it is a whole number of
+        // units and how many digits it has.
         let digits = format!("{whole}{fraction}");
-        let digits = digits.trim_start_matches('0');
-        if digits.is_empty() {
+        let significant = digits.trim_start_matches('0').trim_end_matches('0');
+        if significant.is_empty() {
             return Ok(Amount::ZERO);
         }
-        let shift = exponent - fraction.len() as i64 + i64::from(SCALE);
-        // `shift` is where the scale puts the last digit: negative means digits below 10^-8.
-        let (kept, dropped) = if shift >= 0 {
-            (digits, "")
-        } else {
-            let cut = digits.len().saturating_sub(shift.unsigned_abs() as usize);
-            digits.split_at(cut)
-        };
-        if dropped.bytes().any(|b| b != b'0') {
+        let trailing_zeros = digits.len() - digits.trim_end_matches('0').len();
+        let shift = exponent - fraction.len() as i128 + trailing_zeros as i128 + i128::from(SCALE);
+        if shift < 0 {
             return Err(AmountError::TooPrecise);
         }
-        let zeros = shift.max(0) as usize;
-        if kept.len() + zeros > 19 {
+        // i64::MAX has 19 digits.
+        if significant.len() as i128 + shift > 19 {
             return Err(AmountError::TooLarge);
         }
-        let units: i128 = if kept.is_empty() {
-            0
-        } else {
-            kept.parse().map_err(|_| AmountError::TooLarge)?
-        };
-        let units = units * 10_i128.pow(zeros as u32);
+        let units = significant
+            .parse::<i128>()
+            .map_err(|_| AmountError::TooLarge)?
+            * 10_i128.pow(shift as u32);
         if units > i64::MAX as i128 {
             return Err(AmountError::TooLarge);
         }
@@ -135,13 +162,18 @@ impl Amount {
     }
 }
 
-fn parse_exponent(text: &str) -> Result<i64, AmountError> {
+/// The exponent of `1e-5`, saturated far beyond any digit count a request can carry (so that
+/// `1e99999999999999999999` is simply too large), never clamped to a value that changes the
+/// meaning of a number that fits.
+fn parse_exponent(text: &str) -> Result<i128, AmountError> {
+    const SATURATED: i128 = 1_000_000_000_000_000_000_000_000_000;
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AmountError::NotANumber);
     }
-    // Any exponent beyond ±64 makes a non-zero amount too large or too precise anyway.
-    let value: i64 = digits.parse::<i64>().unwrap_or(i64::MAX).min(64);
+    let value = digits.bytes().fold(0_i128, |acc, b| {
+        (acc * 10 + i128::from(b - b'0')).min(SATURATED)
+    });
     Ok(if text.starts_with('-') { -value } else { value })
 }
 
@@ -173,6 +205,9 @@ impl Serialize for Amount {
     }
 }
 
+/// What serde says an amount must be when it gets another JSON type (a 422 recognises it).
+pub const EXPECTING: &str = "a decimal number or a decimal string";
+
 /// Accepts a JSON string or a JSON number. serde_json's `arbitrary_precision` feature hands a
 /// number over as its exact text, so `12345678901.12345678` is not rounded through `f64`.
 impl<'de> Deserialize<'de> for Amount {
@@ -183,11 +218,11 @@ impl<'de> Deserialize<'de> for Amount {
             type Value = Amount;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a decimal number or a decimal string")
+                f.write_str(EXPECTING)
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Amount, E> {
-                Amount::parse(v.trim()).map_err(|e| E::custom(format!("amount {e}")))
+                Amount::parse(v.trim()).map_err(|e| E::custom(e.message()))
             }
 
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
@@ -298,6 +333,27 @@ mod tests {
         );
     }
 
+    /// Exponents used to be clamped to ±64, which moved the point of long mantissas: these two
+    /// were read as 0.00000005 and 50000.
+    #[test]
+    fn large_exponents_are_exact_not_clamped() {
+        let tiny = format!("5{}e-100", "0".repeat(56)); // 5 × 10^-44
+        assert_eq!(Amount::parse(&tiny), Err(AmountError::TooPrecise));
+        let huge = format!("0.{}5e100", "0".repeat(59)); // 5 × 10^40
+        assert_eq!(Amount::parse(&huge), Err(AmountError::TooLarge));
+        // The same shapes with values that fit are read exactly.
+        let fits = format!("5{}e-100", "0".repeat(100)); // 5
+        assert_eq!(Amount::parse(&fits), Ok(Amount::whole(5)));
+        let fits = format!("0.{}5e100", "0".repeat(99)); // 5
+        assert_eq!(Amount::parse(&fits), Ok(Amount::whole(5)));
+        let fits = format!("0.{}25e70", "0".repeat(69)); // 2.5
+        assert_eq!(Amount::parse(&fits).unwrap().to_string(), "2.50000000");
+        assert_eq!(
+            Amount::parse("1e0000000000000000000000000002"),
+            Ok(Amount::whole(100))
+        );
+    }
+
     #[test]
     fn sums_beyond_one_column_stay_exact() {
         let max = Amount::parse("92233720368.54775807").unwrap();
@@ -329,6 +385,37 @@ mod fuzz {
 
     use super::*;
 
+    /// The exact value of `±whole.fraction × 10^exponent` in units of 10⁻⁸, computed with big
+    /// integers: what [`Amount::parse`] must answer.
+    fn exact(
+        negative: bool,
+        whole: &str,
+        fraction: &str,
+        exponent: i32,
+    ) -> Result<Amount, AmountError> {
+        use num_bigint::BigUint;
+        let digits: BigUint = format!("0{whole}{fraction}").parse().unwrap();
+        if digits == BigUint::from(0u8) {
+            return Ok(Amount::ZERO);
+        }
+        let ten = BigUint::from(10u8);
+        let shift = i64::from(exponent) - fraction.len() as i64 + i64::from(SCALE);
+        let units = if shift >= 0 {
+            digits * ten.pow(shift as u32)
+        } else {
+            let divisor = ten.pow((-shift) as u32);
+            if &digits % &divisor != BigUint::from(0u8) {
+                return Err(AmountError::TooPrecise);
+            }
+            digits / divisor
+        };
+        if units > BigUint::from(i64::MAX as u64) {
+            return Err(AmountError::TooLarge);
+        }
+        let units = i128::from(u64::try_from(units).unwrap());
+        Ok(Amount(if negative { -units } else { units }))
+    }
+
     proptest! {
         /// Whatever text arrives, parsing answers (never panics), and what it accepts is exact.
         #[test]
@@ -352,6 +439,52 @@ mod fuzz {
             prop_assert_eq!(serde_json::from_str::<Amount>(&json).unwrap(), amount);
             let number: Amount = serde_json::from_str(&amount.to_string()).unwrap();
             prop_assert_eq!(number, amount);
+        }
+
+        /// Against an exact big-number computation: whatever the digits and the exponent, the
+        /// parser's answer is the exact value in units, or the right refusal.
+        #[test]
+        fn parsing_matches_exact_arithmetic(
+            negative in any::<bool>(),
+            whole in "[0-9]{0,40}",
+            fraction in proptest::option::of("[0-9]{0,40}"),
+            exponent in proptest::option::of(-160i32..160),
+        ) {
+            prop_assume!(!(whole.is_empty() && fraction.as_deref().unwrap_or("").is_empty()));
+            let mut text = String::new();
+            if negative {
+                text.push('-');
+            }
+            text.push_str(&whole);
+            if let Some(fraction) = &fraction {
+                text.push('.');
+                text.push_str(fraction);
+            }
+            if let Some(exponent) = exponent {
+                text.push_str(&format!("e{exponent}"));
+            }
+            prop_assert_eq!(Amount::parse(&text), exact(negative, &whole, fraction.as_deref().unwrap_or(""), exponent.unwrap_or(0)), "{}", text);
+        }
+
+        /// Long mantissas whose exponent brings them back into range: the shapes of the bug.
+        #[test]
+        fn long_mantissas_with_large_exponents(
+            digit in 1u8..=9,
+            zeros in 0usize..120,
+            exponent in -200i32..200,
+            leading in any::<bool>(),
+        ) {
+            let text = if leading {
+                format!("0.{}{digit}e{exponent}", "0".repeat(zeros))
+            } else {
+                format!("{digit}{}e{exponent}", "0".repeat(zeros))
+            };
+            let (whole, fraction) = if leading {
+                ("0".to_string(), format!("{}{digit}", "0".repeat(zeros)))
+            } else {
+                (format!("{digit}{}", "0".repeat(zeros)), String::new())
+            };
+            prop_assert_eq!(Amount::parse(&text), exact(false, &whole, &fraction, exponent), "{}", text);
         }
 
         /// The exponent form means the same as the plain form.

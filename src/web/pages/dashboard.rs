@@ -132,7 +132,7 @@ fn months_after(month: JalaliMonth, count: i64) -> Option<JalaliMonth> {
 
 /// Why the draw would leave this member out, by the draw's own rule, as a stable code.
 fn exclusion_code(stats: &MemberStats) -> Option<&'static str> {
-    exclusion_reason(stats).map(|reason| super::reason_code(reason).unwrap_or("other"))
+    exclusion_reason(stats).map(|exclusion| exclusion.code())
 }
 
 /// Whether the member takes part in this month's draw, as far as it is known before it runs.

@@ -368,7 +368,9 @@ mod tests {
             (member(false, 0, 20), "no_request"),
             (member(false, 40, 20), "request_above_balance"),
         ] {
-            let sentence = exclusion_reason(&m).unwrap();
+            let exclusion = exclusion_reason(&m).unwrap();
+            assert_eq!(exclusion.code(), code);
+            let sentence = exclusion.reason();
             assert_eq!(reason_code(sentence), Some(code), "{sentence}");
         }
     }
