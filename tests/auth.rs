@@ -1605,6 +1605,16 @@ async fn concurrent_wrong_logins_check_at_most_the_address_limit(backend: Backen
     let (status, retry_after, _) = login_raw(&app, ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after.is_some());
+    // A window later the same burst gets the same answer, while the ended windows are cleaned
+    // up under it.
+    app.clock.advance(chrono::Duration::minutes(16));
+    let attempts = names.iter().map(|name| login_raw(&app, name, "wrong"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(tally(&statuses), [(401, 20), (429, 40)].into());
 }
 
 async fn the_account_ceiling_still_lets_a_fresh_address_sign_in(backend: Backend) {
@@ -1658,6 +1668,8 @@ async fn the_account_ceiling_still_lets_a_fresh_address_sign_in(backend: Backend
         login_from(&app, "10.0.0.1", "rita", PASSWORD).await.0,
         StatusCode::OK
     );
+    // Ended windows are forgotten: what is left is this sign-in's account and address keys.
+    assert_eq!(app.count("login_attempts").await, 2);
 }
 
 async fn a_success_clears_its_own_failures_only(backend: Backend) {
