@@ -179,9 +179,10 @@ impl Reserved {
     }
 }
 
-/// Checks a username (any letter case, NFKC-normalised) and password, under the login rate limits, and issues
-/// an access token and a refresh token. Each attempt reserves its password check before
-/// hashing (see [`reserve_login_attempt`]); failures keep their reservation and are audited.
+/// Checks a username (any letter case, NFKC-normalised) and password, under the login rate
+/// limits, and issues an access token and a refresh token. Each attempt reserves its password
+/// check before hashing (see [`reserve_login_attempt`]); failures keep their reservation and
+/// are audited.
 pub async fn sign_in(
     state: &AppState,
     meta: &RequestMeta,
