@@ -290,11 +290,12 @@ bench_draw() {
     pg_create_db "$template_db"
     template_url="$(pg_url "$template_db")"
   fi
-  # The first admin (as the server's first start would create it), then N members, all paid.
+  # The schema and the first admin (as the server's first start would create them; create-admin
+  # needs an existing database), then N members, all paid.
   (cd "$work" && env -i PATH="$PATH" HOME="${HOME:-/tmp}" APP_ENV=dev DATABASE_URL="$template_url" \
     SAGHAT_DATA_DIR="$work/data" SECRET_KEY="$SECRET_KEY_VALUE" JWT_SECRET_KEY="$JWT_SECRET_VALUE" \
     SAGHAT_ADMIN_USERNAME="$ADMIN_USER" SAGHAT_ADMIN_PASSWORD="$ADMIN_PASS" RUST_LOG=warn \
-    "$SAGHAT" create-admin >/dev/null 2>&1) || { say "create-admin failed"; return 1; }
+    sh -c '"$0" migrate && "$0" create-admin' "$SAGHAT" >/dev/null 2>&1) || { say "create-admin failed"; return 1; }
   local t0 t1
   t0="$(now_ns)"
   "$SEED" --database-url "$template_url" --now "$FAKE_NOW" --members "$n" --prefix d --pay-all --months 3 2>&1 | sed 's/^/  /' >&2

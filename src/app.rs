@@ -1,12 +1,12 @@
 //! The application: shared state, the router with its middleware, start-up and serving.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use axum::http::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -35,6 +35,8 @@ use crate::platform::db::Db;
 use crate::platform::error::ApiError;
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::shared::{Allowance, Shared};
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The application's state, shared by every request. Cloning it is one reference count: axum
 /// clones it several times per request (each `from_fn_with_state` middleware, each handler
@@ -296,7 +298,11 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     Router::new()
         .merge(api)
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .merge(
+            Router::new()
+                .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+                .layer(middleware::map_response(forbid_framing)),
+        )
         .route("/swagger", get(|| async { Redirect::permanent("/api/docs/") }))
         .route("/swagger/", get(|| async { Redirect::permanent("/api/docs/") }))
         .merge(crate::ops::router())
@@ -309,6 +315,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(cors(&config.cors_origins))
+        .layer(middleware::from_fn_with_state(config.max_body_bytes, refuse_declared_oversize))
         .layer(middleware::from_fn(json_errors))
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "detail": "Internal server error" }))).into_response()
@@ -323,6 +330,73 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(drop_unfit_request_id))
+}
+
+/// The longest `X-Request-Id` taken from a client; longer ones, or ones with other characters
+/// than letters, digits, `.`, `_` and `-`, are replaced by a fresh id, so a client cannot put
+/// kilobytes or control characters into every log line and response.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+fn is_fit_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Removes an unfit incoming `X-Request-Id` (and any repeated one), so `SetRequestIdLayer`
+/// generates one.
+async fn drop_unfit_request_id(mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let ids = headers.get_all(X_REQUEST_ID);
+    let mut values = ids.iter();
+    let fit = match (values.next(), values.next()) {
+        (Some(id), None) => is_fit_request_id(id.as_bytes()),
+        _ => false,
+    };
+    if !fit {
+        req.headers_mut().remove(X_REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// A body declared (`Content-Length`) larger than `MAX_BODY_BYTES` is refused before a byte of
+/// it is read, and the connection closed, instead of the server waiting for a body it would
+/// refuse anyway.
+async fn refuse_declared_oversize(
+    State(max_body_bytes): State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body_bytes as u64) {
+        let mut response = (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(json!({ "detail": "Request body too large" })),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(req).await
+}
+
+/// The API docs may not be shown inside another site's frame (clickjacking).
+async fn forbid_framing(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -456,14 +530,83 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
 
 /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    serve_until(state, listener, shutdown_signal()).await
+}
+
+/// Serves until `shutdown` completes, then stops accepting, closes idle connections and waits
+/// (at most `REQUEST_TIMEOUT_SECONDS`) for the requests in flight.
+///
+/// Built on hyper-util's connection builder because `axum::serve` has no timeouts: without them
+/// a client sending its headers a byte at a time, or opening connections and saying nothing,
+/// holds a connection (and a file descriptor) for as long as it likes.
+/// - `HEADER_READ_TIMEOUT_SECONDS`: hyper's HTTP/1 header-read timeout, counted from when the
+///   server starts waiting for a request's head, so it also closes a kept-alive connection that
+///   sends no next request.
+/// - `IDLE_TIMEOUT_SECONDS`: every connection's socket is wrapped so that a read or write left
+///   waiting on the client that long fails, and hyper closes the connection. This covers what
+///   the header timeout does not: a stalled body, HTTP/2 connections, a client that stops
+///   reading its answer.
+pub async fn serve_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::Service;
+
+    let config = state.config.clone();
     let app = router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server error")
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a moment instead of spinning, and keep serving.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_read_timeout(Some(config.idle_timeout));
+        stream.set_write_timeout(Some(config.idle_timeout));
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            app.clone().call(req)
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(Box::pin(stream)), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection closed");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(config.request_timeout) => {
+            tracing::warn!("shutting down with requests still in flight after REQUEST_TIMEOUT_SECONDS");
+        }
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

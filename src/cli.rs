@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::fund::rules::FundConfig;
 use crate::fund::store as fund;
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::{is_unique_violation, Db};
+use crate::platform::db::{is_unique_violation, Db, Open};
 use crate::platform::extract::RequestMeta;
 use crate::platform::money::Amount;
 
@@ -43,17 +43,18 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
-    /// Create or update the fund's configuration.
+    /// Change the fund's configuration: only the settings given (a fund without one gets the
+    /// defaults for the others: 20, 24, 20).
     SetupFund {
         /// Minimum monthly membership fee in USDT.
-        #[arg(long, default_value = "20")]
-        min_fee: Amount,
+        #[arg(long)]
+        min_fee: Option<Amount>,
         /// Maximum number of months to repay a loan.
-        #[arg(long, default_value_t = 24)]
-        max_months: i64,
+        #[arg(long)]
+        max_months: Option<i64>,
         /// Minimum monthly loan repayment in USDT.
-        #[arg(long, default_value = "20")]
-        min_payment: Amount,
+        #[arg(long)]
+        min_payment: Option<Amount>,
     },
     /// Work with the ledger.
     Ledger {
@@ -108,17 +109,31 @@ pub fn main() -> ExitCode {
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("saghat: {e:#}");
+            eprintln!("saghat: {}", without_repeats(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `: `-separated like `{:#}`, leaving out a cause whose text the
+/// message before it already ends with (many errors print their source in their own message).
+fn without_repeats(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if text.is_empty() {
+            text = cause;
+        } else if !text.ends_with(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { bind } => {
             if let Some(bind) = bind {
-                config.bind = bind;
+                config.bind = crate::config::bind_address("--bind", &bind)?;
             }
             let started = std::time::Instant::now();
             let clock = app::clock_for(&config);
@@ -146,44 +161,73 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             max_months,
             min_payment,
         } => {
-            if !min_fee.is_positive() || !min_payment.is_positive() || max_months <= 0 {
+            if min_fee.is_some_and(|a| !a.is_positive())
+                || min_payment.is_some_and(|a| !a.is_positive())
+                || max_months.is_some_and(|m| m <= 0)
+            {
                 bail!("--min-fee, --min-payment and --max-months must be greater than 0");
             }
-            let db = Db::connect(&config.database_url, 2).await?;
+            let db = existing_database(&config).await?;
             db.migrate().await?;
-            let settings = FundConfig {
-                min_membership_fee: min_fee,
-                max_month_for_loan_payment: max_months,
-                min_amount_for_loan_payment: min_payment,
-            };
             let clock = app::clock_for(&config);
             let mut tx = db.begin_write().await?;
-            let existed = fund::save_config(&mut tx, &settings, clock.now()).await?;
+            let current = fund::config(&mut tx).await?;
+            let existed = current.is_some();
+            let before = current.unwrap_or_default();
+            let settings = FundConfig {
+                min_membership_fee: min_fee.unwrap_or(before.min_membership_fee),
+                max_month_for_loan_payment: max_months.unwrap_or(before.max_month_for_loan_payment),
+                min_amount_for_loan_payment: min_payment
+                    .unwrap_or(before.min_amount_for_loan_payment),
+            };
+            let describe = |c: &FundConfig| {
+                format!(
+                    "min fee {}, max months {}, min loan payment {}",
+                    c.min_membership_fee,
+                    c.max_month_for_loan_payment,
+                    c.min_amount_for_loan_payment
+                )
+            };
+            if existed && settings == before {
+                println!("Fund configuration unchanged: {}", describe(&before));
+                return Ok(());
+            }
+            fund::save_config(&mut tx, &settings, clock.now()).await?;
+            let given: Vec<&str> = [
+                ("min_membership_fee", min_fee.is_some()),
+                ("max_month_for_loan_payment", max_months.is_some()),
+                ("min_amount_for_loan_payment", min_payment.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, given)| given.then_some(name))
+            .collect();
             let entry = AuditEntry {
                 actor_user_id: None,
                 action: "config_changed",
                 target: "fund_config".into(),
                 details: serde_json::json!({
                     "source": "saghat setup-fund",
-                    "min_membership_fee": min_fee,
-                    "max_month_for_loan_payment": max_months,
-                    "min_amount_for_loan_payment": min_payment,
+                    "given": given,
+                    "min_membership_fee": settings.min_membership_fee,
+                    "max_month_for_loan_payment": settings.max_month_for_loan_payment,
+                    "min_amount_for_loan_payment": settings.min_amount_for_loan_payment,
                 }),
             };
             audit::record(&mut tx, clock.now(), &RequestMeta::default(), entry).await?;
             tx.commit().await?;
             tell_running_instances(&config, "config").await;
             println!(
-                "Fund configuration {}: min fee {min_fee}, max months {max_months}, min loan payment {min_payment}",
-                if existed { "updated" } else { "created" }
+                "Fund configuration {}: {}",
+                if existed { "updated" } else { "created" },
+                describe(&settings)
             );
             Ok(())
         }
         Command::Ledger {
             command: LedgerCommand::Verify,
         } => {
-            let db = Db::connect(&config.database_url, 2).await?;
-            db.migrate().await?;
+            // Read only: neither creates nor migrates a database.
+            let db = existing_database(&config).await?;
             let report = crate::ledger::verify::verify(&db).await?;
             println!(
                 "saghat ledger verify ({:?}, {})",
@@ -219,7 +263,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 }
                 None => bail!("give --password or SAGHAT_ADMIN_PASSWORD (no terminal to ask in)"),
             };
-            let db = Db::connect(&config.database_url, 2).await?;
+            let db = existing_database(&config).await?;
             db.migrate().await?;
             let clock = app::clock_for(&config);
             let created = upsert_admin(
@@ -239,6 +283,12 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The database of every command but `serve` and `migrate`, which alone may create one: a
+/// wrong folder or URL is an error rather than a new, empty fund.
+async fn existing_database(config: &Config) -> anyhow::Result<Db> {
+    Db::open(&config.database_url, 2, Open::Existing).await
 }
 
 /// Running servers cache the configuration and users for `CACHE_TTL_SECONDS`; with Redis they
@@ -363,8 +413,7 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<()> {
         Err(e) => return Err(e.context("cannot create the first admin")),
     }
     if generated {
-        // Printed to the terminal once, never logged.
-        println!("\n  First start: created main user {username:?} with password {password}\n  Sign in and keep it safe; it is not shown again.\n");
+        tell_generated_password(state, &username, &password)?;
     } else {
         tracing::info!(
             username,
@@ -373,3 +422,28 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The generated first password goes to the terminal when there is one, else to a file only
+/// this user can read; never into the logs, which are often collected and kept.
+fn tell_generated_password(state: &AppState, username: &str, password: &str) -> anyhow::Result<()> {
+    if std::io::stdout().is_terminal() {
+        println!("\n  First start: created main user {username:?} with password {password}\n  Sign in and keep it safe; it is not shown again.\n");
+        return Ok(());
+    }
+    let path = state.config.data_dir.join(INITIAL_ADMIN_PASSWORD_FILE);
+    crate::config::create_private_dir(&state.config.data_dir)?;
+    // A file left by an earlier fund may have other permissions: start afresh.
+    let _ = std::fs::remove_file(&path);
+    crate::config::write_private(&path, &format!("{password}\n"))
+        .context("cannot write the first admin's password")?;
+    tracing::warn!(
+        username,
+        file = %path.display(),
+        "first start: created the main user with a generated password, written to the file (readable by this user only); sign in, then delete the file"
+    );
+    Ok(())
+}
+
+/// Where a generated first-admin password is written when stdout is not a terminal, in
+/// `SAGHAT_DATA_DIR`.
+pub const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";

@@ -71,6 +71,12 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// A request's headers must have arrived this long after the server began waiting for them
+    /// (slowloris); on HTTP/1 that includes the wait for the next request on a kept-alive
+    /// connection.
+    pub header_read_timeout: Duration,
+    /// A connection whose reads or writes have waited this long on the client is closed.
+    pub idle_timeout: Duration,
     pub admin_username: Option<String>,
     pub admin_password: Option<String>,
 }
@@ -100,6 +106,26 @@ fn flag(name: &str) -> anyhow::Result<bool> {
         Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
         Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
         Some(v) => bail!("{name}={v:?} is not a boolean (true/false)"),
+    }
+}
+
+/// A listening address must be `HOST:PORT`: a bare port (`BIND=8000`) is a common slip that
+/// the socket layer reports only as "invalid socket address".
+pub fn bind_address(name: &str, text: &str) -> anyhow::Result<String> {
+    let valid = text
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !valid {
+        bail!("{name}={text:?} is not an address: use HOST:PORT, such as 127.0.0.1:8000 or 0.0.0.0:8000");
+    }
+    Ok(text.to_string())
+}
+
+/// A number of seconds greater than 0 (a 0 timeout would close every connection at once).
+fn positive_seconds(name: &str, default: u64) -> anyhow::Result<Duration> {
+    match parsed(name, default)? {
+        0 => bail!("{name} must be at least 1"),
+        seconds => Ok(Duration::from_secs(seconds)),
     }
 }
 
@@ -162,6 +188,13 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("LOG_FORMAT={other:?} must be text or json"),
         };
+        let request_timeout = Duration::from_secs(parsed("REQUEST_TIMEOUT_SECONDS", 30)?);
+        let idle_timeout = positive_seconds("IDLE_TIMEOUT_SECONDS", 60)?;
+        // While a request runs, hyper keeps a read pending (to notice a client leaving), so a
+        // shorter idle timeout would cut off requests the request timeout still allows.
+        if idle_timeout < request_timeout {
+            bail!("IDLE_TIMEOUT_SECONDS must be at least REQUEST_TIMEOUT_SECONDS");
+        }
         let jwt_expire_minutes: i64 = parsed("JWT_EXPIRE_MINUTES", 10080)?;
         if jwt_expire_minutes <= 0 {
             bail!("JWT_EXPIRE_MINUTES must be positive");
@@ -169,7 +202,10 @@ impl Config {
         Ok(Config {
             app_env,
             debug: flag("DEBUG")?,
-            bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            bind: bind_address(
+                "BIND",
+                &var("BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            )?,
             data_dir,
             database_url,
             database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 10)?,
@@ -204,7 +240,9 @@ impl Config {
             },
             trust_proxy_headers: flag("TRUST_PROXY_HEADERS")?,
             max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024)?,
-            request_timeout: Duration::from_secs(parsed("REQUEST_TIMEOUT_SECONDS", 30)?),
+            request_timeout,
+            header_read_timeout: positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
+            idle_timeout,
             admin_username: var("SAGHAT_ADMIN_USERNAME"),
             admin_password: var("SAGHAT_ADMIN_PASSWORD"),
         })
@@ -248,6 +286,8 @@ impl Config {
             trust_proxy_headers: false,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             admin_username: None,
             admin_password: None,
         }
@@ -275,15 +315,29 @@ fn secret(app_env: AppEnv, data_dir: &std::path::Path, name: &str) -> anyhow::Re
             return Ok(existing.trim().to_string());
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    create_private_dir(data_dir)?;
     let generated = crate::auth::tokens::random_token();
     write_private(&path, &generated)?;
     tracing::warn!(file = %path.display(), "{name} is not set: generated one for development");
     Ok(generated)
 }
 
-fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+/// Creates a folder (and its missing parents) readable only by this user (0700); an existing
+/// one is left as it is.
+pub(crate) fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(path)
+        .with_context(|| format!("cannot create the folder {}", path.display()))
+}
+
+pub(crate) fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -240,6 +240,12 @@ impl Drop for Server {
     }
 }
 
+/// `saghat migrate`, which (with `serve`) alone may create a database.
+fn migrate(sandbox: &Sandbox) {
+    let output = sandbox.run(&["migrate"], &[]);
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
 const ADMIN_ENV: [(&str, &str); 2] = [
     ("SAGHAT_ADMIN_USERNAME", "chief"),
     ("SAGHAT_ADMIN_PASSWORD", "chief-password-1"),
@@ -284,6 +290,7 @@ async fn migrate_creates_the_schema_and_can_run_again() {
 #[tokio::test]
 async fn setup_fund_creates_then_updates_and_the_api_serves_it() {
     let sandbox = Sandbox::new();
+    migrate(&sandbox);
     let output = sandbox.run(
         &[
             "setup-fund",
@@ -343,6 +350,7 @@ async fn setup_fund_creates_then_updates_and_the_api_serves_it() {
 #[tokio::test]
 async fn create_admin_makes_a_main_user_who_can_log_in() {
     let sandbox = Sandbox::new();
+    migrate(&sandbox);
     let output = sandbox.run(
         &[
             "create-admin",
@@ -416,6 +424,7 @@ async fn create_admin_makes_a_main_user_who_can_log_in() {
 #[test]
 fn create_admin_without_flags_or_terminal_fails_with_a_message() {
     let sandbox = Sandbox::new();
+    migrate(&sandbox);
     let output = sandbox.run(&["create-admin"], &[]);
     assert!(!output.status.success(), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -505,38 +514,347 @@ fn generated_password(stdout: &[String]) -> Option<String> {
     rest.split_whitespace().next().map(str::to_string)
 }
 
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
 #[tokio::test]
-async fn first_start_prints_a_generated_admin_password_once() {
+async fn first_start_writes_a_generated_admin_password_to_a_private_file() {
     let sandbox = Sandbox::new();
+    let file = sandbox.dir.path().join("initial-admin-password");
     let mut server = Server::start(&sandbox, &[]);
     server.wait_ready().await;
-    let stdout = server.stdout();
-    let password = generated_password(&stdout)
-        .unwrap_or_else(|| panic!("no generated password printed:\n{}", server.output()));
+    assert!(file.exists(), "no {}:\n{}", file.display(), server.output());
+    assert_eq!(mode(&file), 0o600, "{}", file.display());
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
     assert!(password.len() >= 12, "weak generated password {password:?}");
     let (status, body) = server.login("admin", &password).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["is_main"], true, "{body}");
-    // The password goes to the terminal once, never into the logs.
-    let stderr = server.stderr.lock().unwrap().join("\n");
-    assert!(!stderr.contains(&password), "password in stderr:\n{stderr}");
-    assert_eq!(
-        stdout.iter().filter(|l| l.contains(&password)).count(),
-        1,
-        "{}",
-        server.output()
+    // stdout is not a terminal: the password is in neither stream, the logs name the file.
+    let output = server.output();
+    assert!(
+        !output.contains(&password),
+        "password in the output:\n{output}"
+    );
+    assert!(
+        output.contains(&file.display().to_string()),
+        "the logs do not say where the password is:\n{output}"
     );
     assert!(server.terminate().await.success());
 
-    // A second start finds the admin and prints nothing new; the password still works.
+    // A second start finds the admin: nothing new is written or said.
+    std::fs::remove_file(&file).unwrap();
     let mut server = Server::start(&sandbox, &[]);
     server.wait_ready().await;
     let (status, body) = server.login("admin", &password).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!file.exists());
+    let output = server.output();
+    assert!(!output.contains("created the main user"), "{output}");
+    assert!(server.terminate().await.success());
+}
+
+/// A pseudo-terminal: the controller end, read by a thread into lines, and the end to give a
+/// child as its stdout.
+#[cfg(unix)]
+fn terminal() -> (Lines, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut controller, mut terminal) = (0, 0);
+    // SAFETY: openpty writes two new file descriptors into the integers given; no name, no
+    // settings, no window size are asked for.
+    let rc = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned by nothing else.
+    let (controller, terminal) = unsafe {
+        (
+            std::fs::File::from_raw_fd(controller),
+            std::os::fd::OwnedFd::from_raw_fd(terminal),
+        )
+    };
+    (collect_lines(controller), terminal)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn first_start_shows_a_generated_admin_password_on_the_terminal() {
+    let sandbox = Sandbox::new();
+    let (screen, terminal) = terminal();
+    let port = free_port();
+    let mut child = sandbox
+        .command(&["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::from(terminal))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("saghat serve starts");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let password = loop {
+        let lines = screen.lock().unwrap().clone();
+        if let Some(password) = generated_password(&lines) {
+            break password;
+        }
+        if started.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("no password on the terminal:\n{}", lines.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let login = loop {
+        match http
+            .post(format!("http://127.0.0.1:{port}/api/auth/login"))
+            .json(&json!({ "username": "admin", "password": password }))
+            .send()
+            .await
+        {
+            Ok(response) => break response,
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("cannot reach the server: {e}"),
+        }
+    };
+    assert_eq!(login.status(), StatusCode::OK);
+    assert!(
+        !sandbox.dir.path().join("initial-admin-password").exists(),
+        "a terminal was there: no file should be written"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_folder_and_database_files_are_private() {
+    let sandbox = Sandbox::new();
+    // The default database, in a data folder that does not exist yet.
+    let data = sandbox.dir.path().join("data");
+    let mut command = sandbox.command(&["migrate"]);
+    command
+        .env("SAGHAT_DATA_DIR", &data)
+        .env_remove("DATABASE_URL");
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(mode(&data), 0o700, "{}", data.display());
+    let database = data.join("saghat.db");
+    assert_eq!(mode(&database), 0o600, "{}", database.display());
+
+    // While a server writes, SQLite's -wal and -shm files exist: private too.
+    let sandbox = Sandbox::new();
+    let mut server = Server::start(&sandbox, &ADMIN_ENV);
+    server.wait_ready().await;
+    server.token("chief", "chief-password-1").await;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = sandbox.dir.path().join(format!("x.db{suffix}"));
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    assert!(server.terminate().await.success());
+}
+
+#[tokio::test]
+async fn setup_fund_changes_only_the_settings_given() {
+    let sandbox = Sandbox::new();
+    migrate(&sandbox);
+    // No configuration yet: the one setting given, the defaults for the others.
+    let output = sandbox.run(&["setup-fund", "--max-months", "12"], &[]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains("created: min fee 20.00000000, max months 12, min loan payment 20.00000000"),
+        "{said}"
+    );
+    let output = sandbox.run(&["setup-fund", "--min-fee", "25"], &[]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let output = sandbox.run(&["setup-fund", "--min-payment", "30.5"], &[]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains("updated: min fee 25.00000000, max months 12, min loan payment 30.50000000"),
+        "{said}"
+    );
+    // Nothing given: nothing changes.
+    let output = sandbox.run(&["setup-fund"], &[]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("unchanged"),
+        "{}",
+        describe(&output)
+    );
+
+    let mut server = Server::start(&sandbox, &ADMIN_ENV);
+    server.wait_ready().await;
+    let token = server.token("chief", "chief-password-1").await;
+    let (status, config) = server.get("/api/payments/config", &token).await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(
+        config,
+        json!({ "min_membership_fee": "25.00000000", "max_month_for_loan_payment": 12, "min_amount_for_loan_payment": "30.50000000" })
+    );
+}
+
+#[tokio::test]
+async fn only_serve_and_migrate_create_a_database() {
+    let sandbox = Sandbox::new();
+    let commands: [&[&str]; 3] = [
+        &["ledger", "verify"],
+        &["setup-fund", "--min-fee", "25"],
+        &[
+            "create-admin",
+            "--username",
+            "boss",
+            "--password",
+            "long-enough-pw",
+        ],
+    ];
+    for args in commands {
+        let output = sandbox.run(args, &[]);
+        assert!(!output.status.success(), "{args:?}: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no database at") && stderr.contains("x.db"),
+            "{args:?}: {}",
+            describe(&output)
+        );
+        assert!(
+            !sandbox.db_path().exists(),
+            "{args:?} created {:?}",
+            sandbox.db_path()
+        );
+    }
+    // A misspelt folder is not created either.
+    let wrong = Sandbox::with_database(format!(
+        "sqlite://{}/no-such-folder/x.db?mode=rwc",
+        sandbox.dir.path().display()
+    ));
+    let output = wrong.run(&["ledger", "verify"], &[]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(!sandbox.dir.path().join("no-such-folder").exists());
+
+    // An existing database without Saghat's tables is not migrated by a reading command.
+    let empty = sandbox.dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let other = Sandbox::with_database(format!("sqlite://{}", empty.display()));
+    let output = other.run(&["ledger", "verify"], &[]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("no Saghat tables"),
+        "{}",
+        describe(&output)
+    );
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", empty.display()))
+            .await
+            .unwrap();
+        let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(tables, 0, "ledger verify created tables");
+    }
+
+    // Once migrated, they work.
+    migrate(&sandbox);
+    for args in commands {
+        let output = sandbox.run(args, &[]);
+        assert!(output.status.success(), "{args:?}: {}", describe(&output));
+    }
+}
+
+#[test]
+fn a_database_that_cannot_be_reached_is_named_once() {
+    let port = free_port();
+    let sandbox = Sandbox::with_database(format!(
+        "postgres://postgres:secret-pw@127.0.0.1:{port}/saghat"
+    ));
+    for args in [&["ledger", "verify"][..], &["migrate"][..], &["serve"][..]] {
+        let output = sandbox.run(args, &[]);
+        assert!(!output.status.success(), "{}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let expected = format!("connection refused at 127.0.0.1:{port}");
+        assert!(
+            stderr.contains(&expected),
+            "{args:?}: {}",
+            describe(&output)
+        );
+        assert_eq!(
+            stderr.to_lowercase().matches("connection refused").count(),
+            1,
+            "{args:?}: said more than once: {stderr}"
+        );
+        assert!(!stderr.contains("secret-pw"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_bare_port_as_the_address_says_host_port() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["serve"], &[("BIND", "8000")]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("BIND") && stderr.contains("HOST:PORT"),
+        "{}",
+        describe(&output)
+    );
+    let output = sandbox.run(&["serve", "--bind", "8000"], &[]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("HOST:PORT"), "{}", describe(&output));
+}
+
+#[test]
+fn timeouts_that_cannot_work_are_refused() {
+    let sandbox = Sandbox::new();
+    let cases: [&[(&str, &str)]; 3] = [
+        &[("HEADER_READ_TIMEOUT_SECONDS", "0")],
+        &[("IDLE_TIMEOUT_SECONDS", "0")],
+        &[
+            ("IDLE_TIMEOUT_SECONDS", "10"),
+            ("REQUEST_TIMEOUT_SECONDS", "30"),
+        ],
+    ];
+    for env in cases {
+        let output = sandbox.run(&["serve", "--bind", "127.0.0.1:0"], env);
+        assert!(!output.status.success(), "{env:?}: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("configuration error") && stderr.contains(env[0].0),
+            "{env:?}: {}",
+            describe(&output)
+        );
+    }
+}
+
+#[tokio::test]
+async fn logs_have_no_colour_codes_when_not_on_a_terminal() {
+    let sandbox = Sandbox::new();
+    let mut server = Server::start(&sandbox, &ADMIN_ENV);
+    server.wait_ready().await;
+    server.token("chief", "chief-password-1").await;
     let output = server.output();
     assert!(
-        !output.contains("created main user") && !output.contains(&password),
-        "{output}"
+        output.contains("Saghat is serving"),
+        "no log lines to check:\n{output}"
+    );
+    assert!(
+        !output.contains('\u{1b}'),
+        "colour codes in the logs:\n{output:?}"
     );
     assert!(server.terminate().await.success());
 }
@@ -588,6 +906,7 @@ async fn serve_on_postgresql() {
         .execute(&mut conn)
         .await
         .expect("create database");
+    let _drop = DropDatabase(name.clone());
     let sandbox = Sandbox::with_database(format!("postgres://postgres@127.0.0.1:5432/{name}"));
 
     let mut server = Server::start(&sandbox, &ADMIN_ENV);
@@ -601,16 +920,41 @@ async fn serve_on_postgresql() {
     assert!(server.terminate().await.success());
     // Nothing was written to SQLite instead.
     assert!(!sandbox.db_path().exists() && !sandbox.dir.path().join("saghat.db").exists());
+}
 
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut conn)
-        .await;
+/// Drops a PostgreSQL database made by a test when it ends, passed or failed.
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // Its own thread and runtime: a test's runtime cannot be blocked on from inside.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn =
+                    sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test")
+                        .await
+                        .expect("connect to drop the test database");
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("drop the test database");
+            });
+        })
+        .join();
+    }
 }
 
 #[tokio::test]
 async fn ledger_verify_passes_on_sound_books_and_fails_on_forged_ones() {
     use sqlx::Connection;
     let sandbox = Sandbox::new();
+    migrate(&sandbox);
     let output = sandbox.run(&["ledger", "verify"], &[]);
     assert!(output.status.success(), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);

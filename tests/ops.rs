@@ -398,3 +398,245 @@ async fn allowed_hosts_refuses_other_host_names() {
         assert_eq!(body, json!({ "status": "ok" }), "{host}");
     }
 }
+
+#[tokio::test]
+async fn the_docs_page_may_not_be_framed() {
+    let app = sqlite_app().await;
+    for path in ["/api/docs/", "/api/docs/swagger-initializer.js"] {
+        let response = get(&app, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let csp = response
+            .headers()
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no Content-Security-Policy"))
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(response.headers()["x-frame-options"], "DENY", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_unfit_request_id_is_replaced_by_a_generated_one() {
+    let app = sqlite_app().await;
+    let huge = "a".repeat(10 * 1024);
+    let too_long = "b".repeat(65);
+    let unfit: [&[u8]; 6] = [
+        huge.as_bytes(),
+        too_long.as_bytes(),
+        b"has spaces in it",
+        b"tab\there",
+        b"semi;colon",
+        "caf\u{e9}".as_bytes(),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for sent in unfit {
+        let response = app
+            .http
+            .get(app.url("/healthz"))
+            .header(
+                "x-request-id",
+                reqwest::header::HeaderValue::from_bytes(sent).unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let id = request_id(response.headers());
+        assert_ne!(id.as_bytes(), sent);
+        assert!(
+            uuid::Uuid::parse_str(&id).is_ok(),
+            "sent {:?}, got {id:?}: not a generated id",
+            String::from_utf8_lossy(&sent[..sent.len().min(40)])
+        );
+        assert!(seen.insert(id), "a generated id was reused");
+    }
+
+    // The longest accepted id, with every allowed kind of character, is kept.
+    let longest = format!("Ab9._-{}", "z".repeat(58));
+    assert_eq!(longest.len(), 64);
+    let response = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", &longest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request_id(response.headers()), longest);
+}
+
+/// A raw TCP connection to the test server, for what an HTTP client library would not do.
+async fn connect(app: &TestApp) -> tokio::net::TcpStream {
+    let address = app.base.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(address).await.unwrap()
+}
+
+/// Reads until the server closes the connection, at most `limit`; returns what was read and
+/// whether the connection was closed (end of stream or reset) in time.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut received = vec![];
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return (received, false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (received, true),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+crate::on_both_databases!(
+    headers_sent_a_byte_a_second_are_cut_off,
+    an_idle_kept_alive_connection_is_closed,
+    a_declared_oversized_body_gets_413_before_it_is_sent,
+);
+
+async fn headers_sent_a_byte_a_second_are_cut_off(backend: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.header_read_timeout = std::time::Duration::from_secs(2)
+    })
+    .await
+    else {
+        return;
+    };
+    let mut stream = connect(&app).await;
+    let request =
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in request {
+        if stream.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        // The pause between bytes doubles as the check that the server hung up.
+        let (received, hung_up) =
+            read_until_closed(&mut stream, std::time::Duration::from_secs(1)).await;
+        let received = String::from_utf8_lossy(&received).to_string();
+        assert!(
+            !received.contains(" 200 "),
+            "the slow request was served: {received}"
+        );
+        if hung_up {
+            closed = true;
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        closed,
+        "the server waited {elapsed:?} for headers sent a byte a second"
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(5),
+        "closed only after {elapsed:?} (header read timeout 2 s)"
+    );
+    // Other clients are still served.
+    let (status, _) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Sends one complete keep-alive request and reads its whole answer (headers and a
+/// `Content-Length` body), leaving the connection open.
+async fn one_request(stream: &mut tokio::net::TcpStream, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut received = vec![];
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        assert!(n > 0, "closed before answering");
+        received.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&received).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .expect("a Content-Length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+    }
+}
+
+async fn an_idle_kept_alive_connection_is_closed(backend: Backend) {
+    use std::time::Duration;
+    // Each timeout alone closes a kept-alive connection that sends nothing more: the idle
+    // timeout (socket level), and the header timeout (hyper, waiting for the next request).
+    for (header_read, idle) in [(30, 1), (1, 30)] {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.header_read_timeout = Duration::from_secs(header_read);
+            c.idle_timeout = Duration::from_secs(idle);
+        })
+        .await
+        else {
+            return;
+        };
+        let mut stream = connect(&app).await;
+        for _ in 0..2 {
+            let answer = one_request(&mut stream, "/healthz").await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        }
+        let started = std::time::Instant::now();
+        let (received, closed) = read_until_closed(&mut stream, Duration::from_secs(6)).await;
+        let elapsed = started.elapsed();
+        assert!(
+            closed,
+            "header {header_read} s, idle {idle} s: an idle connection still open after {elapsed:?}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(900),
+            "closed after {elapsed:?}, before either timeout"
+        );
+        assert!(
+            received.is_empty() || String::from_utf8_lossy(&received).contains(" 408 "),
+            "{}",
+            String::from_utf8_lossy(&received)
+        );
+    }
+}
+
+async fn a_declared_oversized_body_gets_413_before_it_is_sent(backend: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let token = app.admin_token().await;
+    let mut stream = connect(&app).await;
+    let head = format!(
+        "POST /api/payments/pay HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        10 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Not a byte of the body is sent: the answer must come anyway, and the connection close.
+    let (received, closed) =
+        read_until_closed(&mut stream, std::time::Duration::from_secs(3)).await;
+    let received = String::from_utf8_lossy(&received).to_string();
+    assert!(
+        received.starts_with("HTTP/1.1 413"),
+        "no 413 within 3 s: {received:?}"
+    );
+    assert!(received.contains("Request body too large"), "{received}");
+    assert!(
+        received.to_ascii_lowercase().contains("x-request-id:"),
+        "{received}"
+    );
+    assert!(closed, "the connection stayed open after the 413");
+    assert_eq!(app.count("payments").await, 0);
+}

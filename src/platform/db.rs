@@ -57,8 +57,23 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// Whether opening the database may create it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// `serve` and `migrate`: a missing SQLite file is created (and the schema by migrating).
+    CreateIfMissing,
+    /// Every other command: the database must exist and have Saghat's schema, so a wrong
+    /// folder or URL is an error instead of a new, empty fund.
+    Existing,
+}
+
 impl Db {
+    /// Opens the database, creating a missing SQLite file (private to this user).
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Self::open(url, max_connections, Open::CreateIfMissing).await
+    }
+
+    pub async fn open(url: &str, max_connections: u32, open: Open) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -67,8 +82,27 @@ impl Db {
         } else {
             anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:");
         };
-        if backend == Backend::Sqlite {
-            create_sqlite_parent_dir(url)?;
+        let mut url = Cow::Borrowed(url);
+        if let Some(path) = sqlite_file(&url).map(std::path::Path::to_path_buf) {
+            match open {
+                Open::CreateIfMissing => create_sqlite_file(&path)?,
+                Open::Existing if !path.is_file() => anyhow::bail!(
+                    "no database at {}: check DATABASE_URL and SAGHAT_DATA_DIR \
+                     (`saghat migrate` or `saghat serve` creates a new one)",
+                    path.display()
+                ),
+                // SQLite itself may not create it either.
+                Open::Existing => url = Cow::Owned(without_create_mode(&url)),
+            }
+        }
+        // One connection first: a pool only reports "timed out" when it cannot connect, and
+        // what was wrong (refused, unknown database, wrong password) is the useful part.
+        {
+            use sqlx::Connection;
+            let conn = sqlx::AnyConnection::connect(&url)
+                .await
+                .map_err(|e| connect_error(&url, &e))?;
+            let _ = conn.close().await;
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -85,15 +119,55 @@ impl Db {
                     Ok(())
                 })
             })
-            .connect(url)
+            .connect(&url)
             .await
-            .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
+            .map_err(|e| connect_error(&url, &e))?;
+        if let Some(path) = sqlite_file(&url) {
+            // SQLite gives the -wal and -shm files the database file's permissions; those of
+            // a database made by an older Saghat, or by hand, are narrowed here.
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                make_private(std::path::Path::new(&name))?;
+            }
+        }
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Db {
+        let db = Db {
             pool,
             backend,
             sqlite_writer,
-        })
+        };
+        if open == Open::Existing {
+            db.check_schema(&url).await?;
+        }
+        Ok(db)
+    }
+
+    /// For commands that do not migrate: the database has Saghat's tables, and no migration
+    /// this build knows is missing.
+    async fn check_schema(&self, url: &str) -> anyhow::Result<()> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = $1")
+                .bind(true)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                "{} has no Saghat tables: check DATABASE_URL, or create them with `saghat migrate`",
+                redact(url)
+            )
+                })?;
+        let missing = migrator(self.backend)
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
+        if missing > 0 {
+            anyhow::bail!(
+                "{} lacks {missing} migration(s) of this Saghat: run `saghat migrate` first",
+                redact(url)
+            );
+        }
+        Ok(())
     }
 
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
@@ -294,21 +368,95 @@ pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
-fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
+/// The file of a `sqlite:` URL; `None` for PostgreSQL and in-memory databases.
+fn sqlite_file(url: &str) -> Option<&std::path::Path> {
     let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
+    (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
+}
+
+/// The URL with SQLite's `mode=rwc` (create) replaced by `mode=rw`.
+fn without_create_mode(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("mode="))
+        .collect();
+    params.push("mode=rw");
+    format!("{base}?{}", params.join("&"))
+}
+
+/// Creates the database's folder (0700) and an empty database file (0600) when missing, so
+/// that SQLite, which creates its files with the process's umask (often world-readable),
+/// never makes them: it gives the -wal and -shm files the main file's permissions.
+fn create_sqlite_file(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::config::create_private_dir(parent)?;
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("cannot create the database {}", path.display()))?;
+    Ok(())
+}
+
+/// Takes group and other permissions off an existing file.
+fn make_private(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+                .with_context(|| format!("cannot make {} private", path.display()))?;
+            tracing::warn!(file = %path.display(), "the database file was readable by others: now 0600");
         }
     }
     Ok(())
+}
+
+/// What went wrong connecting, said once: sqlx's message repeats its source's, which the
+/// error chain then prints again.
+fn connect_error(url: &str, e: &sqlx::Error) -> anyhow::Error {
+    let at = sqlite_file(url)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| server_address(url));
+    let reason = match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("connection refused at {at}")
+        }
+        sqlx::Error::Io(io) => format!("{io} ({at})"),
+        sqlx::Error::Database(db) => format!("{} ({at})", db.message()),
+        sqlx::Error::Configuration(c) => format!("invalid DATABASE_URL: {c}"),
+        sqlx::Error::PoolTimedOut => format!("no connection within 5 s ({at})"),
+        other => format!("{other} ({at})"),
+    };
+    anyhow::anyhow!("cannot connect to the database {}: {reason}", redact(url))
+}
+
+/// `host:port` of a PostgreSQL URL (the default port when none is given).
+fn server_address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    if host.is_empty() {
+        "the local socket".to_string()
+    } else if host.contains(':') && !host.ends_with(']') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    }
 }
 
 /// The URL without its password, for logs and error messages.
@@ -327,6 +475,38 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn read_only_opening_never_asks_sqlite_to_create() {
+        assert_eq!(
+            super::without_create_mode("sqlite://data/saghat.db?mode=rwc"),
+            "sqlite://data/saghat.db?mode=rw"
+        );
+        assert_eq!(
+            super::without_create_mode("sqlite:x.db"),
+            "sqlite:x.db?mode=rw"
+        );
+        assert_eq!(
+            super::without_create_mode("sqlite://x.db?cache=shared&mode=rwc"),
+            "sqlite://x.db?cache=shared&mode=rw"
+        );
+    }
+
+    #[test]
+    fn connection_errors_name_the_server() {
+        assert_eq!(
+            super::server_address("postgres://app:pw@db.example:5433/saghat?sslmode=require"),
+            "db.example:5433"
+        );
+        assert_eq!(
+            super::server_address("postgres://127.0.0.1/saghat"),
+            "127.0.0.1:5432"
+        );
+        assert_eq!(
+            super::server_address("postgres://[::1]/saghat"),
+            "[::1]:5432"
+        );
+    }
+
     #[test]
     fn passwords_never_reach_the_log() {
         assert_eq!(

@@ -1,5 +1,7 @@
 //! Logs: human-readable text by default, one JSON object per line with `LOG_FORMAT=json`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -26,8 +28,11 @@ pub fn init(format: LogFormat, debug: bool) {
         "saghat=info,tower_http=info,warn"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour codes only for a terminal: in files, journald or a log collector they are noise.
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_target(true);
     // A second init (tests, or a CLI command that serves) keeps the first subscriber.
     let _ = match format {

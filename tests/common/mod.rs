@@ -67,6 +67,47 @@ fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// The database this process made, dropped when it exits.
+static DATABASE_TO_DROP: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Runs at the exit of the test process (after every test, passed or failed): drops its
+/// database, ending the connections the tests' pools still hold. Test runtimes are gone by
+/// then, so it makes its own. A process killed outright leaves its database behind; `.ci/run`
+/// drops those before the suite and fails when the suite itself left one.
+extern "C" fn drop_test_database() {
+    let Some(name) = DATABASE_TO_DROP.lock().ok().and_then(|mut n| n.take()) else {
+        return;
+    };
+    drop_database(&name);
+}
+
+/// Drops a PostgreSQL database made by a test, blocking (at most 60 s: dropping one with the
+/// schemas of a whole test binary took 5-10 s on a loaded machine).
+pub fn drop_database(name: &str) {
+    use sqlx::Connection;
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let dropped = runtime.block_on(async {
+        let work = async {
+            let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), work).await
+    });
+    match dropped {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("cannot drop the test database {name}: {e}"),
+        Err(_) => eprintln!("cannot drop the test database {name}: timed out"),
+    }
+}
+
 /// A database made once per test process, or `None` when PostgreSQL is unreachable.
 async fn pg_database() -> Option<String> {
     PG_DATABASE
@@ -83,6 +124,9 @@ async fn pg_database() -> Option<String> {
             };
             let name = format!("saghat_test_{}", uuid::Uuid::new_v4().simple());
             sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+            *DATABASE_TO_DROP.lock().unwrap() = Some(name.clone());
+            // SAFETY: registers a plain function with no arguments to run at exit.
+            unsafe { libc::atexit(drop_test_database) };
             let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
             Some(format!("{base}/{name}"))
         })
@@ -134,15 +178,12 @@ impl TestApp {
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let router = app::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        // The server `saghat serve` runs, with its timeouts, until the test ends.
+        tokio::spawn(app::serve_until(
+            state.clone(),
+            listener,
+            std::future::pending(),
+        ));
         Some(TestApp {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
