@@ -1605,6 +1605,16 @@ async fn concurrent_wrong_logins_check_at_most_the_address_limit(backend: Backen
     let (status, retry_after, _) = login_raw(&app, ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after.is_some());
+    // A window later the same burst gets the same answer, while the ended windows are cleaned
+    // up under it.
+    app.clock.advance(chrono::Duration::minutes(16));
+    let attempts = names.iter().map(|name| login_raw(&app, name, "wrong"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(tally(&statuses), [(401, 20), (429, 40)].into());
 }
 
 async fn the_account_ceiling_still_lets_a_fresh_address_sign_in(backend: Backend) {
@@ -1658,6 +1668,8 @@ async fn the_account_ceiling_still_lets_a_fresh_address_sign_in(backend: Backend
         login_from(&app, "10.0.0.1", "rita", PASSWORD).await.0,
         StatusCode::OK
     );
+    // Ended windows are forgotten: what is left is this sign-in's account and address keys.
+    assert_eq!(app.count("login_attempts").await, 2);
 }
 
 async fn a_success_clears_its_own_failures_only(backend: Backend) {
@@ -1958,4 +1970,77 @@ async fn accounts_created_before_nfkc_keys_still_sign_in(backend: Backend) {
         login_body(&app, "paypal", PASSWORD).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+// --- a revocation reaches every instance -----------------------------------------------------
+
+crate::on_both_databases!(a_password_reset_reaches_another_instance_at_once);
+
+/// A second instance on the first one's database (and Redis), serving on its own port.
+async fn second_instance(first: &TestApp) -> String {
+    let config = (*first.state.config).clone();
+    let state = saghat::app::prepare(config, first.clock.clone())
+        .await
+        .expect("second instance starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = saghat::app::router(state);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    base
+}
+
+async fn a_password_reset_reaches_another_instance_at_once(backend: Backend) {
+    let redis =
+        std::env::var("SAGHAT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let prefix = format!("saghat-test-{}", uuid::Uuid::new_v4().simple());
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.redis_url = Some(redis);
+        c.redis_prefix = prefix;
+        // Long enough that only the message, not the cache's expiry, can explain a quick 401.
+        c.cache_ttl = std::time::Duration::from_secs(300);
+    })
+    .await
+    else {
+        return;
+    };
+    let second = second_instance(&app).await;
+    let admin = app.admin_token().await;
+    let (id, member) = app.member(&admin, "sara", "0").await;
+    let me_on_second = || async {
+        app.http
+            .get(format!("{second}/api/auth/me"))
+            .bearer_auth(&member)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        me_on_second().await,
+        StatusCode::OK,
+        "cached on the second instance"
+    );
+    let (status, body) = patch_user(
+        &app,
+        &admin,
+        &id.to_string(),
+        json!({ "password": "a-new-password-1" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while me_on_second().await != StatusCode::UNAUTHORIZED {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second instance still accepts the reset user's token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

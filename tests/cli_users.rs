@@ -26,13 +26,47 @@ enum Backend {
 struct Sandbox {
     dir: tempfile::TempDir,
     database_url: String,
+    _drop: Option<DropDatabase>,
+}
+
+/// Drops the PostgreSQL database a test made when the test ends, passed or failed.
+struct DropDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Its own thread and runtime: the test's runtime cannot be blocked on from inside it.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("connect to drop the test database");
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("drop the test database");
+            });
+        })
+        .join();
+    }
 }
 
 impl Sandbox {
     async fn new(backend: Backend) -> Option<Sandbox> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}/x.db?mode=rwc", dir.path().display()),
+        let (database_url, drop) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/x.db?mode=rwc", dir.path().display()),
+                None,
+            ),
             Backend::Postgres => {
                 use sqlx::Connection;
                 let admin_url = std::env::var("SAGHAT_TEST_POSTGRES_URL")
@@ -53,10 +87,17 @@ impl Sandbox {
                     .await
                     .expect("create database");
                 let (base, _) = admin_url.rsplit_once('/').expect("a database path");
-                format!("{base}/{name}")
+                (
+                    format!("{base}/{name}"),
+                    Some(DropDatabase { admin_url, name }),
+                )
             }
         };
-        Some(Sandbox { dir, database_url })
+        Some(Sandbox {
+            dir,
+            database_url,
+            _drop: drop,
+        })
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -373,6 +414,7 @@ async fn user_commands_name_unknown_users_and_missing_passwords(backend: Backend
     let Some(sandbox) = Sandbox::new(backend).await else {
         return;
     };
+    sandbox.ok(&["migrate"]);
     for args in [
         &[
             "user",

@@ -13,7 +13,7 @@ use super::tokens::{random_token, token_hash};
 use super::{CurrentUser, Role};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::is_unique_violation;
+use crate::platform::db::{is_unique_violation, Backend};
 use crate::platform::error::{ApiError, ApiResult, FieldError};
 use crate::platform::extract::{length_kind, RequestMeta, Validate};
 use crate::platform::money::Amount;
@@ -91,9 +91,18 @@ async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult
     let limits = &state.config.login_limits;
     let now = state.now();
     let since = now - chrono::Duration::from_std(limits.window).unwrap_or_default();
+    let backend = state.db.backend;
+    if backend == Backend::Postgres {
+        let mut conn = state.db.pool.acquire().await?;
+        store::forget_attempts_before(&mut conn, backend, since).await?;
+    }
     let mut tx = state.db.begin_write().await?;
-    store::forget_attempts_before(&mut tx, since).await?;
-    // Always in this order (account, pair, address), so concurrent attempts cannot deadlock.
+    if backend == Backend::Sqlite {
+        // One writer at a time: no lock to wait for, so inside is fine (and saves a write).
+        store::forget_attempts_before(&mut tx, backend, since).await?;
+    }
+    // Keys are always locked in this order (account, pair, address), here and in `release`,
+    // so concurrent attempts cannot deadlock.
     let account = store::reserve_attempt(
         &mut tx,
         &keys.account,
@@ -148,15 +157,15 @@ impl Reserved {
     /// Gives back the address and account reservations of a check that succeeded or never
     /// ran; a success also clears its pair.
     async fn release(&self, conn: &mut sqlx::AnyConnection, succeeded: bool) -> ApiResult<()> {
+        if self.account.is_some() {
+            store::release_attempt(conn, &self.keys.account).await?;
+        }
         if succeeded {
             store::clear_attempts(conn, &self.keys.pair).await?;
         } else {
             store::release_attempt(conn, &self.keys.pair).await?;
         }
         store::release_attempt(conn, &self.keys.address).await?;
-        if self.account.is_some() {
-            store::release_attempt(conn, &self.keys.account).await?;
-        }
         Ok(())
     }
 
@@ -170,9 +179,10 @@ impl Reserved {
     }
 }
 
-/// Checks a username (any letter case, NFKC-normalised) and password, under the login rate limits, and issues
-/// an access token and a refresh token. Each attempt reserves its password check before
-/// hashing (see [`reserve_login_attempt`]); failures keep their reservation and are audited.
+/// Checks a username (any letter case, NFKC-normalised) and password, under the login rate
+/// limits, and issues an access token and a refresh token. Each attempt reserves its password
+/// check before hashing (see [`reserve_login_attempt`]); failures keep their reservation and
+/// are audited.
 pub async fn sign_in(
     state: &AppState,
     meta: &RequestMeta,

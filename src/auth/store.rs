@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{CurrentUser, Role};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{flag, summed_amount, Db};
+use crate::platform::db::{flag, summed_amount, Backend, Db};
 use crate::platform::money::Amount;
 
 /// A member as the API shows them (`User` in the original API).
@@ -405,12 +405,25 @@ pub async fn clear_attempts(conn: &mut AnyConnection, key: &str) -> Result<(), s
     Ok(())
 }
 
-/// Forgets windows that ended, so the table holds only keys tried in the last window.
+/// Forgets (up to 500) windows that ended, so the table holds only keys tried in the last
+/// window. On PostgreSQL run it on its own, not inside a reservation: it skips rows another
+/// attempt holds, so it never waits for one and cannot deadlock with it.
 pub async fn forget_attempts_before(
     conn: &mut AnyConnection,
+    backend: Backend,
     since: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_attempts WHERE window_start <= $1")
+    let sql = match backend {
+        Backend::Postgres => {
+            "DELETE FROM login_attempts WHERE limit_key IN (SELECT limit_key FROM login_attempts \
+             WHERE window_start <= $1 LIMIT 500 FOR UPDATE SKIP LOCKED)"
+        }
+        Backend::Sqlite => {
+            "DELETE FROM login_attempts WHERE limit_key IN (SELECT limit_key FROM login_attempts \
+             WHERE window_start <= $1 LIMIT 500)"
+        }
+    };
+    sqlx::query(sql)
         .bind(to_db_time(since))
         .execute(conn)
         .await?;

@@ -14,7 +14,6 @@ use crate::auth::domain::{legacy_username_key, username_key, validate_password};
 use crate::auth::{password, store, Role};
 use crate::config::Config;
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::Db;
 use crate::platform::extract::RequestMeta;
 
 #[derive(Subcommand)]
@@ -45,7 +44,9 @@ pub async fn run(command: UserCommand, config: &Config) -> anyhow::Result<()> {
         UserCommand::SetPassword { password, .. } => Some(read_password(password.clone())?),
         _ => None,
     };
-    let db = Db::connect(&config.database_url, 2).await?;
+    // Like the other commands: an existing database only (a typo in DATABASE_URL must not
+    // make a new, empty one).
+    let db = super::existing_database(config).await?;
     db.migrate().await?;
     let now = crate::app::clock_for(config).now();
     let name = match &command {
