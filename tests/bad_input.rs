@@ -1313,7 +1313,7 @@ async fn control_characters_never_reach_the_database(backend: Backend) {
         (
             rows(&app).await,
             app.count("audit_log").await,
-            app.count("login_failures").await,
+            app.count("login_attempts").await,
         )
     };
     let before = counts().await;
@@ -1631,7 +1631,7 @@ async fn control_characters_in_web_forms_are_refused(backend: Backend) {
     let before = (
         rows(&app).await,
         app.count("audit_log").await,
-        app.count("login_failures").await,
+        app.count("login_attempts").await,
     );
     let post_form = |path: &'static str, body: String| {
         let request = app
@@ -1665,7 +1665,7 @@ async fn control_characters_in_web_forms_are_refused(backend: Backend) {
         (
             rows(&app).await,
             app.count("audit_log").await,
-            app.count("login_failures").await
+            app.count("login_attempts").await
         ),
         before,
         "nothing written"

@@ -539,7 +539,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("membership_fee"),
-        "Membership fee must be at least 20.00"
+        "Membership fee 19.50 is less than minimum required 20.00"
     );
     assert!(page.has("aria-invalid=\"true\""));
     assert!(page.has("value=\"19.5\""), "what was typed is kept");
@@ -577,7 +577,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
         .await;
     assert_eq!(
         page.field_error("bitpin_payment_id"),
-        "Must be 1 to 128 characters long"
+        "String should have at most 128 characters"
     );
     // A repayment without a loan (the field is not even shown): said at the top of the form.
     let page = sara
@@ -591,7 +591,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
             ],
         )
         .await;
-    assert!(page.has("You have no active loan to repay"));
+    assert!(page.has("You do not have an active loan. Loan payment must be null."));
     assert!(!page.has("{\"detail\""), "never raw JSON");
     assert_eq!(app.count("payments").await, 1);
 }
@@ -670,7 +670,7 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     // Every form of a session carries the same token.
     let csrf = page.csrf();
     let again = browser.post("/fund/draw", &[("csrf", &csrf)]).await;
-    assert!(again.has("Loan already assigned for Azar 1405"));
+    assert!(again.has("Loan assignment already done for Azar 1405"));
     assert_eq!(app.count("loans").await, 1);
 }
 
@@ -725,7 +725,7 @@ async fn the_current_loan_shows_its_progress(backend: Backend) {
         .await;
     assert_eq!(
         missing.field_error("loan"),
-        "You have an active loan: loan repayment is required"
+        "You have an active loan. Loan repayment amount is required."
     );
     let too_much = browser
         .submit(

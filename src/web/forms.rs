@@ -71,8 +71,7 @@ impl FormErrors {
 
 /// The form field an API error sentence is about (see `docs/api-fund.md`).
 fn field_of(detail: &str) -> Option<&'static str> {
-    // Each in today's wording and the original API's ("Membership fee 19 is less than …").
-    if detail.starts_with("membership_fee") || detail.starts_with("Membership fee") {
+    if detail.starts_with("Membership fee") {
         Some("membership_fee")
     } else if detail.contains("Bitpin payment") {
         Some("bitpin_payment_id")
@@ -117,21 +116,13 @@ pub fn localize(detail: &str, lang: Lang) -> String {
         Some("این شناسه پرداخت بیت‌پین قبلاً استفاده شده است".into())
     } else if let Some(why) = after("Bitpin payment verification failed: ") {
         Some(format!("تأیید پرداخت بیت‌پین ناموفق بود: {why}"))
-    } else if let Some(min) =
-        after("membership_fee must be at least ").or_else(|| minimum_of("Membership fee "))
-    {
+    } else if let Some(min) = minimum_of("Membership fee ") {
         Some(format!("حق عضویت باید دست‌کم {min} باشد"))
-    } else if detail == "membership_fee must be greater than 0" {
-        Some(lang.t("must_be_positive").to_string())
-    } else if let Some(min) =
-        after("Loan repayment must be at least ").or_else(|| minimum_of("Loan payment "))
-    {
+    } else if let Some(min) = minimum_of("Loan payment ") {
         Some(format!("قسط وام باید دست‌کم {min} باشد"))
     } else if detail.starts_with("You have an active loan") {
         Some("وام فعال دارید: مبلغ قسط وام را وارد کنید".into())
-    } else if detail.starts_with("You have no active loan")
-        || detail.starts_with("You do not have an active loan")
-    {
+    } else if detail.starts_with("You do not have an active loan") {
         Some("وام فعالی ندارید: قسط وام را خالی بگذارید".into())
     } else if let Some((paid, owed)) = detail
         .strip_prefix("Loan repayment ")
@@ -153,9 +144,7 @@ pub fn localize(detail: &str, lang: Lang) -> String {
             ),
             None => format!("همه اعضا پرداخت نکرده‌اند: {}", humanize(rest, lang)),
         })
-    } else if let Some(month) =
-        after("Loan already assigned for ").or_else(|| after("Loan assignment already done for "))
-    {
+    } else if let Some(month) = after("Loan assignment already done for ") {
         Some(format!("قرعه‌کشی ماه {month} قبلاً انجام شده است"))
     } else if detail == "Username already exists" {
         Some("این نام کاربری قبلاً ثبت شده است".into())
@@ -266,18 +255,18 @@ mod tests {
     #[test]
     fn api_errors_go_next_to_their_field() {
         let e = placed(ApiError::bad_request(
-            "membership_fee must be at least 20.00000000",
+            "Membership fee 19.50000000 is less than minimum required 20.00000000",
         ));
         assert_eq!(
             e.field("membership_fee"),
-            Some("Membership fee must be at least 20.00")
+            Some("Membership fee 19.50 is less than minimum required 20.00")
         );
         let e = placed(ApiError::conflict(
             "This Bitpin payment id has already been used",
         ));
         assert!(e.field("bitpin_payment_id").is_some());
         let e = placed(ApiError::bad_request(
-            "You have an active loan: loan repayment is required",
+            "You have an active loan. Loan repayment amount is required.",
         ));
         assert!(e.field("loan").is_some());
         let e = placed(ApiError::Validation(vec![FieldError::body(
@@ -355,16 +344,22 @@ mod tests {
     #[test]
     fn numbers_in_sentences_take_the_pages_precision_and_month_names() {
         assert_eq!(
-            localize("membership_fee must be at least 20.00000000", Lang::En),
-            "Membership fee must be at least 20.00"
+            localize(
+                "Membership fee 19.50000000 is less than minimum required 20.00000000",
+                Lang::En
+            ),
+            "Membership fee 19.50 is less than minimum required 20.00"
         );
         assert_eq!(
-            localize("membership_fee must be at least 1234.50000000", Lang::Fa),
+            localize(
+                "Membership fee 19.50000000 is less than minimum required 1234.50000000",
+                Lang::Fa
+            ),
             "حق عضویت باید دست‌کم ۱٬۲۳۴٫۵۰ باشد"
         );
         assert_eq!(
-            localize("Loan already assigned for 1405/9", Lang::En),
-            "Loan already assigned for Azar 1405"
+            localize("Loan assignment already done for 1405/9", Lang::En),
+            "Loan assignment already done for Azar 1405"
         );
         assert_eq!(
             humanize(
