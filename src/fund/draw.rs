@@ -69,6 +69,12 @@ pub enum Exclusion {
 }
 
 impl Exclusion {
+    pub const ALL: [Exclusion; 3] = [
+        Exclusion::ActiveLoan,
+        Exclusion::NoRequest,
+        Exclusion::RequestAboveBalance,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Exclusion::ActiveLoan => "active_loan",
@@ -86,13 +92,36 @@ impl Exclusion {
     }
 }
 
+impl Exclusion {
+    /// The exclusion a logged `reason` sentence stands for, in today's wording or in the one
+    /// draws were logged with before the `code` was added ("loan request amount …").
+    pub fn from_reason(sentence: &str) -> Option<Exclusion> {
+        match sentence {
+            "loan request amount is 0" => Some(Exclusion::NoRequest),
+            "loan request amount exceeds balance" => Some(Exclusion::RequestAboveBalance),
+            _ => Exclusion::ALL.into_iter().find(|e| e.reason() == sentence),
+        }
+    }
+}
+
 /// Why a member does not take part, or `None` when they do.
 pub fn exclusion_reason(m: &MemberStats) -> Option<Exclusion> {
-    if m.has_active_loan {
+    exclusion(m.is_main, m.loan_request, m.balance, m.has_active_loan)
+}
+
+/// The draw's eligibility rule on the only facts it reads: a member with an active loan, or who
+/// asks for nothing, or (unless main) asks for more than their balance sits out.
+pub fn exclusion(
+    is_main: bool,
+    loan_request: Amount,
+    balance: Amount,
+    has_active_loan: bool,
+) -> Option<Exclusion> {
+    if has_active_loan {
         Some(Exclusion::ActiveLoan)
-    } else if !m.loan_request.is_positive() {
+    } else if !loan_request.is_positive() {
         Some(Exclusion::NoRequest)
-    } else if !m.is_main && m.loan_request > m.balance {
+    } else if !is_main && loan_request > balance {
         Some(Exclusion::RequestAboveBalance)
     } else {
         None
@@ -344,6 +373,22 @@ mod tests {
             ..veteran(2)
         };
         assert_eq!(score(&poor), Score::Finite(0));
+    }
+
+    #[test]
+    fn logged_reasons_are_read_back_in_either_wording() {
+        for exclusion in Exclusion::ALL {
+            assert_eq!(Exclusion::from_reason(exclusion.reason()), Some(exclusion));
+        }
+        assert_eq!(
+            Exclusion::from_reason("loan request amount exceeds balance"),
+            Some(Exclusion::RequestAboveBalance)
+        );
+        assert_eq!(
+            Exclusion::from_reason("loan request amount is 0"),
+            Some(Exclusion::NoRequest)
+        );
+        assert_eq!(Exclusion::from_reason("a rule we never had"), None);
     }
 
     #[test]

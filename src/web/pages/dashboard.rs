@@ -10,7 +10,7 @@ use super::{plain, render, Done, Page, View};
 use crate::app::AppState;
 use crate::auth::service::change_loan_request;
 use crate::auth::store::{profile_by_id, UserProfile};
-use crate::fund::draw::{exclusion_reason, MemberStats};
+use crate::fund::draw::exclusion;
 use crate::fund::http::PayRequest;
 use crate::fund::service::submit_payment;
 use crate::fund::store::{self, Loan, LoanFilter, Payment};
@@ -130,11 +130,6 @@ fn months_after(month: JalaliMonth, count: i64) -> Option<JalaliMonth> {
     })
 }
 
-/// Why the draw would leave this member out, by the draw's own rule, as a stable code.
-fn exclusion_code(stats: &MemberStats) -> Option<&'static str> {
-    exclusion_reason(stats).map(|exclusion| exclusion.code())
-}
-
 /// Whether the member takes part in this month's draw, as far as it is known before it runs.
 pub enum DrawStatus {
     /// The draw has run this month: whether they won.
@@ -242,22 +237,13 @@ async fn page(
             return DrawStatus::Done { won };
         }
         // The draw's own rule, on what the draw will read of this member.
-        let stats = MemberStats {
-            user_id: profile.id,
-            username: profile.username.clone(),
-            is_main: profile.is_main,
-            loan_request: profile.loan_request_amount,
-            balance: profile.balance,
-            has_active_loan: profile.has_active_loan,
-            last_payment_total: None,
-            repayment_count: 0,
-            loans_received_count: 0,
-            loans_received_total: Amount::ZERO,
-            last_loan_amount: None,
-            months_without_repayment: 0,
-        };
-        match exclusion_code(&stats) {
-            Some(code) => DrawStatus::Excluded(code),
+        match exclusion(
+            profile.is_main,
+            profile.loan_request_amount,
+            profile.balance,
+            profile.has_active_loan,
+        ) {
+            Some(excluded) => DrawStatus::Excluded(excluded.code()),
             None => DrawStatus::TakesPart(profile.loan_request_amount),
         }
     });

@@ -16,6 +16,7 @@ use super::i18n::{self, Lang};
 use super::session::{Prefs, Session, WebForm, WebResult};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
+use crate::fund::draw::Exclusion;
 use crate::fund::store::Loan;
 use crate::platform::money::Amount;
 
@@ -248,17 +249,10 @@ impl DrawView {
     }
 }
 
-/// The stable code of a reason the draw gives for leaving a member out: the sentences of
-/// `fund::draw::exclusion_reason`, in today's wording and the original API's.
+/// The stable code of a reason the draw gave for leaving a member out, for logs written
+/// before the draw logged codes.
 pub fn reason_code(reason: &str) -> Option<&'static str> {
-    match reason {
-        "has an active loan" => Some("active_loan"),
-        "loan request amount is 0" | "loan_request_amount is 0" => Some("no_request"),
-        "loan request amount exceeds balance" | "loan_request_amount exceeds balance" => {
-            Some("request_above_balance")
-        }
-        _ => None,
-    }
+    Exclusion::from_reason(reason).map(Exclusion::code)
 }
 
 /// Why a member sat out a draw, in plain words: by the log's `code` when it has one, else by
@@ -347,31 +341,17 @@ mod tests {
     }
 
     #[test]
-    fn the_draws_own_reasons_all_have_a_code() {
-        use crate::fund::draw::{exclusion_reason, MemberStats};
-        let member = |has_active_loan, request: i64, balance: i64| MemberStats {
-            user_id: 1,
-            username: "m".into(),
-            is_main: false,
-            loan_request: Amount::whole(request),
-            balance: Amount::whole(balance),
-            has_active_loan,
-            last_payment_total: None,
-            repayment_count: 0,
-            loans_received_count: 0,
-            loans_received_total: Amount::ZERO,
-            last_loan_amount: None,
-            months_without_repayment: 0,
-        };
-        for (m, code) in [
-            (member(true, 20, 20), "active_loan"),
-            (member(false, 0, 20), "no_request"),
-            (member(false, 40, 20), "request_above_balance"),
-        ] {
-            let exclusion = exclusion_reason(&m).unwrap();
-            assert_eq!(exclusion.code(), code);
-            let sentence = exclusion.reason();
-            assert_eq!(reason_code(sentence), Some(code), "{sentence}");
+    fn the_draws_own_reasons_all_have_a_code_and_a_translation() {
+        for exclusion in Exclusion::ALL {
+            assert_eq!(reason_code(exclusion.reason()), Some(exclusion.code()));
+            for lang in [Lang::En, Lang::Fa] {
+                let shown = reason(Some(exclusion.code()), exclusion.reason(), lang);
+                assert_ne!(
+                    shown,
+                    exclusion.reason(),
+                    "{lang:?} translates {exclusion:?}"
+                );
+            }
         }
     }
 }
