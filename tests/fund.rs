@@ -723,7 +723,7 @@ async fn one_bitpin_payment_is_claimed_once_however_its_id_is_written(backend: B
 /// can claim it again, and no payment is changed or lost.
 async fn existing_payments_get_their_bitpin_key_when_migrating(backend: Backend) {
     use saghat::platform::db::{migrator, Db};
-    let Some((url, _dir)) = fresh_database(backend).await else {
+    let Some((url, _dir)) = common::fresh_database(backend).await else {
         return;
     };
     let db = Db::connect(&url, 2).await.unwrap();
@@ -801,40 +801,4 @@ async fn existing_payments_get_their_bitpin_key_when_migrating(backend: Backend)
     assert!(saghat::platform::db::is_unique_violation(
         &again.unwrap_err()
     ));
-}
-
-/// An empty database for the migration test: a SQLite file, or a fresh PostgreSQL schema (None:
-/// PostgreSQL unreachable and CI unset, so the test is skipped as the harness skips).
-async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display());
-            Some((url, Some(dir)))
-        }
-        Backend::Postgres => {
-            use sqlx::Connection;
-            let admin_url = std::env::var("SAGHAT_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
-                Ok(conn) => conn,
-                Err(e) if std::env::var_os("CI").is_some() => {
-                    panic!("CI is set but PostgreSQL is unreachable: {e}")
-                }
-                Err(e) => {
-                    eprintln!("SKIPPING PostgreSQL tests: {e}");
-                    return None;
-                }
-            };
-            let schema = format!("m_{}", uuid::Uuid::new_v4().simple());
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            Some((
-                format!("{admin_url}?options=-c%20search_path%3D{schema}"),
-                None,
-            ))
-        }
-    }
 }

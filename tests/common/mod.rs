@@ -134,6 +134,34 @@ async fn pg_database() -> Option<String> {
         .clone()
 }
 
+/// The URL of an empty database: a SQLite file in a temporary folder (returned, so it lives as
+/// long as the caller keeps it), or a fresh schema in this process's PostgreSQL database, which
+/// is dropped at exit. `None` means "skip": PostgreSQL is unreachable and CI is not set.
+pub async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display());
+            Some((url, Some(dir)))
+        }
+        Backend::Postgres => {
+            let database = pg_database().await?;
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
+                .await
+                .expect("connect test database");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await
+                .expect("create schema");
+            Some((
+                format!("{database}?options=-c%20search_path%3D{schema}"),
+                None,
+            ))
+        }
+    }
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         Self::spawn_with(backend, |_| {}).await
@@ -142,30 +170,7 @@ impl TestApp {
     /// Spawns with a configuration adjusted by `tweak`. `None` means "skip": PostgreSQL is not
     /// available on this machine (and CI is not set).
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        let (url, dir) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                (
-                    format!("sqlite://{}/saghat.db?mode=rwc", dir.path().display()),
-                    Some(dir),
-                )
-            }
-            Backend::Postgres => {
-                let database = pg_database().await?;
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
-                    .await
-                    .expect("connect test database");
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create schema");
-                (
-                    format!("{database}?options=-c%20search_path%3D{schema}"),
-                    None,
-                )
-            }
-        };
+        let (url, dir) = fresh_database(backend).await?;
         let mut config = Config::for_tests(url);
         config.admin_username = Some(ADMIN.into());
         config.admin_password = Some(ADMIN_PASSWORD.into());
