@@ -1,12 +1,14 @@
 # Production image: a static-ish release build on Debian slim.
 #   docker build -t saghat .
-#   docker run -p 8000:8000 -e APP_ENV=prod -e SECRET_KEY=... -e JWT_SECRET_KEY=... \
+#   docker run -p 8000:8000 -e APP_ENV=prod -e SECRET_KEY=... -e JWT_SECRET_KEY=... -e BITPIN_API_KEY=... \
 #     -e DATABASE_URL=postgres://... saghat
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
 RUN cargo build --release --locked && strip target/release/saghat
 
 FROM debian:bookworm-slim
