@@ -8,7 +8,7 @@
 \set month random(1, 12)
 \set r1 random(1, 2000000000)
 \set r2 random(1, 2000000000)
-SELECT id, username, is_main, role FROM users WHERE id = :uid AND is_active = 1;
+SELECT id, username, role FROM users WHERE id = :uid AND is_active = 1;
 SELECT COUNT(*) FROM payments WHERE user_id = :uid AND jalali_year = :year AND jalali_month = :month;
 SELECT l.id, l.amount, l.min_amount_for_each_payment,
   CAST(COALESCE((SELECT SUM(p.loan_amount) FROM payments p WHERE p.loan_id = l.id), 0) AS BIGINT) AS total_paid

@@ -2044,3 +2044,69 @@ async fn a_password_reset_reaches_another_instance_at_once(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+crate::on_both_databases!(the_role_is_the_only_admin_flag_after_migrating);
+
+/// Migration 0005 drops the `is_main` column that repeated the role: whoever either flag made
+/// an admin stays one, nobody else becomes one, and the column is gone, so no write can let
+/// the two disagree again.
+async fn the_role_is_the_only_admin_flag_after_migrating(backend: Backend) {
+    use saghat::platform::db::{migrator, Db};
+    let Some((url, _dir)) = common::fresh_database(backend).await else {
+        return;
+    };
+    let db = Db::connect(&url, 2).await.unwrap();
+    let mut before_0005 = migrator(db.backend);
+    before_0005.migrations = before_0005
+        .migrations
+        .iter()
+        .filter(|m| m.version < 5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before_0005.run(&db.pool).await.unwrap();
+    for (name, is_main, role) in [
+        ("flagged", 1, "member"),
+        ("admin", 1, "admin"),
+        ("role_only", 0, "admin"),
+        ("member", 0, "member"),
+        ("books", 0, "accountant"),
+    ] {
+        sqlx::query(
+            "INSERT INTO users (username, username_key, password_hash, created_at, is_main, role) \
+             VALUES ($1, $1, 'x', 't', $2, $3)",
+        )
+        .bind(name)
+        .bind(is_main as i64)
+        .bind(role)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    migrator(db.backend).run(&db.pool).await.unwrap();
+    let roles: Vec<(String, String)> =
+        sqlx::query_as("SELECT username, role FROM users ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let expected = [
+        ("flagged", "admin"),
+        ("admin", "admin"),
+        ("role_only", "admin"),
+        ("member", "member"),
+        ("books", "accountant"),
+    ];
+    assert_eq!(
+        roles,
+        expected
+            .map(|(u, r)| (u.to_string(), r.to_string()))
+            .to_vec()
+    );
+    assert!(
+        sqlx::query("SELECT is_main FROM users")
+            .fetch_all(&db.pool)
+            .await
+            .is_err(),
+        "the column is gone"
+    );
+}

@@ -48,6 +48,11 @@ impl Role {
         }
     }
 
+    /// The original API's "main user" is exactly the admin role; no column repeats it.
+    pub fn is_main(self) -> bool {
+        self == Role::Admin
+    }
+
     pub fn parse(text: &str) -> Role {
         match text {
             "admin" => Role::Admin,

@@ -28,7 +28,7 @@ pub struct UserProfile {
 
 // The balance is summed as whole and fractional units apart (see `db::split_sum`), so that no
 // total overflows a BIGINT.
-const PROFILE_SELECT: &str = "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_main, \
+const PROFILE_SELECT: &str = "SELECT u.id, u.username, u.first_name, u.last_name, u.email, \
     u.role, u.loan_request_amount, \
     CAST(COALESCE((SELECT SUM((e.credit - e.debit) / 100000000) FROM journal_entries e \
          JOIN ledger_accounts a ON a.id = e.account_id WHERE a.user_id = u.id AND a.kind = 'member_contributions'), 0) \
@@ -41,17 +41,18 @@ const PROFILE_SELECT: &str = "SELECT u.id, u.username, u.first_name, u.last_name
     FROM users u";
 
 fn profile(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
+    let role = Role::parse(&row.try_get::<String, _>("role")?);
     Ok(UserProfile {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         first_name: row.try_get("first_name")?,
         last_name: row.try_get("last_name")?,
         email: row.try_get("email")?,
-        is_main: flag(row, "is_main")?,
         balance: summed_amount(row, "balance")?,
         loan_request_amount: Amount::from_units(row.try_get("loan_request_amount")?),
         has_active_loan: flag(row, "has_active_loan")?,
-        role: Role::parse(&row.try_get::<String, _>("role")?),
+        is_main: role.is_main(),
+        role,
     })
 }
 
@@ -80,18 +81,19 @@ pub async fn list_profiles(db: &Db) -> Result<Vec<UserProfile>, sqlx::Error> {
 }
 
 fn current_user(r: &AnyRow) -> Result<CurrentUser, sqlx::Error> {
+    let role = Role::parse(&r.try_get::<String, _>("role")?);
     Ok(CurrentUser {
         id: r.try_get("id")?,
         username: r.try_get("username")?,
-        is_main: flag(r, "is_main")?,
-        role: Role::parse(&r.try_get::<String, _>("role")?),
+        is_main: role.is_main(),
+        role,
         session_version: r.try_get("session_version")?,
     })
 }
 
 pub async fn find_active_user(db: &Db, id: i64) -> Result<Option<CurrentUser>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, username, is_main, role, session_version FROM users WHERE id = $1 AND is_active = 1",
+        "SELECT id, username, role, session_version FROM users WHERE id = $1 AND is_active = 1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
@@ -113,7 +115,7 @@ pub async fn credentials(
     legacy_key: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, username, is_main, role, session_version, password_hash FROM users \
+        "SELECT id, username, role, session_version, password_hash FROM users \
          WHERE username_key IN ($1, $2) AND is_active = 1 \
          ORDER BY CASE WHEN username_key = $2 THEN 0 ELSE 1 END LIMIT 1",
     )
@@ -155,8 +157,8 @@ pub async fn insert_user(
     };
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, username_key, password_hash, first_name, last_name, email, \
-         is_main, is_active, loan_request_amount, created_at, role) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10) RETURNING id",
+         is_active, loan_request_amount, created_at, role) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9) RETURNING id",
     )
     .bind(user.username)
     .bind(user.username_key)
@@ -164,7 +166,6 @@ pub async fn insert_user(
     .bind(user.first_name)
     .bind(user.last_name)
     .bind(user.email)
-    .bind(i64::from(user.is_main))
     .bind(user.loan_request_amount.db_units())
     .bind(to_db_time(now))
     .bind(role.as_str())
@@ -212,29 +213,27 @@ pub async fn save_user_settings(
     s: &UserSettings,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE users SET first_name = $1, last_name = $2, email = $3, is_active = $4, role = $5, is_main = $6 WHERE id = $7",
+        "UPDATE users SET first_name = $1, last_name = $2, email = $3, is_active = $4, role = $5 WHERE id = $6",
     )
     .bind(&s.first_name)
     .bind(&s.last_name)
     .bind(&s.email)
     .bind(i64::from(s.is_active))
     .bind(s.role.as_str())
-    .bind(i64::from(s.role == Role::Admin))
     .bind(user_id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Gives a user a role; `is_main` follows (true exactly for admins).
+/// Gives a user a role (the API's `is_main` is read from it: true exactly for admins).
 pub async fn set_role(
     conn: &mut AnyConnection,
     user_id: i64,
     role: Role,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET role = $1, is_main = $2 WHERE id = $3")
+    sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
         .bind(role.as_str())
-        .bind(i64::from(role == Role::Admin))
         .bind(user_id)
         .execute(conn)
         .await?;
@@ -323,7 +322,7 @@ pub async fn set_password(
 }
 
 pub async fn count_main_users(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_main = 1")
+    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
         .fetch_one(&db.pool)
         .await
 }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::draw::MemberStats;
 use super::rules::{ActiveLoan, FundConfig, PaymentPlan};
+use crate::auth::Role;
 use crate::platform::clock::to_db_time;
 use crate::platform::db::{summed_amount, Conditions};
 use crate::platform::jalali::JalaliMonth;
@@ -460,7 +461,7 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
                   CAST(SUM((e.credit - e.debit) % 100000000) AS BIGINT) AS balance_fraction \
            FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id \
            WHERE a.kind = 'member_contributions' GROUP BY a.user_id) \
-         SELECT u.id, u.username, u.is_main, u.loan_request_amount, \
+         SELECT u.id, u.username, u.role, u.loan_request_amount, \
                 COALESCE(contributions.balance_whole, 0) AS balance_whole, \
                 COALESCE(contributions.balance_fraction, 0) AS balance_fraction, \
                 COALESCE(pay.repayment_count, 0) AS repayment_count, \
@@ -482,7 +483,7 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
             Ok(MemberStats {
                 user_id: r.try_get(0)?,
                 username: r.try_get(1)?,
-                is_main: r.try_get::<i64, _>(2)? != 0,
+                is_main: Role::parse(&r.try_get::<String, _>(2)?).is_main(),
                 loan_request: Amount::from_units(r.try_get(3)?),
                 balance: Amount::from_split_sum(r.try_get(4)?, r.try_get(5)?),
                 repayment_count: r.try_get(6)?,

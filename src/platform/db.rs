@@ -266,6 +266,13 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: include_str!("../../migrations/0004_bitpin_payment_key.postgres.sql"),
         sqlite: include_str!("../../migrations/0004_bitpin_payment_key.sqlite.sql"),
     },
+    MigrationSource {
+        version: 5,
+        description: "role is the only admin flag",
+        sql: include_str!("../../migrations/0005_role_is_the_only_admin_flag.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).
