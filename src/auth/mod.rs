@@ -65,12 +65,12 @@ impl Role {
 impl CurrentUser {
     /// Members and admins belong to the fund: they pay fees and take part in draws.
     pub fn is_fund_member(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::Member)
+        crate::fund::access::is_fund_member(self.role)
     }
 
     /// Admins and accountants see everyone's books.
     pub fn sees_all_books(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::Accountant)
+        crate::ledger::access::sees_all_books(self.role)
     }
 }
 

@@ -230,7 +230,7 @@ async fn get_loan(
         .await?
         .pop()
         .ok_or_else(not_found)?;
-    if !user.is_main && loan.user_id != Some(user.id) {
+    if !super::access::may_see_loan(&user, loan.user_id) {
         return Err(ApiError::Forbidden(
             "You do not have permission to view this loan".into(),
         ));

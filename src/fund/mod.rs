@@ -1,5 +1,6 @@
 //! The cooperative loan fund: monthly payments, the monthly draw, repayments.
 
+pub mod access;
 pub mod draw;
 pub mod http;
 pub mod rules;

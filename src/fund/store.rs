@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
 
+use super::access::FUND_MEMBER_ROLES_SQL;
 use super::draw::MemberStats;
 use super::rules::{ActiveLoan, FundConfig, PaymentPlan};
 use crate::auth::Role;
@@ -428,9 +429,11 @@ pub async fn unpaid_members(
     month: JalaliMonth,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN ('admin', 'member') AND NOT EXISTS \
-         (SELECT 1 FROM payments p WHERE p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2) \
-         ORDER BY u.username_key",
+        &format!(
+            "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
+             AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
+             AND p.jalali_year = $1 AND p.jalali_month = $2) ORDER BY u.username_key"
+        ),
     )
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
@@ -448,7 +451,7 @@ pub async fn unpaid_members(
 /// `(user_id, jalali_year, jalali_month)` (a member pays once a month, so the latest month
 /// identifies it) instead of a window over every payment.
 pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "WITH pay AS ( \
            SELECT user_id, \
                   CAST(COUNT(loan_id) AS BIGINT) AS repayment_count, \
@@ -473,7 +476,7 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
               AND last_pay.jalali_year = (pay.last_month - 1) / 12 \
               AND last_pay.jalali_month = pay.last_month - 12 * ((pay.last_month - 1) / 12) \
          LEFT JOIN contributions ON contributions.user_id = u.id \
-         WHERE u.is_active = 1 AND u.role IN ('admin', 'member') ORDER BY u.id",
+         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"),
     )
     .fetch_all(&mut *conn)
     .await?;

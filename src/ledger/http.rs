@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access;
 use super::domain::{Account, CURRENCY};
 use super::store::{self, AccountView, EntryFilter, EntryView, FundSummary};
 use crate::app::AppState;
@@ -216,7 +217,7 @@ async fn list_accounts(
     let mut problems = vec![];
     let page = page(&params, &mut problems);
     no_problems(problems)?;
-    let owner = (!user.sees_all_books()).then_some(user.id);
+    let owner = access::visible_owner(&user);
     let mut conn = state.db.pool.acquire().await?;
     let (items, total) = store::accounts(&mut conn, owner, None, page.limit, page.offset).await?;
     Ok(Json(Paged::new(items, total, page)))
@@ -247,7 +248,7 @@ async fn account_entries(
     let mut conn = state.db.pool.acquire().await?;
     let (accounts, _) = store::accounts(&mut conn, None, Some(account_id), 1, 0).await?;
     let account = accounts.into_iter().next().ok_or_else(not_found)?;
-    if !user.sees_all_books() && account.user_id != Some(user.id) {
+    if !access::may_see_account(&user, account.user_id) {
         return Err(ApiError::forbidden());
     }
     filter.account_id = Some(account_id);
@@ -273,7 +274,7 @@ async fn get_transaction(
     let users = store::transaction_users(&mut conn, &transaction_id)
         .await?
         .ok_or_else(not_found)?;
-    if !user.sees_all_books() && !users.contains(&Some(user.id)) {
+    if !access::may_see_transaction(&user, &users) {
         return Err(ApiError::forbidden());
     }
     let filter = EntryFilter {

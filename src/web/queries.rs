@@ -3,6 +3,7 @@
 
 use sqlx::{AnyConnection, Row};
 
+use crate::fund::access::{is_fund_member, FUND_MEMBER_ROLES_SQL};
 use crate::platform::db::{split_sum, summed_amount};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
@@ -20,11 +21,11 @@ pub async fn month_status(
     conn: &mut AnyConnection,
     month: JalaliMonth,
 ) -> Result<Vec<MonthStatus>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT u.username, p.amount FROM users u \
          LEFT JOIN payments p ON p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2 \
-         WHERE u.is_active = 1 AND u.role IN ('admin', 'member') ORDER BY u.username_key",
-    )
+         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.username_key"
+    ))
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
     .fetch_all(conn)
@@ -110,7 +111,7 @@ pub struct MemberRow {
 impl MemberRow {
     /// Members and admins pay fees; accountants do not.
     pub fn pays(&self) -> bool {
-        self.role != crate::auth::Role::Accountant
+        is_fund_member(self.role)
     }
 }
 
