@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::money::Amount;
@@ -370,6 +370,36 @@ impl Conditions {
     }
 }
 
+/// One page of a listing, and the number of all its matches: `count_sql` (a `SELECT COUNT(*)`)
+/// and `page_sql` (without `LIMIT`/`OFFSET`, which are appended here after `conditions`'
+/// placeholders) both carry `conditions`' WHERE clause and get its values. Each row of the page
+/// is read with `read`.
+pub async fn fetch_page<T>(
+    conn: &mut AnyConnection,
+    conditions: &Conditions,
+    count_sql: &str,
+    page_sql: &str,
+    limit: i64,
+    offset: i64,
+    read: impl FnMut(&AnyRow) -> Result<T, sqlx::Error>,
+) -> Result<(Vec<T>, i64), sqlx::Error> {
+    let total: i64 = conditions
+        .bind(sqlx::query(count_sql))
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let n = conditions.next_placeholder();
+    let sql = format!("{page_sql} LIMIT ${n} OFFSET ${}", n + 1);
+    let rows = conditions
+        .bind(sqlx::query(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?;
+    let items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+    Ok((items, total))
+}
+
 /// Reads a 0/1 flag column.
 pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(column)? != 0)
@@ -482,6 +512,55 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// The count sees every match and the page only its slice, with the filter's placeholders
+    /// numbered before `LIMIT` and `OFFSET`.
+    #[tokio::test]
+    async fn a_page_and_the_number_of_all_matches() {
+        use sqlx::Row;
+        let db = super::Db::connect("sqlite::memory:", 1).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        sqlx::query("CREATE TABLE t (v BIGINT, tag TEXT)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        for v in 1..=6_i64 {
+            sqlx::query("INSERT INTO t (v, tag) VALUES ($1, $2)")
+                .bind(v)
+                .bind(if v % 2 == 0 { "even" } else { "odd" })
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        let mut conditions = super::Conditions::default();
+        conditions.push("v >= ?", 2).push("tag = ?", "even");
+        let clause = conditions.where_clause();
+        let read = |r: &sqlx::any::AnyRow| r.try_get::<i64, _>("v");
+        let (items, total) = super::fetch_page(
+            &mut conn,
+            &conditions,
+            &format!("SELECT COUNT(*) FROM t{clause}"),
+            &format!("SELECT v FROM t{clause} ORDER BY v"),
+            2,
+            1,
+            read,
+        )
+        .await
+        .unwrap();
+        assert_eq!((items, total), (vec![4, 6], 3));
+        let (items, total) = super::fetch_page(
+            &mut conn,
+            &super::Conditions::default(),
+            "SELECT COUNT(*) FROM t",
+            "SELECT v FROM t ORDER BY v DESC",
+            2,
+            0,
+            read,
+        )
+        .await
+        .unwrap();
+        assert_eq!((items, total), (vec![6, 5], 6));
+    }
+
     #[test]
     fn read_only_opening_never_asks_sqlite_to_create() {
         assert_eq!(
