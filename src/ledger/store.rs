@@ -70,9 +70,11 @@ pub async fn post(
     .execute(&mut *conn)
     .await?;
     for posting in tx.postings() {
+        // Bound as amounts: one that does not fit a column fails the insert (and so the
+        // transaction) with `AmountOutOfRange` instead of a panic.
         let (debit, credit) = match posting.side {
-            Side::Debit => (posting.amount.db_units(), 0),
-            Side::Credit => (0, posting.amount.db_units()),
+            Side::Debit => (posting.amount, Amount::ZERO),
+            Side::Credit => (Amount::ZERO, posting.amount),
         };
         let inserted = sqlx::query(
             "INSERT INTO journal_entries (transaction_id, account_id, debit, credit, currency) \
@@ -302,8 +304,8 @@ pub async fn entries(
                 kind: r.try_get("kind")?,
                 account_id: r.try_get("account_id")?,
                 account_code: r.try_get("code")?,
-                debit: Amount::from_units(r.try_get("debit")?),
-                credit: Amount::from_units(r.try_get("credit")?),
+                debit: r.try_get("debit")?,
+                credit: r.try_get("credit")?,
                 currency: r.try_get("currency")?,
                 payment_id: r.try_get("payment_id")?,
                 loan_id: r.try_get("loan_id")?,
