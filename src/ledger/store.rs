@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::domain::{balance, Account, JournalTransaction, Side, CURRENCY};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{split_sum, summed_amount, Conditions};
+use crate::platform::db::{fetch_page, split_sum, summed_amount, Conditions};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
@@ -70,9 +70,11 @@ pub async fn post(
     .execute(&mut *conn)
     .await?;
     for posting in tx.postings() {
+        // Bound as amounts: one that does not fit a column fails the insert (and so the
+        // transaction) with `AmountOutOfRange` instead of a panic.
         let (debit, credit) = match posting.side {
-            Side::Debit => (posting.amount.db_units(), 0),
-            Side::Credit => (0, posting.amount.db_units()),
+            Side::Debit => (posting.amount, Amount::ZERO),
+            Side::Credit => (Amount::ZERO, posting.amount),
         };
         let inserted = sqlx::query(
             "INSERT INTO journal_entries (transaction_id, account_id, debit, credit, currency) \
@@ -191,32 +193,21 @@ pub async fn accounts(
         .push_some("a.user_id = ?", user_id)
         .push_some("a.id = ?", account_id);
     let clause = conditions.where_clause();
-    let total: i64 = conditions
-        .bind(sqlx::query(&format!(
-            "SELECT COUNT(*) FROM ledger_accounts a{clause}"
-        )))
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    let n = conditions.next_placeholder();
-    let sql = format!(
+    let page_sql = format!(
         "SELECT a.id, a.code, a.kind, a.normal_side, a.user_id, a.currency, {}, {} \
          FROM ledger_accounts a LEFT JOIN journal_entries e ON e.account_id = a.id{clause} \
-         GROUP BY a.id, a.code, a.kind, a.normal_side, a.user_id, a.currency ORDER BY a.id LIMIT ${} OFFSET ${}",
+         GROUP BY a.id, a.code, a.kind, a.normal_side, a.user_id, a.currency ORDER BY a.id",
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits"),
-        n,
-        n + 1
     );
-    let rows = conditions
-        .bind(sqlx::query(&sql))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(conn)
-        .await?;
-    let views = rows
-        .iter()
-        .map(|r| {
+    fetch_page(
+        conn,
+        &conditions,
+        &format!("SELECT COUNT(*) FROM ledger_accounts a{clause}"),
+        &page_sql,
+        limit,
+        offset,
+        |r| {
             let debits = summed_amount(r, "debits")?;
             let credits = summed_amount(r, "credits")?;
             Ok(AccountView {
@@ -230,9 +221,9 @@ pub async fn accounts(
                 credits,
                 balance: balance(side_of(r)?, debits, credits),
             })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((views, total))
+        },
+    )
+    .await
 }
 
 /// One line of a statement.
@@ -295,35 +286,26 @@ pub async fn entries(
          JOIN ledger_accounts a ON a.id = e.account_id{}",
         conditions.where_clause()
     );
-    let total: i64 = conditions
-        .bind(sqlx::query(&format!("SELECT COUNT(*) {from}")))
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    let n = conditions.next_placeholder();
-    let sql = format!(
-        "SELECT e.id, e.transaction_id, t.kind, e.account_id, a.code, e.debit, e.credit, e.currency, \
-         t.payment_id, t.loan_id, t.memo, t.jalali_year, t.jalali_month, t.created_at \
-         {from} ORDER BY t.created_at, e.id LIMIT ${n} OFFSET ${}",
-        n + 1
-    );
-    let rows = conditions
-        .bind(sqlx::query(&sql))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(conn)
-        .await?;
-    let views = rows
-        .iter()
-        .map(|r| {
+    fetch_page(
+        conn,
+        &conditions,
+        &format!("SELECT COUNT(*) {from}"),
+        &format!(
+            "SELECT e.id, e.transaction_id, t.kind, e.account_id, a.code, e.debit, e.credit, e.currency, \
+             t.payment_id, t.loan_id, t.memo, t.jalali_year, t.jalali_month, t.created_at \
+             {from} ORDER BY t.created_at, e.id"
+        ),
+        limit,
+        offset,
+        |r| {
             Ok(EntryView {
                 entry_id: r.try_get("id")?,
                 transaction_id: r.try_get("transaction_id")?,
                 kind: r.try_get("kind")?,
                 account_id: r.try_get("account_id")?,
                 account_code: r.try_get("code")?,
-                debit: Amount::from_units(r.try_get("debit")?),
-                credit: Amount::from_units(r.try_get("credit")?),
+                debit: r.try_get("debit")?,
+                credit: r.try_get("credit")?,
                 currency: r.try_get("currency")?,
                 payment_id: r.try_get("payment_id")?,
                 loan_id: r.try_get("loan_id")?,
@@ -332,9 +314,9 @@ pub async fn entries(
                 jalali_month: r.try_get("jalali_month")?,
                 created_at: r.try_get("created_at")?,
             })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((views, total))
+        },
+    )
+    .await
 }
 
 /// The users whose accounts a transaction touches (to decide who may see it).

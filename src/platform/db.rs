@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::money::Amount;
@@ -231,6 +231,10 @@ pub fn migrator(backend: Backend) -> Migrator {
 
 struct MigrationSource {
     version: i64,
+    /// The file name without `.sql`; its dialect companions are `{name}.postgres.sql` and
+    /// `{name}.sqlite.sql` (see the test `every_migration_file_is_registered`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    name: &'static str,
     description: &'static str,
     sql: &'static str,
     postgres: &'static str,
@@ -240,6 +244,7 @@ struct MigrationSource {
 const MIGRATIONS: &[MigrationSource] = &[
     MigrationSource {
         version: 1,
+        name: "0001_fund_core",
         description: "fund core",
         sql: include_str!("../../migrations/0001_fund_core.sql"),
         postgres: "",
@@ -247,6 +252,7 @@ const MIGRATIONS: &[MigrationSource] = &[
     },
     MigrationSource {
         version: 2,
+        name: "0002_ledger",
         description: "ledger, roles, idempotency",
         sql: include_str!("../../migrations/0002_ledger.sql"),
         postgres: include_str!("../../migrations/0002_ledger.postgres.sql"),
@@ -254,6 +260,7 @@ const MIGRATIONS: &[MigrationSource] = &[
     },
     MigrationSource {
         version: 3,
+        name: "0003_auth_hardening",
         description: "auth hardening",
         sql: include_str!("../../migrations/0003_auth_hardening.sql"),
         postgres: "",
@@ -261,6 +268,7 @@ const MIGRATIONS: &[MigrationSource] = &[
     },
     MigrationSource {
         version: 4,
+        name: "0004_bitpin_payment_key",
         description: "bitpin payment key",
         sql: include_str!("../../migrations/0004_bitpin_payment_key.sql"),
         postgres: include_str!("../../migrations/0004_bitpin_payment_key.postgres.sql"),
@@ -377,6 +385,36 @@ impl Conditions {
     }
 }
 
+/// One page of a listing, and the number of all its matches: `count_sql` (a `SELECT COUNT(*)`)
+/// and `page_sql` (without `LIMIT`/`OFFSET`, which are appended here after `conditions`'
+/// placeholders) both carry `conditions`' WHERE clause and get its values. Each row of the page
+/// is read with `read`.
+pub async fn fetch_page<T>(
+    conn: &mut AnyConnection,
+    conditions: &Conditions,
+    count_sql: &str,
+    page_sql: &str,
+    limit: i64,
+    offset: i64,
+    read: impl FnMut(&AnyRow) -> Result<T, sqlx::Error>,
+) -> Result<(Vec<T>, i64), sqlx::Error> {
+    let total: i64 = conditions
+        .bind(sqlx::query(count_sql))
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let n = conditions.next_placeholder();
+    let sql = format!("{page_sql} LIMIT ${n} OFFSET ${}", n + 1);
+    let rows = conditions
+        .bind(sqlx::query(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?;
+    let items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+    Ok((items, total))
+}
+
 /// Reads a 0/1 flag column.
 pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(column)? != 0)
@@ -489,6 +527,181 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// What is wrong between the files of `migrations/` (name, text) and `registered`: a file
+    /// no migration includes, a registered migration whose file is missing or differs, a
+    /// version that is not its file's number.
+    fn registration_problems(
+        files: &[(String, String)],
+        registered: &[super::MigrationSource],
+    ) -> Vec<String> {
+        let mut problems = vec![];
+        let text_of = |name: &str| files.iter().find(|(f, _)| f == name).map(|(_, t)| t);
+        for (file, _) in files {
+            let Some(stem) = file.strip_suffix(".sql") else {
+                problems.push(format!("{file}: not a .sql file"));
+                continue;
+            };
+            let (name, dialect) = match stem.rsplit_once('.') {
+                Some((name, dialect)) => (name, Some(dialect)),
+                None => (stem, None),
+            };
+            let Some(m) = registered.iter().find(|m| m.name == name) else {
+                problems.push(format!("{file}: not registered in MIGRATIONS"));
+                continue;
+            };
+            match dialect {
+                None => {}
+                Some("postgres") if !m.postgres.is_empty() => {}
+                Some("sqlite") if !m.sqlite.is_empty() => {}
+                Some(other) => problems.push(format!("{file}: {other} part not registered")),
+            }
+        }
+        for (i, m) in registered.iter().enumerate() {
+            let number = m.name.split('_').next().and_then(|n| n.parse::<i64>().ok());
+            if number != Some(m.version) || i64::try_from(i + 1) != Ok(m.version) {
+                problems.push(format!("{}: registered as version {}", m.name, m.version));
+            }
+            for (suffix, sql) in [
+                ("", m.sql),
+                (".postgres", m.postgres),
+                (".sqlite", m.sqlite),
+            ] {
+                let file = format!("{}{suffix}.sql", m.name);
+                match text_of(&file) {
+                    Some(text) if text == sql => {}
+                    // A companion nobody registered: reported above.
+                    Some(_) if sql.is_empty() => {}
+                    Some(_) => problems.push(format!("{file}: registered with other text")),
+                    None if suffix.is_empty() || !sql.is_empty() => {
+                        problems.push(format!("{file}: registered but missing"))
+                    }
+                    None => {}
+                }
+            }
+        }
+        problems
+    }
+
+    /// A migration file dropped into `migrations/` and never added to MIGRATIONS would never
+    /// run; this fails instead.
+    #[test]
+    fn every_migration_file_is_registered() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files = vec![];
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            files.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+        assert!(files.len() >= super::MIGRATIONS.len());
+        assert_eq!(
+            registration_problems(&files, super::MIGRATIONS),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn unregistered_and_missing_migration_files_are_named() {
+        let files = |names: &[&str]| -> Vec<(String, String)> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), format!("-- {n}")))
+                .collect()
+        };
+        let registered = [super::MigrationSource {
+            version: 1,
+            name: "0001_a",
+            description: "a",
+            sql: "-- 0001_a.sql",
+            postgres: "-- 0001_a.postgres.sql",
+            sqlite: "",
+        }];
+        assert_eq!(
+            registration_problems(&files(&["0001_a.sql", "0001_a.postgres.sql"]), &registered),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            registration_problems(
+                &files(&[
+                    "0001_a.sql",
+                    "0001_a.postgres.sql",
+                    "0001_a.sqlite.sql",
+                    "0002_b.sql"
+                ]),
+                &registered
+            ),
+            [
+                "0001_a.sqlite.sql: sqlite part not registered",
+                "0002_b.sql: not registered in MIGRATIONS"
+            ]
+        );
+        assert_eq!(
+            registration_problems(&files(&["0001_a.sql"]), &registered),
+            ["0001_a.postgres.sql: registered but missing"]
+        );
+        assert_eq!(
+            registration_problems(&files(&["0001_a.postgres.sql"]), &registered),
+            ["0001_a.sql: registered but missing"]
+        );
+        let renumbered = [super::MigrationSource {
+            version: 2,
+            ..registered[0]
+        }];
+        assert_eq!(
+            registration_problems(&files(&["0001_a.sql", "0001_a.postgres.sql"]), &renumbered),
+            ["0001_a: registered as version 2"]
+        );
+    }
+
+    /// The count sees every match and the page only its slice, with the filter's placeholders
+    /// numbered before `LIMIT` and `OFFSET`.
+    #[tokio::test]
+    async fn a_page_and_the_number_of_all_matches() {
+        use sqlx::Row;
+        let db = super::Db::connect("sqlite::memory:", 1).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        sqlx::query("CREATE TABLE t (v BIGINT, tag TEXT)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        for v in 1..=6_i64 {
+            sqlx::query("INSERT INTO t (v, tag) VALUES ($1, $2)")
+                .bind(v)
+                .bind(if v % 2 == 0 { "even" } else { "odd" })
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        let mut conditions = super::Conditions::default();
+        conditions.push("v >= ?", 2).push("tag = ?", "even");
+        let clause = conditions.where_clause();
+        let read = |r: &sqlx::any::AnyRow| r.try_get::<i64, _>("v");
+        let (items, total) = super::fetch_page(
+            &mut conn,
+            &conditions,
+            &format!("SELECT COUNT(*) FROM t{clause}"),
+            &format!("SELECT v FROM t{clause} ORDER BY v"),
+            2,
+            1,
+            read,
+        )
+        .await
+        .unwrap();
+        assert_eq!((items, total), (vec![4, 6], 3));
+        let (items, total) = super::fetch_page(
+            &mut conn,
+            &super::Conditions::default(),
+            "SELECT COUNT(*) FROM t",
+            "SELECT v FROM t ORDER BY v DESC",
+            2,
+            0,
+            read,
+        )
+        .await
+        .unwrap();
+        assert_eq!((items, total), (vec![6, 5], 6));
+    }
+
     #[test]
     fn read_only_opening_never_asks_sqlite_to_create() {
         assert_eq!(

@@ -1,6 +1,6 @@
 //! Jalali (Solar Hijri) months, computed with ICU4X's Persian calendar in the fund's time zone.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use icu_calendar::cal::Persian;
 use icu_calendar::Date;
@@ -62,11 +62,37 @@ impl JalaliMonth {
         .expect("ICU gives valid ISO dates")
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists");
-        tz.from_local_datetime(&naive)
-            .earliest()
-            .expect("midnight exists in the fund's time zone")
-            .with_timezone(&Utc)
+        match tz.from_local_datetime(&naive).earliest() {
+            Some(start) => start.with_timezone(&Utc),
+            // Clocks that moved forward at midnight skipped it (Tehran on 1 Farvardin 1359):
+            // the day, and the month, begins when the clock change ends.
+            None => first_instant_reaching(naive, tz),
+        }
     }
+}
+
+/// The first instant at which the local time in `tz` reads `local` or later, found by halving
+/// an interval of UTC seconds (tz offsets stay within ±26 h of UTC) down to the second (the
+/// precision of time-zone transitions).
+fn first_instant_reaching(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+    const MARGIN: i64 = 26 * 3600;
+    let instant = |t: i64| {
+        DateTime::from_timestamp(t, 0).expect("a Jalali month start is within chrono's range")
+    };
+    let reaches = |t: i64| instant(t).with_timezone(&tz).naive_local() >= local;
+    let (mut before, mut after) = (
+        local.and_utc().timestamp() - MARGIN,
+        local.and_utc().timestamp() + MARGIN,
+    );
+    while after - before > 1 {
+        let middle = before + (after - before) / 2;
+        if reaches(middle) {
+            after = middle;
+        } else {
+            before = middle;
+        }
+    }
+    instant(after)
 }
 
 impl std::fmt::Display for JalaliMonth {
@@ -134,6 +160,48 @@ mod tests {
         assert_eq!(
             JalaliMonth::containing(azar.starts_at(Tz::Asia__Tehran), Tz::Asia__Tehran),
             azar
+        );
+    }
+
+    /// Tehran moved its clocks from 00:00 to 01:00 on 21 March 1980, 1 Farvardin 1359: that
+    /// month starts at the change (20:30 UTC, 01:00 local), and the instant before it is still
+    /// in Esfand. Jerusalem did the same on 21 March 1997 (1 Farvardin 1376).
+    #[test]
+    fn a_month_whose_first_midnight_was_skipped_starts_when_the_clocks_move() {
+        use chrono::Duration;
+        let farvardin = JalaliMonth {
+            year: 1359,
+            month: 1,
+        };
+        let start = farvardin.starts_at(Tz::Asia__Tehran);
+        assert_eq!(start, Utc.with_ymd_and_hms(1980, 3, 20, 20, 30, 0).unwrap());
+        assert_eq!(
+            start.with_timezone(&Tz::Asia__Tehran).to_rfc3339(),
+            "1980-03-21T01:00:00+04:30"
+        );
+        assert_eq!(JalaliMonth::containing(start, Tz::Asia__Tehran), farvardin);
+        assert_eq!(
+            JalaliMonth::containing(start - Duration::seconds(1), Tz::Asia__Tehran),
+            JalaliMonth {
+                year: 1358,
+                month: 12
+            }
+        );
+        let farvardin_1376 = JalaliMonth {
+            year: 1376,
+            month: 1,
+        };
+        let start = farvardin_1376.starts_at(Tz::Asia__Jerusalem);
+        assert_eq!(
+            start.with_timezone(&Tz::Asia__Jerusalem).to_rfc3339(),
+            "1997-03-21T01:00:00+03:00"
+        );
+        assert_eq!(
+            JalaliMonth::containing(start - Duration::seconds(1), Tz::Asia__Jerusalem),
+            JalaliMonth {
+                year: 1375,
+                month: 12
+            }
         );
     }
 }

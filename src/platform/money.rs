@@ -30,6 +30,12 @@ pub enum AmountError {
     TooLarge,
 }
 
+/// An amount outside what one `BIGINT` column holds, or an arithmetic result outside what an
+/// amount can hold: refused as an error, never a panic or a wrapped value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("amount out of range")]
+pub struct AmountOutOfRange;
+
 impl AmountError {
     /// The original API's (pydantic's) name for this problem in a 422.
     pub fn kind(&self) -> &'static str {
@@ -90,10 +96,18 @@ impl Amount {
         i64::try_from(self.0).is_ok()
     }
 
-    /// The value for a `BIGINT` column. Every amount that is stored has been validated to fit:
-    /// parsed amounts by [`Amount::parse`], totals by their rules (see [`Amount::fits_column`]).
+    /// The value for a `BIGINT` column, or [`AmountOutOfRange`] for an amount that does not
+    /// fit. Binding the amount itself (`.bind(amount)`) does the same through sqlx.
+    pub fn try_db_units(self) -> Result<i64, AmountOutOfRange> {
+        i64::try_from(self.0).map_err(|_| AmountOutOfRange)
+    }
+
+    /// [`Amount::try_db_units`] for the callers that bind amounts their rules have already
+    /// validated to fit (parsed amounts by [`Amount::parse`], totals by
+    /// [`Amount::fits_column`]). Kept for those callers; new code binds the amount, or uses
+    /// `try_db_units`, and gets an error instead of this panic.
     pub fn db_units(self) -> i64 {
-        i64::try_from(self.0)
+        self.try_db_units()
             .expect("amounts are validated to fit in BIGINT before they are stored")
     }
 
@@ -107,6 +121,16 @@ impl Amount {
 
     pub fn checked_sub(self, other: Amount) -> Option<Amount> {
         self.0.checked_sub(other.0).map(Amount)
+    }
+
+    /// `self + other`, or [`AmountOutOfRange`] where the sum overflows.
+    pub fn try_add(self, other: Amount) -> Result<Amount, AmountOutOfRange> {
+        self.checked_add(other).ok_or(AmountOutOfRange)
+    }
+
+    /// `self − other`, or [`AmountOutOfRange`] where the difference overflows.
+    pub fn try_sub(self, other: Amount) -> Result<Amount, AmountOutOfRange> {
+        self.checked_sub(other).ok_or(AmountOutOfRange)
     }
 
     /// The amount as a float, for the draw's logarithms only (never for money arithmetic).
@@ -252,6 +276,34 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+/// An amount is a `BIGINT` column of units: it binds as one and reads back from one. An amount
+/// that does not fit is refused with [`AmountOutOfRange`] (`try_bind` returns it; `bind` makes
+/// the query fail with `sqlx::Error::Encode` before anything is sent).
+impl sqlx::Type<sqlx::Any> for Amount {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for Amount {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Encode<'q, sqlx::Any>>::encode(self.try_db_units()?, buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Amount {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value).map(Amount::from_units)
+    }
+}
+
 impl utoipa::PartialSchema for Amount {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
@@ -365,6 +417,70 @@ mod tests {
             Amount::from_split_sum(3, 150_000_000).to_string(),
             "4.50000000"
         );
+    }
+
+    #[test]
+    fn out_of_range_results_are_errors_not_panics() {
+        let max = Amount::from_units(i64::MAX);
+        let min = Amount::from_units(i64::MIN);
+        assert_eq!(max.try_db_units(), Ok(i64::MAX));
+        assert_eq!(min.try_db_units(), Ok(i64::MIN));
+        let one = Amount::from_units(1);
+        assert_eq!(
+            max.try_add(one).unwrap().try_db_units(),
+            Err(AmountOutOfRange)
+        );
+        assert_eq!(
+            min.try_sub(one).unwrap().try_db_units(),
+            Err(AmountOutOfRange)
+        );
+        let huge = Amount(i128::MAX);
+        assert_eq!(huge.try_add(one), Err(AmountOutOfRange));
+        assert_eq!(Amount(i128::MIN).try_sub(one), Err(AmountOutOfRange));
+        assert_eq!(huge.try_sub(one), Ok(Amount(i128::MAX - 1)));
+        assert_eq!(huge.try_db_units(), Err(AmountOutOfRange));
+    }
+
+    /// Binding an amount writes its units; one that does not fit fails the query (and writes
+    /// nothing) with `AmountOutOfRange` where `db_units` would have panicked.
+    #[tokio::test]
+    async fn amounts_bind_and_read_as_bigint_units() {
+        use sqlx::Row;
+        let db = crate::platform::db::Db::connect("sqlite::memory:", 1)
+            .await
+            .unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        sqlx::query("CREATE TABLE t (a BIGINT NOT NULL)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let max = Amount::from_units(i64::MAX);
+        sqlx::query("INSERT INTO t (a) VALUES ($1)")
+            .bind(max)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let too_big = max.try_add(Amount::from_units(1)).unwrap();
+        let err = sqlx::query("INSERT INTO t (a) VALUES ($1)")
+            .bind(too_big)
+            .execute(&mut *conn)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, sqlx::Error::Encode(e) if e.to_string() == "Encoding argument $1 failed: amount out of range"),
+            "{err:?}"
+        );
+        let mut query = sqlx::query("INSERT INTO t (a) VALUES ($1)");
+        let refused = query.try_bind(too_big).unwrap_err();
+        assert_eq!(refused.downcast_ref(), Some(&AmountOutOfRange));
+        let rows = sqlx::query("SELECT a FROM t")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let read: Vec<Amount> = rows.iter().map(|r| r.try_get("a").unwrap()).collect();
+        assert_eq!(read, [max]);
+        let units: i64 = rows[0].try_get("a").unwrap();
+        assert_eq!(units, i64::MAX);
     }
 
     #[test]
@@ -485,6 +601,25 @@ mod fuzz {
                 (format!("{digit}{}", "0".repeat(zeros)), String::new())
             };
             prop_assert_eq!(Amount::parse(&text), exact(false, &whole, &fraction, exponent), "{}", text);
+        }
+
+        /// An amount fits a column exactly when its units are an `i64`; arithmetic answers the
+        /// exact result or an error, whatever the operands.
+        #[test]
+        fn column_range_and_arithmetic_are_exact_or_refused(a in any::<i128>(), b in any::<i128>()) {
+            let (x, y) = (Amount(a), Amount(b));
+            prop_assert_eq!(x.try_db_units().ok(), i64::try_from(a).ok());
+            prop_assert_eq!(x.try_db_units().is_ok(), x.fits_column());
+            prop_assert_eq!(x.try_add(y).ok(), a.checked_add(b).map(Amount));
+            prop_assert_eq!(x.try_sub(y).ok(), a.checked_sub(b).map(Amount));
+        }
+
+        /// Sums of two stored amounts never overflow, and fit a column exactly when the exact
+        /// sum does.
+        #[test]
+        fn sums_of_stored_amounts(a in any::<i64>(), b in any::<i64>()) {
+            let sum = Amount::from_units(a).try_add(Amount::from_units(b)).unwrap();
+            prop_assert_eq!(sum.try_db_units().ok(), a.checked_add(b));
         }
 
         /// The exponent form means the same as the plain form.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::AnyConnection;
 
 use super::clock::to_db_time;
-use super::db::Conditions;
+use super::db::{fetch_page, Conditions};
 use super::extract::RequestMeta;
 
 pub struct AuditEntry<'a> {
@@ -96,28 +96,17 @@ pub async fn list(
         .push_some("at >= ?", filter.since.clone())
         .push_some("at < ?", filter.until.clone());
     let clause = conditions.where_clause();
-    let total: i64 = conditions
-        .bind(sqlx::query(&format!(
-            "SELECT COUNT(*) FROM audit_log{clause}"
-        )))
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    let n = conditions.next_placeholder();
-    let sql = format!(
-        "SELECT id, at, actor_user_id, action, target, client_ip, request_id, details FROM audit_log{clause} \
-         ORDER BY at DESC, id DESC LIMIT ${n} OFFSET ${}",
-        n + 1
-    );
-    let rows = conditions
-        .bind(sqlx::query(&sql))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(conn)
-        .await?;
-    let records = rows
-        .iter()
-        .map(|r| {
+    fetch_page(
+        conn,
+        &conditions,
+        &format!("SELECT COUNT(*) FROM audit_log{clause}"),
+        &format!(
+            "SELECT id, at, actor_user_id, action, target, client_ip, request_id, details \
+             FROM audit_log{clause} ORDER BY at DESC, id DESC"
+        ),
+        limit,
+        offset,
+        |r| {
             let details: String = r.try_get("details")?;
             Ok(AuditRecord {
                 id: r.try_get("id")?,
@@ -129,9 +118,9 @@ pub async fn list(
                 request_id: r.try_get("request_id")?,
                 details: serde_json::from_str(&details).unwrap_or(Value::String(details)),
             })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((records, total))
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
