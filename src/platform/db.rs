@@ -276,6 +276,7 @@ const MIGRATIONS: &[MigrationSource] = &[
     },
     MigrationSource {
         version: 5,
+        name: "0005_role_is_the_only_admin_flag",
         description: "role is the only admin flag",
         sql: include_str!("../../migrations/0005_role_is_the_only_admin_flag.sql"),
         postgres: "",
