@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::domain::{
     self, bounded_login_name, lockout_remaining, username_key, AttemptKeys, Username,
 };
+use super::error::AuthError;
 use super::password;
 use super::store::{self, NewUser, UserProfile, UserSettings};
 use super::tokens::{random_token, token_hash};
@@ -14,7 +15,7 @@ use super::{CurrentUser, Role};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::db::{is_unique_violation, Backend};
-use crate::platform::error::{ApiError, ApiResult, FieldError};
+use crate::platform::error::FieldError;
 use crate::platform::extract::{length_kind, RequestMeta, Validate};
 use crate::platform::money::Amount;
 
@@ -41,13 +42,13 @@ pub async fn issue_tokens(
     user: &CurrentUser,
     family_id: &str,
     signed_in_at: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse, AuthError> {
     let now = state.now();
     let refresh_token = random_token();
     let expires_at = (now + chrono::Duration::days(state.config.refresh_token_expire_days))
         .min(signed_in_at + chrono::Duration::days(state.config.refresh_token_max_days));
     if expires_at <= now {
-        return Err(ApiError::Unauthorized);
+        return Err(AuthError::SessionEnded);
     }
     let token = store::NewRefreshToken {
         token_hash: &token_hash(&refresh_token),
@@ -87,7 +88,7 @@ struct Reserved {
 
 /// Reserves a password check on the attempt's pair, address and account keys, in one short
 /// transaction, before any hashing: if any is full nothing is reserved and the answer is 429.
-async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult<Reserved> {
+async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> Result<Reserved, AuthError> {
     let limits = &state.config.login_limits;
     let now = state.now();
     let since = now - chrono::Duration::from_std(limits.window).unwrap_or_default();
@@ -136,12 +137,7 @@ async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult
         // Dropping the transaction rolls back whatever this attempt reserved.
         drop(tx);
         let retry_after_secs = lockout_remaining(started, limits.window, now);
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "Too many failed login attempts. Try again in {retry_after_secs} seconds."
-            ),
-            retry_after_secs,
-        });
+        return Err(AuthError::LockedOut { retry_after_secs });
     };
     tx.commit().await?;
     Ok(Reserved {
@@ -156,7 +152,11 @@ async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult
 impl Reserved {
     /// Gives back the address and account reservations of a check that succeeded or never
     /// ran; a success also clears its pair.
-    async fn release(&self, conn: &mut sqlx::AnyConnection, succeeded: bool) -> ApiResult<()> {
+    async fn release(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        succeeded: bool,
+    ) -> Result<(), sqlx::Error> {
         if self.account.is_some() {
             store::release_attempt(conn, &self.keys.account).await?;
         }
@@ -188,7 +188,7 @@ pub async fn sign_in(
     meta: &RequestMeta,
     username: &str,
     password: String,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse, AuthError> {
     let key = username_key(username);
     let name = bounded_login_name(&key);
     let limits = &state.config.login_limits;
@@ -239,7 +239,7 @@ pub async fn sign_in(
                 audit::record(&mut tx, now, meta, entry).await?;
             }
             tx.commit().await?;
-            Err(ApiError::InvalidCredentials)
+            Err(AuthError::InvalidCredentials)
         }
     }
 }
@@ -251,7 +251,7 @@ async fn check_password(
     typed: &str,
     key: &str,
     password: String,
-) -> ApiResult<(Option<CurrentUser>, bool)> {
+) -> Result<(Option<CurrentUser>, bool), AuthError> {
     // No username is longer: do not even look it up.
     let found = if key.chars().count() <= domain::MAX_LOGIN_NAME_CHARS {
         let legacy = domain::legacy_username_key(typed);
@@ -272,11 +272,12 @@ async fn check_password(
             }
         })
         .await
+        .map_err(|e| AuthError::Platform(Box::new(e)))
 }
 
 /// Revokes a refresh token and every token rotated from the same sign-in. Unknown tokens are
 /// ignored: signing out twice is not an error.
-pub async fn sign_out(state: &AppState, refresh_token: &str) -> ApiResult<()> {
+pub async fn sign_out(state: &AppState, refresh_token: &str) -> Result<(), AuthError> {
     let mut tx = state.db.begin_write().await?;
     let family = store::family_of(&mut tx, &token_hash(refresh_token)).await?;
     if let Some((_, family_id)) = &family {
@@ -412,12 +413,12 @@ pub async fn create_user(
     admin: &CurrentUser,
     meta: &RequestMeta,
     body: CreateUserRequest,
-) -> ApiResult<UserProfile> {
+) -> Result<UserProfile, AuthError> {
     let problems = body.validate();
     if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
+        return Err(AuthError::Invalid(problems));
     }
-    let username = Username::parse(&body.username).map_err(ApiError::bad_request)?;
+    let username = Username::parse(&body.username).map_err(AuthError::InvalidUsername)?;
     let role = body.role.unwrap_or(if body.is_main {
         Role::Admin
     } else {
@@ -427,7 +428,8 @@ pub async fn create_user(
     let password_hash = state
         .password_hashing
         .run(move || password::hash_password(&password))
-        .await?;
+        .await
+        .map_err(|e| AuthError::Platform(Box::new(e)))?;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let new_user = NewUser {
@@ -442,9 +444,7 @@ pub async fn create_user(
     };
     let id = match store::insert_user(&mut tx, &new_user, now).await {
         Ok(id) => id,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::bad_request("Username already exists"))
-        }
+        Err(e) if is_unique_violation(&e) => return Err(AuthError::UsernameTaken),
         Err(e) => return Err(e.into()),
     };
     if role == Role::Accountant {
@@ -473,17 +473,15 @@ pub async fn update_user(
     meta: &RequestMeta,
     user_id: i64,
     changes: UpdateUserRequest,
-) -> ApiResult<UserProfile> {
+) -> Result<UserProfile, AuthError> {
     let problems = changes.validate();
     if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
+        return Err(AuthError::Invalid(problems));
     }
     if user_id == admin.id
         && (changes.is_active == Some(false) || changes.role.is_some_and(|r| r != Role::Admin))
     {
-        return Err(ApiError::bad_request(
-            "You cannot deactivate or demote yourself",
-        ));
+        return Err(AuthError::CannotDemoteSelf);
     }
     // Hashed before the transaction: it is slow, and needs no lock.
     let password_hash = match changes.password.clone() {
@@ -491,7 +489,8 @@ pub async fn update_user(
             state
                 .password_hashing
                 .run(move || password::hash_password(&password))
-                .await?,
+                .await
+                .map_err(|e| AuthError::Platform(Box::new(e)))?,
         ),
         None => None,
     };
@@ -499,7 +498,7 @@ pub async fn update_user(
     let mut tx = state.db.begin_write().await?;
     let current = store::user_settings(&mut tx, user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
+        .ok_or(AuthError::UserNotFound)?;
     let updated = UserSettings {
         first_name: changes
             .first_name
@@ -535,7 +534,7 @@ pub async fn update_user(
     audit::record(&mut tx, now, meta, entry).await?;
     let profile = store::profile_by_id(&mut tx, user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
+        .ok_or(AuthError::UserNotFound)?;
     tx.commit().await?;
     state.invalidate(&format!("user:{user_id}")).await;
     Ok(profile)
@@ -547,9 +546,9 @@ pub async fn change_loan_request(
     user: &CurrentUser,
     meta: &RequestMeta,
     amount: Amount,
-) -> ApiResult<UserProfile> {
+) -> Result<UserProfile, AuthError> {
     if let Err(msg) = domain::non_negative(amount) {
-        return Err(ApiError::Validation(vec![FieldError::body(
+        return Err(AuthError::Invalid(vec![FieldError::body(
             "loan_request_amount",
             "greater_than_equal",
             msg,
@@ -566,7 +565,7 @@ pub async fn change_loan_request(
     audit::record(&mut tx, state.now(), meta, entry).await?;
     let profile = store::profile_by_id(&mut tx, user.id)
         .await?
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(AuthError::SessionEnded)?;
     tx.commit().await?;
     Ok(profile)
 }

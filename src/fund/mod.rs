@@ -1,6 +1,7 @@
 //! The cooperative loan fund: monthly payments, the monthly draw, repayments.
 
 pub mod draw;
+pub mod error;
 pub mod http;
 pub mod rules;
 pub mod service;

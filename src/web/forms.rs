@@ -2,6 +2,9 @@
 //! field it concerns (never showing raw JSON).
 
 use super::i18n::{normalize_number, Lang};
+use axum::http::StatusCode;
+
+use crate::auth::error::AuthError;
 use crate::platform::error::ApiError;
 use crate::platform::money::Amount;
 
@@ -41,20 +44,30 @@ impl FormErrors {
     /// The errors of a refused action, each placed next to its field when it names one of
     /// `fields`. Errors that are not about the input (a bug, the database down) are returned
     /// as they are, to be answered like the API would.
-    pub fn from_api(err: ApiError, lang: Lang, fields: &[&str]) -> Result<FormErrors, ApiError> {
+    pub fn from_api(
+        err: impl Into<ApiError>,
+        lang: Lang,
+        fields: &[&str],
+    ) -> Result<FormErrors, ApiError> {
         let mut errors = FormErrors::default();
         fn place<'a>(fields: &[&str], field: Option<&'a str>) -> Option<&'a str> {
             field.filter(|f| fields.contains(f))
         }
-        match err {
+        match err.into() {
             ApiError::Validation(problems) => {
                 for p in problems {
                     let field = p.loc.get(1).map(String::as_str);
                     errors.add(place(fields, field), localize(&p.msg, lang));
                 }
             }
-            ApiError::InvalidCredentials => {
+            ApiError::Auth(AuthError::InvalidCredentials) => {
                 errors.add(place(fields, Some("password")), lang.t("invalid_login"))
+            }
+            e @ (ApiError::Pay(_) | ApiError::Draw(_) | ApiError::Auth(_))
+                if !matches!(e.status(), StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED) =>
+            {
+                let detail = e.to_string();
+                errors.add(place(fields, field_of(&detail)), localize(&detail, lang))
             }
             ApiError::BadRequest(detail)
             | ApiError::Conflict(detail)
