@@ -22,6 +22,14 @@ pub enum AuthError {
     CannotDemoteSelf,
     #[error("User not found")]
     UserNotFound,
+    #[error("{0}")]
+    InvalidPassword(String),
+    /// `upsert_admin` found a non-admin of that name and was not asked to promote them.
+    #[error("{username:?} is an existing {role}")]
+    NotAnAdmin {
+        username: String,
+        role: &'static str,
+    },
     /// Schema problems, answered in the 422 envelope.
     #[error("validation failed")]
     Invalid(Vec<FieldError>),

@@ -9,12 +9,12 @@ use super::domain::{
 };
 use super::error::AuthError;
 use super::password;
-use super::store::{self, NewUser, UserProfile, UserSettings};
+use super::store::{self, NewUser, Spend, UserProfile, UserSettings};
 use super::tokens::{random_token, token_hash};
 use super::{CurrentUser, Role};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::{is_unique_violation, Backend};
+use crate::platform::db::{is_unique_violation, Backend, Db};
 use crate::platform::error::FieldError;
 use crate::platform::extract::{length_kind, RequestMeta, Validate};
 use crate::platform::money::Amount;
@@ -273,6 +273,48 @@ async fn check_password(
         })
         .await
         .map_err(|e| AuthError::Platform(Box::new(e)))
+}
+
+/// Exchanges a refresh token for a new pair in the same sign-in. Each token works once: a spent
+/// one presented again revokes its whole family (on every instance) and is audited.
+pub async fn refresh(
+    state: &AppState,
+    meta: &RequestMeta,
+    refresh_token: &str,
+) -> Result<TokenResponse, AuthError> {
+    let now = state.now();
+    let mut tx = state.db.begin_write().await?;
+    match store::spend_refresh_token(&mut tx, &token_hash(refresh_token), now).await? {
+        Spend::Spent {
+            user_id,
+            family_id,
+            signed_in_at,
+        } => {
+            let user = store::find_active_user(&state.db, user_id)
+                .await?
+                .ok_or(AuthError::SessionEnded)?;
+            // Families from before sign-in times were recorded count from now.
+            let signed_in_at = signed_in_at.unwrap_or(now);
+            let tokens = issue_tokens(state, &mut tx, &user, &family_id, signed_in_at).await?;
+            tx.commit().await?;
+            Ok(tokens)
+        }
+        Spend::Replayed { user_id, family_id } => {
+            store::revoke_family(&mut tx, &family_id, now).await?;
+            let entry = AuditEntry {
+                actor_user_id: Some(user_id),
+                action: "refresh_token_reuse",
+                target: format!("user:{user_id}"),
+                details: json!({ "family_id": family_id }),
+            };
+            audit::record(&mut tx, now, meta, entry).await?;
+            tx.commit().await?;
+            state.invalidate(&format!("revoked:{family_id}")).await;
+            tracing::warn!(user_id, "refresh token reused: its whole family is revoked");
+            Err(AuthError::SessionEnded)
+        }
+        Spend::Unknown => Err(AuthError::SessionEnded),
+    }
 }
 
 /// Revokes a refresh token and every token rotated from the same sign-in. Unknown tokens are
@@ -568,4 +610,129 @@ pub async fn change_loan_request(
         .ok_or(AuthError::SessionEnded)?;
     tx.commit().await?;
     Ok(profile)
+}
+
+/// An admin account to create, or to give a new password: `saghat create-admin` and the first
+/// start.
+pub struct AdminAccount<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    /// Make an existing non-admin of that name an admin (else that is refused).
+    pub promote: bool,
+}
+
+/// Whether [`upsert_admin`] created the user or changed an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+}
+
+/// Creates a main user, or gives an existing one the new password (ending their sessions) and
+/// makes them main; an existing non-admin only when `promote`. Audited with `source`.
+pub async fn upsert_admin(
+    db: &Db,
+    account: AdminAccount<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+    source: &str,
+) -> Result<Upserted, AuthError> {
+    let username = Username::parse(account.username).map_err(AuthError::InvalidUsername)?;
+    domain::validate_password(account.password).map_err(AuthError::InvalidPassword)?;
+    let password = account.password.to_string();
+    // Not through the server's hashing pool: the CLI has none, and the first start is one hash.
+    let hash = tokio::task::spawn_blocking(move || password::hash_password(&password))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut tx = db.begin_write().await?;
+    let legacy = domain::legacy_username_key(&username.display);
+    if let Some(existing) = store::user_by_name(&mut tx, &username.key, &legacy).await? {
+        if existing.role != Role::Admin && !account.promote {
+            return Err(AuthError::NotAnAdmin {
+                username: existing.username,
+                role: existing.role.as_str(),
+            });
+        }
+        store::set_password(&mut tx, existing.id, &hash).await?;
+        store::set_role(&mut tx, existing.id, Role::Admin).await?;
+        store::set_active(&mut tx, existing.id, true).await?;
+        store::revoke_user_sessions(&mut tx, existing.id, now).await?;
+        let entry = AuditEntry {
+            actor_user_id: None,
+            action: "user_changed",
+            target: format!("user:{}", existing.id),
+            details: json!({
+                "source": source,
+                "changes": ["password", "role:admin"],
+                "before": { "role": existing.role.as_str(), "is_active": existing.is_active },
+                "sessions_revoked": true,
+            }),
+        };
+        audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
+        tx.commit().await?;
+        return Ok(Upserted::Updated);
+    }
+    let new_user = NewUser {
+        username: &username.display,
+        username_key: &username.key,
+        password_hash: &hash,
+        first_name: "",
+        last_name: "",
+        email: "",
+        is_main: true,
+        loan_request_amount: Amount::ZERO,
+    };
+    let id = store::insert_user(&mut tx, &new_user, now).await?;
+    let entry = AuditEntry {
+        actor_user_id: None,
+        action: "user_created",
+        target: format!("user:{id}"),
+        details: json!({ "source": source, "username": username.display, "role": "admin" }),
+    };
+    audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
+    tx.commit().await?;
+    Ok(Upserted::Created)
+}
+
+/// The admin a fund's first start created.
+#[derive(Debug)]
+pub struct FirstAdmin {
+    pub username: String,
+    /// Set when no `SAGHAT_ADMIN_PASSWORD` was given: the caller shows it, once.
+    pub generated_password: Option<String>,
+}
+
+/// On a fund's first start (no main user yet) creates one, from `SAGHAT_ADMIN_USERNAME` /
+/// `SAGHAT_ADMIN_PASSWORD`, or `admin` with a generated password. `None` when the fund has an
+/// admin already (or another instance created it at the same moment).
+pub async fn ensure_first_admin(state: &AppState) -> Result<Option<FirstAdmin>, AuthError> {
+    if store::count_main_users(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    let username = state
+        .config
+        .admin_username
+        .clone()
+        .unwrap_or_else(|| "admin".into());
+    let generated_password = match &state.config.admin_password {
+        Some(_) => None,
+        None => Some(random_token()[..20].to_string()),
+    };
+    let password = generated_password
+        .as_deref()
+        .or(state.config.admin_password.as_deref())
+        .unwrap_or_default();
+    // The configured admin name: promote a member of that name when the fund has no admin.
+    let account = AdminAccount {
+        username: &username,
+        password,
+        promote: true,
+    };
+    match upsert_admin(&state.db, account, state.now(), "first start").await {
+        Ok(_) => Ok(Some(FirstAdmin {
+            username,
+            generated_password,
+        })),
+        Err(AuthError::Store(e)) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

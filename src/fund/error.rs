@@ -73,7 +73,7 @@ pub enum DrawError {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The schema's CHECKs: every setting is positive.
-    #[error("--min-fee, --min-payment and --max-months must be greater than 0")]
+    #[error("Every fund setting must be greater than 0")]
     NotPositive,
     #[error(transparent)]
     Store(#[from] sqlx::Error),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::auth::error::AuthError;
-use crate::fund::error::{DrawError, PayError};
+use crate::fund::error::{ConfigError, DrawError, PayError};
 
 /// One schema problem, in the original API's validation envelope.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -145,8 +145,10 @@ impl ApiError {
                 AuthError::InvalidCredentials | AuthError::SessionEnded => StatusCode::UNAUTHORIZED,
                 AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
                 AuthError::InvalidUsername(_)
+                | AuthError::InvalidPassword(_)
                 | AuthError::UsernameTaken
-                | AuthError::CannotDemoteSelf => StatusCode::BAD_REQUEST,
+                | AuthError::CannotDemoteSelf
+                | AuthError::NotAnAdmin { .. } => StatusCode::BAD_REQUEST,
                 AuthError::UserNotFound => StatusCode::NOT_FOUND,
                 AuthError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 AuthError::Platform(e) => e.status(),
@@ -176,6 +178,15 @@ impl From<DrawError> for ApiError {
             DrawError::Internal(e) => ApiError::Internal(e),
             DrawError::Platform(e) => *e,
             refused => ApiError::Draw(refused),
+        }
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(err: ConfigError) -> Self {
+        match err {
+            ConfigError::Store(e) => e.into(),
+            refused @ ConfigError::NotPositive => ApiError::bad_request(refused.to_string()),
         }
     }
 }
