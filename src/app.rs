@@ -517,7 +517,20 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
     let mut conn = state.db.pool.acquire().await?;
     crate::fund::store::ensure_config(&mut conn, &Default::default(), state.now()).await?;
     drop(conn);
-    crate::cli::ensure_first_admin(&state).await?;
+    let first = crate::auth::service::ensure_first_admin(&state)
+        .await
+        .map_err(|e| {
+            use crate::auth::error::AuthError;
+            let e = match e {
+                AuthError::InvalidUsername(e) => anyhow::anyhow!("username: {e}"),
+                AuthError::InvalidPassword(e) => anyhow::anyhow!("password: {e}"),
+                e => e.into(),
+            };
+            e.context("cannot create the first admin")
+        })?;
+    if let Some(first) = first {
+        tell_first_admin(&state, &first)?;
+    }
     state
         .revoked
         .poll(&state.db, state.now(), state.access_lifetime())
@@ -527,6 +540,44 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
         tracing::warn!("BITPIN_API_KEY is not set: Bitpin payments are NOT verified");
     }
     Ok(state)
+}
+
+/// Where a generated first-admin password is written when stdout is not a terminal, in
+/// `SAGHAT_DATA_DIR`.
+pub const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// The generated first password goes to the terminal when there is one, else to a file only
+/// this user can read; never into the logs, which are often collected and kept.
+fn tell_first_admin(
+    state: &AppState,
+    first: &crate::auth::service::FirstAdmin,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::IsTerminal;
+    let username = &first.username;
+    let Some(password) = &first.generated_password else {
+        tracing::info!(
+            username,
+            "first start: created the main user from SAGHAT_ADMIN_USERNAME"
+        );
+        return Ok(());
+    };
+    if std::io::stdout().is_terminal() {
+        println!("\n  First start: created main user {username:?} with password {password}\n  Sign in and keep it safe; it is not shown again.\n");
+        return Ok(());
+    }
+    let path = state.config.data_dir.join(INITIAL_ADMIN_PASSWORD_FILE);
+    crate::config::create_private_dir(&state.config.data_dir)?;
+    // A file left by an earlier fund may have other permissions: start afresh.
+    let _ = std::fs::remove_file(&path);
+    crate::config::write_private(&path, &format!("{password}\n"))
+        .context("cannot write the first admin's password")?;
+    tracing::warn!(
+        username,
+        file = %path.display(),
+        "first start: created the main user with a generated password, written to the file (readable by this user only); sign in, then delete the file"
+    );
+    Ok(())
 }
 
 /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.

@@ -8,14 +8,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, AppState};
-use crate::auth::domain::{legacy_username_key, validate_password, Username};
-use crate::auth::{password, store as users};
+use crate::app;
+use crate::auth::error::AuthError;
+use crate::auth::service::{upsert_admin, AdminAccount, Upserted};
 use crate::config::Config;
 use crate::fund::rules::FundConfig;
-use crate::fund::store as fund;
-use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::{is_unique_violation, Db, Open};
+use crate::fund::service::{change_config, ConfigChange, ConfigChanged};
+use crate::platform::db::{Db, Open};
 use crate::platform::extract::RequestMeta;
 use crate::platform::money::Amount;
 
@@ -170,16 +169,14 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let db = existing_database(&config).await?;
             db.migrate().await?;
             let clock = app::clock_for(&config);
-            let mut tx = db.begin_write().await?;
-            let current = fund::config(&mut tx).await?;
-            let existed = current.is_some();
-            let before = current.unwrap_or_default();
-            let settings = FundConfig {
-                min_membership_fee: min_fee.unwrap_or(before.min_membership_fee),
-                max_month_for_loan_payment: max_months.unwrap_or(before.max_month_for_loan_payment),
-                min_amount_for_loan_payment: min_payment
-                    .unwrap_or(before.min_amount_for_loan_payment),
+            let change = ConfigChange {
+                min_membership_fee: min_fee,
+                max_month_for_loan_payment: max_months,
+                min_amount_for_loan_payment: min_payment,
             };
+            let meta = RequestMeta::default();
+            let changed =
+                change_config(&db, clock.now(), &meta, None, "saghat setup-fund", change).await?;
             let describe = |c: &FundConfig| {
                 format!(
                     "min fee {}, max months {}, min loan payment {}",
@@ -188,39 +185,16 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                     c.min_amount_for_loan_payment
                 )
             };
-            if existed && settings == before {
-                println!("Fund configuration unchanged: {}", describe(&before));
-                return Ok(());
-            }
-            fund::save_config(&mut tx, &settings, clock.now()).await?;
-            let given: Vec<&str> = [
-                ("min_membership_fee", min_fee.is_some()),
-                ("max_month_for_loan_payment", max_months.is_some()),
-                ("min_amount_for_loan_payment", min_payment.is_some()),
-            ]
-            .into_iter()
-            .filter_map(|(name, given)| given.then_some(name))
-            .collect();
-            let entry = AuditEntry {
-                actor_user_id: None,
-                action: "config_changed",
-                target: "fund_config".into(),
-                details: serde_json::json!({
-                    "source": "saghat setup-fund",
-                    "given": given,
-                    "min_membership_fee": settings.min_membership_fee,
-                    "max_month_for_loan_payment": settings.max_month_for_loan_payment,
-                    "min_amount_for_loan_payment": settings.min_amount_for_loan_payment,
-                }),
+            let (done, settings) = match changed {
+                ConfigChanged::Unchanged(settings) => {
+                    println!("Fund configuration unchanged: {}", describe(&settings));
+                    return Ok(());
+                }
+                ConfigChanged::Created(settings) => ("created", settings),
+                ConfigChanged::Updated(settings) => ("updated", settings),
             };
-            audit::record(&mut tx, clock.now(), &RequestMeta::default(), entry).await?;
-            tx.commit().await?;
             tell_running_instances(&config, "config").await;
-            println!(
-                "Fund configuration {}: {}",
-                if existed { "updated" } else { "created" },
-                describe(&settings)
-            );
+            println!("Fund configuration {done}: {}", describe(&settings));
             Ok(())
         }
         Command::Ledger {
@@ -266,19 +240,28 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let db = existing_database(&config).await?;
             db.migrate().await?;
             let clock = app::clock_for(&config);
-            let created = upsert_admin(
-                &db,
-                &username,
-                &password,
-                clock.now(),
-                "saghat create-admin",
+            let account = AdminAccount {
+                username: &username,
+                password: &password,
                 promote,
-            )
-            .await?;
+            };
+            let upserted = upsert_admin(&db, account, clock.now(), "saghat create-admin")
+                .await
+                .map_err(|e| match e {
+                    AuthError::InvalidUsername(e) => anyhow::anyhow!("username: {e}"),
+                    AuthError::InvalidPassword(e) => anyhow::anyhow!("password: {e}"),
+                    e @ AuthError::NotAnAdmin { .. } => {
+                        anyhow::anyhow!("{e}: give --promote to make them an admin")
+                    }
+                    e => e.into(),
+                })?;
             tell_running_instances(&config, "users").await;
             println!(
                 "Main user {username:?} {}.",
-                if created { "created" } else { "updated" }
+                match upserted {
+                    Upserted::Created => "created",
+                    Upserted::Updated => "updated",
+                }
             );
             Ok(())
         }
@@ -309,141 +292,3 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim().to_string())
 }
-
-/// Creates a main user, or gives an existing one the new password (ending their sessions) and
-/// makes them main; an existing non-admin only when `promote`. Returns whether the user was
-/// created.
-pub async fn upsert_admin(
-    db: &Db,
-    username: &str,
-    password: &str,
-    now: chrono::DateTime<chrono::Utc>,
-    source: &str,
-    promote: bool,
-) -> anyhow::Result<bool> {
-    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
-    validate_password(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || password::hash_password(&password)).await?;
-    let mut tx = db.begin_write().await?;
-    let legacy = legacy_username_key(&username.display);
-    if let Some(existing) = users::user_by_name(&mut tx, &username.key, &legacy).await? {
-        if existing.role != crate::auth::Role::Admin && !promote {
-            bail!(
-                "{:?} is an existing {}: give --promote to make them an admin",
-                existing.username,
-                existing.role.as_str()
-            );
-        }
-        users::set_password(&mut tx, existing.id, &hash).await?;
-        users::set_role(&mut tx, existing.id, crate::auth::Role::Admin).await?;
-        users::set_active(&mut tx, existing.id, true).await?;
-        users::revoke_user_sessions(&mut tx, existing.id, now).await?;
-        let entry = AuditEntry {
-            actor_user_id: None,
-            action: "user_changed",
-            target: format!("user:{}", existing.id),
-            details: serde_json::json!({
-                "source": source,
-                "changes": ["password", "role:admin"],
-                "before": { "role": existing.role.as_str(), "is_active": existing.is_active },
-                "sessions_revoked": true,
-            }),
-        };
-        audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
-        tx.commit().await?;
-        return Ok(false);
-    }
-    let new_user = users::NewUser {
-        username: &username.display,
-        username_key: &username.key,
-        password_hash: &hash,
-        first_name: "",
-        last_name: "",
-        email: "",
-        is_main: true,
-        loan_request_amount: Amount::ZERO,
-    };
-    let id = users::insert_user(&mut tx, &new_user, now).await?;
-    let entry = AuditEntry {
-        actor_user_id: None,
-        action: "user_created",
-        target: format!("user:{id}"),
-        details: serde_json::json!({ "source": source, "username": username.display, "role": "admin" }),
-    };
-    audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
-/// On a fund's first start (no main user yet) creates one, from `SAGHAT_ADMIN_USERNAME` /
-/// `SAGHAT_ADMIN_PASSWORD`, or `admin` with a generated password printed once.
-pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<()> {
-    if users::count_main_users(&state.db).await? > 0 {
-        return Ok(());
-    }
-    let username = state
-        .config
-        .admin_username
-        .clone()
-        .unwrap_or_else(|| "admin".into());
-    let (password, generated) = match &state.config.admin_password {
-        Some(p) => (p.clone(), false),
-        None => (crate::auth::tokens::random_token()[..20].to_string(), true),
-    };
-    // The configured admin name: promote a member of that name when the fund has no admin.
-    match upsert_admin(
-        &state.db,
-        &username,
-        &password,
-        state.now(),
-        "first start",
-        true,
-    )
-    .await
-    {
-        Ok(_) => {}
-        // Another instance created it at the same moment.
-        Err(e)
-            if e.downcast_ref::<sqlx::Error>()
-                .is_some_and(is_unique_violation) =>
-        {
-            return Ok(())
-        }
-        Err(e) => return Err(e.context("cannot create the first admin")),
-    }
-    if generated {
-        tell_generated_password(state, &username, &password)?;
-    } else {
-        tracing::info!(
-            username,
-            "first start: created the main user from SAGHAT_ADMIN_USERNAME"
-        );
-    }
-    Ok(())
-}
-
-/// The generated first password goes to the terminal when there is one, else to a file only
-/// this user can read; never into the logs, which are often collected and kept.
-fn tell_generated_password(state: &AppState, username: &str, password: &str) -> anyhow::Result<()> {
-    if std::io::stdout().is_terminal() {
-        println!("\n  First start: created main user {username:?} with password {password}\n  Sign in and keep it safe; it is not shown again.\n");
-        return Ok(());
-    }
-    let path = state.config.data_dir.join(INITIAL_ADMIN_PASSWORD_FILE);
-    crate::config::create_private_dir(&state.config.data_dir)?;
-    // A file left by an earlier fund may have other permissions: start afresh.
-    let _ = std::fs::remove_file(&path);
-    crate::config::write_private(&path, &format!("{password}\n"))
-        .context("cannot write the first admin's password")?;
-    tracing::warn!(
-        username,
-        file = %path.display(),
-        "first start: created the main user with a generated password, written to the file (readable by this user only); sign in, then delete the file"
-    );
-    Ok(())
-}
-
-/// Where a generated first-admin password is written when stdout is not a terminal, in
-/// `SAGHAT_DATA_DIR`.
-pub const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";

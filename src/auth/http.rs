@@ -4,7 +4,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,11 +11,9 @@ use utoipa_axum::routes;
 use super::domain;
 use super::service::{self, TokenResponse};
 pub use super::service::{CreateUserRequest, UpdateUserRequest};
-use super::store::{self, Spend, UserProfile};
-use super::tokens::token_hash;
+use super::store::{self, UserProfile};
 use super::{CurrentUser, MainUser};
 use crate::app::AppState;
-use crate::platform::audit::{self, AuditEntry};
 use crate::platform::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::platform::extract::{ApiJson, RequestMeta, Validate};
 use crate::platform::money::Amount;
@@ -102,40 +99,9 @@ async fn refresh(
     meta: RequestMeta,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let now = state.now();
-    let mut tx = state.db.begin_write().await?;
-    match store::spend_refresh_token(&mut tx, &token_hash(&body.refresh_token), now).await? {
-        Spend::Spent {
-            user_id,
-            family_id,
-            signed_in_at,
-        } => {
-            let user = store::find_active_user(&state.db, user_id)
-                .await?
-                .ok_or(ApiError::Unauthorized)?;
-            // Families from before sign-in times were recorded count from now.
-            let signed_in_at = signed_in_at.unwrap_or(now);
-            let tokens =
-                service::issue_tokens(&state, &mut tx, &user, &family_id, signed_in_at).await?;
-            tx.commit().await?;
-            Ok(Json(tokens))
-        }
-        Spend::Replayed { user_id, family_id } => {
-            store::revoke_family(&mut tx, &family_id, now).await?;
-            let entry = AuditEntry {
-                actor_user_id: Some(user_id),
-                action: "refresh_token_reuse",
-                target: format!("user:{user_id}"),
-                details: json!({ "family_id": family_id }),
-            };
-            audit::record(&mut tx, now, &meta, entry).await?;
-            tx.commit().await?;
-            state.invalidate(&format!("revoked:{family_id}")).await;
-            tracing::warn!(user_id, "refresh token reused: its whole family is revoked");
-            Err(ApiError::Unauthorized)
-        }
-        Spend::Unknown => Err(ApiError::Unauthorized),
-    }
+    Ok(Json(
+        service::refresh(&state, &meta, &body.refresh_token).await?,
+    ))
 }
 
 /// Sign out: revokes the refresh token, every token rotated from the same sign-in, and their

@@ -1,6 +1,7 @@
 //! Accounts and sign-in: users, passwords, access and refresh tokens, login rate limits.
 
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod password;
 pub mod revocation;

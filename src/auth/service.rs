@@ -7,14 +7,15 @@ use utoipa::ToSchema;
 use super::domain::{
     self, bounded_login_name, lockout_remaining, username_key, AttemptKeys, Username,
 };
+use super::error::AuthError;
 use super::password;
-use super::store::{self, NewUser, UserProfile, UserSettings};
+use super::store::{self, NewUser, Spend, UserProfile, UserSettings};
 use super::tokens::{random_token, token_hash};
 use super::{CurrentUser, Role};
 use crate::app::AppState;
 use crate::platform::audit::{self, AuditEntry};
-use crate::platform::db::{is_unique_violation, Backend};
-use crate::platform::error::{ApiError, ApiResult, FieldError};
+use crate::platform::db::{is_unique_violation, Backend, Db};
+use crate::platform::error::FieldError;
 use crate::platform::extract::{length_kind, RequestMeta, Validate};
 use crate::platform::money::Amount;
 
@@ -41,13 +42,13 @@ pub async fn issue_tokens(
     user: &CurrentUser,
     family_id: &str,
     signed_in_at: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse, AuthError> {
     let now = state.now();
     let refresh_token = random_token();
     let expires_at = (now + chrono::Duration::days(state.config.refresh_token_expire_days))
         .min(signed_in_at + chrono::Duration::days(state.config.refresh_token_max_days));
     if expires_at <= now {
-        return Err(ApiError::Unauthorized);
+        return Err(AuthError::SessionEnded);
     }
     let token = store::NewRefreshToken {
         token_hash: &token_hash(&refresh_token),
@@ -87,7 +88,7 @@ struct Reserved {
 
 /// Reserves a password check on the attempt's pair, address and account keys, in one short
 /// transaction, before any hashing: if any is full nothing is reserved and the answer is 429.
-async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult<Reserved> {
+async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> Result<Reserved, AuthError> {
     let limits = &state.config.login_limits;
     let now = state.now();
     let since = now - chrono::Duration::from_std(limits.window).unwrap_or_default();
@@ -136,12 +137,7 @@ async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult
         // Dropping the transaction rolls back whatever this attempt reserved.
         drop(tx);
         let retry_after_secs = lockout_remaining(started, limits.window, now);
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "Too many failed login attempts. Try again in {retry_after_secs} seconds."
-            ),
-            retry_after_secs,
-        });
+        return Err(AuthError::LockedOut { retry_after_secs });
     };
     tx.commit().await?;
     Ok(Reserved {
@@ -156,7 +152,11 @@ async fn reserve_login_attempt(state: &AppState, keys: AttemptKeys) -> ApiResult
 impl Reserved {
     /// Gives back the address and account reservations of a check that succeeded or never
     /// ran; a success also clears its pair.
-    async fn release(&self, conn: &mut sqlx::AnyConnection, succeeded: bool) -> ApiResult<()> {
+    async fn release(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        succeeded: bool,
+    ) -> Result<(), sqlx::Error> {
         if self.account.is_some() {
             store::release_attempt(conn, &self.keys.account).await?;
         }
@@ -188,7 +188,7 @@ pub async fn sign_in(
     meta: &RequestMeta,
     username: &str,
     password: String,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse, AuthError> {
     let key = username_key(username);
     let name = bounded_login_name(&key);
     let limits = &state.config.login_limits;
@@ -239,7 +239,7 @@ pub async fn sign_in(
                 audit::record(&mut tx, now, meta, entry).await?;
             }
             tx.commit().await?;
-            Err(ApiError::InvalidCredentials)
+            Err(AuthError::InvalidCredentials)
         }
     }
 }
@@ -251,7 +251,7 @@ async fn check_password(
     typed: &str,
     key: &str,
     password: String,
-) -> ApiResult<(Option<CurrentUser>, bool)> {
+) -> Result<(Option<CurrentUser>, bool), AuthError> {
     // No username is longer: do not even look it up.
     let found = if key.chars().count() <= domain::MAX_LOGIN_NAME_CHARS {
         let legacy = domain::legacy_username_key(typed);
@@ -272,11 +272,54 @@ async fn check_password(
             }
         })
         .await
+        .map_err(|e| AuthError::Platform(Box::new(e)))
+}
+
+/// Exchanges a refresh token for a new pair in the same sign-in. Each token works once: a spent
+/// one presented again revokes its whole family (on every instance) and is audited.
+pub async fn refresh(
+    state: &AppState,
+    meta: &RequestMeta,
+    refresh_token: &str,
+) -> Result<TokenResponse, AuthError> {
+    let now = state.now();
+    let mut tx = state.db.begin_write().await?;
+    match store::spend_refresh_token(&mut tx, &token_hash(refresh_token), now).await? {
+        Spend::Spent {
+            user_id,
+            family_id,
+            signed_in_at,
+        } => {
+            let user = store::find_active_user(&state.db, user_id)
+                .await?
+                .ok_or(AuthError::SessionEnded)?;
+            // Families from before sign-in times were recorded count from now.
+            let signed_in_at = signed_in_at.unwrap_or(now);
+            let tokens = issue_tokens(state, &mut tx, &user, &family_id, signed_in_at).await?;
+            tx.commit().await?;
+            Ok(tokens)
+        }
+        Spend::Replayed { user_id, family_id } => {
+            store::revoke_family(&mut tx, &family_id, now).await?;
+            let entry = AuditEntry {
+                actor_user_id: Some(user_id),
+                action: "refresh_token_reuse",
+                target: format!("user:{user_id}"),
+                details: json!({ "family_id": family_id }),
+            };
+            audit::record(&mut tx, now, meta, entry).await?;
+            tx.commit().await?;
+            state.invalidate(&format!("revoked:{family_id}")).await;
+            tracing::warn!(user_id, "refresh token reused: its whole family is revoked");
+            Err(AuthError::SessionEnded)
+        }
+        Spend::Unknown => Err(AuthError::SessionEnded),
+    }
 }
 
 /// Revokes a refresh token and every token rotated from the same sign-in. Unknown tokens are
 /// ignored: signing out twice is not an error.
-pub async fn sign_out(state: &AppState, refresh_token: &str) -> ApiResult<()> {
+pub async fn sign_out(state: &AppState, refresh_token: &str) -> Result<(), AuthError> {
     let mut tx = state.db.begin_write().await?;
     let family = store::family_of(&mut tx, &token_hash(refresh_token)).await?;
     if let Some((_, family_id)) = &family {
@@ -412,12 +455,12 @@ pub async fn create_user(
     admin: &CurrentUser,
     meta: &RequestMeta,
     body: CreateUserRequest,
-) -> ApiResult<UserProfile> {
+) -> Result<UserProfile, AuthError> {
     let problems = body.validate();
     if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
+        return Err(AuthError::Invalid(problems));
     }
-    let username = Username::parse(&body.username).map_err(ApiError::bad_request)?;
+    let username = Username::parse(&body.username).map_err(AuthError::InvalidUsername)?;
     let role = body.role.unwrap_or(if body.is_main {
         Role::Admin
     } else {
@@ -427,7 +470,8 @@ pub async fn create_user(
     let password_hash = state
         .password_hashing
         .run(move || password::hash_password(&password))
-        .await?;
+        .await
+        .map_err(|e| AuthError::Platform(Box::new(e)))?;
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     let new_user = NewUser {
@@ -442,9 +486,7 @@ pub async fn create_user(
     };
     let id = match store::insert_user(&mut tx, &new_user, now).await {
         Ok(id) => id,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::bad_request("Username already exists"))
-        }
+        Err(e) if is_unique_violation(&e) => return Err(AuthError::UsernameTaken),
         Err(e) => return Err(e.into()),
     };
     if role == Role::Accountant {
@@ -473,17 +515,15 @@ pub async fn update_user(
     meta: &RequestMeta,
     user_id: i64,
     changes: UpdateUserRequest,
-) -> ApiResult<UserProfile> {
+) -> Result<UserProfile, AuthError> {
     let problems = changes.validate();
     if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
+        return Err(AuthError::Invalid(problems));
     }
     if user_id == admin.id
         && (changes.is_active == Some(false) || changes.role.is_some_and(|r| r != Role::Admin))
     {
-        return Err(ApiError::bad_request(
-            "You cannot deactivate or demote yourself",
-        ));
+        return Err(AuthError::CannotDemoteSelf);
     }
     // Hashed before the transaction: it is slow, and needs no lock.
     let password_hash = match changes.password.clone() {
@@ -491,7 +531,8 @@ pub async fn update_user(
             state
                 .password_hashing
                 .run(move || password::hash_password(&password))
-                .await?,
+                .await
+                .map_err(|e| AuthError::Platform(Box::new(e)))?,
         ),
         None => None,
     };
@@ -499,7 +540,7 @@ pub async fn update_user(
     let mut tx = state.db.begin_write().await?;
     let current = store::user_settings(&mut tx, user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
+        .ok_or(AuthError::UserNotFound)?;
     let updated = UserSettings {
         first_name: changes
             .first_name
@@ -535,7 +576,7 @@ pub async fn update_user(
     audit::record(&mut tx, now, meta, entry).await?;
     let profile = store::profile_by_id(&mut tx, user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
+        .ok_or(AuthError::UserNotFound)?;
     tx.commit().await?;
     state.invalidate(&format!("user:{user_id}")).await;
     Ok(profile)
@@ -547,9 +588,9 @@ pub async fn change_loan_request(
     user: &CurrentUser,
     meta: &RequestMeta,
     amount: Amount,
-) -> ApiResult<UserProfile> {
+) -> Result<UserProfile, AuthError> {
     if let Err(msg) = domain::non_negative(amount) {
-        return Err(ApiError::Validation(vec![FieldError::body(
+        return Err(AuthError::Invalid(vec![FieldError::body(
             "loan_request_amount",
             "greater_than_equal",
             msg,
@@ -566,7 +607,132 @@ pub async fn change_loan_request(
     audit::record(&mut tx, state.now(), meta, entry).await?;
     let profile = store::profile_by_id(&mut tx, user.id)
         .await?
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(AuthError::SessionEnded)?;
     tx.commit().await?;
     Ok(profile)
+}
+
+/// An admin account to create, or to give a new password: `saghat create-admin` and the first
+/// start.
+pub struct AdminAccount<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    /// Make an existing non-admin of that name an admin (else that is refused).
+    pub promote: bool,
+}
+
+/// Whether [`upsert_admin`] created the user or changed an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+}
+
+/// Creates a main user, or gives an existing one the new password (ending their sessions) and
+/// makes them main; an existing non-admin only when `promote`. Audited with `source`.
+pub async fn upsert_admin(
+    db: &Db,
+    account: AdminAccount<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+    source: &str,
+) -> Result<Upserted, AuthError> {
+    let username = Username::parse(account.username).map_err(AuthError::InvalidUsername)?;
+    domain::validate_password(account.password).map_err(AuthError::InvalidPassword)?;
+    let password = account.password.to_string();
+    // Not through the server's hashing pool: the CLI has none, and the first start is one hash.
+    let hash = tokio::task::spawn_blocking(move || password::hash_password(&password))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut tx = db.begin_write().await?;
+    let legacy = domain::legacy_username_key(&username.display);
+    if let Some(existing) = store::user_by_name(&mut tx, &username.key, &legacy).await? {
+        if existing.role != Role::Admin && !account.promote {
+            return Err(AuthError::NotAnAdmin {
+                username: existing.username,
+                role: existing.role.as_str(),
+            });
+        }
+        store::set_password(&mut tx, existing.id, &hash).await?;
+        store::set_role(&mut tx, existing.id, Role::Admin).await?;
+        store::set_active(&mut tx, existing.id, true).await?;
+        store::revoke_user_sessions(&mut tx, existing.id, now).await?;
+        let entry = AuditEntry {
+            actor_user_id: None,
+            action: "user_changed",
+            target: format!("user:{}", existing.id),
+            details: json!({
+                "source": source,
+                "changes": ["password", "role:admin"],
+                "before": { "role": existing.role.as_str(), "is_active": existing.is_active },
+                "sessions_revoked": true,
+            }),
+        };
+        audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
+        tx.commit().await?;
+        return Ok(Upserted::Updated);
+    }
+    let new_user = NewUser {
+        username: &username.display,
+        username_key: &username.key,
+        password_hash: &hash,
+        first_name: "",
+        last_name: "",
+        email: "",
+        is_main: true,
+        loan_request_amount: Amount::ZERO,
+    };
+    let id = store::insert_user(&mut tx, &new_user, now).await?;
+    let entry = AuditEntry {
+        actor_user_id: None,
+        action: "user_created",
+        target: format!("user:{id}"),
+        details: json!({ "source": source, "username": username.display, "role": "admin" }),
+    };
+    audit::record(&mut tx, now, &RequestMeta::default(), entry).await?;
+    tx.commit().await?;
+    Ok(Upserted::Created)
+}
+
+/// The admin a fund's first start created.
+#[derive(Debug)]
+pub struct FirstAdmin {
+    pub username: String,
+    /// Set when no `SAGHAT_ADMIN_PASSWORD` was given: the caller shows it, once.
+    pub generated_password: Option<String>,
+}
+
+/// On a fund's first start (no main user yet) creates one, from `SAGHAT_ADMIN_USERNAME` /
+/// `SAGHAT_ADMIN_PASSWORD`, or `admin` with a generated password. `None` when the fund has an
+/// admin already (or another instance created it at the same moment).
+pub async fn ensure_first_admin(state: &AppState) -> Result<Option<FirstAdmin>, AuthError> {
+    if store::count_main_users(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    let username = state
+        .config
+        .admin_username
+        .clone()
+        .unwrap_or_else(|| "admin".into());
+    let generated_password = match &state.config.admin_password {
+        Some(_) => None,
+        None => Some(random_token()[..20].to_string()),
+    };
+    let password = generated_password
+        .as_deref()
+        .or(state.config.admin_password.as_deref())
+        .unwrap_or_default();
+    // The configured admin name: promote a member of that name when the fund has no admin.
+    let account = AdminAccount {
+        username: &username,
+        password,
+        promote: true,
+    };
+    match upsert_admin(&state.db, account, state.now(), "first start").await {
+        Ok(_) => Ok(Some(FirstAdmin {
+            username,
+            generated_password,
+        })),
+        Err(AuthError::Store(e)) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

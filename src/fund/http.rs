@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::service::{self, DrawResult};
+use super::service::{self, DrawResult, PaymentClaim};
 use super::store::{self, Loan, LoanFilter, Payment};
 use crate::app::AppState;
 use crate::auth::{CurrentUser, MainUser};
@@ -90,6 +90,17 @@ impl Validate for PayRequest {
     }
 }
 
+impl From<PayRequest> for PaymentClaim {
+    fn from(body: PayRequest) -> Self {
+        PaymentClaim {
+            membership_fee: body.membership_fee,
+            loan: body.loan,
+            loan_request_amount: body.loan_request_amount,
+            bitpin_payment_id: body.bitpin_payment_id,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ConfigResponse {
     pub min_membership_fee: Amount,
@@ -114,8 +125,9 @@ async fn pay(
     meta: RequestMeta,
     MoneyJson { body, idempotency }: MoneyJson<PayRequest>,
 ) -> ApiResult<Response> {
+    let claim = PaymentClaim::from(body);
     let outcome =
-        service::submit_payment_once(&state, &user, &meta, body, idempotency.as_ref()).await?;
+        service::submit_payment_once(&state, &user, &meta, claim, idempotency.as_ref()).await?;
     Ok(created_or_replayed(outcome))
 }
 

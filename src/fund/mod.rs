@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod draw;
+pub mod error;
 pub mod http;
 pub mod rules;
 pub mod service;

@@ -1,5 +1,6 @@
 //! The monthly payment's rules, as plain functions: what a member must and may pay this month.
 
+use super::error::PayError;
 use crate::platform::money::Amount;
 
 /// The fund's configuration (`saghat setup-fund`).
@@ -54,45 +55,40 @@ pub struct Repayment {
 }
 
 /// Rules 2 and 3 of `/api/payments/pay` (rule 1, one payment a month, is the database's; rule
-/// 4, the gateway, comes after). Errors are the 400 sentences the client sees, worded as the
-/// original's. A fee or repayment ≤ 0 is the schema's 422 before this runs; it is refused here
+/// 4, the gateway, comes after). Each error's text is the 400 sentence the client sees, worded
+/// as the original's. A fee or repayment ≤ 0 is the schema's 422 before this runs; it is refused here
 /// too so that no caller can record one.
 pub fn plan_payment(
     membership_fee: Amount,
     loan: Option<Amount>,
     config: &FundConfig,
     active_loan: Option<&ActiveLoan>,
-) -> Result<PaymentPlan, String> {
+) -> Result<PaymentPlan, PayError> {
     if !membership_fee.is_positive() {
-        return Err("membership_fee must be greater than 0".into());
+        return Err(PayError::FeeNotPositive);
     }
     if membership_fee < config.min_membership_fee {
-        return Err(format!(
-            "Membership fee {membership_fee} is less than minimum required {}",
-            config.min_membership_fee
-        ));
+        return Err(PayError::BelowMinimumFee {
+            fee: membership_fee,
+            min: config.min_membership_fee,
+        });
     }
     let repayment = match (active_loan, loan) {
         (None, None) => None,
-        (None, Some(_)) => {
-            return Err("You do not have an active loan. Loan payment must be null.".into())
-        }
-        (Some(_), None) => {
-            return Err("You have an active loan. Loan repayment amount is required.".into())
-        }
+        (None, Some(_)) => return Err(PayError::NoActiveLoan),
+        (Some(_), None) => return Err(PayError::RepaymentRequired),
         (Some(active), Some(amount)) => {
             let remaining = active.remaining();
             // The last installment may be smaller than the minimum: it only has to clear the loan.
             let minimum = active.min_amount_for_each_payment.min(remaining);
             if !amount.is_positive() || amount < minimum {
-                return Err(format!(
-                    "Loan payment {amount} is less than minimum required {minimum}"
-                ));
+                return Err(PayError::BelowMinimumRepayment {
+                    amount,
+                    min: minimum,
+                });
             }
             if amount > remaining {
-                return Err(format!(
-                    "Loan repayment {amount} exceeds the loan's remaining balance {remaining}"
-                ));
+                return Err(PayError::ExceedsBalance { amount, remaining });
             }
             Some(Repayment {
                 loan_id: active.id.clone(),
@@ -104,7 +100,7 @@ pub fn plan_payment(
     let total = membership_fee
         .checked_add(repayment.as_ref().map_or(Amount::ZERO, |r| r.amount))
         .filter(|total| total.fits_column())
-        .ok_or("The payment's total is too large")?;
+        .ok_or(PayError::TotalTooLarge)?;
     Ok(PaymentPlan {
         membership_fee,
         repayment,
@@ -134,10 +130,12 @@ mod tests {
         let config = FundConfig::default();
         assert!(plan_payment(usdt("0"), None, &config, None)
             .unwrap_err()
+            .to_string()
             .contains("greater than 0"));
         assert!(plan_payment(usdt("-5"), None, &config, None).is_err());
         assert!(plan_payment(usdt("19.99999999"), None, &config, None)
             .unwrap_err()
+            .to_string()
             .contains("less than minimum required 20.00000000"));
         let plan = plan_payment(usdt("25.5"), None, &config, None).unwrap();
         assert_eq!(plan.total, usdt("25.5"));
@@ -149,14 +147,17 @@ mod tests {
         let config = FundConfig::default();
         assert!(plan_payment(usdt("20"), Some(usdt("20")), &config, None)
             .unwrap_err()
+            .to_string()
             .contains("do not have an active loan"));
         let active = loan("100", "0");
         assert!(plan_payment(usdt("20"), None, &config, Some(&active))
             .unwrap_err()
+            .to_string()
             .contains("required"));
         assert!(
             plan_payment(usdt("20"), Some(usdt("19")), &config, Some(&active))
                 .unwrap_err()
+                .to_string()
                 .contains("19.00000000 is less than minimum required 20.00000000")
         );
         let plan = plan_payment(usdt("20"), Some(usdt("30")), &config, Some(&active)).unwrap();
@@ -172,7 +173,9 @@ mod tests {
             amount: huge,
             ..loan("1", "0")
         };
-        let err = plan_payment(huge, Some(huge), &config, Some(&active)).unwrap_err();
+        let err = plan_payment(huge, Some(huge), &config, Some(&active))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("too large"), "{err}");
     }
 
@@ -188,11 +191,28 @@ mod tests {
             &config,
             Some(&nearly),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("exceeds the loan's remaining balance 10.00000000"),
             "{err}"
         );
         assert!(plan_payment(usdt("20"), Some(usdt("0")), &config, Some(&nearly)).is_err());
+    }
+
+    #[test]
+    fn refusals_carry_the_amounts_they_are_about() {
+        let config = FundConfig::default();
+        let err = plan_payment(usdt("19.5"), None, &config, None).unwrap_err();
+        assert!(
+            matches!(err, PayError::BelowMinimumFee { fee, min } if fee == usdt("19.5") && min == usdt("20")),
+            "{err:?}"
+        );
+        let nearly = loan("100", "90");
+        let err = plan_payment(usdt("20"), Some(usdt("11")), &config, Some(&nearly)).unwrap_err();
+        assert!(
+            matches!(err, PayError::ExceedsBalance { amount, remaining } if amount == usdt("11") && remaining == usdt("10")),
+            "{err:?}"
+        );
     }
 }

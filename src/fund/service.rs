@@ -8,7 +8,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::draw::run_draw;
-use super::http::PayRequest;
+use super::error::{ConfigError, DrawError, PayError};
 use super::rules::{plan_payment, FundConfig};
 use super::store::{self, Loan, NewLoan, NewPayment, Payment};
 use crate::app::AppState;
@@ -19,14 +19,14 @@ use crate::ledger::domain::JournalTransaction;
 use crate::ledger::store::{self as ledger, TxRecord};
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::is_unique_violation;
-use crate::platform::error::{ApiError, ApiResult};
+use crate::platform::db::{is_unique_violation, Db};
+use crate::platform::error::ApiResult;
 use crate::platform::extract::RequestMeta;
 use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
 use crate::platform::money::Amount;
 
 /// The fund's configuration, cached for `CACHE_TTL_SECONDS` (changes invalidate it at once).
-pub async fn current_config(state: &AppState) -> ApiResult<FundConfig> {
+pub async fn current_config(state: &AppState) -> Result<FundConfig, sqlx::Error> {
     if let Some(config) = state.fund_config.get(&()) {
         return Ok(config);
     }
@@ -36,56 +36,161 @@ pub async fn current_config(state: &AppState) -> ApiResult<FundConfig> {
     Ok(config)
 }
 
+/// A change of the fund's settings: `None` keeps the current value (or the default, for a
+/// fund with no configuration yet).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConfigChange {
+    pub min_membership_fee: Option<Amount>,
+    pub max_month_for_loan_payment: Option<i64>,
+    pub min_amount_for_loan_payment: Option<Amount>,
+}
+
+/// What [`change_config`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigChanged {
+    Created(FundConfig),
+    Updated(FundConfig),
+    /// The settings were already these: nothing written, nothing audited.
+    Unchanged(FundConfig),
+}
+
+/// Changes the fund's settings in one transaction with an audit entry (`source` says who:
+/// `saghat setup-fund`, the web page), shared by the CLI and the web configuration page. The
+/// caller tells the running instances (their caches) once this returns.
+pub async fn change_config(
+    db: &Db,
+    now: chrono::DateTime<chrono::Utc>,
+    meta: &RequestMeta,
+    actor_user_id: Option<i64>,
+    source: &str,
+    change: ConfigChange,
+) -> Result<ConfigChanged, ConfigError> {
+    // The schema's CHECKs: every setting is positive.
+    if change.min_membership_fee.is_some_and(|a| !a.is_positive())
+        || change
+            .min_amount_for_loan_payment
+            .is_some_and(|a| !a.is_positive())
+        || change.max_month_for_loan_payment.is_some_and(|m| m <= 0)
+    {
+        return Err(ConfigError::NotPositive);
+    }
+    let mut tx = db.begin_write().await?;
+    let current = store::config(&mut tx).await?;
+    let existed = current.is_some();
+    let before = current.unwrap_or_default();
+    let after = FundConfig {
+        min_membership_fee: change
+            .min_membership_fee
+            .unwrap_or(before.min_membership_fee),
+        max_month_for_loan_payment: change
+            .max_month_for_loan_payment
+            .unwrap_or(before.max_month_for_loan_payment),
+        min_amount_for_loan_payment: change
+            .min_amount_for_loan_payment
+            .unwrap_or(before.min_amount_for_loan_payment),
+    };
+    if existed && after == before {
+        return Ok(ConfigChanged::Unchanged(before));
+    }
+    store::save_config(&mut tx, &after, now).await?;
+    let given: Vec<&str> = [
+        ("min_membership_fee", change.min_membership_fee.is_some()),
+        (
+            "max_month_for_loan_payment",
+            change.max_month_for_loan_payment.is_some(),
+        ),
+        (
+            "min_amount_for_loan_payment",
+            change.min_amount_for_loan_payment.is_some(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, given)| given.then_some(name))
+    .collect();
+    // One shape for both callers. The flat values are what `setup-fund` recorded before the
+    // two shared this service: kept, so no key a reader of the log knows goes missing.
+    let entry = AuditEntry {
+        actor_user_id,
+        action: "config_changed",
+        target: "fund_config".into(),
+        details: json!({
+            "source": source,
+            "given": given,
+            "before": config_json(&before),
+            "after": config_json(&after),
+            "min_membership_fee": after.min_membership_fee,
+            "max_month_for_loan_payment": after.max_month_for_loan_payment,
+            "min_amount_for_loan_payment": after.min_amount_for_loan_payment,
+        }),
+    };
+    audit::record(&mut tx, now, meta, entry).await?;
+    tx.commit().await?;
+    Ok(if existed {
+        ConfigChanged::Updated(after)
+    } else {
+        ConfigChanged::Created(after)
+    })
+}
+
+fn config_json(config: &FundConfig) -> serde_json::Value {
+    json!({
+        "min_membership_fee": config.min_membership_fee,
+        "max_month_for_loan_payment": config.max_month_for_loan_payment,
+        "min_amount_for_loan_payment": config.min_amount_for_loan_payment,
+    })
+}
+
+/// A monthly payment as a member claims it: what [`submit_payment`] checks and records.
+#[derive(Debug, Clone)]
+pub struct PaymentClaim {
+    pub membership_fee: Amount,
+    /// Required while the member has an active loan, absent otherwise.
+    pub loan: Option<Amount>,
+    /// A new amount to ask for in the coming draws, if any.
+    pub loan_request_amount: Option<Amount>,
+    pub bitpin_payment_id: String,
+}
+
 /// Records this month's payment of `user`: rules, then the gateway, then one transaction that
 /// writes the payment, posts it to the ledger, and settles the loan it pays off.
 pub async fn submit_payment(
     state: &AppState,
     user: &CurrentUser,
     meta: &RequestMeta,
-    body: PayRequest,
-) -> ApiResult<Payment> {
-    match submit_payment_once(state, user, meta, body, None).await? {
-        Outcome::Done(payment) => Ok(payment),
-        Outcome::Replayed(_) => unreachable!("replays need an idempotency key"),
-    }
+    claim: PaymentClaim,
+) -> Result<Payment, PayError> {
+    pay(state, user, meta, claim, None).await
 }
 
 /// [`submit_payment`] under an optional `Idempotency-Key`: a retry replays the first response.
+/// The key's store still speaks HTTP, so this answers in `ApiError`s.
 pub async fn submit_payment_once(
     state: &AppState,
     user: &CurrentUser,
     meta: &RequestMeta,
-    body: PayRequest,
+    claim: PaymentClaim,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<Outcome<Payment>> {
-    idempotency::run(
-        &state.db,
-        user.id,
-        key,
-        state.now(),
-        pay(state, user, meta, body, key),
-    )
-    .await
+    let action = async { Ok(pay(state, user, meta, claim, key).await?) };
+    idempotency::run(&state.db, user.id, key, state.now(), action).await
 }
 
 async fn pay(
     state: &AppState,
     user: &CurrentUser,
     meta: &RequestMeta,
-    body: PayRequest,
+    body: PaymentClaim,
     key: Option<&IdempotencyKey>,
-) -> ApiResult<Payment> {
+) -> Result<Payment, PayError> {
     if !user.is_fund_member() {
-        return Err(ApiError::Forbidden(
-            "Only fund members pay membership fees".into(),
-        ));
+        return Err(PayError::NotAMember);
     }
     let month = state.current_month();
     let bitpin_payment_id = body.bitpin_payment_id.trim().to_string();
     // What makes a claim unique: the id normalised now, and Bitpin's own id once it answered.
     let mut bitpin_key = normalise_payment_id(&bitpin_payment_id);
-    let already_paid = || ApiError::conflict(format!("Payment already submitted for {month}"));
-    let id_used = || ApiError::conflict("This Bitpin payment id has already been used");
+    let already_paid = || PayError::AlreadyPaid { month };
+    let id_used = || PayError::BitpinIdUsed;
 
     // The configuration first: when its cache is cold, current_config takes a connection of its
     // own, and taking it while holding `conn` deadlocked a burst of payments as large as the pool
@@ -101,8 +206,7 @@ async fn pay(
         body.loan,
         &config,
         active_loan.as_ref(),
-    )
-    .map_err(ApiError::BadRequest)?;
+    )?;
     if store::bitpin_id_used(&mut conn, &bitpin_key).await? {
         return Err(id_used());
     }
@@ -114,12 +218,8 @@ async fn pay(
             .verify(&bitpin_payment_id, plan.total)
             .await
             .map_err(|e| match e {
-                VerifyError::Rejected(why) => {
-                    ApiError::bad_request(format!("Bitpin payment verification failed: {why}"))
-                }
-                VerifyError::Unavailable(why) => {
-                    ApiError::BadGateway(format!("Bitpin payment verification failed: {why}"))
-                }
+                VerifyError::Rejected(why) => PayError::GatewayRejected(why),
+                VerifyError::Unavailable(why) => PayError::GatewayUnavailable(why),
             })?;
         bitpin_key = verified.key;
     }
@@ -153,9 +253,7 @@ async fn pay(
             .expect("a repayment implies an active loan");
         let total_paid = store::loan_total_paid(&mut tx, &repayment.loan_id).await?;
         if total_paid > loan.amount {
-            return Err(ApiError::bad_request(
-                "Loan repayment exceeds the loan's remaining balance",
-            ));
+            return Err(PayError::ExceedsBalanceNow);
         }
         if total_paid == loan.amount {
             store::settle_loan(&mut tx, &repayment.loan_id).await?;
@@ -180,7 +278,9 @@ async fn pay(
         set_loan_request(&mut tx, user.id, amount).await?;
     }
     if let Some(key) = key {
-        idempotency::save(&mut tx, user.id, key, StatusCode::CREATED, &payment, now).await?;
+        idempotency::save(&mut tx, user.id, key, StatusCode::CREATED, &payment, now)
+            .await
+            .map_err(|e| PayError::Platform(Box::new(e)))?;
     }
     let entry = AuditEntry {
         actor_user_id: Some(user.id),
@@ -206,11 +306,9 @@ pub async fn run_monthly_draw(
     state: &AppState,
     user: &CurrentUser,
     meta: &RequestMeta,
-) -> ApiResult<(Loan, String)> {
-    match run_monthly_draw_once(state, user, meta, None).await? {
-        Outcome::Done(result) => Ok((result.loan, result.message)),
-        Outcome::Replayed(_) => unreachable!("replays need an idempotency key"),
-    }
+) -> Result<(Loan, String), DrawError> {
+    let result = draw(state, user, meta, None).await?;
+    Ok((result.loan, result.message))
 }
 
 /// [`run_monthly_draw`] under an optional `Idempotency-Key`.
@@ -220,14 +318,8 @@ pub async fn run_monthly_draw_once(
     meta: &RequestMeta,
     key: Option<&IdempotencyKey>,
 ) -> ApiResult<Outcome<DrawResult>> {
-    idempotency::run(
-        &state.db,
-        user.id,
-        key,
-        state.now(),
-        draw(state, user, meta, key),
-    )
-    .await
+    let action = async { Ok(draw(state, user, meta, key).await?) };
+    idempotency::run(&state.db, user.id, key, state.now(), action).await
 }
 
 async fn draw(
@@ -235,15 +327,13 @@ async fn draw(
     user: &CurrentUser,
     meta: &RequestMeta,
     key: Option<&IdempotencyKey>,
-) -> ApiResult<DrawResult> {
+) -> Result<DrawResult, DrawError> {
     // Accountants read the books but are not in the fund: the draw is the members' own.
     if !user.is_fund_member() {
-        return Err(ApiError::Forbidden(
-            "Only fund members may start the draw".into(),
-        ));
+        return Err(DrawError::NotAMember);
     }
     let month = state.current_month();
-    let already_drawn = || ApiError::conflict(format!("Loan assignment already done for {month}"));
+    let already_drawn = || DrawError::AlreadyDrawn { month };
     let now = state.now();
     let mut tx = state.db.begin_write().await?;
     if store::draw_exists(&mut tx, month).await? {
@@ -251,10 +341,7 @@ async fn draw(
     }
     let unpaid = store::unpaid_members(&mut tx, month).await?;
     if !unpaid.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Not all users have paid for {month}. Unpaid: {}",
-            unpaid.join(", ")
-        )));
+        return Err(DrawError::NotAllPaid { month, unpaid });
     }
     let members = store::member_stats(&mut tx).await?;
     let cash = store::available_cash(&mut tx).await?;
@@ -330,7 +417,9 @@ async fn draw(
     };
     let result = DrawResult { loan, message };
     if let Some(key) = key {
-        idempotency::save(&mut tx, user.id, key, StatusCode::CREATED, &result, now).await?;
+        idempotency::save(&mut tx, user.id, key, StatusCode::CREATED, &result, now)
+            .await
+            .map_err(|e| DrawError::Platform(Box::new(e)))?;
     }
     tx.commit().await?;
     Ok(result)

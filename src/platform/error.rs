@@ -8,6 +8,9 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::auth::error::AuthError;
+use crate::fund::error::{ConfigError, DrawError, PayError};
+
 /// One schema problem, in the original API's validation envelope.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
@@ -41,8 +44,6 @@ pub enum ApiError {
     BadRequest(String),
     #[error("Unauthorized")]
     Unauthorized,
-    #[error("Invalid username or password")]
-    InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -68,6 +69,15 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// A refused payment, a refused draw, a refused sign-in or user change: the service's own
+    /// error, kept whole so the web pages can place it by variant. Never a store failure (the
+    /// `From` impls below turn those into `Unavailable`/`Internal`).
+    #[error(transparent)]
+    Pay(PayError),
+    #[error(transparent)]
+    Draw(DrawError),
+    #[error(transparent)]
+    Auth(AuthError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -98,7 +108,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -108,6 +118,88 @@ impl ApiError {
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Pay(e) => match e {
+                PayError::NotAMember => StatusCode::FORBIDDEN,
+                PayError::AlreadyPaid { .. } | PayError::BitpinIdUsed => StatusCode::CONFLICT,
+                PayError::FeeNotPositive
+                | PayError::BelowMinimumFee { .. }
+                | PayError::NoActiveLoan
+                | PayError::RepaymentRequired
+                | PayError::BelowMinimumRepayment { .. }
+                | PayError::ExceedsBalance { .. }
+                | PayError::ExceedsBalanceNow
+                | PayError::TotalTooLarge
+                | PayError::GatewayRejected(_) => StatusCode::BAD_REQUEST,
+                PayError::GatewayUnavailable(_) => StatusCode::BAD_GATEWAY,
+                PayError::Platform(e) => e.status(),
+                PayError::Store(_) | PayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Draw(e) => match e {
+                DrawError::NotAMember => StatusCode::FORBIDDEN,
+                DrawError::AlreadyDrawn { .. } => StatusCode::CONFLICT,
+                DrawError::NotAllPaid { .. } => StatusCode::BAD_REQUEST,
+                DrawError::Platform(e) => e.status(),
+                DrawError::Store(_) | DrawError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Auth(e) => match e {
+                AuthError::InvalidCredentials | AuthError::SessionEnded => StatusCode::UNAUTHORIZED,
+                AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AuthError::InvalidUsername(_)
+                | AuthError::InvalidPassword(_)
+                | AuthError::UsernameTaken
+                | AuthError::CannotDemoteSelf
+                | AuthError::NotAnAdmin { .. } => StatusCode::BAD_REQUEST,
+                AuthError::UserNotFound => StatusCode::NOT_FOUND,
+                AuthError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                AuthError::Platform(e) => e.status(),
+                AuthError::Store(_) | AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+}
+
+/// The services' errors: refusals keep their variant (the status is chosen in `status`), a
+/// store failure is answered like any database error, a platform answer passes through.
+impl From<PayError> for ApiError {
+    fn from(err: PayError) -> Self {
+        match err {
+            PayError::Store(e) => e.into(),
+            PayError::Internal(e) => ApiError::Internal(e),
+            PayError::Platform(e) => *e,
+            refused => ApiError::Pay(refused),
+        }
+    }
+}
+
+impl From<DrawError> for ApiError {
+    fn from(err: DrawError) -> Self {
+        match err {
+            DrawError::Store(e) => e.into(),
+            DrawError::Internal(e) => ApiError::Internal(e),
+            DrawError::Platform(e) => *e,
+            refused => ApiError::Draw(refused),
+        }
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(err: ConfigError) -> Self {
+        match err {
+            ConfigError::Store(e) => e.into(),
+            refused @ ConfigError::NotPositive => ApiError::bad_request(refused.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Store(e) => e.into(),
+            AuthError::Internal(e) => ApiError::Internal(e),
+            AuthError::Platform(e) => *e,
+            // The 422 envelope, like any schema problem.
+            AuthError::Invalid(problems) => ApiError::Validation(problems),
+            refused => ApiError::Auth(refused),
         }
     }
 }
@@ -161,7 +253,8 @@ impl IntoResponse for ApiError {
         }
         | ApiError::Busy {
             retry_after_secs, ..
-        } = self
+        }
+        | ApiError::Auth(AuthError::LockedOut { retry_after_secs }) = self
         {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -184,4 +277,95 @@ pub struct ErrorBody {
 pub enum ErrorDetail {
     Message(String),
     Problems(Vec<FieldError>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::jalali::JalaliMonth;
+    use crate::platform::money::Amount;
+
+    async fn answer(err: impl Into<ApiError>) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = err.into().into_response();
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn service_refusals_get_their_status_and_the_originals_wording() {
+        let month = JalaliMonth {
+            year: 1405,
+            month: 9,
+        };
+        let (status, _, body) = answer(PayError::AlreadyPaid { month }).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(
+            body,
+            json!({ "detail": "Payment already submitted for 1405/9" })
+        );
+        let fee = PayError::BelowMinimumFee {
+            fee: Amount::parse("19.5").unwrap(),
+            min: Amount::whole(20),
+        };
+        let (status, _, body) = answer(fee).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["detail"],
+            "Membership fee 19.50000000 is less than minimum required 20.00000000"
+        );
+        let (status, ..) = answer(PayError::GatewayUnavailable("down".into())).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        let (status, ..) = answer(PayError::NotAMember).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let unpaid = DrawError::NotAllPaid {
+            month,
+            unpaid: vec!["admin".into(), "omid".into()],
+        };
+        let (status, _, body) = answer(unpaid).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["detail"],
+            "Not all users have paid for 1405/9. Unpaid: admin, omid"
+        );
+        let (status, retry, body) = answer(AuthError::LockedOut {
+            retry_after_secs: 7,
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_deref(), Some("7"));
+        assert_eq!(
+            body["detail"],
+            "Too many failed login attempts. Try again in 7 seconds."
+        );
+        let (status, _, body) = answer(AuthError::InvalidCredentials).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["detail"], "Invalid username or password");
+        let problem = FieldError::body("username", "string_too_short", "too short");
+        let (status, _, body) = answer(AuthError::Invalid(vec![problem])).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "username"]));
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_inside_a_service_is_answered_like_any_database_error() {
+        let (status, ..) = answer(PayError::Store(sqlx::Error::PoolTimedOut)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, _, body) = answer(DrawError::Store(sqlx::Error::RowNotFound)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["detail"], "Internal server error");
+        let busy = ApiError::Busy {
+            detail: "busy".into(),
+            retry_after_secs: 2,
+        };
+        let (status, retry, _) = answer(AuthError::Platform(Box::new(busy))).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("2"));
+    }
 }

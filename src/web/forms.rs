@@ -2,7 +2,10 @@
 //! field it concerns (never showing raw JSON).
 
 use super::i18n::{normalize_number, Lang};
-use crate::platform::error::ApiError;
+use crate::auth::error::AuthError;
+use crate::fund::error::{DrawError, PayError};
+use crate::platform::error::{ApiError, FieldError};
+use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
 /// Errors of one form: per field, and for the form as a whole.
@@ -41,119 +44,139 @@ impl FormErrors {
     /// The errors of a refused action, each placed next to its field when it names one of
     /// `fields`. Errors that are not about the input (a bug, the database down) are returned
     /// as they are, to be answered like the API would.
-    pub fn from_api(err: ApiError, lang: Lang, fields: &[&str]) -> Result<FormErrors, ApiError> {
+    pub fn from_api(
+        err: impl Into<ApiError>,
+        lang: Lang,
+        fields: &[&str],
+    ) -> Result<FormErrors, ApiError> {
         let mut errors = FormErrors::default();
-        fn place<'a>(fields: &[&str], field: Option<&'a str>) -> Option<&'a str> {
-            field.filter(|f| fields.contains(f))
-        }
-        match err {
+        let place = |field: Option<&'static str>| field.filter(|f| fields.contains(f));
+        match err.into() {
             ApiError::Validation(problems) => {
                 for p in problems {
                     let field = p.loc.get(1).map(String::as_str);
-                    errors.add(place(fields, field), localize(&p.msg, lang));
+                    errors.add(field.filter(|f| fields.contains(f)), problem_text(&p, lang));
                 }
             }
-            ApiError::InvalidCredentials => {
-                errors.add(place(fields, Some("password")), lang.t("invalid_login"))
+            // Not about the input: the page answers it like the API (403).
+            refused @ (ApiError::Pay(PayError::NotAMember)
+            | ApiError::Draw(DrawError::NotAMember)) => return Err(refused),
+            ApiError::Pay(refused) => {
+                let (field, text) = pay_refusal(&refused, lang);
+                errors.add(place(field), text)
             }
+            ApiError::Draw(refused) => errors.add(None, draw_refusal(&refused, lang)),
+            ApiError::Auth(refused) => match auth_refusal(&refused, lang) {
+                Some((field, text)) => errors.add(place(field), text),
+                None => return Err(ApiError::Auth(refused)),
+            },
+            // The platform's own refusals (the database away, a limit): for the form as a whole.
             ApiError::BadRequest(detail)
             | ApiError::Conflict(detail)
             | ApiError::BadGateway(detail)
             | ApiError::Unavailable(detail)
-            | ApiError::TooManyRequests { detail, .. } => {
-                errors.add(place(fields, field_of(&detail)), localize(&detail, lang))
-            }
+            | ApiError::TooManyRequests { detail, .. } => errors.add(None, humanize(&detail, lang)),
             other => return Err(other),
         }
         Ok(errors)
     }
 }
 
-/// The form field an API error sentence is about (see `docs/api-fund.md`).
-fn field_of(detail: &str) -> Option<&'static str> {
-    if detail.starts_with("Membership fee") {
-        Some("membership_fee")
-    } else if detail.contains("Bitpin payment") {
-        Some("bitpin_payment_id")
-    } else if detail.starts_with("Loan repayment")
-        || detail.starts_with("Loan payment")
-        || detail.contains("active loan")
-    {
-        Some("loan")
-    } else if detail.starts_with("Username") {
-        Some("username")
-    } else if detail.starts_with("Invalid username or password") {
-        Some("password")
-    } else {
-        None
+/// A schema problem's message in the page's language.
+fn problem_text(problem: &FieldError, lang: Lang) -> String {
+    match lang {
+        Lang::Fa if problem.kind == "missing" => lang.t("required").to_string(),
+        _ => humanize(&problem.msg, lang),
     }
 }
 
-/// The API's sentences people meet in forms, in the page's language and with the page's
-/// numbers: amounts with the page's precision (`20.00`, not `20.00000000`), months by name
-/// (`Azar 1405`, not `1405/9`). A sentence we do not know is shown as the API wrote it, with
-/// its numbers so written.
-pub fn localize(detail: &str, lang: Lang) -> String {
+/// The field a refused payment is about, and what it says in the page's language: in English
+/// the API's sentence with the page's numbers (`20.00`, `Azar 1405`), in Persian our own.
+fn pay_refusal(err: &PayError, lang: Lang) -> (Option<&'static str>, String) {
+    let field = match err {
+        PayError::BelowMinimumFee { .. } => Some("membership_fee"),
+        PayError::BitpinIdUsed | PayError::GatewayRejected(_) | PayError::GatewayUnavailable(_) => {
+            Some("bitpin_payment_id")
+        }
+        PayError::NoActiveLoan
+        | PayError::RepaymentRequired
+        | PayError::BelowMinimumRepayment { .. }
+        | PayError::ExceedsBalance { .. }
+        | PayError::ExceedsBalanceNow => Some("loan"),
+        _ => None,
+    };
     if lang == Lang::En {
-        return humanize(
-            &detail.replacen("membership_fee", "Membership fee", 1),
-            lang,
-        );
+        let text = match err {
+            PayError::FeeNotPositive => "Membership fee must be greater than 0".to_string(),
+            other => humanize(&other.to_string(), lang),
+        };
+        return (field, text);
     }
-    let after = |prefix: &str| detail.strip_prefix(prefix).map(|rest| humanize(rest, lang));
-    // The original API's wording: "Membership fee 19 is less than minimum required 20".
-    let minimum_of = |subject: &str| {
-        detail
-            .strip_prefix(subject)
-            .and_then(|rest| rest.split_once(" is less than minimum required "))
-            .map(|(_, min)| humanize(min, lang))
-    };
-    let fa = if detail == "Field required" {
-        Some(lang.t("required").to_string())
-    } else if let Some(month) = after("Payment already submitted for ") {
-        Some(format!("پرداخت ماه {month} قبلاً ثبت شده است"))
-    } else if detail == "This Bitpin payment id has already been used" {
-        Some("این شناسه پرداخت بیت‌پین قبلاً استفاده شده است".into())
-    } else if let Some(why) = after("Bitpin payment verification failed: ") {
-        Some(format!("تأیید پرداخت بیت‌پین ناموفق بود: {why}"))
-    } else if let Some(min) = minimum_of("Membership fee ") {
-        Some(format!("حق عضویت باید دست‌کم {min} باشد"))
-    } else if let Some(min) = minimum_of("Loan payment ") {
-        Some(format!("قسط وام باید دست‌کم {min} باشد"))
-    } else if detail.starts_with("You have an active loan") {
-        Some("وام فعال دارید: مبلغ قسط وام را وارد کنید".into())
-    } else if detail.starts_with("You do not have an active loan") {
-        Some("وام فعالی ندارید: قسط وام را خالی بگذارید".into())
-    } else if let Some((paid, owed)) = detail
-        .strip_prefix("Loan repayment ")
-        .and_then(|rest| rest.split_once(" exceeds the loan's remaining balance "))
-    {
-        Some(format!(
+    let text = match err {
+        PayError::AlreadyPaid { month } => {
+            format!("پرداخت ماه {} قبلاً ثبت شده است", month_name(*month, lang))
+        }
+        PayError::BitpinIdUsed => "این شناسه پرداخت بیت‌پین قبلاً استفاده شده است".into(),
+        PayError::GatewayRejected(why) | PayError::GatewayUnavailable(why) => {
+            format!("تأیید پرداخت بیت‌پین ناموفق بود: {}", humanize(why, lang))
+        }
+        PayError::BelowMinimumFee { min, .. } => {
+            format!("حق عضویت باید دست‌کم {} باشد", lang.amount(*min))
+        }
+        PayError::BelowMinimumRepayment { min, .. } => {
+            format!("قسط وام باید دست‌کم {} باشد", lang.amount(*min))
+        }
+        PayError::RepaymentRequired => "وام فعال دارید: مبلغ قسط وام را وارد کنید".into(),
+        PayError::NoActiveLoan => "وام فعالی ندارید: قسط وام را خالی بگذارید".into(),
+        PayError::ExceedsBalance { amount, remaining } => format!(
             "قسط وام ({}) از مانده وام ({}) بیشتر است",
-            humanize(paid, lang),
-            humanize(owed, lang)
-        ))
-    } else if detail.starts_with("Loan repayment") && detail.contains("exceeds") {
-        Some("قسط وام از مانده وام بیشتر است".into())
-    } else if let Some(rest) = detail.strip_prefix("Not all users have paid for ") {
-        Some(match rest.split_once(". Unpaid: ") {
-            Some((month, names)) => format!(
-                "همه اعضا برای {} پرداخت نکرده‌اند. پرداخت‌نکرده: {}",
-                humanize(month, lang),
-                humanize(names, lang)
-            ),
-            None => format!("همه اعضا پرداخت نکرده‌اند: {}", humanize(rest, lang)),
-        })
-    } else if let Some(month) = after("Loan assignment already done for ") {
-        Some(format!("قرعه‌کشی ماه {month} قبلاً انجام شده است"))
-    } else if detail == "Username already exists" {
-        Some("این نام کاربری قبلاً ثبت شده است".into())
-    } else if detail == "You cannot deactivate or demote yourself" {
-        Some("نمی‌توانید خودتان را غیرفعال کنید یا نقش خود را پایین بیاورید".into())
-    } else {
-        None
+            lang.amount(*amount),
+            lang.amount(*remaining)
+        ),
+        PayError::ExceedsBalanceNow => "قسط وام از مانده وام بیشتر است".into(),
+        other => humanize(&other.to_string(), lang),
     };
-    fa.unwrap_or_else(|| humanize(detail, lang))
+    (field, text)
+}
+
+/// A refused draw, for the form as a whole.
+fn draw_refusal(err: &DrawError, lang: Lang) -> String {
+    match (err, lang) {
+        (DrawError::AlreadyDrawn { month }, Lang::Fa) => {
+            format!("قرعه‌کشی ماه {} قبلاً انجام شده است", month_name(*month, lang))
+        }
+        (DrawError::NotAllPaid { month, unpaid }, Lang::Fa) => format!(
+            "همه اعضا برای {} پرداخت نکرده‌اند. پرداخت‌نکرده: {}",
+            month_name(*month, lang),
+            humanize(&unpaid.join(", "), lang)
+        ),
+        (other, _) => humanize(&other.to_string(), lang),
+    }
+}
+
+/// A refused sign-in or user change: its field and text, or `None` when it is not about the
+/// form's input (a session ended, a user gone) and is answered like the API would.
+fn auth_refusal(err: &AuthError, lang: Lang) -> Option<(Option<&'static str>, String)> {
+    let field = match err {
+        AuthError::InvalidCredentials => {
+            return Some((Some("password"), lang.t("invalid_login").to_string()))
+        }
+        AuthError::InvalidUsername(_) | AuthError::UsernameTaken => Some("username"),
+        AuthError::LockedOut { .. } | AuthError::CannotDemoteSelf => None,
+        _ => return None,
+    };
+    let text = match (err, lang) {
+        (AuthError::UsernameTaken, Lang::Fa) => "این نام کاربری قبلاً ثبت شده است".into(),
+        (AuthError::CannotDemoteSelf, Lang::Fa) => {
+            "نمی‌توانید خودتان را غیرفعال کنید یا نقش خود را پایین بیاورید".into()
+        }
+        (other, _) => humanize(&other.to_string(), lang),
+    };
+    Some((field, text))
+}
+
+fn month_name(month: JalaliMonth, lang: Lang) -> String {
+    lang.month(i64::from(month.year), i64::from(month.month))
 }
 
 /// The numbers of a sentence as the page writes them: an amount (`20.00000000`) with the
@@ -239,7 +262,6 @@ pub fn int_field(errors: &mut FormErrors, lang: Lang, field: &str, raw: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::error::FieldError;
 
     const PAY: &[&str] = &[
         "membership_fee",
@@ -248,26 +270,49 @@ mod tests {
         "loan_request_amount",
     ];
 
-    fn placed(err: ApiError) -> FormErrors {
+    fn placed(err: impl Into<ApiError>) -> FormErrors {
         FormErrors::from_api(err, Lang::En, PAY).unwrap()
+    }
+
+    fn usdt(n: &str) -> Amount {
+        Amount::parse(n).unwrap()
+    }
+
+    /// What a refusal says in `lang`, wherever it is placed.
+    fn said(err: impl Into<ApiError>, lang: Lang) -> String {
+        let e = FormErrors::from_api(err, lang, PAY).unwrap();
+        let mut all = e
+            .fields
+            .iter()
+            .map(|(_, m)| m.clone())
+            .chain(e.general.clone());
+        all.next().unwrap()
+    }
+
+    const AZAR: JalaliMonth = JalaliMonth {
+        year: 1405,
+        month: 9,
+    };
+
+    fn below_minimum_fee() -> PayError {
+        PayError::BelowMinimumFee {
+            fee: usdt("19.5"),
+            min: usdt("20"),
+        }
     }
 
     #[test]
     fn api_errors_go_next_to_their_field() {
-        let e = placed(ApiError::bad_request(
-            "Membership fee 19.50000000 is less than minimum required 20.00000000",
-        ));
+        let e = placed(below_minimum_fee());
         assert_eq!(
             e.field("membership_fee"),
             Some("Membership fee 19.50 is less than minimum required 20.00")
         );
-        let e = placed(ApiError::conflict(
-            "This Bitpin payment id has already been used",
-        ));
+        let e = placed(PayError::BitpinIdUsed);
         assert!(e.field("bitpin_payment_id").is_some());
-        let e = placed(ApiError::bad_request(
-            "You have an active loan. Loan repayment amount is required.",
-        ));
+        let e = placed(PayError::GatewayUnavailable("timed out".into()));
+        assert!(e.field("bitpin_payment_id").is_some());
+        let e = placed(PayError::RepaymentRequired);
         assert!(e.field("loan").is_some());
         let e = placed(ApiError::Validation(vec![FieldError::body(
             "loan_request_amount",
@@ -275,91 +320,137 @@ mod tests {
             "Input should be greater than or equal to 0",
         )]));
         assert!(e.field("loan_request_amount").is_some());
-        let e = placed(ApiError::conflict("Payment already submitted for 1405/9"));
+        let e = placed(PayError::AlreadyPaid { month: AZAR });
         assert_eq!(e.general(), ["Payment already submitted for Azar 1405"]);
         assert!(
             FormErrors::from_api(ApiError::Internal(anyhow::anyhow!("bug")), Lang::En, PAY)
                 .is_err()
         );
+        // Not about the input: answered like the API.
+        assert!(FormErrors::from_api(PayError::NotAMember, Lang::En, PAY).is_err());
+        assert!(FormErrors::from_api(DrawError::NotAMember, Lang::En, &[]).is_err());
+        assert!(FormErrors::from_api(AuthError::SessionEnded, Lang::En, PAY).is_err());
+        // A store failure inside a service is the database's, not the form's.
+        let down = PayError::Store(sqlx::Error::PoolTimedOut);
+        assert_eq!(
+            said(down, Lang::En),
+            "Database unavailable, try again shortly"
+        );
     }
 
     #[test]
-    fn known_sentences_are_translated() {
+    fn sign_in_and_user_refusals_go_next_to_their_field() {
+        let fields = &["username", "password"];
+        let e = FormErrors::from_api(AuthError::InvalidCredentials, Lang::Fa, fields).unwrap();
+        assert_eq!(e.field("password"), Some(Lang::Fa.t("invalid_login")));
+        let e = FormErrors::from_api(AuthError::UsernameTaken, Lang::Fa, fields).unwrap();
+        assert_eq!(e.field("username"), Some("این نام کاربری قبلاً ثبت شده است"));
+        let e = FormErrors::from_api(AuthError::CannotDemoteSelf, Lang::En, fields).unwrap();
+        assert_eq!(e.general(), ["You cannot deactivate or demote yourself"]);
+        let e = FormErrors::from_api(
+            AuthError::LockedOut {
+                retry_after_secs: 30,
+            },
+            Lang::Fa,
+            fields,
+        )
+        .unwrap();
         assert_eq!(
-            localize("Payment already submitted for 1405/9", Lang::Fa),
+            e.general(),
+            ["Too many failed login attempts. Try again in ۳۰ seconds."]
+        );
+    }
+
+    #[test]
+    fn known_refusals_are_translated() {
+        assert_eq!(
+            said(PayError::AlreadyPaid { month: AZAR }, Lang::Fa),
             "پرداخت ماه آذر ۱۴۰۵ قبلاً ثبت شده است"
         );
-        assert_eq!(localize("Something new", Lang::Fa), "Something new");
         assert_eq!(
-            localize(
-                "Not all users have paid for 1405/12. Unpaid: admin, omid",
-                Lang::Fa
-            ),
+            said(ApiError::conflict("Something new"), Lang::Fa),
+            "Something new"
+        );
+        let unpaid = DrawError::NotAllPaid {
+            month: JalaliMonth {
+                year: 1405,
+                month: 12,
+            },
+            unpaid: vec!["admin".into(), "omid".into()],
+        };
+        assert_eq!(
+            said(unpaid, Lang::Fa),
             "همه اعضا برای اسفند ۱۴۰۵ پرداخت نکرده‌اند. پرداخت‌نکرده: admin، omid"
         );
+        let over = PayError::ExceedsBalance {
+            amount: usdt("41"),
+            remaining: usdt("40"),
+        };
         assert_eq!(
-            localize(
-                "Loan repayment 41.00000000 exceeds the loan's remaining balance 40.00000000",
-                Lang::Fa
-            ),
+            said(over, Lang::Fa),
             "قسط وام (۴۱٫۰۰) از مانده وام (۴۰٫۰۰) بیشتر است"
         );
+        assert_eq!(
+            said(PayError::ExceedsBalanceNow, Lang::Fa),
+            "قسط وام از مانده وام بیشتر است"
+        );
+        let missing = ApiError::Validation(vec![FieldError::body(
+            "membership_fee",
+            "missing",
+            "Field required",
+        )]);
+        assert_eq!(said(missing, Lang::Fa), Lang::Fa.t("required"));
     }
 
     #[test]
     fn the_original_apis_wording_is_understood_too() {
-        let e = placed(ApiError::bad_request(
-            "Membership fee 19.50000000 is less than minimum required 20.00000000",
-        ));
+        let e = placed(below_minimum_fee());
         assert_eq!(
             e.field("membership_fee"),
             Some("Membership fee 19.50 is less than minimum required 20.00")
         );
-        let e = placed(ApiError::bad_request(
-            "Loan payment 5.00000000 is less than minimum required 20.00000000",
-        ));
-        assert!(e.field("loan").is_some());
-        for (api, fa) in [
+        let small = || PayError::BelowMinimumRepayment {
+            amount: usdt("5"),
+            min: usdt("20"),
+        };
+        assert!(placed(small()).field("loan").is_some());
+        assert!(placed(PayError::NoActiveLoan).field("loan").is_some());
+        let cases: [(ApiError, &str); 4] = [
+            (below_minimum_fee().into(), "حق عضویت باید دست‌کم ۲۰٫۰۰ باشد"),
+            (small().into(), "قسط وام باید دست‌کم ۲۰٫۰۰ باشد"),
             (
-                "Membership fee 19.50000000 is less than minimum required 20.00000000",
-                "حق عضویت باید دست‌کم ۲۰٫۰۰ باشد",
-            ),
-            (
-                "Loan payment 5.00000000 is less than minimum required 20.00000000",
-                "قسط وام باید دست‌کم ۲۰٫۰۰ باشد",
-            ),
-            (
-                "You do not have an active loan. Loan payment must be null.",
+                PayError::NoActiveLoan.into(),
                 "وام فعالی ندارید: قسط وام را خالی بگذارید",
             ),
             (
-                "Loan assignment already done for 1405/9",
+                DrawError::AlreadyDrawn { month: AZAR }.into(),
                 "قرعه‌کشی ماه آذر ۱۴۰۵ قبلاً انجام شده است",
             ),
-        ] {
-            assert_eq!(localize(api, Lang::Fa), fa, "{api}");
+        ];
+        for (err, fa) in cases {
+            let api = err.to_string();
+            assert_eq!(said(err, Lang::Fa), fa, "{api}");
         }
     }
 
     #[test]
     fn numbers_in_sentences_take_the_pages_precision_and_month_names() {
         assert_eq!(
-            localize(
-                "Membership fee 19.50000000 is less than minimum required 20.00000000",
-                Lang::En
-            ),
+            said(below_minimum_fee(), Lang::En),
             "Membership fee 19.50 is less than minimum required 20.00"
         );
+        let fee = PayError::BelowMinimumFee {
+            fee: usdt("19.5"),
+            min: usdt("1234.5"),
+        };
+        assert_eq!(said(fee, Lang::Fa), "حق عضویت باید دست‌کم ۱٬۲۳۴٫۵۰ باشد");
         assert_eq!(
-            localize(
-                "Membership fee 19.50000000 is less than minimum required 1234.50000000",
-                Lang::Fa
-            ),
-            "حق عضویت باید دست‌کم ۱٬۲۳۴٫۵۰ باشد"
+            said(DrawError::AlreadyDrawn { month: AZAR }, Lang::En),
+            "Loan assignment already done for Azar 1405"
         );
         assert_eq!(
-            localize("Loan assignment already done for 1405/9", Lang::En),
-            "Loan assignment already done for Azar 1405"
+            said(PayError::FeeNotPositive, Lang::En),
+            "Membership fee must be greater than 0"
         );
         assert_eq!(
             humanize(

@@ -12,6 +12,7 @@ use super::{render, Page, PlainForm, View};
 use crate::app::AppState;
 use crate::auth::service;
 use crate::auth::tokens::random_token;
+use crate::platform::error::ApiError;
 use crate::platform::extract::RequestMeta;
 use crate::web::forms::FormErrors;
 use crate::web::session::{
@@ -186,7 +187,9 @@ pub async fn logout(
     CsrfForm(_, _): CsrfForm<PlainForm>,
 ) -> WebResult<Response> {
     if let Some(refresh) = cookie(&headers, REFRESH_COOKIE) {
-        service::sign_out(&state, refresh).await?;
+        service::sign_out(&state, refresh)
+            .await
+            .map_err(ApiError::from)?;
     }
     let mut response = see_other("/login");
     let h = response.headers_mut();

@@ -5,16 +5,15 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{plain, render, Done, DrawView, Page, View};
 use crate::app::AppState;
 use crate::auth::service::{self as auth_service, CreateUserRequest, UpdateUserRequest};
 use crate::auth::Role;
-use crate::fund::rules::FundConfig;
+use crate::fund::service::{change_config, ConfigChange, ConfigChanged};
 use crate::fund::store::{self, Loan, LoanFilter};
 use crate::ledger::store::{fund_summary, FundSummary};
-use crate::platform::audit::{self, AuditEntry};
+use crate::platform::error::ApiError;
 use crate::platform::extract::RequestMeta;
 use crate::platform::money::Amount;
 use crate::web::forms::{amount_field, int_field, FormErrors};
@@ -544,24 +543,19 @@ pub async fn save_config(
     if let (true, Some(fee), Some(months), Some(installment)) =
         (errors.is_empty(), fee, months, installment)
     {
-        let new = FundConfig {
-            min_membership_fee: fee,
-            max_month_for_loan_payment: months,
-            min_amount_for_loan_payment: installment,
+        let change = ConfigChange {
+            min_membership_fee: Some(fee),
+            max_month_for_loan_payment: Some(months),
+            min_amount_for_loan_payment: Some(installment),
         };
-        let now = state.now();
-        let mut tx = state.db.begin_write().await?;
-        let old = store::config(&mut tx).await?.unwrap_or_default();
-        store::save_config(&mut tx, &new, now).await?;
-        let entry = AuditEntry {
-            actor_user_id: Some(session.user.id),
-            action: "config_changed",
-            target: "fund_config".into(),
-            details: json!({ "before": config_json(&old), "after": config_json(&new) }),
-        };
-        audit::record(&mut tx, now, &meta, entry).await?;
-        tx.commit().await?;
-        state.invalidate("config").await;
+        let actor = Some(session.user.id);
+        let changed = change_config(&state.db, state.now(), &meta, actor, "web", change).await;
+        match changed {
+            Ok(ConfigChanged::Unchanged(_)) => {}
+            Ok(_) => state.invalidate("config").await,
+            // The fields were checked above: a refusal here is the database's.
+            Err(e) => return Err(ApiError::from(e).into()),
+        }
         return Ok(see_other("/admin/config?done=config"));
     }
     render(&ConfigPage {
@@ -569,14 +563,6 @@ pub async fn save_config(
         v: admin_view(&state, prefs, &session, "/admin/config", "config", None),
         form,
         errors,
-    })
-}
-
-fn config_json(config: &FundConfig) -> serde_json::Value {
-    json!({
-        "min_membership_fee": config.min_membership_fee,
-        "max_month_for_loan_payment": config.max_month_for_loan_payment,
-        "min_amount_for_loan_payment": config.min_amount_for_loan_payment,
     })
 }
 

@@ -347,9 +347,10 @@ pub async fn pay(
         };
         let problems = body.validate();
         let result = if problems.is_empty() {
-            submit_payment(&state, &session.user, &meta, body)
+            submit_payment(&state, &session.user, &meta, body.into())
                 .await
                 .map(|_| ())
+                .map_err(ApiError::from)
         } else {
             Err(ApiError::Validation(problems))
         };
