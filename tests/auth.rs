@@ -2051,20 +2051,10 @@ crate::on_both_databases!(the_role_is_the_only_admin_flag_after_migrating);
 /// an admin stays one, nobody else becomes one, and the column is gone, so no write can let
 /// the two disagree again.
 async fn the_role_is_the_only_admin_flag_after_migrating(backend: Backend) {
-    use saghat::platform::db::{migrator, Db};
-    let Some((url, _dir)) = common::fresh_database(backend).await else {
+    use saghat::platform::db::migrator;
+    let Some((db, _dir)) = common::migrated_before(backend, 5).await else {
         return;
     };
-    let db = Db::connect(&url, 2).await.unwrap();
-    let mut before_0005 = migrator(db.backend);
-    before_0005.migrations = before_0005
-        .migrations
-        .iter()
-        .filter(|m| m.version < 5)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    before_0005.run(&db.pool).await.unwrap();
     for (name, is_main, role) in [
         ("flagged", 1, "member"),
         ("admin", 1, "admin"),

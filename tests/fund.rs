@@ -722,20 +722,9 @@ async fn one_bitpin_payment_is_claimed_once_however_its_id_is_written(backend: B
 /// payment under several spellings (possible until then) the first keeps the key, so nobody
 /// can claim it again, and no payment is changed or lost.
 async fn existing_payments_get_their_bitpin_key_when_migrating(backend: Backend) {
-    use saghat::platform::db::{migrator, Db};
-    let Some((url, _dir)) = common::fresh_database(backend).await else {
+    let Some((db, _dir)) = common::migrated_before(backend, 4).await else {
         return;
     };
-    let db = Db::connect(&url, 2).await.unwrap();
-    let mut before_0004 = migrator(db.backend);
-    before_0004.migrations = before_0004
-        .migrations
-        .iter()
-        .filter(|m| m.version < 4)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    before_0004.run(&db.pool).await.unwrap();
     sqlx::query(
         "INSERT INTO users (username, username_key, password_hash, created_at) VALUES ('sara', 'sara', 'x', 't')",
     )

@@ -64,6 +64,18 @@ impl Role {
 }
 
 impl CurrentUser {
+    /// A signed-in user of `role`, for the unit tests of access rules.
+    #[cfg(test)]
+    pub fn with_role(id: i64, role: Role) -> CurrentUser {
+        CurrentUser {
+            id,
+            username: format!("user{id}"),
+            is_main: role.is_main(),
+            role,
+            session_version: 0,
+        }
+    }
+
     /// Members and admins belong to the fund: they pay fees and take part in draws.
     pub fn is_fund_member(&self) -> bool {
         crate::fund::access::is_fund_member(self.role)

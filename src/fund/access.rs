@@ -23,16 +23,6 @@ pub fn may_see_loan(viewer: &CurrentUser, borrower: Option<i64>) -> bool {
 mod tests {
     use super::*;
 
-    fn viewer(id: i64, role: Role) -> CurrentUser {
-        CurrentUser {
-            id,
-            username: "v".into(),
-            is_main: role.is_main(),
-            role,
-            session_version: 0,
-        }
-    }
-
     #[test]
     fn admins_and_members_belong_to_the_fund_accountants_do_not() {
         assert!(is_fund_member(Role::Admin));
@@ -46,11 +36,26 @@ mod tests {
 
     #[test]
     fn a_loan_is_seen_by_its_borrower_and_main_users() {
-        assert!(may_see_loan(&viewer(7, Role::Member), Some(7)));
-        assert!(!may_see_loan(&viewer(7, Role::Member), Some(8)));
-        assert!(!may_see_loan(&viewer(7, Role::Member), None));
-        assert!(!may_see_loan(&viewer(7, Role::Accountant), Some(8)));
-        assert!(may_see_loan(&viewer(1, Role::Admin), Some(8)));
-        assert!(may_see_loan(&viewer(1, Role::Admin), None));
+        assert!(may_see_loan(
+            &CurrentUser::with_role(7, Role::Member),
+            Some(7)
+        ));
+        assert!(!may_see_loan(
+            &CurrentUser::with_role(7, Role::Member),
+            Some(8)
+        ));
+        assert!(!may_see_loan(
+            &CurrentUser::with_role(7, Role::Member),
+            None
+        ));
+        assert!(!may_see_loan(
+            &CurrentUser::with_role(7, Role::Accountant),
+            Some(8)
+        ));
+        assert!(may_see_loan(
+            &CurrentUser::with_role(1, Role::Admin),
+            Some(8)
+        ));
+        assert!(may_see_loan(&CurrentUser::with_role(1, Role::Admin), None));
     }
 }

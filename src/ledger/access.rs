@@ -27,19 +27,9 @@ pub fn may_see_transaction(viewer: &CurrentUser, owners: &[Option<i64>]) -> bool
 mod tests {
     use super::*;
 
-    fn viewer(id: i64, role: Role) -> CurrentUser {
-        CurrentUser {
-            id,
-            username: "v".into(),
-            is_main: role.is_main(),
-            role,
-            session_version: 0,
-        }
-    }
-
     #[test]
     fn members_see_their_own_books_admins_and_accountants_all() {
-        let member = viewer(7, Role::Member);
+        let member = CurrentUser::with_role(7, Role::Member);
         assert_eq!(visible_owner(&member), Some(7));
         assert!(may_see_account(&member, Some(7)));
         assert!(!may_see_account(&member, Some(8)));
@@ -47,7 +37,7 @@ mod tests {
         assert!(may_see_transaction(&member, &[None, Some(7)]));
         assert!(!may_see_transaction(&member, &[None, Some(8)]));
         for role in [Role::Admin, Role::Accountant] {
-            let reader = viewer(1, role);
+            let reader = CurrentUser::with_role(1, role);
             assert_eq!(visible_owner(&reader), None);
             assert!(may_see_account(&reader, Some(8)));
             assert!(may_see_account(&reader, None));

@@ -162,6 +162,27 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile
     }
 }
 
+/// A fresh database with the migrations before `version` applied, for testing what migration
+/// `version` does to data written under the older schema (`None`: skip, as `fresh_database`).
+pub async fn migrated_before(
+    backend: Backend,
+    version: i64,
+) -> Option<(saghat::platform::db::Db, Option<tempfile::TempDir>)> {
+    use saghat::platform::db::{migrator, Db};
+    let (url, dir) = fresh_database(backend).await?;
+    let db = Db::connect(&url, 2).await.expect("connect");
+    let mut older = migrator(db.backend);
+    older.migrations = older
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    older.run(&db.pool).await.expect("older migrations");
+    Some((db, dir))
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         Self::spawn_with(backend, |_| {}).await
