@@ -185,6 +185,35 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// Sara, who sat out the Azar in which the admin borrowed.
+struct AdminBorrowed {
+    sara_id: i64,
+    sara: String,
+}
+
+/// Azar: the admin (who may ask for more than their balance) borrows 40 of the 60 paid in;
+/// Sara and Omid opt out.
+async fn admin_borrows_40(app: &TestApp) -> AdminBorrowed {
+    let admin = app.admin_token().await;
+    app.call(
+        Method::PATCH,
+        "/api/auth/me/loan-request",
+        Some(&admin),
+        Some(json!({ "loan_request_amount": "40" })),
+    )
+    .await;
+    let (sara_id, sara) = app.member(&admin, "sara", "0").await;
+    let (_, omid) = app.member(&admin, "omid", "0").await;
+    for token in [&admin, &sara, &omid] {
+        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    AdminBorrowed { sara_id, sara }
+}
+
 fn next_month(app: &TestApp) {
     use saghat::platform::clock::Clock;
     let month = JalaliMonth::containing(app.clock.now(), Tz::UTC).next();
@@ -678,22 +707,7 @@ async fn the_current_loan_shows_its_progress(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let admin = app.admin_token().await;
-    // The admin may ask for more than their balance; the others opt out.
-    app.call(
-        Method::PATCH,
-        "/api/auth/me/loan-request",
-        Some(&admin),
-        Some(json!({ "loan_request_amount": "40" })),
-    )
-    .await;
-    let (_, sara) = app.member(&admin, "sara", "0").await;
-    let (_, omid) = app.member(&admin, "omid", "0").await;
-    for token in [&admin, &sara, &omid] {
-        app.pay(token, "20", None).await;
-    }
-    app.call(Method::POST, "/api/loans/start", Some(&admin), None)
-        .await;
+    admin_borrows_40(&app).await;
     let mut browser = Browser::new(&app);
     browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
 
@@ -1305,24 +1319,7 @@ async fn admins_edit_deactivate_and_follow_members(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    // Azar: the admin borrows 40 of the 60 paid in; Sara and Omid opt out.
-    let admin = app.admin_token().await;
-    app.call(
-        Method::PATCH,
-        "/api/auth/me/loan-request",
-        Some(&admin),
-        Some(json!({ "loan_request_amount": "40" })),
-    )
-    .await;
-    let (sara_id, sara) = app.member(&admin, "sara", "0").await;
-    let (_, omid) = app.member(&admin, "omid", "0").await;
-    for token in [&admin, &sara, &omid] {
-        assert_eq!(app.pay(token, "20", None).await.0, StatusCode::CREATED);
-    }
-    let (status, _) = app
-        .call(Method::POST, "/api/loans/start", Some(&admin), None)
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let AdminBorrowed { sara_id, sara } = admin_borrows_40(&app).await;
     next_month(&app);
     assert_eq!(app.pay(&sara, "25.5", None).await.0, StatusCode::CREATED);
 
