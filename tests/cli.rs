@@ -1,6 +1,8 @@
 //! The real `saghat` binary: its commands, and `serve` as an operator runs it (environment,
 //! fake clock, JSON logs, first-start admin, SIGTERM), on SQLite and PostgreSQL.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -889,25 +891,10 @@ fn fake_clock_is_refused_in_production() {
 
 #[tokio::test]
 async fn serve_on_postgresql() {
-    use sqlx::Connection;
-    let admin_url = "postgres://postgres@127.0.0.1:5432/test";
-    let mut conn = match sqlx::PgConnection::connect(admin_url).await {
-        Ok(conn) => conn,
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but PostgreSQL is unreachable at {admin_url}: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPING serve_on_postgresql: cannot reach {admin_url} ({e})");
-            return;
-        }
+    let Some((database_url, _drop)) = common::own_pg_database("saghat_cli").await else {
+        return;
     };
-    let name = format!("saghat_cli_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    let _drop = DropDatabase(name.clone());
-    let sandbox = Sandbox::with_database(format!("postgres://postgres@127.0.0.1:5432/{name}"));
+    let sandbox = Sandbox::with_database(database_url);
 
     let mut server = Server::start(&sandbox, &ADMIN_ENV);
     server.wait_ready().await;
@@ -920,34 +907,6 @@ async fn serve_on_postgresql() {
     assert!(server.terminate().await.success());
     // Nothing was written to SQLite instead.
     assert!(!sandbox.db_path().exists() && !sandbox.dir.path().join("saghat.db").exists());
-}
-
-/// Drops a PostgreSQL database made by a test when it ends, passed or failed.
-struct DropDatabase(String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        // Its own thread and runtime: a test's runtime cannot be blocked on from inside.
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut conn =
-                    sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test")
-                        .await
-                        .expect("connect to drop the test database");
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("drop the test database");
-            });
-        })
-        .join();
-    }
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! activate` and `create-admin --promote`, against a running `saghat serve`, on SQLite and
 //! PostgreSQL.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -26,37 +28,7 @@ enum Backend {
 struct Sandbox {
     dir: tempfile::TempDir,
     database_url: String,
-    _drop: Option<DropDatabase>,
-}
-
-/// Drops the PostgreSQL database a test made when the test ends, passed or failed.
-struct DropDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Its own thread and runtime: the test's runtime cannot be blocked on from inside it.
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("connect to drop the test database");
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("drop the test database");
-            });
-        })
-        .join();
-    }
+    _drop: Option<common::DatabaseGuard>,
 }
 
 impl Sandbox {
@@ -68,29 +40,8 @@ impl Sandbox {
                 None,
             ),
             Backend::Postgres => {
-                use sqlx::Connection;
-                let admin_url = std::env::var("SAGHAT_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-                let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
-                    Ok(conn) => conn,
-                    Err(e) if std::env::var_os("CI").is_some() => {
-                        panic!("CI is set but PostgreSQL is unreachable at {admin_url}: {e}")
-                    }
-                    Err(e) => {
-                        eprintln!("SKIPPING PostgreSQL: cannot reach {admin_url} ({e})");
-                        return None;
-                    }
-                };
-                let name = format!("saghat_cli_users_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create database");
-                let (base, _) = admin_url.rsplit_once('/').expect("a database path");
-                (
-                    format!("{base}/{name}"),
-                    Some(DropDatabase { admin_url, name }),
-                )
+                let (url, guard) = common::own_pg_database("saghat_cli_users").await?;
+                (url, Some(guard))
             }
         };
         Some(Sandbox {

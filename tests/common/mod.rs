@@ -108,6 +108,42 @@ pub fn drop_database(name: &str) {
     }
 }
 
+/// Drops a PostgreSQL database a test made when the guard goes, passed or failed; on its own
+/// thread, because a test's runtime cannot be blocked on from inside it.
+pub struct DatabaseGuard(String);
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        let _ = std::thread::spawn(move || drop_database(&name)).join();
+    }
+}
+
+/// A PostgreSQL database of a test's own (`<prefix>_<uuid>`), for a test that runs the binary
+/// against it: its URL and the guard that drops it. `None` means "skip": PostgreSQL is
+/// unreachable and CI is not set.
+pub async fn own_pg_database(prefix: &str) -> Option<(String, DatabaseGuard)> {
+    use sqlx::Connection;
+    let admin_url = pg_admin_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but PostgreSQL is unreachable at {admin_url}: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPING PostgreSQL: cannot reach {admin_url} ({e})");
+            return None;
+        }
+    };
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let (base, _) = admin_url.rsplit_once('/').expect("a database path");
+    Some((format!("{base}/{name}"), DatabaseGuard(name)))
+}
+
 /// A database made once per test process, or `None` when PostgreSQL is unreachable.
 async fn pg_database() -> Option<String> {
     PG_DATABASE
