@@ -1524,6 +1524,17 @@ crate::on_both_databases!(
 );
 
 /// A login from `ip` (the test server trusts `X-Forwarded-For`): status and `Retry-After`.
+/// `times` wrong passwords for `username` from `ip`, each checked (401, not locked out yet).
+async fn fail_logins_from(app: &TestApp, ip: &str, username: &str, times: usize) {
+    for attempt in 1..=times {
+        assert_eq!(
+            login_from(app, ip, username, "wrong").await.0,
+            StatusCode::UNAUTHORIZED,
+            "wrong password {attempt} of {times} from {ip}"
+        );
+    }
+}
+
 async fn login_from(
     app: &TestApp,
     ip: &str,
@@ -1630,12 +1641,7 @@ async fn the_account_ceiling_still_lets_a_fresh_address_sign_in(backend: Backend
     app.member(&admin, "rita", "0").await;
     // Two addresses use up their own limit, and with it the account's ceiling.
     for ip in ["10.0.0.1", "10.0.0.2"] {
-        for _ in 0..5 {
-            assert_eq!(
-                login_from(&app, ip, "rita", "wrong").await.0,
-                StatusCode::UNAUTHORIZED
-            );
-        }
+        fail_logins_from(&app, ip, "rita", 5).await;
         assert_eq!(
             login_from(&app, ip, "rita", PASSWORD).await.0,
             StatusCode::TOO_MANY_REQUESTS,
@@ -1679,24 +1685,14 @@ async fn a_success_clears_its_own_failures_only(backend: Backend) {
     let admin = app.admin_token().await;
     app.member(&admin, "rita", "0").await;
     for ip in ["10.0.0.1", "10.0.0.2"] {
-        for _ in 0..4 {
-            assert_eq!(
-                login_from(&app, ip, "rita", "wrong").await.0,
-                StatusCode::UNAUTHORIZED
-            );
-        }
+        fail_logins_from(&app, ip, "rita", 4).await;
     }
     assert_eq!(
         login_from(&app, "10.0.0.1", "rita", PASSWORD).await.0,
         StatusCode::OK
     );
     // 10.0.0.1 starts afresh (five more checks); 10.0.0.2 still has one left.
-    for _ in 0..5 {
-        assert_eq!(
-            login_from(&app, "10.0.0.1", "rita", "wrong").await.0,
-            StatusCode::UNAUTHORIZED
-        );
-    }
+    fail_logins_from(&app, "10.0.0.1", "rita", 5).await;
     assert_eq!(
         login_from(&app, "10.0.0.1", "rita", "wrong").await.0,
         StatusCode::TOO_MANY_REQUESTS
