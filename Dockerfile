@@ -5,11 +5,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-COPY src ./src
-COPY migrations ./migrations
-COPY templates ./templates
-COPY static ./static
-RUN cargo build --release --locked && strip target/release/saghat
+COPY crates ./crates
+RUN cargo build --release --locked --bin saghat && strip target/release/saghat
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata \

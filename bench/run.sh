@@ -92,7 +92,7 @@ fi
   echo "postgres: $(psql_admin -c 'SHOW server_version' 2>/dev/null || echo unreachable)"
   echo "pgbench: $(pgbench --version)"
   echo "sqlite (bundled by sqlx): libsqlite3-sys $(grep -A1 'name = "libsqlite3-sys"' "$REPO_DIR/Cargo.lock" | sed -n 's/version = "\(.*\)"/\1/p')"
-  echo "saghat: $(git -C "$REPO_DIR" rev-parse --short HEAD)$(git -C "$REPO_DIR" diff --quiet -- src migrations || echo ' (+ uncommitted changes)')"
+  echo "saghat: $(git -C "$REPO_DIR" rev-parse --short HEAD)$(git -C "$REPO_DIR" diff --quiet -- crates || echo ' (+ uncommitted changes)')"
   echo "runs per figure: $RUNS; read runs: ${READ_SECONDS}s; payment members per run: $PAY_MEMBERS; wrk threads: $WRK_THREADS"
 } >"$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2

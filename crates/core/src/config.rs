@@ -1,0 +1,434 @@
+//! Configuration from the environment (and a `.env` file), using the original Saghat's names
+//! where it had them. Every variable is listed in `.env.example` and the README.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use jsonwebtoken::Algorithm;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Dev,
+    Test,
+    Prod,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoginLimits {
+    /// Password checks one address may make on one account per window.
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+    /// Password checks on one account from all addresses per window; past it, only an address
+    /// that has not tried this account yet in the window may (once), so its owner can still
+    /// sign in while others hammer it.
+    pub max_failures_per_account_total: i64,
+    pub window: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub debug: bool,
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub redis_url: Option<String>,
+    /// Namespace of Saghat's Redis keys and channel, so several deployments can share a Redis.
+    pub redis_prefix: String,
+    pub rate_limit_per_minute: u32,
+    pub cache_ttl: Duration,
+    pub secret_key: String,
+    pub jwt_secret_key: String,
+    pub jwt_algorithm: Algorithm,
+    pub jwt_expire_minutes: i64,
+    pub refresh_token_expire_days: i64,
+    /// No refresh token outlives its sign-in by more than this, however often it is refreshed.
+    pub refresh_token_max_days: i64,
+    /// Argon2 hashes computed at once (each takes 19 MiB), and requests allowed to wait for one;
+    /// past both, 503 with `Retry-After`.
+    pub password_hash_concurrency: usize,
+    pub password_hash_queue: usize,
+    pub allowed_hosts: Vec<String>,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub fund_timezone: Tz,
+    pub fake_now: Option<DateTime<Utc>>,
+    pub bitpin_api_base_url: String,
+    pub bitpin_api_key: Option<String>,
+    pub bitpin_timeout: Duration,
+    pub login_limits: LoginLimits,
+    pub trust_proxy_headers: bool,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    /// A request's headers must have arrived this long after the server began waiting for them
+    /// (slowloris); on HTTP/1 that includes the wait for the next request on a kept-alive
+    /// connection.
+    pub header_read_timeout: Duration,
+    /// A connection whose reads or writes have waited this long on the client is closed.
+    pub idle_timeout: Duration,
+    pub admin_username: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn parsed<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={text:?} is invalid: {e}")),
+    }
+}
+
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match var(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => bail!("{name}={v:?} is not a boolean (true/false)"),
+    }
+}
+
+/// A listening address must be `HOST:PORT`: a bare port (`BIND=8000`) is a common slip that
+/// the socket layer reports only as "invalid socket address".
+pub fn bind_address(name: &str, text: &str) -> anyhow::Result<String> {
+    let valid = text
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !valid {
+        bail!("{name}={text:?} is not an address: use HOST:PORT, such as 127.0.0.1:8000 or 0.0.0.0:8000");
+    }
+    Ok(text.to_string())
+}
+
+/// A number of seconds greater than 0 (a 0 timeout would close every connection at once).
+fn positive_seconds(name: &str, default: u64) -> anyhow::Result<Duration> {
+    match parsed(name, default)? {
+        0 => bail!("{name} must be at least 1"),
+        seconds => Ok(Duration::from_secs(seconds)),
+    }
+}
+
+/// A list given as a JSON array (`["a","b"]`, the original's form) or comma-separated.
+fn list(name: &str, default: &[&str]) -> anyhow::Result<Vec<String>> {
+    match var(name) {
+        None => Ok(default.iter().map(|s| s.to_string()).collect()),
+        Some(text) if text.starts_with('[') => serde_json::from_str(&text)
+            .with_context(|| format!("{name} is not a JSON array of strings")),
+        Some(text) => Ok(text
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()),
+    }
+}
+
+impl Config {
+    /// Reads the configuration. Secrets missing in `dev`/`test` are generated and kept in the
+    /// data folder, so restarts keep sessions valid; in `prod` they are a start-up error.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let app_env = match var("APP_ENV")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("dev") | Some("development") => AppEnv::Dev,
+            Some("test") => AppEnv::Test,
+            Some("prod") | Some("production") => AppEnv::Prod,
+            Some(other) => bail!("APP_ENV={other:?} must be dev, test or prod"),
+        };
+        let data_dir = PathBuf::from(var("SAGHAT_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/saghat.db?mode=rwc", data_dir.display()));
+        let secret_key = secret(app_env, &data_dir, "SECRET_KEY")?;
+        let jwt_secret_key = secret(app_env, &data_dir, "JWT_SECRET_KEY")?;
+        let jwt_algorithm = match var("JWT_ALGORITHM").as_deref().unwrap_or("HS256") {
+            "HS256" => Algorithm::HS256,
+            "HS384" => Algorithm::HS384,
+            "HS512" => Algorithm::HS512,
+            other => bail!("JWT_ALGORITHM={other:?}: only HS256, HS384 and HS512 are supported"),
+        };
+        let fund_timezone: Tz = var("FUND_TIMEZONE")
+            .unwrap_or_else(|| "UTC".into())
+            .parse()
+            .map_err(|e| anyhow::anyhow!("FUND_TIMEZONE is not an IANA time zone: {e}"))?;
+        let fake_now = match var("SAGHAT_FAKE_NOW") {
+            None => None,
+            Some(_) if app_env == AppEnv::Prod => {
+                bail!("SAGHAT_FAKE_NOW is only allowed with APP_ENV=dev or APP_ENV=test")
+            }
+            Some(text) => Some(
+                DateTime::parse_from_rfc3339(&text)
+                    .with_context(|| format!("SAGHAT_FAKE_NOW={text:?} is not RFC 3339"))?
+                    .with_timezone(&Utc),
+            ),
+        };
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("LOG_FORMAT={other:?} must be text or json"),
+        };
+        let request_timeout = Duration::from_secs(parsed("REQUEST_TIMEOUT_SECONDS", 30)?);
+        let idle_timeout = positive_seconds("IDLE_TIMEOUT_SECONDS", 60)?;
+        // While a request runs, hyper keeps a read pending (to notice a client leaving), so a
+        // shorter idle timeout would cut off requests the request timeout still allows.
+        if idle_timeout < request_timeout {
+            bail!("IDLE_TIMEOUT_SECONDS must be at least REQUEST_TIMEOUT_SECONDS");
+        }
+        let jwt_expire_minutes: i64 = parsed("JWT_EXPIRE_MINUTES", 10080)?;
+        if jwt_expire_minutes <= 0 {
+            bail!("JWT_EXPIRE_MINUTES must be positive");
+        }
+        Ok(Config {
+            app_env,
+            debug: flag("DEBUG")?,
+            bind: bind_address(
+                "BIND",
+                &var("BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            )?,
+            data_dir,
+            database_url,
+            database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 10)?,
+            redis_url: var("REDIS_URL"),
+            redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "saghat".into()),
+            rate_limit_per_minute: parsed("RATE_LIMIT_PER_MINUTE", 1200)?,
+            cache_ttl: Duration::from_secs(parsed("CACHE_TTL_SECONDS", 5)?),
+            secret_key,
+            jwt_secret_key,
+            jwt_algorithm,
+            jwt_expire_minutes,
+            refresh_token_expire_days: parsed("REFRESH_TOKEN_EXPIRE_DAYS", 30)?,
+            refresh_token_max_days: parsed("REFRESH_TOKEN_MAX_DAYS", 90)?,
+            password_hash_concurrency: parsed("PASSWORD_HASH_CONCURRENCY", default_cores())?.max(1),
+            password_hash_queue: parsed("PASSWORD_HASH_QUEUE", 32)?,
+            allowed_hosts: list("ALLOWED_HOSTS", &["*"])?,
+            cors_origins: list("CORS_ORIGINS", &[])?,
+            log_format,
+            fund_timezone,
+            fake_now,
+            bitpin_api_base_url: var("BITPIN_API_BASE_URL")
+                .unwrap_or_else(|| "https://api.bitpin.ir".into()),
+            bitpin_api_key: bitpin_api_key(
+                app_env,
+                var("BITPIN_API_KEY"),
+                var("BITPIN_VERIFY").as_deref(),
+            )?,
+            bitpin_timeout: Duration::from_secs(parsed("BITPIN_TIMEOUT_SECONDS", 10)?),
+            login_limits: LoginLimits {
+                max_failures_per_account: parsed("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+                max_failures_per_ip: parsed("LOGIN_MAX_FAILURES_PER_IP", 20)?,
+                max_failures_per_account_total: parsed("LOGIN_MAX_FAILURES_PER_ACCOUNT_TOTAL", 50)?,
+                window: Duration::from_secs(
+                    60 * parsed::<u64>("LOGIN_FAILURE_WINDOW_MINUTES", 15)?,
+                ),
+            },
+            trust_proxy_headers: flag("TRUST_PROXY_HEADERS")?,
+            max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024)?,
+            request_timeout,
+            header_read_timeout: positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
+            idle_timeout,
+            admin_username: var("SAGHAT_ADMIN_USERNAME"),
+            admin_password: var("SAGHAT_ADMIN_PASSWORD"),
+        })
+    }
+
+    /// A configuration for tests: SQLite or the given database, fixed secrets, no Bitpin.
+    pub fn for_tests(database_url: String) -> Config {
+        Config {
+            app_env: AppEnv::Test,
+            debug: false,
+            bind: "127.0.0.1:0".into(),
+            data_dir: std::env::temp_dir(),
+            database_url,
+            database_max_connections: 10,
+            redis_url: None,
+            redis_prefix: "saghat".into(),
+            rate_limit_per_minute: 0,
+            cache_ttl: Duration::from_secs(5),
+            secret_key: "test-secret-key-not-for-production".into(),
+            jwt_secret_key: "test-jwt-secret-not-for-production".into(),
+            jwt_algorithm: Algorithm::HS256,
+            jwt_expire_minutes: 60,
+            refresh_token_expire_days: 30,
+            refresh_token_max_days: 90,
+            password_hash_concurrency: default_cores(),
+            password_hash_queue: 32,
+            allowed_hosts: vec!["*".into()],
+            cors_origins: vec![],
+            log_format: LogFormat::Text,
+            fund_timezone: Tz::UTC,
+            fake_now: None,
+            bitpin_api_base_url: "http://127.0.0.1:9".into(),
+            bitpin_api_key: None,
+            bitpin_timeout: Duration::from_secs(2),
+            login_limits: LoginLimits {
+                max_failures_per_account: 5,
+                max_failures_per_ip: 20,
+                max_failures_per_account_total: 50,
+                window: Duration::from_secs(15 * 60),
+            },
+            trust_proxy_headers: false,
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            admin_username: None,
+            admin_password: None,
+        }
+    }
+}
+
+/// The cores this process may use (1 when unknown).
+fn default_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The Bitpin key payments are verified with, or `None` to record them unverified.
+/// `BITPIN_VERIFY`: unset (or `auto`) verifies when the key is set and, in `prod`, requires
+/// it; `on` requires it everywhere; `off` never verifies (the explicit way to run a production
+/// fund without Bitpin). Errors never include the key.
+fn bitpin_api_key(
+    app_env: AppEnv,
+    key: Option<String>,
+    verify: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let verify = verify.map(str::to_ascii_lowercase);
+    match verify.as_deref() {
+        None | Some("auto") => {
+            if key.is_none() && app_env == AppEnv::Prod {
+                bail!(
+                    "BITPIN_API_KEY must be set when APP_ENV=prod, or payments are recorded without \
+                     verification; set BITPIN_VERIFY=off to run without Bitpin on purpose"
+                );
+            }
+            Ok(key)
+        }
+        Some("1" | "true" | "yes" | "on") => match key {
+            Some(key) => Ok(Some(key)),
+            None => bail!("BITPIN_VERIFY=on needs BITPIN_API_KEY"),
+        },
+        Some("0" | "false" | "no" | "off") => {
+            if key.is_some() {
+                tracing::warn!(
+                    "BITPIN_VERIFY=off: BITPIN_API_KEY is ignored, payments are NOT verified"
+                );
+            }
+            Ok(None)
+        }
+        Some(other) => bail!("BITPIN_VERIFY={other:?} must be auto, on or off"),
+    }
+}
+
+fn secret(app_env: AppEnv, data_dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
+    if let Some(value) = var(name) {
+        if app_env == AppEnv::Prod && value.len() < 32 {
+            bail!("{name} must be at least 32 characters in production");
+        }
+        return Ok(value);
+    }
+    if app_env == AppEnv::Prod {
+        bail!("{name} must be set when APP_ENV=prod");
+    }
+    let path = data_dir.join(format!("{}.secret", name.to_ascii_lowercase()));
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        if !existing.trim().is_empty() {
+            return Ok(existing.trim().to_string());
+        }
+    }
+    create_private_dir(data_dir)?;
+    let generated = crate::auth::tokens::random_token();
+    write_private(&path, &generated)?;
+    tracing::warn!(file = %path.display(), "{name} is not set: generated one for development");
+    Ok(generated)
+}
+
+/// Creates a folder (and its missing parents) readable only by this user (0700); an existing
+/// one is left as it is.
+pub fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(path)
+        .with_context(|| format!("cannot create the folder {}", path.display()))
+}
+
+pub fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(content.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Production never records payments unverified by accident: without a key it refuses to
+    /// start unless `BITPIN_VERIFY=off` says so.
+    #[test]
+    fn production_needs_a_bitpin_key_unless_verification_is_off_explicitly() {
+        let key = || Some("secret-bitpin-key".to_string());
+        let err = bitpin_api_key(AppEnv::Prod, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("BITPIN_API_KEY") && err.contains("BITPIN_VERIFY=off"),
+            "{err}"
+        );
+        assert!(bitpin_api_key(AppEnv::Prod, None, Some("auto")).is_err());
+        assert!(bitpin_api_key(AppEnv::Prod, None, Some("on")).is_err());
+        assert_eq!(
+            bitpin_api_key(AppEnv::Prod, None, Some("off")).unwrap(),
+            None
+        );
+        assert_eq!(
+            bitpin_api_key(AppEnv::Prod, None, Some("OFF")).unwrap(),
+            None
+        );
+        assert_eq!(bitpin_api_key(AppEnv::Prod, key(), None).unwrap(), key());
+        // Off wins over a key; elsewhere than prod a missing key just means no verification.
+        assert_eq!(
+            bitpin_api_key(AppEnv::Prod, key(), Some("off")).unwrap(),
+            None
+        );
+        assert_eq!(bitpin_api_key(AppEnv::Dev, None, None).unwrap(), None);
+        assert_eq!(bitpin_api_key(AppEnv::Test, key(), None).unwrap(), key());
+        assert!(bitpin_api_key(AppEnv::Dev, None, Some("on")).is_err());
+        let err = bitpin_api_key(AppEnv::Dev, key(), Some("maybe")).unwrap_err();
+        assert!(!err.to_string().contains("secret-bitpin-key"));
+    }
+}

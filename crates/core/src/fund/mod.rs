@@ -1,0 +1,8 @@
+//! The cooperative loan fund: monthly payments, the monthly draw, repayments.
+
+pub mod access;
+pub mod draw;
+pub mod error;
+pub mod rules;
+pub mod service;
+pub mod store;

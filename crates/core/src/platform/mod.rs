@@ -1,0 +1,11 @@
+//! Shared infrastructure: database, money, time, the audit log, idempotency, Redis.
+
+pub mod audit;
+pub mod clock;
+pub mod db;
+pub mod idempotency;
+pub mod jalali;
+pub mod money;
+pub mod shared;
+pub mod telemetry;
+pub mod validation;

@@ -1,0 +1,3 @@
+//! The audit log, read by admins.
+
+pub mod api;

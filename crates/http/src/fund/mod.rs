@@ -1,0 +1,3 @@
+//! The fund's API: payments, the monthly draw, loans.
+
+pub mod api;

@@ -1,0 +1,3 @@
+//! The ledger's API: balances, statements, transactions, the verifier.
+
+pub mod api;

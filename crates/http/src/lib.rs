@@ -1,0 +1,14 @@
+//! Saghat over HTTP: the application state, the JSON API (with its OpenAPI document) and the
+//! server-rendered web pages, on top of `saghat-core`'s services. Handlers here parse a
+//! request, call one service and shape its answer; the rules live in the core.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod fund;
+pub mod ledger;
+pub mod ops;
+pub mod state;
+pub mod web;

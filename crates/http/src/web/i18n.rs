@@ -1,0 +1,680 @@
+//! English and Persian: the UI's words, digits, number grouping and Jalali month names.
+//! English is the default; `?lang=fa` switches to Persian (right to left) and is remembered.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use saghat_core::platform::jalali::jalali_date;
+use saghat_core::platform::money::Amount;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Fa,
+}
+
+impl Lang {
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "en" => Some(Lang::En),
+            "fa" => Some(Lang::Fa),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fa => "fa",
+        }
+    }
+
+    pub fn dir(self) -> &'static str {
+        match self {
+            Lang::En => "ltr",
+            Lang::Fa => "rtl",
+        }
+    }
+
+    /// The UI text for `key`; `?` (and a warning in the log) if there is none. A test checks
+    /// that every key the templates use has both languages.
+    pub fn t(self, key: &str) -> &'static str {
+        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, en, fa)) => match self {
+                Lang::En => en,
+                Lang::Fa => fa,
+            },
+            None => {
+                tracing::warn!(key, "untranslated UI text");
+                "?"
+            }
+        }
+    }
+
+    /// Digits in the language's script (ASCII digits in English, ۰–۹ in Persian).
+    pub fn digits(self, text: &str) -> String {
+        match self {
+            Lang::En => text.to_string(),
+            Lang::Fa => text
+                .chars()
+                .map(|c| match c {
+                    '0'..='9' => char::from_u32('۰' as u32 + (c as u32 - '0' as u32)).unwrap_or(c),
+                    ',' => '٬',
+                    '.' => '٫',
+                    '%' => '٪',
+                    other => other,
+                })
+                .collect(),
+        }
+    }
+
+    /// Names joined as a list: `a, b` / `a، b`.
+    pub fn list(self, items: &[String]) -> String {
+        items.join(match self {
+            Lang::En => ", ",
+            Lang::Fa => "، ",
+        })
+    }
+
+    /// An integer with thousands separators.
+    pub fn int(self, n: i64) -> String {
+        let sign = if n < 0 { "-" } else { "" };
+        self.digits(&format!("{sign}{}", group(&n.unsigned_abs().to_string())))
+    }
+
+    /// An amount with thousands separators and at least two decimals: `1,234.50`,
+    /// `0.00000001`. Exact: trailing zeros are dropped, never significant digits.
+    pub fn amount(self, amount: Amount) -> String {
+        self.digits(&plain_grouped(amount))
+    }
+
+    /// `Azar 1405` / `آذر ۱۴۰۵`.
+    pub fn month(self, year: i64, month: i64) -> String {
+        let names = match self {
+            Lang::En => &MONTHS_EN,
+            Lang::Fa => &MONTHS_FA,
+        };
+        let name = usize::try_from(month - 1)
+            .ok()
+            .and_then(|i| names.get(i))
+            .copied()
+            .unwrap_or("?");
+        format!("{name} {}", self.digits(&year.to_string()))
+    }
+
+    /// A stored RFC 3339 timestamp as a Jalali date in the fund's time zone: `1405/09/01`.
+    pub fn date(self, stored: &str, tz: Tz) -> String {
+        match DateTime::parse_from_rfc3339(stored) {
+            Ok(at) => {
+                let (y, m, d) = jalali_date(at.with_timezone(&Utc), tz);
+                self.digits(&format!("{y}/{m:02}/{d:02}"))
+            }
+            Err(_) => String::new(),
+        }
+    }
+}
+
+/// The amount without grouping and with trailing zeros trimmed: the value a form field shows.
+pub fn plain(amount: Amount) -> String {
+    let text = amount.to_string();
+    let trimmed = text.trim_end_matches('0');
+    match trimmed.strip_suffix('.') {
+        Some(whole) => whole.to_string(),
+        None => trimmed.to_string(),
+    }
+}
+
+fn plain_grouped(amount: Amount) -> String {
+    let text = amount.to_string();
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let mut fraction = fraction.trim_end_matches('0').to_string();
+    while fraction.len() < 2 {
+        fraction.push('0');
+    }
+    format!("{sign}{}.{fraction}", group(whole))
+}
+
+fn group(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What a person may type into an amount field: Persian or Arabic-Indic digits, the Persian
+/// decimal separator, and grouping separators are turned into what `Amount::parse` reads.
+pub fn normalize_number(input: &str) -> String {
+    input
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '٬' | ' ' | '\u{a0}' | '_'))
+        .map(|c| match c {
+            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
+            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
+            '٫' => '.',
+            other => other,
+        })
+        .collect()
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "Farvardin",
+    "Ordibehesht",
+    "Khordad",
+    "Tir",
+    "Mordad",
+    "Shahrivar",
+    "Mehr",
+    "Aban",
+    "Azar",
+    "Dey",
+    "Bahman",
+    "Esfand",
+];
+
+const MONTHS_FA: [&str; 12] = [
+    "فروردین",
+    "اردیبهشت",
+    "خرداد",
+    "تیر",
+    "مرداد",
+    "شهریور",
+    "مهر",
+    "آبان",
+    "آذر",
+    "دی",
+    "بهمن",
+    "اسفند",
+];
+
+/// (key, English, Persian).
+pub const TEXTS: &[(&str, &str, &str)] = &[
+    ("app_name", "Saghat", "Saghat"),
+    ("app_tagline", "Cooperative loan fund", "صندوق وام دوستانه"),
+    ("skip", "Skip to content", "رفتن به محتوا"),
+    ("nav", "Main", "اصلی"),
+    ("dashboard", "My account", "حساب من"),
+    ("fund", "Fund", "صندوق"),
+    ("members", "Members", "اعضا"),
+    ("config", "Settings", "تنظیمات"),
+    ("loan_history", "Loan history", "تاریخچه وام‌ها"),
+    ("sign_in", "Sign in", "ورود"),
+    ("sign_out", "Sign out", "خروج"),
+    ("signed_in_as", "Signed in as", "واردشده با"),
+    ("username", "Username", "نام کاربری"),
+    ("password", "Password", "گذرواژه"),
+    ("sign_in_title", "Sign in to the fund", "ورود به صندوق"),
+    ("other_lang", "فارسی", "English"),
+    ("other_lang_code", "fa", "en"),
+    ("usdt", "USDT", "تتر"),
+    (
+        "balance",
+        "Balance (fees paid)",
+        "موجودی (حق عضویت پرداختی)",
+    ),
+    ("loan_request", "Loan request", "مبلغ درخواستی وام"),
+    ("this_month", "This month", "این ماه"),
+    ("paid", "Paid", "پرداخت شده"),
+    ("not_paid", "Not paid yet", "هنوز پرداخت نشده"),
+    ("due", "Due this month", "بدهی این ماه"),
+    ("fee", "Membership fee", "حق عضویت"),
+    ("installment", "Loan installment", "قسط وام"),
+    ("at_least", "at least", "دست‌کم"),
+    ("current_loan", "Current loan", "وام جاری"),
+    (
+        "no_current_loan",
+        "You have no loan to repay.",
+        "وامی برای بازپرداخت ندارید.",
+    ),
+    ("loan_amount", "Loan amount", "مبلغ وام"),
+    ("total_paid", "Total paid", "جمع پرداخت‌شده"),
+    ("remaining", "Remaining", "مانده"),
+    ("repaid_progress", "Repaid", "بازپرداخت‌شده"),
+    ("my_payments", "My payments", "پرداخت‌های من"),
+    ("my_loans", "My loans", "وام‌های من"),
+    ("no_payments", "No payments yet.", "هنوز پرداختی ندارید."),
+    ("no_loans", "No loans yet.", "هنوز وامی نگرفته‌اید."),
+    ("month", "Month", "ماه"),
+    ("date", "Date", "تاریخ"),
+    ("amount", "Amount", "مبلغ"),
+    ("total", "Total", "جمع"),
+    ("repayment", "Loan repayment", "بازپرداخت وام"),
+    ("bitpin_id", "Bitpin payment id", "شناسه پرداخت بیت‌پین"),
+    ("state", "State", "وضعیت"),
+    ("state_active", "Being repaid", "در حال بازپرداخت"),
+    ("state_settled", "Settled", "تسویه‌شده"),
+    ("state_no_one", "No winner", "بدون برنده"),
+    ("pay_title", "Pay this month", "پرداخت این ماه"),
+    (
+        "pay_help",
+        "Send the money with Bitpin first, then enter the payment id it gave you.",
+        "ابتدا مبلغ را با بیت‌پین بفرستید و سپس شناسه پرداخت را وارد کنید.",
+    ),
+    ("pay_button", "Submit payment", "ثبت پرداخت"),
+    (
+        "loan_request_optional",
+        "New loan request (optional)",
+        "مبلغ جدید درخواست وام (اختیاری)",
+    ),
+    (
+        "loan_request_help",
+        "What you ask for in the coming draws; 0 opts out.",
+        "مبلغی که در قرعه‌کشی‌های بعدی می‌خواهید؛ صفر یعنی شرکت نمی‌کنید.",
+    ),
+    (
+        "already_paid",
+        "You have paid for this month.",
+        "پرداخت این ماه شما ثبت شده است.",
+    ),
+    (
+        "change_loan_request",
+        "Change loan request",
+        "تغییر مبلغ درخواستی وام",
+    ),
+    ("save", "Save", "ذخیره"),
+    (
+        "done_paid",
+        "Your payment was recorded.",
+        "پرداخت شما ثبت شد.",
+    ),
+    (
+        "done_loan_request",
+        "Your loan request was saved.",
+        "مبلغ درخواستی شما ذخیره شد.",
+    ),
+    ("done_draw", "The draw has run.", "قرعه‌کشی انجام شد."),
+    (
+        "done_member",
+        "The member was created.",
+        "عضو جدید ساخته شد.",
+    ),
+    (
+        "done_config",
+        "The settings were saved.",
+        "تنظیمات ذخیره شد.",
+    ),
+    (
+        "who_paid",
+        "Who has paid this month",
+        "چه کسانی این ماه پرداخت کرده‌اند",
+    ),
+    ("member", "Member", "عضو"),
+    ("paid_count", "paid", "پرداخت کرده‌اند"),
+    ("of", "of", "از"),
+    ("draw", "The draw", "قرعه‌کشی"),
+    (
+        "draw_done",
+        "This month's draw has run.",
+        "قرعه‌کشی این ماه انجام شده است.",
+    ),
+    (
+        "draw_waiting",
+        "The draw can start once every member has paid.",
+        "قرعه‌کشی پس از پرداخت همه اعضا ممکن است.",
+    ),
+    (
+        "draw_ready",
+        "Everyone has paid: the draw can start.",
+        "همه پرداخت کرده‌اند: قرعه‌کشی را می‌توان آغاز کرد.",
+    ),
+    ("start_draw", "Start the draw", "آغاز قرعه‌کشی"),
+    ("last_draws", "Last draws", "آخرین قرعه‌کشی‌ها"),
+    ("no_draws", "No draws yet.", "هنوز قرعه‌کشی نشده است."),
+    ("winner", "Winner", "برنده"),
+    ("nobody", "nobody", "هیچ‌کس"),
+    (
+        "participants",
+        "Participants and their scores",
+        "شرکت‌کنندگان و امتیازشان",
+    ),
+    ("score", "Score", "امتیاز"),
+    ("unlimited", "unlimited", "نامحدود"),
+    ("not_participating", "Did not take part", "شرکت نکردند"),
+    ("reason", "Reason", "دلیل"),
+    (
+        "random_pool",
+        "Random pool (winner drawn from)",
+        "گروه قرعه (برنده از میان آنان)",
+    ),
+    ("note", "Note", "یادداشت"),
+    ("in_pool", "In the pool", "در گروه قرعه"),
+    ("chart_title", "The fund over time", "صندوق در گذر زمان"),
+    ("cash", "Cash in the fund", "موجودی نقد صندوق"),
+    ("contributions", "Contributions (fees)", "حق عضویت‌ها"),
+    ("outstanding", "Outstanding loans", "وام‌های بازپرداخت‌نشده"),
+    ("chart_numbers", "Show the numbers", "نمایش اعداد"),
+    (
+        "chart_empty",
+        "No payments yet: nothing to chart.",
+        "هنوز پرداختی نیست: نموداری برای نمایش نیست.",
+    ),
+    ("members_title", "Members", "اعضا"),
+    ("name", "Name", "نام"),
+    ("role", "Role", "نقش"),
+    ("role_main", "Admin", "مدیر"),
+    ("role_member", "Member", "عضو"),
+    ("has_loan", "Active loan", "وام فعال"),
+    ("yes", "Yes", "بله"),
+    ("no", "No", "خیر"),
+    ("create_member", "Create a member", "افزودن عضو"),
+    ("first_name", "First name", "نام"),
+    ("last_name", "Last name", "نام خانوادگی"),
+    ("email", "E-mail", "ایمیل"),
+    (
+        "role_accountant",
+        "Accountant (reads the books)",
+        "حسابدار (مشاهده دفاتر)",
+    ),
+    ("create", "Create", "ساختن"),
+    ("config_title", "Fund settings", "تنظیمات صندوق"),
+    ("min_fee", "Minimum membership fee", "کمترین حق عضویت"),
+    (
+        "max_months",
+        "Months to repay a loan",
+        "مدت بازپرداخت وام (ماه)",
+    ),
+    (
+        "min_installment",
+        "Minimum loan installment",
+        "کمترین قسط وام",
+    ),
+    ("filters", "Filters", "فیلترها"),
+    ("year_after", "Year after", "سال بعد از"),
+    ("year_before", "Year before", "سال قبل از"),
+    ("month_after", "Month after", "ماه بعد از"),
+    ("month_before", "Month before", "ماه قبل از"),
+    ("filter", "Filter", "اعمال"),
+    ("clear", "Clear", "پاک کردن"),
+    (
+        "filters_help",
+        "Jalali year and month number, compared separately (as the API does).",
+        "سال و شماره ماه شمسی، جداگانه مقایسه می‌شوند (مانند API).",
+    ),
+    ("repayments", "Repayments", "بازپرداخت‌ها"),
+    ("draw_log", "Draw log", "گزارش قرعه‌کشی"),
+    (
+        "forbidden",
+        "Only the fund's admins may see this page.",
+        "فقط مدیران صندوق به این صفحه دسترسی دارند.",
+    ),
+    (
+        "error_summary",
+        "Please correct the marked fields.",
+        "لطفاً موارد مشخص‌شده را اصلاح کنید.",
+    ),
+    (
+        "required",
+        "This field is required.",
+        "این فیلد الزامی است.",
+    ),
+    (
+        "bad_amount",
+        "Enter an amount such as 20 or 20.5 (at most 8 decimals).",
+        "مبلغی مانند ۲۰ یا ۲۰٫۵ وارد کنید (حداکثر ۸ رقم اعشار).",
+    ),
+    (
+        "bad_integer",
+        "Enter a whole number.",
+        "یک عدد صحیح وارد کنید.",
+    ),
+    (
+        "must_be_positive",
+        "Must be greater than 0.",
+        "باید بیشتر از صفر باشد.",
+    ),
+    (
+        "invalid_login",
+        "Invalid username or password.",
+        "نام کاربری یا گذرواژه نادرست است.",
+    ),
+    (
+        "page_updates",
+        "This list updates by itself.",
+        "این فهرست خودکار به‌روز می‌شود.",
+    ),
+    ("error_title", "Error", "خطا"),
+    (
+        "error_400",
+        "The request could not be understood. Go back and try again.",
+        "درخواست قابل فهم نبود. برگردید و دوباره تلاش کنید.",
+    ),
+    (
+        "error_401",
+        "Your session has ended: sign in again.",
+        "نشست شما پایان یافته است: دوباره وارد شوید.",
+    ),
+    (
+        "error_403",
+        "You may not open this page.",
+        "اجازه دسترسی به این صفحه را ندارید.",
+    ),
+    (
+        "error_csrf",
+        "This form has expired or was not sent from this site: reload the page and try again.",
+        "این فرم منقضی شده یا از این سایت ارسال نشده است: صفحه را دوباره بارگذاری و دوباره تلاش کنید.",
+    ),
+    (
+        "error_404",
+        "There is no such page.",
+        "چنین صفحه‌ای وجود ندارد.",
+    ),
+    (
+        "error_413",
+        "What was sent is too large.",
+        "آنچه فرستاده شد بیش از حد بزرگ است.",
+    ),
+    (
+        "error_429",
+        "Too many requests: wait a minute and try again.",
+        "درخواست‌ها بیش از حد زیاد است: یک دقیقه صبر کنید و دوباره تلاش کنید.",
+    ),
+    (
+        "error_500",
+        "Something went wrong on our side. It has been logged; please try again later.",
+        "مشکلی در سمت ما پیش آمد. ثبت شده است؛ لطفاً بعداً دوباره تلاش کنید.",
+    ),
+    (
+        "error_503",
+        "The fund is unavailable for a moment: try again shortly.",
+        "صندوق لحظاتی در دسترس نیست: کمی بعد دوباره تلاش کنید.",
+    ),
+    ("back_to_account", "Back to my account", "بازگشت به حساب من"),
+    ("fund_money", "The fund's money", "پول صندوق"),
+    ("account", "Account", "حساب کاربری"),
+    ("account_active", "Active", "فعال"),
+    ("account_inactive", "Deactivated", "غیرفعال"),
+    ("loan_owed", "Loan: owed / amount", "وام: مانده / مبلغ"),
+    ("edit_member", "Edit member", "ویرایش عضو"),
+    ("deactivate", "Deactivate", "غیرفعال کردن"),
+    ("reactivate", "Reactivate", "فعال کردن دوباره"),
+    (
+        "deactivate_help",
+        "A deactivated member can no longer sign in, pays no fees and is left out of draws; their history is kept.",
+        "عضو غیرفعال دیگر نمی‌تواند وارد شود، حق عضویت نمی‌پردازد و در قرعه‌کشی شرکت نمی‌کند؛ سوابقش حفظ می‌شود.",
+    ),
+    (
+        "reactivate_help",
+        "This account is deactivated: reactivating lets the member sign in again.",
+        "این حساب غیرفعال است: با فعال کردن دوباره، عضو می‌تواند دوباره وارد شود.",
+    ),
+    (
+        "roles_help",
+        "Admins are fund members too: they pay the monthly fee and take part in draws. Accountants read the books and pay nothing.",
+        "مدیران هم عضو صندوق‌اند: حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران فقط دفاتر را می‌بینند و پرداختی ندارند.",
+    ),
+    (
+        "admins_pay",
+        "Admins are fund members who pay: they pay the monthly fee and take part in the draw like every member. Accountants pay nothing.",
+        "مدیران اعضای پرداخت‌کننده صندوق‌اند: مانند همه اعضا حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران پرداختی ندارند.",
+    ),
+    ("done_member_saved", "The member was saved.", "اطلاعات عضو ذخیره شد."),
+    ("done_deactivated", "The member was deactivated.", "عضو غیرفعال شد."),
+    ("done_reactivated", "The member was reactivated.", "عضو دوباره فعال شد."),
+    (
+        "done_password_reset",
+        "The password was reset; the member's sessions were signed out.",
+        "گذرواژه بازنشانی شد؛ نشست‌های عضو بسته شد.",
+    ),
+    ("draw_this_month", "This month's draw", "قرعه‌کشی این ماه"),
+    (
+        "draw_takes_part",
+        "You take part in this month's draw, asking for",
+        "شما در قرعه‌کشی این ماه شرکت دارید، با درخواست",
+    ),
+    (
+        "draw_when_all_paid",
+        "The draw starts once every member has paid.",
+        "قرعه‌کشی پس از پرداخت همه اعضا آغاز می‌شود.",
+    ),
+    (
+        "draw_excluded",
+        "You do not take part in this month's draw.",
+        "شما در قرعه‌کشی این ماه شرکت ندارید.",
+    ),
+    (
+        "why_active_loan",
+        "You are still repaying a loan: you take part again once it is repaid.",
+        "هنوز در حال بازپرداخت وام هستید: پس از تسویه دوباره شرکت می‌کنید.",
+    ),
+    (
+        "why_no_request",
+        "Your loan request is 0, which means you opt out.",
+        "مبلغ درخواستی وام شما صفر است، یعنی شرکت نمی‌کنید.",
+    ),
+    (
+        "why_above_balance",
+        "Your loan request is above your balance (the fees you have paid).",
+        "مبلغ درخواستی وام شما از موجودی‌تان (حق عضویت‌های پرداختی) بیشتر است.",
+    ),
+    (
+        "why_other",
+        "The draw's rules leave you out this month.",
+        "قواعد قرعه‌کشی این ماه شما را کنار می‌گذارد.",
+    ),
+    (
+        "draw_you_won",
+        "This month's draw has run: you won it.",
+        "قرعه‌کشی این ماه انجام شد: شما برنده شدید.",
+    ),
+    (
+        "draw_not_won",
+        "This month's draw has run: you did not win this time.",
+        "قرعه‌کشی این ماه انجام شد: این بار برنده نشدید.",
+    ),
+    ("see_draw_log", "See the draw's log", "دیدن گزارش قرعه‌کشی"),
+    ("schedule", "Repayment schedule", "برنامه بازپرداخت"),
+    (
+        "installments_left",
+        "Installments left at the minimum",
+        "اقساط باقی‌مانده با کمترین مبلغ",
+    ),
+    ("last_installment", "the last one", "آخرین قسط"),
+    ("next_due", "Next installment due", "موعد قسط بعدی"),
+    ("paid_off_by", "Repaid by", "تسویه تا"),
+    (
+        "schedule_help",
+        "One installment a month with your fee; paying more repays the loan sooner.",
+        "هر ماه یک قسط همراه حق عضویت؛ پرداخت بیشتر وام را زودتر تسویه می‌کند.",
+    ),
+    ("reason_active_loan", "Still repaying a loan", "هنوز در حال بازپرداخت وام"),
+    (
+        "reason_no_request",
+        "Asked for no loan (request 0)",
+        "وامی درخواست نکرده (مبلغ درخواستی صفر)",
+    ),
+    (
+        "reason_request_above_balance",
+        "Asked for more than their balance (fees paid)",
+        "درخواست بیش از موجودی (حق عضویت‌های پرداختی)",
+    ),
+    (
+        "score_help",
+        "The highest score wins; members with equal scores are drawn at random. “unlimited” means no loan history yet: the highest priority. A score grows with the fees paid and the months paid without a loan repayment, and shrinks with the loans already received and repaid and with the amount asked for.",
+        "بیشترین امتیاز برنده می‌شود؛ میان امتیازهای برابر به قید قرعه انتخاب می‌شود. «نامحدود» یعنی هنوز سابقه وام ندارد: بالاترین اولویت. امتیاز با حق عضویت‌های پرداختی و ماه‌های بدون بازپرداخت وام بیشتر، و با وام‌های دریافت و بازپرداخت‌شده و مبلغ درخواستی کمتر می‌شود.",
+    ),
+    ("waiting_for", "Waiting for", "در انتظار پرداخت"),
+    (
+        "scroll_hint",
+        "↔ Scroll sideways to see every column.",
+        "↔ برای دیدن همه ستون‌ها جدول را به پهلو بکشید.",
+    ),
+    ("reset_password", "Reset the password", "بازنشانی گذرواژه"),
+    ("new_password", "New password", "گذرواژه جدید"),
+    (
+        "reset_password_help",
+        "At least 8 characters. Tell the member yourself; all their sessions are signed out.",
+        "دست‌کم ۸ نویسه. خودتان به عضو بگویید؛ همه نشست‌های او بسته می‌شود.",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_grouped_exact_and_in_the_languages_digits() {
+        let a = Amount::parse("1234567.5").unwrap();
+        assert_eq!(Lang::En.amount(a), "1,234,567.50");
+        assert_eq!(Lang::Fa.amount(a), "۱٬۲۳۴٬۵۶۷٫۵۰");
+        assert_eq!(Lang::En.amount(Amount::from_units(1)), "0.00000001");
+        assert_eq!(Lang::En.amount(Amount::ZERO), "0.00");
+        assert_eq!(Lang::En.amount(Amount::whole(-1000)), "-1,000.00");
+        assert_eq!(Lang::En.int(1405), "1,405");
+        assert_eq!(Lang::Fa.int(20), "۲۰");
+        assert_eq!(plain(Amount::parse("20.5").unwrap()), "20.5");
+        assert_eq!(plain(Amount::whole(20)), "20");
+    }
+
+    #[test]
+    fn persian_input_is_read_as_a_number() {
+        assert_eq!(normalize_number(" ۲۰٫۵ "), "20.5");
+        assert_eq!(normalize_number("١٢٣"), "123");
+        assert_eq!(normalize_number("۱٬۰۰۰"), "1000");
+        assert_eq!(
+            Amount::parse(&normalize_number("۲۵")),
+            Ok(Amount::whole(25))
+        );
+    }
+
+    #[test]
+    fn months_and_dates_are_jalali() {
+        assert_eq!(Lang::En.month(1405, 9), "Azar 1405");
+        assert_eq!(Lang::Fa.month(1405, 9), "آذر ۱۴۰۵");
+        assert_eq!(
+            Lang::En.date("2026-11-22T12:00:00.000000Z", Tz::UTC),
+            "1405/09/01"
+        );
+        assert_eq!(
+            Lang::Fa.date("2026-11-22T12:00:00.000000Z", Tz::UTC),
+            "۱۴۰۵/۰۹/۰۱"
+        );
+    }
+
+    #[test]
+    fn every_key_the_templates_use_is_translated() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let mut missing = vec![];
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for piece in text.split("t(\"").skip(1) {
+                let key = piece.split('"').next().unwrap();
+                if !TEXTS.iter().any(|(k, _, _)| *k == key) {
+                    missing.push(key.to_string());
+                }
+            }
+        }
+        assert!(missing.is_empty(), "untranslated keys: {missing:?}");
+        let mut keys: Vec<_> = TEXTS.iter().map(|(k, _, _)| k).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), TEXTS.len(), "duplicate keys");
+    }
+}

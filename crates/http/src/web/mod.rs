@@ -1,0 +1,104 @@
+//! The web pages: server-rendered HTML for members and admins, served by the same binary as
+//! the API and calling the same services (`auth::service`, `fund::service`), so a payment or a
+//! draw made here follows exactly the API's rules.
+//!
+//! Layout: `session` (cookies, CSRF), `pages` (handlers and their templates in `templates/`),
+//! `forms` (input and errors next to fields), `layers` (the language and headers of every page), `i18n` (English/Persian), `queries` (read-only
+//! SQL of the pages), `chart` (the SVG chart). Static files are compiled into the binary.
+
+pub mod chart;
+pub mod forms;
+pub mod i18n;
+pub mod layers;
+pub mod pages;
+pub mod queries;
+pub mod session;
+
+pub use pages::errors::error_pages;
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::HeaderName;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+use layers::{page_headers, remember_lang};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::account::home))
+        .route(
+            "/login",
+            get(pages::account::login_page).post(pages::account::login),
+        )
+        .route("/logout", post(pages::account::logout))
+        .route("/dashboard", get(pages::dashboard::show))
+        .route("/dashboard/pay", post(pages::dashboard::pay))
+        .route(
+            "/dashboard/loan-request",
+            post(pages::dashboard::loan_request),
+        )
+        .route("/fund", get(pages::fund::show))
+        .route("/fund/draw", post(pages::fund::draw))
+        .route(
+            "/admin/members",
+            get(pages::admin::members).post(pages::admin::create_member),
+        )
+        .route(
+            "/admin/config",
+            get(pages::admin::config).post(pages::admin::save_config),
+        )
+        .route(
+            "/admin/members/{id}",
+            get(pages::admin::member).post(pages::admin::save_member),
+        )
+        .route("/admin/members/{id}/active", post(pages::admin::set_active))
+        .route(
+            "/admin/members/{id}/password",
+            post(pages::admin::reset_password),
+        )
+        .route("/admin/loans", get(pages::admin::loans))
+        .layer(middleware::from_fn(remember_lang))
+        .layer(middleware::from_fn(page_headers))
+        .route("/static/htmx.min.js", get(htmx))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
+}
+
+const HTMX: &str = include_str!("../../static/htmx.min.js");
+const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+const FAVICON: &str = include_str!("../../static/favicon.svg");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, content_type),
+            (CACHE_CONTROL, "public, max-age=3600"),
+            (HeaderName::from_static("x-content-type-options"), "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn htmx() -> Response {
+    asset("text/javascript; charset=utf-8", HTMX)
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", JS)
+}
+
+/// Also at `/favicon.ico`, where browsers look without being told (an SVG: they read it).
+async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON)
+}

@@ -1,0 +1,481 @@
+//! The member's dashboard: balance, this month's status and what is due, the current loan,
+//! payments and loans; paying this month and changing the loan request.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{plain, render, Done, Page, View};
+use crate::error::ApiError;
+use crate::extract::Validate;
+use crate::fund::api::PayRequest;
+use crate::state::AppState;
+use crate::web::forms::{amount_field, FormErrors};
+use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebForm, WebResult};
+use saghat_core::auth::service::change_loan_request;
+use saghat_core::auth::store::{profile_by_id, UserProfile};
+use saghat_core::fund::access::is_fund_member;
+use saghat_core::fund::draw::exclusion;
+use saghat_core::fund::service::submit_payment;
+use saghat_core::fund::store::{self, Loan, LoanFilter, Payment};
+use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::jalali::JalaliMonth;
+use saghat_core::platform::money::Amount;
+
+const PAY_FIELDS: &[&str] = &[
+    "membership_fee",
+    "loan",
+    "bitpin_payment_id",
+    "loan_request_amount",
+];
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct PayForm {
+    pub membership_fee: String,
+    pub loan: String,
+    pub bitpin_payment_id: String,
+    pub loan_request_amount: String,
+    pub csrf: String,
+}
+
+impl WebForm for PayForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct LoanRequestForm {
+    pub loan_request_amount: String,
+    pub csrf: String,
+}
+
+impl WebForm for LoanRequestForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The loan being repaid, with its progress.
+pub struct CurrentLoan {
+    pub month: String,
+    pub amount: Amount,
+    pub total_paid: Amount,
+    pub remaining: Amount,
+    pub percent: i64,
+    pub schedule: Option<Schedule>,
+}
+
+/// What is left of a loan paid at the minimum installment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Installments still to pay.
+    pub left: i64,
+    /// The minimum installment, and the last one (smaller when it clears the loan exactly).
+    pub minimum: Amount,
+    pub last: Amount,
+    /// The month the next installment is due, and the month of the last one.
+    pub next_due: JalaliMonth,
+    pub last_due: Option<JalaliMonth>,
+}
+
+/// The rest of a loan at the minimum installment: `remaining ÷ minimum` installments, rounded
+/// up; the next one is due this month if this month is not paid yet, else next month; one a
+/// month after that. `None` when nothing is owed (or there is no positive minimum).
+pub fn loan_schedule(
+    remaining: Amount,
+    minimum: Amount,
+    this_month: JalaliMonth,
+    paid_this_month: bool,
+) -> Option<Schedule> {
+    if !remaining.is_positive() || !minimum.is_positive() {
+        return None;
+    }
+    let (owed, step) = (remaining.units(), minimum.units());
+    let left = (owed + step - 1) / step;
+    let last = owed - (left - 1) * step;
+    let next_due = if paid_this_month {
+        this_month.next()
+    } else {
+        this_month
+    };
+    let left = i64::try_from(left).ok()?;
+    Some(Schedule {
+        left,
+        minimum,
+        last: units(last),
+        next_due,
+        last_due: months_after(next_due, left - 1),
+    })
+}
+
+fn units(n: i128) -> Amount {
+    const WHOLE: i128 = 100_000_000;
+    Amount::from_split_sum(
+        i64::try_from(n / WHOLE).unwrap_or(i64::MAX),
+        (n % WHOLE) as i64,
+    )
+}
+
+/// The month `count` months after `month`, if it is a year we can name.
+fn months_after(month: JalaliMonth, count: i64) -> Option<JalaliMonth> {
+    let index = i64::from(month.year)
+        .checked_mul(12)?
+        .checked_add(i64::from(month.month) - 1)?
+        .checked_add(count)?;
+    Some(JalaliMonth {
+        year: i32::try_from(index.div_euclid(12)).ok()?,
+        month: u8::try_from(index.rem_euclid(12) + 1).ok()?,
+    })
+}
+
+/// Whether the member takes part in this month's draw, as far as it is known before it runs.
+pub enum DrawStatus {
+    /// The draw has run this month: whether they won.
+    Done { won: bool },
+    /// They take part, asking for this amount.
+    TakesPart(Amount),
+    /// They do not, and why: the draw's own reason as a stable code (see [`super::reason_code`]).
+    Excluded(&'static str),
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub v: View,
+    pub profile: UserProfile,
+    /// Accountants read the books but pay no fees.
+    pub fund_member: bool,
+    pub month: String,
+    pub paid_this_month: Option<Payment>,
+    pub min_fee: Amount,
+    /// The installment due this month, while a loan is being repaid.
+    pub installment: Option<Amount>,
+    pub fee_help: String,
+    pub installment_help: String,
+    pub loan: Option<CurrentLoan>,
+    /// This month's draw and the member (accountants take no part).
+    pub draw: Option<DrawStatus>,
+    pub payments: Vec<Payment>,
+    pub loans: Vec<Loan>,
+    pub pay: PayForm,
+    pub pay_errors: FormErrors,
+    pub request: LoanRequestForm,
+    pub request_errors: FormErrors,
+}
+
+/// What was typed into the forms, and what was wrong with it, when a form is shown again.
+#[derive(Default)]
+struct Entered {
+    pay: Option<(PayForm, FormErrors)>,
+    request: Option<(LoanRequestForm, FormErrors)>,
+}
+
+async fn page(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    notice: Option<&'static str>,
+    entered: Entered,
+) -> WebResult<Response> {
+    let user_id = session.user.id;
+    let month = state.current_month();
+    // Before taking `conn`: on a cold cache it takes a connection of its own (see fund::service).
+    let config = saghat_core::fund::service::current_config(state).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let profile = profile_by_id(&mut conn, user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let payments = store::payments_of(&mut conn, user_id).await?;
+    let filter = LoanFilter {
+        user_id: Some(user_id),
+        ..Default::default()
+    };
+    let loans = store::loans(&mut conn, &filter).await?;
+    let drawn = store::draw_exists(&mut conn, month).await?;
+    drop(conn);
+
+    let lang = prefs.lang;
+    let paid_this_month = payments
+        .iter()
+        .find(|p| {
+            p.jalali_year == i64::from(month.year) && p.jalali_month == i64::from(month.month)
+        })
+        .cloned();
+    let active = loans.iter().find(|l| l.state == "active");
+    let minimum = |l: &Loan| {
+        l.min_amount_for_each_payment
+            .unwrap_or(config.min_amount_for_loan_payment)
+    };
+    let loan = active.and_then(|l| {
+        let amount = l.amount?;
+        let percent = (l.total_paid.units() * 100)
+            .checked_div(amount.units())
+            .unwrap_or(0);
+        Some(CurrentLoan {
+            month: lang.month(l.jalali_year, l.jalali_month),
+            amount,
+            total_paid: l.total_paid,
+            remaining: l.remaining_balance,
+            percent: i64::try_from(percent.clamp(0, 100)).unwrap_or(0),
+            schedule: loan_schedule(
+                l.remaining_balance,
+                minimum(l),
+                month,
+                paid_this_month.is_some(),
+            ),
+        })
+    });
+    // As the payment rules say: the last installment may be smaller, to clear the loan exactly.
+    let installment = active.map(|l| minimum(l).min(l.remaining_balance));
+    let draw = is_fund_member(session.user.role).then(|| {
+        if drawn {
+            let won = loans.iter().any(|l| {
+                l.jalali_year == i64::from(month.year) && l.jalali_month == i64::from(month.month)
+            });
+            return DrawStatus::Done { won };
+        }
+        // The draw's own rule, on what the draw will read of this member.
+        match exclusion(
+            profile.is_main,
+            profile.loan_request_amount,
+            profile.balance,
+            profile.has_active_loan,
+        ) {
+            Some(excluded) => DrawStatus::Excluded(excluded.code()),
+            None => DrawStatus::TakesPart(profile.loan_request_amount),
+        }
+    });
+    let (pay, pay_errors) = entered.pay.unwrap_or_else(|| {
+        let form = PayForm {
+            membership_fee: lang.digits(&plain(config.min_membership_fee)),
+            loan: installment
+                .map(|i| lang.digits(&plain(i)))
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        (form, FormErrors::default())
+    });
+    let (request, request_errors) = entered.request.unwrap_or_else(|| {
+        let form = LoanRequestForm {
+            loan_request_amount: lang.digits(&plain(profile.loan_request_amount)),
+            ..Default::default()
+        };
+        (form, FormErrors::default())
+    });
+    let v = View::new(
+        state,
+        prefs,
+        Some(session),
+        Page {
+            path: "/dashboard",
+            active: "dashboard",
+            title: "dashboard",
+            notice,
+        },
+    );
+    render(&DashboardPage {
+        v,
+        profile,
+        fund_member: is_fund_member(session.user.role),
+        month: lang.month(month.year.into(), month.month.into()),
+        paid_this_month,
+        min_fee: config.min_membership_fee,
+        fee_help: format!(
+            "{} {} USDT",
+            lang.t("at_least"),
+            lang.amount(config.min_membership_fee)
+        ),
+        installment_help: installment
+            .map(|i| format!("{} {} USDT", lang.t("at_least"), lang.amount(i)))
+            .unwrap_or_default(),
+        installment,
+        loan,
+        draw,
+        payments,
+        loans,
+        pay,
+        pay_errors,
+        request,
+        request_errors,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+    Query(done): Query<Done>,
+) -> WebResult<Response> {
+    page(&state, prefs, &session, done.notice(), Entered::default()).await
+}
+
+/// Pays this month through `fund::service::submit_payment`, the API's own rules.
+pub async fn pay(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    CsrfForm(session, form): CsrfForm<PayForm>,
+) -> WebResult<Response> {
+    let lang = prefs.lang;
+    let mut errors = FormErrors::default();
+    let fee = amount_field(
+        &mut errors,
+        lang,
+        "membership_fee",
+        &form.membership_fee,
+        true,
+    );
+    let loan = amount_field(&mut errors, lang, "loan", &form.loan, false);
+    let request = amount_field(
+        &mut errors,
+        lang,
+        "loan_request_amount",
+        &form.loan_request_amount,
+        false,
+    );
+    if form.bitpin_payment_id.trim().is_empty() {
+        errors.add(Some("bitpin_payment_id"), lang.t("required"));
+    }
+    if let (true, Some(fee)) = (errors.is_empty(), fee) {
+        let body = PayRequest {
+            membership_fee: fee,
+            loan,
+            loan_request_amount: request,
+            bitpin_payment_id: form.bitpin_payment_id.clone(),
+        };
+        let problems = body.validate();
+        let result = if problems.is_empty() {
+            submit_payment(&state, &session.user, &meta, body.into())
+                .await
+                .map(|_| ())
+                .map_err(ApiError::from)
+        } else {
+            Err(ApiError::Validation(problems))
+        };
+        match result {
+            Ok(()) => return Ok(see_other("/dashboard?done=paid")),
+            Err(err) => errors = FormErrors::from_api(err, lang, PAY_FIELDS)?,
+        }
+    }
+    let entered = Entered {
+        pay: Some((form, errors)),
+        request: None,
+    };
+    page(&state, prefs, &session, None, entered).await
+}
+
+/// Changes the amount asked for in the coming draws, as `PATCH /api/auth/me/loan-request`.
+pub async fn loan_request(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    CsrfForm(session, form): CsrfForm<LoanRequestForm>,
+) -> WebResult<Response> {
+    let lang = prefs.lang;
+    let mut errors = FormErrors::default();
+    let amount = amount_field(
+        &mut errors,
+        lang,
+        "loan_request_amount",
+        &form.loan_request_amount,
+        true,
+    );
+    if let Some(amount) = amount {
+        match change_loan_request(&state, &session.user, &meta, amount).await {
+            Ok(_) => return Ok(see_other("/dashboard?done=loan_request")),
+            Err(err) => errors = FormErrors::from_api(err, lang, &["loan_request_amount"])?,
+        }
+    }
+    let entered = Entered {
+        pay: None,
+        request: Some((form, errors)),
+    };
+    page(&state, prefs, &session, None, entered).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usdt(n: &str) -> Amount {
+        Amount::parse(n).unwrap()
+    }
+
+    const AZAR: JalaliMonth = JalaliMonth {
+        year: 1405,
+        month: 9,
+    };
+
+    #[test]
+    fn installments_left_are_rounded_up_and_the_last_one_clears_the_loan() {
+        let s = loan_schedule(usdt("45"), usdt("20"), AZAR, false).unwrap();
+        assert_eq!((s.left, s.last, s.minimum), (3, usdt("5"), usdt("20")));
+        assert_eq!(s.next_due, AZAR, "this month is not paid yet");
+        assert_eq!(
+            s.last_due,
+            Some(JalaliMonth {
+                year: 1405,
+                month: 11
+            })
+        );
+        let s = loan_schedule(usdt("40"), usdt("20"), AZAR, true).unwrap();
+        assert_eq!((s.left, s.last), (2, usdt("20")));
+        assert_eq!(
+            s.next_due,
+            JalaliMonth {
+                year: 1405,
+                month: 10
+            },
+            "paid: next month"
+        );
+        assert_eq!(
+            s.last_due,
+            Some(JalaliMonth {
+                year: 1405,
+                month: 11
+            })
+        );
+        // Exact to the last unit, across the year's end.
+        let s = loan_schedule(
+            usdt("20.00000001"),
+            usdt("20"),
+            JalaliMonth {
+                year: 1405,
+                month: 12,
+            },
+            true,
+        )
+        .unwrap();
+        assert_eq!((s.left, s.last), (2, Amount::from_units(1)));
+        assert_eq!(
+            s.next_due,
+            JalaliMonth {
+                year: 1406,
+                month: 1
+            }
+        );
+        assert_eq!(
+            s.last_due,
+            Some(JalaliMonth {
+                year: 1406,
+                month: 2
+            })
+        );
+        let s = loan_schedule(usdt("5"), usdt("20"), AZAR, false).unwrap();
+        assert_eq!((s.left, s.last, s.last_due), (1, usdt("5"), Some(AZAR)));
+    }
+
+    #[test]
+    fn nothing_owed_has_no_schedule() {
+        assert_eq!(loan_schedule(Amount::ZERO, usdt("20"), AZAR, false), None);
+        assert_eq!(loan_schedule(usdt("20"), Amount::ZERO, AZAR, false), None);
+        // A tiny minimum: many installments, still computed without counting them one by one.
+        let s = loan_schedule(usdt("1000000"), Amount::from_units(1), AZAR, false).unwrap();
+        assert_eq!(s.left, 100_000_000_000_000);
+        assert_eq!(s.last_due, None, "too far to name");
+    }
+}

@@ -1,0 +1,140 @@
+//! The fund page, for every member: who has paid this month, the draw's state and its button,
+//! the last draws with their logs, and the chart of the fund over time.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+
+use super::{render, Done, DrawView, Page, PlainForm, View};
+use crate::state::AppState;
+use crate::web::chart::{self, Point, SERIES};
+use crate::web::forms::FormErrors;
+use crate::web::queries::{self, MonthStatus};
+use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
+use saghat_core::fund::service::run_monthly_draw;
+use saghat_core::fund::store::{self, LoanFilter};
+use saghat_core::platform::audit::RequestMeta;
+
+/// How many past draws the page shows.
+const LAST_DRAWS: usize = 6;
+
+#[derive(Template)]
+#[template(path = "fund.html")]
+pub struct FundPage {
+    pub v: View,
+    pub month: String,
+    pub members: Vec<MonthStatus>,
+    pub paid_count: i64,
+    /// This month's draw, once it has run.
+    pub this_draw: Option<DrawView>,
+    pub draws: Vec<DrawView>,
+    pub draw_errors: FormErrors,
+    pub chart_svg: String,
+    /// The same chart drawn for a phone.
+    pub chart_svg_narrow: String,
+    pub points: Vec<Point>,
+    /// (label, colour, dash) of each line, for the legend.
+    pub legend: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+impl FundPage {
+    pub fn everyone_paid(&self) -> bool {
+        self.members.iter().all(|m| m.paid.is_some())
+    }
+
+    /// Who the draw is waiting for.
+    pub fn unpaid(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.paid.is_none())
+            .map(|m| m.username.clone())
+            .collect()
+    }
+}
+
+async fn page(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    notice: Option<&'static str>,
+    draw_errors: FormErrors,
+) -> WebResult<Response> {
+    let month = state.current_month();
+    let lang = prefs.lang;
+    let mut conn = state.db.pool.acquire().await?;
+    let members = queries::month_status(&mut conn, month).await?;
+    // A fund draws once a month, so every loan is a short list.
+    let loans = store::loans(&mut conn, &LoanFilter::default()).await?;
+    let flows = queries::monthly_flows(&mut conn).await?;
+    drop(conn);
+
+    let is_this_month = |l: &&saghat_core::fund::store::Loan| {
+        l.jalali_year == i64::from(month.year) && l.jalali_month == i64::from(month.month)
+    };
+    let this_draw = loans
+        .iter()
+        .find(is_this_month)
+        .map(|l| DrawView::new(l, lang));
+    let draws = loans
+        .iter()
+        .take(LAST_DRAWS)
+        .map(|l| DrawView::new(l, lang))
+        .collect();
+    let points = chart::series(&flows, month);
+    let v = View::new(
+        state,
+        prefs,
+        Some(session),
+        Page {
+            path: "/fund",
+            active: "fund",
+            title: "fund",
+            notice,
+        },
+    );
+    render(&FundPage {
+        chart_svg: chart::svg(&points, lang, v.t("chart_title"), chart::WIDE),
+        chart_svg_narrow: chart::svg(&points, lang, v.t("chart_title"), chart::NARROW),
+        legend: SERIES.iter().map(|(k, c, d)| (v.t(k), *c, *d)).collect(),
+        v,
+        month: lang.month(month.year.into(), month.month.into()),
+        paid_count: members.iter().filter(|m| m.paid.is_some()).count() as i64,
+        members,
+        this_draw,
+        draws,
+        draw_errors,
+        points,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+    Query(done): Query<Done>,
+) -> WebResult<Response> {
+    page(
+        &state,
+        prefs,
+        &session,
+        done.notice(),
+        FormErrors::default(),
+    )
+    .await
+}
+
+/// Starts this month's draw through `fund::service::run_monthly_draw`.
+pub async fn draw(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    CsrfForm(session, _): CsrfForm<PlainForm>,
+) -> WebResult<Response> {
+    match run_monthly_draw(&state, &session.user, &meta).await {
+        Ok(_) => Ok(see_other("/fund?done=draw#this-draw")),
+        Err(err) => {
+            let errors = FormErrors::from_api(err, prefs.lang, &[])?;
+            page(&state, prefs, &session, None, errors).await
+        }
+    }
+}

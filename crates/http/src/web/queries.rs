@@ -1,0 +1,180 @@
+//! Read-only SQL the pages need beyond the modules' stores. Portable over SQLite and
+//! PostgreSQL (see `platform::db`): `$n` placeholders, amounts as BIGINT units, sums split.
+
+use sqlx::{AnyConnection, Row};
+
+use saghat_core::fund::access::{is_fund_member, FUND_MEMBER_ROLES_SQL};
+use saghat_core::platform::db::{split_sum, summed_amount};
+use saghat_core::platform::jalali::JalaliMonth;
+use saghat_core::platform::money::Amount;
+
+/// One active member and what they paid in a month.
+#[derive(Debug, Clone)]
+pub struct MonthStatus {
+    pub username: String,
+    pub paid: Option<Amount>,
+}
+
+/// Every active fund member (accountants pay no fees) with their payment in `month`, by
+/// username (one statement).
+pub async fn month_status(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
+) -> Result<Vec<MonthStatus>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT u.username, p.amount FROM users u \
+         LEFT JOIN payments p ON p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2 \
+         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.username_key"
+    ))
+    .bind(i64::from(month.year))
+    .bind(i64::from(month.month))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MonthStatus {
+                username: r.try_get("username")?,
+                paid: r
+                    .try_get::<Option<i64>, _>("amount")?
+                    .map(Amount::from_units),
+            })
+        })
+        .collect()
+}
+
+/// Money that moved in one Jalali month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MonthFlows {
+    pub fees: Amount,
+    pub repayments: Amount,
+    pub lent: Amount,
+}
+
+/// Fees and repayments paid in, and loans paid out, per Jalali month, oldest first (one
+/// statement).
+pub async fn monthly_flows(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(JalaliMonth, MonthFlows)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT jalali_year, jalali_month, CAST('fees' AS TEXT) AS kind, {fees} \
+           FROM payments GROUP BY jalali_year, jalali_month \
+         UNION ALL \
+         SELECT jalali_year, jalali_month, CAST('repayments' AS TEXT) AS kind, {repaid} \
+           FROM payments WHERE loan_id IS NOT NULL GROUP BY jalali_year, jalali_month \
+         UNION ALL \
+         SELECT jalali_year, jalali_month, CAST('lent' AS TEXT) AS kind, {lent} \
+           FROM loans WHERE state IN ('active', 'settled') GROUP BY jalali_year, jalali_month",
+        fees = split_sum("membership_fee", "total"),
+        repaid = split_sum("loan_amount", "total"),
+        lent = split_sum("amount", "total"),
+    );
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    let mut months: std::collections::BTreeMap<JalaliMonth, MonthFlows> = Default::default();
+    for row in &rows {
+        let year: i64 = row.try_get("jalali_year")?;
+        let month: i64 = row.try_get("jalali_month")?;
+        let kind: String = row.try_get("kind")?;
+        let total = summed_amount(row, "total")?;
+        let key = JalaliMonth {
+            year: i32::try_from(year).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            month: u8::try_from(month).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        };
+        let entry = months.entry(key).or_default();
+        match kind.as_str() {
+            "fees" => entry.fees = total,
+            "repayments" => entry.repayments = total,
+            _ => entry.lent = total,
+        }
+    }
+    Ok(months.into_iter().collect())
+}
+
+/// A member as the members page shows them: the account, this month's payment, the balance
+/// (membership fees paid, from the ledger) and the loan being repaid.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: saghat_core::auth::Role,
+    pub is_active: bool,
+    pub loan_request: Amount,
+    pub balance: Amount,
+    /// What they paid in the month asked for, if they did.
+    pub paid: Option<Amount>,
+    /// The active loan: (amount, still owed).
+    pub loan: Option<(Amount, Amount)>,
+}
+
+impl MemberRow {
+    /// Members and admins pay fees; accountants do not.
+    pub fn pays(&self) -> bool {
+        is_fund_member(self.role)
+    }
+}
+
+/// Every user (or only `only`) with their payment in `month`, balance and active loan, by
+/// username (one statement). A loan's repayments are bounded by the loan, so they sum plainly.
+pub async fn members(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
+    only: Option<i64>,
+) -> Result<Vec<MemberRow>, sqlx::Error> {
+    let filter = if only.is_some() {
+        " WHERE u.id = $3"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.role, u.is_active, \
+           u.loan_request_amount, p.amount AS paid, l.amount AS loan_amount, \
+           CAST(COALESCE((SELECT SUM(r.loan_amount) FROM payments r WHERE r.loan_id = l.id), 0) \
+             AS BIGINT) AS loan_repaid, \
+           CAST(COALESCE((SELECT SUM((e.credit - e.debit) / 100000000) FROM journal_entries e \
+             JOIN ledger_accounts a ON a.id = e.account_id \
+             WHERE a.user_id = u.id AND a.kind = 'member_contributions'), 0) AS BIGINT) AS balance_whole, \
+           CAST(COALESCE((SELECT SUM((e.credit - e.debit) % 100000000) FROM journal_entries e \
+             JOIN ledger_accounts a ON a.id = e.account_id \
+             WHERE a.user_id = u.id AND a.kind = 'member_contributions'), 0) AS BIGINT) AS balance_fraction \
+         FROM users u \
+         LEFT JOIN payments p ON p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2 \
+         LEFT JOIN loans l ON l.user_id = u.id AND l.state = 'active'{filter} \
+         ORDER BY u.username_key, u.id"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(i64::from(month.year))
+        .bind(i64::from(month.month));
+    if let Some(id) = only {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let loan = r
+                .try_get::<Option<i64>, _>("loan_amount")?
+                .map(|amount| -> Result<_, sqlx::Error> {
+                    let repaid: i64 = r.try_get("loan_repaid")?;
+                    Ok((
+                        Amount::from_units(amount),
+                        Amount::from_units(amount.saturating_sub(repaid).max(0)),
+                    ))
+                })
+                .transpose()?;
+            Ok(MemberRow {
+                id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                first_name: r.try_get("first_name")?,
+                last_name: r.try_get("last_name")?,
+                email: r.try_get("email")?,
+                role: saghat_core::auth::Role::parse(&r.try_get::<String, _>("role")?),
+                is_active: saghat_core::platform::db::flag(r, "is_active")?,
+                loan_request: Amount::from_units(r.try_get("loan_request_amount")?),
+                balance: summed_amount(r, "balance")?,
+                paid: r.try_get::<Option<i64>, _>("paid")?.map(Amount::from_units),
+                loan,
+            })
+        })
+        .collect()
+}

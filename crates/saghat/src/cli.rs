@@ -1,0 +1,280 @@
+//! The `saghat` command line.
+
+mod beside_servers;
+mod user_admin;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use beside_servers::{existing_database, tell_running_instances};
+use saghat_core::auth::error::AuthError;
+use saghat_core::auth::service::{upsert_admin, AdminAccount, Upserted};
+use saghat_core::config::Config;
+use saghat_core::fund::rules::FundConfig;
+use saghat_core::fund::service::{change_config, ConfigChange, ConfigChanged};
+use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::db::Db;
+use saghat_core::platform::money::Amount;
+use saghat_http::app;
+
+#[derive(Parser)]
+#[command(
+    name = "saghat",
+    version,
+    about = "Saghat: a cooperative USDT loan fund and lending backend",
+    long_about = "Saghat serves the fund's HTTP API (docs at /api/docs) on an embedded SQLite database by \
+default, or on PostgreSQL with DATABASE_URL=postgres://…. Configuration comes from the environment \
+and a .env file; see the README."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default): migrates, creates the default fund config and a first admin.
+    Serve {
+        /// Address to listen on (overrides BIND).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Change the fund's configuration: only the settings given (a fund without one gets the
+    /// defaults for the others: 20, 24, 20).
+    SetupFund {
+        /// Minimum monthly membership fee in USDT.
+        #[arg(long)]
+        min_fee: Option<Amount>,
+        /// Maximum number of months to repay a loan.
+        #[arg(long)]
+        max_months: Option<i64>,
+        /// Minimum monthly loan repayment in USDT.
+        #[arg(long)]
+        min_payment: Option<Amount>,
+    },
+    /// Work with the ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Create a main (admin) user, or reset an existing admin's password (an existing member
+    /// only with --promote). Ends the existing user's sessions.
+    CreateAdmin {
+        /// Username (or SAGHAT_ADMIN_USERNAME); asked for when run in a terminal.
+        #[arg(long, env = "SAGHAT_ADMIN_USERNAME")]
+        username: Option<String>,
+        /// Password (or SAGHAT_ADMIN_PASSWORD); asked for, hidden, when run in a terminal.
+        #[arg(long, env = "SAGHAT_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Make an existing member or accountant an admin (refused without it).
+        #[arg(long)]
+        promote: bool,
+    },
+    /// Change a user: password, role, active or not.
+    User {
+        #[command(subcommand)]
+        command: user_admin::UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check every invariant of the books; exits non-zero when one is broken.
+    Verify,
+}
+
+pub fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    // Logging first, so what reading the configuration has to say (generated secrets) is seen.
+    saghat_core::platform::telemetry::init_from_env();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("saghat: configuration error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(
+        cli.command.unwrap_or(Command::Serve { bind: None }),
+        config,
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("saghat: {}", without_repeats(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, `: `-separated like `{:#}`, leaving out a cause whose text the
+/// message before it already ends with (many errors print their source in their own message).
+fn without_repeats(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if text.is_empty() {
+            text = cause;
+        } else if !text.ends_with(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                config.bind = saghat_core::config::bind_address("--bind", &bind)?;
+            }
+            let started = std::time::Instant::now();
+            let clock = saghat_core::ctx::clock_for(&config);
+            let bind = config.bind.clone();
+            let state = app::prepare(config, clock).await?;
+            let listener = tokio::net::TcpListener::bind(&bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind}"))?;
+            tracing::info!(
+                address = %listener.local_addr()?,
+                backend = ?state.db.backend,
+                startup_ms = started.elapsed().as_millis() as u64,
+                "Saghat is serving; API docs at /api/docs"
+            );
+            app::serve(state, listener).await
+        }
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url, 2).await?;
+            db.migrate().await?;
+            println!("Migrations applied ({:?}).", db.backend);
+            Ok(())
+        }
+        Command::SetupFund {
+            min_fee,
+            max_months,
+            min_payment,
+        } => {
+            if min_fee.is_some_and(|a| !a.is_positive())
+                || min_payment.is_some_and(|a| !a.is_positive())
+                || max_months.is_some_and(|m| m <= 0)
+            {
+                bail!("--min-fee, --min-payment and --max-months must be greater than 0");
+            }
+            let db = existing_database(&config).await?;
+            db.migrate().await?;
+            let clock = saghat_core::ctx::clock_for(&config);
+            let change = ConfigChange {
+                min_membership_fee: min_fee,
+                max_month_for_loan_payment: max_months,
+                min_amount_for_loan_payment: min_payment,
+            };
+            let meta = RequestMeta::default();
+            let changed =
+                change_config(&db, clock.now(), &meta, None, "saghat setup-fund", change).await?;
+            let describe = |c: &FundConfig| {
+                format!(
+                    "min fee {}, max months {}, min loan payment {}",
+                    c.min_membership_fee,
+                    c.max_month_for_loan_payment,
+                    c.min_amount_for_loan_payment
+                )
+            };
+            let (done, settings) = match changed {
+                ConfigChanged::Unchanged(settings) => {
+                    println!("Fund configuration unchanged: {}", describe(&settings));
+                    return Ok(());
+                }
+                ConfigChanged::Created(settings) => ("created", settings),
+                ConfigChanged::Updated(settings) => ("updated", settings),
+            };
+            tell_running_instances(&config, "config").await;
+            println!("Fund configuration {done}: {}", describe(&settings));
+            Ok(())
+        }
+        Command::Ledger {
+            command: LedgerCommand::Verify,
+        } => {
+            // Read only: neither creates nor migrates a database.
+            let db = existing_database(&config).await?;
+            let report = saghat_core::ledger::verify::verify(&db).await?;
+            println!(
+                "saghat ledger verify ({:?}, {})",
+                db.backend,
+                saghat_core::platform::db::redact(&config.database_url)
+            );
+            println!("{report}");
+            if !report.is_ok() {
+                bail!("the ledger is inconsistent");
+            }
+            Ok(())
+        }
+        Command::User { command } => user_admin::run(command, &config).await,
+        Command::CreateAdmin {
+            username,
+            password,
+            promote,
+        } => {
+            let interactive = std::io::stdin().is_terminal();
+            let username = match username {
+                Some(u) => u,
+                None if interactive => prompt("Username: ")?,
+                None => bail!("give --username or SAGHAT_ADMIN_USERNAME (no terminal to ask in)"),
+            };
+            let password = match password {
+                Some(p) => p,
+                None if interactive => {
+                    let first = rpassword::prompt_password("Password: ")?;
+                    if rpassword::prompt_password("Password (again): ")? != first {
+                        bail!("the passwords differ");
+                    }
+                    first
+                }
+                None => bail!("give --password or SAGHAT_ADMIN_PASSWORD (no terminal to ask in)"),
+            };
+            let db = existing_database(&config).await?;
+            db.migrate().await?;
+            let clock = saghat_core::ctx::clock_for(&config);
+            let account = AdminAccount {
+                username: &username,
+                password: &password,
+                promote,
+            };
+            let upserted = upsert_admin(&db, account, clock.now(), "saghat create-admin")
+                .await
+                .map_err(|e| match e {
+                    AuthError::InvalidUsername(e) => anyhow::anyhow!("username: {e}"),
+                    AuthError::InvalidPassword(e) => anyhow::anyhow!("password: {e}"),
+                    e @ AuthError::NotAnAdmin { .. } => {
+                        anyhow::anyhow!("{e}: give --promote to make them an admin")
+                    }
+                    e => e.into(),
+                })?;
+            tell_running_instances(&config, "users").await;
+            println!(
+                "Main user {username:?} {}.",
+                match upserted {
+                    Upserted::Created => "created",
+                    Upserted::Updated => "updated",
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn prompt(label: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    print!("{label}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}

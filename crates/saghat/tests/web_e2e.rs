@@ -1,0 +1,712 @@
+//! End to end in a real browser: the real server (the test harness, on SQLite), Debian's
+//! headless Chromium driven through chromedriver's WebDriver protocol. A member signs in, pays,
+//! starts the draw and reads its log; pages are photographed on a desktop and a 375-pixel phone,
+//! in English and Persian, into `<target>/web-screenshots/`.
+//!
+//! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test is skipped with a message,
+//! unless `CI` is set (CI installs them, see `.ci/run`), where that is a failure.
+
+use saghat_test_support as common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use chrono::Duration as Days;
+use chrono_tz::Tz;
+use common::{Backend, TestApp, ADMIN, ADMIN_PASSWORD};
+use reqwest::{Method, StatusCode};
+use saghat_core::platform::jalali::JalaliMonth;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The WebDriver key code of Enter.
+const ENTER: &str = "\u{E007}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+        }
+        eprintln!("SKIPPING the browser test: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+        return;
+    }
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.jwt_expire_minutes = 60 * 24 * 365)
+        .await
+        .expect("SQLite is always available");
+    // Two months of history through the API. Azar: Sara borrows 40. Dey: she repays half, so
+    // nobody can win. Bahman (now): she repays the rest and pays; the admin, in the browser,
+    // is the last to pay and starts the draw.
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "40").await;
+    let start_draw = |token: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(Method::POST, "/api/loans/start", Some(&token), None)
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    };
+    assert_eq!(app.pay(&sara, "40", None).await.0, StatusCode::CREATED);
+    assert_eq!(app.pay(&admin, "20", None).await.0, StatusCode::CREATED);
+    start_draw(admin.clone()).await;
+    next_month(&app);
+    assert_eq!(
+        app.pay(&sara, "20", Some("20")).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(app.pay(&admin, "20", None).await.0, StatusCode::CREATED);
+    start_draw(admin.clone()).await;
+    next_month(&app);
+    assert_eq!(
+        app.pay(&sara, "20", Some("20")).await.0,
+        StatusCode::CREATED
+    );
+
+    let driver = ChromeDriver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path()).await;
+    let shots = Shots::new();
+    let base = app.base.clone();
+
+    // Sign in with the keyboard only: type, then Enter submits.
+    browser.size(1280, 900).await;
+    browser.goto(&format!("{base}/login")).await;
+    browser.wait("#username").await;
+    shots.take(&browser, "01-sign-in-desktop").await;
+    browser.type_into("#username", ADMIN).await;
+    browser
+        .type_into("#password", &format!("{ADMIN_PASSWORD}{ENTER}"))
+        .await;
+    browser.wait("#balance").await;
+    assert!(browser.source().await.contains("Not paid yet"));
+    // The vendored htmx loads under the pages' Content-Security-Policy.
+    assert_eq!(browser.script("return typeof htmx").await, json!("object"));
+
+    // Pay this month: the fee is filled in with the minimum; a payment id is required.
+    browser.size(1280, 1400).await;
+    shots.take(&browser, "02-dashboard-unpaid-desktop").await;
+    browser.click("#pay button[type=submit]").await;
+    browser.wait("#bitpin_payment_id-error").await;
+    let error = browser.text("#bitpin_payment_id-error").await;
+    assert!(
+        error.contains("This field is required."),
+        "next to its field: {error}"
+    );
+    shots.take(&browser, "03-dashboard-error-desktop").await;
+    browser
+        .type_into("#bitpin_payment_id", "bp-browser-1")
+        .await;
+    browser.click("#pay button[type=submit]").await;
+    browser.wait(".notice").await;
+    let page = browser.source().await;
+    assert!(page.contains("Your payment was recorded."));
+    assert!(page.contains("Paid: 20.00 USDT"));
+    assert!(page.contains("This month: Bahman 1405"));
+    shots.take(&browser, "04-dashboard-paid-desktop").await;
+
+    // Everyone has paid: start the draw from the fund page and read its log.
+    browser.goto(&format!("{base}/fund")).await;
+    browser.wait("#start-draw").await;
+    shots.take(&browser, "05-fund-ready-desktop").await;
+    browser.click("#start-draw").await;
+    browser.wait("#this-draw").await;
+    let log = browser.text("#this-draw").await;
+    assert!(log.contains("Winner: sara"), "{log}");
+    assert!(
+        log.contains("sara Winner 0."),
+        "her score, a decimal: {log}"
+    );
+    assert!(
+        log.contains("Random pool (winner drawn from): sara"),
+        "{log}"
+    );
+    assert!(log.contains("Asked for no loan (request 0)"), "{log}");
+    assert!(
+        log.contains("“unlimited” means no loan history yet"),
+        "{log}"
+    );
+    assert_eq!(
+        app.call(Method::GET, "/api/loans/history", Some(&admin), None)
+            .await
+            .1[0]["username"],
+        "sara"
+    );
+    browser.size(1280, 2000).await;
+    shots.take(&browser, "06-fund-draw-desktop").await;
+
+    for (path, name) in [
+        ("/admin/members", "07-members-desktop"),
+        ("/admin/config", "08-config-desktop"),
+        ("/admin/loans", "09-loans-desktop"),
+    ] {
+        browser.goto(&format!("{base}{path}")).await;
+        browser.wait("main h1").await;
+        shots.take(&browser, name).await;
+    }
+
+    // Every page, in English and Persian, on a desktop and a 375-pixel phone: nothing scrolls
+    // sideways but the tables' own boxes (with a visible hint, no column hidden), amounts line
+    // up at their end, Persian pages are right to left with Persian digits, the chart fits with
+    // its axis and named months, and errors are pages with the navigation.
+    let sara_id = app
+        .call(Method::GET, "/api/auth/users", Some(&admin), None)
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "sara")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let member_page = format!("/admin/members/{sara_id}");
+    let pages = [
+        ("/dashboard", "dashboard"),
+        ("/fund", "fund"),
+        ("/admin/members", "members"),
+        (member_page.as_str(), "member"),
+        ("/admin/config", "config"),
+        ("/admin/loans", "loans"),
+        ("/no/such/page", "error-404"),
+    ];
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 1200).await;
+            assert_eq!(
+                browser.script("return window.innerWidth").await,
+                json!(width)
+            );
+            for (i, (path, name)) in pages.iter().enumerate() {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                browser.goto(&format!("{base}{path}{sep}lang={lang}")).await;
+                browser.wait("main h1").await;
+                let facts = inspect(&browser).await;
+                let at = format!("{path} {lang} {width}px: {facts}");
+                check_page(&facts, lang, &at);
+                match *name {
+                    "dashboard" => {
+                        let text = browser.text("#draw-status").await;
+                        let expected = if lang == "en" {
+                            "you did not win this time"
+                        } else {
+                            "این بار برنده نشدید"
+                        };
+                        assert!(text.contains(expected), "{at}: {text}");
+                    }
+                    "fund" => {
+                        assert_eq!(facts["charts"], 1, "one drawing shown: {at}");
+                        assert_eq!(facts["chartFits"], true, "{at}");
+                        assert_eq!(facts["ticksVisible"], true, "the axis stays: {at}");
+                        let month = if lang == "en" { "Bahman" } else { "بهمن" };
+                        assert!(
+                            facts["chartMonths"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|m| m == month),
+                            "{at}"
+                        );
+                    }
+                    "members" if width == 375 => {
+                        assert!(facts["overflowing"].as_i64() >= Some(1), "{at}");
+                        assert!(facts["hints"].as_i64() >= Some(1), "a visible cue: {at}");
+                    }
+                    "members" => {
+                        assert_eq!(facts["columns"], 9, "every column: {at}");
+                        let cash = browser.text("#fund-cash").await;
+                        // Fees and repayments 180 in, loans 80 out.
+                        let expected = if lang == "en" {
+                            "100.00 USDT"
+                        } else {
+                            "۱۰۰٫۰۰ USDT"
+                        };
+                        assert_eq!(cash, expected, "the fund's cash: {at}");
+                    }
+                    "error-404" => {
+                        let h1 = browser.text("main h1").await;
+                        assert_eq!(
+                            h1,
+                            if lang == "en" {
+                                "Error 404"
+                            } else {
+                                "خطا ۴۰۴"
+                            }
+                        );
+                    }
+                    _ => {}
+                }
+                shots
+                    .full(
+                        &browser,
+                        &format!("{}-{name}-{device}-{lang}", 20 + i),
+                        width,
+                    )
+                    .await;
+            }
+        }
+    }
+
+    // An off-site `next` stays on the site (browsers drop the tab of `/%09/evil.example`).
+    browser.size(1280, 900).await;
+    browser
+        .goto(&format!("{base}/login?next=/%09/evil.example"))
+        .await;
+    browser.wait("main h1").await;
+    // To the dashboard, or an error page if the request itself is refused: never elsewhere.
+    let here = browser
+        .script(
+            "return [location.host, location.pathname, !!document.querySelector('#error-message')]",
+        )
+        .await;
+    assert_eq!(here[0], json!(base.trim_start_matches("http://")), "{here}");
+    assert!(here[1] == "/dashboard" || here[2] == true, "{here}");
+    // A favicon, served.
+    let icon = browser
+        .script_async(
+            "const done = arguments[0]; fetch('/favicon.ico').then(r => done(r.status + ' ' + r.headers.get('content-type')))",
+        )
+        .await;
+    assert_eq!(icon, json!("200 image/svg+xml"));
+
+    // Sara, who won this month: her loan's schedule, and a member at an admin page.
+    browser.goto(&format!("{base}/dashboard?lang=en")).await;
+    browser.click(".signout button").await;
+    browser.wait("#username").await;
+    browser.type_into("#username", "sara").await;
+    browser
+        .type_into("#password", &format!("{}{ENTER}", common::PASSWORD))
+        .await;
+    browser.wait("#balance").await;
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 1200).await;
+            browser.goto(&format!("{base}/dashboard?lang={lang}")).await;
+            browser.wait("#loan-schedule").await;
+            let facts = inspect(&browser).await;
+            let at = format!("sara's dashboard {lang} {width}px: {facts}");
+            check_page(&facts, lang, &at);
+            let (left, due) = if lang == "en" {
+                ("2", "Esfand 1405")
+            } else {
+                ("۲", "اسفند ۱۴۰۵")
+            };
+            assert_eq!(browser.text("#installments-left").await, left, "{at}");
+            assert_eq!(browser.text("#next-due").await, due, "{at}");
+            let draw = browser.text("#draw-status").await;
+            assert!(
+                draw.contains(if lang == "en" {
+                    "you won it"
+                } else {
+                    "شما برنده شدید"
+                }),
+                "{at}: {draw}"
+            );
+            shots
+                .full(
+                    &browser,
+                    &format!("40-sara-dashboard-{device}-{lang}"),
+                    width,
+                )
+                .await;
+            browser
+                .goto(&format!("{base}/admin/members?lang={lang}"))
+                .await;
+            browser.wait("main h1").await;
+            let facts = inspect(&browser).await;
+            let at = format!("sara at /admin/members {lang} {width}px: {facts}");
+            check_page(&facts, lang, &at);
+            assert_eq!(
+                browser.text("main h1").await,
+                if lang == "en" {
+                    "Error 403"
+                } else {
+                    "خطا ۴۰۳"
+                },
+                "{at}"
+            );
+            assert_eq!(
+                browser
+                    .script("return document.querySelectorAll('a[href=\"/admin/members\"]').length")
+                    .await,
+                json!(0),
+                "no admin links for a member: {at}"
+            );
+            shots
+                .full(
+                    &browser,
+                    &format!("41-sara-forbidden-{device}-{lang}"),
+                    width,
+                )
+                .await;
+        }
+    }
+
+    // Sign out, back to English.
+    browser.goto(&format!("{base}/dashboard?lang=en")).await;
+    browser.click(".signout button").await;
+    browser.wait("#username").await;
+    browser.goto(&format!("{base}/dashboard")).await;
+    browser.wait("#username").await;
+    // The sign-in page, both languages, both widths.
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 900).await;
+            browser.goto(&format!("{base}/login?lang={lang}")).await;
+            browser.wait("#username").await;
+            let facts = inspect(&browser).await;
+            assert_eq!(facts["overflow"], 0, "sign-in {lang} {width}px: {facts}");
+            assert_eq!(facts["dir"], if lang == "fa" { "rtl" } else { "ltr" });
+            shots
+                .full(&browser, &format!("50-sign-in-{device}-{lang}"), width)
+                .await;
+        }
+    }
+    browser.quit().await;
+    eprintln!("screenshots in {}", shots.dir.display());
+}
+
+/// What a page looks like to a reader, measured in the browser.
+const INSPECT: &str = r#"
+const de = document.documentElement;
+const visible = e => e.getClientRects().length > 0;
+const text = document.querySelector('main').cloneNode(true);
+text.querySelectorAll('td.id, .who').forEach(e => e.remove());
+text.querySelectorAll('bdi').forEach(e => { if (/[A-Za-z]/.test(e.textContent.replace(/USDT/g, ''))) e.remove(); });
+const wraps = [...document.querySelectorAll('.table-wrap')].filter(visible);
+const misaligned = [...document.querySelectorAll('td.num')].filter(visible).filter(td => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const t = range.getBoundingClientRect(), c = td.getBoundingClientRect(), cs = getComputedStyle(td);
+  const start = c.left + parseFloat(cs.paddingLeft), end = c.right - parseFloat(cs.paddingRight);
+  if (t.width === 0 || t.width >= end - start - 1) return false;
+  return de.dir === 'rtl' ? Math.abs(t.left - start) > 2 : Math.abs(end - t.right) > 2;
+}).map(td => td.textContent);
+const charts = [...document.querySelectorAll('svg.chart')].filter(s => s.getBoundingClientRect().width > 0);
+const ticks = charts.flatMap(s => [...s.querySelectorAll('text.tick')]).map(t => t.getBoundingClientRect());
+const table = document.querySelector('#members-table');
+return {
+  dir: de.dir,
+  lang: de.lang,
+  overflow: de.scrollWidth - window.innerWidth,
+  nav: document.querySelectorAll('header nav a').length,
+  latinDigits: (text.innerText.match(/[0-9]+/g) || []),
+  latinInputs: [...document.querySelectorAll('input[inputmode]')].filter(i => /[0-9]/.test(i.value)).map(i => i.id),
+  hiddenCells: [...document.querySelectorAll('.table-wrap th, .table-wrap td')].filter(c => getComputedStyle(c).display === 'none').length,
+  columns: table ? [...table.querySelectorAll('thead th')].filter(visible).length : null,
+  overflowing: wraps.filter(w => w.scrollWidth > w.clientWidth + 1).length,
+  hints: [...document.querySelectorAll('.scroll-hint')].filter(visible).length,
+  misaligned,
+  charts: charts.length,
+  chartFits: charts.every(s => { const r = s.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; }),
+  ticksVisible: ticks.length > 0 && ticks.every(r => r.left >= 0 && r.right <= window.innerWidth),
+  chartMonths: charts.flatMap(s => [...s.querySelectorAll('text.month tspan:first-child')]).map(t => t.textContent),
+  icon: !!document.querySelector('link[rel=icon][href="/static/favicon.svg"]'),
+};
+"#;
+
+async fn inspect(browser: &Browser) -> Value {
+    browser.script(INSPECT).await
+}
+
+/// What every page must be, in either language and at either width.
+fn check_page(facts: &Value, lang: &str, at: &str) {
+    assert_eq!(facts["overflow"], 0, "scrolls sideways: {at}");
+    assert!(facts["nav"].as_i64() >= Some(2), "the navigation: {at}");
+    assert_eq!(facts["lang"], lang, "{at}");
+    assert_eq!(
+        facts["dir"],
+        if lang == "fa" { "rtl" } else { "ltr" },
+        "{at}"
+    );
+    assert_eq!(facts["hiddenCells"], 0, "no hidden column: {at}");
+    assert_eq!(facts["misaligned"], json!([]), "amounts at their end: {at}");
+    assert_eq!(facts["icon"], true, "{at}");
+    if lang == "fa" {
+        assert_eq!(facts["latinDigits"], json!([]), "Persian digits: {at}");
+        assert_eq!(
+            facts["latinInputs"],
+            json!([]),
+            "Persian digits in forms: {at}"
+        );
+    }
+}
+
+/// Moves the app's clock to noon on the first day of the next Jalali month.
+fn next_month(app: &TestApp) {
+    use saghat_core::platform::clock::Clock;
+    let month = JalaliMonth::containing(app.clock.now(), Tz::UTC).next();
+    app.clock.set(month.starts_at(Tz::UTC) + Days::hours(12));
+}
+
+/// chromedriver on a free loopback port, stopped (with the browsers it started) on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start() -> ChromeDriver {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so that dropping it also ends the browser it started.
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        ChromeDriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn session(&self, profile: &Path) -> Browser {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = http.get(format!("{}/status", self.url)).send().await;
+            if let Ok(response) = ready {
+                let status: Value = response.json().await.unwrap_or_default();
+                if status["value"]["ready"] == true {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-quic".into(),
+            "--hide-scrollbars".into(),
+            "--force-device-scale-factor=1".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        }}});
+        let response: Value = http
+            .post(format!("{}/session", self.url))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .unwrap();
+        let id = response["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {response}"));
+        Browser {
+            http,
+            url: format!("{}/session/{id}", self.url),
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One WebDriver session: just the commands this test needs.
+struct Browser {
+    http: reqwest::Client,
+    url: String,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn command(&self, method: Method, path: &str, body: Value) -> Result<Value, String> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
+        if method != Method::GET {
+            request = request.json(&body);
+        }
+        let response: Value = request
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match response["value"].get("error") {
+            Some(error) => Err(format!("{error}: {}", response["value"]["message"])),
+            None => Ok(response["value"].clone()),
+        }
+    }
+
+    async fn run(&self, method: Method, path: &str, body: Value) -> Value {
+        self.command(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"))
+    }
+
+    async fn goto(&self, url: &str) {
+        self.run(Method::POST, "/url", json!({ "url": url })).await;
+    }
+
+    async fn size(&self, width: u32, height: u32) {
+        self.run(
+            Method::POST,
+            "/window/rect",
+            json!({ "width": width, "height": height }),
+        )
+        .await;
+    }
+
+    async fn find(&self, css: &str) -> Result<String, String> {
+        let found = self
+            .command(
+                Method::POST,
+                "/element",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await?;
+        Ok(found[ELEMENT].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Waits up to ten seconds for an element (pages load after a click).
+    async fn wait(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.find(css).await {
+                Ok(id) => return id,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("{css} never appeared ({e}) in {}", self.source().await)
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.wait(css).await;
+        self.run(Method::POST, &format!("/element/{id}/clear"), json!({}))
+            .await;
+        self.run(
+            Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.wait(css).await;
+        self.run(Method::POST, &format!("/element/{id}/click"), json!({}))
+            .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.wait(css).await;
+        let text = self
+            .run(Method::GET, &format!("/element/{id}/text"), Value::Null)
+            .await;
+        text.as_str().unwrap_or_default().to_string()
+    }
+
+    async fn source(&self) -> String {
+        let source = self.run(Method::GET, "/source", Value::Null).await;
+        source.as_str().unwrap_or_default().to_string()
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.run(
+            Method::POST,
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
+    /// Runs a script that answers through its last argument (for `fetch`).
+    async fn script_async(&self, script: &str) -> Value {
+        self.run(
+            Method::POST,
+            "/execute/async",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
+    async fn screenshot(&self) -> Vec<u8> {
+        let encoded = self.run(Method::GET, "/screenshot", Value::Null).await;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .expect("screenshots are base64")
+    }
+
+    async fn quit(self) {
+        let _ = self.http.delete(&self.url).send().await;
+    }
+}
+
+/// Screenshots under the target folder, each checked to be a real, non-empty PNG.
+struct Shots {
+    dir: PathBuf,
+}
+
+impl Shots {
+    fn new() -> Shots {
+        // The test binary is <target>/<profile>/deps/web_e2e-…
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+        let dir = profile_dir.join("web-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        Shots { dir }
+    }
+
+    /// The whole page: the window is made as tall as the page first (at most 6000 pixels).
+    async fn full(&self, browser: &Browser, name: &str, width: u32) {
+        // Short first: a page is never shorter than its window.
+        browser.size(width, 600).await;
+        let height = browser
+            .script("return document.documentElement.scrollHeight")
+            .await
+            .as_u64()
+            .unwrap_or(1200)
+            .clamp(600, 6000);
+        browser.size(width, height as u32 + 120).await;
+        self.take(browser, name).await;
+    }
+
+    async fn take(&self, browser: &Browser, name: &str) {
+        let png = browser.screenshot().await;
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
+        assert!(
+            png.len() > 5_000,
+            "{name} is suspiciously small ({} bytes)",
+            png.len()
+        );
+        // The width and height in the PNG header: a page, not an empty frame.
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert!(width >= 300 && height >= 300, "{name} is {width}×{height}");
+        std::fs::write(self.dir.join(format!("{name}.png")), &png).unwrap();
+    }
+}

@@ -1,9 +1,0 @@
-//! The cooperative loan fund: monthly payments, the monthly draw, repayments.
-
-pub mod access;
-pub mod draw;
-pub mod error;
-pub mod http;
-pub mod rules;
-pub mod service;
-pub mod store;
