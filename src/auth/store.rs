@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{CurrentUser, Role};
 use crate::platform::clock::to_db_time;
@@ -61,7 +61,7 @@ pub async fn profile_by_id(
     id: i64,
 ) -> Result<Option<UserProfile>, sqlx::Error> {
     let sql = format!("{PROFILE_SELECT} WHERE u.id = $1");
-    sqlx::query(&sql)
+    sqlx::query(AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -72,7 +72,7 @@ pub async fn profile_by_id(
 
 pub async fn list_profiles(db: &Db) -> Result<Vec<UserProfile>, sqlx::Error> {
     let sql = format!("{PROFILE_SELECT} ORDER BY u.username_key, u.id");
-    sqlx::query(&sql)
+    sqlx::query(AssertSqlSafe(sql))
         .fetch_all(&db.pool)
         .await?
         .iter()

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use utoipa::ToSchema;
 
 use super::access::FUND_MEMBER_ROLES_SQL;
@@ -194,7 +194,7 @@ pub async fn insert_payment(
          bitpin_payment_id, bitpin_payment_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          RETURNING {PAYMENT_COLUMNS}"
     );
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(AssertSqlSafe(sql))
         .bind(&id)
         .bind(p.user_id)
         .bind(i64::from(p.month.year))
@@ -218,7 +218,7 @@ pub async fn payments_of(
     let sql = format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE user_id = $1 ORDER BY jalali_year DESC, jalali_month DESC"
     );
-    sqlx::query(&sql)
+    sqlx::query(AssertSqlSafe(sql))
         .bind(user_id)
         .fetch_all(conn)
         .await?
@@ -298,7 +298,7 @@ pub async fn loans(
          ORDER BY l.jalali_year DESC, l.jalali_month DESC"
     );
     let rows = conditions
-        .bind(sqlx::query(&sql))
+        .bind(sqlx::query(AssertSqlSafe(sql)))
         .fetch_all(&mut *conn)
         .await?;
     let mut loans: Vec<Loan> = rows.iter().map(loan_row).collect::<Result<_, _>>()?;
@@ -310,7 +310,10 @@ pub async fn loans(
          WHERE p.loan_id IN (SELECT l.id FROM loans l{clause}) \
          ORDER BY p.jalali_year, p.jalali_month, p.created_at"
     );
-    let repayments = conditions.bind(sqlx::query(&sql)).fetch_all(conn).await?;
+    let repayments = conditions
+        .bind(sqlx::query(AssertSqlSafe(sql)))
+        .fetch_all(conn)
+        .await?;
     let index: std::collections::HashMap<String, usize> = loans
         .iter()
         .enumerate()
@@ -428,13 +431,11 @@ pub async fn unpaid_members(
     conn: &mut AnyConnection,
     month: JalaliMonth,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        &format!(
-            "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
-             AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
-             AND p.jalali_year = $1 AND p.jalali_month = $2) ORDER BY u.username_key"
-        ),
-    )
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
+         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
+         AND p.jalali_year = $1 AND p.jalali_month = $2) ORDER BY u.username_key"
+    )))
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
     .fetch_all(conn)
@@ -451,7 +452,7 @@ pub async fn unpaid_members(
 /// `(user_id, jalali_year, jalali_month)` (a member pays once a month, so the latest month
 /// identifies it) instead of a window over every payment.
 pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH pay AS ( \
            SELECT user_id, \
                   CAST(COUNT(loan_id) AS BIGINT) AS repayment_count, \
@@ -476,8 +477,8 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
               AND last_pay.jalali_year = (pay.last_month - 1) / 12 \
               AND last_pay.jalali_month = pay.last_month - 12 * ((pay.last_month - 1) / 12) \
          LEFT JOIN contributions ON contributions.user_id = u.id \
-         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"),
-    )
+         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"
+    )))
     .fetch_all(&mut *conn)
     .await?;
     let mut members = rows

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use utoipa::ToSchema;
 
 use super::domain::{balance, Account, JournalTransaction, Side, CURRENCY};
@@ -101,7 +101,7 @@ pub async fn balance_of(conn: &mut AnyConnection, account: Account) -> Result<Am
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(AssertSqlSafe(sql))
         .bind(account.code())
         .fetch_one(conn)
         .await?;
@@ -133,7 +133,7 @@ pub async fn fund_summary(conn: &mut AnyConnection) -> Result<FundSummary, sqlx:
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(conn).await?;
     let mut summary = FundSummary {
         currency: CURRENCY.into(),
         ..Default::default()
@@ -203,8 +203,8 @@ pub async fn accounts(
     fetch_page(
         conn,
         &conditions,
-        &format!("SELECT COUNT(*) FROM ledger_accounts a{clause}"),
-        &page_sql,
+        AssertSqlSafe(format!("SELECT COUNT(*) FROM ledger_accounts a{clause}")),
+        AssertSqlSafe(page_sql),
         limit,
         offset,
         |r| {
@@ -289,12 +289,12 @@ pub async fn entries(
     fetch_page(
         conn,
         &conditions,
-        &format!("SELECT COUNT(*) {from}"),
-        &format!(
+        AssertSqlSafe(format!("SELECT COUNT(*) {from}")),
+        AssertSqlSafe(format!(
             "SELECT e.id, e.transaction_id, t.kind, e.account_id, a.code, e.debit, e.credit, e.currency, \
              t.payment_id, t.loan_id, t.memo, t.jalali_year, t.jalali_month, t.created_at \
              {from} ORDER BY t.created_at, e.id"
-        ),
+        )),
         limit,
         offset,
         |r| {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::domain::{balance, Side};
 use crate::platform::db::{split_sum, summed_amount, Db};
@@ -80,7 +80,9 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     let mut totals: HashMap<String, TxTotals> = HashMap::new();
     let mut unbalanced = vec![];
     for row in &rows {
@@ -251,7 +253,9 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let ledger_rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    let ledger_rows = sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     let sql = format!(
         "SELECT u.id, \
            (SELECT {} FROM payments p WHERE p.user_id = u.id) AS fees_whole, \
@@ -268,7 +272,9 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         whole("COALESCE(p.loan_amount, 0)"),
         fraction("COALESCE(p.loan_amount, 0)"),
     );
-    let business_rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    let business_rows = sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     let mut ledger_balances: HashMap<(i64, String), Amount> = HashMap::new();
     for row in &ledger_rows {
         let kind: String = row.try_get("kind")?;
@@ -315,7 +321,9 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
             split_sum("e.debit", "debits"),
             split_sum("e.credit", "credits")
         );
-        let row = sqlx::query(&sql).fetch_one(&mut *conn).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await?;
         balance(
             Side::Debit,
             summed_amount(&row, "debits")?,

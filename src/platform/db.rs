@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, Row, SqlSafeStr, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::money::Amount;
@@ -214,19 +214,17 @@ pub fn migrator(backend: Backend) -> Migrator {
                 Backend::Sqlite => m.sqlite,
             };
             let sql = format!("{}\n{}", m.sql, dialect).replace("{{ID}}", id_column);
+            // Our own migration files, not user input.
             Migration::new(
                 m.version,
                 Cow::Borrowed(m.description),
                 MigrationType::Simple,
-                Cow::Owned(sql),
+                AssertSqlSafe(sql).into_sql_str(),
                 false,
             )
         })
         .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
+    Migrator::with_migrations(migrations)
 }
 
 struct MigrationSource {
@@ -339,7 +337,7 @@ impl From<&str> for BindValue {
     }
 }
 
-pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 impl Conditions {
     pub fn push(&mut self, condition: &str, value: impl Into<BindValue>) -> &mut Self {
@@ -393,8 +391,8 @@ impl Conditions {
 pub async fn fetch_page<T>(
     conn: &mut AnyConnection,
     conditions: &Conditions,
-    count_sql: &str,
-    page_sql: &str,
+    count_sql: impl SqlSafeStr,
+    page_sql: impl SqlSafeStr,
     limit: i64,
     offset: i64,
     read: impl FnMut(&AnyRow) -> Result<T, sqlx::Error>,
@@ -405,9 +403,14 @@ pub async fn fetch_page<T>(
         .await?
         .try_get(0)?;
     let n = conditions.next_placeholder();
-    let sql = format!("{page_sql} LIMIT ${n} OFFSET ${}", n + 1);
+    // Only placeholder numbers are added to SQL the caller already vouched for.
+    let sql = format!(
+        "{} LIMIT ${n} OFFSET ${}",
+        page_sql.into_sql_str().as_str(),
+        n + 1
+    );
     let rows = conditions
-        .bind(sqlx::query(&sql))
+        .bind(sqlx::query(AssertSqlSafe(sql)))
         .bind(limit)
         .bind(offset)
         .fetch_all(conn)
@@ -680,8 +683,8 @@ mod tests {
         let (items, total) = super::fetch_page(
             &mut conn,
             &conditions,
-            &format!("SELECT COUNT(*) FROM t{clause}"),
-            &format!("SELECT v FROM t{clause} ORDER BY v"),
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM t{clause}")),
+            sqlx::AssertSqlSafe(format!("SELECT v FROM t{clause} ORDER BY v")),
             2,
             1,
             read,

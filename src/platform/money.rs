@@ -292,7 +292,7 @@ impl sqlx::Type<sqlx::Any> for Amount {
 impl<'q> sqlx::Encode<'q, sqlx::Any> for Amount {
     fn encode_by_ref(
         &self,
-        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer,
     ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
         <i64 as sqlx::Encode<'q, sqlx::Any>>::encode(self.try_db_units()?, buf)
     }

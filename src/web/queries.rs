@@ -1,7 +1,7 @@
 //! Read-only SQL the pages need beyond the modules' stores. Portable over SQLite and
 //! PostgreSQL (see `platform::db`): `$n` placeholders, amounts as BIGINT units, sums split.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::fund::access::{is_fund_member, FUND_MEMBER_ROLES_SQL};
 use crate::platform::db::{split_sum, summed_amount};
@@ -21,11 +21,11 @@ pub async fn month_status(
     conn: &mut AnyConnection,
     month: JalaliMonth,
 ) -> Result<Vec<MonthStatus>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT u.username, p.amount FROM users u \
          LEFT JOIN payments p ON p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2 \
          WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.username_key"
-    ))
+    )))
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
     .fetch_all(conn)
@@ -68,7 +68,7 @@ pub async fn monthly_flows(
         repaid = split_sum("loan_amount", "total"),
         lent = split_sum("amount", "total"),
     );
-    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(conn).await?;
     let mut months: std::collections::BTreeMap<JalaliMonth, MonthFlows> = Default::default();
     for row in &rows {
         let year: i64 = row.try_get("jalali_year")?;
@@ -143,7 +143,7 @@ pub async fn members(
          LEFT JOIN loans l ON l.user_id = u.id AND l.state = 'active'{filter} \
          ORDER BY u.username_key, u.id"
     );
-    let mut query = sqlx::query(&sql)
+    let mut query = sqlx::query(AssertSqlSafe(sql))
         .bind(i64::from(month.year))
         .bind(i64::from(month.month));
     if let Some(id) = only {

@@ -5,7 +5,7 @@
 pub mod http;
 
 use serde_json::Value;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::clock::to_db_time;
 use super::db::{fetch_page, Conditions};
@@ -99,11 +99,11 @@ pub async fn list(
     fetch_page(
         conn,
         &conditions,
-        &format!("SELECT COUNT(*) FROM audit_log{clause}"),
-        &format!(
+        AssertSqlSafe(format!("SELECT COUNT(*) FROM audit_log{clause}")),
+        AssertSqlSafe(format!(
             "SELECT id, at, actor_user_id, action, target, client_ip, request_id, details \
              FROM audit_log{clause} ORDER BY at DESC, id DESC"
-        ),
+        )),
         limit,
         offset,
         |r| {
