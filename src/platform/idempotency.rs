@@ -13,7 +13,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::clock::to_db_time;
 use super::db::{is_unique_violation, Db};
@@ -91,7 +91,13 @@ async fn lookup(
     key: &IdempotencyKey,
     now: DateTime<Utc>,
 ) -> ApiResult<Option<StoredResponse>> {
-    let row = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct StoredRow {
+        request_hash: String,
+        status: i64,
+        response: String,
+    }
+    let row: Option<StoredRow> = sqlx::query_as(
         "SELECT request_hash, status, response FROM idempotency_keys \
          WHERE user_id = $1 AND idempotency_key = $2 AND created_at > $3",
     )
@@ -101,19 +107,16 @@ async fn lookup(
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let hash: String = row.try_get("request_hash")?;
-    if hash != key.request_hash {
+    if row.request_hash != key.request_hash {
         return Err(ApiError::Validation(vec![super::error::FieldError {
             kind: "idempotency_key_reused".into(),
             loc: vec!["header".into(), "Idempotency-Key".into()],
             msg: "This Idempotency-Key was already used with a different request".into(),
         }]));
     }
-    let status: i64 = row.try_get("status")?;
-    let body: String = row.try_get("response")?;
     Ok(Some(StoredResponse {
-        status: StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK),
-        body: serde_json::from_str(&body).map_err(anyhow::Error::from)?,
+        status: StatusCode::from_u16(row.status as u16).unwrap_or(StatusCode::OK),
+        body: serde_json::from_str(&row.response).map_err(anyhow::Error::from)?,
     }))
 }
 
