@@ -206,7 +206,7 @@ pub async fn insert_user(
     .bind(user.first_name)
     .bind(user.last_name)
     .bind(user.email)
-    .bind(user.loan_request_amount.db_units())
+    .bind(user.loan_request_amount)
     .bind(to_db_time(now))
     .bind(role.as_str())
     .fetch_one(&mut *conn)
@@ -355,7 +355,7 @@ pub async fn set_loan_request(
     amount: Amount,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET loan_request_amount = $1 WHERE id = $2")
-        .bind(amount.db_units())
+        .bind(amount)
         .bind(user_id)
         .execute(conn)
         .await?;

@@ -47,9 +47,9 @@ pub async fn save_config(
         "UPDATE fund_config SET min_membership_fee = $1, max_month_for_loan_payment = $2, \
          min_amount_for_loan_payment = $3, updated_at = $4 WHERE id = 1",
     )
-    .bind(config.min_membership_fee.db_units())
+    .bind(config.min_membership_fee)
     .bind(config.max_month_for_loan_payment)
-    .bind(config.min_amount_for_loan_payment.db_units())
+    .bind(config.min_amount_for_loan_payment)
     .bind(to_db_time(now))
     .execute(&mut *conn)
     .await?;
@@ -84,9 +84,9 @@ async fn insert_config(
         "INSERT INTO fund_config (id, min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment, updated_at) \
          VALUES (1, $1, $2, $3, $4)",
     )
-    .bind(config.min_membership_fee.db_units())
+    .bind(config.min_membership_fee)
     .bind(config.max_month_for_loan_payment)
-    .bind(config.min_amount_for_loan_payment.db_units())
+    .bind(config.min_amount_for_loan_payment)
     .bind(to_db_time(now))
     .execute(conn)
     .await?;
@@ -215,10 +215,10 @@ pub async fn insert_payment(
         .bind(p.user_id)
         .bind(i64::from(p.month.year))
         .bind(i64::from(p.month.month))
-        .bind(p.plan.membership_fee.db_units())
+        .bind(p.plan.membership_fee)
         .bind(p.plan.repayment.as_ref().map(|r| r.loan_id.clone()))
-        .bind(p.plan.repayment.as_ref().map(|r| r.amount.db_units()))
-        .bind(p.plan.total.db_units())
+        .bind(p.plan.repayment.as_ref().map(|r| r.amount))
+        .bind(p.plan.total)
         .bind(p.bitpin_payment_id)
         .bind(p.bitpin_payment_key)
         .bind(to_db_time(now))
@@ -630,11 +630,11 @@ pub async fn insert_loan(
     )
     .bind(&id)
     .bind(loan.winner.map(|(user_id, _)| user_id))
-    .bind(loan.winner.map(|(_, amount)| amount.db_units()))
+    .bind(loan.winner.map(|(_, amount)| amount))
     .bind(if loan.winner.is_some() { "active" } else { "no_one" })
     .bind(i64::from(loan.month.year))
     .bind(i64::from(loan.month.month))
-    .bind(loan.min_amount_for_each_payment.map(Amount::db_units))
+    .bind(loan.min_amount_for_each_payment)
     .bind(loan.log.to_string())
     .bind(to_db_time(now))
     .execute(conn)
