@@ -281,10 +281,11 @@ async fn migrate_creates_the_schema_and_can_run_again() {
         .await
         .unwrap();
     for table in ["users", "payments", "fund_config"] {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("table {table} after migrate: {e}"));
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("table {table} after migrate: {e}"));
         assert_eq!(n, 0, "{table}");
     }
 }

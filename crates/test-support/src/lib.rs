@@ -94,9 +94,11 @@ pub fn drop_database(name: &str) {
     let dropped = runtime.block_on(async {
         let work = async {
             let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await?;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await?;
             Ok::<_, sqlx::Error>(())
         };
         tokio::time::timeout(std::time::Duration::from_secs(60), work).await
@@ -136,7 +138,7 @@ pub async fn own_pg_database(prefix: &str) -> Option<(String, DatabaseGuard)> {
         }
     };
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .expect("create database");
@@ -159,7 +161,7 @@ async fn pg_database() -> Option<String> {
                 }
             };
             let name = format!("saghat_test_{}", uuid::Uuid::new_v4().simple());
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
             *DATABASE_TO_DROP.lock().unwrap() = Some(name.clone());
             // SAFETY: registers a plain function with no arguments to run at exit.
             unsafe { libc::atexit(drop_test_database) };
@@ -186,7 +188,7 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
                 .await
                 .expect("connect test database");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                 .execute(&mut conn)
                 .await
                 .expect("create schema");
@@ -371,7 +373,7 @@ impl TestApp {
 
     /// Counts rows in a table straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
             .fetch_one(&self.state.db.pool)
             .await
             .unwrap()

@@ -1,13 +1,29 @@
 //! SQL for accounts, tokens and login failures.
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use super::{CurrentUser, Role};
-use crate::platform::clock::to_db_time;
-use crate::platform::db::{flag, summed_amount, Backend, Db};
+use crate::platform::clock::{to_db_time, DbTime};
+use crate::platform::db::{Backend, Db, Flag};
 use crate::platform::money::Amount;
+
+/// A `role` column reads as [`Role::parse`] reads its text.
+impl sqlx::Type<Any> for Role {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for Role {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <String as sqlx::Decode<'r, Any>>::decode(value).map(|text| Role::parse(&text))
+    }
+}
 
 /// A member as the API shows them (`User` in the original API).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -40,20 +56,36 @@ const PROFILE_SELECT: &str = "SELECT u.id, u.username, u.first_name, u.last_name
          THEN 1 ELSE 0 END AS BIGINT) AS has_active_loan \
     FROM users u";
 
-fn profile(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
-    let role = Role::parse(&row.try_get::<String, _>("role")?);
-    Ok(UserProfile {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        email: row.try_get("email")?,
-        balance: summed_amount(row, "balance")?,
-        loan_request_amount: Amount::from_units(row.try_get("loan_request_amount")?),
-        has_active_loan: flag(row, "has_active_loan")?,
-        is_main: role.is_main(),
-        role,
-    })
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    id: i64,
+    username: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+    role: Role,
+    loan_request_amount: Amount,
+    balance_whole: i64,
+    balance_fraction: i64,
+    #[sqlx(try_from = "Flag")]
+    has_active_loan: bool,
+}
+
+impl From<ProfileRow> for UserProfile {
+    fn from(r: ProfileRow) -> Self {
+        UserProfile {
+            id: r.id,
+            username: r.username,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r.email,
+            is_main: r.role.is_main(),
+            balance: Amount::from_split_sum(r.balance_whole, r.balance_fraction),
+            loan_request_amount: r.loan_request_amount,
+            has_active_loan: r.has_active_loan,
+            role: r.role,
+        }
+    }
 }
 
 pub async fn profile_by_id(
@@ -61,44 +93,49 @@ pub async fn profile_by_id(
     id: i64,
 ) -> Result<Option<UserProfile>, sqlx::Error> {
     let sql = format!("{PROFILE_SELECT} WHERE u.id = $1");
-    sqlx::query(&sql)
+    let row: Option<ProfileRow> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(profile)
-        .transpose()
+        .await?;
+    Ok(row.map(UserProfile::from))
 }
 
 pub async fn list_profiles(db: &Db) -> Result<Vec<UserProfile>, sqlx::Error> {
     let sql = format!("{PROFILE_SELECT} ORDER BY u.username_key, u.id");
-    sqlx::query(&sql)
+    let rows: Vec<ProfileRow> = sqlx::query_as(AssertSqlSafe(sql))
         .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(profile)
-        .collect()
+        .await?;
+    Ok(rows.into_iter().map(UserProfile::from).collect())
 }
 
-fn current_user(r: &AnyRow) -> Result<CurrentUser, sqlx::Error> {
-    let role = Role::parse(&r.try_get::<String, _>("role")?);
-    Ok(CurrentUser {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        is_main: role.is_main(),
-        role,
-        session_version: r.try_get("session_version")?,
-    })
+#[derive(sqlx::FromRow)]
+struct CurrentUserRow {
+    id: i64,
+    username: String,
+    role: Role,
+    session_version: i64,
+}
+
+impl From<CurrentUserRow> for CurrentUser {
+    fn from(r: CurrentUserRow) -> Self {
+        CurrentUser {
+            id: r.id,
+            username: r.username,
+            is_main: r.role.is_main(),
+            role: r.role,
+            session_version: r.session_version,
+        }
+    }
 }
 
 pub async fn find_active_user(db: &Db, id: i64) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let row = sqlx::query(
+    let row: Option<CurrentUserRow> = sqlx::query_as(
         "SELECT id, username, role, session_version FROM users WHERE id = $1 AND is_active = 1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
     .await?;
-    row.as_ref().map(current_user).transpose()
+    Ok(row.map(CurrentUser::from))
 }
 
 /// The credentials of an active account, looked up case-insensitively.
@@ -114,7 +151,13 @@ pub async fn credentials(
     username_key: &str,
     legacy_key: &str,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    let row = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct CredentialsRow {
+        #[sqlx(flatten)]
+        user: CurrentUserRow,
+        password_hash: String,
+    }
+    let row: Option<CredentialsRow> = sqlx::query_as(
         "SELECT id, username, role, session_version, password_hash FROM users \
          WHERE username_key IN ($1, $2) AND is_active = 1 \
          ORDER BY CASE WHEN username_key = $2 THEN 0 ELSE 1 END LIMIT 1",
@@ -123,13 +166,10 @@ pub async fn credentials(
     .bind(legacy_key)
     .fetch_optional(&db.pool)
     .await?;
-    row.map(|r| {
-        Ok(Credentials {
-            user: current_user(&r)?,
-            password_hash: r.try_get("password_hash")?,
-        })
-    })
-    .transpose()
+    Ok(row.map(|r| Credentials {
+        user: r.user.into(),
+        password_hash: r.password_hash,
+    }))
 }
 
 pub struct NewUser<'a> {
@@ -166,7 +206,7 @@ pub async fn insert_user(
     .bind(user.first_name)
     .bind(user.last_name)
     .bind(user.email)
-    .bind(user.loan_request_amount.db_units())
+    .bind(user.loan_request_amount)
     .bind(to_db_time(now))
     .bind(role.as_str())
     .fetch_one(&mut *conn)
@@ -176,11 +216,12 @@ pub async fn insert_user(
 }
 
 /// What an admin may change about a user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserSettings {
     pub first_name: String,
     pub last_name: String,
     pub email: String,
+    #[sqlx(try_from = "Flag")]
     pub is_active: bool,
     pub role: Role,
 }
@@ -189,22 +230,10 @@ pub async fn user_settings(
     conn: &mut AnyConnection,
     user_id: i64,
 ) -> Result<Option<UserSettings>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT first_name, last_name, email, is_active, role FROM users WHERE id = $1",
-    )
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|r| {
-        Ok(UserSettings {
-            first_name: r.try_get("first_name")?,
-            last_name: r.try_get("last_name")?,
-            email: r.try_get("email")?,
-            is_active: flag(&r, "is_active")?,
-            role: Role::parse(&r.try_get::<String, _>("role")?),
-        })
-    })
-    .transpose()
+    sqlx::query_as("SELECT first_name, last_name, email, is_active, role FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn save_user_settings(
@@ -241,10 +270,12 @@ pub async fn set_role(
 }
 
 /// A user as the command line finds them, by name (NFKC key, or the legacy one).
+#[derive(sqlx::FromRow)]
 pub struct NamedUser {
     pub id: i64,
     pub username: String,
     pub role: Role,
+    #[sqlx(try_from = "Flag")]
     pub is_active: bool,
 }
 
@@ -253,23 +284,14 @@ pub async fn user_by_name(
     username_key: &str,
     legacy_key: &str,
 ) -> Result<Option<NamedUser>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT id, username, role, is_active FROM users WHERE username_key IN ($1, $2) \
          ORDER BY CASE WHEN username_key = $2 THEN 0 ELSE 1 END LIMIT 1",
     )
     .bind(username_key)
     .bind(legacy_key)
     .fetch_optional(conn)
-    .await?;
-    row.map(|r| {
-        Ok(NamedUser {
-            id: r.try_get("id")?,
-            username: r.try_get("username")?,
-            role: Role::parse(&r.try_get::<String, _>("role")?),
-            is_active: flag(&r, "is_active")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 pub async fn set_active(
@@ -333,7 +355,7 @@ pub async fn set_loan_request(
     amount: Amount,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET loan_request_amount = $1 WHERE id = $2")
-        .bind(amount.db_units())
+        .bind(amount)
         .bind(user_id)
         .execute(conn)
         .await?;
@@ -374,14 +396,12 @@ pub async fn attempt_window_start(
     conn: &mut AnyConnection,
     key: &str,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let start: Option<String> =
+    let start: Option<DbTime> =
         sqlx::query_scalar("SELECT window_start FROM login_attempts WHERE limit_key = $1")
             .bind(key)
             .fetch_optional(conn)
             .await?;
-    Ok(start
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc)))
+    Ok(start.and_then(|t| t.0))
 }
 
 /// Gives back one reserved attempt (a check that succeeded, or never ran).
@@ -483,8 +503,21 @@ pub async fn spend_refresh_token(
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Spend, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct SpentRow {
+        user_id: i64,
+        family_id: String,
+        signed_in_at: Option<DbTime>,
+    }
+    // Compared as stored text, as the SQL above compares it.
+    #[derive(sqlx::FromRow)]
+    struct ExistingRow {
+        user_id: i64,
+        family_id: String,
+        expires_at: String,
+    }
     let now_text = to_db_time(now);
-    let spent = sqlx::query(
+    let spent: Option<SpentRow> = sqlx::query_as(
         "UPDATE refresh_tokens SET used_at = $1 \
          WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
          RETURNING user_id, family_id, signed_in_at",
@@ -494,32 +527,24 @@ pub async fn spend_refresh_token(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = spent {
-        let signed_in_at: Option<String> = row.try_get("signed_in_at")?;
         return Ok(Spend::Spent {
-            user_id: row.try_get("user_id")?,
-            family_id: row.try_get("family_id")?,
-            signed_in_at: signed_in_at
-                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            user_id: row.user_id,
+            family_id: row.family_id,
+            signed_in_at: row.signed_in_at.and_then(|t| t.0),
         });
     }
-    let existing = sqlx::query(
+    let existing: Option<ExistingRow> = sqlx::query_as(
         "SELECT user_id, family_id, expires_at FROM refresh_tokens WHERE token_hash = $1",
     )
     .bind(token_hash)
     .fetch_optional(&mut *conn)
     .await?;
     match existing {
-        Some(row) => {
-            let expires_at: String = row.try_get("expires_at")?;
-            if expires_at <= now_text {
-                return Ok(Spend::Unknown);
-            }
-            Ok(Spend::Replayed {
-                user_id: row.try_get("user_id")?,
-                family_id: row.try_get("family_id")?,
-            })
-        }
+        Some(row) if row.expires_at <= now_text => Ok(Spend::Unknown),
+        Some(row) => Ok(Spend::Replayed {
+            user_id: row.user_id,
+            family_id: row.family_id,
+        }),
         None => Ok(Spend::Unknown),
     }
 }
@@ -544,32 +569,25 @@ pub async fn revoked_families_since(
     db: &Db,
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, DbTime)> = sqlx::query_as(
         "SELECT family_id, MAX(revoked_at) AS revoked_at FROM refresh_tokens \
          WHERE revoked_at IS NOT NULL AND revoked_at >= $1 GROUP BY family_id",
     )
     .bind(to_db_time(since))
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let at: String = r.try_get("revoked_at")?;
-            let at = DateTime::parse_from_rfc3339(&at)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_else(|_| Utc::now());
-            Ok((r.try_get("family_id")?, at))
-        })
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|(family, at)| (family, at.0.unwrap_or_else(Utc::now)))
+        .collect())
 }
 
 pub async fn family_of(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
-    let row = sqlx::query("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
+    sqlx::query_as("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
         .bind(token_hash)
         .fetch_optional(conn)
-        .await?;
-    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("family_id")?)))
-        .transpose()
+        .await
 }

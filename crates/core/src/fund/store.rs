@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 use utoipa::ToSchema;
 
 use super::access::FUND_MEMBER_ROLES_SQL;
@@ -12,28 +11,30 @@ use super::draw::MemberStats;
 use super::rules::{ActiveLoan, FundConfig, PaymentPlan};
 use crate::auth::Role;
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{summed_amount, Conditions};
+use crate::platform::db::Conditions;
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
 // --- configuration ----------------------------------------------------------------------------
 
+#[derive(sqlx::FromRow)]
+struct ConfigRow {
+    min_membership_fee: Amount,
+    max_month_for_loan_payment: i64,
+    min_amount_for_loan_payment: Amount,
+}
+
 pub async fn config(conn: &mut AnyConnection) -> Result<Option<FundConfig>, sqlx::Error> {
-    let row = sqlx::query(
+    let row: Option<ConfigRow> = sqlx::query_as(
         "SELECT min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment FROM fund_config WHERE id = 1",
     )
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
-        Ok(FundConfig {
-            min_membership_fee: Amount::from_units(r.try_get("min_membership_fee")?),
-            max_month_for_loan_payment: r.try_get("max_month_for_loan_payment")?,
-            min_amount_for_loan_payment: Amount::from_units(
-                r.try_get("min_amount_for_loan_payment")?,
-            ),
-        })
-    })
-    .transpose()
+    Ok(row.map(|r| FundConfig {
+        min_membership_fee: r.min_membership_fee,
+        max_month_for_loan_payment: r.max_month_for_loan_payment,
+        min_amount_for_loan_payment: r.min_amount_for_loan_payment,
+    }))
 }
 
 /// Creates or replaces the fund's configuration; returns whether it existed before.
@@ -46,9 +47,9 @@ pub async fn save_config(
         "UPDATE fund_config SET min_membership_fee = $1, max_month_for_loan_payment = $2, \
          min_amount_for_loan_payment = $3, updated_at = $4 WHERE id = 1",
     )
-    .bind(config.min_membership_fee.db_units())
+    .bind(config.min_membership_fee)
     .bind(config.max_month_for_loan_payment)
-    .bind(config.min_amount_for_loan_payment.db_units())
+    .bind(config.min_amount_for_loan_payment)
     .bind(to_db_time(now))
     .execute(&mut *conn)
     .await?;
@@ -83,9 +84,9 @@ async fn insert_config(
         "INSERT INTO fund_config (id, min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment, updated_at) \
          VALUES (1, $1, $2, $3, $4)",
     )
-    .bind(config.min_membership_fee.db_units())
+    .bind(config.min_membership_fee)
     .bind(config.max_month_for_loan_payment)
-    .bind(config.min_amount_for_loan_payment.db_units())
+    .bind(config.min_amount_for_loan_payment)
     .bind(to_db_time(now))
     .execute(conn)
     .await?;
@@ -123,25 +124,40 @@ pub struct Payment {
 const PAYMENT_COLUMNS: &str =
     "id, user_id, amount, jalali_year, jalali_month, bitpin_payment_id, membership_fee, loan_id, loan_amount, created_at";
 
-fn payment(row: &AnyRow) -> Result<Payment, sqlx::Error> {
-    let loan_id: Option<String> = row.try_get("loan_id")?;
-    let loan_amount: Option<i64> = row.try_get("loan_amount")?;
-    Ok(Payment {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        amount: Amount::from_units(row.try_get("amount")?),
-        jalali_year: row.try_get("jalali_year")?,
-        jalali_month: row.try_get("jalali_month")?,
-        bitpin_payment_id: row.try_get("bitpin_payment_id")?,
-        membership_fee: FeePart {
-            amount: Amount::from_units(row.try_get("membership_fee")?),
-        },
-        loan_payment: loan_id.zip(loan_amount).map(|(loan_id, units)| LoanPart {
-            loan_id,
-            amount: Amount::from_units(units),
-        }),
-        created_at: row.try_get("created_at")?,
-    })
+/// A row of [`PAYMENT_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    id: String,
+    user_id: i64,
+    amount: Amount,
+    jalali_year: i64,
+    jalali_month: i64,
+    bitpin_payment_id: String,
+    membership_fee: Amount,
+    loan_id: Option<String>,
+    loan_amount: Option<Amount>,
+    created_at: String,
+}
+
+impl From<PaymentRow> for Payment {
+    fn from(r: PaymentRow) -> Self {
+        Payment {
+            id: r.id,
+            user_id: r.user_id,
+            amount: r.amount,
+            jalali_year: r.jalali_year,
+            jalali_month: r.jalali_month,
+            bitpin_payment_id: r.bitpin_payment_id,
+            membership_fee: FeePart {
+                amount: r.membership_fee,
+            },
+            loan_payment: r
+                .loan_id
+                .zip(r.loan_amount)
+                .map(|(loan_id, amount)| LoanPart { loan_id, amount }),
+            created_at: r.created_at,
+        }
+    }
 }
 
 pub async fn has_paid(
@@ -194,21 +210,21 @@ pub async fn insert_payment(
          bitpin_payment_id, bitpin_payment_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          RETURNING {PAYMENT_COLUMNS}"
     );
-    let row = sqlx::query(&sql)
+    let row: PaymentRow = sqlx::query_as(AssertSqlSafe(sql))
         .bind(&id)
         .bind(p.user_id)
         .bind(i64::from(p.month.year))
         .bind(i64::from(p.month.month))
-        .bind(p.plan.membership_fee.db_units())
+        .bind(p.plan.membership_fee)
         .bind(p.plan.repayment.as_ref().map(|r| r.loan_id.clone()))
-        .bind(p.plan.repayment.as_ref().map(|r| r.amount.db_units()))
-        .bind(p.plan.total.db_units())
+        .bind(p.plan.repayment.as_ref().map(|r| r.amount))
+        .bind(p.plan.total)
         .bind(p.bitpin_payment_id)
         .bind(p.bitpin_payment_key)
         .bind(to_db_time(now))
         .fetch_one(conn)
         .await?;
-    payment(&row)
+    Ok(row.into())
 }
 
 pub async fn payments_of(
@@ -218,20 +234,19 @@ pub async fn payments_of(
     let sql = format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE user_id = $1 ORDER BY jalali_year DESC, jalali_month DESC"
     );
-    sqlx::query(&sql)
+    let rows: Vec<PaymentRow> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(user_id)
         .fetch_all(conn)
-        .await?
-        .iter()
-        .map(payment)
-        .collect()
+        .await?;
+    Ok(rows.into_iter().map(Payment::from).collect())
 }
 
 // --- loans ------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct LoanRepayment {
     pub id: String,
+    #[sqlx(rename = "loan_amount")]
     pub amount: Amount,
     pub jalali_year: i64,
     pub jalali_month: i64,
@@ -298,10 +313,13 @@ pub async fn loans(
          ORDER BY l.jalali_year DESC, l.jalali_month DESC"
     );
     let rows = conditions
-        .bind(sqlx::query(&sql))
+        .bind(sqlx::query(AssertSqlSafe(sql)))
         .fetch_all(&mut *conn)
         .await?;
-    let mut loans: Vec<Loan> = rows.iter().map(loan_row).collect::<Result<_, _>>()?;
+    let mut loans = rows
+        .iter()
+        .map(|r| LoanRow::from_row(r)?.try_into())
+        .collect::<Result<Vec<Loan>, sqlx::Error>>()?;
     if loans.is_empty() {
         return Ok(loans);
     }
@@ -310,21 +328,25 @@ pub async fn loans(
          WHERE p.loan_id IN (SELECT l.id FROM loans l{clause}) \
          ORDER BY p.jalali_year, p.jalali_month, p.created_at"
     );
-    let repayments = conditions.bind(sqlx::query(&sql)).fetch_all(conn).await?;
+    let repayments = conditions
+        .bind(sqlx::query(AssertSqlSafe(sql)))
+        .fetch_all(conn)
+        .await?;
     let index: std::collections::HashMap<String, usize> = loans
         .iter()
         .enumerate()
         .map(|(i, l)| (l.id.clone(), i))
         .collect();
+    #[derive(sqlx::FromRow)]
+    struct RepaymentRow {
+        loan_id: String,
+        #[sqlx(flatten)]
+        repayment: LoanRepayment,
+    }
     for row in &repayments {
-        let loan_id: String = row.try_get("loan_id")?;
-        if let Some(&i) = index.get(&loan_id) {
-            loans[i].payments.push(LoanRepayment {
-                id: row.try_get("id")?,
-                amount: Amount::from_units(row.try_get("loan_amount")?),
-                jalali_year: row.try_get("jalali_year")?,
-                jalali_month: row.try_get("jalali_month")?,
-            });
+        let row = RepaymentRow::from_row(row)?;
+        if let Some(&i) = index.get(&row.loan_id) {
+            loans[i].payments.push(row.repayment);
         }
     }
     for loan in &mut loans {
@@ -337,34 +359,55 @@ pub async fn loans(
     Ok(loans)
 }
 
-fn loan_row(row: &AnyRow) -> Result<Loan, sqlx::Error> {
-    let log: String = row.try_get("log")?;
-    Ok(Loan {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        username: row.try_get("username")?,
-        amount: row
-            .try_get::<Option<i64>, _>("amount")?
-            .map(Amount::from_units),
-        state: row.try_get("state")?,
-        jalali_year: row.try_get("jalali_year")?,
-        jalali_month: row.try_get("jalali_month")?,
-        min_amount_for_each_payment: row
-            .try_get::<Option<i64>, _>("min_amount_for_each_payment")?
-            .map(Amount::from_units),
-        total_paid: Amount::ZERO,
-        remaining_balance: Amount::ZERO,
-        log: serde_json::from_str(&log).map_err(|e| sqlx::Error::Decode(e.into()))?,
-        payments: vec![],
-        created_at: row.try_get("created_at")?,
-    })
+#[derive(sqlx::FromRow)]
+struct LoanRow {
+    id: String,
+    user_id: Option<i64>,
+    username: Option<String>,
+    amount: Option<Amount>,
+    state: String,
+    jalali_year: i64,
+    jalali_month: i64,
+    min_amount_for_each_payment: Option<Amount>,
+    log: String,
+    created_at: String,
+}
+
+/// The loan without its repayments, which are read apart.
+impl TryFrom<LoanRow> for Loan {
+    type Error = sqlx::Error;
+
+    fn try_from(r: LoanRow) -> Result<Self, sqlx::Error> {
+        Ok(Loan {
+            id: r.id,
+            user_id: r.user_id,
+            username: r.username,
+            amount: r.amount,
+            state: r.state,
+            jalali_year: r.jalali_year,
+            jalali_month: r.jalali_month,
+            min_amount_for_each_payment: r.min_amount_for_each_payment,
+            total_paid: Amount::ZERO,
+            remaining_balance: Amount::ZERO,
+            log: serde_json::from_str(&r.log).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            payments: vec![],
+            created_at: r.created_at,
+        })
+    }
 }
 
 pub async fn active_loan(
     conn: &mut AnyConnection,
     user_id: i64,
 ) -> Result<Option<ActiveLoan>, sqlx::Error> {
-    let row = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct ActiveLoanRow {
+        id: String,
+        amount: Amount,
+        total_paid: Amount,
+        min_amount_for_each_payment: Amount,
+    }
+    let row: Option<ActiveLoanRow> = sqlx::query_as(
         "SELECT l.id, l.amount, l.min_amount_for_each_payment, \
          CAST(COALESCE((SELECT SUM(p.loan_amount) FROM payments p WHERE p.loan_id = l.id), 0) AS BIGINT) AS total_paid \
          FROM loans l WHERE l.user_id = $1 AND l.state = 'active'",
@@ -372,17 +415,12 @@ pub async fn active_loan(
     .bind(user_id)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| {
-        Ok(ActiveLoan {
-            id: r.try_get("id")?,
-            amount: Amount::from_units(r.try_get("amount")?),
-            total_paid: Amount::from_units(r.try_get("total_paid")?),
-            min_amount_for_each_payment: Amount::from_units(
-                r.try_get("min_amount_for_each_payment")?,
-            ),
-        })
-    })
-    .transpose()
+    Ok(row.map(|r| ActiveLoan {
+        id: r.id,
+        amount: r.amount,
+        total_paid: r.total_paid,
+        min_amount_for_each_payment: r.min_amount_for_each_payment,
+    }))
 }
 
 /// Total repaid on a loan, read inside the paying transaction.
@@ -390,13 +428,12 @@ pub async fn loan_total_paid(
     conn: &mut AnyConnection,
     loan_id: &str,
 ) -> Result<Amount, sqlx::Error> {
-    let units: i64 = sqlx::query_scalar(
+    sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(loan_amount), 0) AS BIGINT) FROM payments WHERE loan_id = $1",
     )
     .bind(loan_id)
     .fetch_one(conn)
-    .await?;
-    Ok(Amount::from_units(units))
+    .await
 }
 
 pub async fn settle_loan(conn: &mut AnyConnection, loan_id: &str) -> Result<(), sqlx::Error> {
@@ -428,13 +465,11 @@ pub async fn unpaid_members(
     conn: &mut AnyConnection,
     month: JalaliMonth,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        &format!(
-            "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
-             AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
-             AND p.jalali_year = $1 AND p.jalali_month = $2) ORDER BY u.username_key"
-        ),
-    )
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
+         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
+         AND p.jalali_year = $1 AND p.jalali_month = $2) ORDER BY u.username_key"
+    )))
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
     .fetch_all(conn)
@@ -451,7 +486,28 @@ pub async fn unpaid_members(
 /// `(user_id, jalali_year, jalali_month)` (a member pays once a month, so the latest month
 /// identifies it) instead of a window over every payment.
 pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    // A row per member: read by position (a tuple), not by column name (see BENCHMARKS.md).
+    type MemberRow = (
+        i64,
+        String,
+        Role,
+        Amount,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<Amount>,
+    );
+    #[derive(sqlx::FromRow)]
+    struct BorrowerRow {
+        user_id: i64,
+        loans_received_count: i64,
+        received_whole: i64,
+        received_fraction: i64,
+        active_loans: i64,
+        last_loan_amount: Option<Amount>,
+    }
+    let rows: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
         "WITH pay AS ( \
            SELECT user_id, \
                   CAST(COUNT(loan_id) AS BIGINT) AS repayment_count, \
@@ -476,33 +532,42 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
               AND last_pay.jalali_year = (pay.last_month - 1) / 12 \
               AND last_pay.jalali_month = pay.last_month - 12 * ((pay.last_month - 1) / 12) \
          LEFT JOIN contributions ON contributions.user_id = u.id \
-         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"),
-    )
+         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"
+    )))
     .fetch_all(&mut *conn)
     .await?;
-    let mut members = rows
-        .iter()
-        .map(|r| {
-            Ok(MemberStats {
-                user_id: r.try_get(0)?,
-                username: r.try_get(1)?,
-                is_main: Role::parse(&r.try_get::<String, _>(2)?).is_main(),
-                loan_request: Amount::from_units(r.try_get(3)?),
-                balance: Amount::from_split_sum(r.try_get(4)?, r.try_get(5)?),
-                repayment_count: r.try_get(6)?,
-                months_without_repayment: r.try_get(7)?,
-                last_payment_total: r.try_get::<Option<i64>, _>(8)?.map(Amount::from_units),
+    let mut members: Vec<MemberStats> = rows
+        .into_iter()
+        .map(
+            |(
+                user_id,
+                username,
+                role,
+                loan_request,
+                balance_whole,
+                balance_fraction,
+                repayment_count,
+                months_without_repayment,
+                last_payment_total,
+            )| MemberStats {
+                user_id,
+                username,
+                is_main: role.is_main(),
+                loan_request,
+                balance: Amount::from_split_sum(balance_whole, balance_fraction),
+                repayment_count,
+                months_without_repayment,
+                last_payment_total,
                 has_active_loan: false,
                 loans_received_count: 0,
                 loans_received_total: Amount::ZERO,
                 last_loan_amount: None,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    drop(rows);
+            },
+        )
+        .collect();
 
     // Loans are one a month: this is one row per member who ever borrowed.
-    let loan_rows = sqlx::query(
+    let loan_rows: Vec<BorrowerRow> = sqlx::query_as(
         "WITH received AS ( \
            SELECT user_id, CAST(COUNT(*) AS BIGINT) AS n, \
                   CAST(SUM(amount / 100000000) AS BIGINT) AS received_whole, \
@@ -526,19 +591,16 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
         .enumerate()
         .map(|(i, m)| (m.user_id, i))
         .collect();
-    for r in &loan_rows {
-        let user_id: i64 = r.try_get("user_id")?;
+    for r in loan_rows {
         // A borrower who is no longer an active member does not take part.
-        let Some(&i) = index.get(&user_id) else {
+        let Some(&i) = index.get(&r.user_id) else {
             continue;
         };
         let m = &mut members[i];
-        m.loans_received_count = r.try_get("loans_received_count")?;
-        m.loans_received_total = summed_amount(r, "received")?;
-        m.has_active_loan = r.try_get::<i64, _>("active_loans")? > 0;
-        m.last_loan_amount = r
-            .try_get::<Option<i64>, _>("last_loan_amount")?
-            .map(Amount::from_units);
+        m.loans_received_count = r.loans_received_count;
+        m.loans_received_total = Amount::from_split_sum(r.received_whole, r.received_fraction);
+        m.has_active_loan = r.active_loans > 0;
+        m.last_loan_amount = r.last_loan_amount;
     }
     Ok(members)
 }
@@ -568,11 +630,11 @@ pub async fn insert_loan(
     )
     .bind(&id)
     .bind(loan.winner.map(|(user_id, _)| user_id))
-    .bind(loan.winner.map(|(_, amount)| amount.db_units()))
+    .bind(loan.winner.map(|(_, amount)| amount))
     .bind(if loan.winner.is_some() { "active" } else { "no_one" })
     .bind(i64::from(loan.month.year))
     .bind(i64::from(loan.month.month))
-    .bind(loan.min_amount_for_each_payment.map(Amount::db_units))
+    .bind(loan.min_amount_for_each_payment)
     .bind(loan.log.to_string())
     .bind(to_db_time(now))
     .execute(conn)

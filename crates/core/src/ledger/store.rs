@@ -3,13 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe};
 use utoipa::ToSchema;
 
 use super::domain::{balance, Account, JournalTransaction, Side, CURRENCY};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{fetch_page, split_sum, summed_amount, Conditions};
+use crate::platform::db::{fetch_page, split_sum, Conditions};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
@@ -94,6 +93,30 @@ pub async fn post(
     Ok(())
 }
 
+/// The columns of `split_sum("e.debit", "debits")` and `split_sum("e.credit", "credits")`.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub(crate) struct Totals {
+    debits_whole: i64,
+    debits_fraction: i64,
+    credits_whole: i64,
+    credits_fraction: i64,
+}
+
+impl Totals {
+    pub(crate) fn debits(&self) -> Amount {
+        Amount::from_split_sum(self.debits_whole, self.debits_fraction)
+    }
+
+    pub(crate) fn credits(&self) -> Amount {
+        Amount::from_split_sum(self.credits_whole, self.credits_fraction)
+    }
+
+    /// The balance on `side`.
+    pub(crate) fn balance(&self, side: Side) -> Amount {
+        balance(side, self.debits(), self.credits())
+    }
+}
+
 /// An account's balance on its normal side.
 pub async fn balance_of(conn: &mut AnyConnection, account: Account) -> Result<Amount, sqlx::Error> {
     let sql = format!(
@@ -101,15 +124,11 @@ pub async fn balance_of(conn: &mut AnyConnection, account: Account) -> Result<Am
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let row = sqlx::query(&sql)
+    let totals: Totals = sqlx::query_as(AssertSqlSafe(sql))
         .bind(account.code())
         .fetch_one(conn)
         .await?;
-    Ok(balance(
-        account.normal_side(),
-        summed_amount(&row, "debits")?,
-        summed_amount(&row, "credits")?,
-    ))
+    Ok(totals.balance(account.normal_side()))
 }
 
 /// Totals of every account of each kind, on their normal sides.
@@ -133,20 +152,21 @@ pub async fn fund_summary(conn: &mut AnyConnection) -> Result<FundSummary, sqlx:
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    #[derive(sqlx::FromRow)]
+    struct KindRow {
+        kind: String,
+        normal_side: String,
+        #[sqlx(flatten)]
+        totals: Totals,
+    }
+    let rows: Vec<KindRow> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
     let mut summary = FundSummary {
         currency: CURRENCY.into(),
         ..Default::default()
     };
     for row in rows {
-        let kind: String = row.try_get("kind")?;
-        let side = side_of(&row)?;
-        let total = balance(
-            side,
-            summed_amount(&row, "debits")?,
-            summed_amount(&row, "credits")?,
-        );
-        match kind.as_str() {
+        let total = row.totals.balance(side_of(&row.normal_side));
+        match row.kind.as_str() {
             "fund_cash" => summary.cash = total,
             "gateway_clearing" => summary.gateway_clearing = total,
             "member_loan_receivable" => summary.outstanding_loans = total,
@@ -157,13 +177,12 @@ pub async fn fund_summary(conn: &mut AnyConnection) -> Result<FundSummary, sqlx:
     Ok(summary)
 }
 
-fn side_of(row: &AnyRow) -> Result<Side, sqlx::Error> {
-    let side: String = row.try_get("normal_side")?;
-    Ok(if side == "credit" {
+fn side_of(normal_side: &str) -> Side {
+    if normal_side == "credit" {
         Side::Credit
     } else {
         Side::Debit
-    })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -200,40 +219,53 @@ pub async fn accounts(
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits"),
     );
-    fetch_page(
+    #[derive(sqlx::FromRow)]
+    struct AccountRow {
+        id: i64,
+        code: String,
+        kind: String,
+        normal_side: String,
+        user_id: Option<i64>,
+        currency: String,
+        #[sqlx(flatten)]
+        totals: Totals,
+    }
+    let (rows, total) = fetch_page::<AccountRow>(
         conn,
         &conditions,
-        &format!("SELECT COUNT(*) FROM ledger_accounts a{clause}"),
-        &page_sql,
+        AssertSqlSafe(format!("SELECT COUNT(*) FROM ledger_accounts a{clause}")),
+        AssertSqlSafe(page_sql),
         limit,
         offset,
-        |r| {
-            let debits = summed_amount(r, "debits")?;
-            let credits = summed_amount(r, "credits")?;
-            Ok(AccountView {
-                id: r.try_get("id")?,
-                code: r.try_get("code")?,
-                kind: r.try_get("kind")?,
-                normal_side: r.try_get("normal_side")?,
-                user_id: r.try_get("user_id")?,
-                currency: r.try_get("currency")?,
-                debits,
-                credits,
-                balance: balance(side_of(r)?, debits, credits),
-            })
-        },
     )
-    .await
+    .await?;
+    let views = rows
+        .into_iter()
+        .map(|r| AccountView {
+            balance: r.totals.balance(side_of(&r.normal_side)),
+            debits: r.totals.debits(),
+            credits: r.totals.credits(),
+            id: r.id,
+            code: r.code,
+            kind: r.kind,
+            normal_side: r.normal_side,
+            user_id: r.user_id,
+            currency: r.currency,
+        })
+        .collect();
+    Ok((views, total))
 }
 
 /// One line of a statement.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct EntryView {
+    #[sqlx(rename = "id")]
     pub entry_id: i64,
     pub transaction_id: String,
     /// `payment`, `loan_disbursement` or `reversal`.
     pub kind: String,
     pub account_id: i64,
+    #[sqlx(rename = "code")]
     pub account_code: String,
     pub debit: Amount,
     pub credit: Amount,
@@ -289,32 +321,14 @@ pub async fn entries(
     fetch_page(
         conn,
         &conditions,
-        &format!("SELECT COUNT(*) {from}"),
-        &format!(
+        AssertSqlSafe(format!("SELECT COUNT(*) {from}")),
+        AssertSqlSafe(format!(
             "SELECT e.id, e.transaction_id, t.kind, e.account_id, a.code, e.debit, e.credit, e.currency, \
              t.payment_id, t.loan_id, t.memo, t.jalali_year, t.jalali_month, t.created_at \
              {from} ORDER BY t.created_at, e.id"
-        ),
+        )),
         limit,
         offset,
-        |r| {
-            Ok(EntryView {
-                entry_id: r.try_get("id")?,
-                transaction_id: r.try_get("transaction_id")?,
-                kind: r.try_get("kind")?,
-                account_id: r.try_get("account_id")?,
-                account_code: r.try_get("code")?,
-                debit: r.try_get("debit")?,
-                credit: r.try_get("credit")?,
-                currency: r.try_get("currency")?,
-                payment_id: r.try_get("payment_id")?,
-                loan_id: r.try_get("loan_id")?,
-                memo: r.try_get("memo")?,
-                jalali_year: r.try_get("jalali_year")?,
-                jalali_month: r.try_get("jalali_month")?,
-                created_at: r.try_get("created_at")?,
-            })
-        },
     )
     .await
 }
@@ -324,17 +338,11 @@ pub async fn transaction_users(
     conn: &mut AnyConnection,
     transaction_id: &str,
 ) -> Result<Option<Vec<Option<i64>>>, sqlx::Error> {
-    let rows = sqlx::query(
+    let users: Vec<Option<i64>> = sqlx::query_scalar(
         "SELECT a.user_id FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id WHERE e.transaction_id = $1",
     )
     .bind(transaction_id)
     .fetch_all(conn)
     .await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    rows.iter()
-        .map(|r| r.try_get("user_id"))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    Ok((!users.is_empty()).then_some(users))
 }

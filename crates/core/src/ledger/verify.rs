@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use sqlx::Row;
+use sqlx::AssertSqlSafe;
 
-use super::domain::{balance, Side};
-use crate::platform::db::{split_sum, summed_amount, Db};
+use super::domain::Side;
+use super::store::Totals;
+use crate::platform::db::{split_sum, Db};
 use crate::platform::money::Amount;
 
 /// One invariant: how many things were checked, and what broke it.
@@ -80,28 +81,34 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    #[derive(sqlx::FromRow)]
+    struct TxRow {
+        id: String,
+        currency: Option<String>,
+        n: i64,
+        #[sqlx(flatten)]
+        totals: Totals,
+    }
+    let rows: Vec<TxRow> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     let mut totals: HashMap<String, TxTotals> = HashMap::new();
     let mut unbalanced = vec![];
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        let currency: Option<String> = row.try_get("currency")?;
-        let (debits, credits) = (
-            summed_amount(row, "debits")?,
-            summed_amount(row, "credits")?,
-        );
+    for row in rows {
+        let (debits, credits) = (row.totals.debits(), row.totals.credits());
         if debits != credits {
             unbalanced.push(format!(
-                "transaction {id} ({}): debits {debits} ≠ credits {credits}",
-                currency.unwrap_or_default()
+                "transaction {} ({}): debits {debits} ≠ credits {credits}",
+                row.id,
+                row.currency.unwrap_or_default()
             ));
         }
-        let t = totals.entry(id).or_insert(TxTotals {
+        let t = totals.entry(row.id).or_insert(TxTotals {
             entries: 0,
             debits: Amount::ZERO,
             credits: Amount::ZERO,
         });
-        t.entries += row.try_get::<i64, _>("n")?;
+        t.entries += row.n;
         t.debits = t.debits.checked_add(debits).unwrap_or(t.debits);
         t.credits = t.credits.checked_add(credits).unwrap_or(t.credits);
     }
@@ -122,7 +129,16 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     );
 
     // 2. Entries: each belongs to a transaction and an account, and carries one positive side.
-    let rows = sqlx::query(
+    // Units as stored, so that a malformed entry is shown as it is.
+    #[derive(sqlx::FromRow)]
+    struct EntryRow {
+        id: i64,
+        debit: i64,
+        credit: i64,
+        no_tx: i64,
+        no_account: i64,
+    }
+    let rows: Vec<EntryRow> = sqlx::query_as(
         "SELECT e.id, e.debit, e.credit, \
          CAST(CASE WHEN t.id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS no_tx, \
          CAST(CASE WHEN a.id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS no_account \
@@ -137,14 +153,14 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         .await?;
     let mut orphans = vec![];
     for row in &rows {
-        let id: i64 = row.try_get("id")?;
-        if row.try_get::<i64, _>("no_tx")? == 1 {
+        let id = row.id;
+        if row.no_tx == 1 {
             orphans.push(format!("entry {id} belongs to no transaction"));
         }
-        if row.try_get::<i64, _>("no_account")? == 1 {
+        if row.no_account == 1 {
             orphans.push(format!("entry {id} belongs to no account"));
         }
-        let (debit, credit): (i64, i64) = (row.try_get("debit")?, row.try_get("credit")?);
+        let (debit, credit) = (row.debit, row.credit);
         if !((debit > 0 && credit == 0) || (credit > 0 && debit == 0)) {
             orphans.push(format!(
                 "entry {id} has debit {debit} and credit {credit} (units)"
@@ -167,21 +183,28 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
          FROM payments p LEFT JOIN journal_transactions t ON t.payment_id = p.id AND t.kind = 'payment' \
          LEFT JOIN journal_entries e ON e.transaction_id = t.id LEFT JOIN ledger_accounts a ON a.id = e.account_id \
          GROUP BY p.id, p.amount, p.membership_fee, p.loan_amount";
-    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    #[derive(sqlx::FromRow)]
+    struct PaymentRow {
+        id: String,
+        amount: Amount,
+        membership_fee: Amount,
+        loan_amount: Option<Amount>,
+        postings: i64,
+        cash: Amount,
+        fee: Amount,
+        repaid: Amount,
+    }
+    let rows: Vec<PaymentRow> = sqlx::query_as(sql).fetch_all(&mut *conn).await?;
     let mut payment_problems = vec![];
     for row in &rows {
-        let id: String = row.try_get("id")?;
-        let expected: (i64, i64, i64) = (
-            row.try_get("amount")?,
-            row.try_get("membership_fee")?,
-            row.try_get::<Option<i64>, _>("loan_amount")?.unwrap_or(0),
+        let id = &row.id;
+        let expected = (
+            row.amount,
+            row.membership_fee,
+            row.loan_amount.unwrap_or(Amount::ZERO),
         );
-        let posted: (i64, i64, i64) = (
-            row.try_get("cash")?,
-            row.try_get("fee")?,
-            row.try_get("repaid")?,
-        );
-        if row.try_get::<i64, _>("postings")? == 0 {
+        let posted = (row.cash, row.fee, row.repaid);
+        if row.postings == 0 {
             payment_problems.push(format!("payment {id} is not in the ledger"));
         } else if expected != posted {
             payment_problems.push(format!(
@@ -209,7 +232,15 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     );
 
     // 4. Every loan paid out is posted once with its amount; `no_one` months move no money.
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct LoanRow {
+        id: String,
+        state: String,
+        amount: Option<Amount>,
+        postings: i64,
+        lent: Amount,
+    }
+    let rows: Vec<LoanRow> = sqlx::query_as(
         "SELECT l.id, l.state, l.amount, CAST(COUNT(DISTINCT t.id) AS BIGINT) AS postings, \
          CAST(COALESCE(SUM(CASE WHEN a.kind = 'member_loan_receivable' AND a.user_id = l.user_id THEN e.debit - e.credit ELSE 0 END), 0) AS BIGINT) AS lent \
          FROM loans l LEFT JOIN journal_transactions t ON t.loan_id = l.id AND t.kind = 'loan_disbursement' \
@@ -220,20 +251,14 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     .await?;
     let mut loan_problems = vec![];
     for row in &rows {
-        let id: String = row.try_get("id")?;
-        let state: String = row.try_get("state")?;
-        let postings: i64 = row.try_get("postings")?;
-        let amount: Option<i64> = row.try_get("amount")?;
-        let lent: i64 = row.try_get("lent")?;
-        match (state.as_str(), amount) {
+        let (id, postings, lent) = (&row.id, row.postings, row.lent);
+        match (row.state.as_str(), row.amount) {
             ("no_one", _) if postings > 0 => {
                 loan_problems.push(format!("loan {id} went to no one but money was paid out"))
             }
             ("no_one", _) => {}
             (_, Some(amount)) if postings != 1 || lent != amount => loan_problems.push(format!(
-                "loan {id} of {} is posted {postings} times for {}",
-                Amount::from_units(amount),
-                Amount::from_units(lent)
+                "loan {id} of {amount} is posted {postings} times for {lent}"
             )),
             _ => {}
         }
@@ -251,7 +276,16 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         split_sum("e.debit", "debits"),
         split_sum("e.credit", "credits")
     );
-    let ledger_rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    #[derive(sqlx::FromRow)]
+    struct AccountRow {
+        user_id: i64,
+        kind: String,
+        #[sqlx(flatten)]
+        totals: Totals,
+    }
+    let ledger_rows: Vec<AccountRow> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     let sql = format!(
         "SELECT u.id, \
            (SELECT {} FROM payments p WHERE p.user_id = u.id) AS fees_whole, \
@@ -268,30 +302,36 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         whole("COALESCE(p.loan_amount, 0)"),
         fraction("COALESCE(p.loan_amount, 0)"),
     );
-    let business_rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    #[derive(sqlx::FromRow)]
+    struct UserRow {
+        id: i64,
+        fees_whole: i64,
+        fees_fraction: i64,
+        lent_whole: i64,
+        lent_fraction: i64,
+        repaid_whole: i64,
+        repaid_fraction: i64,
+    }
+    let business_rows: Vec<UserRow> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
     let mut ledger_balances: HashMap<(i64, String), Amount> = HashMap::new();
-    for row in &ledger_rows {
-        let kind: String = row.try_get("kind")?;
-        let side = if kind == "member_contributions" {
+    for row in ledger_rows {
+        let side = if row.kind == "member_contributions" {
             Side::Credit
         } else {
             Side::Debit
         };
-        let total = balance(
-            side,
-            summed_amount(row, "debits")?,
-            summed_amount(row, "credits")?,
-        );
-        ledger_balances.insert((row.try_get("user_id")?, kind), total);
+        ledger_balances.insert((row.user_id, row.kind), row.totals.balance(side));
     }
     let mut balance_problems = vec![];
     let (mut fees_total, mut lent_total, mut repaid_total) =
         (Amount::ZERO, Amount::ZERO, Amount::ZERO);
     for row in &business_rows {
-        let user: i64 = row.try_get("id")?;
-        let fees = summed_amount(row, "fees")?;
-        let lent = summed_amount(row, "lent")?;
-        let repaid = summed_amount(row, "repaid")?;
+        let user = row.id;
+        let fees = Amount::from_split_sum(row.fees_whole, row.fees_fraction);
+        let lent = Amount::from_split_sum(row.lent_whole, row.lent_fraction);
+        let repaid = Amount::from_split_sum(row.repaid_whole, row.repaid_fraction);
         fees_total = fees_total.checked_add(fees).unwrap_or(fees_total);
         lent_total = lent_total.checked_add(lent).unwrap_or(lent_total);
         repaid_total = repaid_total.checked_add(repaid).unwrap_or(repaid_total);
@@ -315,12 +355,10 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
             split_sum("e.debit", "debits"),
             split_sum("e.credit", "credits")
         );
-        let row = sqlx::query(&sql).fetch_one(&mut *conn).await?;
-        balance(
-            Side::Debit,
-            summed_amount(&row, "debits")?,
-            summed_amount(&row, "credits")?,
-        )
+        let totals: Totals = sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await?;
+        totals.balance(Side::Debit)
     };
     let expected_cash = fees_total
         .checked_add(repaid_total)
@@ -338,7 +376,14 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     );
 
     // 6. Loan states agree with their repayments.
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct StateRow {
+        id: String,
+        state: String,
+        amount: Amount,
+        repaid: Amount,
+    }
+    let rows: Vec<StateRow> = sqlx::query_as(
         "SELECT l.id, l.state, l.amount, CAST(COALESCE(SUM(p.loan_amount), 0) AS BIGINT) AS repaid \
          FROM loans l LEFT JOIN payments p ON p.loan_id = l.id WHERE l.state <> 'no_one' \
          GROUP BY l.id, l.state, l.amount",
@@ -347,18 +392,14 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     .await?;
     let mut state_problems = vec![];
     for row in &rows {
-        let id: String = row.try_get("id")?;
-        let state: String = row.try_get("state")?;
-        let (amount, repaid): (i64, i64) = (row.try_get("amount")?, row.try_get("repaid")?);
+        let (id, state, amount, repaid) = (&row.id, &row.state, row.amount, row.repaid);
         let consistent = match state.as_str() {
             "settled" => repaid == amount,
             _ => repaid < amount,
         };
         if !consistent {
             state_problems.push(format!(
-                "loan {id} is {state} with {} of {} repaid",
-                Amount::from_units(repaid),
-                Amount::from_units(amount)
+                "loan {id} is {state} with {repaid} of {amount} repaid"
             ));
         }
     }
@@ -378,11 +419,6 @@ fn fraction(expression: &str) -> String {
     format!("CAST(COALESCE(SUM(({expression}) % 100000000), 0) AS BIGINT)")
 }
 
-fn units3((a, b, c): (i64, i64, i64)) -> String {
-    format!(
-        "({}, {}, {})",
-        Amount::from_units(a),
-        Amount::from_units(b),
-        Amount::from_units(c)
-    )
+fn units3((a, b, c): (Amount, Amount, Amount)) -> String {
+    format!("({a}, {b}, {c})")
 }

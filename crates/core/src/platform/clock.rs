@@ -49,3 +49,29 @@ impl Clock for ManualClock {
 pub fn to_db_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
+
+/// A time column written by [`to_db_time`], as a row reads it. Text that is not RFC 3339 reads
+/// as `None` rather than failing the row: each reader decides what such a time means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbTime(pub Option<DateTime<Utc>>);
+
+impl sqlx::Type<sqlx::Any> for DbTime {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for DbTime {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <String as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
+        Ok(DbTime(
+            DateTime::parse_from_rfc3339(&text)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        ))
+    }
+}

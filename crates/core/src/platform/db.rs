@@ -12,10 +12,10 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
+use sqlx::{
+    Any, AnyConnection, AnyPool, AssertSqlSafe, Executor, FromRow, Row, SqlSafeStr, Transaction,
+};
 use tokio::sync::{Mutex, OwnedMutexGuard};
-
-use super::money::Amount;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -214,19 +214,17 @@ pub fn migrator(backend: Backend) -> Migrator {
                 Backend::Sqlite => m.sqlite,
             };
             let sql = format!("{}\n{}", m.sql, dialect).replace("{{ID}}", id_column);
+            // Our own migration files, not user input.
             Migration::new(
                 m.version,
                 Cow::Borrowed(m.description),
                 MigrationType::Simple,
-                Cow::Owned(sql),
+                AssertSqlSafe(sql).into_sql_str(),
                 false,
             )
         })
         .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
+    Migrator::with_migrations(migrations)
 }
 
 struct MigrationSource {
@@ -292,7 +290,8 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// SQL selecting the exact sum of an amount expression as two `BIGINT` columns, `{alias}_whole`
 /// and `{alias}_fraction`: whole units and 10⁻⁸ units summed apart can not overflow where one
 /// `SUM` could (SQLite raises "integer overflow", PostgreSQL's `NUMERIC` would not cast back).
-/// Read it with [`summed_amount`].
+/// A row reads the two as `i64` fields and adds them up with
+/// [`Amount::from_split_sum`](super::money::Amount::from_split_sum).
 pub fn split_sum(expression: &str, alias: &str) -> String {
     format!(
         "CAST(COALESCE(SUM(({expression}) / 100000000), 0) AS BIGINT) AS {alias}_whole, \
@@ -300,11 +299,31 @@ pub fn split_sum(expression: &str, alias: &str) -> String {
     )
 }
 
-/// Reads a sum selected with [`split_sum`].
-pub fn summed_amount(row: &AnyRow, alias: &str) -> Result<Amount, sqlx::Error> {
-    let whole: i64 = row.try_get(format!("{alias}_whole").as_str())?;
-    let fraction: i64 = row.try_get(format!("{alias}_fraction").as_str())?;
-    Ok(Amount::from_split_sum(whole, fraction))
+/// A 0/1 flag column read as a `bool` (any non-zero value is true), for
+/// `#[sqlx(try_from = "Flag")]` on a row's `bool` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0
+    }
+}
+
+impl sqlx::Type<Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, Any>>::decode(value).map(|v| Flag(v != 0))
+    }
 }
 
 /// A WHERE clause built from optional filters, with its values in placeholder order. Each
@@ -339,7 +358,7 @@ impl From<&str> for BindValue {
     }
 }
 
-pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 impl Conditions {
     pub fn push(&mut self, condition: &str, value: impl Into<BindValue>) -> &mut Self {
@@ -388,37 +407,41 @@ impl Conditions {
 
 /// One page of a listing, and the number of all its matches: `count_sql` (a `SELECT COUNT(*)`)
 /// and `page_sql` (without `LIMIT`/`OFFSET`, which are appended here after `conditions`'
-/// placeholders) both carry `conditions`' WHERE clause and get its values. Each row of the page
-/// is read with `read`.
+/// placeholders) both carry `conditions`' WHERE clause and get its values.
 pub async fn fetch_page<T>(
     conn: &mut AnyConnection,
     conditions: &Conditions,
-    count_sql: &str,
-    page_sql: &str,
+    count_sql: impl SqlSafeStr,
+    page_sql: impl SqlSafeStr,
     limit: i64,
     offset: i64,
-    read: impl FnMut(&AnyRow) -> Result<T, sqlx::Error>,
-) -> Result<(Vec<T>, i64), sqlx::Error> {
+) -> Result<(Vec<T>, i64), sqlx::Error>
+where
+    T: for<'r> FromRow<'r, AnyRow>,
+{
     let total: i64 = conditions
         .bind(sqlx::query(count_sql))
         .fetch_one(&mut *conn)
         .await?
         .try_get(0)?;
     let n = conditions.next_placeholder();
-    let sql = format!("{page_sql} LIMIT ${n} OFFSET ${}", n + 1);
+    // Only placeholder numbers are added to SQL the caller already vouched for.
+    let sql = format!(
+        "{} LIMIT ${n} OFFSET ${}",
+        page_sql.into_sql_str().as_str(),
+        n + 1
+    );
     let rows = conditions
-        .bind(sqlx::query(&sql))
+        .bind(sqlx::query(AssertSqlSafe(sql)))
         .bind(limit)
         .bind(offset)
         .fetch_all(conn)
         .await?;
-    let items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+    let items = rows
+        .iter()
+        .map(T::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((items, total))
-}
-
-/// Reads a 0/1 flag column.
-pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
-    Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
 /// The file of a `sqlite:` URL; `None` for PostgreSQL and in-memory databases.
@@ -658,7 +681,6 @@ mod tests {
     /// numbered before `LIMIT` and `OFFSET`.
     #[tokio::test]
     async fn a_page_and_the_number_of_all_matches() {
-        use sqlx::Row;
         let db = super::Db::connect("sqlite::memory:", 1).await.unwrap();
         let mut conn = db.pool.acquire().await.unwrap();
         sqlx::query("CREATE TABLE t (v BIGINT, tag TEXT)")
@@ -676,31 +698,28 @@ mod tests {
         let mut conditions = super::Conditions::default();
         conditions.push("v >= ?", 2).push("tag = ?", "even");
         let clause = conditions.where_clause();
-        let read = |r: &sqlx::any::AnyRow| r.try_get::<i64, _>("v");
-        let (items, total) = super::fetch_page(
+        let (items, total): (Vec<(i64,)>, i64) = super::fetch_page(
             &mut conn,
             &conditions,
-            &format!("SELECT COUNT(*) FROM t{clause}"),
-            &format!("SELECT v FROM t{clause} ORDER BY v"),
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM t{clause}")),
+            sqlx::AssertSqlSafe(format!("SELECT v FROM t{clause} ORDER BY v")),
             2,
             1,
-            read,
         )
         .await
         .unwrap();
-        assert_eq!((items, total), (vec![4, 6], 3));
-        let (items, total) = super::fetch_page(
+        assert_eq!((items, total), (vec![(4,), (6,)], 3));
+        let (items, total): (Vec<(i64,)>, i64) = super::fetch_page(
             &mut conn,
             &super::Conditions::default(),
             "SELECT COUNT(*) FROM t",
             "SELECT v FROM t ORDER BY v DESC",
             2,
             0,
-            read,
         )
         .await
         .unwrap();
-        assert_eq!((items, total), (vec![6, 5], 6));
+        assert_eq!((items, total), (vec![(6,), (5,)], 6));
     }
 
     #[test]

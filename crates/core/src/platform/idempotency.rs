@@ -10,7 +10,7 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::clock::to_db_time;
 use super::db::{is_unique_violation, Db};
@@ -94,7 +94,13 @@ async fn lookup(
     key: &IdempotencyKey,
     now: DateTime<Utc>,
 ) -> Result<Option<StoredResponse>, IdempotencyError> {
-    let row = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct StoredRow {
+        request_hash: String,
+        status: i64,
+        response: String,
+    }
+    let row: Option<StoredRow> = sqlx::query_as(
         "SELECT request_hash, status, response FROM idempotency_keys \
          WHERE user_id = $1 AND idempotency_key = $2 AND created_at > $3",
     )
@@ -104,15 +110,12 @@ async fn lookup(
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let hash: String = row.try_get("request_hash")?;
-    if hash != key.request_hash {
+    if row.request_hash != key.request_hash {
         return Err(IdempotencyError::KeyReused);
     }
-    let status: i64 = row.try_get("status")?;
-    let body: String = row.try_get("response")?;
     Ok(Some(StoredResponse {
-        status: u16::try_from(status).unwrap_or(200),
-        body: serde_json::from_str(&body).map_err(anyhow::Error::from)?,
+        status: u16::try_from(row.status).unwrap_or(200),
+        body: serde_json::from_str(&row.response).map_err(anyhow::Error::from)?,
     }))
 }
 

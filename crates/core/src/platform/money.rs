@@ -102,15 +102,6 @@ impl Amount {
         i64::try_from(self.0).map_err(|_| AmountOutOfRange)
     }
 
-    /// [`Amount::try_db_units`] for the callers that bind amounts their rules have already
-    /// validated to fit (parsed amounts by [`Amount::parse`], totals by
-    /// [`Amount::fits_column`]). Kept for those callers; new code binds the amount, or uses
-    /// `try_db_units`, and gets an error instead of this panic.
-    pub fn db_units(self) -> i64 {
-        self.try_db_units()
-            .expect("amounts are validated to fit in BIGINT before they are stored")
-    }
-
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }
@@ -292,7 +283,7 @@ impl sqlx::Type<sqlx::Any> for Amount {
 impl<'q> sqlx::Encode<'q, sqlx::Any> for Amount {
     fn encode_by_ref(
         &self,
-        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer,
     ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
         <i64 as sqlx::Encode<'q, sqlx::Any>>::encode(self.try_db_units()?, buf)
     }
@@ -442,7 +433,7 @@ mod tests {
     }
 
     /// Binding an amount writes its units; one that does not fit fails the query (and writes
-    /// nothing) with `AmountOutOfRange` where `db_units` would have panicked.
+    /// nothing) with `AmountOutOfRange` instead of a panic.
     #[tokio::test]
     async fn amounts_bind_and_read_as_bigint_units() {
         use sqlx::Row;

@@ -1,17 +1,18 @@
 //! Read-only SQL the pages need beyond the modules' stores. Portable over SQLite and
 //! PostgreSQL (see `platform::db`): `$n` placeholders, amounts as BIGINT units, sums split.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use saghat_core::fund::access::{is_fund_member, FUND_MEMBER_ROLES_SQL};
-use saghat_core::platform::db::{split_sum, summed_amount};
+use saghat_core::platform::db::{split_sum, Flag};
 use saghat_core::platform::jalali::JalaliMonth;
 use saghat_core::platform::money::Amount;
 
 /// One active member and what they paid in a month.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MonthStatus {
     pub username: String,
+    #[sqlx(rename = "amount")]
     pub paid: Option<Amount>,
 }
 
@@ -21,25 +22,15 @@ pub async fn month_status(
     conn: &mut AnyConnection,
     month: JalaliMonth,
 ) -> Result<Vec<MonthStatus>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(AssertSqlSafe(format!(
         "SELECT u.username, p.amount FROM users u \
          LEFT JOIN payments p ON p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2 \
          WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.username_key"
-    ))
+    )))
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MonthStatus {
-                username: r.try_get("username")?,
-                paid: r
-                    .try_get::<Option<i64>, _>("amount")?
-                    .map(Amount::from_units),
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Money that moved in one Jalali month.
@@ -68,19 +59,24 @@ pub async fn monthly_flows(
         repaid = split_sum("loan_amount", "total"),
         lent = split_sum("amount", "total"),
     );
-    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    #[derive(sqlx::FromRow)]
+    struct FlowRow {
+        jalali_year: i64,
+        jalali_month: i64,
+        kind: String,
+        total_whole: i64,
+        total_fraction: i64,
+    }
+    let rows: Vec<FlowRow> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
     let mut months: std::collections::BTreeMap<JalaliMonth, MonthFlows> = Default::default();
     for row in &rows {
-        let year: i64 = row.try_get("jalali_year")?;
-        let month: i64 = row.try_get("jalali_month")?;
-        let kind: String = row.try_get("kind")?;
-        let total = summed_amount(row, "total")?;
+        let total = Amount::from_split_sum(row.total_whole, row.total_fraction);
         let key = JalaliMonth {
-            year: i32::try_from(year).map_err(|e| sqlx::Error::Decode(e.into()))?,
-            month: u8::try_from(month).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            year: i32::try_from(row.jalali_year).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            month: u8::try_from(row.jalali_month).map_err(|e| sqlx::Error::Decode(e.into()))?,
         };
         let entry = months.entry(key).or_default();
-        match kind.as_str() {
+        match row.kind.as_str() {
             "fees" => entry.fees = total,
             "repayments" => entry.repayments = total,
             _ => entry.lent = total,
@@ -143,38 +139,50 @@ pub async fn members(
          LEFT JOIN loans l ON l.user_id = u.id AND l.state = 'active'{filter} \
          ORDER BY u.username_key, u.id"
     );
-    let mut query = sqlx::query(&sql)
+    #[derive(sqlx::FromRow)]
+    struct UserMonthRow {
+        id: i64,
+        username: String,
+        first_name: String,
+        last_name: String,
+        email: String,
+        role: saghat_core::auth::Role,
+        #[sqlx(try_from = "Flag")]
+        is_active: bool,
+        loan_request_amount: Amount,
+        paid: Option<Amount>,
+        loan_amount: Option<i64>,
+        loan_repaid: i64,
+        balance_whole: i64,
+        balance_fraction: i64,
+    }
+    let mut query = sqlx::query_as::<_, UserMonthRow>(AssertSqlSafe(sql))
         .bind(i64::from(month.year))
         .bind(i64::from(month.month));
     if let Some(id) = only {
         query = query.bind(id);
     }
     let rows = query.fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            let loan = r
-                .try_get::<Option<i64>, _>("loan_amount")?
-                .map(|amount| -> Result<_, sqlx::Error> {
-                    let repaid: i64 = r.try_get("loan_repaid")?;
-                    Ok((
-                        Amount::from_units(amount),
-                        Amount::from_units(amount.saturating_sub(repaid).max(0)),
-                    ))
-                })
-                .transpose()?;
-            Ok(MemberRow {
-                id: r.try_get("id")?,
-                username: r.try_get("username")?,
-                first_name: r.try_get("first_name")?,
-                last_name: r.try_get("last_name")?,
-                email: r.try_get("email")?,
-                role: saghat_core::auth::Role::parse(&r.try_get::<String, _>("role")?),
-                is_active: saghat_core::platform::db::flag(r, "is_active")?,
-                loan_request: Amount::from_units(r.try_get("loan_request_amount")?),
-                balance: summed_amount(r, "balance")?,
-                paid: r.try_get::<Option<i64>, _>("paid")?.map(Amount::from_units),
-                loan,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| MemberRow {
+            // Units, so that what is still owed saturates at zero instead of failing.
+            loan: r.loan_amount.map(|amount| {
+                (
+                    Amount::from_units(amount),
+                    Amount::from_units(amount.saturating_sub(r.loan_repaid).max(0)),
+                )
+            }),
+            id: r.id,
+            username: r.username,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r.email,
+            role: r.role,
+            is_active: r.is_active,
+            loan_request: r.loan_request_amount,
+            balance: Amount::from_split_sum(r.balance_whole, r.balance_fraction),
+            paid: r.paid,
         })
-        .collect()
+        .collect())
 }

@@ -3,7 +3,7 @@
 //! `GET /api/audit`.
 
 use serde_json::Value;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::clock::to_db_time;
 use super::db::{fetch_page, Conditions};
@@ -91,7 +91,17 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<AuditRecord>, i64), sqlx::Error> {
-    use sqlx::Row;
+    #[derive(sqlx::FromRow)]
+    struct AuditRow {
+        id: i64,
+        at: String,
+        actor_user_id: Option<i64>,
+        action: String,
+        target: String,
+        client_ip: String,
+        request_id: String,
+        details: String,
+    }
     let mut conditions = Conditions::default();
     conditions
         .push_some("action = ?", filter.action.clone())
@@ -100,31 +110,32 @@ pub async fn list(
         .push_some("at >= ?", filter.since.clone())
         .push_some("at < ?", filter.until.clone());
     let clause = conditions.where_clause();
-    fetch_page(
+    let (rows, total) = fetch_page::<AuditRow>(
         conn,
         &conditions,
-        &format!("SELECT COUNT(*) FROM audit_log{clause}"),
-        &format!(
+        AssertSqlSafe(format!("SELECT COUNT(*) FROM audit_log{clause}")),
+        AssertSqlSafe(format!(
             "SELECT id, at, actor_user_id, action, target, client_ip, request_id, details \
              FROM audit_log{clause} ORDER BY at DESC, id DESC"
-        ),
+        )),
         limit,
         offset,
-        |r| {
-            let details: String = r.try_get("details")?;
-            Ok(AuditRecord {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                actor_user_id: r.try_get("actor_user_id")?,
-                action: r.try_get("action")?,
-                target: r.try_get("target")?,
-                client_ip: r.try_get("client_ip")?,
-                request_id: r.try_get("request_id")?,
-                details: serde_json::from_str(&details).unwrap_or(Value::String(details)),
-            })
-        },
     )
-    .await
+    .await?;
+    let records = rows
+        .into_iter()
+        .map(|r| AuditRecord {
+            id: r.id,
+            at: r.at,
+            actor_user_id: r.actor_user_id,
+            action: r.action,
+            target: r.target,
+            client_ip: r.client_ip,
+            request_id: r.request_id,
+            details: serde_json::from_str(&r.details).unwrap_or(Value::String(r.details)),
+        })
+        .collect();
+    Ok((records, total))
 }
 
 #[cfg(test)]
