@@ -59,6 +59,25 @@ pub struct TransactionView {
     pub entries: Vec<EntryView>,
 }
 
+impl TransactionView {
+    /// A transaction from its entries, which all carry its kind, links, memo and dates; `None`
+    /// when it has no entries.
+    fn of(id: String, entries: Vec<EntryView>) -> Option<TransactionView> {
+        let first = entries.first()?;
+        Some(TransactionView {
+            id,
+            kind: first.kind.clone(),
+            payment_id: first.payment_id.clone(),
+            loan_id: first.loan_id.clone(),
+            memo: first.memo.clone(),
+            jalali_year: first.jalali_year,
+            jalali_month: first.jalali_month,
+            created_at: first.created_at.clone(),
+            entries,
+        })
+    }
+}
+
 /// Statement filters shared by the statement endpoints, plus the page and the format.
 struct StatementQuery {
     filter: EntryFilter,
@@ -283,18 +302,9 @@ async fn get_transaction(
         ..Default::default()
     };
     let (entries, _) = store::entries(&mut conn, &filter, 500, 0).await?;
-    let first = entries.first().ok_or_else(not_found)?;
-    Ok(Json(TransactionView {
-        id: transaction_id,
-        kind: first.kind.clone(),
-        payment_id: first.payment_id.clone(),
-        loan_id: first.loan_id.clone(),
-        memo: first.memo.clone(),
-        jalali_year: first.jalali_year,
-        jalali_month: first.jalali_month,
-        created_at: first.created_at.clone(),
-        entries,
-    }))
+    TransactionView::of(transaction_id, entries)
+        .map(Json)
+        .ok_or_else(not_found)
 }
 
 #[cfg(test)]

@@ -32,6 +32,15 @@ impl FormErrors {
         self.fields.is_empty() && self.general.is_empty()
     }
 
+    /// `value` when nothing was wrong with the form it was read from, else these errors.
+    pub fn into_result<T>(self, value: T) -> Result<T, FormErrors> {
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+
     /// Adds an error; the first one per field is kept (it is the one to fix first).
     pub fn add(&mut self, field: Option<&str>, message: impl Into<String>) {
         match field {
@@ -256,6 +265,36 @@ pub fn int_field(errors: &mut FormErrors, lang: Lang, field: &str, raw: &str) ->
             errors.add(Some(field), lang.t("bad_integer"));
             None
         }
+    }
+}
+
+/// Reads the fields of one form in the page's language, keeping what is wrong with each.
+pub struct FormReader {
+    lang: Lang,
+    pub errors: FormErrors,
+}
+
+impl FormReader {
+    pub fn new(lang: Lang) -> FormReader {
+        FormReader {
+            lang,
+            errors: FormErrors::default(),
+        }
+    }
+
+    /// [`amount_field`] of this form.
+    pub fn amount(&mut self, field: &str, raw: &str, required: bool) -> Option<Amount> {
+        amount_field(&mut self.errors, self.lang, field, raw, required)
+    }
+
+    /// [`int_field`] of this form.
+    pub fn int(&mut self, field: &str, raw: &str) -> Option<i64> {
+        int_field(&mut self.errors, self.lang, field, raw)
+    }
+
+    /// Says `field` is required (unless it has an error already).
+    pub fn missing(&mut self, field: &str) {
+        self.errors.add(Some(field), self.lang.t("required"));
     }
 }
 

@@ -11,12 +11,13 @@ use serde::Deserialize;
 use super::{render, Page, PlainForm, View};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::forms::FormErrors;
+use crate::web::forms::{FormErrors, FormReader};
+use crate::web::i18n::Lang;
 use crate::web::session::{
     add_cookie, cookie, csrf_token, csrf_valid, safe_next, see_other, set_cookie, CsrfForm, Prefs,
     Session, WebError, WebResult, LOGIN_COOKIE, REFRESH_COOKIE, REFRESH_PATH, SESSION_COOKIE,
 };
-use saghat_core::auth::service;
+use saghat_core::auth::service::{self, TokenResponse};
 use saghat_core::auth::tokens::random_token;
 use saghat_core::platform::audit::RequestMeta;
 
@@ -119,6 +120,32 @@ pub struct LoginForm {
     csrf: String,
 }
 
+impl LoginForm {
+    /// The seed of the sign-in page this form was posted from: its `saghat_login` cookie, which
+    /// the form's CSRF token must match.
+    fn seed(&self, state: &AppState, headers: &HeaderMap) -> WebResult<(String, bool)> {
+        let seed = cookie(headers, LOGIN_COOKIE).ok_or(WebError::Csrf)?;
+        if !csrf_valid(&state.config.secret_key, seed, &self.csrf) {
+            return Err(WebError::Csrf);
+        }
+        Ok((seed.to_string(), false))
+    }
+
+    /// What is missing, next to its field: nothing is asked of the server without both.
+    fn missing(&self, lang: Lang) -> FormErrors {
+        let mut read = FormReader::new(lang);
+        if self.username.trim().is_empty() {
+            read.missing("username");
+        }
+        if self.password.is_empty() {
+            read.missing("password");
+        }
+        read.errors
+    }
+}
+
+/// Signs in through `auth::service::sign_in`, the function behind `POST /api/auth/login` (its
+/// rate limits and lock-out included).
 pub async fn login(
     State(state): State<AppState>,
     prefs: Prefs,
@@ -126,29 +153,21 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> WebResult<Response> {
-    let seed = cookie(&headers, LOGIN_COOKIE).ok_or(WebError::Csrf)?;
-    if !csrf_valid(&state.config.secret_key, seed, &form.csrf) {
-        return Err(WebError::Csrf);
-    }
-    let seed = (seed.to_string(), false);
-    let mut errors = FormErrors::default();
-    if form.username.trim().is_empty() {
-        errors.add(Some("username"), prefs.lang.t("required"));
-    }
-    if form.password.is_empty() {
-        errors.add(Some("password"), prefs.lang.t("required"));
-    }
-    if !errors.is_empty() {
-        return login_form(&state, prefs, seed, form.username, form.next, errors);
-    }
-    let tokens = match service::sign_in(&state, &meta, form.username.trim(), form.password).await {
-        Ok(tokens) => tokens,
-        Err(err) => {
-            let errors = FormErrors::from_api(err, prefs.lang, &["username", "password"])?;
-            return login_form(&state, prefs, seed, form.username, form.next, errors);
+    let seed = form.seed(&state, &headers)?;
+    let mut errors = form.missing(prefs.lang);
+    if errors.is_empty() {
+        match service::sign_in(&state, &meta, form.username.trim(), form.password).await {
+            Ok(tokens) => return Ok(signed_in(&state, prefs, &form.next, &tokens)),
+            Err(err) => errors = FormErrors::from_api(err, prefs.lang, &["username", "password"])?,
         }
-    };
-    let mut response = see_other(safe_next(&form.next));
+    }
+    login_form(&state, prefs, seed, form.username, form.next, errors)
+}
+
+/// Back to where the user was going, with the session and refresh cookies, and without the
+/// sign-in page's seed.
+fn signed_in(state: &AppState, prefs: Prefs, next: &str, tokens: &TokenResponse) -> Response {
+    let mut response = see_other(safe_next(next));
     let headers = response.headers_mut();
     let config = &state.config;
     add_cookie(
@@ -175,7 +194,7 @@ pub async fn login(
         headers,
         set_cookie(LOGIN_COOKIE, "", "/login", 0, prefs.https),
     );
-    Ok(response)
+    response
 }
 
 /// Revokes the sign-in's refresh token (and every token rotated from it) and forgets the

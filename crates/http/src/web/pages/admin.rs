@@ -2,24 +2,27 @@
 //! history with the API's Jalali filters.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::{plain, render, Done, DrawView, Page, View};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::forms::{amount_field, int_field, FormErrors};
+use crate::web::forms::{FormErrors, FormReader};
+use crate::web::i18n::Lang;
 use crate::web::queries::{self, MemberRow};
 use crate::web::session::{
     see_other, AdminSession, CsrfForm, Prefs, Session, WebError, WebForm, WebResult,
 };
 use saghat_core::auth::service::{self as auth_service, UserChanges, UserDetails};
 use saghat_core::auth::Role;
+use saghat_core::fund::rules::FundConfig;
 use saghat_core::fund::service::{change_config, ConfigChange, ConfigChanged};
 use saghat_core::fund::store::{self, Loan, LoanFilter};
 use saghat_core::ledger::store::{fund_summary, FundSummary};
 use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::jalali::JalaliMonth;
 use saghat_core::platform::money::Amount;
 
 fn admin_view(
@@ -47,6 +50,22 @@ fn admin_view(
 async fn fund_money(state: &AppState) -> WebResult<FundSummary> {
     let mut conn = state.db.pool.acquire().await?;
     Ok(fund_summary(&mut conn).await?)
+}
+
+/// A POSTed form of an admin page: a [`CsrfForm`] from a main user; anyone else gets 403
+/// once the form and its token have been read.
+pub struct AdminForm<T>(pub Session, pub T);
+
+impl<T: WebForm + Send> FromRequest<AppState> for AdminForm<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
+        let CsrfForm(session, form) = CsrfForm::<T>::from_request(req, state).await?;
+        if !session.user.is_main {
+            return Err(WebError::Forbidden);
+        }
+        Ok(AdminForm(session, form))
+    }
 }
 
 // --- members ----------------------------------------------------------------------------------
@@ -77,6 +96,24 @@ pub struct MemberForm {
 impl WebForm for MemberForm {
     fn csrf(&self) -> &str {
         &self.csrf
+    }
+}
+
+impl MemberForm {
+    /// The new member as `auth::service::create_user` takes them, or what to fix first (the
+    /// amount asked for, when it is not one).
+    fn details(&self, lang: Lang) -> Result<UserDetails, FormErrors> {
+        let mut read = FormReader::new(lang);
+        let amount = read.amount("loan_request_amount", &self.loan_request_amount, false);
+        read.errors.into_result(UserDetails {
+            username: self.username.trim().to_string(),
+            password: self.password.clone(),
+            first_name: self.first_name.trim().to_string(),
+            last_name: self.last_name.trim().to_string(),
+            email: self.email.trim().to_string(),
+            role: Role::parse(&self.role),
+            loan_request_amount: amount.unwrap_or(Amount::ZERO),
+        })
     }
 }
 
@@ -155,36 +192,16 @@ pub async fn create_member(
     State(state): State<AppState>,
     prefs: Prefs,
     meta: RequestMeta,
-    CsrfForm(session, form): CsrfForm<MemberForm>,
+    AdminForm(session, form): AdminForm<MemberForm>,
 ) -> WebResult<Response> {
-    if !session.user.is_main {
-        return Err(WebError::Forbidden);
-    }
-    let lang = prefs.lang;
-    let mut errors = FormErrors::default();
-    let amount = amount_field(
-        &mut errors,
-        lang,
-        "loan_request_amount",
-        &form.loan_request_amount,
-        false,
-    );
-    let role = Role::parse(&form.role);
-    let body = UserDetails {
-        username: form.username.trim().to_string(),
-        password: form.password.clone(),
-        first_name: form.first_name.trim().to_string(),
-        last_name: form.last_name.trim().to_string(),
-        email: form.email.trim().to_string(),
-        role,
-        loan_request_amount: amount.unwrap_or(Amount::ZERO),
-    };
-    if errors.is_empty() {
-        match auth_service::create_user(&state, &session.user, &meta, body).await {
+    let errors = match form.details(prefs.lang) {
+        Ok(details) => match auth_service::create_user(&state, &session.user, &meta, details).await
+        {
             Ok(_) => return Ok(see_other("/admin/members?done=member")),
-            Err(err) => errors = FormErrors::from_api(err, lang, MEMBER_FIELDS)?,
-        }
-    }
+            Err(err) => FormErrors::from_api(err, prefs.lang, MEMBER_FIELDS)?,
+        },
+        Err(errors) => errors,
+    };
     members_page(&state, prefs, &session, None, form, errors).await
 }
 
@@ -209,6 +226,32 @@ impl WebForm for EditForm {
     }
 }
 
+impl EditForm {
+    /// The member's details as `auth::service::update_user` takes them.
+    fn changes(&self) -> UserChanges {
+        UserChanges {
+            first_name: Some(self.first_name.trim().to_string()),
+            last_name: Some(self.last_name.trim().to_string()),
+            email: Some(self.email.trim().to_string()),
+            role: Some(Role::parse(&self.role)),
+            ..Default::default()
+        }
+    }
+}
+
+/// The form as the member is now, before the admin changes anything.
+impl From<&MemberRow> for EditForm {
+    fn from(member: &MemberRow) -> EditForm {
+        EditForm {
+            first_name: member.first_name.clone(),
+            last_name: member.last_name.clone(),
+            email: member.email.clone(),
+            role: member.role.as_str().into(),
+            csrf: String::new(),
+        }
+    }
+}
+
 /// Deactivates (`active=0`) or reactivates (`active=1`) a member.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -223,6 +266,17 @@ impl WebForm for ActiveForm {
     }
 }
 
+impl ActiveForm {
+    /// Whether the member is to be active; anything but `0` or `1` is a bad request.
+    fn active(&self) -> Result<bool, ApiError> {
+        match self.active.as_str() {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            _ => Err(ApiError::bad_request("active must be 0 or 1")),
+        }
+    }
+}
+
 /// A new password for a member, set by an admin.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -234,6 +288,20 @@ pub struct PasswordForm {
 impl WebForm for PasswordForm {
     fn csrf(&self) -> &str {
         &self.csrf
+    }
+}
+
+impl PasswordForm {
+    /// The new password as `auth::service::update_user` takes it; an empty one is not sent.
+    fn changes(self, lang: Lang) -> Result<UserChanges, FormErrors> {
+        let mut read = FormReader::new(lang);
+        if self.password.is_empty() {
+            read.missing("password");
+        }
+        read.errors.into_result(UserChanges {
+            password: Some(self.password),
+            ..Default::default()
+        })
     }
 }
 
@@ -269,22 +337,10 @@ async fn member_page(
 ) -> WebResult<Response> {
     let month = state.current_month();
     let fund = fund_money(state).await?;
-    let mut conn = state.db.pool.acquire().await?;
-    let member = queries::members(&mut conn, month, Some(user_id))
-        .await?
-        .pop()
-        .ok_or_else(|| crate::error::ApiError::not_found("User not found"))?;
-    drop(conn);
-    let (form, errors) = entered.edit.unwrap_or_else(|| {
-        let form = EditForm {
-            first_name: member.first_name.clone(),
-            last_name: member.last_name.clone(),
-            email: member.email.clone(),
-            role: member.role.as_str().into(),
-            csrf: String::new(),
-        };
-        (form, FormErrors::default())
-    });
+    let member = one_member(state, month, user_id).await?;
+    let (form, errors) = entered
+        .edit
+        .unwrap_or_else(|| (EditForm::from(&member), FormErrors::default()));
     let mut v = admin_view(state, prefs, session, "/admin/members", "members", notice);
     v.title = "edit_member";
     v.switch_href = format!("/admin/members/{user_id}?lang={}", other_lang(prefs));
@@ -298,6 +354,15 @@ async fn member_page(
         account_errors: entered.account,
         password_errors: entered.password,
     })
+}
+
+/// The member of `/admin/members/{id}`, with this month's payment; 404 when there is none.
+async fn one_member(state: &AppState, month: JalaliMonth, user_id: i64) -> WebResult<MemberRow> {
+    let mut conn = state.db.pool.acquire().await?;
+    let member = queries::members(&mut conn, month, Some(user_id))
+        .await?
+        .pop();
+    member.ok_or_else(|| ApiError::not_found("User not found").into())
 }
 
 fn other_lang(prefs: Prefs) -> &'static str {
@@ -325,109 +390,114 @@ pub async fn member(
     .await
 }
 
-/// Saves names, e-mail and role through `auth::service::update_user`, the function behind
-/// `PATCH /api/auth/users/{id}` (audited; every instance forgets the cached account).
+/// A change to one member from a form of their page.
+struct MemberChange {
+    user_id: i64,
+    changes: UserChanges,
+    /// The success message once it is saved.
+    done: &'static str,
+    /// The fields of the form, where a refusal is shown next to its field.
+    fields: &'static [&'static str],
+}
+
+impl MemberChange {
+    /// Saves it through `auth::service::update_user`, the function behind
+    /// `PATCH /api/auth/users/{id}` (audited; every instance forgets the cached account): back
+    /// to the member's page, or the page again with the refusal where `shown` puts it.
+    async fn save(
+        self,
+        state: &AppState,
+        prefs: Prefs,
+        meta: &RequestMeta,
+        session: &Session,
+        shown: impl FnOnce(FormErrors) -> MemberEntered,
+    ) -> WebResult<Response> {
+        let user_id = self.user_id;
+        match auth_service::update_user(state, &session.user, meta, user_id, self.changes).await {
+            Ok(_) => Ok(see_other(&format!(
+                "/admin/members/{user_id}?done={}",
+                self.done
+            ))),
+            Err(err) => {
+                let errors = FormErrors::from_api(err, prefs.lang, self.fields)?;
+                member_page(state, prefs, session, user_id, None, shown(errors)).await
+            }
+        }
+    }
+}
+
+/// Saves names, e-mail and role.
 pub async fn save_member(
     State(state): State<AppState>,
     prefs: Prefs,
     meta: RequestMeta,
     Path(user_id): Path<i64>,
-    CsrfForm(session, form): CsrfForm<EditForm>,
+    AdminForm(session, form): AdminForm<EditForm>,
 ) -> WebResult<Response> {
-    if !session.user.is_main {
-        return Err(WebError::Forbidden);
-    }
-    let changes = UserChanges {
-        first_name: Some(form.first_name.trim().to_string()),
-        last_name: Some(form.last_name.trim().to_string()),
-        email: Some(form.email.trim().to_string()),
-        role: Some(Role::parse(&form.role)),
-        ..Default::default()
+    let change = MemberChange {
+        user_id,
+        changes: form.changes(),
+        done: "member_saved",
+        fields: EDIT_FIELDS,
     };
-    let errors =
-        match auth_service::update_user(&state, &session.user, &meta, user_id, changes).await {
-            Ok(_) => {
-                return Ok(see_other(&format!(
-                    "/admin/members/{user_id}?done=member_saved"
-                )))
-            }
-            Err(err) => FormErrors::from_api(err, prefs.lang, EDIT_FIELDS)?,
-        };
-    let entered = MemberEntered {
+    let shown = |errors| MemberEntered {
         edit: Some((form, errors)),
         ..Default::default()
     };
-    member_page(&state, prefs, &session, user_id, None, entered).await
+    change.save(&state, prefs, &meta, &session, shown).await
 }
 
-/// Deactivates or reactivates a member through `auth::service::update_user`: a deactivated
-/// member can no longer sign in, and their open sessions stop working at once.
+/// Deactivates or reactivates a member: a deactivated member can no longer sign in, and their
+/// open sessions stop working at once.
 pub async fn set_active(
     State(state): State<AppState>,
     prefs: Prefs,
     meta: RequestMeta,
     Path(user_id): Path<i64>,
-    CsrfForm(session, form): CsrfForm<ActiveForm>,
+    AdminForm(session, form): AdminForm<ActiveForm>,
 ) -> WebResult<Response> {
-    if !session.user.is_main {
-        return Err(WebError::Forbidden);
-    }
-    let active = match form.active.as_str() {
-        "1" => true,
-        "0" => false,
-        _ => return Err(crate::error::ApiError::bad_request("active must be 0 or 1").into()),
+    let active = form.active()?;
+    let change = MemberChange {
+        user_id,
+        changes: UserChanges {
+            is_active: Some(active),
+            ..Default::default()
+        },
+        done: if active { "reactivated" } else { "deactivated" },
+        fields: &[],
     };
-    let changes = UserChanges {
-        is_active: Some(active),
+    let shown = |account| MemberEntered {
+        account,
         ..Default::default()
     };
-    let done = if active { "reactivated" } else { "deactivated" };
-    let errors =
-        match auth_service::update_user(&state, &session.user, &meta, user_id, changes).await {
-            Ok(_) => return Ok(see_other(&format!("/admin/members/{user_id}?done={done}"))),
-            Err(err) => FormErrors::from_api(err, prefs.lang, &[])?,
-        };
-    let entered = MemberEntered {
-        account: errors,
-        ..Default::default()
-    };
-    member_page(&state, prefs, &session, user_id, None, entered).await
+    change.save(&state, prefs, &meta, &session, shown).await
 }
 
-/// Resets a member's password through `auth::service::update_user` (validated, hashed, audited
-/// without the password); every session of the member ends.
+/// Resets a member's password (validated, hashed, audited without the password); every session
+/// of the member ends.
 pub async fn reset_password(
     State(state): State<AppState>,
     prefs: Prefs,
     meta: RequestMeta,
     Path(user_id): Path<i64>,
-    CsrfForm(session, form): CsrfForm<PasswordForm>,
+    AdminForm(session, form): AdminForm<PasswordForm>,
 ) -> WebResult<Response> {
-    if !session.user.is_main {
-        return Err(WebError::Forbidden);
-    }
-    let mut errors = FormErrors::default();
-    if form.password.is_empty() {
-        errors.add(Some("password"), prefs.lang.t("required"));
-    } else {
-        let changes = UserChanges {
-            password: Some(form.password),
-            ..Default::default()
-        };
-        match auth_service::update_user(&state, &session.user, &meta, user_id, changes).await {
-            Ok(_) => {
-                return Ok(see_other(&format!(
-                    "/admin/members/{user_id}?done=password_reset"
-                )))
-            }
-            Err(err) => errors = FormErrors::from_api(err, prefs.lang, &["password"])?,
-        }
-    }
-    let entered = MemberEntered {
-        password: errors,
+    let shown = |password| MemberEntered {
+        password,
         ..Default::default()
     };
-    member_page(&state, prefs, &session, user_id, None, entered).await
+    match form.changes(prefs.lang) {
+        Ok(changes) => {
+            let change = MemberChange {
+                user_id,
+                changes,
+                done: "password_reset",
+                fields: &["password"],
+            };
+            change.save(&state, prefs, &meta, &session, shown).await
+        }
+        Err(errors) => member_page(&state, prefs, &session, user_id, None, shown(errors)).await,
+    }
 }
 
 // --- configuration ----------------------------------------------------------------------------
@@ -447,6 +517,58 @@ impl WebForm for ConfigForm {
     }
 }
 
+impl ConfigForm {
+    /// The settings as they are, written as the form takes them.
+    fn showing(current: &FundConfig, lang: Lang) -> ConfigForm {
+        ConfigForm {
+            min_membership_fee: lang.digits(&plain(current.min_membership_fee)),
+            max_month_for_loan_payment: lang
+                .digits(&current.max_month_for_loan_payment.to_string()),
+            min_amount_for_loan_payment: lang.digits(&plain(current.min_amount_for_loan_payment)),
+            csrf: String::new(),
+        }
+    }
+
+    /// All three settings as `fund::service::change_config` takes them, or an error next to
+    /// each one that is missing, not a number, or not positive.
+    fn change(&self, lang: Lang) -> Result<ConfigChange, FormErrors> {
+        let mut read = FormReader::new(lang);
+        let fee = read.amount("min_membership_fee", &self.min_membership_fee, true);
+        let months = read.int(
+            "max_month_for_loan_payment",
+            &self.max_month_for_loan_payment,
+        );
+        let installment = read.amount(
+            "min_amount_for_loan_payment",
+            &self.min_amount_for_loan_payment,
+            true,
+        );
+        if months.is_none() {
+            read.missing("max_month_for_loan_payment");
+        }
+        let mut errors = read.errors;
+        // The schema's CHECKs: every setting is positive.
+        for (field, positive) in [
+            ("min_membership_fee", fee.map(Amount::is_positive)),
+            ("max_month_for_loan_payment", months.map(|m| m > 0)),
+            (
+                "min_amount_for_loan_payment",
+                installment.map(Amount::is_positive),
+            ),
+        ] {
+            if positive == Some(false) {
+                errors.add(Some(field), lang.t("must_be_positive"));
+            }
+        }
+        // Each one missing has an error by now.
+        errors.into_result(ConfigChange {
+            min_membership_fee: fee,
+            max_month_for_loan_payment: months,
+            min_amount_for_loan_payment: installment,
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "config.html")]
 pub struct ConfigPage {
@@ -454,6 +576,22 @@ pub struct ConfigPage {
     pub fund: FundSummary,
     pub form: ConfigForm,
     pub errors: FormErrors,
+}
+
+/// The settings page showing `form`, with the fund's money.
+async fn config_page(
+    state: &AppState,
+    v: View,
+    form: ConfigForm,
+    errors: FormErrors,
+) -> WebResult<Response> {
+    let fund = fund_money(state).await?;
+    render(&ConfigPage {
+        v,
+        fund,
+        form,
+        errors,
+    })
 }
 
 pub async fn config(
@@ -465,26 +603,16 @@ pub async fn config(
     let mut conn = state.db.pool.acquire().await?;
     let current = store::config(&mut conn).await?.unwrap_or_default();
     drop(conn);
-    let lang = prefs.lang;
-    let form = ConfigForm {
-        min_membership_fee: lang.digits(&plain(current.min_membership_fee)),
-        max_month_for_loan_payment: lang.digits(&current.max_month_for_loan_payment.to_string()),
-        min_amount_for_loan_payment: lang.digits(&plain(current.min_amount_for_loan_payment)),
-        csrf: String::new(),
-    };
-    render(&ConfigPage {
-        fund: fund_money(&state).await?,
-        v: admin_view(
-            &state,
-            prefs,
-            &session,
-            "/admin/config",
-            "config",
-            done.notice(),
-        ),
-        form,
-        errors: FormErrors::default(),
-    })
+    let form = ConfigForm::showing(&current, prefs.lang);
+    let v = admin_view(
+        &state,
+        prefs,
+        &session,
+        "/admin/config",
+        "config",
+        done.notice(),
+    );
+    config_page(&state, v, form, FormErrors::default()).await
 }
 
 /// Saves the settings in one transaction with an audit entry of what changed.
@@ -492,73 +620,36 @@ pub async fn save_config(
     State(state): State<AppState>,
     prefs: Prefs,
     meta: RequestMeta,
-    CsrfForm(session, form): CsrfForm<ConfigForm>,
+    AdminForm(session, form): AdminForm<ConfigForm>,
 ) -> WebResult<Response> {
-    if !session.user.is_main {
-        return Err(WebError::Forbidden);
-    }
-    let lang = prefs.lang;
-    let mut errors = FormErrors::default();
-    let fee = amount_field(
-        &mut errors,
-        lang,
-        "min_membership_fee",
-        &form.min_membership_fee,
-        true,
-    );
-    let months = int_field(
-        &mut errors,
-        lang,
-        "max_month_for_loan_payment",
-        &form.max_month_for_loan_payment,
-    );
-    let installment = amount_field(
-        &mut errors,
-        lang,
-        "min_amount_for_loan_payment",
-        &form.min_amount_for_loan_payment,
-        true,
-    );
-    if months.is_none() && errors.field("max_month_for_loan_payment").is_none() {
-        errors.add(Some("max_month_for_loan_payment"), lang.t("required"));
-    }
-    // The schema's CHECKs: every setting is positive.
-    for (field, positive) in [
-        ("min_membership_fee", fee.map(Amount::is_positive)),
-        ("max_month_for_loan_payment", months.map(|m| m > 0)),
-        (
-            "min_amount_for_loan_payment",
-            installment.map(Amount::is_positive),
-        ),
-    ] {
-        if positive == Some(false) {
-            errors.add(Some(field), lang.t("must_be_positive"));
+    match form.change(prefs.lang) {
+        Ok(change) => {
+            save_settings(&state, &meta, session.user.id, change).await?;
+            Ok(see_other("/admin/config?done=config"))
+        }
+        Err(errors) => {
+            let v = admin_view(&state, prefs, &session, "/admin/config", "config", None);
+            config_page(&state, v, form, errors).await
         }
     }
-    if let (true, Some(fee), Some(months), Some(installment)) =
-        (errors.is_empty(), fee, months, installment)
-    {
-        let change = ConfigChange {
-            min_membership_fee: Some(fee),
-            max_month_for_loan_payment: Some(months),
-            min_amount_for_loan_payment: Some(installment),
-        };
-        let actor = Some(session.user.id);
-        let changed = change_config(&state.db, state.now(), &meta, actor, "web", change).await;
-        match changed {
-            Ok(ConfigChanged::Unchanged(_)) => {}
-            Ok(_) => state.invalidate("config").await,
-            // The fields were checked above: a refusal here is the database's.
-            Err(e) => return Err(ApiError::from(e).into()),
-        }
-        return Ok(see_other("/admin/config?done=config"));
+}
+
+/// Saves through `fund::service::change_config`, as `saghat setup-fund` does, and tells every
+/// instance when the settings changed.
+async fn save_settings(
+    state: &AppState,
+    meta: &RequestMeta,
+    actor: i64,
+    change: ConfigChange,
+) -> WebResult<()> {
+    let changed = change_config(&state.db, state.now(), meta, Some(actor), "web", change).await;
+    match changed {
+        Ok(ConfigChanged::Unchanged(_)) => {}
+        Ok(_) => state.invalidate("config").await,
+        // The fields were checked by the form: a refusal here is the database's.
+        Err(e) => return Err(ApiError::from(e).into()),
     }
-    render(&ConfigPage {
-        fund: fund_money(&state).await?,
-        v: admin_view(&state, prefs, &session, "/admin/config", "config", None),
-        form,
-        errors,
-    })
+    Ok(())
 }
 
 // --- loan history -----------------------------------------------------------------------------
@@ -573,6 +664,22 @@ pub struct LoanFilters {
     pub jalali_month_lt: String,
 }
 
+impl LoanFilters {
+    /// The filters as `fund::store::loans` takes them, or an error next to each one that is
+    /// not a whole number.
+    fn filter(&self, lang: Lang) -> Result<LoanFilter, FormErrors> {
+        let mut read = FormReader::new(lang);
+        let filter = LoanFilter {
+            jalali_year_gt: read.int("jalali_year_gt", &self.jalali_year_gt),
+            jalali_year_lt: read.int("jalali_year_lt", &self.jalali_year_lt),
+            jalali_month_gt: read.int("jalali_month_gt", &self.jalali_month_gt),
+            jalali_month_lt: read.int("jalali_month_lt", &self.jalali_month_lt),
+            ..Default::default()
+        };
+        read.errors.into_result(filter)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "loans.html")]
 pub struct LoansPage {
@@ -584,55 +691,49 @@ pub struct LoansPage {
     pub loans: Vec<(Loan, DrawView)>,
 }
 
+/// Each loan beside its draw log as people read it.
+fn with_draw_logs(loans: Vec<Loan>, lang: Lang) -> Vec<(Loan, DrawView)> {
+    loans
+        .into_iter()
+        .map(|l| {
+            let draw = DrawView::new(&l, lang);
+            (l, draw)
+        })
+        .collect()
+}
+
+async fn matching_loans(state: &AppState, filter: &LoanFilter) -> WebResult<Vec<Loan>> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(store::loans(&mut conn, filter).await?)
+}
+
 pub async fn loans(
     State(state): State<AppState>,
     prefs: Prefs,
     AdminSession(session): AdminSession,
     Query(filters): Query<LoanFilters>,
 ) -> WebResult<Response> {
-    let lang = prefs.lang;
-    let mut errors = FormErrors::default();
-    let filter = LoanFilter {
-        jalali_year_gt: int_field(&mut errors, lang, "jalali_year_gt", &filters.jalali_year_gt),
-        jalali_year_lt: int_field(&mut errors, lang, "jalali_year_lt", &filters.jalali_year_lt),
-        jalali_month_gt: int_field(
-            &mut errors,
-            lang,
-            "jalali_month_gt",
-            &filters.jalali_month_gt,
+    // Filters that cannot be read list no loans.
+    let (loans, errors) = match filters.filter(prefs.lang) {
+        Ok(filter) => (
+            matching_loans(&state, &filter).await?,
+            FormErrors::default(),
         ),
-        jalali_month_lt: int_field(
-            &mut errors,
-            lang,
-            "jalali_month_lt",
-            &filters.jalali_month_lt,
-        ),
-        ..Default::default()
+        Err(errors) => (vec![], errors),
     };
-    let loans = if errors.is_empty() {
-        let mut conn = state.db.pool.acquire().await?;
-        store::loans(&mut conn, &filter).await?
-    } else {
-        vec![]
-    };
+    let v = admin_view(
+        &state,
+        prefs,
+        &session,
+        "/admin/loans",
+        "loan_history",
+        None,
+    );
     render(&LoansPage {
         fund: fund_money(&state).await?,
-        v: admin_view(
-            &state,
-            prefs,
-            &session,
-            "/admin/loans",
-            "loan_history",
-            None,
-        ),
+        v,
         filters,
         errors,
-        loans: loans
-            .into_iter()
-            .map(|l| {
-                let draw = DrawView::new(&l, lang);
-                (l, draw)
-            })
-            .collect(),
+        loans: with_draw_logs(loans, prefs.lang),
     })
 }

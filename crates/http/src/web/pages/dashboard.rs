@@ -6,18 +6,21 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{plain, render, Done, Page, View};
+use super::{is_month, plain, render, Done, Page, View};
 use crate::error::ApiError;
 use crate::extract::Validate;
 use crate::fund::api::PayRequest;
 use crate::state::AppState;
-use crate::web::forms::{amount_field, FormErrors};
+use crate::web::forms::{amount_field, FormErrors, FormReader};
+use crate::web::i18n::Lang;
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebForm, WebResult};
 use saghat_core::auth::service::change_loan_request;
 use saghat_core::auth::store::{profile_by_id, UserProfile};
+use saghat_core::auth::Role;
 use saghat_core::fund::access::is_fund_member;
 use saghat_core::fund::draw::exclusion;
-use saghat_core::fund::service::submit_payment;
+use saghat_core::fund::rules::FundConfig;
+use saghat_core::fund::service::{current_config, submit_payment};
 use saghat_core::fund::store::{self, Loan, LoanFilter, Payment};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::jalali::JalaliMonth;
@@ -46,6 +49,40 @@ impl WebForm for PayForm {
     }
 }
 
+impl PayForm {
+    /// The form as first shown: the minimum fee, and the installment due while a loan is repaid.
+    fn suggested(min_fee: Amount, installment: Option<Amount>, lang: Lang) -> PayForm {
+        PayForm {
+            membership_fee: lang.digits(&plain(min_fee)),
+            loan: installment
+                .map(|i| lang.digits(&plain(i)))
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    /// The payment as `POST /api/payments/pay` receives it, or an error next to each field
+    /// that is missing or not an amount.
+    fn request(&self, lang: Lang) -> Result<PayRequest, FormErrors> {
+        let mut read = FormReader::new(lang);
+        let fee = read.amount("membership_fee", &self.membership_fee, true);
+        let loan = read.amount("loan", &self.loan, false);
+        let request = read.amount("loan_request_amount", &self.loan_request_amount, false);
+        if self.bitpin_payment_id.trim().is_empty() {
+            read.missing("bitpin_payment_id");
+        }
+        match (read.errors.is_empty(), fee) {
+            (true, Some(fee)) => Ok(PayRequest {
+                membership_fee: fee,
+                loan,
+                loan_request_amount: request,
+                bitpin_payment_id: self.bitpin_payment_id.clone(),
+            }),
+            _ => Err(read.errors),
+        }
+    }
+}
+
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub struct LoanRequestForm {
@@ -59,6 +96,16 @@ impl WebForm for LoanRequestForm {
     }
 }
 
+impl LoanRequestForm {
+    /// The form as first shown: the amount the member asks for now.
+    fn showing(amount: Amount, lang: Lang) -> LoanRequestForm {
+        LoanRequestForm {
+            loan_request_amount: lang.digits(&plain(amount)),
+            ..Default::default()
+        }
+    }
+}
+
 /// The loan being repaid, with its progress.
 pub struct CurrentLoan {
     pub month: String,
@@ -67,6 +114,30 @@ pub struct CurrentLoan {
     pub remaining: Amount,
     pub percent: i64,
     pub schedule: Option<Schedule>,
+}
+
+impl CurrentLoan {
+    /// `None` for a loan without an amount.
+    fn new(
+        loan: &Loan,
+        minimum: Amount,
+        month: JalaliMonth,
+        paid_this_month: bool,
+        lang: Lang,
+    ) -> Option<CurrentLoan> {
+        let amount = loan.amount?;
+        let percent = (loan.total_paid.units() * 100)
+            .checked_div(amount.units())
+            .unwrap_or(0);
+        Some(CurrentLoan {
+            month: lang.month(loan.jalali_year, loan.jalali_month),
+            amount,
+            total_paid: loan.total_paid,
+            remaining: loan.remaining_balance,
+            percent: i64::try_from(percent.clamp(0, 100)).unwrap_or(0),
+            schedule: loan_schedule(loan.remaining_balance, minimum, month, paid_this_month),
+        })
+    }
 }
 
 /// What is left of a loan paid at the minimum installment.
@@ -142,6 +213,30 @@ pub enum DrawStatus {
     Excluded(&'static str),
 }
 
+impl DrawStatus {
+    /// This month's draw for the member, from what the dashboard read.
+    fn of(reads: &DashboardReads, month: JalaliMonth) -> DrawStatus {
+        if reads.drawn {
+            let won = reads
+                .loans
+                .iter()
+                .any(|l| is_month(month, l.jalali_year, l.jalali_month));
+            return DrawStatus::Done { won };
+        }
+        let profile = &reads.profile;
+        // The draw's own rule, on what the draw will read of this member.
+        match exclusion(
+            profile.is_main,
+            profile.loan_request_amount,
+            profile.balance,
+            profile.has_active_loan,
+        ) {
+            Some(excluded) => DrawStatus::Excluded(excluded.code()),
+            None => DrawStatus::TakesPart(profile.loan_request_amount),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
@@ -174,6 +269,111 @@ struct Entered {
     request: Option<(LoanRequestForm, FormErrors)>,
 }
 
+/// What the dashboard reads of the member and the fund.
+struct DashboardReads {
+    config: FundConfig,
+    profile: UserProfile,
+    payments: Vec<Payment>,
+    loans: Vec<Loan>,
+    /// Whether this month's draw has run.
+    drawn: bool,
+}
+
+impl DashboardReads {
+    async fn load(state: &AppState, user_id: i64, month: JalaliMonth) -> WebResult<Self> {
+        // Before taking `conn`: on a cold cache it takes a connection of its own (see
+        // fund::service).
+        let config = current_config(state).await?;
+        let mut conn = state.db.pool.acquire().await?;
+        let profile = profile_by_id(&mut conn, user_id)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        let payments = store::payments_of(&mut conn, user_id).await?;
+        let filter = LoanFilter {
+            user_id: Some(user_id),
+            ..Default::default()
+        };
+        let loans = store::loans(&mut conn, &filter).await?;
+        let drawn = store::draw_exists(&mut conn, month).await?;
+        Ok(DashboardReads {
+            config,
+            profile,
+            payments,
+            loans,
+            drawn,
+        })
+    }
+
+    /// The loan being repaid, if any, and the installment due on it.
+    fn repaying(
+        &self,
+        month: JalaliMonth,
+        paid_this_month: bool,
+        lang: Lang,
+    ) -> (Option<CurrentLoan>, Option<Amount>) {
+        let Some(active) = self.loans.iter().find(|l| l.state == "active") else {
+            return (None, None);
+        };
+        let minimum = active
+            .min_amount_for_each_payment
+            .unwrap_or(self.config.min_amount_for_loan_payment);
+        let loan = CurrentLoan::new(active, minimum, month, paid_this_month, lang);
+        // As the payment rules say: the last installment may be smaller, to clear the loan exactly.
+        (loan, Some(minimum.min(active.remaining_balance)))
+    }
+}
+
+/// "At least 20.00 USDT", the help under an amount field.
+fn at_least(lang: Lang, amount: Amount) -> String {
+    format!("{} {} USDT", lang.t("at_least"), lang.amount(amount))
+}
+
+impl DashboardPage {
+    fn new(
+        v: View,
+        role: Role,
+        month: JalaliMonth,
+        reads: DashboardReads,
+        entered: Entered,
+    ) -> DashboardPage {
+        let (lang, config) = (v.lang, reads.config);
+        let paid_this_month = reads
+            .payments
+            .iter()
+            .find(|p| is_month(month, p.jalali_year, p.jalali_month))
+            .cloned();
+        let (loan, installment) = reads.repaying(month, paid_this_month.is_some(), lang);
+        let draw = is_fund_member(role).then(|| DrawStatus::of(&reads, month));
+        let (pay, pay_errors) = entered.pay.unwrap_or_else(|| {
+            let form = PayForm::suggested(config.min_membership_fee, installment, lang);
+            (form, FormErrors::default())
+        });
+        let (request, request_errors) = entered.request.unwrap_or_else(|| {
+            let form = LoanRequestForm::showing(reads.profile.loan_request_amount, lang);
+            (form, FormErrors::default())
+        });
+        DashboardPage {
+            v,
+            profile: reads.profile,
+            fund_member: is_fund_member(role),
+            month: lang.month(month.year.into(), month.month.into()),
+            paid_this_month,
+            min_fee: config.min_membership_fee,
+            fee_help: at_least(lang, config.min_membership_fee),
+            installment_help: installment.map(|i| at_least(lang, i)).unwrap_or_default(),
+            installment,
+            loan,
+            draw,
+            payments: reads.payments,
+            loans: reads.loans,
+            pay,
+            pay_errors,
+            request,
+            request_errors,
+        }
+    }
+}
+
 async fn page(
     state: &AppState,
     prefs: Prefs,
@@ -181,91 +381,8 @@ async fn page(
     notice: Option<&'static str>,
     entered: Entered,
 ) -> WebResult<Response> {
-    let user_id = session.user.id;
     let month = state.current_month();
-    // Before taking `conn`: on a cold cache it takes a connection of its own (see fund::service).
-    let config = saghat_core::fund::service::current_config(state).await?;
-    let mut conn = state.db.pool.acquire().await?;
-    let profile = profile_by_id(&mut conn, user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let payments = store::payments_of(&mut conn, user_id).await?;
-    let filter = LoanFilter {
-        user_id: Some(user_id),
-        ..Default::default()
-    };
-    let loans = store::loans(&mut conn, &filter).await?;
-    let drawn = store::draw_exists(&mut conn, month).await?;
-    drop(conn);
-
-    let lang = prefs.lang;
-    let paid_this_month = payments
-        .iter()
-        .find(|p| {
-            p.jalali_year == i64::from(month.year) && p.jalali_month == i64::from(month.month)
-        })
-        .cloned();
-    let active = loans.iter().find(|l| l.state == "active");
-    let minimum = |l: &Loan| {
-        l.min_amount_for_each_payment
-            .unwrap_or(config.min_amount_for_loan_payment)
-    };
-    let loan = active.and_then(|l| {
-        let amount = l.amount?;
-        let percent = (l.total_paid.units() * 100)
-            .checked_div(amount.units())
-            .unwrap_or(0);
-        Some(CurrentLoan {
-            month: lang.month(l.jalali_year, l.jalali_month),
-            amount,
-            total_paid: l.total_paid,
-            remaining: l.remaining_balance,
-            percent: i64::try_from(percent.clamp(0, 100)).unwrap_or(0),
-            schedule: loan_schedule(
-                l.remaining_balance,
-                minimum(l),
-                month,
-                paid_this_month.is_some(),
-            ),
-        })
-    });
-    // As the payment rules say: the last installment may be smaller, to clear the loan exactly.
-    let installment = active.map(|l| minimum(l).min(l.remaining_balance));
-    let draw = is_fund_member(session.user.role).then(|| {
-        if drawn {
-            let won = loans.iter().any(|l| {
-                l.jalali_year == i64::from(month.year) && l.jalali_month == i64::from(month.month)
-            });
-            return DrawStatus::Done { won };
-        }
-        // The draw's own rule, on what the draw will read of this member.
-        match exclusion(
-            profile.is_main,
-            profile.loan_request_amount,
-            profile.balance,
-            profile.has_active_loan,
-        ) {
-            Some(excluded) => DrawStatus::Excluded(excluded.code()),
-            None => DrawStatus::TakesPart(profile.loan_request_amount),
-        }
-    });
-    let (pay, pay_errors) = entered.pay.unwrap_or_else(|| {
-        let form = PayForm {
-            membership_fee: lang.digits(&plain(config.min_membership_fee)),
-            loan: installment
-                .map(|i| lang.digits(&plain(i)))
-                .unwrap_or_default(),
-            ..Default::default()
-        };
-        (form, FormErrors::default())
-    });
-    let (request, request_errors) = entered.request.unwrap_or_else(|| {
-        let form = LoanRequestForm {
-            loan_request_amount: lang.digits(&plain(profile.loan_request_amount)),
-            ..Default::default()
-        };
-        (form, FormErrors::default())
-    });
+    let reads = DashboardReads::load(state, session.user.id, month).await?;
     let v = View::new(
         state,
         prefs,
@@ -277,31 +394,13 @@ async fn page(
             notice,
         },
     );
-    render(&DashboardPage {
+    render(&DashboardPage::new(
         v,
-        profile,
-        fund_member: is_fund_member(session.user.role),
-        month: lang.month(month.year.into(), month.month.into()),
-        paid_this_month,
-        min_fee: config.min_membership_fee,
-        fee_help: format!(
-            "{} {} USDT",
-            lang.t("at_least"),
-            lang.amount(config.min_membership_fee)
-        ),
-        installment_help: installment
-            .map(|i| format!("{} {} USDT", lang.t("at_least"), lang.amount(i)))
-            .unwrap_or_default(),
-        installment,
-        loan,
-        draw,
-        payments,
-        loans,
-        pay,
-        pay_errors,
-        request,
-        request_errors,
-    })
+        session.user.role,
+        month,
+        reads,
+        entered,
+    ))
 }
 
 pub async fn show(
@@ -313,59 +412,43 @@ pub async fn show(
     page(&state, prefs, &session, done.notice(), Entered::default()).await
 }
 
-/// Pays this month through `fund::service::submit_payment`, the API's own rules.
+/// Pays this month, by the API's own rules.
 pub async fn pay(
     State(state): State<AppState>,
     prefs: Prefs,
     meta: RequestMeta,
     CsrfForm(session, form): CsrfForm<PayForm>,
 ) -> WebResult<Response> {
-    let lang = prefs.lang;
-    let mut errors = FormErrors::default();
-    let fee = amount_field(
-        &mut errors,
-        lang,
-        "membership_fee",
-        &form.membership_fee,
-        true,
-    );
-    let loan = amount_field(&mut errors, lang, "loan", &form.loan, false);
-    let request = amount_field(
-        &mut errors,
-        lang,
-        "loan_request_amount",
-        &form.loan_request_amount,
-        false,
-    );
-    if form.bitpin_payment_id.trim().is_empty() {
-        errors.add(Some("bitpin_payment_id"), lang.t("required"));
-    }
-    if let (true, Some(fee)) = (errors.is_empty(), fee) {
-        let body = PayRequest {
-            membership_fee: fee,
-            loan,
-            loan_request_amount: request,
-            bitpin_payment_id: form.bitpin_payment_id.clone(),
-        };
-        let problems = body.validate();
-        let result = if problems.is_empty() {
-            submit_payment(&state, &session.user, &meta, body.into())
-                .await
-                .map(|_| ())
-                .map_err(ApiError::from)
-        } else {
-            Err(ApiError::Validation(problems))
-        };
-        match result {
+    let errors = match form.request(prefs.lang) {
+        Ok(body) => match submit(&state, &session, &meta, body).await {
             Ok(()) => return Ok(see_other("/dashboard?done=paid")),
-            Err(err) => errors = FormErrors::from_api(err, lang, PAY_FIELDS)?,
-        }
-    }
+            Err(err) => FormErrors::from_api(err, prefs.lang, PAY_FIELDS)?,
+        },
+        Err(errors) => errors,
+    };
     let entered = Entered {
         pay: Some((form, errors)),
         request: None,
     };
     page(&state, prefs, &session, None, entered).await
+}
+
+/// Checks the payment as `POST /api/payments/pay` checks its body (422), then makes it through
+/// `fund::service::submit_payment`.
+async fn submit(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    body: PayRequest,
+) -> Result<(), ApiError> {
+    let problems = body.validate();
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    submit_payment(state, &session.user, meta, body.into())
+        .await
+        .map(|_| ())
+        .map_err(ApiError::from)
 }
 
 /// Changes the amount asked for in the coming draws, as `PATCH /api/auth/me/loan-request`.

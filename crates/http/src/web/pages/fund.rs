@@ -5,15 +5,16 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 
-use super::{render, Done, DrawView, Page, PlainForm, View};
+use super::{is_month, render, Done, DrawView, Page, PlainForm, View};
 use crate::state::AppState;
 use crate::web::chart::{self, Point, SERIES};
 use crate::web::forms::FormErrors;
-use crate::web::queries::{self, MonthStatus};
+use crate::web::queries::{self, MonthFlows, MonthStatus};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
 use saghat_core::fund::service::run_monthly_draw;
-use saghat_core::fund::store::{self, LoanFilter};
+use saghat_core::fund::store::{self, Loan, LoanFilter};
 use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::jalali::JalaliMonth;
 
 /// How many past draws the page shows.
 const LAST_DRAWS: usize = 6;
@@ -37,6 +38,28 @@ pub struct FundPage {
     pub legend: Vec<(&'static str, &'static str, &'static str)>,
 }
 
+/// What the fund page reads.
+struct FundReads {
+    members: Vec<MonthStatus>,
+    loans: Vec<Loan>,
+    flows: Vec<(JalaliMonth, MonthFlows)>,
+}
+
+impl FundReads {
+    async fn load(state: &AppState, month: JalaliMonth) -> WebResult<Self> {
+        let mut conn = state.db.pool.acquire().await?;
+        let members = queries::month_status(&mut conn, month).await?;
+        // A fund draws once a month, so every loan is a short list.
+        let loans = store::loans(&mut conn, &LoanFilter::default()).await?;
+        let flows = queries::monthly_flows(&mut conn).await?;
+        Ok(FundReads {
+            members,
+            loans,
+            flows,
+        })
+    }
+}
+
 impl FundPage {
     pub fn everyone_paid(&self) -> bool {
         self.members.iter().all(|m| m.paid.is_some())
@@ -50,6 +73,35 @@ impl FundPage {
             .map(|m| m.username.clone())
             .collect()
     }
+
+    fn new(v: View, month: JalaliMonth, reads: FundReads, draw_errors: FormErrors) -> FundPage {
+        let lang = v.lang;
+        let this_draw = reads
+            .loans
+            .iter()
+            .find(|l| is_month(month, l.jalali_year, l.jalali_month))
+            .map(|l| DrawView::new(l, lang));
+        let draws = reads
+            .loans
+            .iter()
+            .take(LAST_DRAWS)
+            .map(|l| DrawView::new(l, lang))
+            .collect();
+        let points = chart::series(&reads.flows, month);
+        FundPage {
+            chart_svg: chart::svg(&points, lang, v.t("chart_title"), chart::WIDE),
+            chart_svg_narrow: chart::svg(&points, lang, v.t("chart_title"), chart::NARROW),
+            legend: SERIES.iter().map(|(k, c, d)| (v.t(k), *c, *d)).collect(),
+            v,
+            month: lang.month(month.year.into(), month.month.into()),
+            paid_count: reads.members.iter().filter(|m| m.paid.is_some()).count() as i64,
+            members: reads.members,
+            this_draw,
+            draws,
+            draw_errors,
+            points,
+        }
+    }
 }
 
 async fn page(
@@ -60,27 +112,7 @@ async fn page(
     draw_errors: FormErrors,
 ) -> WebResult<Response> {
     let month = state.current_month();
-    let lang = prefs.lang;
-    let mut conn = state.db.pool.acquire().await?;
-    let members = queries::month_status(&mut conn, month).await?;
-    // A fund draws once a month, so every loan is a short list.
-    let loans = store::loans(&mut conn, &LoanFilter::default()).await?;
-    let flows = queries::monthly_flows(&mut conn).await?;
-    drop(conn);
-
-    let is_this_month = |l: &&saghat_core::fund::store::Loan| {
-        l.jalali_year == i64::from(month.year) && l.jalali_month == i64::from(month.month)
-    };
-    let this_draw = loans
-        .iter()
-        .find(is_this_month)
-        .map(|l| DrawView::new(l, lang));
-    let draws = loans
-        .iter()
-        .take(LAST_DRAWS)
-        .map(|l| DrawView::new(l, lang))
-        .collect();
-    let points = chart::series(&flows, month);
+    let reads = FundReads::load(state, month).await?;
     let v = View::new(
         state,
         prefs,
@@ -92,19 +124,7 @@ async fn page(
             notice,
         },
     );
-    render(&FundPage {
-        chart_svg: chart::svg(&points, lang, v.t("chart_title"), chart::WIDE),
-        chart_svg_narrow: chart::svg(&points, lang, v.t("chart_title"), chart::NARROW),
-        legend: SERIES.iter().map(|(k, c, d)| (v.t(k), *c, *d)).collect(),
-        v,
-        month: lang.month(month.year.into(), month.month.into()),
-        paid_count: members.iter().filter(|m| m.paid.is_some()).count() as i64,
-        members,
-        this_draw,
-        draws,
-        draw_errors,
-        points,
-    })
+    render(&FundPage::new(v, month, reads, draw_errors))
 }
 
 pub async fn show(

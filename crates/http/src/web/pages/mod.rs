@@ -18,6 +18,7 @@ use crate::state::AppState;
 use saghat_core::auth::CurrentUser;
 use saghat_core::fund::draw::Exclusion;
 use saghat_core::fund::store::Loan;
+use saghat_core::platform::jalali::JalaliMonth;
 use saghat_core::platform::money::Amount;
 
 /// What every page's frame needs: language, the signed-in user, the CSRF token of its forms.
@@ -297,6 +298,11 @@ fn note(note: &str, lang: Lang) -> String {
         })
         .collect::<Vec<_>>()
         .join("؛ ")
+}
+
+/// Whether a row's `jalali_year` and `jalali_month` are `month`.
+pub fn is_month(month: JalaliMonth, jalali_year: i64, jalali_month: i64) -> bool {
+    jalali_year == i64::from(month.year) && jalali_month == i64::from(month.month)
 }
 
 /// Form values are shown back as typed; amounts from the database without grouping.
