@@ -5,6 +5,7 @@ pub mod clock;
 pub mod db;
 pub mod idempotency;
 pub mod jalali;
+pub mod lang;
 pub mod money;
 pub mod shared;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 
 use super::i18n::{normalize_number, Lang};
 use crate::error::{ApiError, FieldError};
+use crate::web::i18n::UiText;
 use saghat_core::auth::error::AuthError;
 use saghat_core::fund::error::{DrawError, PayError};
 use saghat_core::platform::jalali::JalaliMonth;

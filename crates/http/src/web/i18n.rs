@@ -1,44 +1,18 @@
-//! English and Persian: the UI's words, digits, number grouping and Jalali month names.
-//! English is the default; `?lang=fa` switches to Persian (right to left) and is remembered.
+//! The web pages' words in English and Persian. English is the default; `?lang=fa` switches to
+//! Persian (right to left) and is remembered. How numbers, months and dates are written in each
+//! language is `saghat_core::platform::lang`.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
+pub use saghat_core::platform::lang::{normalize_number, plain, Lang};
 
-use saghat_core::platform::jalali::jalali_date;
-use saghat_core::platform::money::Amount;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Fa,
-}
-
-impl Lang {
-    pub fn parse(code: &str) -> Option<Lang> {
-        match code {
-            "en" => Some(Lang::En),
-            "fa" => Some(Lang::Fa),
-            _ => None,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fa => "fa",
-        }
-    }
-
-    pub fn dir(self) -> &'static str {
-        match self {
-            Lang::En => "ltr",
-            Lang::Fa => "rtl",
-        }
-    }
-
+/// The UI's text in a language.
+pub trait UiText {
     /// The UI text for `key`; `?` (and a warning in the log) if there is none. A test checks
     /// that every key the templates use has both languages.
-    pub fn t(self, key: &str) -> &'static str {
+    fn t(self, key: &str) -> &'static str;
+}
+
+impl UiText for Lang {
+    fn t(self, key: &str) -> &'static str {
         match TEXTS.iter().find(|(k, _, _)| *k == key) {
             Some((_, en, fa)) => match self {
                 Lang::En => en,
@@ -50,150 +24,7 @@ impl Lang {
             }
         }
     }
-
-    /// Digits in the language's script (ASCII digits in English, ۰–۹ in Persian).
-    pub fn digits(self, text: &str) -> String {
-        match self {
-            Lang::En => text.to_string(),
-            Lang::Fa => text
-                .chars()
-                .map(|c| match c {
-                    '0'..='9' => char::from_u32('۰' as u32 + (c as u32 - '0' as u32)).unwrap_or(c),
-                    ',' => '٬',
-                    '.' => '٫',
-                    '%' => '٪',
-                    other => other,
-                })
-                .collect(),
-        }
-    }
-
-    /// Names joined as a list: `a, b` / `a، b`.
-    pub fn list(self, items: &[String]) -> String {
-        items.join(match self {
-            Lang::En => ", ",
-            Lang::Fa => "، ",
-        })
-    }
-
-    /// An integer with thousands separators.
-    pub fn int(self, n: i64) -> String {
-        let sign = if n < 0 { "-" } else { "" };
-        self.digits(&format!("{sign}{}", group(&n.unsigned_abs().to_string())))
-    }
-
-    /// An amount with thousands separators and at least two decimals: `1,234.50`,
-    /// `0.00000001`. Exact: trailing zeros are dropped, never significant digits.
-    pub fn amount(self, amount: Amount) -> String {
-        self.digits(&plain_grouped(amount))
-    }
-
-    /// `Azar 1405` / `آذر ۱۴۰۵`.
-    pub fn month(self, year: i64, month: i64) -> String {
-        let names = match self {
-            Lang::En => &MONTHS_EN,
-            Lang::Fa => &MONTHS_FA,
-        };
-        let name = usize::try_from(month - 1)
-            .ok()
-            .and_then(|i| names.get(i))
-            .copied()
-            .unwrap_or("?");
-        format!("{name} {}", self.digits(&year.to_string()))
-    }
-
-    /// A stored RFC 3339 timestamp as a Jalali date in the fund's time zone: `1405/09/01`.
-    pub fn date(self, stored: &str, tz: Tz) -> String {
-        match DateTime::parse_from_rfc3339(stored) {
-            Ok(at) => {
-                let (y, m, d) = jalali_date(at.with_timezone(&Utc), tz);
-                self.digits(&format!("{y}/{m:02}/{d:02}"))
-            }
-            Err(_) => String::new(),
-        }
-    }
 }
-
-/// The amount without grouping and with trailing zeros trimmed: the value a form field shows.
-pub fn plain(amount: Amount) -> String {
-    let text = amount.to_string();
-    let trimmed = text.trim_end_matches('0');
-    match trimmed.strip_suffix('.') {
-        Some(whole) => whole.to_string(),
-        None => trimmed.to_string(),
-    }
-}
-
-fn plain_grouped(amount: Amount) -> String {
-    let text = amount.to_string();
-    let (sign, unsigned) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", text.as_str()),
-    };
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let mut fraction = fraction.trim_end_matches('0').to_string();
-    while fraction.len() < 2 {
-        fraction.push('0');
-    }
-    format!("{sign}{}.{fraction}", group(whole))
-}
-
-fn group(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// What a person may type into an amount field: Persian or Arabic-Indic digits, the Persian
-/// decimal separator, and grouping separators are turned into what `Amount::parse` reads.
-pub fn normalize_number(input: &str) -> String {
-    input
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, '٬' | ' ' | '\u{a0}' | '_'))
-        .map(|c| match c {
-            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
-            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
-            '٫' => '.',
-            other => other,
-        })
-        .collect()
-}
-
-const MONTHS_EN: [&str; 12] = [
-    "Farvardin",
-    "Ordibehesht",
-    "Khordad",
-    "Tir",
-    "Mordad",
-    "Shahrivar",
-    "Mehr",
-    "Aban",
-    "Azar",
-    "Dey",
-    "Bahman",
-    "Esfand",
-];
-
-const MONTHS_FA: [&str; 12] = [
-    "فروردین",
-    "اردیبهشت",
-    "خرداد",
-    "تیر",
-    "مرداد",
-    "شهریور",
-    "مهر",
-    "آبان",
-    "آذر",
-    "دی",
-    "بهمن",
-    "اسفند",
-];
 
 /// (key, English, Persian).
 pub const TEXTS: &[(&str, &str, &str)] = &[
@@ -618,45 +449,6 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_are_grouped_exact_and_in_the_languages_digits() {
-        let a = Amount::parse("1234567.5").unwrap();
-        assert_eq!(Lang::En.amount(a), "1,234,567.50");
-        assert_eq!(Lang::Fa.amount(a), "۱٬۲۳۴٬۵۶۷٫۵۰");
-        assert_eq!(Lang::En.amount(Amount::from_units(1)), "0.00000001");
-        assert_eq!(Lang::En.amount(Amount::ZERO), "0.00");
-        assert_eq!(Lang::En.amount(Amount::whole(-1000)), "-1,000.00");
-        assert_eq!(Lang::En.int(1405), "1,405");
-        assert_eq!(Lang::Fa.int(20), "۲۰");
-        assert_eq!(plain(Amount::parse("20.5").unwrap()), "20.5");
-        assert_eq!(plain(Amount::whole(20)), "20");
-    }
-
-    #[test]
-    fn persian_input_is_read_as_a_number() {
-        assert_eq!(normalize_number(" ۲۰٫۵ "), "20.5");
-        assert_eq!(normalize_number("١٢٣"), "123");
-        assert_eq!(normalize_number("۱٬۰۰۰"), "1000");
-        assert_eq!(
-            Amount::parse(&normalize_number("۲۵")),
-            Ok(Amount::whole(25))
-        );
-    }
-
-    #[test]
-    fn months_and_dates_are_jalali() {
-        assert_eq!(Lang::En.month(1405, 9), "Azar 1405");
-        assert_eq!(Lang::Fa.month(1405, 9), "آذر ۱۴۰۵");
-        assert_eq!(
-            Lang::En.date("2026-11-22T12:00:00.000000Z", Tz::UTC),
-            "1405/09/01"
-        );
-        assert_eq!(
-            Lang::Fa.date("2026-11-22T12:00:00.000000Z", Tz::UTC),
-            "۱۴۰۵/۰۹/۰۱"
-        );
-    }
 
     #[test]
     fn every_key_the_templates_use_is_translated() {

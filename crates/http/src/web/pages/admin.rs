@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::forms::{FormErrors, FormReader};
 use crate::web::i18n::Lang;
+use crate::web::i18n::UiText;
 use crate::web::queries::{self, MemberRow};
 use crate::web::session::{
     see_other, AdminSession, CsrfForm, Prefs, Session, WebError, WebForm, WebResult,

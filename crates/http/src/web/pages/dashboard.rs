@@ -13,6 +13,7 @@ use crate::fund::api::PayRequest;
 use crate::state::AppState;
 use crate::web::forms::{amount_field, FormErrors, FormReader};
 use crate::web::i18n::Lang;
+use crate::web::i18n::UiText;
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebForm, WebResult};
 use saghat_core::auth::service::change_loan_request;
 use saghat_core::auth::store::{profile_by_id, UserProfile};

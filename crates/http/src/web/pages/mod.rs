@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::i18n::{self, Lang};
 use super::session::{Prefs, Session, WebForm, WebResult};
 use crate::state::AppState;
+use crate::web::i18n::UiText;
 use saghat_core::auth::CurrentUser;
 use saghat_core::fund::draw::Exclusion;
 use saghat_core::fund::store::Loan;
