@@ -4,5 +4,6 @@ pub mod access;
 pub mod draw;
 pub mod error;
 pub mod rules;
+pub mod schedule;
 pub mod service;
 pub mod store;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::jalali::jalali_date;
+use super::jalali::{jalali_date, JalaliMonth};
 use super::money::Amount;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,11 @@ impl Lang {
             .copied()
             .unwrap_or("?");
         format!("{name} {}", self.digits(&year.to_string()))
+    }
+
+    /// A Jalali month by name: `Azar 1405` / `آذر ۱۴۰۵`.
+    pub fn jalali_month(self, month: JalaliMonth) -> String {
+        self.month(month.year.into(), month.month.into())
     }
 
     /// A stored RFC 3339 timestamp as a Jalali date in the fund's time zone: `1405/09/01`.

@@ -206,7 +206,7 @@ pub fn svg(points: &[Point], lang: Lang, title: &str, layout: Layout) -> String 
                 // The last label is always drawn; skip one that would touch it.
                 continue;
             }
-            let month = lang.month(p.month.year.into(), p.month.month.into());
+            let month = lang.jalali_month(p.month);
             let (month_name, year) = month.rsplit_once(' ').unwrap_or((&month, ""));
             let lx = x(i);
             let ly = height - frame_bottom + font + 6;

@@ -301,6 +301,22 @@ impl<T: WebForm + Send> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
+/// A POSTed form of an admin page: a [`CsrfForm`] from a main user; anyone else gets 403
+/// once the form and its token have been read.
+pub struct AdminForm<T>(pub Session, pub T);
+
+impl<T: WebForm + Send> FromRequest<AppState> for AdminForm<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
+        let CsrfForm(session, form) = CsrfForm::<T>::from_request(req, state).await?;
+        if !session.user.is_main {
+            return Err(WebError::Forbidden);
+        }
+        Ok(AdminForm(session, form))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! history with the API's Jalali filters.
 
 use askama::Template;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -13,9 +13,7 @@ use crate::web::forms::{FormErrors, FormReader};
 use crate::web::i18n::Lang;
 use crate::web::i18n::UiText;
 use crate::web::queries::{self, MemberRow};
-use crate::web::session::{
-    see_other, AdminSession, CsrfForm, Prefs, Session, WebError, WebForm, WebResult,
-};
+use crate::web::session::{see_other, AdminForm, AdminSession, Prefs, Session, WebForm, WebResult};
 use saghat_core::auth::service::{self as auth_service, UserChanges, UserDetails};
 use saghat_core::auth::Role;
 use saghat_core::fund::rules::FundConfig;
@@ -51,22 +49,6 @@ fn admin_view(
 async fn fund_money(state: &AppState) -> WebResult<FundSummary> {
     let mut conn = state.db.pool.acquire().await?;
     Ok(fund_summary(&mut conn).await?)
-}
-
-/// A POSTed form of an admin page: a [`CsrfForm`] from a main user; anyone else gets 403
-/// once the form and its token have been read.
-pub struct AdminForm<T>(pub Session, pub T);
-
-impl<T: WebForm + Send> FromRequest<AppState> for AdminForm<T> {
-    type Rejection = WebError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
-        let CsrfForm(session, form) = CsrfForm::<T>::from_request(req, state).await?;
-        if !session.user.is_main {
-            return Err(WebError::Forbidden);
-        }
-        Ok(AdminForm(session, form))
-    }
 }
 
 // --- members ----------------------------------------------------------------------------------
@@ -158,7 +140,7 @@ async fn members_page(
     render(&MembersPage {
         v: admin_view(state, prefs, session, "/admin/members", "members", notice),
         fund,
-        month: prefs.lang.month(month.year.into(), month.month.into()),
+        month: prefs.lang.jalali_month(month),
         members,
         form,
         errors,
@@ -348,7 +330,7 @@ async fn member_page(
     render(&MemberPage {
         v,
         fund,
-        month: prefs.lang.month(month.year.into(), month.month.into()),
+        month: prefs.lang.jalali_month(month),
         member,
         form,
         errors,

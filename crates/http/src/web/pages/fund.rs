@@ -93,7 +93,7 @@ impl FundPage {
             chart_svg_narrow: chart::svg(&points, lang, v.t("chart_title"), chart::NARROW),
             legend: SERIES.iter().map(|(k, c, d)| (v.t(k), *c, *d)).collect(),
             v,
-            month: lang.month(month.year.into(), month.month.into()),
+            month: lang.jalali_month(month),
             paid_count: reads.members.iter().filter(|m| m.paid.is_some()).count() as i64,
             members: reads.members,
             this_draw,

@@ -85,7 +85,7 @@ impl View {
     }
 
     pub fn jmonth(&self, month: &saghat_core::platform::jalali::JalaliMonth) -> String {
-        self.lang.month(month.year.into(), month.month.into())
+        self.lang.jalali_month(*month)
     }
 
     pub fn date(&self, stored: &str) -> String {
