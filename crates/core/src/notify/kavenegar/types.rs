@@ -38,63 +38,66 @@ pub struct Entry {
     pub statustext: Option<String>,
 }
 
+/// Whether a failure is the message's own (permanent) or can mend (retryable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    Message,
+    Mendable,
+}
+
+/// Kavenegar's documented `return.status` codes other than 200, with what each means.
+fn documented(code: u16) -> Option<(Fault, &'static str)> {
+    use Fault::{Mendable, Message};
+    Some(match code {
+        400 | 406 => (Message, "a required parameter is missing or invalid"),
+        401 => (Mendable, "the account is deactivated"),
+        402 => (Mendable, "the operation failed"),
+        403 => (
+            Mendable,
+            "the API key is not valid (check KAVENEGAR_API_KEY)",
+        ),
+        404 | 405 => (Message, "no such method"),
+        407 => (Mendable, "the account may not use this service"),
+        409 => (Mendable, "the server is busy, try again later"),
+        411 => (Message, "the receptor is not a valid number"),
+        412 => (
+            Mendable,
+            "the sender line is not valid (check KAVENEGAR_SENDER)",
+        ),
+        413 => (Message, "the message is empty or too long"),
+        414 => (Message, "too many receptors in one request"),
+        416 => (
+            Mendable,
+            "this server's IP address is not allowed for the key",
+        ),
+        418 => (Mendable, "the account's credit is insufficient"),
+        420 => (Message, "links are not allowed in the message"),
+        422 => (Message, "the message holds characters that cannot be sent"),
+        426..=428 => (Mendable, "the account's plan does not allow this"),
+        451 => (Mendable, "too many requests, try again later"),
+        501 => (
+            Message,
+            "a demo account may only send to its owner's number",
+        ),
+        500..=599 => (Mendable, "the server failed, try again later"),
+        _ => return None,
+    })
+}
+
 /// Reads Kavenegar's answer. `Ok` only when the request succeeded and the message was taken on.
 pub fn read_answer(answer: &KavenegarAnswer) -> Result<Delivered, SendError> {
     use SendError::{Permanent, Retryable};
     let code = answer.status.status;
-    let fail =
-        |kind: fn(String) -> SendError, why: &str| Err(kind(format!("Kavenegar {code}: {why}")));
-    match code {
-        200 => {}
-        400 | 406 => return fail(Permanent, "a required parameter is missing or invalid"),
-        401 => return fail(Retryable, "the account is deactivated"),
-        402 => return fail(Retryable, "the operation failed"),
-        403 => {
-            return fail(
-                Retryable,
-                "the API key is not valid (check KAVENEGAR_API_KEY)",
-            )
-        }
-        404 | 405 => return fail(Permanent, "no such method"),
-        407 => return fail(Retryable, "the account may not use this service"),
-        409 => return fail(Retryable, "the server is busy, try again later"),
-        411 => return fail(Permanent, "the receptor is not a valid number"),
-        412 => {
-            return fail(
-                Retryable,
-                "the sender line is not valid (check KAVENEGAR_SENDER)",
-            )
-        }
-        413 => return fail(Permanent, "the message is empty or too long"),
-        414 => return fail(Permanent, "too many receptors in one request"),
-        416 => {
-            return fail(
-                Retryable,
-                "this server's IP address is not allowed for the key",
-            )
-        }
-        418 => return fail(Retryable, "the account's credit is insufficient"),
-        420 => return fail(Permanent, "links are not allowed in the message"),
-        422 => {
-            return fail(
-                Permanent,
-                "the message holds characters that cannot be sent",
-            )
-        }
-        426..=428 => return fail(Retryable, "the account's plan does not allow this"),
-        451 => return fail(Retryable, "too many requests, try again later"),
-        501 => {
-            return fail(
-                Permanent,
-                "a demo account may only send to its owner's number",
-            )
-        }
-        500..=599 => return fail(Retryable, "the server failed, try again later"),
-        _ => {
-            // An undocumented code: retried, so it ends up before an admin rather than dropped.
-            let said = answer.status.message.chars().take(200).collect::<String>();
-            return fail(Retryable, &format!("unexpected answer ({said})"));
-        }
+    if code != 200 {
+        return Err(match documented(code) {
+            Some((Fault::Message, why)) => Permanent(format!("Kavenegar {code}: {why}")),
+            Some((Fault::Mendable, why)) => Retryable(format!("Kavenegar {code}: {why}")),
+            // Undocumented: retried, so it ends up before an admin rather than dropped.
+            None => {
+                let said: String = answer.status.message.chars().take(200).collect();
+                Retryable(format!("Kavenegar {code}: unexpected answer ({said})"))
+            }
+        });
     }
     let Some(entry) = answer.entries.as_ref().and_then(|entries| entries.first()) else {
         return Err(Retryable(
