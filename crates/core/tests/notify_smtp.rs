@@ -59,8 +59,8 @@ struct SmtpServer {
     python: String,
 }
 
-enum Tls<'a> {
-    None,
+enum Security<'a> {
+    Plain,
     /// STARTTLS offered and required, with this certificate and key.
     StartTls(&'a Pki),
     /// TLS from the first byte.
@@ -68,21 +68,21 @@ enum Tls<'a> {
 }
 
 impl SmtpServer {
-    fn start(python: &str, dir: &Path, tls: Tls) -> SmtpServer {
+    fn start(python: &str, dir: &Path, security: Security) -> SmtpServer {
         let port = free_port();
         let maildir = dir.join(format!("maildir-{port}"));
         let mut command = Command::new(python);
         command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
-        match tls {
-            Tls::None => {}
-            Tls::StartTls(pki) => {
+        match security {
+            Security::Plain => {}
+            Security::StartTls(pki) => {
                 command
                     .arg("--tlscert")
                     .arg(&pki.cert)
                     .arg("--tlskey")
                     .arg(&pki.key);
             }
-            Tls::Implicit(pki) => {
+            Security::Implicit(pki) => {
                 command
                     .arg("--smtpscert")
                     .arg(&pki.cert)
@@ -289,7 +289,7 @@ fn assert_delivered(server: &SmtpServer, provider_id: Option<String>) {
 async fn an_email_arrives_with_its_headers_both_parts_and_persian_intact() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(&python, dir.path(), Tls::None);
+    let server = SmtpServer::start(&python, dir.path(), Security::Plain);
     let sender = sender(&format!("smtp://127.0.0.1:{}?tls=none", server.port), None);
     let delivered = sender.send(&message(true)).await.unwrap();
     assert_delivered(&server, delivered.provider_id);
@@ -299,7 +299,7 @@ async fn an_email_arrives_with_its_headers_both_parts_and_persian_intact() {
 async fn a_text_only_email_is_one_plain_part() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(&python, dir.path(), Tls::None);
+    let server = SmtpServer::start(&python, dir.path(), Security::Plain);
     // smtp:// without tls=: STARTTLS if offered; this server offers none, so plain.
     let sender = sender(&format!("smtp://127.0.0.1:{}", server.port), None);
     sender.send(&message(false)).await.unwrap();
@@ -315,7 +315,7 @@ async fn starttls_with_a_private_ca_delivers() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
-    let server = SmtpServer::start(&python, dir.path(), Tls::StartTls(&pki));
+    let server = SmtpServer::start(&python, dir.path(), Security::StartTls(&pki));
     let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
     let delivered = sender(&url, Some(&pki.ca))
         .send(&message(true))
@@ -329,7 +329,7 @@ async fn implicit_tls_with_a_private_ca_delivers() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
-    let server = SmtpServer::start(&python, dir.path(), Tls::Implicit(&pki));
+    let server = SmtpServer::start(&python, dir.path(), Security::Implicit(&pki));
     let url = format!("smtps://127.0.0.1:{}", server.port);
     let delivered = sender(&url, Some(&pki.ca))
         .send(&message(true))
@@ -343,7 +343,7 @@ async fn an_untrusted_certificate_is_refused_and_retryable() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
-    let server = SmtpServer::start(&python, dir.path(), Tls::StartTls(&pki));
+    let server = SmtpServer::start(&python, dir.path(), Security::StartTls(&pki));
     let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
     let err = sender(&url, None).send(&message(true)).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
@@ -354,7 +354,7 @@ async fn an_untrusted_certificate_is_refused_and_retryable() {
 async fn required_starttls_refuses_a_server_without_it() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(&python, dir.path(), Tls::None);
+    let server = SmtpServer::start(&python, dir.path(), Security::Plain);
     let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
     let err = sender(&url, None).send(&message(true)).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
