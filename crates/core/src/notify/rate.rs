@@ -63,7 +63,8 @@ mod tests {
         for _ in 0..20 {
             limit.wait().await;
         }
-        assert!(started.elapsed() < Duration::from_millis(40));
+        // Generous for a loaded machine: a spread-out burst would take a second.
+        assert!(started.elapsed() < Duration::from_millis(300));
         let tasks: Vec<_> = (0..10)
             .map(|_| {
                 let limit = Arc::clone(&limit);
