@@ -10,6 +10,12 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use jsonwebtoken::Algorithm;
 
+use crate::notify::kavenegar::{self, KavenegarSettings};
+use crate::notify::setup::NotifyConfig;
+use crate::notify::smtp::SmtpSettings;
+use crate::notify::whatsapp::{self, WhatsAppSettings};
+use crate::notify::Secret;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
     Dev,
@@ -79,6 +85,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub admin_username: Option<String>,
     pub admin_password: Option<String>,
+    /// The notification channels (e-mail, SMS, WhatsApp); each is off when not configured.
+    pub notify: NotifyConfig,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -92,7 +100,15 @@ fn parsed<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    match var(name) {
+    parse_value(name, var(name), default)
+}
+
+/// `value` (the variable `name`, if set) parsed, or `default`.
+fn parse_value<T: FromStr>(name: &str, value: Option<String>, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match value {
         None => Ok(default),
         Some(text) => text
             .parse()
@@ -249,6 +265,7 @@ impl Config {
             idle_timeout,
             admin_username: var("SAGHAT_ADMIN_USERNAME"),
             admin_password: var("SAGHAT_ADMIN_PASSWORD"),
+            notify: notify_config(&var)?,
         })
     }
 
@@ -294,6 +311,7 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             admin_username: None,
             admin_password: None,
+            notify: NotifyConfig::off(),
         }
     }
 }
@@ -337,6 +355,123 @@ fn bitpin_api_key(
         }
         Some(other) => bail!("BITPIN_VERIFY={other:?} must be auto, on or off"),
     }
+}
+
+/// The notification channels from the variables `var` gives. A channel is off when its main
+/// variable (`SMTP_URL`, `KAVENEGAR_API_KEY`, `WHATSAPP_TOKEN`) is unset; half a configuration
+/// (a sender line without a key, a token without a phone number id) is an error, not a silent
+/// "off". Errors name the variable, never a secret's value.
+fn notify_config(var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<NotifyConfig> {
+    let per_second = |name: &str, default: u32| -> anyhow::Result<u32> {
+        match parse_value(name, var(name), default)? {
+            0 => bail!("{name} must be at least 1"),
+            n => Ok(n),
+        }
+    };
+    let base_url = |name: &str, default: &str| -> anyhow::Result<String> {
+        let url = var(name).unwrap_or_else(|| default.to_string());
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || reqwest::Url::parse(&url).is_err()
+        {
+            bail!("{name}={url:?} is not an http(s) URL");
+        }
+        Ok(url.trim_end_matches('/').to_string())
+    };
+    let unused = |names: &[&str], needs: &str| -> anyhow::Result<()> {
+        match names.iter().find(|name| var(name).is_some()) {
+            Some(name) => bail!("{name} is set but {needs} is not: set both, or neither"),
+            None => Ok(()),
+        }
+    };
+
+    let smtp = match var("SMTP_URL") {
+        None => {
+            unused(&["SMTP_FROM", "SMTP_TLS_CA_FILE"], "SMTP_URL")?;
+            None
+        }
+        Some(url) => {
+            let Some(from) = var("SMTP_FROM") else {
+                bail!("SMTP_URL is set but SMTP_FROM is not: say who the e-mails are from");
+            };
+            Some(SmtpSettings::parse(
+                &url,
+                &from,
+                var("SMTP_TLS_CA_FILE").map(PathBuf::from),
+                per_second("SMTP_PER_SECOND", 5)?,
+            )?)
+        }
+    };
+
+    let kavenegar = match var("KAVENEGAR_API_KEY") {
+        None => {
+            unused(&["KAVENEGAR_SENDER"], "KAVENEGAR_API_KEY")?;
+            None
+        }
+        Some(key) => {
+            // The key is a path segment of every request: nothing in it may change the URL.
+            if !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.=+~".contains(&b))
+            {
+                bail!("KAVENEGAR_API_KEY holds characters an API key cannot have");
+            }
+            let sender = var("KAVENEGAR_SENDER");
+            if let Some(line) = &sender {
+                if !line.bytes().all(|b| b.is_ascii_digit()) {
+                    bail!("KAVENEGAR_SENDER={line:?} must be the line's digits (10004346)");
+                }
+            }
+            Some(KavenegarSettings {
+                base_url: base_url("KAVENEGAR_BASE_URL", kavenegar::DEFAULT_BASE_URL)?,
+                api_key: Secret::new(key),
+                sender,
+                per_second: per_second("KAVENEGAR_PER_SECOND", 5)?,
+            })
+        }
+    };
+
+    let whatsapp = match (var("WHATSAPP_TOKEN"), var("WHATSAPP_PHONE_NUMBER_ID")) {
+        (None, None) => None,
+        (Some(_), None) => {
+            bail!("WHATSAPP_TOKEN is set but WHATSAPP_PHONE_NUMBER_ID is not: set both, or neither")
+        }
+        (None, Some(_)) => {
+            bail!("WHATSAPP_PHONE_NUMBER_ID is set but WHATSAPP_TOKEN is not: set both, or neither")
+        }
+        (Some(token), Some(phone_number_id)) => {
+            if !phone_number_id.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("WHATSAPP_PHONE_NUMBER_ID={phone_number_id:?} must be digits (Meta's id of the number, not the number)");
+            }
+            let api_version =
+                var("WHATSAPP_API_VERSION").unwrap_or_else(|| whatsapp::DEFAULT_API_VERSION.into());
+            let valid_version = api_version.strip_prefix('v').is_some_and(|v| {
+                !v.is_empty()
+                    && v.split('.')
+                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            });
+            if !valid_version {
+                bail!("WHATSAPP_API_VERSION={api_version:?} must look like v21.0");
+            }
+            Some(WhatsAppSettings {
+                base_url: base_url("WHATSAPP_BASE_URL", whatsapp::DEFAULT_BASE_URL)?,
+                api_version,
+                phone_number_id,
+                token: Secret::new(token),
+                per_second: per_second("WHATSAPP_PER_SECOND", 20)?,
+            })
+        }
+    };
+
+    let timeout = match parse_value("NOTIFY_TIMEOUT_SECONDS", var("NOTIFY_TIMEOUT_SECONDS"), 10)? {
+        0 => bail!("NOTIFY_TIMEOUT_SECONDS must be at least 1"),
+        seconds => Duration::from_secs(seconds),
+    };
+    Ok(NotifyConfig {
+        smtp,
+        kavenegar,
+        whatsapp,
+        timeout,
+    })
 }
 
 fn secret(app_env: AppEnv, data_dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
@@ -395,7 +530,157 @@ pub fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::notify::smtp::Security;
+
+    /// The notification configuration from these variables alone (the process's environment is
+    /// shared by the tests running at once, so it is not touched).
+    fn notify_from(vars: &[(&str, &str)]) -> anyhow::Result<NotifyConfig> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        notify_config(&|name: &str| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn without_variables_every_channel_is_off() {
+        let config = notify_from(&[]).unwrap();
+        assert!(config.smtp.is_none() && config.kavenegar.is_none() && config.whatsapp.is_none());
+        assert_eq!(config.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn every_channel_configured() {
+        let config = notify_from(&[
+            ("SMTP_URL", "smtps://saghat:pw-smtp-secret@mail.example.com"),
+            ("SMTP_FROM", "Saghat <saghat@example.com>"),
+            ("SMTP_TLS_CA_FILE", "/etc/saghat/ca.pem"),
+            ("KAVENEGAR_API_KEY", "KAVE-key-secret"),
+            ("KAVENEGAR_SENDER", "10004346"),
+            ("KAVENEGAR_PER_SECOND", "2"),
+            ("WHATSAPP_TOKEN", "EAAG-token-secret"),
+            ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
+            ("WHATSAPP_BASE_URL", "http://127.0.0.1:9999/"),
+            ("NOTIFY_TIMEOUT_SECONDS", "3"),
+        ])
+        .unwrap();
+        let smtp = config.smtp.as_ref().unwrap();
+        assert_eq!(smtp.security, Security::ImplicitTls);
+        assert_eq!(
+            smtp.tls_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/saghat/ca.pem"))
+        );
+        assert_eq!(smtp.per_second, 5);
+        let kavenegar = config.kavenegar.as_ref().unwrap();
+        assert_eq!(kavenegar.base_url, "https://api.kavenegar.com");
+        assert_eq!(kavenegar.sender.as_deref(), Some("10004346"));
+        assert_eq!(kavenegar.per_second, 2);
+        let whatsapp = config.whatsapp.as_ref().unwrap();
+        assert_eq!(whatsapp.base_url, "http://127.0.0.1:9999");
+        assert_eq!(whatsapp.api_version, "v21.0");
+        assert_eq!(whatsapp.per_second, 20);
+        assert_eq!(config.timeout, Duration::from_secs(3));
+        // The secrets are in no Debug output, the whole Config's included.
+        let mut whole = Config::for_tests("sqlite::memory:".into());
+        whole.notify = config.clone();
+        for debug in [format!("{config:?}"), format!("{whole:?}")] {
+            for secret in ["pw-smtp-secret", "KAVE-key-secret", "EAAG-token-secret"] {
+                assert!(!debug.contains(secret), "{secret} in {debug}");
+            }
+        }
+        assert_eq!(
+            config.summary(),
+            [
+                "e-mail on: smtps://saghat@mail.example.com:465 (TLS), from Saghat <saghat@example.com>",
+                "SMS on: Kavenegar at https://api.kavenegar.com",
+                "WhatsApp on: Cloud API at http://127.0.0.1:9999",
+            ]
+        );
+    }
+
+    #[test]
+    fn half_a_channel_is_an_error_that_names_the_variable() {
+        for (vars, expected) in [
+            (
+                &[("SMTP_FROM", "a@example.com")][..],
+                "SMTP_FROM is set but SMTP_URL",
+            ),
+            (&[("SMTP_URL", "smtp://h")][..], "SMTP_FROM is not"),
+            (
+                &[("KAVENEGAR_SENDER", "1000")][..],
+                "KAVENEGAR_API_KEY is not",
+            ),
+            (
+                &[("WHATSAPP_TOKEN", "t-secret")][..],
+                "WHATSAPP_PHONE_NUMBER_ID is not",
+            ),
+            (
+                &[("WHATSAPP_PHONE_NUMBER_ID", "1")][..],
+                "WHATSAPP_TOKEN is not",
+            ),
+        ] {
+            let err = notify_from(vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{vars:?}: {err}");
+            assert!(!err.contains("t-secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_notification_values_are_refused() {
+        let key = ("KAVENEGAR_API_KEY", "key");
+        let wa = [("WHATSAPP_TOKEN", "t"), ("WHATSAPP_PHONE_NUMBER_ID", "123")];
+        for (vars, expected) in [
+            (
+                vec![("KAVENEGAR_API_KEY", "ab/../c-secret")],
+                "KAVENEGAR_API_KEY",
+            ),
+            (
+                vec![key, ("KAVENEGAR_SENDER", "+98 1000")],
+                "KAVENEGAR_SENDER",
+            ),
+            (
+                vec![key, ("KAVENEGAR_PER_SECOND", "0")],
+                "KAVENEGAR_PER_SECOND",
+            ),
+            (
+                vec![key, ("KAVENEGAR_BASE_URL", "api.kavenegar.com")],
+                "KAVENEGAR_BASE_URL",
+            ),
+            (
+                vec![
+                    ("WHATSAPP_TOKEN", "t"),
+                    ("WHATSAPP_PHONE_NUMBER_ID", "+98912"),
+                ],
+                "WHATSAPP_PHONE_NUMBER_ID",
+            ),
+            (
+                vec![wa[0], wa[1], ("WHATSAPP_API_VERSION", "21.0")],
+                "WHATSAPP_API_VERSION",
+            ),
+            (
+                vec![wa[0], wa[1], ("WHATSAPP_PER_SECOND", "x")],
+                "WHATSAPP_PER_SECOND",
+            ),
+            (
+                vec![("NOTIFY_TIMEOUT_SECONDS", "0")],
+                "NOTIFY_TIMEOUT_SECONDS",
+            ),
+            (
+                vec![
+                    ("SMTP_URL", "smtp://h?tls=sometimes"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_URL",
+            ),
+        ] {
+            let err = notify_from(&vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{vars:?}: {err}");
+            assert!(!err.contains("c-secret"), "{err}");
+        }
+    }
 
     /// Production never records payments unverified by accident: without a key it refuses to
     /// start unless `BITPIN_VERIFY=off` says so.

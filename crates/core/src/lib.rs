@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod fund;
 pub mod gateways;
 pub mod ledger;
+pub mod notify;
 pub mod platform;
 
 pub use ctx::Ctx;

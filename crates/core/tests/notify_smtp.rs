@@ -1,0 +1,371 @@
+//! E-mail delivered to a real SMTP server: Python's `aiosmtpd` (Debian's `python3-aiosmtpd`,
+//! installed by `.ci/run`), started on a free port and writing to a Maildir, the message read
+//! back with Python's own `email` parser (an independent reader of what lettre wrote): headers,
+//! the Persian subject decoded, both parts, Persian text intact. Also STARTTLS and implicit TLS
+//! with a certificate authority the test makes (`openssl`) and trusts via the CA file.
+//!
+//! Without Python and aiosmtpd the tests skip, saying so; under `CI` they fail instead.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use saghat_core::notify::smtp::{SmtpSender, SmtpSettings};
+use saghat_core::notify::{EmailAddress, Outgoing, Recipient, Sender};
+
+const SUBJECT: &str = "پرداخت شما ثبت شد — آذر ۱۴۰۵";
+const TEXT: &str = "سلام علی،\nپرداخت ۱٬۰۰۰٬۰۰۰ تومانی شما در تاریخ ۱۴۰۵/۰۹/۱۰ ثبت شد.\n";
+const HTML: &str = "<p dir=\"rtl\">سلام علی،<br>پرداخت <b>۱٬۰۰۰٬۰۰۰</b> تومانی شما ثبت شد.</p>";
+
+/// A Python that has aiosmtpd, or `None` (after failing under CI).
+fn python() -> Option<String> {
+    let candidates = std::env::var("SAGHAT_TEST_PYTHON")
+        .into_iter()
+        .chain(["python3".to_string(), "/usr/bin/python3".to_string()]);
+    for python in candidates {
+        let has_it = Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if has_it {
+            return Some(python);
+        }
+    }
+    let why =
+        "no python3 with aiosmtpd (apt-get install python3-aiosmtpd, or pip install aiosmtpd)";
+    if std::env::var_os("CI").is_some() {
+        panic!("CI needs the SMTP test server: {why}");
+    }
+    eprintln!("skipped: {why}");
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// aiosmtpd on 127.0.0.1, delivering into a Maildir; killed when dropped.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+    python: String,
+}
+
+enum Security<'a> {
+    Plain,
+    /// STARTTLS offered and required, with this certificate and key.
+    StartTls(&'a Pki),
+    /// TLS from the first byte.
+    Implicit(&'a Pki),
+}
+
+impl SmtpServer {
+    fn start(python: &str, dir: &Path, security: Security) -> SmtpServer {
+        let port = free_port();
+        let maildir = dir.join(format!("maildir-{port}"));
+        let mut command = Command::new(python);
+        command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
+        match security {
+            Security::Plain => {}
+            Security::StartTls(pki) => {
+                command
+                    .arg("--tlscert")
+                    .arg(&pki.cert)
+                    .arg("--tlskey")
+                    .arg(&pki.key);
+            }
+            Security::Implicit(pki) => {
+                command
+                    .arg("--smtpscert")
+                    .arg(&pki.cert)
+                    .arg("--smtpskey")
+                    .arg(&pki.key);
+            }
+        }
+        command
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            // Kept beside the Maildir: a refused handshake is logged there, on purpose.
+            .stderr(std::fs::File::create(dir.join(format!("aiosmtpd-{port}.log"))).unwrap());
+        let child = command.spawn().expect("aiosmtpd starts");
+        let server = SmtpServer {
+            child,
+            port,
+            maildir,
+            python: python.to_string(),
+        };
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// The delivered messages as Python's `email` package reads them.
+    fn messages(&self) -> Vec<serde_json::Value> {
+        const READ: &str = r#"
+import email.policy, json, mailbox, sys
+out = []
+for _, msg in sorted(mailbox.Maildir(sys.argv[1], create=False).items()):
+    msg = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    parts = [{"type": p.get_content_type(), "charset": p.get_content_charset(),
+              "content": p.get_content()} for p in msg.walk() if not p.is_multipart()]
+    out.append({"from": str(msg["From"]), "to": str(msg["To"]), "subject": str(msg["Subject"]),
+                "message_id": str(msg["Message-ID"]), "date": str(msg["Date"]),
+                "content_type": msg.get_content_type(), "mail_from": str(msg["X-MailFrom"]),
+                "rcpt_to": str(msg["X-RcptTo"]), "parts": parts})
+json.dump(out, sys.stdout, ensure_ascii=False)
+"#;
+        if !self.maildir.join("new").exists() {
+            return vec![];
+        }
+        let output = Command::new(&self.python)
+            .args(["-c", READ])
+            .arg(&self.maildir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A certificate authority and a server certificate it signed for 127.0.0.1 and localhost.
+struct Pki {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Pki {
+    fn make(dir: &Path) -> Pki {
+        let run = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl runs (apt-get install openssl)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Saghat test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             extendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ]);
+        Pki {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        }
+    }
+}
+
+fn sender(url: &str, ca: Option<&Path>) -> SmtpSender {
+    let settings = SmtpSettings::parse(
+        url,
+        "صندوق ساغت <saghat@example.com>",
+        ca.map(Path::to_path_buf),
+        50,
+    )
+    .unwrap();
+    SmtpSender::new(&settings, Duration::from_secs(5)).unwrap()
+}
+
+fn message(html: bool) -> Outgoing {
+    Outgoing {
+        to: Recipient::Email(EmailAddress::parse("member@example.com").unwrap()),
+        subject: SUBJECT.into(),
+        text: TEXT.into(),
+        html: html.then(|| HTML.to_string()),
+        whatsapp_template: None,
+    }
+}
+
+/// One message with both parts arrived intact, and its Message-ID is the one the sender gave.
+fn assert_delivered(server: &SmtpServer, provider_id: Option<String>) {
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let m = &messages[0];
+    assert_eq!(m["subject"], SUBJECT);
+    assert_eq!(m["from"], "صندوق ساغت <saghat@example.com>");
+    assert_eq!(m["to"], "member@example.com");
+    assert_eq!(m["mail_from"], "saghat@example.com");
+    assert_eq!(m["rcpt_to"], "member@example.com");
+    assert_eq!(m["content_type"], "multipart/alternative");
+    let id = m["message_id"].as_str().unwrap();
+    assert!(
+        id.starts_with('<') && id.ends_with('>') && id.contains('@'),
+        "{id}"
+    );
+    assert_eq!(provider_id.as_deref(), Some(id));
+    assert_ne!(m["date"], "None");
+    let parts = m["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{parts:#?}");
+    assert_eq!(parts[0]["type"], "text/plain");
+    assert_eq!(parts[0]["charset"], "utf-8");
+    // Line ends travel as CRLF; the text is otherwise exactly what was sent.
+    assert_eq!(
+        parts[0]["content"].as_str().unwrap().replace("\r\n", "\n"),
+        TEXT
+    );
+    assert_eq!(parts[1]["type"], "text/html");
+    assert_eq!(parts[1]["content"].as_str().unwrap().trim_end(), HTML);
+}
+
+#[tokio::test]
+async fn an_email_arrives_with_its_headers_both_parts_and_persian_intact() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&python, dir.path(), Security::Plain);
+    let sender = sender(&format!("smtp://127.0.0.1:{}?tls=none", server.port), None);
+    let delivered = sender.send(&message(true)).await.unwrap();
+    assert_delivered(&server, delivered.provider_id);
+}
+
+#[tokio::test]
+async fn a_text_only_email_is_one_plain_part() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&python, dir.path(), Security::Plain);
+    // smtp:// without tls=: STARTTLS if offered; this server offers none, so plain.
+    let sender = sender(&format!("smtp://127.0.0.1:{}", server.port), None);
+    sender.send(&message(false)).await.unwrap();
+    let messages = server.messages();
+    assert_eq!(messages[0]["content_type"], "text/plain");
+    assert_eq!(messages[0]["subject"], SUBJECT);
+    let text = messages[0]["parts"][0]["content"].as_str().unwrap();
+    assert_eq!(text.replace("\r\n", "\n"), TEXT);
+}
+
+#[tokio::test]
+async fn starttls_with_a_private_ca_delivers() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::make(dir.path());
+    let server = SmtpServer::start(&python, dir.path(), Security::StartTls(&pki));
+    let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
+    let delivered = sender(&url, Some(&pki.ca))
+        .send(&message(true))
+        .await
+        .unwrap();
+    assert_delivered(&server, delivered.provider_id);
+}
+
+#[tokio::test]
+async fn implicit_tls_with_a_private_ca_delivers() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::make(dir.path());
+    let server = SmtpServer::start(&python, dir.path(), Security::Implicit(&pki));
+    let url = format!("smtps://127.0.0.1:{}", server.port);
+    let delivered = sender(&url, Some(&pki.ca))
+        .send(&message(true))
+        .await
+        .unwrap();
+    assert_delivered(&server, delivered.provider_id);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_and_retryable() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::make(dir.path());
+    let server = SmtpServer::start(&python, dir.path(), Security::StartTls(&pki));
+    let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
+    let err = sender(&url, None).send(&message(true)).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn required_starttls_refuses_a_server_without_it() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&python, dir.path(), Security::Plain);
+    let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
+    let err = sender(&url, None).send(&message(true)).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(server.messages().is_empty());
+}
+
+/// Needs no Python: nothing listens on the port.
+#[tokio::test]
+async fn a_server_that_is_down_is_retryable() {
+    let url = format!("smtp://127.0.0.1:{}?tls=none", free_port());
+    let err = sender(&url, None).send(&message(true)).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(err.reason().contains("unreachable"), "{err:?}");
+}
