@@ -12,6 +12,8 @@ use crate::config::Config;
 use crate::fund::rules::FundConfig;
 use crate::gateways::bitpin::BitpinClient;
 use crate::gateways::PaymentGateway;
+use crate::notify::setup::build_senders;
+use crate::notify::Sender;
 use crate::platform::clock::{ManualClock, SharedClock, SystemClock};
 use crate::platform::db::Db;
 use crate::platform::jalali::JalaliMonth;
@@ -28,6 +30,10 @@ pub struct Ctx {
     pub jwt: JwtKeys,
     /// Verifies gateway payments (Bitpin, when `BITPIN_API_KEY` is set).
     pub bitpin: Option<Arc<dyn PaymentGateway>>,
+    /// The notification channels that are configured (e-mail, SMS, WhatsApp); building them
+    /// says in the log which are on and which are off. The outbox that will feed them comes
+    /// with the job queue (issue 10).
+    pub senders: Vec<Arc<dyn Sender>>,
     /// Rate limits and invalidation messages shared with the other instances (Redis).
     pub shared: Arc<Shared>,
     /// Signed-in users by id, for `CACHE_TTL_SECONDS` (or until a change says otherwise).
@@ -42,6 +48,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(db: Db, config: Config, clock: SharedClock) -> anyhow::Result<Ctx> {
         let bitpin = gateway_from_config(&config)?;
+        let senders = build_senders(&config.notify)?;
         Ok(Ctx {
             jwt: JwtKeys::new(&config.jwt_secret_key, config.jwt_algorithm),
             shared: Arc::new(Shared::new(
@@ -66,6 +73,7 @@ impl Ctx {
             config: Arc::new(config),
             clock,
             bitpin,
+            senders,
         })
     }
 
