@@ -14,7 +14,7 @@ use crate::notify::kavenegar::{self, KavenegarSettings};
 use crate::notify::setup::NotifyConfig;
 use crate::notify::smtp::SmtpSettings;
 use crate::notify::whatsapp::{self, WhatsAppSettings};
-use crate::notify::Secret;
+use crate::platform::secret::Secret;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -54,8 +54,8 @@ pub struct Config {
     pub redis_prefix: String,
     pub rate_limit_per_minute: u32,
     pub cache_ttl: Duration,
-    pub secret_key: String,
-    pub jwt_secret_key: String,
+    pub secret_key: Secret,
+    pub jwt_secret_key: Secret,
     pub jwt_algorithm: Algorithm,
     pub jwt_expire_minutes: i64,
     pub refresh_token_expire_days: i64,
@@ -71,7 +71,7 @@ pub struct Config {
     pub fund_timezone: Tz,
     pub fake_now: Option<DateTime<Utc>>,
     pub bitpin_api_base_url: String,
-    pub bitpin_api_key: Option<String>,
+    pub bitpin_api_key: Option<Secret>,
     pub bitpin_timeout: Duration,
     pub login_limits: LoginLimits,
     pub trust_proxy_headers: bool,
@@ -84,7 +84,7 @@ pub struct Config {
     /// A connection whose reads or writes have waited this long on the client is closed.
     pub idle_timeout: Duration,
     pub admin_username: Option<String>,
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
     /// The notification channels (e-mail, SMS, WhatsApp); each is off when not configured.
     pub notify: NotifyConfig,
 }
@@ -229,8 +229,8 @@ impl Config {
             redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "saghat".into()),
             rate_limit_per_minute: parsed("RATE_LIMIT_PER_MINUTE", 1200)?,
             cache_ttl: Duration::from_secs(parsed("CACHE_TTL_SECONDS", 5)?),
-            secret_key,
-            jwt_secret_key,
+            secret_key: secret_key.into(),
+            jwt_secret_key: jwt_secret_key.into(),
             jwt_algorithm,
             jwt_expire_minutes,
             refresh_token_expire_days: parsed("REFRESH_TOKEN_EXPIRE_DAYS", 30)?,
@@ -248,7 +248,8 @@ impl Config {
                 app_env,
                 var("BITPIN_API_KEY"),
                 var("BITPIN_VERIFY").as_deref(),
-            )?,
+            )?
+            .map(Secret::from),
             bitpin_timeout: Duration::from_secs(parsed("BITPIN_TIMEOUT_SECONDS", 10)?),
             login_limits: LoginLimits {
                 max_failures_per_account: parsed("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
@@ -264,7 +265,7 @@ impl Config {
             header_read_timeout: positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
             idle_timeout,
             admin_username: var("SAGHAT_ADMIN_USERNAME"),
-            admin_password: var("SAGHAT_ADMIN_PASSWORD"),
+            admin_password: var("SAGHAT_ADMIN_PASSWORD").map(Secret::from),
             notify: notify_config(&var)?,
         })
     }
@@ -586,8 +587,20 @@ mod tests {
         // The secrets are in no Debug output, the whole Config's included.
         let mut whole = Config::for_tests("sqlite::memory:".into());
         whole.notify = config.clone();
+        whole.secret_key = "csrf-signing-secret".into();
+        whole.jwt_secret_key = "jwt-signing-secret".into();
+        whole.bitpin_api_key = Some("bitpin-key-secret".into());
+        whole.admin_password = Some("first-admin-secret".into());
         for debug in [format!("{config:?}"), format!("{whole:?}")] {
-            for secret in ["pw-smtp-secret", "KAVE-key-secret", "EAAG-token-secret"] {
+            for secret in [
+                "pw-smtp-secret",
+                "KAVE-key-secret",
+                "EAAG-token-secret",
+                "csrf-signing-secret",
+                "jwt-signing-secret",
+                "bitpin-key-secret",
+                "first-admin-secret",
+            ] {
                 assert!(!debug.contains(secret), "{secret} in {debug}");
             }
         }

@@ -50,7 +50,7 @@ impl Ctx {
         let bitpin = gateway_from_config(&config)?;
         let senders = build_senders(&config.notify)?;
         Ok(Ctx {
-            jwt: JwtKeys::new(&config.jwt_secret_key, config.jwt_algorithm),
+            jwt: JwtKeys::new(config.jwt_secret_key.expose(), config.jwt_algorithm),
             shared: Arc::new(Shared::new(
                 config.redis_url.as_deref(),
                 &config.redis_prefix,
@@ -158,7 +158,7 @@ fn gateway_from_config(config: &Config) -> anyhow::Result<Option<Arc<dyn Payment
     Ok(match &config.bitpin_api_key {
         Some(key) => Some(Arc::new(BitpinClient::new(
             &config.bitpin_api_base_url,
-            key,
+            key.expose(),
             config.bitpin_timeout,
         )?)),
         None => None,

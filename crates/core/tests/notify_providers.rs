@@ -79,6 +79,20 @@ fn dead_address() -> String {
     format!("http://{address}")
 }
 
+/// A Kavenegar that accepts every message as message `id`.
+async fn kavenegar_accepting_as(id: i64) -> MockServer {
+    let server = MockServer::start().await;
+    let answer = format!(
+        r#"{{"return":{{"status":200,"message":"ok"}},"entries":[{{"messageid":{id},"status":1}}]}}"#
+    );
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/{KEY}/sms/send.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(answer, "application/json"))
+        .mount(&server)
+        .await;
+    server
+}
+
 #[tokio::test]
 async fn kavenegar_gets_the_documented_form_and_gives_the_message_id() {
     let server = MockServer::start().await;
@@ -111,15 +125,7 @@ async fn kavenegar_gets_the_documented_form_and_gives_the_message_id() {
 
 #[tokio::test]
 async fn kavenegar_without_a_sender_line_leaves_it_out() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v1/{KEY}/sms/send.json")))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            r#"{"return":{"status":200,"message":"ok"},"entries":[{"messageid":1,"status":1}]}"#,
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
+    let server = kavenegar_accepting_as(1).await;
     kavenegar(&server.uri(), None)
         .send(&to_mobile("hello"))
         .await
@@ -445,15 +451,7 @@ async fn whatsapp_down_is_retryable() {
 
 #[tokio::test]
 async fn the_configured_channels_are_built_and_the_others_are_not() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v1/{KEY}/sms/send.json")))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            r#"{"return":{"status":200,"message":"ok"},"entries":[{"messageid":7,"status":1}]}"#,
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
+    let server = kavenegar_accepting_as(7).await;
     let mut config = NotifyConfig::off();
     assert!(build_senders(&config).unwrap().is_empty());
     config.kavenegar = Some(KavenegarSettings {

@@ -310,13 +310,22 @@ async fn a_text_only_email_is_one_plain_part() {
     assert_eq!(text.replace("\r\n", "\n"), TEXT);
 }
 
-#[tokio::test]
-async fn starttls_with_a_private_ca_delivers() {
+/// Delivers one message over TLS (`implicit`: `smtps://`, else STARTTLS required) to a server
+/// whose certificate a private CA signed, trusting that CA.
+async fn delivers_over_tls_with_a_private_ca(implicit: bool) {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
-    let server = SmtpServer::start(&python, dir.path(), Security::StartTls(&pki));
-    let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
+    let (security, url) = if implicit {
+        (Security::Implicit(&pki), "smtps://127.0.0.1:{port}")
+    } else {
+        (
+            Security::StartTls(&pki),
+            "smtp://127.0.0.1:{port}?tls=required",
+        )
+    };
+    let server = SmtpServer::start(&python, dir.path(), security);
+    let url = url.replace("{port}", &server.port.to_string());
     let delivered = sender(&url, Some(&pki.ca))
         .send(&message(true))
         .await
@@ -325,17 +334,13 @@ async fn starttls_with_a_private_ca_delivers() {
 }
 
 #[tokio::test]
+async fn starttls_with_a_private_ca_delivers() {
+    delivers_over_tls_with_a_private_ca(false).await;
+}
+
+#[tokio::test]
 async fn implicit_tls_with_a_private_ca_delivers() {
-    let Some(python) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let pki = Pki::make(dir.path());
-    let server = SmtpServer::start(&python, dir.path(), Security::Implicit(&pki));
-    let url = format!("smtps://127.0.0.1:{}", server.port);
-    let delivered = sender(&url, Some(&pki.ca))
-        .send(&message(true))
-        .await
-        .unwrap();
-    assert_delivered(&server, delivered.provider_id);
+    delivers_over_tls_with_a_private_ca(true).await;
 }
 
 #[tokio::test]

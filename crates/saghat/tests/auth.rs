@@ -110,7 +110,8 @@ fn claims(app: &TestApp, token: &str) -> Value {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["sub", "exp"]);
-    let key = jsonwebtoken::DecodingKey::from_secret(app.state.config.jwt_secret_key.as_bytes());
+    let key =
+        jsonwebtoken::DecodingKey::from_secret(app.state.config.jwt_secret_key.expose().as_bytes());
     jsonwebtoken::decode::<Value>(token, &key, &validation)
         .expect("signed with the app's key")
         .claims
@@ -398,7 +399,7 @@ async fn bad_tokens_are_unauthorized(backend: Backend) {
                 .as_bytes()
         )
     );
-    let secret = app.state.config.jwt_secret_key.clone();
+    let secret = app.state.config.jwt_secret_key.expose().to_string();
     let unknown_user = sign(
         &secret,
         &json!({ "sub": "987654", "iat": now, "exp": now + 3600 }),
@@ -1268,7 +1269,7 @@ common::on_both_databases!(
 /// Every kind of access token a member can hold: from two sign-ins, one without a family, and
 /// one of the original API's `{sub, exp}` tokens.
 async fn every_kind_of_token(app: &TestApp, id: i64, username: &str) -> Vec<(String, String)> {
-    let secret = app.state.config.jwt_secret_key.clone();
+    let secret = app.state.config.jwt_secret_key.expose().to_string();
     let now = app.state.now().timestamp();
     let mut tokens = vec![];
     for i in 0..2 {
@@ -1463,14 +1464,14 @@ async fn tokens_of_the_original_api_without_iat_are_accepted(backend: Backend) {
     .await;
     let now = app.state.now().timestamp();
     let original = sign(
-        &app.state.config.jwt_secret_key,
+        app.state.config.jwt_secret_key.expose(),
         &json!({ "sub": id.to_string(), "exp": now + 3600 }),
     );
     let (status, me) = app.get("/api/auth/me", &original).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["id"], id);
     let expired = sign(
-        &app.state.config.jwt_secret_key,
+        app.state.config.jwt_secret_key.expose(),
         &json!({ "sub": id.to_string(), "exp": now - 1 }),
     );
     assert_eq!(
@@ -1494,7 +1495,7 @@ async fn tokens_not_valid_yet_are_unauthorized(backend: Backend) {
     let admin = app.admin_token().await;
     let id = claims(&app, &admin)["sub"].as_str().unwrap().to_string();
     let now = app.state.now().timestamp();
-    let secret = app.state.config.jwt_secret_key.clone();
+    let secret = app.state.config.jwt_secret_key.expose().to_string();
     let future = sign(
         &secret,
         &json!({ "sub": id, "iat": now, "nbf": now + 600, "exp": now + 3600 }),

@@ -16,6 +16,7 @@ use crate::platform::audit::RequestMeta;
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::db::{is_unique_violation, Backend, Db};
 use crate::platform::money::Amount;
+use crate::platform::secret::Secret;
 use crate::platform::validation::{length_kind, FieldError};
 use crate::Ctx;
 
@@ -689,7 +690,7 @@ pub async fn ensure_first_admin(ctx: &Ctx) -> Result<Option<FirstAdmin>, AuthErr
     };
     let password = generated_password
         .as_deref()
-        .or(ctx.config.admin_password.as_deref())
+        .or(ctx.config.admin_password.as_ref().map(Secret::expose))
         .unwrap_or_default();
     // The configured admin name: promote a member of that name when the fund has no admin.
     let account = AdminAccount {

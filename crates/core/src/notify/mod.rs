@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+pub use crate::platform::secret::Secret;
+
 pub use contact::{EmailAddress, MobileNumber};
 pub use rate::RateLimit;
 
@@ -133,27 +135,6 @@ fn mobile_of(channel: Channel, message: &Outgoing) -> Result<&MobileNumber, Send
         Recipient::Email(_) => Err(SendError::Permanent(format!(
             "{channel} needs a mobile number, the message is addressed to an e-mail address"
         ))),
-    }
-}
-
-/// A secret from the configuration: its `Debug` shows that it is set, never what it is.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that sends it to the provider.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
     }
 }
 

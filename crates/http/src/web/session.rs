@@ -256,7 +256,7 @@ impl FromRequestParts<AppState> for Session {
             .ok_or(WebError::SignIn { next })?;
         Ok(Session {
             user,
-            csrf: csrf_token(&state.config.secret_key, token),
+            csrf: csrf_token(state.config.secret_key.expose(), token),
             token: token.to_string(),
         })
     }
@@ -294,7 +294,11 @@ impl<T: WebForm + Send> FromRequest<AppState> for CsrfForm<T> {
         let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|_| WebError::Api(ApiError::bad_request("Cannot parse the form")))?;
-        if !csrf_valid(&state.config.secret_key, &session.token, form.csrf()) {
+        if !csrf_valid(
+            state.config.secret_key.expose(),
+            &session.token,
+            form.csrf(),
+        ) {
             return Err(WebError::Csrf);
         }
         Ok(CsrfForm(session, form))

@@ -71,7 +71,7 @@ fn login_form(
             notice: None,
         },
     );
-    v.csrf = csrf_token(&state.config.secret_key, &seed.0);
+    v.csrf = csrf_token(state.config.secret_key.expose(), &seed.0);
     let mut response = render(&LoginPage {
         v,
         username,
@@ -125,7 +125,7 @@ impl LoginForm {
     /// the form's CSRF token must match.
     fn seed(&self, state: &AppState, headers: &HeaderMap) -> WebResult<(String, bool)> {
         let seed = cookie(headers, LOGIN_COOKIE).ok_or(WebError::Csrf)?;
-        if !csrf_valid(&state.config.secret_key, seed, &self.csrf) {
+        if !csrf_valid(state.config.secret_key.expose(), seed, &self.csrf) {
             return Err(WebError::Csrf);
         }
         Ok((seed.to_string(), false))

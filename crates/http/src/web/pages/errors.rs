@@ -97,7 +97,7 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
         None => None,
     };
     let session = user.zip(token).map(|(user, token)| Session {
-        csrf: csrf_token(&state.config.secret_key, &token),
+        csrf: csrf_token(state.config.secret_key.expose(), &token),
         user,
         token,
     });
