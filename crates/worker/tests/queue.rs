@@ -1,0 +1,206 @@
+//! The job queue on both databases, through the services' own `Any` transactions: what is
+//! enqueued in a rolled-back transaction never runs, what is committed runs once, a key is one
+//! effect, a failing job is retried and then set aside.
+
+use std::time::{Duration, Instant};
+
+use riverqueue::{Job, JobArgs, WorkContext, WorkOutcome, Workers};
+use saghat_core::jobs::{enqueue, NewJob};
+use saghat_core::platform::db::{Db, Open};
+use saghat_test_support as common;
+use saghat_worker::{client, Backoff, JobDatabase, WorkerSettings};
+use serde::{Deserialize, Serialize};
+
+/// A test job: records that it ran, after failing `fail_first` times (or always).
+#[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
+#[river(kind = "test_record")]
+struct Record {
+    key: String,
+    fail_first: i32,
+}
+
+struct Setup {
+    db: Db,
+    url: String,
+    _keep: (Option<tempfile::TempDir>, Option<common::DatabaseGuard>),
+}
+
+async fn setup(backend: common::Backend) -> Option<Setup> {
+    let (url, dir, guard) = match backend {
+        common::Backend::Sqlite => {
+            let (url, dir) = common::fresh_database(backend).await?;
+            (url, dir, None)
+        }
+        common::Backend::Postgres => {
+            let (url, guard) = common::own_pg_database("saghat_test_jobs").await?;
+            (url, None, Some(guard))
+        }
+    };
+    let db = Db::open(&url, 5, Open::CreateIfMissing)
+        .await
+        .expect("open");
+    sqlx::query("CREATE TABLE runs (job_key TEXT NOT NULL)")
+        .execute(&db.pool)
+        .await
+        .expect("runs table");
+    Some(Setup {
+        db,
+        url,
+        _keep: (dir, guard),
+    })
+}
+
+fn workers(db: &Db) -> Workers {
+    let mut workers = Workers::new();
+    let pool = db.pool.clone();
+    workers
+        .add_fn(move |_ctx: WorkContext, job: Job<Record>| {
+            let pool = pool.clone();
+            async move {
+                if job.args.fail_first < 0 || job.row.attempt <= job.args.fail_first {
+                    return Err::<WorkOutcome, String>("provider down".into());
+                }
+                sqlx::query("INSERT INTO runs (job_key) VALUES ($1)")
+                    .bind(job.args.key.clone())
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(WorkOutcome::Complete)
+            }
+        })
+        .expect("register");
+    workers
+}
+
+fn job(key: &str, fail_first: i32, max_attempts: i32) -> NewJob<'static> {
+    NewJob {
+        kind: "test_record",
+        args: serde_json::to_value(Record {
+            key: key.into(),
+            fail_first,
+        })
+        .unwrap(),
+        unique_key: format!("test:{key}"),
+        max_attempts,
+    }
+}
+
+async fn count(db: &Db, sql: &'static str, key: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(key.to_string())
+        .fetch_one(&db.pool)
+        .await
+        .expect("count")
+}
+
+/// Waits up to `secs` for `sql` (with `key`) to count `want`; returns the last count.
+async fn wait_for(db: &Db, sql: &'static str, key: &str, want: i64, secs: u64) -> i64 {
+    let start = Instant::now();
+    loop {
+        let n = count(db, sql, key).await;
+        if n >= want || start.elapsed() > Duration::from_secs(secs) {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+const RUNS: &str = "SELECT COUNT(*) FROM runs WHERE job_key = $1";
+
+async fn jobs_enqueue_with_their_transaction_and_run_once(backend: common::Backend) {
+    let Some(setup) = setup(backend).await else {
+        return;
+    };
+    let db = &setup.db;
+    let river = JobDatabase::open(&setup.url, 4).await.expect("river");
+    let fast = WorkerSettings {
+        concurrency: 4,
+        backoff: Backoff {
+            first: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+        },
+    };
+    let queue = client(river, workers(db), &fast).expect("client");
+    let mut running = queue.start().expect("start");
+    running.wait_ready().await.expect("ready");
+
+    // Rolled back: never runs.
+    let mut tx = db.pool.begin().await.unwrap();
+    assert!(enqueue(&mut tx, db.backend, &job("rolled-back", 0, 3))
+        .await
+        .unwrap());
+    tx.rollback().await.unwrap();
+    // Committed: runs once; the same key again is refused, in its own transaction or not.
+    let mut tx = db.pool.begin().await.unwrap();
+    assert!(enqueue(&mut tx, db.backend, &job("committed", 0, 3))
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    assert!(!enqueue(&mut tx, db.backend, &job("committed", 0, 3))
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(wait_for(db, RUNS, "committed", 1, 10).await, 1);
+
+    // Fails twice, then succeeds on its third attempt.
+    let mut tx = db.pool.begin().await.unwrap();
+    enqueue(&mut tx, db.backend, &job("flaky", 2, 5))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(wait_for(db, RUNS, "flaky", 1, 20).await, 1);
+
+    // Always fails: after its 2 attempts it is set aside (discarded) with both errors.
+    let mut tx = db.pool.begin().await.unwrap();
+    enqueue(&mut tx, db.backend, &job("doomed", -1, 2))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let discarded =
+        "SELECT COUNT(*) FROM river_job WHERE state = 'discarded' AND kind = 'test_record' \
+                     AND unique_key = $1";
+    let key_bytes = "test:doomed";
+    let start = Instant::now();
+    let mut state_count = 0;
+    while start.elapsed() < Duration::from_secs(20) {
+        state_count = sqlx::query_scalar::<_, i64>(discarded)
+            .bind(key_bytes.as_bytes().to_vec())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        if state_count == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state_count, 1, "the failing job is discarded");
+    let attempts: i64 =
+        sqlx::query_scalar("SELECT CAST(attempt AS BIGINT) FROM river_job WHERE unique_key = $1")
+            .bind(key_bytes.as_bytes().to_vec())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 2);
+    assert_eq!(count(db, RUNS, "doomed").await, 0);
+
+    running.stop().await.expect("graceful stop");
+    assert_eq!(
+        count(db, RUNS, "rolled-back").await,
+        0,
+        "a rolled-back job never runs"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM river_job WHERE unique_key = $1")
+        .bind(b"test:rolled-back".to_vec())
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "nor is it stored");
+    assert_eq!(
+        count(db, RUNS, "committed").await,
+        1,
+        "a committed job ran once"
+    );
+}
+
+common::on_both_databases!(jobs_enqueue_with_their_transaction_and_run_once);
