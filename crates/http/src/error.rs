@@ -107,15 +107,19 @@ impl ApiError {
                 | PayError::TotalTooLarge
                 | PayError::GatewayRejected(_) => StatusCode::BAD_REQUEST,
                 PayError::GatewayUnavailable(_) => StatusCode::BAD_GATEWAY,
-                PayError::Idempotency(e) => idempotency_status(e),
-                PayError::Store(_) | PayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                // Never kept: `From<PayError>` answers these as the platform errors they are.
+                PayError::Idempotency(_) | PayError::Store(_) | PayError::Internal(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
             },
             ApiError::Draw(e) => match e {
                 DrawError::NotAMember => StatusCode::FORBIDDEN,
                 DrawError::AlreadyDrawn { .. } => StatusCode::CONFLICT,
                 DrawError::NotAllPaid { .. } => StatusCode::BAD_REQUEST,
-                DrawError::Idempotency(e) => idempotency_status(e),
-                DrawError::Store(_) | DrawError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                // Never kept, as for payments.
+                DrawError::Idempotency(_) | DrawError::Store(_) | DrawError::Internal(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
             },
             ApiError::Auth(e) => match e {
                 AuthError::InvalidCredentials | AuthError::SessionEnded => StatusCode::UNAUTHORIZED,
@@ -127,17 +131,18 @@ impl ApiError {
                 | AuthError::NotAnAdmin { .. } => StatusCode::BAD_REQUEST,
                 AuthError::UserNotFound => StatusCode::NOT_FOUND,
                 AuthError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                AuthError::Hashing(HashingError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
-                AuthError::Hashing(HashingError::Failed(_))
-                | AuthError::Store(_)
-                | AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                // Never kept, as for payments.
+                AuthError::Hashing(_) | AuthError::Store(_) | AuthError::Internal(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
             },
         }
     }
 }
 
-/// The services' errors: refusals keep their variant (the status is chosen in `status`), a
-/// store failure is answered like any database error, a platform answer passes through.
+/// The services' errors: refusals keep their variant (the status is chosen in `status`); a
+/// store failure is answered like any database error, and a platform piece's error
+/// (idempotency, the hashing pool) by its own `From` below.
 impl From<PayError> for ApiError {
     fn from(err: PayError) -> Self {
         match err {
@@ -195,18 +200,6 @@ impl From<IdempotencyError> for ApiError {
             IdempotencyError::InProgress => ApiError::conflict(err.to_string()),
             IdempotencyError::Store(e) => e.into(),
             IdempotencyError::Internal(e) => ApiError::Internal(e),
-        }
-    }
-}
-
-/// The statuses of [`IdempotencyError`], for a service error that carries one.
-fn idempotency_status(err: &IdempotencyError) -> StatusCode {
-    match err {
-        IdempotencyError::MalformedKey => StatusCode::BAD_REQUEST,
-        IdempotencyError::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-        IdempotencyError::InProgress => StatusCode::CONFLICT,
-        IdempotencyError::Store(_) | IdempotencyError::Internal(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
         }
     }
 }

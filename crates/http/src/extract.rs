@@ -45,12 +45,7 @@ where
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
-        let value = parse_body::<T>(&bytes)?;
-        let problems = value.validate();
-        if !problems.is_empty() {
-            return Err(ApiError::Validation(problems));
-        }
-        Ok(ApiJson(value))
+        Ok(ApiJson(parse_valid_body(&bytes)?))
     }
 }
 
@@ -70,23 +65,11 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let idempotency_of = |bytes: &[u8]| {
-            IdempotencyKey::from_header(
-                parts.headers.get(IDEMPOTENCY_HEADER).map(|v| v.as_bytes()),
-                parts.method.as_str(),
-                parts.uri.path(),
-                bytes,
-            )
-        };
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(body_rejection)?;
-        let idempotency = idempotency_of(&bytes)?;
-        let body = parse_body::<T>(&bytes)?;
-        let problems = body.validate();
-        if !problems.is_empty() {
-            return Err(ApiError::Validation(problems));
-        }
+        let idempotency = idempotency_key(&parts, &bytes)?;
+        let body = parse_valid_body(&bytes)?;
         Ok(MoneyJson { body, idempotency })
     }
 }
@@ -109,11 +92,29 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeIdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let value = parts.headers.get(IDEMPOTENCY_HEADER).map(|v| v.as_bytes());
-        IdempotencyKey::from_header(value, parts.method.as_str(), parts.uri.path(), b"")
-            .map(MaybeIdempotencyKey)
-            .map_err(ApiError::from)
+        idempotency_key(parts, b"").map(MaybeIdempotencyKey)
     }
+}
+
+/// The request's `Idempotency-Key`, fingerprinted with its method, path and `body`.
+fn idempotency_key(parts: &Parts, body: &[u8]) -> Result<Option<IdempotencyKey>, ApiError> {
+    let value = parts.headers.get(IDEMPOTENCY_HEADER).map(|v| v.as_bytes());
+    Ok(IdempotencyKey::from_header(
+        value,
+        parts.method.as_str(),
+        parts.uri.path(),
+        body,
+    )?)
+}
+
+/// A body parsed strictly, then checked by its own rules: every problem is one 422.
+fn parse_valid_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_body::<T>(bytes)?;
+    let problems = value.validate();
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    Ok(value)
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {

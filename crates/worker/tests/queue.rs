@@ -85,19 +85,26 @@ fn job(key: &str, fail_first: i32, max_attempts: i32) -> NewJob<'static> {
     }
 }
 
-async fn count(db: &Db, sql: &'static str, key: &str) -> i64 {
+/// `sql`'s one number, with `key` (text for `runs`, bytes for River's `unique_key`) as `$1`.
+async fn count<K>(db: &Db, sql: &'static str, key: K) -> i64
+where
+    K: sqlx::Encode<'static, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'static,
+{
     sqlx::query_scalar(sql)
-        .bind(key.to_string())
+        .bind(key)
         .fetch_one(&db.pool)
         .await
         .expect("count")
 }
 
 /// Waits up to `secs` for `sql` (with `key`) to count `want`; returns the last count.
-async fn wait_for(db: &Db, sql: &'static str, key: &str, want: i64, secs: u64) -> i64 {
+async fn wait_for<K>(db: &Db, sql: &'static str, key: K, want: i64, secs: u64) -> i64
+where
+    K: sqlx::Encode<'static, sqlx::Any> + sqlx::Type<sqlx::Any> + Clone + Send + 'static,
+{
     let start = Instant::now();
     loop {
-        let n = count(db, sql, key).await;
+        let n = count(db, sql, key.clone()).await;
         if n >= want || start.elapsed() > Duration::from_secs(secs) {
             return n;
         }
@@ -160,28 +167,14 @@ async fn jobs_enqueue_with_their_transaction_and_run_once(backend: common::Backe
     let discarded =
         "SELECT COUNT(*) FROM river_job WHERE state = 'discarded' AND kind = 'test_record' \
                      AND unique_key = $1";
-    let key_bytes = "test:doomed";
-    let start = Instant::now();
-    let mut state_count = 0;
-    while start.elapsed() < Duration::from_secs(20) {
-        state_count = sqlx::query_scalar::<_, i64>(discarded)
-            .bind(key_bytes.as_bytes().to_vec())
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        if state_count == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(state_count, 1, "the failing job is discarded");
-    let attempts: i64 =
-        sqlx::query_scalar("SELECT CAST(attempt AS BIGINT) FROM river_job WHERE unique_key = $1")
-            .bind(key_bytes.as_bytes().to_vec())
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    assert_eq!(attempts, 2);
+    let doomed = b"test:doomed".to_vec();
+    assert_eq!(
+        wait_for(db, discarded, doomed.clone(), 1, 20).await,
+        1,
+        "the failing job is discarded"
+    );
+    let attempts = "SELECT CAST(attempt AS BIGINT) FROM river_job WHERE unique_key = $1";
+    assert_eq!(count(db, attempts, doomed).await, 2);
     assert_eq!(count(db, RUNS, "doomed").await, 0);
 
     running.stop().await.expect("graceful stop");
@@ -190,12 +183,12 @@ async fn jobs_enqueue_with_their_transaction_and_run_once(backend: common::Backe
         0,
         "a rolled-back job never runs"
     );
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM river_job WHERE unique_key = $1")
-        .bind(b"test:rolled-back".to_vec())
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(rows, 0, "nor is it stored");
+    let stored = "SELECT COUNT(*) FROM river_job WHERE unique_key = $1";
+    assert_eq!(
+        count(db, stored, b"test:rolled-back".to_vec()).await,
+        0,
+        "nor is it stored"
+    );
     assert_eq!(
         count(db, RUNS, "committed").await,
         1,

@@ -152,13 +152,10 @@ fn unreachable(provider: &str, error: reqwest::Error) -> SendError {
 }
 
 fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+    Ok(crate::platform::outbound::client_builder(timeout)
         // A redirect would be followed and logged with its URL (Kavenegar's holds the key); the
         // providers' APIs do not redirect.
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!("saghat/", env!("CARGO_PKG_VERSION")))
         .build()?)
 }
 

@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod jalali;
 pub mod lang;
 pub mod money;
+pub mod outbound;
 pub mod secret;
 pub mod shared;
 pub mod telemetry;

@@ -29,11 +29,7 @@ pub struct BitpinClient {
 
 impl BitpinClient {
     pub fn new(base_url: &str, api_key: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("saghat/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = crate::platform::outbound::client_builder(timeout).build()?;
         Ok(BitpinClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
