@@ -87,6 +87,132 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     /// The notification channels (e-mail, SMS, WhatsApp); each is off when not configured.
     pub notify: NotifyConfig,
+    /// The background job worker.
+    pub jobs: JobsConfig,
+    /// When the fund's reminders go out.
+    pub fund_notices: FundNoticesConfig,
+}
+
+/// How background jobs run (`WORKER_*`, `JOB_*`).
+#[derive(Clone, Debug)]
+pub struct JobsConfig {
+    /// `serve` also works the queue (the default); `false` leaves it to `saghat worker`.
+    pub in_process: bool,
+    /// Jobs one process works at a time.
+    pub concurrency: usize,
+    /// Attempts before a job is set aside as dead for an admin.
+    pub max_attempts: i32,
+    /// How long one attempt may run before it is cancelled and counted as failed.
+    pub timeout: Duration,
+    /// A job still marked running this long after it started belonged to a worker that died
+    /// (killed, power lost); it is put back to be run again. At least `timeout`.
+    pub rescue_after: Duration,
+    /// The first retry's delay; each next one doubles, at most `retry_max`, with ±20% jitter.
+    pub retry_first: Duration,
+    pub retry_max: Duration,
+}
+
+/// The fund's scheduled notices, in `FUND_TIMEZONE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FundNoticesConfig {
+    /// The day of each Jalali month (1–29) on which members who have not paid are reminded.
+    pub reminder_day: u32,
+    /// The hour (0–23) at which the day's notices go out.
+    pub hour: u32,
+    /// When this many members or fewer are left to pay (and at least one), everyone hears it.
+    pub few_left: u32,
+}
+
+impl Default for FundNoticesConfig {
+    fn default() -> Self {
+        FundNoticesConfig {
+            reminder_day: 20,
+            hour: 9,
+            few_left: 3,
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            in_process: true,
+            concurrency: 10,
+            max_attempts: 10,
+            timeout: Duration::from_secs(60),
+            rescue_after: Duration::from_secs(3600),
+            retry_first: Duration::from_secs(15),
+            retry_max: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+impl JobsConfig {
+    fn from_env() -> anyhow::Result<JobsConfig> {
+        let d = JobsConfig::default();
+        let seconds = |name, default: Duration| positive_seconds(name, default.as_secs());
+        let timeout = seconds("JOB_TIMEOUT_SECONDS", d.timeout)?;
+        let rescue_after = seconds("JOB_RESCUE_AFTER_SECONDS", d.rescue_after)?;
+        if rescue_after < timeout {
+            // A job rescued while its attempt may still be running could run twice at once.
+            bail!("JOB_RESCUE_AFTER_SECONDS must be at least JOB_TIMEOUT_SECONDS");
+        }
+        let retry_first = seconds("JOB_RETRY_FIRST_SECONDS", d.retry_first)?;
+        let retry_max = seconds("JOB_RETRY_MAX_SECONDS", d.retry_max)?;
+        if retry_max < retry_first {
+            bail!("JOB_RETRY_MAX_SECONDS must be at least JOB_RETRY_FIRST_SECONDS");
+        }
+        let max_attempts: i32 = parsed("JOB_MAX_ATTEMPTS", d.max_attempts)?;
+        if !(1..=100).contains(&max_attempts) {
+            bail!("JOB_MAX_ATTEMPTS must be between 1 and 100");
+        }
+        let concurrency: usize = parsed("WORKER_CONCURRENCY", d.concurrency)?;
+        if concurrency == 0 {
+            bail!("WORKER_CONCURRENCY must be at least 1");
+        }
+        Ok(JobsConfig {
+            in_process: flag_or("WORKER_IN_PROCESS", d.in_process)?,
+            concurrency,
+            max_attempts,
+            timeout,
+            rescue_after,
+            retry_first,
+            retry_max,
+        })
+    }
+
+    /// Fast retries for tests. No worker unless a test asks for one: most tests look only at
+    /// what is enqueued.
+    pub fn for_tests() -> JobsConfig {
+        JobsConfig {
+            in_process: false,
+            concurrency: 4,
+            max_attempts: 3,
+            timeout: Duration::from_secs(10),
+            rescue_after: Duration::from_secs(10),
+            retry_first: Duration::from_millis(100),
+            retry_max: Duration::from_millis(500),
+        }
+    }
+}
+
+impl FundNoticesConfig {
+    fn from_env() -> anyhow::Result<FundNoticesConfig> {
+        let default = FundNoticesConfig::default();
+        let notices = FundNoticesConfig {
+            reminder_day: parsed("FUND_REMINDER_DAY", default.reminder_day)?,
+            hour: parsed("FUND_NOTICE_HOUR", default.hour)?,
+            few_left: parsed("FUND_FEW_LEFT_TO_PAY", default.few_left)?,
+        };
+        // Day 29 exists in every Jalali month (Esfand has 29 in common years).
+        if !(1..=29).contains(&notices.reminder_day) {
+            bail!("FUND_REMINDER_DAY must be a day from 1 to 29 of the Jalali month");
+        }
+        if notices.hour > 23 {
+            bail!("FUND_NOTICE_HOUR must be an hour from 0 to 23");
+        }
+        Ok(notices)
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -117,8 +243,13 @@ where
 }
 
 fn flag(name: &str) -> anyhow::Result<bool> {
+    flag_or(name, false)
+}
+
+/// A boolean variable, `default` when unset.
+fn flag_or(name: &str, default: bool) -> anyhow::Result<bool> {
     match var(name).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(false),
+        None => Ok(default),
         Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
         Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
         Some(v) => bail!("{name}={v:?} is not a boolean (true/false)"),
@@ -267,6 +398,8 @@ impl Config {
             admin_username: var("SAGHAT_ADMIN_USERNAME"),
             admin_password: var("SAGHAT_ADMIN_PASSWORD").map(Secret::from),
             notify: notify_config(&var)?,
+            jobs: JobsConfig::from_env()?,
+            fund_notices: FundNoticesConfig::from_env()?,
         })
     }
 
@@ -313,6 +446,8 @@ impl Config {
             admin_username: None,
             admin_password: None,
             notify: NotifyConfig::off(),
+            jobs: JobsConfig::for_tests(),
+            fund_notices: FundNoticesConfig::default(),
         }
     }
 }

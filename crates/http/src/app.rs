@@ -519,7 +519,8 @@ pub async fn serve_until(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or Ctrl-C: what `serve` and `saghat worker` stop on.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -538,5 +539,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: finishing the work in flight");
 }

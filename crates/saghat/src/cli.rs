@@ -19,6 +19,7 @@ use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::db::Db;
 use saghat_core::platform::money::Amount;
 use saghat_http::app;
+use saghat_worker::Worker;
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +43,11 @@ enum Command {
         #[arg(long)]
         bind: Option<String>,
     },
-    /// Apply database migrations and exit.
+    /// Work the background job queue (notifications, reminders, housekeeping) until SIGTERM
+    /// or Ctrl-C; for `serve` processes started with WORKER_IN_PROCESS=false. Any number may
+    /// run against one PostgreSQL; on SQLite, run one.
+    Worker,
+    /// Apply database migrations (Saghat's and the job queue's) and exit.
     Migrate,
     /// Change the fund's configuration: only the settings given (a fund without one gets the
     /// defaults for the others: 20, 24, 20).
@@ -143,13 +148,36 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
                 .with_context(|| format!("cannot listen on {bind}"))?;
+            let worker = if state.config.jobs.in_process {
+                Some(Worker::start(state.ctx().clone()).await?)
+            } else {
+                tracing::info!("WORKER_IN_PROCESS=false: jobs wait for `saghat worker` processes");
+                None
+            };
             tracing::info!(
                 address = %listener.local_addr()?,
                 backend = ?state.db.backend,
                 startup_ms = started.elapsed().as_millis() as u64,
                 "Saghat is serving; API docs at /api/docs"
             );
-            app::serve(state, listener).await
+            app::serve(state, listener).await?;
+            // Requests are done; the jobs in hand finish (or are released for a retry) next.
+            match worker {
+                Some(worker) => worker.stop().await,
+                None => Ok(()),
+            }
+        }
+        Command::Worker => {
+            let db = Db::connect(&config.database_url, config.database_max_connections).await?;
+            db.migrate().await?;
+            let clock = saghat_core::ctx::clock_for(&config);
+            let ctx = std::sync::Arc::new(saghat_core::Ctx::new(db, config, clock)?);
+            saghat_core::Ctx::start_background_sync(&ctx);
+            let mut worker = Worker::start(ctx).await?;
+            tokio::select! {
+                () = app::shutdown_signal() => worker.stop().await,
+                stopped = worker.wait() => stopped.and(Err(anyhow::anyhow!("the worker stopped"))),
+            }
         }
         Command::Migrate => {
             let db = Db::connect(&config.database_url, 2).await?;

@@ -57,6 +57,9 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub state: AppState,
     pub backend: Backend,
+    /// The in-process worker, when the test's configuration asks for one; dropped (stopped)
+    /// before the database folder.
+    pub worker: Option<saghat_worker::Worker>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -248,6 +251,16 @@ impl TestApp {
             listener,
             std::future::pending(),
         ));
+        // And its worker, for the tests that ask for one (`config.jobs.in_process`).
+        let worker = if state.config.jobs.in_process {
+            Some(
+                saghat_worker::Worker::start(state.ctx().clone())
+                    .await
+                    .expect("worker starts"),
+            )
+        } else {
+            None
+        };
         Some(TestApp {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
@@ -257,6 +270,7 @@ impl TestApp {
             clock,
             state,
             backend,
+            worker,
             _dir: dir,
         })
     }

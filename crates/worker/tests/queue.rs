@@ -39,6 +39,7 @@ async fn setup(backend: common::Backend) -> Option<Setup> {
     let db = Db::open(&url, 5, Open::CreateIfMissing)
         .await
         .expect("open");
+    db.migrate().await.expect("migrate");
     sqlx::query("CREATE TABLE runs (job_key TEXT NOT NULL)")
         .execute(&db.pool)
         .await
@@ -126,8 +127,9 @@ async fn jobs_enqueue_with_their_transaction_and_run_once(backend: common::Backe
             first: Duration::from_millis(100),
             max: Duration::from_millis(400),
         },
+        ..WorkerSettings::default()
     };
-    let queue = client(river, workers(db), &fast).expect("client");
+    let queue = client(river, workers(db), Vec::new(), &fast).expect("client");
     let mut running = queue.start().expect("start");
     running.wait_ready().await.expect("ready");
 

@@ -30,6 +30,8 @@ pub struct Db {
     /// SQLite allows one writer; queueing writers here, instead of letting them fight over the
     /// file lock, keeps concurrent payments from failing with "database is locked".
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// The URL it was opened with, for River's migrator, which needs a typed connection.
+    url: Arc<str>,
 }
 
 /// A write transaction. On SQLite it also holds the process's writer slot.
@@ -136,6 +138,7 @@ impl Db {
             pool,
             backend,
             sqlite_writer,
+            url: Arc::from(url.as_ref()),
         };
         if open == Open::Existing {
             db.check_schema(&url).await?;
@@ -182,11 +185,53 @@ impl Db {
         })
     }
 
+    /// Saghat's migrations, then River's (the job queue's tables, which services write jobs
+    /// into). Both are safe to run from several processes at once.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         migrator(self.backend)
             .run(&self.pool)
             .await
             .context("migrations failed")?;
+        self.migrate_job_queue()
+            .await
+            .context("the job queue's migrations failed")
+    }
+
+    async fn migrate_job_queue(&self) -> anyhow::Result<()> {
+        use riverqueue_migrate::{PostgresMigrator, SqliteMigrator};
+        match self.backend {
+            Backend::Postgres => {
+                // River's migrator takes no lock of its own: instances starting together on a
+                // new database would race to create its tables. One at a time, then.
+                let mut lock = self.pool.acquire().await?;
+                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_lock($1)) AS locked")
+                    .bind(JOB_QUEUE_MIGRATION_LOCK)
+                    .execute(&mut *lock)
+                    .await?;
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&self.url)
+                    .await?;
+                let migrated = PostgresMigrator::new(pool.clone()).migrate_up().await;
+                pool.close().await;
+                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_unlock($1)) AS unlocked")
+                    .bind(JOB_QUEUE_MIGRATION_LOCK)
+                    .execute(&mut *lock)
+                    .await?;
+                migrated?;
+            }
+            Backend::Sqlite => {
+                use std::str::FromStr;
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&self.url)?
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?;
+                SqliteMigrator::new(pool.clone()).migrate_up().await?;
+                pool.close().await;
+            }
+        }
         Ok(())
     }
 
@@ -197,6 +242,9 @@ impl Db {
             .map(|_| ())
     }
 }
+
+/// The advisory lock that serialises River's migrations across instances ("SAGHATJQ").
+const JOB_QUEUE_MIGRATION_LOCK: i64 = 0x5341_4748_4154_4a51;
 
 /// The migrations in `migrations/`, with what the two dialects spell differently filled in:
 /// `{{ID}}` (an auto-incrementing integer key) and the optional `NNNN_name.<dialect>.sql`

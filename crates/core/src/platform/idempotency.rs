@@ -16,7 +16,7 @@ use super::clock::to_db_time;
 use super::db::{is_unique_violation, Db};
 
 pub const HEADER: &str = "idempotency-key";
-const LIFETIME_HOURS: i64 = 24;
+pub(crate) const LIFETIME_HOURS: i64 = 24;
 
 /// Why a request under a key was refused, or the key's store failed.
 #[derive(Debug, thiserror::Error)]
