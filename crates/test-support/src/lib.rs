@@ -149,6 +149,36 @@ pub async fn own_pg_database(prefix: &str) -> Option<(String, DatabaseGuard)> {
     Some((format!("{base}/{name}"), DatabaseGuard(name)))
 }
 
+/// A database of a test's own, for tests that run processes or clients of their own against
+/// it (a SQLite file in a temporary folder, or a PostgreSQL database `<prefix>_<uuid>`); it is
+/// removed when this goes. `None` means "skip", as for [`own_pg_database`].
+pub struct OwnDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    _guard: Option<DatabaseGuard>,
+}
+
+pub async fn own_database(backend: Backend, prefix: &str) -> Option<OwnDatabase> {
+    Some(match backend {
+        Backend::Sqlite => {
+            let (url, dir) = fresh_database(backend).await?;
+            OwnDatabase {
+                url,
+                _dir: dir,
+                _guard: None,
+            }
+        }
+        Backend::Postgres => {
+            let (url, guard) = own_pg_database(prefix).await?;
+            OwnDatabase {
+                url,
+                _dir: None,
+                _guard: Some(guard),
+            }
+        }
+    })
+}
+
 /// A database made once per test process, or `None` when PostgreSQL is unreachable.
 async fn pg_database() -> Option<String> {
     PG_DATABASE

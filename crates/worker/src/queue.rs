@@ -55,6 +55,8 @@ pub struct WorkerSettings {
     pub timeout: Duration,
     /// A job marked running this long belonged to a worker that died: it is run again.
     pub rescue_after: Duration,
+    /// How often the leading worker looks for such jobs.
+    pub rescue_every: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -73,6 +75,7 @@ impl From<&JobsConfig> for WorkerSettings {
             },
             timeout: config.timeout,
             rescue_after: config.rescue_after,
+            rescue_every: Duration::from_secs(30).min(config.rescue_after),
         }
     }
 }
@@ -136,7 +139,8 @@ pub fn client(
     let maintenance = MaintenanceConfig::default()
         .with_discarded_job_retention(Retention::Keep)
         .with_completed_job_retention(Retention::DeleteAfter(Duration::from_secs(7 * 24 * 3600)))
-        .with_rescue_after(settings.rescue_after);
+        .with_rescue_after(settings.rescue_after)
+        .with_rescuer_interval(settings.rescue_every);
     let mut builder = match database {
         JobDatabase::Postgres(database) => Client::builder(database),
         JobDatabase::Sqlite(database) => Client::builder(database),

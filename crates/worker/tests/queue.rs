@@ -22,21 +22,12 @@ struct Record {
 struct Setup {
     db: Db,
     url: String,
-    _keep: (Option<tempfile::TempDir>, Option<common::DatabaseGuard>),
+    _own: common::OwnDatabase,
 }
 
 async fn setup(backend: common::Backend) -> Option<Setup> {
-    let (url, dir, guard) = match backend {
-        common::Backend::Sqlite => {
-            let (url, dir) = common::fresh_database(backend).await?;
-            (url, dir, None)
-        }
-        common::Backend::Postgres => {
-            let (url, guard) = common::own_pg_database("saghat_test_jobs").await?;
-            (url, None, Some(guard))
-        }
-    };
-    let db = Db::open(&url, 5, Open::CreateIfMissing)
+    let own = common::own_database(backend, "saghat_test_jobs").await?;
+    let db = Db::open(&own.url, 5, Open::CreateIfMissing)
         .await
         .expect("open");
     db.migrate().await.expect("migrate");
@@ -46,8 +37,8 @@ async fn setup(backend: common::Backend) -> Option<Setup> {
         .expect("runs table");
     Some(Setup {
         db,
-        url,
-        _keep: (dir, guard),
+        url: own.url.clone(),
+        _own: own,
     })
 }
 
