@@ -41,7 +41,7 @@ struct Tick {}
 
 const TICK_EVERY: Duration = Duration::from_secs(2);
 
-const TABLES: &[&'static str] = &[
+const TABLES: &[&str] = &[
     "CREATE TABLE effects (effect_key TEXT PRIMARY KEY, pid BIGINT NOT NULL)",
     "CREATE TABLE attempts (effect_key TEXT NOT NULL, attempt BIGINT NOT NULL, pid BIGINT NOT NULL)",
     "CREATE TABLE runs (n BIGINT NOT NULL, pid BIGINT NOT NULL)",
