@@ -125,7 +125,16 @@ impl Server {
     fn start(sandbox: &Sandbox, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let bind = format!("127.0.0.1:{port}");
-        let mut command = sandbox.command(&["serve", "--bind", &bind]);
+        Server::run(sandbox, &["serve", "--bind", &bind], env, &bind)
+    }
+
+    /// `saghat worker`: no address, so only its output and its exit tell what it does.
+    fn worker(sandbox: &Sandbox, env: &[(&str, &str)]) -> Server {
+        Server::run(sandbox, &["worker"], env, "127.0.0.1:9")
+    }
+
+    fn run(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)], bind: &str) -> Server {
+        let mut command = sandbox.command(args);
         command
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -159,6 +168,21 @@ impl Server {
             self.stdout().join("\n"),
             self.stderr.lock().unwrap().join("\n")
         )
+    }
+
+    /// Waits (at most 30 s) for a line of output containing `text`.
+    async fn wait_for_line(&mut self, text: &str) {
+        let started = Instant::now();
+        while !self.output().contains(text) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                panic!("saghat exited early ({status}):\n{}", self.output());
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                panic!("no {text:?} within 30 s:\n{}", self.output());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Polls `/readyz` until it answers 200 (at most 30 s).
@@ -210,7 +234,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits (at most 10 s) for the process to exit.
-    async fn terminate(mut self) -> ExitStatus {
+    async fn terminate(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let kill = Command::new("kill")
             .args(["-TERM", &pid])
@@ -259,7 +283,7 @@ fn help_lists_the_commands() {
     let output = sandbox.run(&["--help"], &[]);
     assert!(output.status.success(), "{}", describe(&output));
     let help = String::from_utf8_lossy(&output.stdout);
-    for command in ["serve", "migrate", "setup-fund", "create-admin"] {
+    for command in ["serve", "worker", "migrate", "setup-fund", "create-admin"] {
         assert!(
             help.contains(command),
             "--help does not list {command}:\n{help}"
@@ -507,8 +531,50 @@ async fn serve_with_a_fake_clock_json_logs_and_a_graceful_sigterm() {
     );
 
     // The HTTP client still holds a keep-alive connection: shutdown must not wait on it.
+    assert!(
+        server.output().contains("worker started"),
+        "serve works the job queue by default:\n{}",
+        server.output()
+    );
     let status = server.terminate().await;
     assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[tokio::test]
+async fn serve_can_leave_the_jobs_to_a_worker_process_that_stops_on_sigterm() {
+    let sandbox = Sandbox::new();
+    let mut env = vec![("WORKER_IN_PROCESS", "false")];
+    env.extend(ADMIN_ENV);
+    let mut server = Server::start(&sandbox, &env);
+    server.wait_ready().await;
+    assert!(
+        server.output().contains("WORKER_IN_PROCESS=false"),
+        "serve says who works the jobs:\n{}",
+        server.output()
+    );
+    assert!(
+        !server.output().contains("worker started"),
+        "{}",
+        server.output()
+    );
+
+    let mut worker = Server::worker(&sandbox, &[]);
+    worker.wait_for_line("worker started").await;
+    // The hourly housekeeping job runs once at start, in the worker.
+    worker
+        .wait_for_line("housekeeping: removed expired rows")
+        .await;
+    let status = worker.terminate().await;
+    assert!(
+        status.success(),
+        "worker's exit status after SIGTERM: {status}"
+    );
+    assert!(
+        worker.output().contains("worker stopped"),
+        "{}",
+        worker.output()
+    );
+    assert!(server.terminate().await.success());
 }
 
 fn generated_password(stdout: &[String]) -> Option<String> {
@@ -824,13 +890,23 @@ fn a_bare_port_as_the_address_says_host_port() {
 #[test]
 fn timeouts_that_cannot_work_are_refused() {
     let sandbox = Sandbox::new();
-    let cases: [&[(&str, &str)]; 3] = [
+    let cases: [&[(&str, &str)]; 8] = [
         &[("HEADER_READ_TIMEOUT_SECONDS", "0")],
         &[("IDLE_TIMEOUT_SECONDS", "0")],
         &[
             ("IDLE_TIMEOUT_SECONDS", "10"),
             ("REQUEST_TIMEOUT_SECONDS", "30"),
         ],
+        // A job rescued while its attempt may still run could run twice at once.
+        &[
+            ("JOB_RESCUE_AFTER_SECONDS", "30"),
+            ("JOB_TIMEOUT_SECONDS", "60"),
+        ],
+        &[("JOB_MAX_ATTEMPTS", "0")],
+        &[("WORKER_CONCURRENCY", "0")],
+        // Not every Jalali month has a 30th day for the reminder.
+        &[("FUND_REMINDER_DAY", "30")],
+        &[("FUND_NOTICE_HOUR", "24")],
     ];
     for env in cases {
         let output = sandbox.run(&["serve", "--bind", "127.0.0.1:0"], env);
