@@ -11,12 +11,15 @@ use saghat_test_support as common;
 use saghat_worker::{client, Backoff, JobDatabase, WorkerSettings};
 use serde::{Deserialize, Serialize};
 
-/// A test job: records that it ran, after failing `fail_first` times (or always).
+/// A test job: records that it ran, after failing `fail_first` times (or always), and taking
+/// `sleep_ms` to do it.
 #[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
 #[river(kind = "test_record")]
 struct Record {
     key: String,
     fail_first: i32,
+    #[serde(default)]
+    sleep_ms: u64,
 }
 
 struct Setup {
@@ -49,6 +52,7 @@ fn workers(db: &Db) -> Workers {
         .add_fn(move |_ctx: WorkContext, job: Job<Record>| {
             let pool = pool.clone();
             async move {
+                tokio::time::sleep(Duration::from_millis(job.args.sleep_ms)).await;
                 if job.args.fail_first < 0 || job.row.attempt <= job.args.fail_first {
                     return Err::<WorkOutcome, String>("provider down".into());
                 }
@@ -70,6 +74,7 @@ fn job(key: &str, fail_first: i32, max_attempts: i32) -> NewJob<'static> {
         args: serde_json::to_value(Record {
             key: key.into(),
             fail_first,
+            sleep_ms: 0,
         })
         .unwrap(),
         unique_key: format!("test:{key}"),
@@ -190,3 +195,29 @@ async fn jobs_enqueue_with_their_transaction_and_run_once(backend: common::Backe
 }
 
 common::on_both_databases!(jobs_enqueue_with_their_transaction_and_run_once);
+
+async fn stopping_lets_the_running_job_finish(backend: common::Backend) {
+    let Some(setup) = setup(backend).await else {
+        return;
+    };
+    let db = &setup.db;
+    let river = JobDatabase::open(&setup.url, 4).await.expect("river");
+    let queue = client(river, workers(db), Vec::new(), &WorkerSettings::default()).expect("client");
+    let mut running = queue.start().expect("start");
+    running.wait_ready().await.expect("ready");
+    let mut slow = job("slow", 0, 3);
+    slow.args["sleep_ms"] = serde_json::json!(1500);
+    let mut tx = db.pool.begin().await.unwrap();
+    enqueue(&mut tx, db.backend, &slow).await.unwrap();
+    tx.commit().await.unwrap();
+    let started = "SELECT COUNT(*) FROM river_job WHERE state = 'running' AND unique_key = $1";
+    let key = b"test:slow".to_vec();
+    assert_eq!(wait_for(db, started, key.clone(), 1, 10).await, 1);
+    // Stopped while the job runs: stop returns once it has finished, not before.
+    running.stop().await.expect("graceful stop");
+    assert_eq!(count(db, RUNS, "slow").await, 1, "the running job finished");
+    let completed = "SELECT COUNT(*) FROM river_job WHERE state = 'completed' AND unique_key = $1";
+    assert_eq!(count(db, completed, key).await, 1);
+}
+
+common::on_both_databases!(stopping_lets_the_running_job_finish);

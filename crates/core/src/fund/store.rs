@@ -476,6 +476,42 @@ pub async fn unpaid_members(
     .await
 }
 
+/// Who the day's notices may go to: active members (with whether they paid in `month`) and
+/// active admins, in one statement.
+pub async fn notice_audience(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
+) -> Result<NoticeAudience, sqlx::Error> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT u.id, u.role, CASE WHEN EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
+         AND p.jalali_year = $1 AND p.jalali_month = $2) THEN 1 ELSE 0 END \
+         FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"
+    )))
+    .bind(i64::from(month.year))
+    .bind(i64::from(month.month))
+    .fetch_all(conn)
+    .await?;
+    let mut audience = NoticeAudience::default();
+    for (id, role, paid) in rows {
+        audience.members.push(id);
+        if paid == 0 {
+            audience.unpaid.push(id);
+        }
+        if role == "admin" {
+            audience.admins.push(id);
+        }
+    }
+    Ok(audience)
+}
+
+/// See [`notice_audience`]. Admins are members of the fund too (they pay and may win).
+#[derive(Debug, Default)]
+pub struct NoticeAudience {
+    pub members: Vec<i64>,
+    pub unpaid: Vec<i64>,
+    pub admins: Vec<i64>,
+}
+
 /// Every active member's draw statistics, in two set-based statements whatever the number of
 /// members: one row per member from payments and the ledger, and one row per member who ever
 /// received a loan (few) from the loans.
