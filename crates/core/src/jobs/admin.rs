@@ -196,8 +196,9 @@ struct JobRow {
 
 impl JobRow {
     fn into_detail(self) -> Result<JobDetail, sqlx::Error> {
-        let state = JobState::parse(&self.state)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown job state {}", self.state).into()))?;
+        let state = JobState::parse(&self.state).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown job state {}", self.state).into())
+        })?;
         // River writes errors itself; one it could not have written is shown, not hidden.
         let errors: Vec<AttemptError> = serde_json::from_str(&self.errors).unwrap_or_else(|_| {
             vec![AttemptError {
@@ -333,7 +334,16 @@ pub async fn retry(
     if after.job.state == JobState::Running {
         return Err(JobAdminError::Running);
     }
-    record(&mut tx, ctx, actor, meta, "job_retried", &before, Some(&after)).await?;
+    record(
+        &mut tx,
+        ctx,
+        actor,
+        meta,
+        "job_retried",
+        &before,
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -404,10 +414,9 @@ pub async fn summary(
     conn: &mut AnyConnection,
     backend: Backend,
 ) -> Result<QueueSummary, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT CAST(state AS TEXT), COUNT(*) FROM river_job GROUP BY state")
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = sqlx::query("SELECT CAST(state AS TEXT), COUNT(*) FROM river_job GROUP BY state")
+        .fetch_all(&mut *conn)
+        .await?;
     let mut counts: Vec<StateCount> = JobState::ALL
         .into_iter()
         .map(|state| StateCount { state, count: 0 })

@@ -64,8 +64,14 @@ async fn list_jobs(
     let page = page(&params, &mut problems);
     no_problems(problems)?;
     let mut conn = state.db.pool.acquire().await?;
-    let (items, total) =
-        admin::list(&mut conn, state.db.backend, &filter, page.limit, page.offset).await?;
+    let (items, total) = admin::list(
+        &mut conn,
+        state.db.backend,
+        &filter,
+        page.limit,
+        page.offset,
+    )
+    .await?;
     Ok(Json(Paged::new(items, total, page)))
 }
 
@@ -87,7 +93,9 @@ async fn get_job(
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobDetail>> {
     let mut conn = state.db.pool.acquire().await?;
-    Ok(Json(admin::get(&mut conn, state.db.backend, job_id(&id)?).await?))
+    Ok(Json(
+        admin::get(&mut conn, state.db.backend, job_id(&id)?).await?,
+    ))
 }
 
 /// Runs the job again now: available, with one more attempt if it used all of its attempts
@@ -102,7 +110,9 @@ async fn retry_job(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobDetail>> {
-    Ok(Json(admin::retry(&state, &admin, &meta, job_id(&id)?).await?))
+    Ok(Json(
+        admin::retry(&state, &admin, &meta, job_id(&id)?).await?,
+    ))
 }
 
 /// Deletes the job for good. Audited as `job_discarded`. A running job: 409.

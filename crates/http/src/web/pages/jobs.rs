@@ -12,7 +12,9 @@ use super::{render, Done, Page, PlainForm, View};
 use crate::state::AppState;
 use crate::web::i18n::{Lang, UiText};
 use crate::web::session::{see_other, AdminForm, AdminSession, Prefs, Session, WebResult};
-use saghat_core::jobs::admin::{self, JobAdminError, JobFilter, JobState, JobSummary, QueueSummary};
+use saghat_core::jobs::admin::{
+    self, JobAdminError, JobFilter, JobState, JobSummary, QueueSummary,
+};
 use saghat_core::platform::audit::RequestMeta;
 
 /// Jobs a page lists.
@@ -233,7 +235,15 @@ pub async fn retry(
     AdminForm(session, _form): AdminForm<PlainForm>,
 ) -> WebResult<Response> {
     let outcome = admin::retry(&state, &session.user, &meta, id).await;
-    answer(&state, prefs, &session, back, outcome.map(|_| ()), "job_retried").await
+    answer(
+        &state,
+        prefs,
+        &session,
+        back,
+        outcome.map(|_| ()),
+        "job_retried",
+    )
+    .await
 }
 
 /// Deletes a job (`jobs::admin::discard`, as `DELETE /api/admin/jobs/{id}`).
@@ -246,7 +256,15 @@ pub async fn discard(
     AdminForm(session, _form): AdminForm<PlainForm>,
 ) -> WebResult<Response> {
     let outcome = admin::discard(&state, &session.user, &meta, id).await;
-    answer(&state, prefs, &session, back, outcome.map(|_| ()), "job_discarded").await
+    answer(
+        &state,
+        prefs,
+        &session,
+        back,
+        outcome.map(|_| ()),
+        "job_discarded",
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -259,7 +277,15 @@ mod tests {
             .iter()
             .map(|s| format!("job_state_{}", s.as_str()))
             .chain(["unit_seconds", "unit_minutes", "unit_hours", "unit_days"].map(String::from))
-            .chain(["job_running", "job_not_found", "done_job_retried", "done_job_discarded"].map(String::from));
+            .chain(
+                [
+                    "job_running",
+                    "job_not_found",
+                    "done_job_retried",
+                    "done_job_discarded",
+                ]
+                .map(String::from),
+            );
         for key in keys {
             for lang in [Lang::En, Lang::Fa] {
                 assert_ne!(lang.t(&key), "?", "{key} in {lang:?}");
@@ -269,9 +295,21 @@ mod tests {
 
     #[test]
     fn waits_are_shown_in_their_largest_unit() {
-        assert_eq!(wait(45, Lang::En), format!("45 {}", Lang::En.t("unit_seconds")));
-        assert_eq!(wait(185, Lang::En), format!("3 {}", Lang::En.t("unit_minutes")));
-        assert_eq!(wait(7300, Lang::En), format!("2 {}", Lang::En.t("unit_hours")));
-        assert_eq!(wait(4 * 86_400 + 5, Lang::Fa), format!("۴ {}", Lang::Fa.t("unit_days")));
+        assert_eq!(
+            wait(45, Lang::En),
+            format!("45 {}", Lang::En.t("unit_seconds"))
+        );
+        assert_eq!(
+            wait(185, Lang::En),
+            format!("3 {}", Lang::En.t("unit_minutes"))
+        );
+        assert_eq!(
+            wait(7300, Lang::En),
+            format!("2 {}", Lang::En.t("unit_hours"))
+        );
+        assert_eq!(
+            wait(4 * 86_400 + 5, Lang::Fa),
+            format!("۴ {}", Lang::Fa.t("unit_days"))
+        );
     }
 }
