@@ -479,7 +479,7 @@ async fn the_jobs_page_retries_and_discards_behind_csrf(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     for text in [
         "Background jobs",
-        "Failed (set aside)",
+        "<option value=\"discarded\" selected>Failed</option>",
         "provider down (attempt 2)",
         "test_flaky",
         "2 / 2",

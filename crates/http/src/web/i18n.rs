@@ -465,7 +465,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("job_state_retryable", "Will retry", "در انتظار تلاش دوباره"),
     ("job_state_completed", "Done", "انجام‌شده"),
     ("job_state_cancelled", "Cancelled", "لغوشده"),
-    ("job_state_discarded", "Failed (set aside)", "ناموفق (کنار گذاشته)"),
+    ("job_state_discarded", "Failed", "ناموفق"),
     ("job_kind", "Kind", "نوع"),
     ("job_attempts", "Attempts", "تلاش‌ها"),
     ("job_when", "Last change", "آخرین تغییر"),
