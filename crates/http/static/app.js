@@ -23,3 +23,11 @@
   // Parts of a page that htmx replaces may bring tables of their own.
   document.addEventListener("htmx:afterSettle", update);
 })();
+
+// A form with data-confirm (discarding a job) asks first; its question comes from the page.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset && event.target.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});

@@ -17,6 +17,7 @@ use chrono::Duration as Days;
 use chrono_tz::Tz;
 use common::{Backend, TestApp, ADMIN, ADMIN_PASSWORD};
 use reqwest::{Method, StatusCode};
+use saghat_core::jobs::{enqueue, NewJob};
 use saghat_core::platform::jalali::JalaliMonth;
 use serde_json::{json, Value};
 
@@ -165,6 +166,7 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
         .as_i64()
         .unwrap();
     let member_page = format!("/admin/members/{sara_id}");
+    let dead_job = dead_letter(&app).await;
     let pages = [
         ("/dashboard", "dashboard"),
         ("/fund", "fund"),
@@ -173,6 +175,7 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
         ("/admin/config", "config"),
         ("/admin/loans", "loans"),
         ("/no/such/page", "error-404"),
+        ("/admin/jobs", "jobs"),
     ];
     for lang in ["en", "fa"] {
         for (width, device) in [(1280, "desktop"), (375, "phone")] {
@@ -227,6 +230,15 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
                         };
                         assert_eq!(cash, expected, "the fund's cash: {at}");
                     }
+                    "jobs" => {
+                        let card = browser.text(&format!("#job-{dead_job}")).await;
+                        assert!(
+                            card.contains("SMTP server refused the connection"),
+                            "{at}: {card}"
+                        );
+                        let count = browser.text("#count-discarded dd").await;
+                        assert_eq!(count, if lang == "en" { "1" } else { "۱" }, "{at}");
+                    }
                     "error-404" => {
                         let h1 = browser.text("main h1").await;
                         assert_eq!(
@@ -250,6 +262,24 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
             }
         }
     }
+
+    // Retry the dead job from its page: it is waiting to run again.
+    browser.goto(&format!("{base}/admin/jobs?lang=en")).await;
+    browser
+        .click(&format!("#job-{dead_job} .job-actions button"))
+        .await;
+    browser.wait(".notice").await;
+    assert!(browser
+        .text(".notice")
+        .await
+        .contains("The job will run again shortly."));
+    let state: String = sqlx::query_scalar("SELECT state FROM river_job WHERE id = $1")
+        .bind(dead_job)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "available");
+    shots.take(&browser, "28-jobs-retried-desktop").await;
 
     // An off-site `next` stays on the site (browsers drop the tab of `/%09/evil.example`).
     browser.size(1280, 900).await;
@@ -434,6 +464,36 @@ fn check_page(facts: &Value, lang: &str, at: &str) {
             "Persian digits in forms: {at}"
         );
     }
+}
+
+/// A job set aside after 3 failed attempts, with River's errors (no worker runs in this test,
+/// so its row is written as River writes one), and one waiting job; returns the dead one's id.
+async fn dead_letter(app: &TestApp) -> i64 {
+    let db = &app.state.db;
+    let mut tx = db.pool.begin().await.unwrap();
+    for (kind, key) in [("notify_email", "dead"), ("housekeeping", "waiting")] {
+        let job = NewJob {
+            kind,
+            args: json!({ "outbox": "payment-recorded" }),
+            unique_key: format!("e2e:{key}"),
+            max_attempts: 3,
+        };
+        enqueue(&mut tx, db.backend, &job).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let errors = json!([1, 2, 3].map(
+        |n| json!({ "at": format!("2026-11-22T08:0{n}:00Z"), "attempt": n,
+                         "error": "SMTP server refused the connection", "trace": "" })
+    ));
+    sqlx::query_scalar(
+        "UPDATE river_job SET state = 'discarded', attempt = 3, errors = jsonb($1), \
+         attempted_at = '2026-11-22 08:03:00.000', finalized_at = '2026-11-22 08:03:00.000' \
+         WHERE kind = 'notify_email' RETURNING id",
+    )
+    .bind(errors.to_string())
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
 }
 
 /// Moves the app's clock to noon on the first day of the next Jalali month.

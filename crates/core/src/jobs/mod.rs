@@ -7,6 +7,8 @@
 //! insert notification, which the database delivers only if the transaction commits: a rolled
 //! back change enqueues nothing, a committed one always does.
 
+pub mod admin;
+
 use sqlx::AnyConnection;
 
 use crate::platform::db::Backend;

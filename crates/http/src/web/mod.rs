@@ -60,6 +60,9 @@ pub fn router() -> Router<AppState> {
             post(pages::admin::reset_password),
         )
         .route("/admin/loans", get(pages::admin::loans))
+        .route("/admin/jobs", get(pages::jobs::show))
+        .route("/admin/jobs/{id}/retry", post(pages::jobs::retry))
+        .route("/admin/jobs/{id}/discard", post(pages::jobs::discard))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(page_headers))
         .route("/static/htmx.min.js", get(htmx))

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod errors;
 pub mod fund;
+pub mod jobs;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
@@ -140,6 +141,8 @@ impl Done {
             "deactivated" => Some("done_deactivated"),
             "reactivated" => Some("done_reactivated"),
             "password_reset" => Some("done_password_reset"),
+            "job_retried" => Some("done_job_retried"),
+            "job_discarded" => Some("done_job_discarded"),
             _ => None,
         }
     }
