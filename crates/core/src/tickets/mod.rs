@@ -3,4 +3,6 @@
 //! I/O): the state machine, maker-checker approval, SLA deadlines in business hours, fraud
 //! flags and the repayment schedule. The service, API and pages call them.
 
+pub mod approval;
+pub mod fraud;
 pub mod state;
