@@ -5,4 +5,5 @@
 
 pub mod approval;
 pub mod fraud;
+pub mod sla;
 pub mod state;
