@@ -5,5 +5,6 @@
 
 pub mod approval;
 pub mod fraud;
+pub mod schedule;
 pub mod sla;
 pub mod state;
