@@ -3,7 +3,9 @@
 //! Above a configurable amount, or with any high-severity fraud flag, a ticket needs two
 //! different approvers; the second can be neither the first nor the borrower, and nobody ever
 //! approves their own ticket. Whether the approver is a lender at all is the state machine's
-//! rule ([`super::state`]); this one counts people.
+//! rule ([`super::state`]); this one counts people. The service asks both: the role first
+//! (`transition(UnderReview, Approved, actor)`), then [`approve`]; only
+//! [`ApprovalOutcome::Approved`] moves the ticket, and every counted approval is audited.
 
 use serde::{Deserialize, Serialize};
 
@@ -223,5 +225,39 @@ mod tests {
             Err(ApprovalRefused::SameApprover)
         );
         assert_eq!(ApprovalRefused::SameApprover.code(), "same_approver");
+    }
+
+    proptest::proptest! {
+        /// Whatever order lenders (and the borrower) try to approve in, the ticket is approved
+        /// exactly when the needed number of different lenders other than the borrower have.
+        #[test]
+        fn approved_exactly_when_enough_different_lenders_approved(
+            amount in 1i64..3_000,
+            high in proptest::bool::ANY,
+            attempts in proptest::collection::vec(1i64..=7, 0..12),
+        ) {
+            let f = facts(amount, high.then_some(Severity::High));
+            let needed = approvals_needed(&f, &policy());
+            let mut recorded: Vec<i64> = Vec::new();
+            let mut approved = false;
+            for who in attempts {
+                match approve(&f, &policy(), &recorded, who) {
+                    Ok(ApprovalOutcome::Approved) => {
+                        proptest::prop_assert!(!approved);
+                        recorded.push(who);
+                        approved = true;
+                    }
+                    Ok(ApprovalOutcome::NeedsSecondApproval) => recorded.push(who),
+                    Ok(ApprovalOutcome::AlreadyApproved) => proptest::prop_assert!(approved),
+                    Err(_) => {}
+                }
+                proptest::prop_assert!(!recorded.contains(&BORROWER));
+                let mut distinct = recorded.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                proptest::prop_assert_eq!(distinct.len(), recorded.len());
+                proptest::prop_assert_eq!(approved, recorded.len() >= needed);
+            }
+        }
     }
 }
