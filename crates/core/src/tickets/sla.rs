@@ -44,6 +44,60 @@ pub enum CalendarError {
     ClosesBeforeOpening,
     #[error("a holiday is not a Jalali date: {0}/{1}")]
     BadHoliday(u8, u8),
+    #[error("not a holiday: {0:?} (write 1405/1/13 for one year, 1/13 for every year, 1/1-1/4 for a run of days)")]
+    BadHolidayText(String),
+}
+
+/// Holidays as an operator writes them (e.g. in an environment variable): comma-separated
+/// `1405/1/13` (that year only), `1/13` (every year) or runs within one month, `1/1-1/4` or
+/// `1405/2/10-1405/2/12`. Persian digits are accepted.
+pub fn parse_holidays(text: &str) -> Result<Holidays, CalendarError> {
+    let (mut dated, mut yearly) = (Vec::new(), Vec::new());
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let bad = || CalendarError::BadHolidayText(item.to_string());
+        let ascii = crate::platform::lang::normalize_number(item);
+        let (first, last) = ascii.split_once('-').unwrap_or((&ascii, &ascii));
+        let (a, b) = (
+            parse_day(first).ok_or_else(bad)?,
+            parse_day(last).ok_or_else(bad)?,
+        );
+        if (a.0, a.1) != (b.0, b.1) || a.2 > b.2 {
+            return Err(bad());
+        }
+        for day in a.2..=b.2 {
+            match a.0 {
+                Some(year) => dated.push((year, a.1, day)),
+                None => yearly.push((a.1, day)),
+            }
+        }
+    }
+    let check = BusinessCalendar {
+        holidays: dated,
+        yearly_holidays: yearly,
+        ..BusinessCalendar::standard(Tz::UTC)
+    };
+    check.validate()?;
+    Ok(Holidays {
+        dated: check.holidays,
+        yearly: check.yearly_holidays,
+    })
+}
+
+/// Parsed holidays, for [`BusinessCalendar::holidays`] and [`BusinessCalendar::yearly_holidays`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holidays {
+    pub dated: Vec<JalaliDate>,
+    pub yearly: Vec<(u8, u8)>,
+}
+
+/// `1405/1/13` or `1/13`.
+fn parse_day(text: &str) -> Option<(Option<i32>, u8, u8)> {
+    let parts: Vec<&str> = text.trim().split('/').collect();
+    match parts.as_slice() {
+        [y, m, d] => Some((Some(y.parse().ok()?), m.parse().ok()?, d.parse().ok()?)),
+        [m, d] => Some((None, m.parse().ok()?, d.parse().ok()?)),
+        _ => None,
+    }
 }
 
 /// The longest run of days without business time before arithmetic gives up (a calendar of
@@ -562,6 +616,31 @@ mod tests {
         let mut c = cal();
         c.yearly_holidays.push((13, 1));
         assert_eq!(c.validate(), Err(CalendarError::BadHoliday(13, 1)));
+    }
+
+    #[test]
+    fn holidays_are_read_as_operators_write_them() {
+        let Holidays { dated, yearly } =
+            parse_holidays("1/1-1/4, 1405/9/14,۱۴۰۵/۲/۱۰-۱۴۰۵/۲/۱۱ ,12/29").unwrap();
+        assert_eq!(dated, vec![(1405, 9, 14), (1405, 2, 10), (1405, 2, 11)]);
+        assert_eq!(yearly, vec![(1, 1), (1, 2), (1, 3), (1, 4), (12, 29)]);
+        assert_eq!(parse_holidays(""), Ok(Holidays::default()));
+        for bad in [
+            "1/32",
+            "13/1",
+            "1/4-1/1",
+            "1/30-2/2",
+            "1405/1/1-1/2",
+            "Nowruz",
+            "1//2",
+            "7/31",
+        ] {
+            assert!(parse_holidays(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_holidays("x").unwrap_err().to_string(),
+            "not a holiday: \"x\" (write 1405/1/13 for one year, 1/13 for every year, 1/1-1/4 for a run of days)"
+        );
     }
 
     fn targets(first: i64, decision: i64) -> SlaTargets {
