@@ -15,5 +15,6 @@ pub mod jobs;
 pub mod ledger;
 pub mod notify;
 pub mod platform;
+pub mod tickets;
 
 pub use ctx::Ctx;
