@@ -146,6 +146,10 @@ pub fn client(
         JobDatabase::Sqlite(database) => Client::builder(database),
     }
     .workers(workers)
+    // River's default 100 ms between fetches held the queue to 2-4% of its claim statement's
+    // ceiling; at 1 ms three workers reach 70% (BENCHMARKS.md, "Job queue"). An idle worker
+    // still fetches only on an insert notification or its poll, so this costs nothing at rest.
+    .fetch_cooldown(riverqueue::FETCH_COOLDOWN_MIN)
     .queue(QUEUE, QueueConfig::new(settings.concurrency))
     .retry_policy(settings.backoff)
     .job_timeout(settings.timeout)
