@@ -16,6 +16,8 @@ use crate::auth::CurrentUser;
 use crate::gateways::{normalise_payment_id, VerifyError};
 use crate::ledger::domain::JournalTransaction;
 use crate::ledger::store::{self as ledger, TxRecord};
+use crate::notify::outbox;
+use crate::notify::templates::Notice;
 use crate::platform::audit::RequestMeta;
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::clock::to_db_time;
@@ -255,8 +257,22 @@ async fn pay(
         }
         if total_paid == loan.amount {
             store::settle_loan(&mut tx, &repayment.loan_id).await?;
+            let settled = Notice::LoanSettled {
+                amount: loan.amount,
+            };
+            let effect = format!("loan-settled:{}", repayment.loan_id);
+            outbox::notify_user(&mut tx, ctx, user.id, &settled, &effect).await?;
         }
     }
+    // In the payment's transaction: told exactly when it is recorded (a replay is answered
+    // from the stored response, without coming here).
+    let recorded = Notice::PaymentRecorded {
+        month,
+        fee: plan.membership_fee,
+        repayment: plan.repayment.as_ref().map(|r| r.amount),
+    };
+    let effect = format!("payment-recorded:{}", payment.id);
+    outbox::notify_user(&mut tx, ctx, user.id, &recorded, &effect).await?;
     let posting = JournalTransaction::payment(
         user.id,
         plan.membership_fee,
@@ -378,6 +394,28 @@ async fn draw(
         details: json!({ "month": month.to_string(), "selected": outcome.log.selected, "cash": cash }),
     };
     audit::record(&mut tx, now, meta, entry).await?;
+    // Every member hears the result, with their own, in the draw's transaction.
+    let winner_name = match &outcome.winner {
+        Some(w) => Some(
+            outbox::display_name(&mut tx, w.user_id)
+                .await?
+                .unwrap_or_else(|| w.username.clone()),
+        ),
+        None => None,
+    };
+    for member in &members {
+        let notice = Notice::DrawRan {
+            month,
+            winner: winner_name.clone(),
+            amount: outcome.winner.as_ref().map(|w| w.amount),
+            you_won: outcome
+                .winner
+                .as_ref()
+                .is_some_and(|w| w.user_id == member.user_id),
+        };
+        let effect = format!("draw-ran:{loan_id}:{}", member.user_id);
+        outbox::notify_user(&mut tx, ctx, member.user_id, &notice, &effect).await?;
+    }
     // The loan as `store::loans` would read it back, built from what was just written: reading
     // it again meant fetching and parsing the draw's log (megabytes over 100,000 members).
     let amount = outcome.winner.as_ref().map(|w| w.amount);
