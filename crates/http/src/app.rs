@@ -42,7 +42,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
          (name = "payments", description = "Monthly payments"),
          (name = "loans", description = "The monthly draw and loans"),
          (name = "wallet", description = "The double-entry ledger: balances, statements, transactions"),
-         (name = "audit", description = "The audit log of critical actions"))
+         (name = "audit", description = "The audit log of critical actions"),
+         (name = "notifications", description = "Notification preferences and the delivery log"))
 )]
 struct ApiDoc;
 
@@ -140,6 +141,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::fund::api::router())
         .merge(crate::ledger::api::router())
         .merge(crate::audit::api::router())
+        .merge(crate::notify::api::router())
         .split_for_parts();
     CommonResponses.modify(&mut openapi);
     (router, openapi)

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod fund;
 pub mod ledger;
+pub mod notify;
 pub mod ops;
 pub mod state;
 pub mod web;
