@@ -476,7 +476,13 @@ async fn reminders_can_be_opted_out_of_but_payments_cannot(backend: Backend) {
 }
 
 async fn the_draw_tells_every_member_their_result(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, smtp_to(free_port())).await else {
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        smtp_to(free_port())(config);
+        // The tokens outlive the month the test moves on by.
+        config.jwt_expire_minutes = 60 * 24 * 365;
+    })
+    .await
+    else {
         return;
     };
     let admin = app.admin_token().await;
@@ -540,6 +546,28 @@ async fn the_draw_tells_every_member_their_result(backend: Backend) {
     }
     // Three payments and two draw notices to deliver.
     assert_eq!(delivery_jobs(&app).await, 4);
+
+    // The winner repays the whole loan next month: told that it is settled.
+    let Some(winner) = winner else {
+        return;
+    };
+    let (_, token) = members.iter().find(|(id, _)| *id == winner).unwrap();
+    app.advance_days(31);
+    let loan = draw["loan"]["amount"].as_str().unwrap();
+    let (status, body) = app.pay(token, "20", Some(loan)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let settled: Vec<Value> = log(&app, &admin, &format!("?user_id={winner}"))
+        .await
+        .into_iter()
+        .filter(|r| r["kind"] == "loan_settled")
+        .collect();
+    assert_eq!(settled.len(), 1, "{settled:#?}");
+    assert_eq!(settled[0]["status"], "queued");
+    assert_eq!(settled[0]["subject"], "Your loan is settled");
+    assert!(settled[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("100.00 USDT is fully repaid"));
 }
 
 async fn preferences_are_validated_per_field(backend: Backend) {

@@ -403,19 +403,15 @@ async fn draw(
         ),
         None => None,
     };
-    for member in &members {
-        let notice = Notice::DrawRan {
-            month,
-            winner: winner_name.clone(),
-            amount: outcome.winner.as_ref().map(|w| w.amount),
-            you_won: outcome
-                .winner
-                .as_ref()
-                .is_some_and(|w| w.user_id == member.user_id),
-        };
-        let effect = format!("draw-ran:{loan_id}:{}", member.user_id);
-        outbox::notify_user(&mut tx, ctx, member.user_id, &notice, &effect).await?;
-    }
+    let notice_for = |you_won| Notice::DrawRan {
+        month,
+        winner: winner_name.clone(),
+        amount: outcome.winner.as_ref().map(|w| w.amount),
+        you_won,
+    };
+    let winner_id = outcome.winner.as_ref().map(|w| w.user_id);
+    let effect = format!("draw-ran:{loan_id}");
+    outbox::notify_members(&mut tx, ctx, notice_for, winner_id, &effect).await?;
     // The loan as `store::loans` would read it back, built from what was just written: reading
     // it again meant fetching and parsing the draw's log (megabytes over 100,000 members).
     let amount = outcome.winner.as_ref().map(|w| w.amount);

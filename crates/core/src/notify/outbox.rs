@@ -13,7 +13,8 @@ use super::templates::{Notice, Topic};
 use super::Channel;
 use crate::jobs::{self, NewJob};
 use crate::platform::clock::to_db_time;
-use crate::platform::db::{fetch_page, Conditions};
+use crate::platform::db::{fetch_page, Backend, Conditions};
+use crate::platform::lang::Lang;
 use crate::Ctx;
 
 /// What a notice did for one user.
@@ -231,4 +232,155 @@ pub async fn display_name(
                 .to_string()
         })
         .filter(|name| !name.is_empty()))
+}
+
+/// [`notify_user`] for every active member of the fund at once, in a number of statements that
+/// does not grow with the members (the draw runs over 100,000 of them in one transaction): the
+/// notice is rendered once per language and per `you_won` (`notice_for(true)` for `winner`
+/// only), the rows are written by one `INSERT … SELECT` per channel, and their delivery jobs by
+/// one more. Each row's key is `{effect_prefix}:{user_id}:{channel}`. Returns the rows queued.
+pub async fn notify_members(
+    conn: &mut AnyConnection,
+    ctx: &Ctx,
+    notice_for: impl Fn(bool) -> Notice,
+    winner: Option<i64>,
+    effect_prefix: &str,
+) -> Result<u64, sqlx::Error> {
+    let lost = notice_for(false);
+    let won = notice_for(true);
+    let topic = lost.topic();
+    let variants = [
+        won.render(Lang::En),
+        lost.render(Lang::En),
+        won.render(Lang::Fa),
+        lost.render(Lang::Fa),
+    ];
+    let now = to_db_time(ctx.now());
+    for channel in Channel::ALL {
+        let configured = ctx.senders.iter().any(|s| s.channel() == channel);
+        let sql = members_insert(channel, topic, configured);
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(topic.as_str())
+            .bind(lost.kind())
+            .bind(format!("{effect_prefix}:"))
+            .bind(now.as_str())
+            .bind(winner.unwrap_or(-1));
+        for rendered in &variants {
+            query = query
+                .bind(rendered.subject.as_str())
+                .bind(rendered.text.as_str())
+                .bind(rendered.html.as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    enqueue_queued(conn, ctx, &format!("{effect_prefix}:")).await
+}
+
+/// The `INSERT … SELECT` of one channel's rows for every active member. Placeholders: $1 topic,
+/// $2 kind, $3 key prefix, $4 now, $5 the winner's id, then subject/text/html of the four
+/// variants (English won, English, Persian won, Persian) as $6…$17.
+fn members_insert(channel: Channel, topic: Topic, configured: bool) -> String {
+    let (wanted, recipient, no_address) = match channel {
+        Channel::Email => (
+            "COALESCE(p.email_on, 1)",
+            "u.email",
+            "the member has no e-mail address",
+        ),
+        Channel::Sms => (
+            "COALESCE(p.sms_on, 0)",
+            "COALESCE(p.mobile, '')",
+            "the member has no mobile number",
+        ),
+        Channel::WhatsApp => (
+            "COALESCE(p.whatsapp_on, 0)",
+            "COALESCE(p.mobile, '')",
+            "the member has no mobile number",
+        ),
+    };
+    let opted_out = if topic == Topic::Reminders {
+        "COALESCE(p.reminders_off, 0) = 1"
+    } else {
+        "1 = 0"
+    };
+    let not_configured = if configured { "1 = 0" } else { "1 = 1" };
+    let variant = |column: usize| {
+        format!(
+            "CASE WHEN COALESCE(p.language, 'fa') = 'en' AND u.id = $5 THEN ${} \
+             WHEN COALESCE(p.language, 'fa') = 'en' THEN ${} WHEN u.id = $5 THEN ${} ELSE ${} END",
+            6 + column,
+            9 + column,
+            12 + column,
+            15 + column
+        )
+    };
+    let code = channel.code();
+    format!(
+        "INSERT INTO notifications (user_id, topic, kind, channel, recipient, language, subject, \
+         text, html, unique_key, status, last_error, created_at) \
+         SELECT u.id, $1, $2, '{code}', {recipient}, COALESCE(p.language, 'fa'), {subject}, {text}, {html}, \
+         $3 || CAST(u.id AS TEXT) || ':{code}', \
+         CASE WHEN {opted_out} OR {not_configured} OR {recipient} = '' THEN 'skipped' ELSE 'queued' END, \
+         CASE WHEN {opted_out} THEN 'the member opted out of reminders' \
+              WHEN {not_configured} THEN '{channel} is not configured on this server' \
+              WHEN {recipient} = '' THEN '{no_address}' ELSE '' END, \
+         $4 \
+         FROM users u LEFT JOIN notification_preferences p ON p.user_id = u.id \
+         WHERE u.is_active = 1 AND u.role IN {members} AND {wanted} = 1 \
+         ON CONFLICT (unique_key) DO NOTHING",
+        subject = variant(0),
+        text = variant(1),
+        html = variant(2),
+        members = crate::fund::access::FUND_MEMBER_ROLES_SQL,
+    )
+}
+
+/// The delivery jobs of the queued rows whose key starts with `prefix`, by one statement (and
+/// River's insert notification), as `jobs::enqueue` writes one: args the row's id only, key
+/// `notification:{id}`, taken in every state. A row that has its job already keeps it.
+async fn enqueue_queued(
+    conn: &mut AnyConnection,
+    ctx: &Ctx,
+    prefix: &str,
+) -> Result<u64, sqlx::Error> {
+    let backend = ctx.db.backend;
+    let sql = match backend {
+        Backend::Postgres => {
+            "INSERT INTO river_job (args, kind, max_attempts, queue, state, unique_key, unique_states) \
+             SELECT jsonb_build_object('notification_id', n.id), $1, $2, $3, 'available', \
+             convert_to('notification:' || CAST(n.id AS TEXT), 'UTF8'), B'11111111' \
+             FROM notifications n WHERE n.status = 'queued' AND substr(n.unique_key, 1, CAST($4 AS INTEGER)) = $5 \
+             ON CONFLICT DO NOTHING"
+        }
+        Backend::Sqlite => {
+            "INSERT INTO river_job (args, kind, max_attempts, queue, state, unique_key, unique_states) \
+             SELECT jsonb(json_object('notification_id', n.id)), $1, $2, $3, 'available', \
+             CAST('notification:' || CAST(n.id AS TEXT) AS BLOB), 255 \
+             FROM notifications n WHERE n.status = 'queued' AND substr(n.unique_key, 1, CAST($4 AS INTEGER)) = $5 \
+             ON CONFLICT DO NOTHING"
+        }
+    };
+    let inserted = sqlx::query(sql)
+        .bind(DELIVERY_JOB)
+        .bind(ctx.config.jobs.max_attempts)
+        .bind(jobs::QUEUE)
+        .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+        .bind(prefix)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if inserted > 0 {
+        let notify = match backend {
+            Backend::Postgres => {
+                "SELECT 1 FROM (SELECT pg_notify(current_schema() || '.river_insert', $1)) AS sent"
+            }
+            Backend::Sqlite => {
+                "INSERT INTO river_notification (payload, topic) VALUES ($1, 'river_insert')"
+            }
+        };
+        sqlx::query(notify)
+            .bind(serde_json::json!({ "queue": jobs::QUEUE }).to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(inserted)
 }

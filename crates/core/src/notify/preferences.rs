@@ -240,10 +240,15 @@ pub async fn change(
 ) -> Result<Preferences, PreferencesError> {
     let wanted = input.check().map_err(PreferencesError::Invalid)?;
     let now = ctx.now();
-    let mut tx = ctx.db.begin_write().await?;
-    let before = load(&mut tx, user.id)
+    // Read before the transaction: on SQLite a transaction that reads first and then writes
+    // fails at once (SQLITE_BUSY) when another connection, such as the job queue's, wrote in
+    // between. What was there before only serves the audit entry.
+    let mut conn = ctx.db.pool.acquire().await?;
+    let before = load(&mut conn, user.id)
         .await?
         .ok_or(PreferencesError::UserNotFound)?;
+    drop(conn);
+    let mut tx = ctx.db.begin_write().await?;
     let has = |c| i64::from(wanted.channels.contains(&c));
     let email = wanted.email.as_ref().map(|e| e.as_str()).unwrap_or("");
     let mobile = wanted.mobile.as_ref().map(|m| m.as_e164()).unwrap_or("");
