@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use saghat_core::config::Config;
+use saghat_core::fund::service::announce_draw;
 use saghat_core::notify::outbox::notify_user;
 use saghat_core::notify::smtp::SmtpSettings;
 use saghat_core::notify::templates::Notice;
@@ -27,6 +28,7 @@ common::on_both_databases!(
     a_provider_that_is_down_is_retried_then_dead_lettered,
     reminders_can_be_opted_out_of_but_payments_cannot,
     the_draw_tells_every_member_their_result,
+    the_worker_announces_the_draw,
     preferences_are_validated_per_field,
     the_delivery_log_is_for_admins_and_filters,
 );
@@ -510,6 +512,17 @@ async fn the_draw_tells_every_member_their_result(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{draw}");
     let winner = draw["loan"]["user_id"].as_i64();
+    let loan_id = draw["loan"]["id"].as_str().unwrap();
+
+    // Committed with the draw: the job that tells everyone (no worker runs here, so it is
+    // run by hand, twice, as a retried job would be).
+    let announce =
+        "SELECT COUNT(*) FROM river_job WHERE kind = 'announce_draw' AND unique_key = $1";
+    let key = format!("announce-draw:{loan_id}").into_bytes();
+    assert_eq!(scalar(&app, announce, Some(key)).await, 1);
+    let ctx = app.state.ctx().clone();
+    assert_eq!(announce_draw(&ctx, loan_id).await.unwrap(), 2);
+    assert_eq!(announce_draw(&ctx, loan_id).await.unwrap(), 0, "told once");
 
     let rows: Vec<Value> = log(&app, &admin, "")
         .await
@@ -684,4 +697,33 @@ async fn the_delivery_log_is_for_admins_and_filters(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["detail"].as_array().unwrap().len(), 2, "{body}");
+}
+
+async fn the_worker_announces_the_draw(backend: Backend) {
+    // No mail server configured: the notices are written (skipped), and nothing is sent.
+    let Some(app) = TestApp::spawn_with(backend, |config| config.jobs.in_process = true).await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    for token in [&sara, &admin] {
+        let (status, body) = app.pay(token, "20", None).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, draw) = app
+        .call(Method::POST, "/api/loans/start", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draw}");
+    let count = "SELECT COUNT(*) FROM notifications WHERE kind = 'draw_ran'";
+    eventually(20, "both members are told", || async {
+        scalar(&app, count, None).await == 2
+    })
+    .await;
+    let key = format!("announce-draw:{}", draw["loan"]["id"].as_str().unwrap()).into_bytes();
+    let done = "SELECT COUNT(*) FROM river_job WHERE unique_key = $1 AND state = 'completed'";
+    eventually(10, "the announcement completes", || async {
+        scalar(&app, done, Some(key.clone())).await == 1
+    })
+    .await;
 }

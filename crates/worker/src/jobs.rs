@@ -8,6 +8,7 @@ use std::time::Duration;
 use riverqueue::{
     IntervalSchedule, Job, JobArgs, PeriodicJob, PeriodicJobOpts, WorkContext, WorkOutcome, Workers,
 };
+use saghat_core::fund::service;
 use saghat_core::notify::delivery::{self, Delivery};
 use saghat_core::platform::housekeeping;
 use saghat_core::Ctx;
@@ -27,6 +28,14 @@ struct Housekeeping {}
 #[river(kind = "notification_delivery")]
 struct NotificationDelivery {
     notification_id: i64,
+}
+
+/// `announce_draw`: tells every member the result of a draw (enqueued in the draw's own
+/// transaction). Each member's notice has its own key, so a retried run tells no one twice.
+#[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
+#[river(kind = "announce_draw")]
+struct AnnounceDraw {
+    loan_id: String,
 }
 
 /// Every kind Saghat runs, each with the context its service needs.
@@ -60,6 +69,15 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
             })
         }
     })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, job: Job<AnnounceDraw>| {
+        let ctx = context.clone();
+        async move {
+            let queued = service::announce_draw(&ctx, &job.args.loan_id).await?;
+            tracing::info!(loan_id = %job.args.loan_id, queued, "draw announced to the members");
+            Ok::<_, sqlx::Error>(WorkOutcome::Complete)
+        }
+    })?;
     Ok(workers)
 }
 
@@ -82,6 +100,7 @@ mod tests {
     #[test]
     fn the_delivery_worker_works_the_kind_the_outbox_enqueues() {
         assert_eq!(NotificationDelivery::KIND, delivery::DELIVERY_JOB);
+        assert_eq!(AnnounceDraw::KIND, service::ANNOUNCE_DRAW_JOB);
         let args = serde_json::to_value(NotificationDelivery { notification_id: 7 }).unwrap();
         assert_eq!(args, serde_json::json!({ "notification_id": 7 }));
     }
