@@ -1814,5 +1814,11 @@ async fn members_choose_how_they_are_notified(backend: Backend) {
         .await;
     assert!(page.has("Your notification settings were saved."));
     assert!(page.has("value=\"+989121234567\"") && page.has("<option value=\"en\" selected>"));
+    let persian = browser.get("/notifications?lang=fa").await;
+    assert!(
+        persian.has("value=\"+۹۸۹۱۲۱۲۳۴۵۶۷\""),
+        "Persian digits: {}",
+        persian.body
+    );
     assert!(!page.has("name=\"reminders\" value=\"on\" checked"));
 }

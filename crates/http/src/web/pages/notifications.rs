@@ -38,13 +38,14 @@ impl WebForm for NotificationsForm {
 }
 
 impl NotificationsForm {
-    fn showing(prefs: &Preferences) -> NotificationsForm {
+    fn showing(prefs: &Preferences, lang: Lang) -> NotificationsForm {
         let view = prefs.view();
         let ticked = |code: &str| view.channels.iter().any(|c| c == code).then(String::new);
         NotificationsForm {
             language: view.language,
             email: view.email,
-            mobile: view.mobile,
+            // In the page's digits; MobileNumber reads Persian ones back.
+            mobile: lang.digits(&view.mobile),
             email_on: ticked("email"),
             sms_on: ticked("sms"),
             whatsapp_on: ticked("whatsapp"),
@@ -65,7 +66,6 @@ impl NotificationsForm {
         PreferencesInput {
             language: self.language.clone(),
             email: self.email.clone(),
-            // The page's digits may be Persian: MobileNumber reads them.
             mobile: self.mobile.clone(),
             channels,
             reminders: self.reminders.is_some(),
@@ -110,7 +110,7 @@ pub async fn show(
         .await?
         .ok_or(ApiError::Unauthorized)?;
     drop(conn);
-    let form = NotificationsForm::showing(&current);
+    let form = NotificationsForm::showing(&current, prefs.lang);
     page(
         &state,
         prefs,
