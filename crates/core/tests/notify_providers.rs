@@ -26,6 +26,7 @@ fn to_mobile(text: &str) -> Outgoing {
         text: text.into(),
         html: None,
         whatsapp_template: None,
+        message_id: None,
     }
 }
 

@@ -251,6 +251,7 @@ fn message(html: bool) -> Outgoing {
         text: TEXT.into(),
         html: html.then(|| HTML.to_string()),
         whatsapp_template: None,
+        message_id: None,
     }
 }
 

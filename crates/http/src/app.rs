@@ -43,7 +43,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
          (name = "loans", description = "The monthly draw and loans"),
          (name = "wallet", description = "The double-entry ledger: balances, statements, transactions"),
          (name = "audit", description = "The audit log of critical actions"),
-         (name = "jobs", description = "The background job queue: dead letters, retry, discard, depth"))
+         (name = "jobs", description = "The background job queue: dead letters, retry, discard, depth"),
+         (name = "notifications", description = "Notification preferences and the delivery log"))
 )]
 struct ApiDoc;
 
@@ -142,6 +143,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::ledger::api::router())
         .merge(crate::audit::api::router())
         .merge(crate::jobs::api::router())
+        .merge(crate::notify::api::router())
         .split_for_parts();
     CommonResponses.modify(&mut openapi);
     (router, openapi)

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod fund;
 pub mod jobs;
 pub mod ledger;
+pub mod notify;
 pub mod ops;
 pub mod state;
 pub mod web;

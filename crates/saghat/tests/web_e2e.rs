@@ -174,6 +174,7 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
         (member_page.as_str(), "member"),
         ("/admin/config", "config"),
         ("/admin/loans", "loans"),
+        ("/notifications", "notifications"),
         ("/no/such/page", "error-404"),
         ("/admin/jobs", "jobs"),
     ];

@@ -32,6 +32,7 @@ common::on_both_databases!(
     the_dashboard_says_whether_you_take_part_and_what_is_left_to_repay,
     persian_digits_and_separators_everywhere,
     the_fund_page_names_who_blocks_the_draw,
+    members_choose_how_they_are_notified,
 );
 
 /// Tokens last a year: these tests move through months.
@@ -1737,4 +1738,87 @@ async fn the_fund_page_names_who_blocks_the_draw(backend: Backend) {
     app.pay(&admin, "20", None).await;
     let page = browser.get("/fund?lang=en").await;
     assert!(page.has("<bdi>omid</bdi></p>") && !page.has("<bdi>admin, omid</bdi>"));
+}
+
+async fn members_choose_how_they_are_notified(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let (_, sara) = app.member(&admin, "sara", "0").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("sara", PASSWORD).await;
+    let page = browser.get("/notifications?lang=fa").await;
+    assert!(
+        page.has("dir=\"rtl\"") && page.has("اعلان‌ها"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("href=\"/notifications\" aria-current=\"page\""));
+    // The defaults: Persian, e-mail, reminders on.
+    assert!(page.has("<option value=\"fa\" selected>"));
+    assert!(page.has("name=\"email_on\" value=\"on\" checked"));
+    assert!(page.has("name=\"reminders\" value=\"on\" checked"));
+
+    // Errors in Persian, next to their fields; nothing saved.
+    let refused = browser
+        .submit(
+            "/notifications",
+            "/notifications",
+            &[
+                ("language", "fa"),
+                ("email", ""),
+                ("mobile", "۱۲۳"),
+                ("email_on", "on"),
+                ("sms_on", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(
+        refused.field_error("email").starts_with("یک نشانی ایمیل"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.field_error("mobile").starts_with("یک شماره موبایل"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.count("notification_preferences").await, 0);
+
+    // Persian digits in the mobile are read; reminders off; English messages.
+    let saved = browser
+        .submit(
+            "/notifications",
+            "/notifications",
+            &[
+                ("language", "en"),
+                ("email", "sara@example.com"),
+                ("mobile", "۰۹۱۲ ۱۲۳ ۴۵۶۷"),
+                ("email_on", "on"),
+                ("sms_on", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location, "/notifications?done=notifications");
+    let (_, prefs) = app.get("/api/notifications/preferences", &sara).await;
+    assert_eq!(
+        prefs,
+        json!({ "language": "en", "email": "sara@example.com", "mobile": "+989121234567",
+                "channels": ["email", "sms"], "reminders": false })
+    );
+    let page = browser
+        .get("/notifications?done=notifications&lang=en")
+        .await;
+    assert!(page.has("Your notification settings were saved."));
+    assert!(page.has("value=\"+989121234567\"") && page.has("<option value=\"en\" selected>"));
+    let persian = browser.get("/notifications?lang=fa").await;
+    assert!(
+        persian.has("value=\"+۹۸۹۱۲۱۲۳۴۵۶۷\""),
+        "Persian digits: {}",
+        persian.body
+    );
+    assert!(!page.has("name=\"reminders\" value=\"on\" checked"));
 }

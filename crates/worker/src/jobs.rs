@@ -8,6 +8,8 @@ use std::time::Duration;
 use riverqueue::{
     IntervalSchedule, Job, JobArgs, PeriodicJob, PeriodicJobOpts, WorkContext, WorkOutcome, Workers,
 };
+use saghat_core::fund::service;
+use saghat_core::notify::delivery::{self, Delivery};
 use saghat_core::platform::housekeeping;
 use saghat_core::Ctx;
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,24 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
 #[river(kind = "housekeeping")]
 struct Housekeeping {}
+
+/// `notification_delivery`: sends one outbox row through its channel. Its args are the row's
+/// id only (no address, no text, no secret). A row already sent is not sent again; a retryable
+/// failure fails the job (River retries it with backoff, and discards it after the last
+/// attempt: the dead letter admins see); a permanent one discards it at once.
+#[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
+#[river(kind = "notification_delivery")]
+struct NotificationDelivery {
+    notification_id: i64,
+}
+
+/// `announce_draw`: tells every member the result of a draw (enqueued in the draw's own
+/// transaction). Each member's notice has its own key, so a retried run tells no one twice.
+#[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
+#[river(kind = "announce_draw")]
+struct AnnounceDraw {
+    loan_id: String,
+}
 
 /// Every kind Saghat runs, each with the context its service needs.
 pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
@@ -34,6 +54,30 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
             Ok::<_, sqlx::Error>(WorkOutcome::Complete)
         }
     })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, job: Job<NotificationDelivery>| {
+        let ctx = context.clone();
+        async move {
+            let id = job.args.notification_id;
+            let outcome = delivery::deliver(&ctx, id, job.row.attempt, job.row.max_attempts).await?;
+            Ok::<_, delivery::DeliveryError>(match outcome {
+                Delivery::Failed(why) => {
+                    tracing::warn!(notification_id = id, reason = %why, "notification failed for good");
+                    WorkOutcome::Discard
+                }
+                Delivery::Sent | Delivery::NothingToDo | Delivery::Gone => WorkOutcome::Complete,
+            })
+        }
+    })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, job: Job<AnnounceDraw>| {
+        let ctx = context.clone();
+        async move {
+            let queued = service::announce_draw(&ctx, &job.args.loan_id).await?;
+            tracing::info!(loan_id = %job.args.loan_id, queued, "draw announced to the members");
+            Ok::<_, sqlx::Error>(WorkOutcome::Complete)
+        }
+    })?;
     Ok(workers)
 }
 
@@ -47,4 +91,17 @@ pub(crate) fn periodic(_ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
             .with_id("housekeeping")
             .with_run_on_start(true),
     )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_worker_works_the_kind_the_outbox_enqueues() {
+        assert_eq!(NotificationDelivery::KIND, delivery::DELIVERY_JOB);
+        assert_eq!(AnnounceDraw::KIND, service::ANNOUNCE_DRAW_JOB);
+        let args = serde_json::to_value(NotificationDelivery { notification_id: 7 }).unwrap();
+        assert_eq!(args, serde_json::json!({ "notification_id": 7 }));
+    }
 }

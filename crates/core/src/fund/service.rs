@@ -14,13 +14,17 @@ use super::store::{self, Loan, NewLoan, NewPayment, Payment};
 use crate::auth::store::set_loan_request;
 use crate::auth::CurrentUser;
 use crate::gateways::{normalise_payment_id, VerifyError};
+use crate::jobs::{self, NewJob};
 use crate::ledger::domain::JournalTransaction;
 use crate::ledger::store::{self as ledger, TxRecord};
+use crate::notify::outbox;
+use crate::notify::templates::Notice;
 use crate::platform::audit::RequestMeta;
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::clock::to_db_time;
 use crate::platform::db::{is_unique_violation, Db};
 use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
+use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 use crate::Ctx;
 
@@ -255,8 +259,22 @@ async fn pay(
         }
         if total_paid == loan.amount {
             store::settle_loan(&mut tx, &repayment.loan_id).await?;
+            let settled = Notice::LoanSettled {
+                amount: loan.amount,
+            };
+            let effect = format!("loan-settled:{}", repayment.loan_id);
+            outbox::notify_user(&mut tx, ctx, user.id, &settled, &effect).await?;
         }
     }
+    // In the payment's transaction: told exactly when it is recorded (a replay is answered
+    // from the stored response, without coming here).
+    let recorded = Notice::PaymentRecorded {
+        month,
+        fee: plan.membership_fee,
+        repayment: plan.repayment.as_ref().map(|r| r.amount),
+    };
+    let effect = format!("payment-recorded:{}", payment.id);
+    outbox::notify_user(&mut tx, ctx, user.id, &recorded, &effect).await?;
     let posting = JournalTransaction::payment(
         user.id,
         plan.membership_fee,
@@ -378,6 +396,15 @@ async fn draw(
         details: json!({ "month": month.to_string(), "selected": outcome.log.selected, "cash": cash }),
     };
     audit::record(&mut tx, now, meta, entry).await?;
+    // Every member hears the result through a job committed with the draw: writing their
+    // notices here took a draw over 100,000 members from under 1 s to about 4.
+    let announce = NewJob {
+        kind: ANNOUNCE_DRAW_JOB,
+        args: json!({ "loan_id": loan_id }),
+        unique_key: format!("announce-draw:{loan_id}"),
+        max_attempts: ctx.config.jobs.max_attempts,
+    };
+    jobs::enqueue(&mut tx, ctx.db.backend, &announce).await?;
     // The loan as `store::loans` would read it back, built from what was just written: reading
     // it again meant fetching and parsing the draw's log (megabytes over 100,000 members).
     let amount = outcome.winner.as_ref().map(|w| w.amount);
@@ -417,4 +444,53 @@ async fn draw(
     }
     tx.commit().await?;
     Ok(result)
+}
+
+/// The job kind that tells every member the result of a draw (args: `{"loan_id": id}`).
+pub const ANNOUNCE_DRAW_JOB: &str = "announce_draw";
+
+/// Tells every active member the result of the draw that made `loan_id`, with their own (the
+/// `announce_draw` job, enqueued in the draw's transaction, so a draw rolled back tells no
+/// one). Each member is told once however often it runs. Returns the notices queued.
+pub async fn announce_draw(ctx: &Ctx, loan_id: &str) -> Result<u64, sqlx::Error> {
+    type LoanRow = (Option<i64>, Option<Amount>, i64, i64);
+    // Read before the write transaction (SQLite: see `notify::preferences::change`).
+    let mut conn = ctx.db.pool.acquire().await?;
+    let loan: Option<LoanRow> = sqlx::query_as(
+        "SELECT user_id, amount, jalali_year, jalali_month FROM loans WHERE id = $1",
+    )
+    .bind(loan_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((winner, amount, year, month)) = loan else {
+        return Ok(0);
+    };
+    let winner_name = match winner {
+        Some(id) => Some(match outbox::display_name(&mut conn, id).await? {
+            Some(name) => name,
+            None => {
+                sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        }),
+        None => None,
+    };
+    drop(conn);
+    let month = JalaliMonth {
+        year: i32::try_from(year).unwrap_or_default(),
+        month: u8::try_from(month).unwrap_or_default(),
+    };
+    let notice_for = |you_won| Notice::DrawRan {
+        month,
+        winner: winner_name.clone(),
+        amount,
+        you_won,
+    };
+    let mut tx = ctx.db.begin_write().await?;
+    let effect = format!("draw-ran:{loan_id}");
+    let queued = outbox::notify_members(&mut tx, ctx, notice_for, winner, &effect).await?;
+    tx.commit().await?;
+    Ok(queued)
 }

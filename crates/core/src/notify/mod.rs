@@ -14,10 +14,14 @@
 //! are [`Secret`]s: never in `Debug`, never in an error's text, never logged.
 
 pub mod contact;
+pub mod delivery;
 pub mod kavenegar;
+pub mod outbox;
+pub mod preferences;
 mod rate;
 pub mod setup;
 pub mod smtp;
+pub mod templates;
 pub mod whatsapp;
 
 use std::fmt;
@@ -47,6 +51,19 @@ impl Channel {
             Channel::Sms => "SMS",
             Channel::WhatsApp => "WhatsApp",
         }
+    }
+
+    /// The name the API, the preferences and the delivery log use: `email`, `sms`, `whatsapp`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::WhatsApp => "whatsapp",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.code() == code)
     }
 }
 
@@ -86,6 +103,9 @@ pub struct Outgoing {
     pub html: Option<String>,
     /// For WhatsApp: the template to send instead of `text`.
     pub whatsapp_template: Option<WhatsAppTemplate>,
+    /// The e-mail's `Message-ID` (`<…@…>`), stable per notification so that a message sent
+    /// again after a crash can be recognised as the same one; `None`: a random one.
+    pub message_id: Option<String>,
 }
 
 /// A message the provider accepted, with the id it gave it (for its delivery reports).
@@ -178,6 +198,7 @@ mod tests {
             text: "hi".into(),
             html: None,
             whatsapp_template: None,
+            message_id: None,
         };
         let err = mobile_of(Channel::Sms, &message).unwrap_err();
         assert!(!err.is_retryable(), "{err}");

@@ -222,8 +222,8 @@ impl SmtpSender {
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.as_str())
-            // Generated from a random id and this host's name.
-            .message_id(None);
+            // The notification's own id when it has one, else a random id and this host's name.
+            .message_id(message.message_id.clone());
         let built = match &message.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 message.text.clone(),
@@ -358,6 +358,7 @@ mod tests {
             text: "سلام".into(),
             html: Some("<p>سلام</p>".into()),
             whatsapp_template: None,
+            message_id: None,
         };
         let email = sender.build_message(&message).unwrap();
         let wire = String::from_utf8(email.formatted()).unwrap();

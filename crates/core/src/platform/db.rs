@@ -328,6 +328,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 6,
+        name: "0006_notifications",
+        description: "notifications",
+        sql: include_str!("../../migrations/0006_notifications.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

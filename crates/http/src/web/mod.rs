@@ -40,6 +40,10 @@ pub fn router() -> Router<AppState> {
             "/dashboard/loan-request",
             post(pages::dashboard::loan_request),
         )
+        .route(
+            "/notifications",
+            get(pages::notifications::show).post(pages::notifications::save),
+        )
         .route("/fund", get(pages::fund::show))
         .route("/fund/draw", post(pages::fund::draw))
         .route(

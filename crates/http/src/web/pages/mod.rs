@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod errors;
 pub mod fund;
 pub mod jobs;
+pub mod notifications;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
@@ -134,6 +135,7 @@ impl Done {
         match self.done.as_str() {
             "paid" => Some("done_paid"),
             "loan_request" => Some("done_loan_request"),
+            "notifications" => Some("done_notifications"),
             "draw" => Some("done_draw"),
             "member" => Some("done_member"),
             "config" => Some("done_config"),

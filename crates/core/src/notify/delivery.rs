@@ -1,0 +1,169 @@
+//! Delivery of one outbox row through its channel's sender, run by the `notification_delivery`
+//! job (at least once). A row already `sent` is not sent again, so a replayed job has one
+//! effect; a message whose provider answered but whose row was not yet marked (a crash in
+//! between) is sent again with the same e-mail `Message-ID`, so it can be recognised.
+
+use sqlx::AnyConnection;
+
+use super::{Channel, EmailAddress, MobileNumber, Outgoing, Recipient, SendError};
+use crate::platform::clock::to_db_time;
+use crate::Ctx;
+
+/// The job kind that delivers a notification (its args: `{"notification_id": id}`).
+pub const DELIVERY_JOB: &str = "notification_delivery";
+
+/// What an attempt did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// Sent before (a replay) or skipped: nothing to do.
+    NothingToDo,
+    /// Can never be delivered as it is: marked `failed`, not retried.
+    Failed(String),
+    /// No such notification (removed): nothing to do.
+    Gone,
+}
+
+/// An attempt that failed and is worth retrying: the job fails, so the queue retries it with
+/// backoff (or, on its last attempt, sets it aside as dead).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("{0}")]
+    Retry(String),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    channel: String,
+    recipient: String,
+    subject: String,
+    text: String,
+    html: String,
+    status: String,
+    created_at: String,
+}
+
+/// Attempt `attempt` of `max_attempts` to deliver notification `id`.
+pub async fn deliver(
+    ctx: &Ctx,
+    id: i64,
+    attempt: i32,
+    max_attempts: i32,
+) -> Result<Delivery, DeliveryError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT channel, recipient, subject, text, html, status, created_at \
+         FROM notifications WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Delivery::Gone);
+    };
+    if matches!(row.status.as_str(), "sent" | "skipped") {
+        return Ok(Delivery::NothingToDo);
+    }
+    let message = match outgoing(ctx, id, &row) {
+        Ok(message) => message,
+        Err(why) => {
+            mark_failed(&mut conn, id, &why).await?;
+            return Ok(Delivery::Failed(why));
+        }
+    };
+    let channel = Channel::parse(&row.channel);
+    let Some(sender) = ctx.senders.iter().find(|s| Some(s.channel()) == channel) else {
+        let why = format!("{} is not configured on this server", row.channel);
+        mark_failed(&mut conn, id, &why).await?;
+        return Ok(Delivery::Failed(why));
+    };
+    // No connection held while the provider answers.
+    drop(conn);
+    let sent = sender.send(&message).await;
+    let mut conn = ctx.db.pool.acquire().await?;
+    match sent {
+        Ok(delivered) => {
+            sqlx::query(
+                "UPDATE notifications SET status = 'sent', attempts = attempts + 1, \
+                 last_error = '', provider_id = $1, sent_at = $2 WHERE id = $3",
+            )
+            .bind(delivered.provider_id)
+            .bind(to_db_time(ctx.now()))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Delivery::Sent)
+        }
+        Err(SendError::Permanent(why)) => {
+            mark_failed(&mut conn, id, &why).await?;
+            Ok(Delivery::Failed(why))
+        }
+        Err(SendError::Retryable(why)) => {
+            // On the last attempt the row fails with the job, which the queue sets aside.
+            let status = if attempt >= max_attempts {
+                "failed"
+            } else {
+                "queued"
+            };
+            sqlx::query(
+                "UPDATE notifications SET status = $1, attempts = attempts + 1, last_error = $2 \
+                 WHERE id = $3",
+            )
+            .bind(status)
+            .bind(&why)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            Err(DeliveryError::Retry(why))
+        }
+    }
+}
+
+/// The row as a message for its sender, or why it can never be one.
+fn outgoing(ctx: &Ctx, id: i64, row: &Row) -> Result<Outgoing, String> {
+    let to = match Channel::parse(&row.channel) {
+        Some(Channel::Email) => EmailAddress::parse(&row.recipient)
+            .map(Recipient::Email)
+            .map_err(|e| format!("the e-mail address cannot be used: {e}"))?,
+        Some(Channel::Sms | Channel::WhatsApp) => MobileNumber::parse(&row.recipient)
+            .map(Recipient::Mobile)
+            .map_err(|e| format!("the mobile number cannot be used: {e}"))?,
+        None => return Err(format!("unknown channel {:?}", row.channel)),
+    };
+    Ok(Outgoing {
+        to,
+        subject: row.subject.clone(),
+        text: row.text.clone(),
+        html: (!row.html.is_empty()).then(|| row.html.clone()),
+        whatsapp_template: None,
+        message_id: Some(message_id(ctx, id, &row.created_at)),
+    })
+}
+
+/// `<notification.{id}.{created}@{domain of SMTP_FROM}>`: the same for every attempt of a
+/// notification, and distinct between databases whose ids overlap (by the creation time).
+fn message_id(ctx: &Ctx, id: i64, created_at: &str) -> String {
+    let domain = ctx
+        .config
+        .notify
+        .smtp
+        .as_ref()
+        .map(|s| s.from.email.domain().to_string())
+        .unwrap_or_else(|| "saghat.invalid".to_string());
+    let created: String = created_at.chars().filter(char::is_ascii_digit).collect();
+    format!("<notification.{id}.{created}@{domain}>")
+}
+
+async fn mark_failed(conn: &mut AnyConnection, id: i64, why: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE notifications SET status = 'failed', attempts = attempts + 1, last_error = $1 \
+         WHERE id = $2",
+    )
+    .bind(why)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

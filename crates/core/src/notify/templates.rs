@@ -1,0 +1,504 @@
+//! The fund's notices as people read them, in Persian and English: a subject, the plain text
+//! (the SMS, the WhatsApp text, the e-mail's text part) and the e-mail's HTML. Pure: no I/O.
+//! Months are Jalali, digits are the language's own, amounts are exact (USDT).
+
+use crate::platform::jalali::JalaliMonth;
+use crate::platform::lang::Lang;
+use crate::platform::money::Amount;
+
+/// What a notice is about, for the preferences: only `Reminders` can be opted out of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    /// What happened to the member's own money or loan: always sent.
+    Transactional,
+    /// The monthly fee reminder and "only a few left to pay".
+    Reminders,
+    /// Notices for the admins (the draw is ready to run).
+    Admin,
+}
+
+impl Topic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Transactional => "transactional",
+            Topic::Reminders => "reminders",
+            Topic::Admin => "admin",
+        }
+    }
+}
+
+/// One of the fund's notices, with what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// The member's monthly payment was recorded.
+    PaymentRecorded {
+        month: JalaliMonth,
+        fee: Amount,
+        repayment: Option<Amount>,
+    },
+    /// The member's loan is paid off.
+    LoanSettled { amount: Amount },
+    /// The month's draw ran: who won (`None`: no one) and whether it was the recipient.
+    DrawRan {
+        month: JalaliMonth,
+        winner: Option<String>,
+        amount: Option<Amount>,
+        you_won: bool,
+    },
+    /// The member has not paid this month's fee yet; `day` is today's day of the month.
+    FeeReminder {
+        month: JalaliMonth,
+        min_fee: Amount,
+        day: u32,
+    },
+    /// Only `left` members are left to pay this month.
+    FewLeftToPay { month: JalaliMonth, left: i64 },
+    /// Everyone has paid: an admin may run the draw.
+    DrawReady { month: JalaliMonth },
+}
+
+/// A notice rendered in one language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Notice {
+    pub fn topic(&self) -> Topic {
+        match self {
+            Notice::PaymentRecorded { .. }
+            | Notice::LoanSettled { .. }
+            | Notice::DrawRan { .. } => Topic::Transactional,
+            Notice::FeeReminder { .. } | Notice::FewLeftToPay { .. } => Topic::Reminders,
+            Notice::DrawReady { .. } => Topic::Admin,
+        }
+    }
+
+    /// The notice's name in the delivery log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notice::PaymentRecorded { .. } => "payment_recorded",
+            Notice::LoanSettled { .. } => "loan_settled",
+            Notice::DrawRan { .. } => "draw_ran",
+            Notice::FeeReminder { .. } => "fee_reminder",
+            Notice::FewLeftToPay { .. } => "few_left_to_pay",
+            Notice::DrawReady { .. } => "draw_ready",
+        }
+    }
+
+    pub fn render(&self, lang: Lang) -> Rendered {
+        let (subject, paragraphs) = match lang {
+            Lang::Fa => self.persian(),
+            Lang::En => self.english(),
+        };
+        let text = format!("{}\n", paragraphs.join("\n\n"));
+        let body: String = paragraphs
+            .iter()
+            .map(|p| format!("<p>{}</p>", escape(p)))
+            .collect();
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"{code}\" dir=\"{dir}\"><head><meta charset=\"utf-8\">\
+             <title>{title}</title></head><body dir=\"{dir}\">{body}</body></html>",
+            code = lang.code(),
+            dir = lang.dir(),
+            title = escape(&subject),
+        );
+        Rendered {
+            subject,
+            text,
+            html,
+        }
+    }
+
+    fn persian(&self) -> (String, Vec<String>) {
+        let l = Lang::Fa;
+        let money = |a: Amount| format!("{} USDT", l.amount(a));
+        let sign = "صندوق قرض‌الحسنه".to_string();
+        match self {
+            Notice::PaymentRecorded {
+                month,
+                fee,
+                repayment,
+            } => {
+                let m = l.jalali_month(*month);
+                let mut lines = vec![format!(
+                    "پرداخت شما برای {m} ثبت شد: حق عضویت {}.",
+                    money(*fee)
+                )];
+                if let Some(r) = repayment {
+                    lines.push(format!("قسط وام: {}.", money(*r)));
+                }
+                lines.push(sign);
+                (format!("پرداخت {m} ثبت شد"), lines)
+            }
+            Notice::LoanSettled { amount } => (
+                "وام شما تسویه شد".into(),
+                vec![
+                    format!("وام {} شما به‌طور کامل بازپرداخت شد.", money(*amount)),
+                    sign,
+                ],
+            ),
+            Notice::DrawRan {
+                month,
+                winner,
+                amount,
+                you_won,
+            } => {
+                let m = l.jalali_month(*month);
+                let result = match (winner, amount) {
+                    (Some(name), Some(a)) => {
+                        format!("قرعه‌کشی {m} انجام شد: وام {} به {name} رسید.", money(*a))
+                    }
+                    _ => format!("قرعه‌کشی {m} انجام شد: این ماه وامی به کسی نرسید."),
+                };
+                let yours = if *you_won {
+                    "تبریک! برنده‌ی این ماه شما هستید."
+                } else {
+                    "این ماه وام به شما نرسید."
+                };
+                (
+                    format!("نتیجه‌ی قرعه‌کشی {m}"),
+                    vec![result, yours.into(), sign],
+                )
+            }
+            Notice::FeeReminder {
+                month,
+                min_fee,
+                day,
+            } => {
+                let m = l.jalali_month(*month);
+                (
+                    format!("یادآوری حق عضویت {m}"),
+                    vec![
+                        format!(
+                            "امروز {} {m} است و حق عضویت این ماه شما هنوز پرداخت نشده است. کمترین مبلغ: {}.",
+                            l.int(i64::from(*day)),
+                            money(*min_fee)
+                        ),
+                        sign,
+                    ],
+                )
+            }
+            Notice::FewLeftToPay { month, left } => {
+                let m = l.jalali_month(*month);
+                (
+                    format!("تنها {} نفر مانده‌اند", l.int(*left)),
+                    vec![
+                        format!(
+                            "تنها {} نفر حق عضویت {m} را هنوز نپرداخته‌اند؛ پس از آن قرعه‌کشی انجام می‌شود.",
+                            l.int(*left)
+                        ),
+                        sign,
+                    ],
+                )
+            }
+            Notice::DrawReady { month } => {
+                let m = l.jalali_month(*month);
+                (
+                    format!("قرعه‌کشی {m} آماده است"),
+                    vec![
+                        format!(
+                            "همه‌ی اعضا حق عضویت {m} را پرداخته‌اند؛ قرعه‌کشی را می‌توانید انجام دهید."
+                        ),
+                        sign,
+                    ],
+                )
+            }
+        }
+    }
+
+    fn english(&self) -> (String, Vec<String>) {
+        let l = Lang::En;
+        let money = |a: Amount| format!("{} USDT", l.amount(a));
+        let sign = "Saghat loan fund".to_string();
+        match self {
+            Notice::PaymentRecorded {
+                month,
+                fee,
+                repayment,
+            } => {
+                let m = l.jalali_month(*month);
+                let mut lines = vec![format!(
+                    "Your payment for {m} was recorded: membership fee {}.",
+                    money(*fee)
+                )];
+                if let Some(r) = repayment {
+                    lines.push(format!("Loan repayment: {}.", money(*r)));
+                }
+                lines.push(sign);
+                (format!("Payment for {m} recorded"), lines)
+            }
+            Notice::LoanSettled { amount } => (
+                "Your loan is settled".into(),
+                vec![
+                    format!("Your loan of {} is fully repaid.", money(*amount)),
+                    sign,
+                ],
+            ),
+            Notice::DrawRan {
+                month,
+                winner,
+                amount,
+                you_won,
+            } => {
+                let m = l.jalali_month(*month);
+                let result = match (winner, amount) {
+                    (Some(name), Some(a)) => {
+                        format!(
+                            "The {m} draw has run: a loan of {} went to {name}.",
+                            money(*a)
+                        )
+                    }
+                    _ => format!("The {m} draw has run: no one received a loan this month."),
+                };
+                let yours = if *you_won {
+                    "Congratulations, you won this month's loan."
+                } else {
+                    "You did not receive the loan this month."
+                };
+                (
+                    format!("The {m} draw result"),
+                    vec![result, yours.into(), sign],
+                )
+            }
+            Notice::FeeReminder {
+                month,
+                min_fee,
+                day,
+            } => {
+                let m = l.jalali_month(*month);
+                (
+                    format!("Reminder: membership fee for {m}"),
+                    vec![
+                        format!(
+                            "It is day {day} of {m} and your membership fee for this month is not paid yet. Minimum: {}.",
+                            money(*min_fee)
+                        ),
+                        sign,
+                    ],
+                )
+            }
+            Notice::FewLeftToPay { month, left } => {
+                let m = l.jalali_month(*month);
+                let who = if *left == 1 {
+                    "member is"
+                } else {
+                    "members are"
+                };
+                (
+                    format!("Only {left} left to pay for {m}"),
+                    vec![
+                        format!("Only {left} {who} left to pay the membership fee for {m}; then the draw can run."),
+                        sign,
+                    ],
+                )
+            }
+            Notice::DrawReady { month } => {
+                let m = l.jalali_month(*month);
+                (
+                    format!("The {m} draw is ready"),
+                    vec![
+                        format!("Every member has paid the fee for {m}: you can run the draw."),
+                        sign,
+                    ],
+                )
+            }
+        }
+    }
+}
+
+/// Text made safe inside HTML elements and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AZAR: JalaliMonth = JalaliMonth {
+        year: 1405,
+        month: 9,
+    };
+
+    fn amount(text: &str) -> Amount {
+        Amount::parse(text).unwrap()
+    }
+
+    fn every_notice() -> Vec<Notice> {
+        vec![
+            Notice::PaymentRecorded {
+                month: AZAR,
+                fee: amount("1250.5"),
+                repayment: Some(amount("100")),
+            },
+            Notice::LoanSettled {
+                amount: amount("3000"),
+            },
+            Notice::DrawRan {
+                month: AZAR,
+                winner: Some("سارا".into()),
+                amount: Some(amount("3000")),
+                you_won: false,
+            },
+            Notice::FeeReminder {
+                month: AZAR,
+                min_fee: amount("10"),
+                day: 20,
+            },
+            Notice::FewLeftToPay {
+                month: AZAR,
+                left: 3,
+            },
+            Notice::DrawReady { month: AZAR },
+        ]
+    }
+
+    /// No Latin letter left in a Persian text, except the unit.
+    fn assert_all_persian(text: &str, what: &str) {
+        let rest = text.replace("USDT", "");
+        assert!(
+            !rest.chars().any(|c| c.is_ascii_alphanumeric()),
+            "{what}: {text}"
+        );
+    }
+
+    #[test]
+    fn persian_notices_have_no_english_and_persian_digits() {
+        for notice in every_notice() {
+            let r = notice.render(Lang::Fa);
+            assert_all_persian(&r.subject, notice.kind());
+            assert_all_persian(&r.text, notice.kind());
+            assert!(r.html.contains("dir=\"rtl\""), "{}", r.html);
+            if notice.kind() != "loan_settled" {
+                assert!(r.text.contains("آذر ۱۴۰۵"), "{}", r.text);
+            }
+        }
+    }
+
+    #[test]
+    fn payment_recorded_in_both_languages() {
+        let notice = &every_notice()[0];
+        let fa = notice.render(Lang::Fa);
+        assert_eq!(fa.subject, "پرداخت آذر ۱۴۰۵ ثبت شد");
+        assert!(fa.text.contains("۱٬۲۵۰٫۵۰ USDT"), "{}", fa.text);
+        assert!(fa.text.contains("قسط وام: ۱۰۰٫۰۰ USDT"), "{}", fa.text);
+        let en = notice.render(Lang::En);
+        assert_eq!(en.subject, "Payment for Azar 1405 recorded");
+        assert!(
+            en.text.contains("membership fee 1,250.50 USDT"),
+            "{}",
+            en.text
+        );
+        assert!(
+            en.text.contains("Loan repayment: 100.00 USDT"),
+            "{}",
+            en.text
+        );
+        let no_loan = Notice::PaymentRecorded {
+            month: AZAR,
+            fee: amount("10"),
+            repayment: None,
+        };
+        assert!(!no_loan.render(Lang::En).text.contains("repayment"));
+    }
+
+    #[test]
+    fn loan_settled_in_both_languages() {
+        let notice = &every_notice()[1];
+        assert!(notice.render(Lang::Fa).text.contains("۳٬۰۰۰٫۰۰ USDT"));
+        let en = notice.render(Lang::En);
+        assert_eq!(en.subject, "Your loan is settled");
+        assert!(
+            en.text.contains("loan of 3,000.00 USDT is fully repaid"),
+            "{}",
+            en.text
+        );
+    }
+
+    #[test]
+    fn draw_ran_says_who_won_and_the_recipients_own_result() {
+        let lost = &every_notice()[2];
+        let en = lost.render(Lang::En);
+        assert!(en.text.contains("went to سارا"), "{}", en.text);
+        assert!(en.text.contains("You did not receive"), "{}", en.text);
+        let won = Notice::DrawRan {
+            month: AZAR,
+            winner: Some("سارا".into()),
+            amount: Some(amount("3000")),
+            you_won: true,
+        };
+        let fa = won.render(Lang::Fa);
+        assert!(fa.text.contains("به سارا رسید"), "{}", fa.text);
+        assert!(fa.text.contains("برنده‌ی این ماه شما هستید"), "{}", fa.text);
+        let no_one = Notice::DrawRan {
+            month: AZAR,
+            winner: None,
+            amount: None,
+            you_won: false,
+        };
+        assert!(no_one
+            .render(Lang::En)
+            .text
+            .contains("no one received a loan"));
+        assert!(no_one.render(Lang::Fa).text.contains("وامی به کسی نرسید"));
+    }
+
+    #[test]
+    fn reminders_and_admin_notices_in_both_languages() {
+        let [_, _, _, reminder, few, ready] = every_notice().try_into().unwrap();
+        assert!(reminder.render(Lang::Fa).text.contains("امروز ۲۰ آذر ۱۴۰۵"));
+        assert!(reminder
+            .render(Lang::En)
+            .text
+            .contains("day 20 of Azar 1405"));
+        assert!(reminder
+            .render(Lang::En)
+            .text
+            .contains("Minimum: 10.00 USDT"));
+        assert_eq!(few.render(Lang::Fa).subject, "تنها ۳ نفر مانده‌اند");
+        assert!(few
+            .render(Lang::En)
+            .text
+            .contains("Only 3 members are left"));
+        assert_eq!(
+            ready.render(Lang::En).subject,
+            "The Azar 1405 draw is ready"
+        );
+        assert_eq!(reminder.topic(), Topic::Reminders);
+        assert_eq!(few.topic(), Topic::Reminders);
+        assert_eq!(ready.topic(), Topic::Admin);
+    }
+
+    #[test]
+    fn a_winners_name_is_escaped_in_the_html() {
+        let notice = Notice::DrawRan {
+            month: AZAR,
+            winner: Some("<script>alert('x')</script> & co".into()),
+            amount: Some(amount("1")),
+            you_won: false,
+        };
+        for lang in [Lang::Fa, Lang::En] {
+            let r = notice.render(lang);
+            assert!(!r.html.contains("<script>"), "{}", r.html);
+            assert!(r
+                .html
+                .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co"));
+            // The plain text keeps the name as it is.
+            assert!(r.text.contains("<script>"));
+        }
+    }
+}
