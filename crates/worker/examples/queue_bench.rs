@@ -383,6 +383,7 @@ async fn smtp(args: &Args) -> anyhow::Result<()> {
             "<p dir=\"rtl\">سلام علی،<br>پرداخت <b>۱٬۰۰۰٬۰۰۰</b> تومانی شما ثبت شد.</p>".into(),
         ),
         whatsapp_template: None,
+        message_id: None,
     });
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let t = Instant::now();

@@ -8,11 +8,13 @@ use std::time::Duration;
 use riverqueue::{
     IntervalSchedule, Job, JobArgs, PeriodicJob, PeriodicJobOpts, WorkContext, WorkOutcome, Workers,
 };
-use saghat_core::fund::service;
+use saghat_core::fund::{notices, service};
 use saghat_core::notify::delivery::{self, Delivery};
 use saghat_core::platform::housekeeping;
 use saghat_core::Ctx;
 use serde::{Deserialize, Serialize};
+
+use crate::schedule::daily_at;
 
 /// `housekeeping`: removes expired idempotency keys and refresh tokens. Deleting what is
 /// already deleted does nothing, so a retried or doubled run is harmless.
@@ -32,6 +34,13 @@ struct NotificationDelivery {
 
 /// `announce_draw`: tells every member the result of a draw (enqueued in the draw's own
 /// transaction). Each member's notice has its own key, so a retried run tells no one twice.
+/// `fund_daily_notices`: the fund's reminders due today (`fund::notices`), once a day at
+/// `FUND_NOTICE_HOUR` in `FUND_TIMEZONE`, and whenever a worker starts, to catch up on a day
+/// missed while Saghat was down. Each notice has its effect key, so a second run sends nothing.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
+#[river(kind = "fund_daily_notices")]
+struct FundDailyNotices {}
+
 #[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
 #[river(kind = "announce_draw")]
 struct AnnounceDraw {
@@ -78,19 +87,38 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
             Ok::<_, sqlx::Error>(WorkOutcome::Complete)
         }
     })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, _job: Job<FundDailyNotices>| {
+        let ctx = context.clone();
+        async move {
+            let due = notices::send_due_notices(&ctx).await?;
+            tracing::info!(due, "fund notices: today's reminders written to the outbox");
+            Ok::<_, sqlx::Error>(WorkOutcome::Complete)
+        }
+    })?;
     Ok(workers)
 }
 
 /// The periodic jobs, enqueued by the leading worker only.
-pub(crate) fn periodic(_ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
+pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
     let hourly = IntervalSchedule::new(Duration::from_secs(3600))?;
-    Ok(vec![PeriodicJob::with_options(
-        hourly,
-        Housekeeping::default,
-        PeriodicJobOpts::new()
-            .with_id("housekeeping")
-            .with_run_on_start(true),
-    )])
+    let notice_time = daily_at(ctx.config.fund_notices.hour, ctx.config.fund_timezone)?;
+    Ok(vec![
+        PeriodicJob::with_options(
+            hourly,
+            Housekeeping::default,
+            PeriodicJobOpts::new()
+                .with_id("housekeeping")
+                .with_run_on_start(true),
+        ),
+        PeriodicJob::with_options(
+            notice_time,
+            FundDailyNotices::default,
+            PeriodicJobOpts::new()
+                .with_id("fund_daily_notices")
+                .with_run_on_start(true),
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod jobs;
 mod queue;
 mod runtime;
+mod schedule;
 
 pub use queue::{client, Backoff, JobDatabase, WorkerSettings};
 pub use riverqueue;

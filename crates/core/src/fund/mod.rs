@@ -3,6 +3,7 @@
 pub mod access;
 pub mod draw;
 pub mod error;
+pub mod notices;
 pub mod reminders;
 pub mod rules;
 pub mod schedule;

@@ -6,6 +6,10 @@
 //!   fewer, and at least one), every member hears how many: those who paid can nudge the rest.
 //! - Once everyone has paid and the month's draw has not run, the admins hear it is ready.
 //!
+//! Nothing is due before `FUND_NOTICE_HOUR`: the job also runs whenever a worker starts (to
+//! catch up on a day's notices missed while Saghat was down), and a restart at 03:00 must not
+//! send them early.
+//!
 //! Each notice carries its effect key (`fee-reminder:{member}:{1405}:{9}`): the outbox sends a
 //! key once, so a day run twice, a retried job or a second instance changes nothing.
 
@@ -16,8 +20,9 @@ use crate::platform::jalali::JalaliMonth;
 #[derive(Debug, Clone)]
 pub struct FundDay {
     pub month: JalaliMonth,
-    /// Today's day of the Jalali month.
+    /// Today's day of the Jalali month, and the hour of the day, in the fund's time zone.
     pub day: u8,
+    pub hour: u32,
     /// Active members (ids), and those of them who have not paid this month.
     pub members: Vec<i64>,
     pub unpaid: Vec<i64>,
@@ -47,6 +52,9 @@ pub fn due_today(today: &FundDay, settings: &FundNoticesConfig) -> Vec<DueNotice
     let FundDay { month, day, .. } = today;
     let period = format!("{}:{}", month.year, month.month);
     let mut due = Vec::new();
+    if today.hour < settings.hour {
+        return due;
+    }
     let reminder_day = u32::from(*day) == settings.reminder_day;
     if reminder_day {
         due.extend(today.unpaid.iter().map(|&user_id| DueNotice {
@@ -103,6 +111,7 @@ mod tests {
                 month: 9,
             },
             day,
+            hour: 9,
             members: vec![1, 2, 3, 4],
             unpaid: unpaid.to_vec(),
             admins: vec![100],
@@ -119,6 +128,15 @@ mod tests {
         assert!(due_today(&day(19, &[1, 2, 3], false), &settings()).is_empty());
         // Two left is "a few", but not before the reminder day.
         assert!(due_today(&day(5, &[1, 2], false), &settings()).is_empty());
+    }
+
+    #[test]
+    fn nothing_is_due_before_the_notice_hour() {
+        let mut early = day(20, &[1, 2, 3], false);
+        early.hour = 8;
+        assert!(due_today(&early, &settings()).is_empty());
+        early.hour = 23;
+        assert_eq!(due_today(&early, &settings()).len(), 3);
     }
 
     #[test]

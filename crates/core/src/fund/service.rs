@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::access;
 use super::draw::run_draw;
 use super::error::{ConfigError, DrawError, PayError};
+use super::notices;
 use super::rules::{plan_payment, FundConfig};
 use super::store::{self, Loan, NewLoan, NewPayment, Payment};
 use crate::auth::store::set_loan_request;
@@ -275,6 +276,7 @@ async fn pay(
     };
     let effect = format!("payment-recorded:{}", payment.id);
     outbox::notify_user(&mut tx, ctx, user.id, &recorded, &effect).await?;
+    notices::tell_admins_if_draw_ready(&mut tx, ctx, month).await?;
     let posting = JournalTransaction::payment(
         user.id,
         plan.membership_fee,

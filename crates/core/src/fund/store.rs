@@ -476,6 +476,30 @@ pub async fn unpaid_members(
     .await
 }
 
+/// Whether some active member has not paid in `month` (stops at the first one found).
+pub async fn anyone_unpaid(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT u.id FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
+         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
+         AND p.jalali_year = $1 AND p.jalali_month = $2) LIMIT 1"
+    )))
+    .bind(i64::from(month.year))
+    .bind(i64::from(month.month))
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The active admins' ids.
+pub async fn admins(conn: &mut AnyConnection) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE is_active = 1 AND role = 'admin' ORDER BY id")
+        .fetch_all(conn)
+        .await
+}
+
 /// Who the day's notices may go to: active members (with whether they paid in `month`) and
 /// active admins, in one statement.
 pub async fn notice_audience(

@@ -173,12 +173,20 @@ impl Db {
         Ok(())
     }
 
+    /// A transaction that will write. On SQLite it queues for this process's writer slot and
+    /// then takes the database's write lock at once (`BEGIN IMMEDIATE`): the job queue writes
+    /// through connections of its own, and a transaction that only read before writing would be
+    /// refused ("database is locked") when one of those committed in between, instead of
+    /// waiting (`busy_timeout`) for its turn.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         let writer = match &self.sqlite_writer {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx {
             tx,
             _writer: writer,
@@ -820,5 +828,56 @@ mod tests {
             super::redact("sqlite://data/saghat.db"),
             "sqlite://data/saghat.db"
         );
+    }
+
+    /// The job queue writes to a SQLite database through connections of its own, outside the
+    /// process's writer slot. A write transaction that read first, then wrote after such a
+    /// commit, used to fail at once with "database is locked" (SQLite cannot upgrade a read
+    /// snapshot that another writer has moved past); it must take the write lock up front and
+    /// wait its turn instead.
+    #[tokio::test]
+    async fn a_write_transaction_waits_for_another_connections_writer() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/w.db?mode=rwc", dir.path().display());
+        let db = super::Db::connect(&url, 2).await.unwrap();
+        sqlx::query("CREATE TABLE t (v BIGINT)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("PRAGMA busy_timeout = 10000")
+            .execute(&mut other)
+            .await
+            .unwrap();
+
+        let mut tx = db.begin_write().await.unwrap();
+        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut **tx)
+            .await
+            .unwrap();
+        // The other writer (River, say) commits while this transaction is open.
+        let other_write = tokio::spawn(async move {
+            sqlx::query("INSERT INTO t (v) VALUES (2)")
+                .execute(&mut other)
+                .await
+                .map(|_| ())
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        sqlx::query("INSERT INTO t (v) VALUES ($1)")
+            .bind(before + 1)
+            .execute(&mut **tx)
+            .await
+            .expect("the write after a read is not refused");
+        tx.commit().await.unwrap();
+        other_write
+            .await
+            .unwrap()
+            .expect("the other writer waited, then wrote");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
     }
 }
