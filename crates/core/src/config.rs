@@ -494,6 +494,21 @@ fn bitpin_api_key(
 }
 
 /// The notification channels from the variables `var` gives. A channel is off when its main
+/// A template's name as Meta allows it: lower-case letters, digits and underscores.
+fn whatsapp_template(name: Option<String>) -> anyhow::Result<Option<String>> {
+    match name {
+        Some(name)
+            if name.len() > 512
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+        {
+            bail!("WHATSAPP_TEMPLATE={name:?} must be a template name: lower-case letters, digits and _")
+        }
+        name => Ok(name),
+    }
+}
+
 /// variable (`SMTP_URL`, `KAVENEGAR_API_KEY`, `WHATSAPP_TOKEN`) is unset; half a configuration
 /// (a sender line without a key, a token without a phone number id) is an error, not a silent
 /// "off". Errors name the variable, never a secret's value.
@@ -594,6 +609,7 @@ fn notify_config(var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<NotifyC
                 phone_number_id,
                 token: Secret::new(token),
                 per_second: per_second("WHATSAPP_PER_SECOND", 20)?,
+                template: whatsapp_template(var("WHATSAPP_TEMPLATE"))?,
             })
         }
     };
@@ -718,6 +734,7 @@ mod tests {
         assert_eq!(whatsapp.base_url, "http://127.0.0.1:9999");
         assert_eq!(whatsapp.api_version, "v21.0");
         assert_eq!(whatsapp.per_second, 20);
+        assert_eq!(whatsapp.template, None);
         assert_eq!(config.timeout, Duration::from_secs(3));
         // The secrets are in no Debug output, the whole Config's included.
         let mut whole = Config::for_tests("sqlite::memory:".into());
@@ -744,7 +761,8 @@ mod tests {
             [
                 "e-mail on: smtps://saghat@mail.example.com:465 (TLS), from Saghat <saghat@example.com>",
                 "SMS on: Kavenegar at https://api.kavenegar.com",
-                "WhatsApp on: Cloud API at http://127.0.0.1:9999",
+                "WhatsApp on: Cloud API at http://127.0.0.1:9999, plain text only (delivered within \
+                 24 h of a member's last message; set WHATSAPP_TEMPLATE)",
             ]
         );
     }
@@ -796,6 +814,10 @@ mod tests {
             (
                 vec![key, ("KAVENEGAR_BASE_URL", "api.kavenegar.com")],
                 "KAVENEGAR_BASE_URL",
+            ),
+            (
+                vec![wa[0], wa[1], ("WHATSAPP_TEMPLATE", "Saghat Notice")],
+                "WHATSAPP_TEMPLATE",
             ),
             (
                 vec![

@@ -51,6 +51,7 @@ fn whatsapp(base_url: &str) -> WhatsAppSender {
             phone_number_id: PHONE_NUMBER_ID.into(),
             token: Secret::new(TOKEN),
             per_second: 50,
+            template: None,
         },
         TIMEOUT,
     )

@@ -5,7 +5,10 @@
 
 use sqlx::AnyConnection;
 
-use super::{Channel, EmailAddress, MobileNumber, Outgoing, Recipient, SendError};
+use super::whatsapp::WhatsAppSettings;
+use super::{
+    Channel, EmailAddress, MobileNumber, Outgoing, Recipient, SendError, WhatsAppTemplate,
+};
 use crate::platform::clock::to_db_time;
 use crate::Ctx;
 
@@ -38,6 +41,7 @@ pub enum DeliveryError {
 struct Row {
     channel: String,
     recipient: String,
+    language: String,
     subject: String,
     text: String,
     html: String,
@@ -54,7 +58,7 @@ pub async fn deliver(
 ) -> Result<Delivery, DeliveryError> {
     let mut conn = ctx.db.pool.acquire().await?;
     let row: Option<Row> = sqlx::query_as(
-        "SELECT channel, recipient, subject, text, html, status, created_at \
+        "SELECT channel, recipient, language, subject, text, html, status, created_at \
          FROM notifications WHERE id = $1",
     )
     .bind(id)
@@ -137,8 +141,23 @@ fn outgoing(ctx: &Ctx, id: i64, row: &Row) -> Result<Outgoing, String> {
         subject: row.subject.clone(),
         text: row.text.clone(),
         html: (!row.html.is_empty()).then(|| row.html.clone()),
-        whatsapp_template: None,
+        whatsapp_template: whatsapp_template(ctx.config.notify.whatsapp.as_ref(), row),
         message_id: Some(message_id(ctx, id, &row.created_at)),
+    })
+}
+
+/// For WhatsApp with `WHATSAPP_TEMPLATE`: the template in the row's language, the text its one
+/// parameter. Meta refuses line breaks, tabs and runs of spaces in a parameter: the text's
+/// lines are joined with single spaces.
+fn whatsapp_template(settings: Option<&WhatsAppSettings>, row: &Row) -> Option<WhatsAppTemplate> {
+    if Channel::parse(&row.channel) != Some(Channel::WhatsApp) {
+        return None;
+    }
+    let name = settings?.template.clone()?;
+    Some(WhatsAppTemplate {
+        name,
+        language_code: row.language.clone(),
+        parameters: vec![row.text.split_whitespace().collect::<Vec<_>>().join(" ")],
     })
 }
 
@@ -166,4 +185,49 @@ async fn mark_failed(conn: &mut AnyConnection, id: i64, why: &str) -> Result<(),
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(channel: &str) -> Row {
+        Row {
+            channel: channel.into(),
+            recipient: "+989121234567".into(),
+            language: "fa".into(),
+            subject: String::new(),
+            text: "پرداخت شما ثبت شد.\n\nمبلغ:   ۲۰ USDT".into(),
+            html: String::new(),
+            status: "queued".into(),
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn whatsapp_goes_as_the_configured_template_with_the_text_on_one_line() {
+        let mut settings = WhatsAppSettings {
+            base_url: "http://127.0.0.1:9".into(),
+            api_version: "v21.0".into(),
+            phone_number_id: "1".into(),
+            token: crate::platform::secret::Secret::new("t"),
+            per_second: 1,
+            template: Some("saghat_notice".into()),
+        };
+        let sent = whatsapp_template(Some(&settings), &row("whatsapp")).expect("a template");
+        assert_eq!(sent.name, "saghat_notice");
+        assert_eq!(sent.language_code, "fa");
+        assert_eq!(sent.parameters, ["پرداخت شما ثبت شد. مبلغ: ۲۰ USDT"]);
+        assert_eq!(
+            whatsapp_template(Some(&settings), &row("sms")),
+            None,
+            "only WhatsApp uses templates"
+        );
+        settings.template = None;
+        assert_eq!(
+            whatsapp_template(Some(&settings), &row("whatsapp")),
+            None,
+            "plain text without one"
+        );
+    }
 }

@@ -48,9 +48,14 @@ impl NotifyConfig {
             ),
             line(
                 Channel::WhatsApp,
-                self.whatsapp
-                    .as_ref()
-                    .map(|w| format!("Cloud API at {}", w.base_url)),
+                self.whatsapp.as_ref().map(|w| match &w.template {
+                    Some(name) => format!("Cloud API at {}, template {name}", w.base_url),
+                    None => format!(
+                        "Cloud API at {}, plain text only (delivered within 24 h of a member's \
+                         last message; set WHATSAPP_TEMPLATE)",
+                        w.base_url
+                    ),
+                }),
                 "WHATSAPP_TOKEN",
             ),
         ]

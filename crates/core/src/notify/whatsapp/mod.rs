@@ -30,6 +30,11 @@ pub struct WhatsAppSettings {
     pub phone_number_id: String,
     pub token: Secret,
     pub per_second: u32,
+    /// `WHATSAPP_TEMPLATE`: an approved template whose body is one parameter, `{{1}}`, in
+    /// Persian (`fa`) and English (`en`); Saghat's notices go out as it, with the message as
+    /// the parameter. Without it they go as plain text, which WhatsApp delivers only within 24
+    /// hours of the member's last message to the fund's number.
+    pub template: Option<String>,
 }
 
 pub struct WhatsAppSender {
@@ -130,6 +135,7 @@ mod tests {
                 phone_number_id: "106540352242922".into(),
                 token: Secret::new("EAAG-token"),
                 per_second: 20,
+                template: None,
             },
             Duration::from_secs(1),
         )
