@@ -53,6 +53,9 @@ pub struct WorkerSettings {
     pub backoff: Backoff,
     /// One attempt's limit; then it is cancelled and counts as failed.
     pub timeout: Duration,
+    /// How long stopping waits for the running jobs before it cancels them (their attempts
+    /// fail and they are retried): one attempt's timeout unless a test says otherwise.
+    pub stop_timeout: Duration,
     /// A job marked running this long belonged to a worker that died: it is run again.
     pub rescue_after: Duration,
     /// How often the leading worker looks for such jobs.
@@ -74,6 +77,7 @@ impl From<&JobsConfig> for WorkerSettings {
                 max: config.retry_max,
             },
             timeout: config.timeout,
+            stop_timeout: config.timeout,
             rescue_after: config.rescue_after,
             rescue_every: Duration::from_secs(30).min(config.rescue_after),
         }
@@ -128,7 +132,7 @@ impl RetryPolicy for Backoff {
 /// it is the leader among the running clients, so each period's job is enqueued once however
 /// many run). Jobs that used up their attempts are kept (River's `discarded`) until an admin
 /// retries or deletes them; finished ones for a week. Stopping lets running jobs finish for up
-/// to one attempt's timeout, then cancels them: a cancelled attempt counts as failed and the
+/// to `stop_timeout` (one attempt's timeout), then cancels them: a cancelled attempt counts as failed and the
 /// job is retried, so none is lost.
 pub fn client(
     database: JobDatabase,
@@ -153,7 +157,7 @@ pub fn client(
     .queue(QUEUE, QueueConfig::new(settings.concurrency))
     .retry_policy(settings.backoff)
     .job_timeout(settings.timeout)
-    .soft_stop_timeout(settings.timeout)
+    .soft_stop_timeout(settings.stop_timeout)
     .maintenance(maintenance);
     for job in periodic {
         builder = builder.periodic_job(job);

@@ -127,6 +127,7 @@ async fn child_worker() {
             max: Duration::from_secs(1),
         },
         timeout: Duration::from_secs(4),
+        stop_timeout: Duration::from_secs(4),
         rescue_after: Duration::from_secs(4),
         rescue_every: Duration::from_secs(1),
     };

@@ -11,8 +11,8 @@ use saghat_test_support as common;
 use saghat_worker::{client, Backoff, JobDatabase, WorkerSettings};
 use serde::{Deserialize, Serialize};
 
-/// A test job: records that it ran, after failing `fail_first` times (or always), and taking
-/// `sleep_ms` to do it.
+/// A test job: records that it ran, after failing `fail_first` times (or always); its first
+/// attempt takes `sleep_ms`, unless cancelled first.
 #[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
 #[river(kind = "test_record")]
 struct Record {
@@ -49,10 +49,21 @@ fn workers(db: &Db) -> Workers {
     let mut workers = Workers::new();
     let pool = db.pool.clone();
     workers
-        .add_fn(move |_ctx: WorkContext, job: Job<Record>| {
+        .add_fn(move |ctx: WorkContext, job: Job<Record>| {
             let pool = pool.clone();
             async move {
-                tokio::time::sleep(Duration::from_millis(job.args.sleep_ms)).await;
+                // A long job gives up when its attempt is cancelled (timeout, hard stop).
+                let sleep_ms = if job.row.attempt == 1 {
+                    job.args.sleep_ms
+                } else {
+                    0
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
+                    () = ctx.cancellation_token().cancelled() => {
+                        return Err("cancelled".into());
+                    }
+                }
                 if job.args.fail_first < 0 || job.row.attempt <= job.args.fail_first {
                     return Err::<WorkOutcome, String>("provider down".into());
                 }
@@ -221,3 +232,67 @@ async fn stopping_lets_the_running_job_finish(backend: common::Backend) {
 }
 
 common::on_both_databases!(stopping_lets_the_running_job_finish);
+
+async fn stopping_releases_a_job_that_outlasts_the_wait_for_another_worker(
+    backend: common::Backend,
+) {
+    let Some(setup) = setup(backend).await else {
+        return;
+    };
+    let db = &setup.db;
+    let settings = WorkerSettings {
+        stop_timeout: Duration::from_millis(500),
+        backoff: Backoff {
+            first: Duration::from_millis(100),
+            max: Duration::from_millis(100),
+        },
+        ..WorkerSettings::default()
+    };
+    let river = JobDatabase::open(&setup.url, 4).await.expect("river");
+    let queue = client(river, workers(db), Vec::new(), &settings).expect("client");
+    let mut running = queue.start().expect("start");
+    running.wait_ready().await.expect("ready");
+    let mut long = job("long", 0, 3);
+    long.args["sleep_ms"] = serde_json::json!(30_000);
+    let mut tx = db.pool.begin().await.unwrap();
+    enqueue(&mut tx, db.backend, &long).await.unwrap();
+    tx.commit().await.unwrap();
+    let key = b"test:long".to_vec();
+    let in_state = |state: &'static str| {
+        match state {
+        "running" => "SELECT COUNT(*) FROM river_job WHERE state = 'running' AND unique_key = $1",
+        _ => "SELECT COUNT(*) FROM river_job WHERE state IN ('retryable', 'available') AND unique_key = $1",
+    }
+    };
+    assert_eq!(
+        wait_for(db, in_state("running"), key.clone(), 1, 10).await,
+        1
+    );
+    // The wait for it ends, it is cancelled: released to be run again, not lost.
+    let stopped = Instant::now();
+    running.stop().await.expect("stop");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(15),
+        "stop waited only so long"
+    );
+    assert_eq!(
+        count(db, in_state("released"), key.clone()).await,
+        1,
+        "released"
+    );
+    assert_eq!(count(db, RUNS, "long").await, 0);
+
+    // Another worker takes it up and finishes it (only a first attempt is slow).
+    let river = JobDatabase::open(&setup.url, 4).await.expect("river");
+    let queue = client(river, workers(db), Vec::new(), &settings).expect("client");
+    let mut again = queue.start().expect("start");
+    again.wait_ready().await.expect("ready");
+    assert_eq!(
+        wait_for(db, RUNS, "long", 1, 20).await,
+        1,
+        "run by the next worker"
+    );
+    again.stop().await.expect("stop");
+}
+
+common::on_both_databases!(stopping_releases_a_job_that_outlasts_the_wait_for_another_worker);
