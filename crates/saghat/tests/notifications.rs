@@ -727,3 +727,50 @@ async fn the_worker_announces_the_draw(backend: Backend) {
     })
     .await;
 }
+
+/// A worker without the channel's configuration (say, `saghat worker` started without
+/// `SMTP_URL` while `serve` had it) does not fail the message for good: it is retried, and
+/// after the last attempt it is a dead letter an admin can retry once the worker is fixed.
+async fn a_worker_without_the_channel_retries_instead_of_failing_for_good(backend: Backend) {
+    use saghat_core::notify::delivery::{deliver, DeliveryError};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO notifications (user_id, topic, kind, channel, recipient, language, subject, \
+         text, html, unique_key, status, created_at) VALUES ($1, 'transactional', \
+         'payment_recorded', 'email', 'chief@example.com', 'en', 's', 't', '', 'k:email', \
+         'queued', '2026-11-22T12:00:00.000000Z') RETURNING id",
+    )
+    .bind(user_id)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
+    let status = || async {
+        sqlx::query_as::<_, (String, i64, String)>(
+            "SELECT status, attempts, last_error FROM notifications WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+    };
+    let first = deliver(app.state.ctx(), id, 1, 3).await;
+    assert!(matches!(first, Err(DeliveryError::Retry(_))), "{first:?}");
+    let (state, attempts, why) = status().await;
+    assert_eq!((state.as_str(), attempts), ("queued", 1));
+    assert!(why.contains("not configured on this worker"), "{why}");
+    let last = deliver(app.state.ctx(), id, 3, 3).await;
+    assert!(matches!(last, Err(DeliveryError::Retry(_))), "{last:?}");
+    assert_eq!(
+        status().await.0,
+        "failed",
+        "the last attempt fails the row with its job"
+    );
+}
+
+common::on_both_databases!(a_worker_without_the_channel_retries_instead_of_failing_for_good);

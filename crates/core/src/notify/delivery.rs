@@ -78,14 +78,18 @@ pub async fn deliver(
         }
     };
     let channel = Channel::parse(&row.channel);
-    let Some(sender) = ctx.senders.iter().find(|s| Some(s.channel()) == channel) else {
-        let why = format!("{} is not configured on this server", row.channel);
-        mark_failed(&mut conn, id, &why).await?;
-        return Ok(Delivery::Failed(why));
-    };
+    let sender = ctx.senders.iter().find(|s| Some(s.channel()) == channel);
     // No connection held while the provider answers.
     drop(conn);
-    let sent = sender.send(&message).await;
+    let sent = match sender {
+        Some(sender) => sender.send(&message).await,
+        // The process that queued it had the channel; this worker lacks its configuration.
+        // That is ours to fix, not the message's fault: retried, then a dead letter to retry.
+        None => Err(SendError::Retryable(format!(
+            "{} is not configured on this worker",
+            row.channel
+        ))),
+    };
     let mut conn = ctx.db.pool.acquire().await?;
     match sent {
         Ok(delivered) => {
