@@ -6,153 +6,23 @@
 //!
 //! Without Python and aiosmtpd the tests skip, saying so; under `CI` they fail instead.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use saghat_core::notify::smtp::{SmtpSender, SmtpSettings};
 use saghat_core::notify::{EmailAddress, Outgoing, Recipient, Sender};
+use smtp::{free_port, python, Security, SmtpServer, Tls};
+
+// The harness's SMTP server, by source: a dependency on saghat-test-support would bring the
+// HTTP crates into core's package graph.
+#[path = "../../test-support/src/smtp.rs"]
+#[allow(dead_code)] // start_plain is for the server's own tests
+mod smtp;
 
 const SUBJECT: &str = "پرداخت شما ثبت شد — آذر ۱۴۰۵";
 const TEXT: &str = "سلام علی،\nپرداخت ۱٬۰۰۰٬۰۰۰ تومانی شما در تاریخ ۱۴۰۵/۰۹/۱۰ ثبت شد.\n";
 const HTML: &str = "<p dir=\"rtl\">سلام علی،<br>پرداخت <b>۱٬۰۰۰٬۰۰۰</b> تومانی شما ثبت شد.</p>";
-
-/// A Python that has aiosmtpd, or `None` (after failing under CI).
-fn python() -> Option<String> {
-    let candidates = std::env::var("SAGHAT_TEST_PYTHON")
-        .into_iter()
-        .chain(["python3".to_string(), "/usr/bin/python3".to_string()]);
-    for python in candidates {
-        let has_it = Command::new(&python)
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if has_it {
-            return Some(python);
-        }
-    }
-    let why =
-        "no python3 with aiosmtpd (apt-get install python3-aiosmtpd, or pip install aiosmtpd)";
-    if std::env::var_os("CI").is_some() {
-        panic!("CI needs the SMTP test server: {why}");
-    }
-    eprintln!("skipped: {why}");
-    None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// aiosmtpd on 127.0.0.1, delivering into a Maildir; killed when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-    python: String,
-}
-
-enum Security<'a> {
-    Plain,
-    /// STARTTLS offered and required, with this certificate and key.
-    StartTls(&'a Pki),
-    /// TLS from the first byte.
-    Implicit(&'a Pki),
-}
-
-impl SmtpServer {
-    fn start(python: &str, dir: &Path, security: Security) -> SmtpServer {
-        let port = free_port();
-        let maildir = dir.join(format!("maildir-{port}"));
-        let mut command = Command::new(python);
-        command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
-        match security {
-            Security::Plain => {}
-            Security::StartTls(pki) => {
-                command
-                    .arg("--tlscert")
-                    .arg(&pki.cert)
-                    .arg("--tlskey")
-                    .arg(&pki.key);
-            }
-            Security::Implicit(pki) => {
-                command
-                    .arg("--smtpscert")
-                    .arg(&pki.cert)
-                    .arg("--smtpskey")
-                    .arg(&pki.key);
-            }
-        }
-        command
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            // Kept beside the Maildir: a refused handshake is logged there, on purpose.
-            .stderr(std::fs::File::create(dir.join(format!("aiosmtpd-{port}.log"))).unwrap());
-        let child = command.spawn().expect("aiosmtpd starts");
-        let server = SmtpServer {
-            child,
-            port,
-            maildir,
-            python: python.to_string(),
-        };
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    /// The delivered messages as Python's `email` package reads them.
-    fn messages(&self) -> Vec<serde_json::Value> {
-        const READ: &str = r#"
-import email.policy, json, mailbox, sys
-out = []
-for _, msg in sorted(mailbox.Maildir(sys.argv[1], create=False).items()):
-    msg = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    parts = [{"type": p.get_content_type(), "charset": p.get_content_charset(),
-              "content": p.get_content()} for p in msg.walk() if not p.is_multipart()]
-    out.append({"from": str(msg["From"]), "to": str(msg["To"]), "subject": str(msg["Subject"]),
-                "message_id": str(msg["Message-ID"]), "date": str(msg["Date"]),
-                "content_type": msg.get_content_type(), "mail_from": str(msg["X-MailFrom"]),
-                "rcpt_to": str(msg["X-RcptTo"]), "parts": parts})
-json.dump(out, sys.stdout, ensure_ascii=False)
-"#;
-        if !self.maildir.join("new").exists() {
-            return vec![];
-        }
-        let output = Command::new(&self.python)
-            .args(["-c", READ])
-            .arg(&self.maildir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A certificate authority and a server certificate it signed for 127.0.0.1 and localhost.
 struct Pki {
@@ -162,6 +32,13 @@ struct Pki {
 }
 
 impl Pki {
+    fn tls(&self) -> Tls<'_> {
+        Tls {
+            cert: &self.cert,
+            key: &self.key,
+        }
+    }
+
     fn make(dir: &Path) -> Pki {
         let run = |args: &[&str]| {
             let output = Command::new("openssl")
@@ -318,10 +195,10 @@ async fn delivers_over_tls_with_a_private_ca(implicit: bool) {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
     let (security, url) = if implicit {
-        (Security::Implicit(&pki), "smtps://127.0.0.1:{port}")
+        (Security::Implicit(pki.tls()), "smtps://127.0.0.1:{port}")
     } else {
         (
-            Security::StartTls(&pki),
+            Security::StartTls(pki.tls()),
             "smtp://127.0.0.1:{port}?tls=required",
         )
     };
@@ -349,7 +226,7 @@ async fn an_untrusted_certificate_is_refused_and_retryable() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::make(dir.path());
-    let server = SmtpServer::start(&python, dir.path(), Security::StartTls(&pki));
+    let server = SmtpServer::start(&python, dir.path(), Security::StartTls(pki.tls()));
     let url = format!("smtp://127.0.0.1:{}?tls=required", server.port);
     let err = sender(&url, None).send(&message(true)).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp, ADMIN, ADMIN_PASSWORD, PASSWORD};
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use riverqueue::{Job, JobArgs, WorkContext, WorkOutcome, Workers};
 use saghat_core::jobs::{enqueue, NewJob};
@@ -352,104 +351,6 @@ async fn admins_see_retry_and_discard_dead_jobs(backend: Backend) {
     );
 }
 
-/// A page as a browser got it.
-struct Page {
-    status: StatusCode,
-    location: String,
-    body: String,
-}
-
-impl Page {
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let at = self.body.find(marker).expect("a CSRF field");
-        let rest = &self.body[at + marker.len()..];
-        rest[..rest.find('"').unwrap()].to_string()
-    }
-}
-
-/// A browser: a cookie jar and no automatic redirects.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: HashMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Browser {
-            app,
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let mut request = self
-            .app
-            .http
-            .request(method, self.app.url(path))
-            .header("accept", "text/html");
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header(COOKIE, jar.join("; "));
-        }
-        if let Some(form) = form {
-            request = request.form(form);
-        }
-        let response = request.send().await.expect("request sent");
-        for cookie in response.headers().get_all(SET_COOKIE) {
-            let cookie = cookie.to_str().unwrap();
-            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attributes.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-        Page {
-            status: response.status(),
-            location: response
-                .headers()
-                .get(LOCATION)
-                .map(|v| v.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.send(Method::POST, path, Some(form)).await
-    }
-
-    async fn sign_in(&mut self, username: &str, password: &str) {
-        let csrf = self.get("/login").await.csrf();
-        let page = self
-            .post(
-                "/login",
-                &[
-                    ("username", username),
-                    ("password", password),
-                    ("csrf", &csrf),
-                ],
-            )
-            .await;
-        assert_eq!(
-            page.status,
-            StatusCode::SEE_OTHER,
-            "sign in {username}: {}",
-            page.body
-        );
-    }
-}
-
 async fn the_jobs_page_retries_and_discards_behind_csrf(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -464,7 +365,7 @@ async fn the_jobs_page_retries_and_discards_behind_csrf(backend: Backend) {
     let busy = job_id(&app, "busy").await;
     hold_as_running(&app, busy).await;
 
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     // Linked from the admin navigation.
     let members = boss.get("/admin/members").await;
@@ -511,9 +412,12 @@ async fn the_jobs_page_retries_and_discards_behind_csrf(backend: Backend) {
     assert_eq!(state_of(&app, gone).await.as_deref(), Some("discarded"));
 
     // A member cannot open the page or use its forms, even with a token of their own.
-    let mut sara = Browser::new(&app);
+    let mut sara = app.browser();
     sara.sign_in("sara", PASSWORD).await;
-    assert_eq!(sara.get("/admin/jobs").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sara.send(Method::GET, "/admin/jobs", None).await.status,
+        StatusCode::FORBIDDEN
+    );
     let sara_csrf = sara.get("/dashboard").await.csrf();
     assert_eq!(
         sara.post(&retry, &[("csrf", &sara_csrf)]).await.status,

@@ -4,9 +4,6 @@
 //! back, a provider that is down (retried, then failed and dead-lettered while the payment
 //! stands), the reminders opt-out, the preferences API and the admins' delivery log.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -17,7 +14,8 @@ use saghat_core::notify::smtp::SmtpSettings;
 use saghat_core::notify::templates::Notice;
 use saghat_core::platform::jalali::JalaliMonth;
 use saghat_core::platform::money::Amount;
-use saghat_test_support::{self as common, Backend, TestApp};
+use saghat_test_support::smtp::SmtpServer;
+use saghat_test_support::{self as common, free_port, Backend, TestApp};
 use serde_json::{json, Value};
 
 common::on_both_databases!(
@@ -32,14 +30,6 @@ common::on_both_databases!(
     preferences_are_validated_per_field,
     the_delivery_log_is_for_admins_and_filters,
 );
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn smtp_to(port: u16) -> impl FnOnce(&mut Config) {
     move |config: &mut Config| {
@@ -240,97 +230,8 @@ async fn a_channel_that_is_off_is_logged_as_skipped(backend: Backend) {
     assert_eq!(delivery_jobs(&app).await, 0, "nothing to deliver");
 }
 
-/// aiosmtpd on a free port, delivering into a Maildir; killed when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-const PYTHON: &str = "/usr/bin/python3";
-
-impl SmtpServer {
-    /// `None` (after failing under CI) without Python's aiosmtpd.
-    fn start() -> Option<SmtpServer> {
-        let has_it = Command::new(PYTHON)
-            .args(["-c", "import aiosmtpd"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !has_it {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI needs python3-aiosmtpd"
-            );
-            eprintln!("skipped: no python3 with aiosmtpd");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let maildir = dir.path().join("maildir");
-        let child = Command::new(PYTHON)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let server = SmtpServer {
-            child,
-            port,
-            maildir,
-            _dir: dir,
-        };
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(server)
-    }
-
-    /// The delivered messages as Python's `email` package reads them.
-    fn messages(&self) -> Vec<Value> {
-        const READ: &str = r#"
-import email.policy, json, mailbox, sys
-out = []
-for _, msg in sorted(mailbox.Maildir(sys.argv[1], create=False).items()):
-    msg = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    parts = [{"type": p.get_content_type(), "content": p.get_content()}
-             for p in msg.walk() if not p.is_multipart()]
-    out.append({"to": str(msg["To"]), "subject": str(msg["Subject"]),
-                "message_id": str(msg["Message-ID"]), "content_type": msg.get_content_type(),
-                "parts": parts})
-json.dump(out, sys.stdout, ensure_ascii=False)
-"#;
-        if !self.maildir.join("new").exists() {
-            return vec![];
-        }
-        let output = Command::new(PYTHON)
-            .args(["-c", READ])
-            .arg(&self.maildir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn the_email_arrives_at_a_real_smtp_server(backend: Backend) {
-    let Some(smtp) = SmtpServer::start() else {
+    let Some(smtp) = SmtpServer::start_plain() else {
         return;
     };
     let Some(app) = TestApp::spawn_with(backend, |config| {

@@ -3,12 +3,9 @@
 
 use saghat_test_support as common;
 
-use std::collections::HashMap;
-
 use chrono::Duration;
 use chrono_tz::Tz;
-use common::{Backend, TestApp, ADMIN, ADMIN_PASSWORD, PASSWORD};
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use common::{Backend, Page, TestApp, ADMIN, ADMIN_PASSWORD, PASSWORD};
 use reqwest::{Method, StatusCode};
 use saghat_core::platform::jalali::JalaliMonth;
 use serde_json::json;
@@ -38,152 +35,6 @@ common::on_both_databases!(
 /// Tokens last a year: these tests move through months.
 async fn spawn(backend: Backend) -> Option<TestApp> {
     TestApp::spawn_with(backend, |c| c.jwt_expire_minutes = 60 * 24 * 365).await
-}
-
-/// A page as a browser got it.
-struct Page {
-    status: StatusCode,
-    location: String,
-    set_cookies: Vec<String>,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    /// The CSRF token of the page's first form.
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .unwrap_or_else(|| panic!("no CSRF field in: {}", self.body));
-        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
-        rest[..rest.find('"').unwrap()].to_string()
-    }
-
-    /// The text of the error shown under field `id`.
-    fn field_error(&self, id: &str) -> String {
-        let marker = format!("id=\"{id}-error\">");
-        let at = self
-            .body
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no error for {id} in: {}", self.body));
-        let rest = &self.body[at + marker.len()..];
-        rest[..rest.find("</p>").unwrap()].to_string()
-    }
-
-    fn cookie(&self, name: &str) -> Option<&str> {
-        self.set_cookies
-            .iter()
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(String::as_str)
-    }
-
-    fn has(&self, text: &str) -> bool {
-        self.body.contains(text)
-    }
-}
-
-/// A browser: a cookie jar and no automatic redirects.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: HashMap<String, String>,
-    headers: Vec<(&'static str, &'static str)>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Browser {
-            app,
-            cookies: HashMap::new(),
-            // What a browser asks for when it opens a page.
-            headers: vec![("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
-        }
-    }
-
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let mut request = self.app.http.request(method, self.app.url(path));
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header(COOKIE, jar.join("; "));
-        }
-        for (name, value) in &self.headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(form) = form {
-            request = request.form(form);
-        }
-        let response = request.send().await.expect("request sent");
-        let set_cookies: Vec<String> = response
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect();
-        for cookie in &set_cookies {
-            let (pair, attributes) = cookie.split_once(';').unwrap_or((cookie, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attributes.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-        Page {
-            status: response.status(),
-            location: response
-                .headers()
-                .get(LOCATION)
-                .map(|v| v.to_str().unwrap().to_string())
-                .unwrap_or_default(),
-            set_cookies,
-            headers: response.headers().clone(),
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let page = self.send(Method::GET, path, None).await;
-        assert!(
-            page.status == StatusCode::OK || page.status == StatusCode::SEE_OTHER,
-            "GET {path}: {} {}",
-            page.status,
-            page.body
-        );
-        page
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.send(Method::POST, path, Some(form)).await
-    }
-
-    /// Fills in a form of page `from` and submits it to `action` with the page's CSRF token.
-    async fn submit(&mut self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
-        let csrf = self.get(from).await.csrf();
-        let mut form = fields.to_vec();
-        form.push(("csrf", &csrf));
-        self.post(action, &form).await
-    }
-
-    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
-        let page = self
-            .submit(
-                "/login",
-                "/login",
-                &[("username", username), ("password", password)],
-            )
-            .await;
-        assert_eq!(
-            page.status,
-            StatusCode::SEE_OTHER,
-            "sign in {username}: {}",
-            page.body
-        );
-        page
-    }
 }
 
 /// Sara, who sat out the Azar in which the admin borrowed.
@@ -226,7 +77,7 @@ async fn signing_in_and_out(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     let home = browser.get("/").await;
     assert_eq!(
         (home.status, home.location.as_str()),
@@ -309,7 +160,7 @@ async fn signing_in_and_out(backend: Backend) {
     );
 
     // No open redirect after sign-in.
-    let mut other = Browser::new(&app);
+    let mut other = app.browser();
     let csrf = other.get("/login").await.csrf();
     let page = other
         .post(
@@ -355,7 +206,7 @@ async fn session_cookies_are_secure_behind_an_https_proxy(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| c.trust_proxy_headers = true).await else {
         return;
     };
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     browser.headers.push(("x-forwarded-proto", "https"));
     assert!(browser
         .get("/login")
@@ -374,9 +225,9 @@ async fn forms_refuse_a_missing_or_foreign_csrf_token(backend: Backend) {
     };
     let admin = app.admin_token().await;
     app.member(&admin, "sara", "0").await;
-    let mut sara = Browser::new(&app);
+    let mut sara = app.browser();
     sara.sign_in("sara", PASSWORD).await;
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let boss_csrf = boss.get("/dashboard").await.csrf();
     let pay = [("membership_fee", "20"), ("bitpin_payment_id", "bp-1")];
@@ -415,7 +266,7 @@ async fn forms_refuse_a_missing_or_foreign_csrf_token(backend: Backend) {
     assert_eq!(app.count("loans").await, 0);
 
     // Sign-in is protected too: its token comes with the sign-in page's own cookie.
-    let mut stranger = Browser::new(&app);
+    let mut stranger = app.browser();
     let login = [("username", ADMIN), ("password", ADMIN_PASSWORD)];
     assert_eq!(
         stranger.post("/login", &login).await.status,
@@ -442,7 +293,7 @@ async fn the_dashboard_shows_the_month_and_takes_a_payment(backend: Backend) {
     };
     let admin = app.admin_token().await;
     app.member(&admin, "sara", "40").await;
-    let mut sara = Browser::new(&app);
+    let mut sara = app.browser();
     sara.sign_in("sara", PASSWORD).await;
 
     let page = sara.get("/dashboard").await;
@@ -558,7 +409,7 @@ async fn payment_errors_are_shown_next_to_their_fields(backend: Backend) {
     )
     .await;
     app.member(&admin, "sara", "0").await;
-    let mut sara = Browser::new(&app);
+    let mut sara = app.browser();
     sara.sign_in("sara", PASSWORD).await;
     let pay = |fee: &'static str, bitpin: &'static str| {
         [("membership_fee", fee), ("bitpin_payment_id", bitpin)]
@@ -633,7 +484,7 @@ async fn the_fund_page_runs_the_draw_and_shows_its_log(backend: Backend) {
     let admin = app.admin_token().await;
     let (_, sara) = app.member(&admin, "sara", "20").await;
     let (_, omid) = app.member(&admin, "omid", "0").await;
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     browser.sign_in("omid", PASSWORD).await;
 
     let page = browser.get("/fund").await;
@@ -709,7 +560,7 @@ async fn the_current_loan_shows_its_progress(backend: Backend) {
         return;
     };
     admin_borrows_40(&app).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
 
     let page = browser.get("/dashboard").await;
@@ -780,7 +631,7 @@ async fn admins_manage_members_and_settings(backend: Backend) {
     };
     let admin = app.admin_token().await;
     app.member(&admin, "sara", "0").await;
-    let mut sara = Browser::new(&app);
+    let mut sara = app.browser();
     sara.sign_in("sara", PASSWORD).await;
     for path in ["/admin/members", "/admin/config", "/admin/loans"] {
         assert_eq!(
@@ -807,7 +658,7 @@ async fn admins_manage_members_and_settings(backend: Backend) {
         .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
 
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.get("/admin/members").await;
     assert!(page.has("<bdi>sara</bdi></a></td>") && page.has("<bdi>admin</bdi></a></td>"));
@@ -958,7 +809,7 @@ async fn the_loan_history_filters_by_jalali_month(backend: Backend) {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         next_month(&app);
     }
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.get("/admin/loans").await;
     assert!(page.has("<td>Azar 1405</td>") && page.has("<td>Dey 1405</td>"));
@@ -994,7 +845,7 @@ async fn persian_is_right_to_left_with_persian_digits(backend: Backend) {
     let admin = app.admin_token().await;
     let (_, sara) = app.member(&admin, "sara", "0").await;
     app.pay(&sara, "1250", None).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     let login = browser.get("/login?lang=fa").await;
     assert!(login.has("<html lang=\"fa\" dir=\"rtl\""));
     assert!(login.has("نام کاربری") && login.has("href=\"/login?lang=en\""));
@@ -1048,7 +899,7 @@ async fn static_assets_and_security_headers(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     let js = browser.get("/static/htmx.min.js").await;
     assert_eq!(js.headers["content-type"], "text/javascript; charset=utf-8");
     assert!(js.body.contains("htmx") && js.body.len() > 10_000);
@@ -1102,7 +953,7 @@ async fn sign_in_never_redirects_off_site(backend: Backend) {
     ];
     // From the sign-in form's hidden field.
     for next in evil {
-        let mut browser = Browser::new(&app);
+        let mut browser = app.browser();
         let csrf = browser.get("/login").await.csrf();
         let page = browser
             .post(
@@ -1118,7 +969,7 @@ async fn sign_in_never_redirects_off_site(backend: Backend) {
         stays_on_site(&page, next);
     }
     // From the link a signed-in user follows (`/login?next=…` as the issue showed it).
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
     for next in evil {
         let encoded: String = next.bytes().map(|b| format!("%{b:02X}")).collect();
@@ -1134,7 +985,7 @@ async fn sign_in_never_redirects_off_site(backend: Backend) {
     // A path of this site still works, with its query.
     let page = browser.get("/login?next=%2Ffund%3Fx%3D1").await;
     assert_eq!(page.location, "/fund?x=1");
-    let mut other = Browser::new(&app);
+    let mut other = app.browser();
     let csrf = other.get("/login").await.csrf();
     let page = other
         .post(
@@ -1193,7 +1044,7 @@ async fn errors_are_html_pages_with_the_navigation(backend: Backend) {
     };
     let admin = app.admin_token().await;
     app.member(&admin, "sara", "0").await;
-    let mut sara = Browser::new(&app);
+    let mut sara = app.browser();
     sara.sign_in("sara", PASSWORD).await;
 
     // A member opening an admin page: 403, with the member's own navigation.
@@ -1233,7 +1084,7 @@ async fn errors_are_html_pages_with_the_navigation(backend: Backend) {
         .send(Method::GET, "/dashboard/nope?lang=fa", None)
         .await;
     assert_error_page(&page, StatusCode::NOT_FOUND, "چنین صفحه‌ای وجود ندارد.");
-    let mut stranger = Browser::new(&app);
+    let mut stranger = app.browser();
     let page = stranger.send(Method::GET, "/nope", None).await;
     assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
     assert!(page.has("href=\"/login\""));
@@ -1251,7 +1102,7 @@ async fn errors_are_html_pages_with_the_navigation(backend: Backend) {
     );
 
     // An admin opening a member who does not exist.
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.send(Method::GET, "/admin/members/999999", None).await;
     assert_error_page(&page, StatusCode::NOT_FOUND, "There is no such page.");
@@ -1278,7 +1129,7 @@ async fn a_database_error_on_a_page_is_an_html_page(backend: Backend) {
     };
     let admin = app.admin_token().await;
     app.member(&admin, "sara", "0").await;
-    let mut sara = Browser::new(&app);
+    let mut sara = app.browser();
     sara.sign_in("sara", PASSWORD).await;
     assert_eq!(sara.get("/dashboard").await.status, StatusCode::OK);
     // The table the dashboard reads is gone: a bug on our side, a 500.
@@ -1324,7 +1175,7 @@ async fn admins_edit_deactivate_and_follow_members(backend: Backend) {
     next_month(&app);
     assert_eq!(app.pay(&sara, "25.5", None).await.0, StatusCode::CREATED);
 
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.get("/admin/members").await;
     // Who paid this month (Dey), each balance and loan, and the fund's cash.
@@ -1426,7 +1277,7 @@ async fn admins_edit_deactivate_and_follow_members(backend: Backend) {
     assert!(page.has("<strong>0</strong> of 2 paid"));
 
     // Deactivating signs her out everywhere; reactivating lets her back in.
-    let mut sara_web = Browser::new(&app);
+    let mut sara_web = app.browser();
     sara_web.sign_in("sara", PASSWORD).await;
     let off = boss
         .submit(&edit, &format!("{edit}/active"), &[("active", "0")])
@@ -1455,7 +1306,7 @@ async fn admins_edit_deactivate_and_follow_members(backend: Backend) {
 
     // A new password: the old one stops working, every session of hers ends, and the audit
     // log records the reset without the password.
-    let mut sara_web = Browser::new(&app);
+    let mut sara_web = app.browser();
     sara_web.sign_in("sara", PASSWORD).await;
     let reset = format!("{edit}/password");
     let short = boss.submit(&edit, &reset, &[("password", "short")]).await;
@@ -1550,11 +1401,11 @@ async fn the_dashboard_says_whether_you_take_part_and_what_is_left_to_repay(back
     .await;
     let (_, sara) = app.member(&admin, "sara", "0").await;
     let (_, omid) = app.member(&admin, "omid", "50").await;
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
-    let mut sara_web = Browser::new(&app);
+    let mut sara_web = app.browser();
     sara_web.sign_in("sara", PASSWORD).await;
-    let mut omid_web = Browser::new(&app);
+    let mut omid_web = app.browser();
     omid_web.sign_in("omid", PASSWORD).await;
 
     let page = boss.get("/dashboard").await;
@@ -1632,7 +1483,7 @@ async fn the_dashboard_says_whether_you_take_part_and_what_is_left_to_repay(back
         )
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER);
-    let mut neda = Browser::new(&app);
+    let mut neda = app.browser();
     neda.sign_in("neda", PASSWORD).await;
     assert!(!neda.get("/dashboard").await.has("id=\"draw-status\""));
 }
@@ -1651,7 +1502,7 @@ async fn persian_digits_and_separators_everywhere(backend: Backend) {
         .call(Method::POST, "/api/loans/start", Some(&admin), None)
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     browser.get("/login?lang=fa").await;
     browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
 
@@ -1718,7 +1569,7 @@ async fn the_fund_page_names_who_blocks_the_draw(backend: Backend) {
     let (_, sara) = app.member(&admin, "sara", "0").await;
     app.member(&admin, "omid", "0").await;
     app.pay(&sara, "20", None).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     browser.sign_in("sara", PASSWORD).await;
     let page = browser.get("/fund").await;
     // Admins pay like every member: the admin is among those the draw waits for.
@@ -1731,7 +1582,7 @@ async fn the_fund_page_names_who_blocks_the_draw(backend: Backend) {
     let page = browser.get("/fund?lang=fa").await;
     assert!(page.has("<strong>در انتظار پرداخت:</strong> <bdi>admin، omid</bdi>"));
     assert!(page.has("مدیران اعضای پرداخت‌کننده صندوق‌اند"));
-    let mut boss = Browser::new(&app);
+    let mut boss = app.browser();
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.get("/admin/config?lang=en").await;
     assert!(page.has("id=\"admins-pay\">Admins are fund members who pay"));
@@ -1746,7 +1597,7 @@ async fn members_choose_how_they_are_notified(backend: Backend) {
     };
     let admin = app.admin_token().await;
     let (_, sara) = app.member(&admin, "sara", "0").await;
-    let mut browser = Browser::new(&app);
+    let mut browser = app.browser();
     browser.sign_in("sara", PASSWORD).await;
     let page = browser.get("/notifications?lang=fa").await;
     assert!(

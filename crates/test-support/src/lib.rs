@@ -18,6 +18,11 @@ use saghat_http::app::{self, AppState};
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
+mod browser;
+pub use browser::{Browser, Page};
+pub mod smtp;
+pub use smtp::free_port;
+
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "member-password-1";
@@ -303,6 +308,11 @@ impl TestApp {
             worker,
             _dir: dir,
         })
+    }
+
+    /// A browser on the web pages, with no session yet.
+    pub fn browser(&self) -> Browser<'_> {
+        Browser::new(&self.http, &self.base)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -41,18 +41,10 @@ pub fn loan_schedule(
     Some(Schedule {
         left,
         minimum,
-        last: units(last),
+        last: Amount::from_sum_units(last),
         next_due,
         last_due: months_after(next_due, left - 1),
     })
-}
-
-fn units(n: i128) -> Amount {
-    const WHOLE: i128 = 100_000_000;
-    Amount::from_split_sum(
-        i64::try_from(n / WHOLE).unwrap_or(i64::MAX),
-        (n % WHOLE) as i64,
-    )
 }
 
 /// The month `count` months after `month`, if it is a year we can name.

@@ -304,12 +304,7 @@ pub async fn retry(
 ) -> Result<JobDetail, JobAdminError> {
     let backend = ctx.db.backend;
     let mut tx = ctx.db.begin_write().await?;
-    let before = find(&mut tx, backend, id, true)
-        .await?
-        .ok_or(JobAdminError::NotFound)?;
-    if before.job.state == JobState::Running {
-        return Err(JobAdminError::Running);
-    }
+    let before = find_idle(&mut tx, backend, id).await?;
     let retry = match backend {
         Backend::Postgres => {
             "UPDATE river_job SET state = 'available', \
@@ -357,12 +352,7 @@ pub async fn discard(
 ) -> Result<JobDetail, JobAdminError> {
     let backend = ctx.db.backend;
     let mut tx = ctx.db.begin_write().await?;
-    let job = find(&mut tx, backend, id, true)
-        .await?
-        .ok_or(JobAdminError::NotFound)?;
-    if job.job.state == JobState::Running {
-        return Err(JobAdminError::Running);
-    }
+    let job = find_idle(&mut tx, backend, id).await?;
     let deleted = sqlx::query("DELETE FROM river_job WHERE id = $1 AND state != 'running'")
         .bind(id)
         .execute(&mut **tx)
@@ -373,6 +363,21 @@ pub async fn discard(
     }
     record(&mut tx, ctx, actor, meta, "job_discarded", &job, None).await?;
     tx.commit().await?;
+    Ok(job)
+}
+
+/// The job, locked for the rest of the transaction, unless it is missing or running.
+async fn find_idle(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: i64,
+) -> Result<JobDetail, JobAdminError> {
+    let job = find(conn, backend, id, true)
+        .await?
+        .ok_or(JobAdminError::NotFound)?;
+    if job.job.state == JobState::Running {
+        return Err(JobAdminError::Running);
+    }
     Ok(job)
 }
 

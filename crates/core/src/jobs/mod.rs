@@ -59,19 +59,28 @@ pub async fn enqueue(
         .rows_affected()
         == 1;
     if inserted {
-        // Without it a worker finds the job only at its next poll (about a second later).
-        let notify = match backend {
-            Backend::Postgres => {
-                "SELECT 1 FROM (SELECT pg_notify(current_schema() || '.river_insert', $1)) AS sent"
-            }
-            Backend::Sqlite => {
-                "INSERT INTO river_notification (payload, topic) VALUES ($1, 'river_insert')"
-            }
-        };
-        sqlx::query(notify)
-            .bind(serde_json::json!({ "queue": QUEUE }).to_string())
-            .execute(&mut *conn)
-            .await?;
+        wake_workers(conn, backend).await?;
     }
     Ok(inserted)
+}
+
+/// Tells River's workers that jobs were just inserted into [`QUEUE`], in the caller's
+/// transaction. Without it a worker finds them only at its next poll (about a second later).
+pub(crate) async fn wake_workers(
+    conn: &mut AnyConnection,
+    backend: Backend,
+) -> Result<(), sqlx::Error> {
+    let notify = match backend {
+        Backend::Postgres => {
+            "SELECT 1 FROM (SELECT pg_notify(current_schema() || '.river_insert', $1)) AS sent"
+        }
+        Backend::Sqlite => {
+            "INSERT INTO river_notification (payload, topic) VALUES ($1, 'river_insert')"
+        }
+    };
+    sqlx::query(notify)
+        .bind(serde_json::json!({ "queue": QUEUE }).to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

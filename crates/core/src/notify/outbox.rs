@@ -369,18 +369,7 @@ async fn enqueue_queued(
         .await?
         .rows_affected();
     if inserted > 0 {
-        let notify = match backend {
-            Backend::Postgres => {
-                "SELECT 1 FROM (SELECT pg_notify(current_schema() || '.river_insert', $1)) AS sent"
-            }
-            Backend::Sqlite => {
-                "INSERT INTO river_notification (payload, topic) VALUES ($1, 'river_insert')"
-            }
-        };
-        sqlx::query(notify)
-            .bind(serde_json::json!({ "queue": jobs::QUEUE }).to_string())
-            .execute(&mut *conn)
-            .await?;
+        jobs::wake_workers(conn, backend).await?;
     }
     Ok(inserted)
 }

@@ -89,10 +89,7 @@ impl Notice {
     }
 
     pub fn render(&self, lang: Lang) -> Rendered {
-        let (subject, paragraphs) = match lang {
-            Lang::Fa => self.persian(),
-            Lang::En => self.english(),
-        };
+        let (subject, paragraphs) = self.paragraphs(lang);
         let text = format!("{}\n", paragraphs.join("\n\n"));
         let body: String = paragraphs
             .iter()
@@ -112,33 +109,32 @@ impl Notice {
         }
     }
 
-    fn persian(&self) -> (String, Vec<String>) {
-        let l = Lang::Fa;
-        let money = |a: Amount| format!("{} USDT", l.amount(a));
-        let sign = "صندوق قرض‌الحسنه".to_string();
+    /// The subject and the paragraphs: each notice's layout once, its sentences from `lang`'s
+    /// [`Phrases`] (months, digits and amounts already in the language's own writing).
+    fn paragraphs(&self, lang: Lang) -> (String, Vec<String>) {
+        let p = match lang {
+            Lang::Fa => &PERSIAN,
+            Lang::En => &ENGLISH,
+        };
+        let money = |a: Amount| format!("{} USDT", lang.amount(a));
+        let sign = p.sign.to_string();
         match self {
             Notice::PaymentRecorded {
                 month,
                 fee,
                 repayment,
             } => {
-                let m = l.jalali_month(*month);
-                let mut lines = vec![format!(
-                    "پرداخت شما برای {m} ثبت شد: حق عضویت {}.",
-                    money(*fee)
-                )];
+                let m = lang.jalali_month(*month);
+                let mut lines = vec![(p.payment)(&m, &money(*fee))];
                 if let Some(r) = repayment {
-                    lines.push(format!("قسط وام: {}.", money(*r)));
+                    lines.push((p.repayment)(&money(*r)));
                 }
                 lines.push(sign);
-                (format!("پرداخت {m} ثبت شد"), lines)
+                ((p.payment_subject)(&m), lines)
             }
             Notice::LoanSettled { amount } => (
-                "وام شما تسویه شد".into(),
-                vec![
-                    format!("وام {} شما به‌طور کامل بازپرداخت شد.", money(*amount)),
-                    sign,
-                ],
+                p.settled_subject.into(),
+                vec![(p.settled)(&money(*amount)), sign],
             ),
             Notice::DrawRan {
                 month,
@@ -146,168 +142,122 @@ impl Notice {
                 amount,
                 you_won,
             } => {
-                let m = l.jalali_month(*month);
+                let m = lang.jalali_month(*month);
                 let result = match (winner, amount) {
-                    (Some(name), Some(a)) => {
-                        format!("قرعه‌کشی {m} انجام شد: وام {} به {name} رسید.", money(*a))
-                    }
-                    _ => format!("قرعه‌کشی {m} انجام شد: این ماه وامی به کسی نرسید."),
+                    (Some(name), Some(a)) => (p.draw_won_by)(&m, &money(*a), name),
+                    _ => (p.draw_no_winner)(&m),
                 };
-                let yours = if *you_won {
-                    "تبریک! برنده‌ی این ماه شما هستید."
-                } else {
-                    "این ماه وام به شما نرسید."
-                };
-                (
-                    format!("نتیجه‌ی قرعه‌کشی {m}"),
-                    vec![result, yours.into(), sign],
-                )
+                let yours = if *you_won { p.you_won } else { p.you_lost };
+                ((p.draw_subject)(&m), vec![result, yours.into(), sign])
             }
             Notice::FeeReminder {
                 month,
                 min_fee,
                 day,
             } => {
-                let m = l.jalali_month(*month);
+                let m = lang.jalali_month(*month);
                 (
-                    format!("یادآوری حق عضویت {m}"),
-                    vec![
-                        format!(
-                            "امروز {} {m} است و حق عضویت این ماه شما هنوز پرداخت نشده است. کمترین مبلغ: {}.",
-                            l.int(i64::from(*day)),
-                            money(*min_fee)
-                        ),
-                        sign,
-                    ],
+                    (p.reminder_subject)(&m),
+                    vec![(p.reminder)(*day, &m, &money(*min_fee)), sign],
                 )
             }
             Notice::FewLeftToPay { month, left } => {
-                let m = l.jalali_month(*month);
+                let m = lang.jalali_month(*month);
                 (
-                    format!("تنها {} نفر مانده‌اند", l.int(*left)),
-                    vec![
-                        format!(
-                            "تنها {} نفر حق عضویت {m} را هنوز نپرداخته‌اند؛ پس از آن قرعه‌کشی انجام می‌شود.",
-                            l.int(*left)
-                        ),
-                        sign,
-                    ],
+                    (p.few_left_subject)(*left, &m),
+                    vec![(p.few_left)(*left, &m), sign],
                 )
             }
             Notice::DrawReady { month } => {
-                let m = l.jalali_month(*month);
-                (
-                    format!("قرعه‌کشی {m} آماده است"),
-                    vec![
-                        format!(
-                            "همه‌ی اعضا حق عضویت {m} را پرداخته‌اند؛ قرعه‌کشی را می‌توانید انجام دهید."
-                        ),
-                        sign,
-                    ],
-                )
-            }
-        }
-    }
-
-    fn english(&self) -> (String, Vec<String>) {
-        let l = Lang::En;
-        let money = |a: Amount| format!("{} USDT", l.amount(a));
-        let sign = "Saghat loan fund".to_string();
-        match self {
-            Notice::PaymentRecorded {
-                month,
-                fee,
-                repayment,
-            } => {
-                let m = l.jalali_month(*month);
-                let mut lines = vec![format!(
-                    "Your payment for {m} was recorded: membership fee {}.",
-                    money(*fee)
-                )];
-                if let Some(r) = repayment {
-                    lines.push(format!("Loan repayment: {}.", money(*r)));
-                }
-                lines.push(sign);
-                (format!("Payment for {m} recorded"), lines)
-            }
-            Notice::LoanSettled { amount } => (
-                "Your loan is settled".into(),
-                vec![
-                    format!("Your loan of {} is fully repaid.", money(*amount)),
-                    sign,
-                ],
-            ),
-            Notice::DrawRan {
-                month,
-                winner,
-                amount,
-                you_won,
-            } => {
-                let m = l.jalali_month(*month);
-                let result = match (winner, amount) {
-                    (Some(name), Some(a)) => {
-                        format!(
-                            "The {m} draw has run: a loan of {} went to {name}.",
-                            money(*a)
-                        )
-                    }
-                    _ => format!("The {m} draw has run: no one received a loan this month."),
-                };
-                let yours = if *you_won {
-                    "Congratulations, you won this month's loan."
-                } else {
-                    "You did not receive the loan this month."
-                };
-                (
-                    format!("The {m} draw result"),
-                    vec![result, yours.into(), sign],
-                )
-            }
-            Notice::FeeReminder {
-                month,
-                min_fee,
-                day,
-            } => {
-                let m = l.jalali_month(*month);
-                (
-                    format!("Reminder: membership fee for {m}"),
-                    vec![
-                        format!(
-                            "It is day {day} of {m} and your membership fee for this month is not paid yet. Minimum: {}.",
-                            money(*min_fee)
-                        ),
-                        sign,
-                    ],
-                )
-            }
-            Notice::FewLeftToPay { month, left } => {
-                let m = l.jalali_month(*month);
-                let who = if *left == 1 {
-                    "member is"
-                } else {
-                    "members are"
-                };
-                (
-                    format!("Only {left} left to pay for {m}"),
-                    vec![
-                        format!("Only {left} {who} left to pay the membership fee for {m}; then the draw can run."),
-                        sign,
-                    ],
-                )
-            }
-            Notice::DrawReady { month } => {
-                let m = l.jalali_month(*month);
-                (
-                    format!("The {m} draw is ready"),
-                    vec![
-                        format!("Every member has paid the fee for {m}: you can run the draw."),
-                        sign,
-                    ],
-                )
+                let m = lang.jalali_month(*month);
+                ((p.ready_subject)(&m), vec![(p.ready)(&m), sign])
             }
         }
     }
 }
+
+/// One language's sentences for the notices. `m` is the month and amounts come written out,
+/// both in the language's digits; counts and days come as numbers, for the language to write.
+struct Phrases {
+    sign: &'static str,
+    payment_subject: fn(m: &str) -> String,
+    payment: fn(m: &str, fee: &str) -> String,
+    repayment: fn(amount: &str) -> String,
+    settled_subject: &'static str,
+    settled: fn(amount: &str) -> String,
+    draw_subject: fn(m: &str) -> String,
+    draw_won_by: fn(m: &str, amount: &str, name: &str) -> String,
+    draw_no_winner: fn(m: &str) -> String,
+    you_won: &'static str,
+    you_lost: &'static str,
+    reminder_subject: fn(m: &str) -> String,
+    reminder: fn(day: u32, m: &str, min_fee: &str) -> String,
+    few_left_subject: fn(left: i64, m: &str) -> String,
+    few_left: fn(left: i64, m: &str) -> String,
+    ready_subject: fn(m: &str) -> String,
+    ready: fn(m: &str) -> String,
+}
+
+static PERSIAN: Phrases = Phrases {
+    sign: "صندوق قرض‌الحسنه",
+    payment_subject: |m| format!("پرداخت {m} ثبت شد"),
+    payment: |m, fee| format!("پرداخت شما برای {m} ثبت شد: حق عضویت {fee}."),
+    repayment: |amount| format!("قسط وام: {amount}."),
+    settled_subject: "وام شما تسویه شد",
+    settled: |amount| format!("وام {amount} شما به‌طور کامل بازپرداخت شد."),
+    draw_subject: |m| format!("نتیجه‌ی قرعه‌کشی {m}"),
+    draw_won_by: |m, amount, name| format!("قرعه‌کشی {m} انجام شد: وام {amount} به {name} رسید."),
+    draw_no_winner: |m| format!("قرعه‌کشی {m} انجام شد: این ماه وامی به کسی نرسید."),
+    you_won: "تبریک! برنده‌ی این ماه شما هستید.",
+    you_lost: "این ماه وام به شما نرسید.",
+    reminder_subject: |m| format!("یادآوری حق عضویت {m}"),
+    reminder: |day, m, min_fee| {
+        format!(
+            "امروز {} {m} است و حق عضویت این ماه شما هنوز پرداخت نشده است. کمترین مبلغ: {min_fee}.",
+            Lang::Fa.int(i64::from(day))
+        )
+    },
+    few_left_subject: |left, _| format!("تنها {} نفر مانده‌اند", Lang::Fa.int(left)),
+    few_left: |left, m| {
+        format!(
+            "تنها {} نفر حق عضویت {m} را هنوز نپرداخته‌اند؛ پس از آن قرعه‌کشی انجام می‌شود.",
+            Lang::Fa.int(left)
+        )
+    },
+    ready_subject: |m| format!("قرعه‌کشی {m} آماده است"),
+    ready: |m| format!("همه‌ی اعضا حق عضویت {m} را پرداخته‌اند؛ قرعه‌کشی را می‌توانید انجام دهید."),
+};
+
+static ENGLISH: Phrases = Phrases {
+    sign: "Saghat loan fund",
+    payment_subject: |m| format!("Payment for {m} recorded"),
+    payment: |m, fee| format!("Your payment for {m} was recorded: membership fee {fee}."),
+    repayment: |amount| format!("Loan repayment: {amount}."),
+    settled_subject: "Your loan is settled",
+    settled: |amount| format!("Your loan of {amount} is fully repaid."),
+    draw_subject: |m| format!("The {m} draw result"),
+    draw_won_by: |m, amount, name| {
+        format!("The {m} draw has run: a loan of {amount} went to {name}.")
+    },
+    draw_no_winner: |m| format!("The {m} draw has run: no one received a loan this month."),
+    you_won: "Congratulations, you won this month's loan.",
+    you_lost: "You did not receive the loan this month.",
+    reminder_subject: |m| format!("Reminder: membership fee for {m}"),
+    reminder: |day, m, min_fee| {
+        format!("It is day {day} of {m} and your membership fee for this month is not paid yet. Minimum: {min_fee}.")
+    },
+    few_left_subject: |left, m| format!("Only {left} left to pay for {m}"),
+    few_left: |left, m| {
+        let who = if left == 1 {
+            "member is"
+        } else {
+            "members are"
+        };
+        format!("Only {left} {who} left to pay the membership fee for {m}; then the draw can run.")
+    },
+    ready_subject: |m| format!("The {m} draw is ready"),
+    ready: |m| format!("Every member has paid the fee for {m}: you can run the draw."),
+};
 
 /// Text made safe inside HTML elements and attribute values.
 pub fn escape(text: &str) -> String {

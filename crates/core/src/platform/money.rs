@@ -82,6 +82,15 @@ impl Amount {
         Amount(whole as i128 * UNITS_PER_WHOLE + fraction_units as i128)
     }
 
+    /// An amount of `units` minor units, as computed by sums and splits of amounts (whole units
+    /// beyond `i64` saturate, as [`Amount::from_split_sum`] bounds them).
+    pub fn from_sum_units(units: i128) -> Self {
+        Self::from_split_sum(
+            i64::try_from(units / UNITS_PER_WHOLE).unwrap_or(i64::MAX),
+            (units % UNITS_PER_WHOLE) as i64,
+        )
+    }
+
     /// Whole currency units, e.g. `Amount::whole(20)` is 20 USDT.
     pub const fn whole(n: i64) -> Self {
         Amount(n as i128 * UNITS_PER_WHOLE)

@@ -55,11 +55,11 @@ pub struct Installment {
 
 impl Installment {
     pub fn amount(&self) -> Amount {
-        units(self.principal.units() + self.charge.units())
+        Amount::from_sum_units(self.principal.units() + self.charge.units())
     }
 
     pub fn outstanding(&self) -> Amount {
-        units(self.amount().units() - self.paid.units())
+        Amount::from_sum_units(self.amount().units() - self.paid.units())
     }
 
     pub fn is_settled(&self) -> bool {
@@ -113,8 +113,8 @@ pub fn amortise(
             number: i as u32 + 1,
             due_month: month,
             due_on: due_date(month, terms.due_day, tz),
-            principal: units(p),
-            charge: units(c),
+            principal: Amount::from_sum_units(p),
+            charge: Amount::from_sum_units(c),
             paid: Amount::ZERO,
         });
     }
@@ -137,7 +137,7 @@ pub fn total_charge(terms: &Terms) -> Result<Amount, ScheduleError> {
             div_round_half_away(numerator, 10_000)
         }
     };
-    let total = units(units_);
+    let total = Amount::from_sum_units(units_);
     if !terms
         .principal
         .try_add(total)
@@ -210,8 +210,8 @@ pub fn apply_repayment(
         }
         let take = inst.outstanding().units().min(left);
         if take > 0 {
-            inst.paid = units(inst.paid.units() + take);
-            applied.push((inst.number, units(take)));
+            inst.paid = Amount::from_sum_units(inst.paid.units() + take);
+            applied.push((inst.number, Amount::from_sum_units(take)));
             left -= take;
         }
     }
@@ -223,7 +223,7 @@ pub fn apply_repayment(
 
 /// What is still owed over all installments.
 pub fn total_outstanding(installments: &[Installment]) -> Amount {
-    units(
+    Amount::from_sum_units(
         installments
             .iter()
             .map(|i| i.outstanding().units().max(0))
@@ -283,15 +283,6 @@ pub fn days_past_due(installments: &[Installment], today: NaiveDate) -> i64 {
 /// The delinquency bucket on `today`.
 pub fn delinquency(installments: &[Installment], today: NaiveDate) -> Delinquency {
     Delinquency::of_days(days_past_due(installments, today))
-}
-
-/// An amount of `n` minor units (within what sums of amounts hold).
-fn units(n: i128) -> Amount {
-    const WHOLE: i128 = 100_000_000;
-    Amount::from_split_sum(
-        i64::try_from(n / WHOLE).unwrap_or(i64::MAX),
-        (n % WHOLE) as i64,
-    )
 }
 
 #[cfg(test)]
@@ -537,15 +528,15 @@ mod tests {
             let parts: Vec<i128> = parts.into_iter().filter(|p| *p > 0).collect();
             let mut forward = s.clone();
             for p in &parts {
-                apply_repayment(&mut forward, units(*p)).unwrap();
+                apply_repayment(&mut forward, Amount::from_sum_units(*p)).unwrap();
             }
             let mut backward = s.clone();
             for p in parts.iter().rev() {
-                apply_repayment(&mut backward, units(*p)).unwrap();
+                apply_repayment(&mut backward, Amount::from_sum_units(*p)).unwrap();
             }
             let mut once = s.clone();
             if total > 0 {
-                apply_repayment(&mut once, units(total)).unwrap();
+                apply_repayment(&mut once, Amount::from_sum_units(total)).unwrap();
             }
             prop_assert_eq!(&forward, &backward);
             prop_assert_eq!(&forward, &once);

@@ -234,16 +234,7 @@ pub async fn retry(
     Query(back): Query<BackTo>,
     AdminForm(session, _form): AdminForm<PlainForm>,
 ) -> WebResult<Response> {
-    let outcome = admin::retry(&state, &session.user, &meta, id).await;
-    answer(
-        &state,
-        prefs,
-        &session,
-        back,
-        outcome.map(|_| ()),
-        "job_retried",
-    )
-    .await
+    act(&state, prefs, &meta, id, back, &session, Action::Retry).await
 }
 
 /// Deletes a job (`jobs::admin::discard`, as `DELETE /api/admin/jobs/{id}`).
@@ -255,16 +246,37 @@ pub async fn discard(
     Query(back): Query<BackTo>,
     AdminForm(session, _form): AdminForm<PlainForm>,
 ) -> WebResult<Response> {
-    let outcome = admin::discard(&state, &session.user, &meta, id).await;
-    answer(
-        &state,
-        prefs,
-        &session,
-        back,
-        outcome.map(|_| ()),
-        "job_discarded",
-    )
-    .await
+    act(&state, prefs, &meta, id, back, &session, Action::Discard).await
+}
+
+/// A job button on the page.
+#[derive(Clone, Copy)]
+enum Action {
+    Retry,
+    Discard,
+}
+
+/// Does `action` to job `id` and answers as the page does after either button.
+async fn act(
+    state: &AppState,
+    prefs: Prefs,
+    meta: &RequestMeta,
+    id: i64,
+    back: BackTo,
+    session: &Session,
+    action: Action,
+) -> WebResult<Response> {
+    let (outcome, done) = match action {
+        Action::Retry => (
+            admin::retry(state, &session.user, meta, id).await,
+            "job_retried",
+        ),
+        Action::Discard => (
+            admin::discard(state, &session.user, meta, id).await,
+            "job_discarded",
+        ),
+    };
+    answer(state, prefs, session, back, outcome.map(|_| ()), done).await
 }
 
 #[cfg(test)]
