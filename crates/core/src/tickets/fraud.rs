@@ -8,7 +8,6 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::approval::ApprovalPolicy;
 use crate::platform::lang::Lang;
 use crate::platform::money::Amount;
 
@@ -255,8 +254,14 @@ impl FraudReport {
     }
 }
 
-/// Runs every rule. `policy` gives the two-approver threshold that structuring stays under.
-pub fn evaluate(input: &FraudInput, config: &FraudConfig, policy: &ApprovalPolicy) -> FraudReport {
+/// Runs every rule. `two_approvers_above` is maker-checker's threshold
+/// (`approval::ApprovalPolicy`), the one structuring stays just under; passed as an amount so
+/// that approval, which reads the flags' severity, and fraud do not import each other.
+pub fn evaluate(
+    input: &FraudInput,
+    config: &FraudConfig,
+    two_approvers_above: Amount,
+) -> FraudReport {
     let sharing = Sharing::find(input, config);
     let rules = [
         amount_above_history(input, config),
@@ -267,7 +272,7 @@ pub fn evaluate(input: &FraudInput, config: &FraudConfig, policy: &ApprovalPolic
         shared(config, FlagCode::SharedPhone, sharing.phone),
         shared(config, FlagCode::SharedPayoutAddress, sharing.payout),
         shared(config, FlagCode::SharedClientAddress, sharing.client),
-        structuring(input, config, policy),
+        structuring(input, config, two_approvers_above),
     ];
     let flags: Vec<Flag> = rules.into_iter().flatten().collect();
     let highest = flags.iter().map(|f| f.severity).max();
@@ -435,8 +440,7 @@ fn shared(config: &FraudConfig, code: FlagCode, others: usize) -> Option<Flag> {
     )
 }
 
-fn structuring(input: &FraudInput, config: &FraudConfig, policy: &ApprovalPolicy) -> Option<Flag> {
-    let threshold = policy.two_approvers_above;
+fn structuring(input: &FraudInput, config: &FraudConfig, threshold: Amount) -> Option<Flag> {
     let amount = input.application.amount;
     if !threshold.is_positive() || amount > threshold {
         return None;
@@ -651,14 +655,13 @@ mod tests {
         }
     }
 
-    fn policy() -> ApprovalPolicy {
-        ApprovalPolicy {
-            two_approvers_above: usdt(1_000),
-        }
+    /// Maker-checker's threshold in these tests.
+    fn policy() -> Amount {
+        usdt(1_000)
     }
 
     fn run(input: &FraudInput) -> FraudReport {
-        evaluate(input, &FraudConfig::default(), &policy())
+        evaluate(input, &FraudConfig::default(), policy())
     }
 
     fn only(input: &FraudInput, code: FlagCode) -> Flag {
@@ -705,7 +708,7 @@ mod tests {
             ..FraudConfig::default()
         };
         input.application.amount = usdt(1_001);
-        let r = evaluate(&input, &config, &policy());
+        let r = evaluate(&input, &config, policy());
         assert!(r.fired(FlagCode::AmountAboveHistory));
         assert!(r.flags[0].explanation_en.contains("2.5×"));
     }
@@ -731,7 +734,7 @@ mod tests {
             extra_disposable_domains: vec!["notyopmail.com".into()],
             ..FraudConfig::default()
         };
-        assert!(evaluate(&input, &config, &policy()).fired(FlagCode::DisposableEmail));
+        assert!(evaluate(&input, &config, policy()).fired(FlagCode::DisposableEmail));
     }
 
     #[test]
