@@ -21,7 +21,7 @@ use saghat_core::platform::audit::RequestMeta;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_jobs))
-        .routes(routes!(summary))
+        .routes(routes!(queue_summary))
         .routes(routes!(get_job, discard_job))
         .routes(routes!(retry_job))
 }
@@ -78,7 +78,10 @@ async fn list_jobs(
 /// Jobs per state (the queue's depth) and how long the oldest available job has waited.
 #[utoipa::path(get, path = "/api/admin/jobs/summary", tag = "jobs", security(("bearer" = [])),
     responses((status = 200, body = QueueSummary), (status = 403, body = ErrorBody)))]
-async fn summary(State(state): State<AppState>, _admin: MainUser) -> ApiResult<Json<QueueSummary>> {
+async fn queue_summary(
+    State(state): State<AppState>,
+    _admin: MainUser,
+) -> ApiResult<Json<QueueSummary>> {
     let mut conn = state.db.pool.acquire().await?;
     Ok(Json(admin::summary(&mut conn, state.db.backend).await?))
 }
