@@ -344,6 +344,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 7,
+        name: "0007_tickets",
+        description: "tickets",
+        sql: include_str!("../../migrations/0007_tickets.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).
