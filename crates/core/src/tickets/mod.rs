@@ -4,7 +4,10 @@
 //! flags and the repayment schedule. The service, API and pages call them.
 
 pub mod approval;
+pub mod error;
 pub mod fraud;
 pub mod schedule;
+pub mod service;
 pub mod sla;
 pub mod state;
+pub mod store;
