@@ -406,25 +406,33 @@ async fn a_fraud_flag_is_stored_with_its_inputs(backend: Backend) {
 
 async fn two_concurrent_approvals_approve_exactly_once(backend: Backend) {
     let Some(f) = fund(backend).await else { return };
-    let ctx = f.app.state.ctx();
-    let ticket = under_review(&f, 6_000).await;
-    let m = meta();
-    let (a, b) = tokio::join!(
-        approve(ctx, &f.ali, &ticket.id, &m),
-        approve(ctx, &f.sara, &ticket.id, &m),
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    let mut ends = [a.state, b.state];
-    ends.sort();
-    assert_eq!(ends, [TicketState::UnderReview, TicketState::Approved]);
-    let approved: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM ticket_history WHERE ticket_id = $1 AND to_state = 'approved'",
-    )
-    .bind(&ticket.id)
-    .fetch_one(&f.app.state.db.pool)
-    .await
-    .unwrap();
-    assert_eq!(approved, 1);
-    assert_eq!(approvals(&f, &ticket.id).await.len(), 2);
-    assert_eq!(current(&f, &ticket.id).await.state, TicketState::Approved);
+    // Several rounds, each on its own ticket, with the two approvals started together on
+    // separate tasks: a lost update shows up as two "needs a second approval" answers.
+    for _ in 0..5 {
+        let ticket = under_review(&f, 6_000).await;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let tasks = [f.ali.clone(), f.sara.clone()].map(|approver| {
+            let (ctx, id, start) = (f.app.state.ctx().clone(), ticket.id.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                approve(&ctx, &approver, &id, &meta()).await
+            })
+        });
+        let mut ends = Vec::new();
+        for task in tasks {
+            ends.push(task.await.unwrap().unwrap().state);
+        }
+        ends.sort();
+        assert_eq!(ends, [TicketState::UnderReview, TicketState::Approved]);
+        let approved: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM ticket_history WHERE ticket_id = $1 AND to_state = 'approved'",
+        )
+        .bind(&ticket.id)
+        .fetch_one(&f.app.state.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(approved, 1);
+        assert_eq!(approvals(&f, &ticket.id).await.len(), 2);
+        assert_eq!(current(&f, &ticket.id).await.state, TicketState::Approved);
+    }
 }
