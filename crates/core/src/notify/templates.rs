@@ -2,6 +2,7 @@
 //! (the SMS, the WhatsApp text, the e-mail's text part) and the e-mail's HTML. Pure: no I/O.
 //! Months are Jalali, digits are the language's own, amounts are exact (USDT).
 
+use crate::platform::html::escape;
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::lang::Lang;
 use crate::platform::money::Amount;
@@ -258,22 +259,6 @@ static ENGLISH: Phrases = Phrases {
     ready_subject: |m| format!("The {m} draw is ready"),
     ready: |m| format!("Every member has paid the fee for {m}: you can run the draw."),
 };
-
-/// Text made safe inside HTML elements and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod clock;
 pub mod db;
 pub mod housekeeping;
+pub mod html;
 pub mod idempotency;
 pub mod jalali;
 pub mod lang;

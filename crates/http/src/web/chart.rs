@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::i18n::Lang;
 use super::queries::MonthFlows;
+use saghat_core::platform::html::escape;
 use saghat_core::platform::jalali::JalaliMonth;
 use saghat_core::platform::money::Amount;
 
@@ -250,13 +251,6 @@ pub fn svg(points: &[Point], lang: Lang, title: &str, layout: Layout) -> String 
     }
     out.push_str("</svg>");
     out
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
