@@ -18,9 +18,12 @@ use super::store;
 /// Writes today's due notices to the outbox; returns how many notices were due. A notice already
 /// sent (its effect key taken) is not sent again, so running this twice a day is harmless.
 pub async fn send_due_notices(ctx: &Ctx) -> Result<usize, sqlx::Error> {
-    let (_, _, day) = jalali_date(ctx.now(), ctx.config.fund_timezone);
-    let hour = ctx.now().with_timezone(&ctx.config.fund_timezone).hour();
-    let month = ctx.current_month();
+    // One instant for the day, the hour and the month, so a run at midnight sees one day.
+    let now = ctx.now();
+    let tz = ctx.config.fund_timezone;
+    let (_, _, day) = jalali_date(now, tz);
+    let hour = now.with_timezone(&tz).hour();
+    let month = JalaliMonth::containing(now, tz);
     let mut tx = ctx.db.begin_write().await?;
     let audience = store::notice_audience(&mut tx, month).await?;
     let today = FundDay {
