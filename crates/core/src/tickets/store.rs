@@ -9,7 +9,7 @@ use super::fraud::{
     email_domain, BorrowerHistory, FraudInput, FraudReport, OtherApplication, Severity,
 };
 use super::state::{TicketState, UnknownState};
-use crate::platform::clock::to_db_time;
+use crate::platform::clock::{to_db_time, DbTime};
 use crate::platform::db::{split_sum, Backend};
 use crate::platform::money::Amount;
 
@@ -40,15 +40,13 @@ struct TicketRow {
     purpose: String,
     term_months: i64,
     state: String,
-    created_at: String,
-    updated_at: String,
+    created_at: DbTime,
+    updated_at: DbTime,
 }
 
-fn parse_time(text: &str) -> DateTime<Utc> {
-    // Written by `to_db_time`; an unreadable one (never expected) reads as the epoch.
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
+/// A time written by `to_db_time`; an unreadable one (never expected) reads as the epoch.
+fn time(read: DbTime) -> DateTime<Utc> {
+    read.0.unwrap_or_default()
 }
 
 impl TryFrom<TicketRow> for Ticket {
@@ -56,8 +54,8 @@ impl TryFrom<TicketRow> for Ticket {
     fn try_from(r: TicketRow) -> Result<Ticket, UnknownState> {
         Ok(Ticket {
             state: TicketState::parse(&r.state)?,
-            created_at: parse_time(&r.created_at),
-            updated_at: parse_time(&r.updated_at),
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
             id: r.id,
             borrower_id: r.borrower_id,
             amount: r.amount,
@@ -162,7 +160,7 @@ struct HistoryRow {
     to_state: String,
     actor_user_id: Option<i64>,
     reason: String,
-    at: String,
+    at: DbTime,
 }
 
 /// The ticket's history, oldest first.
@@ -189,7 +187,7 @@ pub async fn history(
                 to_state: TicketState::parse(&r.to_state)?,
                 actor_user_id: r.actor_user_id,
                 reason: r.reason,
-                at: parse_time(&r.at),
+                at: time(r.at),
             })
         })
         .collect())
@@ -305,7 +303,7 @@ pub struct Contact {
 
 #[derive(FromRow)]
 struct BorrowerRow {
-    created_at: String,
+    created_at: DbTime,
     email: String,
     mobile: Option<String>,
 }
@@ -346,7 +344,7 @@ pub async fn borrower_history(
     .bind(PAST_APPLICATIONS_LIMIT)
     .fetch_all(&mut *conn)
     .await?;
-    let past: Vec<String> = sqlx::query_scalar(
+    let past: Vec<DbTime> = sqlx::query_scalar(
         "SELECT created_at FROM tickets WHERE borrower_id = $1 AND id <> $2 AND state <> 'draft' \
          ORDER BY created_at DESC LIMIT $3",
     )
@@ -356,10 +354,10 @@ pub async fn borrower_history(
     .fetch_all(&mut *conn)
     .await?;
     let history = BorrowerHistory {
-        account_created_at: parse_time(&row.created_at),
+        account_created_at: time(row.created_at),
         total_contributions: Amount::from_split_sum(fees.fees_whole, fees.fees_fraction),
         past_loans,
-        past_applications: past.iter().map(|t| parse_time(t)).collect(),
+        past_applications: past.into_iter().map(time).collect(),
     };
     let contact = Contact {
         email: row.email,
@@ -373,7 +371,7 @@ struct OtherRow {
     borrower_id: i64,
     email: String,
     mobile: Option<String>,
-    created_at: String,
+    created_at: DbTime,
 }
 
 /// Others' applications (not drafts) within `window` of `now`, newest first and bounded. Payout
@@ -405,7 +403,7 @@ pub async fn recent_by_others(
             phone: r.mobile.unwrap_or_default(),
             payout_address: String::new(),
             client_address: String::new(),
-            at: parse_time(&r.created_at),
+            at: time(r.created_at),
         })
         .collect())
 }
