@@ -14,7 +14,12 @@ use crate::notify::kavenegar::{self, KavenegarSettings};
 use crate::notify::setup::NotifyConfig;
 use crate::notify::smtp::SmtpSettings;
 use crate::notify::whatsapp::{self, WhatsAppSettings};
+use crate::platform::money::Amount;
 use crate::platform::secret::Secret;
+use crate::tickets::approval::ApprovalPolicy;
+use crate::tickets::fraud::FraudConfig;
+use crate::tickets::schedule::Pricing;
+use crate::tickets::sla::{parse_holidays, BusinessCalendar, SlaTargets};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -91,6 +96,149 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// When the fund's reminders go out.
     pub fund_notices: FundNoticesConfig,
+    /// Loan-request tickets: approval, fraud thresholds, SLA calendar, pricing, attachments.
+    pub tickets: TicketsConfig,
+}
+
+/// Loan-request tickets (`TICKET_*`, `ATTACHMENT*`).
+#[derive(Clone, Debug)]
+pub struct TicketsConfig {
+    /// Amounts above `two_approvers_above` need two lenders (`TICKET_TWO_APPROVERS_ABOVE`).
+    pub approval: ApprovalPolicy,
+    pub fraud: FraudConfig,
+    /// First response and decision targets, in business time of `calendar`.
+    pub sla: SlaTargets,
+    /// Working hours in `FUND_TIMEZONE` and the holidays of `TICKET_HOLIDAYS`.
+    pub calendar: BusinessCalendar,
+    /// What a borrower pays on top of the principal (`TICKET_FLAT_FEE` or
+    /// `TICKET_MONTHLY_RATE_BPS`; free by default, as in the fund).
+    pub pricing: Pricing,
+    /// The day of the Jalali month installments fall due (1–29).
+    pub due_day: u8,
+    /// Borrowers are reminded this many days before an installment falls due.
+    pub reminder_days_before: u32,
+    /// Where attachments' bytes are kept, one file per SHA-256.
+    pub attachments_dir: PathBuf,
+    pub attachment_max_bytes: u64,
+    /// Content types an attachment may have.
+    pub attachment_types: Vec<String>,
+}
+
+impl TicketsConfig {
+    pub fn standard(data_dir: &std::path::Path, tz: Tz) -> TicketsConfig {
+        TicketsConfig {
+            approval: ApprovalPolicy::default(),
+            fraud: FraudConfig::default(),
+            sla: SlaTargets::default(),
+            calendar: BusinessCalendar::standard(tz),
+            pricing: Pricing::Free,
+            due_day: 1,
+            reminder_days_before: 3,
+            attachments_dir: data_dir.join("attachments"),
+            attachment_max_bytes: 10 * 1024 * 1024,
+            attachment_types: ["application/pdf", "image/png", "image/jpeg"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    fn from_env(data_dir: &std::path::Path, tz: Tz) -> anyhow::Result<TicketsConfig> {
+        let d = TicketsConfig::standard(data_dir, tz);
+        let amount = |name: &str, default: Amount| -> anyhow::Result<Amount> {
+            match var(name) {
+                None => Ok(default),
+                Some(text) => match Amount::parse(&text) {
+                    Ok(a) if a.is_positive() && a.fits_column() => Ok(a),
+                    _ => bail!("{name} must be a positive amount, like 5000 or 12.5"),
+                },
+            }
+        };
+        let approval = ApprovalPolicy {
+            two_approvers_above: amount(
+                "TICKET_TWO_APPROVERS_ABOVE",
+                d.approval.two_approvers_above,
+            )?,
+        };
+        let f = &d.fraud;
+        let fraud = FraudConfig {
+            history_multiple_bps: parsed(
+                "TICKET_FRAUD_HISTORY_MULTIPLE_BPS",
+                f.history_multiple_bps,
+            )?,
+            recent_window_hours: parsed("TICKET_FRAUD_RECENT_HOURS", f.recent_window_hours)?,
+            velocity_count: parsed("TICKET_FRAUD_VELOCITY_COUNT", f.velocity_count)?,
+            velocity_window_hours: parsed("TICKET_FRAUD_VELOCITY_HOURS", f.velocity_window_hours)?,
+            new_account_days: parsed("TICKET_FRAUD_NEW_ACCOUNT_DAYS", f.new_account_days)?,
+            new_account_large_amount: amount(
+                "TICKET_FRAUD_NEW_ACCOUNT_LARGE_AMOUNT",
+                f.new_account_large_amount,
+            )?,
+            structuring_margin_bps: parsed(
+                "TICKET_FRAUD_STRUCTURING_MARGIN_BPS",
+                f.structuring_margin_bps,
+            )?,
+            extra_disposable_domains: lowercase(list("TICKET_FRAUD_DISPOSABLE_DOMAINS", &[])?),
+            ..f.clone()
+        };
+        if fraud.recent_window_hours <= 0
+            || fraud.velocity_window_hours <= 0
+            || fraud.velocity_count < 2
+        {
+            bail!("TICKET_FRAUD_RECENT_HOURS and TICKET_FRAUD_VELOCITY_HOURS must be positive, TICKET_FRAUD_VELOCITY_COUNT at least 2");
+        }
+        let hours = |name: &str, default_minutes: i64| -> anyhow::Result<i64> {
+            let h: u32 = parsed(name, (default_minutes / 60) as u32)?;
+            if h == 0 {
+                bail!("{name} must be at least 1 business hour");
+            }
+            Ok(i64::from(h) * 60)
+        };
+        let sla = SlaTargets {
+            first_response_minutes: hours(
+                "TICKET_SLA_FIRST_RESPONSE_HOURS",
+                d.sla.first_response_minutes,
+            )?,
+            decision_minutes: hours("TICKET_SLA_DECISION_HOURS", d.sla.decision_minutes)?,
+        };
+        let mut calendar = d.calendar;
+        if let Some(text) = var("TICKET_HOLIDAYS") {
+            let holidays = parse_holidays(&text).context("TICKET_HOLIDAYS")?;
+            calendar.holidays = holidays.dated;
+            calendar.yearly_holidays.extend(holidays.yearly);
+        }
+        calendar.validate().context("the ticket SLA calendar")?;
+        let pricing = match (var("TICKET_FLAT_FEE"), var("TICKET_MONTHLY_RATE_BPS")) {
+            (Some(_), Some(_)) => bail!("set TICKET_FLAT_FEE or TICKET_MONTHLY_RATE_BPS, not both"),
+            (Some(_), None) => Pricing::FlatFee(amount("TICKET_FLAT_FEE", Amount::ZERO)?),
+            (None, Some(_)) => Pricing::MonthlyRateBps(parsed("TICKET_MONTHLY_RATE_BPS", 0)?),
+            (None, None) => Pricing::Free,
+        };
+        let due_day: u8 = parsed("TICKET_DUE_DAY", d.due_day)?;
+        if !(1..=29).contains(&due_day) {
+            bail!("TICKET_DUE_DAY must be a day from 1 to 29 of the Jalali month");
+        }
+        let default_types: Vec<&str> = d.attachment_types.iter().map(String::as_str).collect();
+        let attachment_types = lowercase(list("ATTACHMENT_TYPES", &default_types)?);
+        if attachment_types.is_empty() {
+            bail!("ATTACHMENT_TYPES must name at least one content type");
+        }
+        let attachment_max_bytes: u64 = parsed("ATTACHMENT_MAX_BYTES", d.attachment_max_bytes)?;
+        if attachment_max_bytes == 0 {
+            bail!("ATTACHMENT_MAX_BYTES must be positive");
+        }
+        Ok(TicketsConfig {
+            approval,
+            fraud,
+            sla,
+            calendar,
+            pricing,
+            due_day,
+            reminder_days_before: parsed("TICKET_REMINDER_DAYS_BEFORE", d.reminder_days_before)?,
+            attachments_dir: var("ATTACHMENTS_DIR").map_or(d.attachments_dir, PathBuf::from),
+            attachment_max_bytes,
+            attachment_types,
+        })
+    }
 }
 
 /// How background jobs run (`WORKER_*`, `JOB_*`).
@@ -276,6 +424,10 @@ fn positive_seconds(name: &str, default: u64) -> anyhow::Result<Duration> {
     }
 }
 
+fn lowercase(items: Vec<String>) -> Vec<String> {
+    items.into_iter().map(|i| i.to_ascii_lowercase()).collect()
+}
+
 /// A list given as a JSON array (`["a","b"]`, the original's form) or comma-separated.
 fn list(name: &str, default: &[&str]) -> anyhow::Result<Vec<String>> {
     match var(name) {
@@ -319,6 +471,7 @@ impl Config {
             .unwrap_or_else(|| "UTC".into())
             .parse()
             .map_err(|e| anyhow::anyhow!("FUND_TIMEZONE is not an IANA time zone: {e}"))?;
+        let tickets = TicketsConfig::from_env(&data_dir, fund_timezone)?;
         let fake_now = match var("SAGHAT_FAKE_NOW") {
             None => None,
             Some(_) if app_env == AppEnv::Prod => {
@@ -400,6 +553,7 @@ impl Config {
             notify: notify_config(&var)?,
             jobs: JobsConfig::from_env()?,
             fund_notices: FundNoticesConfig::from_env()?,
+            tickets,
         })
     }
 
@@ -448,6 +602,10 @@ impl Config {
             notify: NotifyConfig::off(),
             jobs: JobsConfig::for_tests(),
             fund_notices: FundNoticesConfig::default(),
+            tickets: TicketsConfig::standard(
+                &std::env::temp_dir().join("saghat-test-attachments"),
+                Tz::UTC,
+            ),
         }
     }
 }

@@ -79,6 +79,7 @@ fn new_ticket(whole: i64) -> NewTicket {
         amount: Amount::whole(whole),
         purpose: "a new roof before winter".into(),
         term_months: 12,
+        payout_address: "TXa1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuV".into(),
     }
 }
 

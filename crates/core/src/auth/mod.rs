@@ -21,7 +21,8 @@ pub struct CurrentUser {
 }
 
 /// What a user may do. `admin` is the original's main user; an `accountant` reads the books but
-/// is not a member of the fund (pays no fees, takes no loans); a `member` is a member.
+/// is not a member of the fund (pays no fees, takes no loans); a `lender` reviews loan-request
+/// tickets and is not a fund member either; a `member` is a member.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
@@ -29,6 +30,7 @@ pub struct CurrentUser {
 pub enum Role {
     Admin,
     Accountant,
+    Lender,
     Member,
 }
 
@@ -37,6 +39,7 @@ impl Role {
         match self {
             Role::Admin => "admin",
             Role::Accountant => "accountant",
+            Role::Lender => "lender",
             Role::Member => "member",
         }
     }
@@ -50,6 +53,7 @@ impl Role {
         match text {
             "admin" => Role::Admin,
             "accountant" => Role::Accountant,
+            "lender" => Role::Lender,
             _ => Role::Member,
         }
     }

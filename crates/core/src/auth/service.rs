@@ -461,7 +461,7 @@ pub async fn create_user(
         Err(e) if is_unique_violation(&e) => return Err(AuthError::UsernameTaken),
         Err(e) => return Err(e.into()),
     };
-    if role == Role::Accountant {
+    if matches!(role, Role::Accountant | Role::Lender) {
         store::set_role(&mut tx, id, role).await?;
     }
     let entry = AuditEntry {

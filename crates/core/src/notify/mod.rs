@@ -22,6 +22,7 @@ mod rate;
 pub mod setup;
 pub mod smtp;
 pub mod templates;
+pub mod ticket_notices;
 pub mod whatsapp;
 
 use std::fmt;

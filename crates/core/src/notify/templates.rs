@@ -2,6 +2,7 @@
 //! (the SMS, the WhatsApp text, the e-mail's text part) and the e-mail's HTML. Pure: no I/O.
 //! Months are Jalali, digits are the language's own, amounts are exact (USDT).
 
+use super::ticket_notices::TicketNotice;
 use crate::platform::html::escape;
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::lang::Lang;
@@ -56,6 +57,8 @@ pub enum Notice {
     FewLeftToPay { month: JalaliMonth, left: i64 },
     /// Everyone has paid: an admin may run the draw.
     DrawReady { month: JalaliMonth },
+    /// A loan-request ticket's notices.
+    Ticket(TicketNotice),
 }
 
 /// A notice rendered in one language.
@@ -74,6 +77,9 @@ impl Notice {
             | Notice::DrawRan { .. } => Topic::Transactional,
             Notice::FeeReminder { .. } | Notice::FewLeftToPay { .. } => Topic::Reminders,
             Notice::DrawReady { .. } => Topic::Admin,
+            Notice::Ticket(TicketNotice::InstallmentDue { .. }) => Topic::Reminders,
+            Notice::Ticket(TicketNotice::SlaBreached { .. }) => Topic::Admin,
+            Notice::Ticket(_) => Topic::Transactional,
         }
     }
 
@@ -86,6 +92,7 @@ impl Notice {
             Notice::FeeReminder { .. } => "fee_reminder",
             Notice::FewLeftToPay { .. } => "few_left_to_pay",
             Notice::DrawReady { .. } => "draw_ready",
+            Notice::Ticket(notice) => notice.kind(),
         }
     }
 
@@ -172,6 +179,11 @@ impl Notice {
             Notice::DrawReady { month } => {
                 let m = lang.jalali_month(*month);
                 ((p.ready_subject)(&m), vec![(p.ready)(&m), sign])
+            }
+            Notice::Ticket(notice) => {
+                let (subject, mut lines) = notice.paragraphs(lang, money);
+                lines.push(sign);
+                (subject, lines)
             }
         }
     }

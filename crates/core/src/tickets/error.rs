@@ -16,6 +16,8 @@ pub enum TicketError {
     PurposeTooLong { max: usize },
     #[error("term_months must be between 1 and 360")]
     TermOutOfRange,
+    #[error("payout_address must be a wallet address of letters, digits and : _ - . (at most {max} characters)")]
+    PayoutAddressInvalid { max: usize },
     #[error("ticket not found")]
     NotFound,
     /// Neither the ticket's borrower nor a reviewer.
@@ -42,6 +44,7 @@ impl TicketError {
             TicketError::AmountNotPositive | TicketError::AmountTooLarge => Some("amount"),
             TicketError::PurposeMissing | TicketError::PurposeTooLong { .. } => Some("purpose"),
             TicketError::TermOutOfRange => Some("term_months"),
+            TicketError::PayoutAddressInvalid { .. } => Some("payout_address"),
             _ => None,
         }
     }

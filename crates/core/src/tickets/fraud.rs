@@ -27,6 +27,15 @@ impl Severity {
             Severity::High => "high",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            _ => None,
+        }
+    }
 }
 
 /// Which rule fired. Stored by [`FlagCode::as_str`], which never changes.

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::approval::{self, ApprovalOutcome, ApprovalPolicy, TicketFacts};
+use super::approval::{self, ApprovalOutcome, TicketFacts};
 use super::error::TicketError;
 use super::fraud::{self, Application, FraudConfig, FraudInput, FraudReport};
 use super::state::{self, Actor, TicketState, Transition};
@@ -18,6 +18,8 @@ use crate::Ctx;
 
 /// The longest purpose kept.
 pub const PURPOSE_MAX_CHARS: usize = 2_000;
+/// Wallet addresses are at most this long (TRON's are 34 characters, Ethereum's 42).
+pub const PAYOUT_ADDRESS_MAX_CHARS: usize = 128;
 
 /// A borrower's application, as typed.
 #[derive(Debug, Clone)]
@@ -25,19 +27,15 @@ pub struct NewTicket {
     pub amount: Amount,
     pub purpose: String,
     pub term_months: i64,
+    /// The wallet address the loan is to be paid out to.
+    pub payout_address: String,
 }
 
-/// The thresholds in force. Defaults for now; the configuration comes with the API step.
-fn policy() -> (ApprovalPolicy, FraudConfig) {
-    (ApprovalPolicy::default(), FraudConfig::default())
-}
-
-/// Who `user` is to `ticket`. The ticket's borrower first; a reviewer is an admin for now:
-/// the `lender` role comes in the next step and will map to `Actor::Lender` as well.
+/// Who `user` is to `ticket`: its borrower, or a reviewer (a lender or an admin).
 fn actor_for(user: &CurrentUser, ticket: &Ticket) -> Result<Actor, TicketError> {
     if user.id == ticket.borrower_id {
         Ok(Actor::Borrower)
-    } else if user.role == Role::Admin {
+    } else if is_reviewer(user.role) {
         Ok(Actor::Lender)
     } else {
         Err(TicketError::NotYours)
@@ -63,7 +61,22 @@ fn validate(new: &NewTicket) -> Result<String, TicketError> {
             max: PURPOSE_MAX_CHARS,
         });
     }
+    let address = new.payout_address.trim();
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || ":_-.".contains(c);
+    if address.is_empty()
+        || address.len() > PAYOUT_ADDRESS_MAX_CHARS
+        || !address.chars().all(valid_char)
+    {
+        return Err(TicketError::PayoutAddressInvalid {
+            max: PAYOUT_ADDRESS_MAX_CHARS,
+        });
+    }
     Ok(purpose.to_string())
+}
+
+/// Lenders and admins review tickets.
+pub fn is_reviewer(role: Role) -> bool {
+    matches!(role, Role::Lender | Role::Admin)
 }
 
 /// Creates `user`'s draft ticket.
@@ -82,7 +95,11 @@ pub async fn create_draft(
         currency: "USDT".into(),
         purpose,
         term_months: new.term_months,
+        payout_address: new.payout_address.trim().to_string(),
         state: TicketState::Draft,
+        flag_severity: None,
+        sla_due_at: None,
+        sla_breached_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -128,9 +145,13 @@ pub async fn submit(
     else {
         return Ok(ticket);
     };
-    let (approval_policy, fraud_config) = policy();
-    let input = fraud_input(&mut tx, &ticket, &fraud_config, meta, now).await?;
-    let report = fraud::evaluate(&input, &fraud_config, approval_policy.two_approvers_above);
+    let settings = &ctx.config.tickets;
+    let input = fraud_input(&mut tx, &ticket, &settings.fraud, meta, now).await?;
+    let report = fraud::evaluate(
+        &input,
+        &settings.fraud,
+        settings.approval.two_approvers_above,
+    );
     store::replace_flags(
         &mut tx,
         &ticket.id,
@@ -188,7 +209,7 @@ pub async fn approve(
         highest_flag: store::highest_flag(&mut tx, &ticket.id).await?,
     };
     let so_far = store::approvals(&mut tx, &ticket.id).await?;
-    let outcome = approval::approve(&facts, &policy().0, &so_far, user.id)?;
+    let outcome = approval::approve(&facts, &ctx.config.tickets.approval, &so_far, user.id)?;
     let Transition::Moved { from, to } = step else {
         // Already approved: this approver's retry (anyone else was refused above).
         return Ok(ticket);
@@ -273,7 +294,7 @@ async fn fraud_input(
             amount: ticket.amount,
             email: contact.email,
             phone: contact.phone,
-            payout_address: String::new(),
+            payout_address: ticket.payout_address.clone(),
             client_address: meta.client_ip.clone(),
             at: now,
         },

@@ -26,7 +26,14 @@ pub struct Ticket {
     pub currency: String,
     pub purpose: String,
     pub term_months: i64,
+    /// The wallet address the loan is paid out to.
+    pub payout_address: String,
     pub state: TicketState,
+    /// The highest severity of the latest fraud evaluation.
+    pub flag_severity: Option<Severity>,
+    /// The running SLA phase's deadline, and when its breach was escalated.
+    pub sla_due_at: Option<DateTime<Utc>>,
+    pub sla_breached_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -39,7 +46,11 @@ struct TicketRow {
     currency: String,
     purpose: String,
     term_months: i64,
+    payout_address: String,
     state: String,
+    flag_severity: Option<String>,
+    sla_due_at: Option<DbTime>,
+    sla_breached_at: Option<DbTime>,
     created_at: DbTime,
     updated_at: DbTime,
 }
@@ -54,6 +65,10 @@ impl TryFrom<TicketRow> for Ticket {
     fn try_from(r: TicketRow) -> Result<Ticket, UnknownState> {
         Ok(Ticket {
             state: TicketState::parse(&r.state)?,
+            flag_severity: r.flag_severity.as_deref().and_then(Severity::parse),
+            sla_due_at: r.sla_due_at.and_then(|t| t.0),
+            sla_breached_at: r.sla_breached_at.and_then(|t| t.0),
+            payout_address: r.payout_address,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
             id: r.id,
@@ -66,13 +81,13 @@ impl TryFrom<TicketRow> for Ticket {
     }
 }
 
-const TICKET_COLUMNS: &str =
-    "id, borrower_id, amount, currency, purpose, term_months, state, created_at, updated_at";
+const TICKET_COLUMNS: &str = "id, borrower_id, amount, currency, purpose, term_months, \
+     payout_address, state, flag_severity, sla_due_at, sla_breached_at, created_at, updated_at";
 
 pub async fn insert(conn: &mut AnyConnection, t: &Ticket) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO tickets (id, borrower_id, amount, currency, purpose, term_months, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO tickets (id, borrower_id, amount, currency, purpose, term_months, payout_address, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&t.id)
     .bind(t.borrower_id)
@@ -80,6 +95,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &Ticket) -> Result<(), sqlx::Er
     .bind(&t.currency)
     .bind(&t.purpose)
     .bind(t.term_months)
+    .bind(&t.payout_address)
     .bind(t.state.as_str())
     .bind(to_db_time(t.created_at))
     .bind(to_db_time(t.updated_at))

@@ -257,6 +257,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Accountant (reads the books)",
         "حسابدار (مشاهده دفاتر)",
     ),
+    (
+        "role_lender",
+        "Lender (reviews loan requests)",
+        "وام‌دهنده (بررسی درخواست‌های وام)",
+    ),
     ("create", "Create", "ساختن"),
     ("config_title", "Fund settings", "تنظیمات صندوق"),
     ("min_fee", "Minimum membership fee", "کمترین حق عضویت"),
@@ -391,8 +396,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "roles_help",
-        "Admins are fund members too: they pay the monthly fee and take part in draws. Accountants read the books and pay nothing.",
-        "مدیران هم عضو صندوق‌اند: حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران فقط دفاتر را می‌بینند و پرداختی ندارند.",
+        "Admins are fund members too: they pay the monthly fee and take part in draws. Accountants read the books and pay nothing. Lenders review loan-request tickets and pay nothing.",
+        "مدیران هم عضو صندوق‌اند: حق عضویت ماهانه می‌پردازند و در قرعه‌کشی شرکت می‌کنند. حسابداران فقط دفاتر را می‌بینند و پرداختی ندارند. وام‌دهندگان درخواست‌های وام را بررسی می‌کنند و پرداختی ندارند.",
     ),
     (
         "admins_pay",

@@ -29,7 +29,7 @@ pub enum UserCommand {
     /// Give a user a role: admin, accountant or member.
     SetRole {
         username: String,
-        #[arg(value_parser = ["admin", "accountant", "member"])]
+        #[arg(value_parser = ["admin", "accountant", "lender", "member"])]
         role: String,
     },
     /// Deactivate a user: they can no longer sign in, and every session they have ends.

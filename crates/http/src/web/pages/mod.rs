@@ -106,6 +106,7 @@ impl View {
         match role {
             saghat_core::auth::Role::Admin => self.t("role_main"),
             saghat_core::auth::Role::Accountant => self.t("role_accountant"),
+            saghat_core::auth::Role::Lender => self.t("role_lender"),
             saghat_core::auth::Role::Member => self.t("role_member"),
         }
     }
