@@ -13,9 +13,11 @@ ALTER TABLE tickets ADD COLUMN flag_severity TEXT CHECK (flag_severity IN ('low'
 -- the running SLA phase's deadline (NULL: no clock running), and when a breach was escalated
 ALTER TABLE tickets ADD COLUMN sla_due_at TEXT;
 ALTER TABLE tickets ADD COLUMN sla_breached_at TEXT;
+-- the deadline whose breach was last escalated, so each deadline is escalated once
+ALTER TABLE tickets ADD COLUMN sla_escalated_for TEXT;
 
-CREATE INDEX tickets_queue ON tickets (state, sla_due_at);
-CREATE INDEX tickets_sla_due ON tickets (sla_due_at) WHERE sla_due_at IS NOT NULL AND sla_breached_at IS NULL;
+-- the review queue: tickets with a running clock, by deadline
+CREATE INDEX tickets_queue ON tickets (sla_due_at, created_at, id) WHERE sla_due_at IS NOT NULL;
 CREATE INDEX tickets_by_email_domain ON tickets (email_domain, submitted_at);
 CREATE INDEX tickets_by_phone ON tickets (phone, submitted_at);
 CREATE INDEX tickets_by_payout_address ON tickets (payout_address, submitted_at);

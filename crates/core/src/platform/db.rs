@@ -352,6 +352,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 8,
+        name: "0008_ticket_review",
+        description: "ticket review",
+        sql: include_str!("../../migrations/0008_ticket_review.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).
