@@ -530,7 +530,7 @@ impl Sharing {
 
 /// The application's e-mail domain when sharing it means something: not a big public
 /// provider, and not disposable (flagged on its own).
-fn shareable_domain(email: &str, config: &FraudConfig) -> Option<String> {
+pub fn shareable_domain(email: &str, config: &FraudConfig) -> Option<String> {
     email_domain(email).filter(|d| !is_public(d, config) && !is_disposable(d, config))
 }
 

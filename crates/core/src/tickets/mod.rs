@@ -6,6 +6,7 @@
 pub mod approval;
 pub mod error;
 pub mod fraud;
+pub mod queue;
 pub mod schedule;
 pub mod service;
 pub mod sla;

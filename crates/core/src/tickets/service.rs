@@ -9,7 +9,14 @@ use super::approval::{self, ApprovalOutcome, TicketFacts};
 use super::error::TicketError;
 use super::fraud::{self, Application, FraudConfig, FraudInput, FraudReport};
 use super::state::{self, Actor, TicketState, Transition};
-use super::store::{self, HistoryEntry, Ticket};
+use super::sla;
+use super::state::StateChange;
+use super::store::{self, Fingerprint, HistoryEntry, Ticket};
+use crate::notify::outbox;
+use crate::notify::templates::Notice;
+use crate::notify::ticket_notices::TicketNotice;
+use crate::platform::clock::to_db_time;
+use chrono::{DateTime, Utc};
 use crate::auth::{CurrentUser, Role};
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::db::WriteTx;
@@ -32,14 +39,83 @@ pub struct NewTicket {
 }
 
 /// Who `user` is to `ticket`: its borrower, or a reviewer (a lender or an admin).
-fn actor_for(user: &CurrentUser, ticket: &Ticket) -> Result<Actor, TicketError> {
+pub fn actor_for(user: &CurrentUser, ticket: &Ticket) -> Result<Actor, TicketError> {
     if user.id == ticket.borrower_id {
-        Ok(Actor::Borrower)
-    } else if is_reviewer(user.role) {
-        Ok(Actor::Lender)
-    } else {
-        Err(TicketError::NotYours)
+        return Ok(Actor::Borrower);
     }
+    match user.role {
+        Role::Lender => Ok(Actor::Lender),
+        Role::Admin => Ok(Actor::Admin),
+        _ => Err(TicketError::NotYours),
+    }
+}
+
+/// Whether `viewer` may read `ticket`: its borrower, a reviewer, or an accountant.
+pub fn may_read(viewer: &CurrentUser, ticket: &Ticket) -> bool {
+    viewer.id == ticket.borrower_id || is_reviewer(viewer.role) || viewer.role == Role::Accountant
+}
+
+/// The ticket with its history and flags, for those who may read it.
+pub async fn get(
+    ctx: &Ctx,
+    viewer: &CurrentUser,
+    ticket_id: &str,
+) -> Result<TicketView, TicketError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    let ticket = match store::find(&mut conn, ctx.db.backend, ticket_id, false).await? {
+        Some(ticket) => ticket?,
+        None => return Err(TicketError::NotFound),
+    };
+    if !may_read(viewer, &ticket) {
+        // Not "forbidden": whether a ticket exists is the borrower's business.
+        return Err(TicketError::NotFound);
+    }
+    let history = store::history(&mut conn, &ticket.id).await??;
+    let changes = state_changes(&history);
+    let deadlines = sla::deadlines(
+        &changes,
+        &ctx.config.tickets.sla,
+        &ctx.config.tickets.calendar,
+        ctx.clock.now(),
+    );
+    let flags = store::flags(&mut conn, &ticket.id).await?;
+    let approvals = store::approvals(&mut conn, &ticket.id).await?;
+    let facts = TicketFacts {
+        borrower_id: ticket.borrower_id,
+        amount: ticket.amount,
+        highest_flag: ticket.flag_severity,
+    };
+    let approvals_needed = approval::approvals_needed(&facts, &ctx.config.tickets.approval);
+    Ok(TicketView {
+        ticket,
+        history,
+        deadlines,
+        flags,
+        approvals,
+        approvals_needed,
+    })
+}
+
+/// A ticket as its page and the API show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketView {
+    pub ticket: Ticket,
+    pub history: Vec<HistoryEntry>,
+    pub deadlines: Vec<sla::PhaseDeadline>,
+    pub flags: Vec<store::StoredFlag>,
+    /// Who has approved so far, and how many approvals the ticket needs.
+    pub approvals: Vec<i64>,
+    pub approvals_needed: usize,
+}
+
+fn state_changes(history: &[HistoryEntry]) -> Vec<StateChange> {
+    history
+        .iter()
+        .map(|h| StateChange {
+            state: h.to_state,
+            entered_at: h.at,
+        })
+        .collect()
 }
 
 fn validate(new: &NewTicket) -> Result<String, TicketError> {
@@ -146,7 +222,8 @@ pub async fn submit(
         return Ok(ticket);
     };
     let settings = &ctx.config.tickets;
-    let input = fraud_input(&mut tx, &ticket, &settings.fraud, meta, now).await?;
+    let (input, print) = fraud_input(&mut tx, &ticket, &settings.fraud, meta, now).await?;
+    store::snapshot_submission(&mut tx, &ticket.id, &print, now).await?;
     let report = fraud::evaluate(
         &input,
         &settings.fraud,
@@ -271,11 +348,80 @@ async fn record_move(
     store::add_history(tx, &ticket.id, &entry).await?;
     let details = json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason });
     audit_ticket(tx, ctx, meta, user, "ticket_moved", &ticket.id, details).await?;
-    Ok(Ticket {
+    let (sla_due_at, breached) = refresh_sla(tx, ctx, &ticket.id, now).await?;
+    let moved = Ticket {
         state: to,
         updated_at: now,
+        sla_due_at,
+        sla_breached_at: ticket.sla_breached_at.or(breached),
         ..ticket
-    })
+    };
+    notify_move(tx, ctx, user, &moved, reason, now).await?;
+    Ok(moved)
+}
+
+/// Recomputes the ticket's running SLA deadline from its history (and marks a breach).
+pub async fn refresh_sla(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    ticket_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), TicketError> {
+    let history = store::history(tx, ticket_id).await??;
+    let settings = &ctx.config.tickets;
+    let deadlines = sla::deadlines(
+        &state_changes(&history),
+        &settings.sla,
+        &settings.calendar,
+        now,
+    );
+    let due = sla::next_due(&deadlines);
+    let breached = sla::any_breached(&deadlines).then_some(now);
+    store::set_sla(tx, ticket_id, due, breached).await?;
+    Ok((due, breached))
+}
+
+/// Tells the other side of a move: the borrower when a reviewer (or the system) moved the
+/// ticket; the reviewers who have acted on it when the borrower did (all lenders for a new
+/// application).
+async fn notify_move(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    ticket: &Ticket,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), TicketError> {
+    let recipients = if actor.id == ticket.borrower_id {
+        let acted = store::reviewers_of(tx, &ticket.id, ticket.borrower_id).await?;
+        if acted.is_empty() {
+            store::reviewer_group(tx).await?
+        } else {
+            acted
+        }
+    } else {
+        vec![ticket.borrower_id]
+    };
+    let notice = Notice::Ticket(TicketNotice::Moved {
+        ticket: short_ref(&ticket.id),
+        to: ticket.state.as_str().to_string(),
+        reason: reason.to_string(),
+    });
+    for user_id in recipients.into_iter().filter(|id| *id != actor.id) {
+        let key = format!(
+            "ticket-moved:{}:{}:{}:{user_id}",
+            ticket.id,
+            ticket.state.as_str(),
+            to_db_time(now)
+        );
+        outbox::notify_user(tx, ctx, user_id, &notice, &key).await?;
+    }
+    Ok(())
+}
+
+/// A ticket's short reference for people: the first 8 characters of its id.
+pub fn short_ref(ticket_id: &str) -> String {
+    ticket_id.chars().take(8).collect()
 }
 
 async fn fraud_input(
@@ -283,12 +429,18 @@ async fn fraud_input(
     ticket: &Ticket,
     config: &FraudConfig,
     meta: &RequestMeta,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<FraudInput, TicketError> {
+    now: DateTime<Utc>,
+) -> Result<(FraudInput, Fingerprint), TicketError> {
     let (history, contact) = store::borrower_history(tx, ticket.borrower_id, &ticket.id).await?;
+    let print = Fingerprint {
+        email_domain: fraud::shareable_domain(&contact.email, config).unwrap_or_default(),
+        phone: contact.phone.trim().to_string(),
+        payout_address: ticket.payout_address.clone(),
+        client_address: meta.client_ip.clone(),
+    };
     let window = chrono::Duration::hours(config.recent_window_hours);
-    let recent = store::recent_by_others(tx, ticket.borrower_id, now, window).await?;
-    Ok(FraudInput {
+    let recent = store::recent_by_others(tx, ticket.borrower_id, &print, now, window).await?;
+    let input = FraudInput {
         application: Application {
             borrower_id: ticket.borrower_id,
             amount: ticket.amount,
@@ -300,7 +452,8 @@ async fn fraud_input(
         },
         history,
         recent,
-    })
+    };
+    Ok((input, print))
 }
 
 async fn audit_flags(

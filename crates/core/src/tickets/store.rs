@@ -5,9 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
-use super::fraud::{
-    email_domain, BorrowerHistory, FraudInput, FraudReport, OtherApplication, Severity,
-};
+use super::fraud::{BorrowerHistory, FraudInput, FraudReport, OtherApplication, Severity};
 use super::state::{TicketState, UnknownState};
 use crate::platform::clock::{to_db_time, DbTime};
 use crate::platform::db::{split_sum, Backend};
@@ -123,6 +121,31 @@ pub async fn find(
         .fetch_optional(conn)
         .await?;
     Ok(row.map(Ticket::try_from))
+}
+
+/// Tickets matching `filters` (a `WHERE …` clause, empty for all, whose placeholders take
+/// `texts` then `numbers`), in `order`, one page.
+pub async fn select(
+    conn: &mut AnyConnection,
+    filters: &str,
+    order: &str,
+    limit: i64,
+    offset: i64,
+    texts: &[String],
+    numbers: &[i64],
+) -> Result<Vec<Result<Ticket, UnknownState>>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets{filters} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    );
+    let mut query = sqlx::query_as::<_, TicketRow>(AssertSqlSafe(sql));
+    for t in texts {
+        query = query.bind(t);
+    }
+    for n in numbers {
+        query = query.bind(n);
+    }
+    let rows = query.fetch_all(conn).await?;
+    Ok(rows.into_iter().map(Ticket::try_from).collect())
 }
 
 pub async fn set_state(
@@ -257,6 +280,11 @@ pub async fn replace_flags(
         .bind(ticket_id)
         .execute(&mut *conn)
         .await?;
+    sqlx::query("UPDATE tickets SET flag_severity = $1 WHERE id = $2")
+        .bind(report.highest.map(Severity::as_str))
+        .bind(ticket_id)
+        .execute(&mut *conn)
+        .await?;
     for flag in &report.flags {
         sqlx::query(
             "INSERT INTO ticket_flags (ticket_id, code, severity, explanation_en, explanation_fa, inputs, evaluated_at) \
@@ -382,46 +410,156 @@ pub async fn borrower_history(
     Ok((history, contact))
 }
 
+/// What an application is compared on across borrowers, snapshotted on the ticket when it is
+/// submitted. Empty values match nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Fingerprint {
+    /// The e-mail domain when sharing it means something (`fraud::shareable_domain`).
+    pub email_domain: String,
+    pub phone: String,
+    pub payout_address: String,
+    pub client_address: String,
+}
+
+/// Records the submission's fingerprint, so later applications can find this one by index.
+pub async fn snapshot_submission(
+    conn: &mut AnyConnection,
+    ticket_id: &str,
+    print: &Fingerprint,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tickets SET email_domain = $1, phone = $2, client_address = $3, submitted_at = $4 \
+         WHERE id = $5",
+    )
+    .bind(&print.email_domain)
+    .bind(&print.phone)
+    .bind(&print.client_address)
+    .bind(to_db_time(now))
+    .bind(ticket_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(FromRow)]
 struct OtherRow {
     borrower_id: i64,
-    email: String,
-    mobile: Option<String>,
-    created_at: DbTime,
+    email_domain: String,
+    phone: String,
+    payout_address: String,
+    client_address: String,
+    submitted_at: DbTime,
 }
 
-/// Others' applications (not drafts) within `window` of `now`, newest first and bounded. Payout
-/// and client addresses are not stored yet (the attachments and payout details come later), so
-/// those rules see none.
+/// Others' submitted applications within `window` of `now` that share something with `print`
+/// (domain, phone, payout or client address): one indexed lookup per shared value, each
+/// bounded, so the cost does not grow with the number of tickets.
 pub async fn recent_by_others(
     conn: &mut AnyConnection,
     borrower_id: i64,
+    print: &Fingerprint,
     now: DateTime<Utc>,
     window: Duration,
 ) -> Result<Vec<OtherApplication>, sqlx::Error> {
-    let rows: Vec<OtherRow> = sqlx::query_as(
-        "SELECT t.borrower_id, u.email, p.mobile, t.created_at FROM tickets t \
-         JOIN users u ON u.id = t.borrower_id \
-         LEFT JOIN notification_preferences p ON p.user_id = t.borrower_id \
-         WHERE t.borrower_id <> $1 AND t.state <> 'draft' AND t.created_at >= $2 \
-         ORDER BY t.created_at DESC LIMIT $3",
-    )
-    .bind(borrower_id)
-    .bind(to_db_time(now - window))
-    .bind(RECENT_OTHERS_LIMIT)
-    .fetch_all(conn)
-    .await?;
+    let wanted = [
+        ("email_domain", &print.email_domain),
+        ("phone", &print.phone),
+        ("payout_address", &print.payout_address),
+        ("client_address", &print.client_address),
+    ];
+    let mut branches = Vec::new();
+    let mut values = Vec::new();
+    for (column, value) in wanted {
+        if value.is_empty() {
+            continue;
+        }
+        values.push(value.clone());
+        // Column names come from the list above, never from input.
+        branches.push(format!(
+            "SELECT * FROM (SELECT id, borrower_id, email_domain, phone, payout_address, client_address, submitted_at \
+             FROM tickets WHERE {column} = ${} AND submitted_at >= $1 AND borrower_id <> $2 \
+             ORDER BY submitted_at DESC LIMIT {RECENT_OTHERS_LIMIT}) AS b{}",
+            values.len() + 2,
+            values.len()
+        ));
+    }
+    if branches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT borrower_id, email_domain, phone, payout_address, client_address, submitted_at FROM ({}) AS matches",
+        branches.join(" UNION ")
+    );
+    let mut query = sqlx::query_as::<_, OtherRow>(AssertSqlSafe(sql))
+        .bind(to_db_time(now - window))
+        .bind(borrower_id);
+    for value in &values {
+        query = query.bind(value);
+    }
+    let rows = query.fetch_all(conn).await?;
     Ok(rows
         .into_iter()
         .map(|r| OtherApplication {
             borrower_id: r.borrower_id,
-            email_domain: email_domain(&r.email).unwrap_or_default(),
-            phone: r.mobile.unwrap_or_default(),
-            payout_address: String::new(),
-            client_address: String::new(),
-            at: time(r.created_at),
+            email_domain: r.email_domain,
+            phone: r.phone,
+            payout_address: r.payout_address,
+            client_address: r.client_address,
+            at: time(r.submitted_at),
         })
         .collect())
+}
+
+/// Active users who review tickets, for notices to "the lenders": the lenders, or the admins
+/// when there are none.
+pub async fn reviewer_group(conn: &mut AnyConnection) -> Result<Vec<i64>, sqlx::Error> {
+    let lenders: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE is_active = 1 AND role = 'lender' ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    if !lenders.is_empty() {
+        return Ok(lenders);
+    }
+    sqlx::query_scalar("SELECT id FROM users WHERE is_active = 1 AND role = 'admin' ORDER BY id")
+        .fetch_all(conn)
+        .await
+}
+
+/// The reviewers who have acted on the ticket (moved or approved it), oldest first.
+pub async fn reviewers_of(
+    conn: &mut AnyConnection,
+    ticket_id: &str,
+    borrower_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT actor_user_id FROM ticket_history WHERE ticket_id = $1 \
+         AND actor_user_id IS NOT NULL AND actor_user_id <> $2 \
+         UNION SELECT approver_id FROM ticket_approvals WHERE ticket_id = $1",
+    )
+    .bind(ticket_id)
+    .bind(borrower_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The SLA columns after a change: the running deadline, and the breach mark (kept once set).
+pub async fn set_sla(
+    conn: &mut AnyConnection,
+    ticket_id: &str,
+    due_at: Option<DateTime<Utc>>,
+    breached_at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tickets SET sla_due_at = $1, \
+         sla_breached_at = COALESCE(sla_breached_at, $2) WHERE id = $3",
+    )
+    .bind(due_at.map(to_db_time))
+    .bind(breached_at.map(to_db_time))
+    .bind(ticket_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The input the rules saw, as stored with the flags.
