@@ -11,6 +11,7 @@ use riverqueue::{
 use saghat_core::fund::{notices, service};
 use saghat_core::notify::delivery::{self, Delivery};
 use saghat_core::platform::housekeeping;
+use saghat_core::tickets::daily;
 use saghat_core::Ctx;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,14 @@ struct NotificationDelivery {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
 #[river(kind = "fund_daily_notices")]
 struct FundDailyNotices {}
+
+/// `ticket_daily`: each ticket being repaid gets its days past due and delinquency bucket, and
+/// borrowers their reminders `TICKET_REMINDER_DAYS_BEFORE` days before an installment falls
+/// due (`tickets::daily`). Same time as the fund's notices, and on start to catch up; a second
+/// run the same day changes nothing and reminds no one twice.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
+#[river(kind = "ticket_daily")]
+struct TicketDaily {}
 
 #[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
 #[river(kind = "announce_draw")]
@@ -96,6 +105,19 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
             Ok::<_, sqlx::Error>(WorkOutcome::Complete)
         }
     })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, _job: Job<TicketDaily>| {
+        let ctx = context.clone();
+        async move {
+            let done = daily::run(&ctx).await?;
+            tracing::info!(
+                lateness_changed = done.lateness_changed,
+                reminded = done.reminded,
+                "tickets: delinquency recomputed and installment reminders written"
+            );
+            Ok::<_, sqlx::Error>(WorkOutcome::Complete)
+        }
+    })?;
     Ok(workers)
 }
 
@@ -112,10 +134,17 @@ pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
                 .with_run_on_start(true),
         ),
         PeriodicJob::with_options(
-            notice_time,
+            notice_time.clone(),
             FundDailyNotices::default,
             PeriodicJobOpts::new()
                 .with_id("fund_daily_notices")
+                .with_run_on_start(true),
+        ),
+        PeriodicJob::with_options(
+            notice_time,
+            TicketDaily::default,
+            PeriodicJobOpts::new()
+                .with_id("ticket_daily")
                 .with_run_on_start(true),
         ),
     ])
