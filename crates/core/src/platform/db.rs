@@ -360,6 +360,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 9,
+        name: "0009_ticket_comments",
+        description: "ticket comments",
+        sql: include_str!("../../migrations/0009_ticket_comments.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).
