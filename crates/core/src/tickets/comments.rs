@@ -373,6 +373,10 @@ pub async fn edit_comment(
         return Err(TicketError::CommentNotFound);
     };
     let ticket = ticket(&mut tx, ctx, &found.ticket_id, true).await?;
+    // Read again under the ticket's lock: a concurrent edit's text is the previous one kept.
+    let Some(found) = find_comment(&mut tx, comment_id).await? else {
+        return Err(TicketError::CommentNotFound);
+    };
     let access = access(user, &ticket)?;
     if !access.sees(found.internal) {
         return Err(TicketError::CommentNotFound);
