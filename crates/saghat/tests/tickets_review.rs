@@ -154,6 +154,13 @@ async fn a_lender_reviews_and_approves_but_cannot_declare_a_default(backend: Bac
     .await
     .unwrap_err();
     assert!(matches!(refused, TicketError::NotYours), "{refused:?}");
+    // Lenders and accountants do not borrow.
+    for staff in [&d.lender, &d.accountant] {
+        let refused = create_draft(ctx, staff, application(10, "Tstaff0001"), &meta())
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, TicketError::NotABorrower), "{refused:?}");
+    }
     // Another member neither reads nor moves it.
     assert!(matches!(
         get(ctx, &d.mina, &ticket.id).await.unwrap_err(),

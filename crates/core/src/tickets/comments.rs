@@ -12,7 +12,7 @@ use serde_json::json;
 use sqlx::{AnyConnection, FromRow};
 
 use super::error::TicketError;
-use super::service::is_reviewer;
+use super::service::{audit_ticket, is_reviewer, short_ref};
 use super::store::{self, Ticket};
 use crate::auth::domain::Username;
 use crate::auth::{CurrentUser, Role};
@@ -342,7 +342,7 @@ pub async fn add_comment(
         "internal": internal,
         "mentioned": mentioned,
     });
-    audit_comment(
+    audit_ticket(
         &mut tx,
         ctx,
         meta,
@@ -410,7 +410,7 @@ pub async fn edit_comment(
     };
     let mentioned = notify_mentions(&mut tx, ctx, &ticket, &edited).await?;
     let details = json!({ "comment_id": edited.id, "mentioned": mentioned });
-    audit_comment(
+    audit_ticket(
         &mut tx,
         ctx,
         meta,
@@ -511,30 +511,6 @@ async fn notify_mentions(
         told.push(id);
     }
     Ok(told)
-}
-
-/// A ticket's reference in notices: its id's first 8 characters.
-fn short_ref(ticket_id: &str) -> String {
-    ticket_id.chars().take(8).collect()
-}
-
-async fn audit_comment(
-    tx: &mut WriteTx,
-    ctx: &Ctx,
-    meta: &RequestMeta,
-    user: &CurrentUser,
-    action: &str,
-    ticket_id: &str,
-    details: serde_json::Value,
-) -> Result<(), TicketError> {
-    let entry = AuditEntry {
-        actor_user_id: Some(user.id),
-        action,
-        target: format!("ticket:{ticket_id}"),
-        details,
-    };
-    audit::record(tx, ctx.clock.now(), meta, entry).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub enum TicketError {
     PayoutAddressInvalid { max: usize },
     #[error("ticket not found")]
     NotFound,
+    /// Only the fund's members apply for loans.
+    #[error("only members of the fund may apply for a loan")]
+    NotABorrower,
     /// Neither the ticket's borrower nor a reviewer.
     #[error("you may not act on this ticket")]
     NotYours,

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::error::TicketError;
 use super::loan_store::{self, LoanStatus, Repayment};
 use super::schedule::{self, Delinquency, Installment, Terms};
-use super::service::{actor_for, is_reviewer, short_ref};
+use super::service::{actor_for, audit_ticket, is_reviewer, short_ref};
 use super::state::{self, Actor, TicketState, Transition};
 use super::store::{self, HistoryEntry, Ticket};
 use crate::auth::{CurrentUser, Role};
@@ -434,25 +434,6 @@ async fn notify_moved(
     });
     let key = format!("ticket:{}:{to}", ticket.id);
     notify_user(tx, ctx, ticket.borrower_id, &notice, &key).await?;
-    Ok(())
-}
-
-async fn audit_ticket(
-    tx: &mut WriteTx,
-    ctx: &Ctx,
-    meta: &RequestMeta,
-    user: &CurrentUser,
-    action: &str,
-    ticket_id: &str,
-    details: serde_json::Value,
-) -> Result<(), TicketError> {
-    let entry = AuditEntry {
-        actor_user_id: Some(user.id),
-        action,
-        target: format!("ticket:{ticket_id}"),
-        details,
-    };
-    audit::record(tx, ctx.now(), meta, entry).await?;
     Ok(())
 }
 

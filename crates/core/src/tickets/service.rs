@@ -13,6 +13,7 @@ use super::state::StateChange;
 use super::state::{self, Actor, TicketState, Transition};
 use super::store::{self, Fingerprint, HistoryEntry, Ticket};
 use crate::auth::{CurrentUser, Role};
+use crate::fund::access::is_fund_member;
 use crate::notify::outbox;
 use crate::notify::templates::Notice;
 use crate::notify::ticket_notices::TicketNotice;
@@ -162,6 +163,11 @@ pub async fn create_draft(
     new: NewTicket,
     meta: &RequestMeta,
 ) -> Result<Ticket, TicketError> {
+    // Borrowers are the fund's members (admins included); lenders and accountants lend and
+    // keep the books, they do not borrow.
+    if !is_fund_member(user.role) {
+        return Err(TicketError::NotABorrower);
+    }
     let purpose = validate(&new)?;
     let now = ctx.clock.now();
     let ticket = Ticket {
@@ -479,7 +485,8 @@ async fn audit_flags(
     .await
 }
 
-async fn audit_ticket(
+/// The audit entry of a change to ticket `ticket_id`, in the change's transaction.
+pub(crate) async fn audit_ticket(
     tx: &mut WriteTx,
     ctx: &Ctx,
     meta: &RequestMeta,
