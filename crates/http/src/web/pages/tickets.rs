@@ -1,0 +1,815 @@
+//! Loan-request tickets for people: a borrower's list (`/tickets`), the application form
+//! (`/tickets/new`) and a ticket's page (`/tickets/{id}`) with its timeline, deadlines and the
+//! moves its reader may make, through `saghat_core::tickets::service` (the API's functions).
+//! Reviewers (lenders, admins) also see the fraud flags and act on the ticket; accountants read.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use super::{render, Page, View};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::forms::{FormErrors, FormReader};
+use crate::web::i18n::{Lang, UiText};
+use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebError, WebForm, WebResult};
+use saghat_core::auth::{CurrentUser, Role};
+use saghat_core::fund::access::is_fund_member;
+use saghat_core::platform::audit::RequestMeta;
+use saghat_core::tickets::approval::ApprovalRefused;
+use saghat_core::tickets::error::TicketError;
+use saghat_core::tickets::fraud::Severity;
+use saghat_core::tickets::queue::{self, TicketFilter};
+use saghat_core::tickets::service::{self, NewTicket, TicketView};
+use saghat_core::tickets::sla::PhaseStatus;
+use saghat_core::tickets::state::{self, TicketState, TransitionError};
+use saghat_core::tickets::store::Ticket;
+
+/// A borrower's tickets per page of `/tickets`.
+const MINE_PAGE_SIZE: i64 = 50;
+
+const APPLY_FIELDS: &[&str] = &["amount", "term_months", "purpose", "payout_address"];
+
+/// Whether `user` may apply for a loan: fund members (members and admins); lenders and
+/// accountants are not members of the fund.
+pub fn may_apply(user: &CurrentUser) -> bool {
+    is_fund_member(user.role)
+}
+
+/// Whether `user` reads every ticket and the review queue: reviewers and accountants.
+pub fn reads_all(user: &CurrentUser) -> bool {
+    service::is_reviewer(user.role) || user.role == Role::Accountant
+}
+
+/// A state's name on the pages.
+pub fn state_name(lang: Lang, state: TicketState) -> &'static str {
+    lang.t(&format!("tk_state_{}", state.as_str()))
+}
+
+/// A flag severity's name (`low`, `medium`, `high` as stored).
+pub fn severity_name(lang: Lang, severity: &str) -> &'static str {
+    lang.t(&format!("tk_sev_{severity}"))
+}
+
+/// An instant as a Jalali date and a clock time in the fund's time zone: `۱۴۰۵/۰۹/۰۱ ۱۴:۰۵`.
+pub fn when(lang: Lang, tz: Tz, at: DateTime<Utc>) -> String {
+    let stored = at.to_rfc3339();
+    let time = at.with_timezone(&tz).format("%H:%M").to_string();
+    format!("{} {}", lang.date(&stored, tz), lang.digits(&time))
+}
+
+/// The ticket's short reference as shown (Persian digits in Persian, as the notices write it).
+pub fn reference(lang: Lang, ticket_id: &str) -> String {
+    lang.digits(&service::short_ref(ticket_id))
+}
+
+/// Usernames by id (users are never deleted; a missing one shows as `#id`).
+pub async fn usernames(
+    conn: &mut AnyConnection,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, String>, sqlx::Error> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The ids are integers, written into the statement by us, never text from a request.
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let sql = format!(
+        "SELECT id, username FROM users WHERE id IN ({})",
+        list.join(", ")
+    );
+    let rows: Vec<(i64, String)> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
+    Ok(rows.into_iter().collect())
+}
+
+fn name_of(names: &HashMap<i64, String>, id: i64) -> String {
+    names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
+}
+
+/// A ticket service's refusal as the page shows it: next to a field, for the form as a whole,
+/// or (not about the input) as an error page.
+enum Refusal {
+    Field(&'static str, String),
+    General(String),
+}
+
+fn refusal(err: TicketError, lang: Lang) -> Result<Refusal, WebError> {
+    let field = err.field();
+    let text = match &err {
+        TicketError::NotFound => return Err(ApiError::not_found("ticket not found").into()),
+        TicketError::NotYours => {
+            return Err(ApiError::Forbidden("you may not act on this ticket".into()).into())
+        }
+        TicketError::Store(_) | TicketError::Corrupt(_) => {
+            return Err(match err {
+                TicketError::Store(e) => WebError::from(e),
+                other => ApiError::Internal(anyhow::Error::new(other)).into(),
+            })
+        }
+        TicketError::AmountNotPositive => lang.t("tk_bad_amount_positive").to_string(),
+        TicketError::AmountTooLarge => lang.t("tk_bad_amount_large").to_string(),
+        TicketError::PurposeMissing => lang.t("required").to_string(),
+        TicketError::PurposeTooLong { .. } => lang.t("tk_bad_purpose_long").to_string(),
+        TicketError::TermOutOfRange => lang.t("tk_bad_term").to_string(),
+        TicketError::PayoutAddressInvalid { .. } => lang.t("tk_bad_payout").to_string(),
+        TicketError::NotAMove(_) => lang.t("tk_refused_actor").to_string(),
+        TicketError::Transition(TransitionError::NotAllowed { from, .. }) => format!(
+            "{} ({}: {}).",
+            lang.t("tk_refused_move"),
+            lang.t("state"),
+            state_name(lang, *from)
+        ),
+        TicketError::Transition(TransitionError::NotPermitted { .. }) => {
+            lang.t("tk_refused_actor").to_string()
+        }
+        TicketError::Approval(ApprovalRefused::OwnTicket) => lang.t("tk_refused_own").to_string(),
+        TicketError::Approval(ApprovalRefused::SameApprover) => {
+            lang.t("tk_refused_same").to_string()
+        }
+        TicketError::Approval(ApprovalRefused::AlreadyComplete) => {
+            lang.t("tk_refused_complete").to_string()
+        }
+    };
+    Ok(match field {
+        Some(f) => Refusal::Field(f, text),
+        None => Refusal::General(text),
+    })
+}
+
+/// `?done=…` after a ticket redirect: which success message to show.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TicketDone {
+    pub done: String,
+}
+
+impl TicketDone {
+    fn notice(&self) -> Option<&'static str> {
+        Some(match self.done.as_str() {
+            "created" => "done_tk_created",
+            "submit" => "done_tk_submit",
+            "withdraw" => "done_tk_withdraw",
+            "take" => "done_tk_take",
+            "ask_info" => "done_tk_ask_info",
+            "reject" => "done_tk_reject",
+            "approve" => "done_tk_approve",
+            _ => return None,
+        })
+    }
+}
+
+// ---- /tickets: the borrower's own tickets ----
+
+#[derive(Template)]
+#[template(path = "tickets_list.html")]
+pub struct MinePage {
+    pub v: View,
+    pub tickets: Vec<Ticket>,
+    pub may_apply: bool,
+}
+
+impl MinePage {
+    pub fn state_name(&self, state: &TicketState) -> &'static str {
+        state_name(self.v.lang, *state)
+    }
+
+    pub fn reference(&self, ticket: &Ticket) -> String {
+        reference(self.v.lang, &ticket.id)
+    }
+
+    pub fn when(&self, at: &DateTime<Utc>) -> String {
+        when(self.v.lang, self.v.tz, *at)
+    }
+
+    pub fn due(&self, ticket: &Ticket) -> String {
+        match ticket.sla_due_at {
+            Some(at) => self.when(&at),
+            None => self.v.t("tk_no_deadline").to_string(),
+        }
+    }
+}
+
+pub async fn mine(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+    Query(done): Query<TicketDone>,
+) -> WebResult<Response> {
+    let filter = TicketFilter {
+        borrower_id: Some(session.user.id),
+        ..TicketFilter::default()
+    };
+    let page = queue::list(&state, &session.user, &filter, MINE_PAGE_SIZE, 0)
+        .await
+        .map_err(|e| match refusal(e, prefs.lang) {
+            Err(web) => web,
+            Ok(_) => WebError::Api(ApiError::bad_request("Cannot list the tickets")),
+        })?;
+    let frame = Page {
+        path: "/tickets",
+        active: "tickets",
+        title: "tk_mine_title",
+        notice: done.notice(),
+    };
+    render(&MinePage {
+        v: View::new(&state, prefs, Some(&session), frame),
+        tickets: page.items,
+        may_apply: may_apply(&session.user),
+    })
+}
+
+// ---- /tickets/new: the application form ----
+
+/// The application as typed; shown back as typed when refused.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct ApplyForm {
+    pub amount: String,
+    pub term_months: String,
+    pub purpose: String,
+    pub payout_address: String,
+    /// `submit` to submit the new draft at once; otherwise it stays a draft.
+    pub then: String,
+    pub csrf: String,
+}
+
+impl WebForm for ApplyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl ApplyForm {
+    /// The application `create_draft` takes, or an error next to each field that is missing
+    /// or not a number (the service checks the rest).
+    fn read(&self, lang: Lang) -> Result<NewTicket, FormErrors> {
+        let mut read = FormReader::new(lang);
+        let amount = read.amount("amount", &self.amount, true);
+        let term = read.int("term_months", &self.term_months);
+        if self.term_months.trim().is_empty() {
+            read.missing("term_months");
+        }
+        if self.purpose.trim().is_empty() {
+            read.missing("purpose");
+        }
+        if self.payout_address.trim().is_empty() {
+            read.missing("payout_address");
+        }
+        match (amount, term) {
+            (Some(amount), Some(term_months)) if read.errors.is_empty() => Ok(NewTicket {
+                amount,
+                term_months,
+                purpose: self.purpose.clone(),
+                payout_address: self.payout_address.clone(),
+            }),
+            _ => Err(read.errors),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tickets_new.html")]
+pub struct ApplyPage {
+    pub v: View,
+    pub form: ApplyForm,
+    pub errors: FormErrors,
+}
+
+fn apply_page(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    form: ApplyForm,
+    errors: FormErrors,
+) -> WebResult<Response> {
+    let frame = Page {
+        path: "/tickets/new",
+        active: "tickets",
+        title: "tk_new",
+        notice: None,
+    };
+    render(&ApplyPage {
+        v: View::new(state, prefs, Some(session), frame),
+        form,
+        errors,
+    })
+}
+
+fn only_applicants(session: &Session) -> WebResult<()> {
+    if may_apply(&session.user) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only fund members apply for loans".into()).into())
+    }
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+) -> WebResult<Response> {
+    only_applicants(&session)?;
+    apply_page(
+        &state,
+        prefs,
+        &session,
+        ApplyForm::default(),
+        FormErrors::default(),
+    )
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    CsrfForm(session, form): CsrfForm<ApplyForm>,
+) -> WebResult<Response> {
+    only_applicants(&session)?;
+    let lang = prefs.lang;
+    let new = match form.read(lang) {
+        Ok(new) => new,
+        Err(errors) => return apply_page(&state, prefs, &session, form, errors),
+    };
+    let ticket = match service::create_draft(&state, &session.user, new, &meta).await {
+        Ok(ticket) => ticket,
+        Err(err) => {
+            let mut errors = FormErrors::default();
+            match refusal(err, lang)? {
+                Refusal::Field(f, text) if APPLY_FIELDS.contains(&f) => {
+                    errors.add(Some(f), text)
+                }
+                Refusal::Field(_, text) | Refusal::General(text) => errors.add(None, text),
+            }
+            return apply_page(&state, prefs, &session, form, errors);
+        }
+    };
+    if form.then != "submit" {
+        return Ok(see_other(&format!("/tickets/{}?done=created", ticket.id)));
+    }
+    // The draft is saved; a refused submission is shown on its page, where it can be retried.
+    act_on(&state, prefs, &meta, &session, &ticket.id, Action::Submit, "").await
+}
+
+// ---- /tickets/{id}: one ticket ----
+
+/// One line of the timeline.
+pub struct TimelineItem {
+    pub at: String,
+    pub who: String,
+    pub state: &'static str,
+    pub reason: String,
+}
+
+/// One SLA phase as shown.
+pub struct DeadlineRow {
+    pub phase: &'static str,
+    pub status: &'static str,
+    /// "due 1405/09/03 12:00" or "done 1405/09/02 10:00".
+    pub when: String,
+    pub breached: bool,
+}
+
+/// A flag as shown, in the page's language.
+pub struct FlagRow {
+    pub code: String,
+    pub name: &'static str,
+    pub severity: String,
+    pub severity_name: &'static str,
+    pub explanation: String,
+}
+
+/// The buttons this reader gets.
+#[derive(Default)]
+pub struct Actions {
+    pub submit: bool,
+    pub resubmit: bool,
+    pub withdraw: bool,
+    pub take: bool,
+    pub ask_info: bool,
+    pub reject: bool,
+    pub approve: bool,
+}
+
+impl Actions {
+    fn any(&self) -> bool {
+        self.submit
+            || self.withdraw
+            || self.take
+            || self.ask_info
+            || self.reject
+            || self.approve
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tickets_show.html")]
+pub struct TicketPage {
+    pub v: View,
+    pub t: Ticket,
+    pub reference: String,
+    pub borrower: String,
+    pub own: bool,
+    /// Reviewers and accountants: the flags and the approvals.
+    pub staff: bool,
+    pub timeline: Vec<TimelineItem>,
+    pub deadlines: Vec<DeadlineRow>,
+    pub flags: Vec<FlagRow>,
+    pub approvals: usize,
+    pub approvals_needed: usize,
+    pub approved_by: Vec<String>,
+    pub you_approved: bool,
+    pub actions: Actions,
+    pub has_actions: bool,
+    /// Why the last action was refused, and the reason typed with it (kept).
+    pub errors: FormErrors,
+    pub reason_ask: String,
+    pub reason_reject: String,
+}
+
+impl TicketPage {
+    pub fn state_name(&self, state: &TicketState) -> &'static str {
+        state_name(self.v.lang, *state)
+    }
+
+    pub fn when(&self, at: &DateTime<Utc>) -> String {
+        when(self.v.lang, self.v.tz, *at)
+    }
+
+    pub fn severity_of(&self, severity: &Severity) -> &'static str {
+        severity_name(self.v.lang, severity.as_str())
+    }
+
+    /// "1 of 2 approvals" / "۱ از ۲ تأیید".
+    pub fn approvals_line(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.v.int(&(self.approvals as i64)),
+            self.v.t("of"),
+            self.v.int(&(self.approvals_needed as i64)),
+            self.v.t("tk_approvals_count")
+        )
+    }
+}
+
+/// What the page typed into an action's form, when it is shown again.
+#[derive(Default)]
+struct Typed {
+    errors: FormErrors,
+    reason_ask: String,
+    reason_reject: String,
+}
+
+async fn ticket_page(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    ticket_id: &str,
+    notice: Option<&'static str>,
+    typed: Typed,
+) -> WebResult<Response> {
+    let lang = prefs.lang;
+    let user = &session.user;
+    let view: TicketView = match service::get(state, user, ticket_id).await {
+        Ok(view) => view,
+        Err(err) => {
+            return Err(match refusal(err, lang) {
+                Err(web) => web,
+                Ok(_) => ApiError::not_found("ticket not found").into(),
+            })
+        }
+    };
+    let ticket = view.ticket;
+    let mut conn = state.db.pool.acquire().await?;
+    let people = view
+        .history
+        .iter()
+        .filter_map(|h| h.actor_user_id)
+        .chain(view.approvals.iter().copied())
+        .chain([ticket.borrower_id]);
+    let names = usernames(&mut conn, people).await?;
+    drop(conn);
+    let tz = state.config.fund_timezone;
+    let timeline = view
+        .history
+        .iter()
+        .map(|h| TimelineItem {
+            at: when(lang, tz, h.at),
+            who: h
+                .actor_user_id
+                .map_or_else(|| lang.t("tk_system").to_string(), |id| name_of(&names, id)),
+            state: state_name(lang, h.to_state),
+            reason: h.reason.clone(),
+        })
+        .collect();
+    let deadlines = view
+        .deadlines
+        .iter()
+        .map(|d| {
+            let (label, at) = match (d.status, d.met_at) {
+                (PhaseStatus::Met, Some(met)) => ("tk_done_at", Some(met)),
+                _ => ("tk_due_by", d.due_at),
+            };
+            DeadlineRow {
+                phase: lang.t(&format!("tk_phase_{}", d.phase.as_str())),
+                status: lang.t(match d.status {
+                    PhaseStatus::Running => "tk_clock_running",
+                    PhaseStatus::Paused => "tk_clock_paused",
+                    PhaseStatus::Met => "tk_clock_met",
+                    PhaseStatus::Stopped => "tk_clock_stopped",
+                }),
+                when: at.map_or_else(String::new, |at| {
+                    format!("{} {}", lang.t(label), when(lang, tz, at))
+                }),
+                breached: d.breached,
+            }
+        })
+        .collect();
+    let staff = reads_all(user);
+    let flags = if staff {
+        view.flags
+            .iter()
+            .map(|f| FlagRow {
+                name: lang.t(&format!("tk_flag_{}", f.code)),
+                code: f.code.clone(),
+                severity_name: severity_name(lang, &f.severity),
+                severity: f.severity.clone(),
+                explanation: match lang {
+                    Lang::En => f.explanation_en.clone(),
+                    Lang::Fa => f.explanation_fa.clone(),
+                },
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let you_approved = view.approvals.contains(&user.id);
+    let next = match service::actor_for(user, &ticket) {
+        Ok(actor) => state::next_states(ticket.state, actor),
+        Err(_) => Vec::new(),
+    };
+    let can = |s: TicketState| next.contains(&s);
+    let actions = Actions {
+        submit: can(TicketState::Submitted),
+        resubmit: ticket.state == TicketState::NeedsInfo,
+        withdraw: can(TicketState::Withdrawn),
+        take: can(TicketState::UnderReview),
+        ask_info: can(TicketState::NeedsInfo),
+        reject: can(TicketState::Rejected),
+        approve: can(TicketState::Approved) && !you_approved,
+    };
+    let own = ticket.borrower_id == user.id;
+    let frame = Page {
+        path: "/tickets",
+        active: if own { "tickets" } else { "review" },
+        title: "tk_title",
+        notice,
+    };
+    let mut v = View::new(state, prefs, Some(session), frame);
+    let other = match lang {
+        Lang::En => Lang::Fa,
+        Lang::Fa => Lang::En,
+    };
+    v.switch_href = format!("/tickets/{}?lang={}", ticket.id, other.code());
+    render(&TicketPage {
+        reference: reference(lang, &ticket.id),
+        borrower: name_of(&names, ticket.borrower_id),
+        own,
+        staff,
+        timeline,
+        deadlines,
+        flags,
+        approvals: view.approvals.len(),
+        approvals_needed: view.approvals_needed,
+        approved_by: view.approvals.iter().map(|id| name_of(&names, *id)).collect(),
+        you_approved,
+        has_actions: actions.any(),
+        actions,
+        errors: typed.errors,
+        reason_ask: typed.reason_ask,
+        reason_reject: typed.reason_reject,
+        t: ticket,
+        v,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+    Path(id): Path<String>,
+    Query(done): Query<TicketDone>,
+) -> WebResult<Response> {
+    ticket_page(&state, prefs, &session, &id, done.notice(), Typed::default()).await
+}
+
+/// The form of every ticket button: the reason, where the move takes one.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct ActionForm {
+    pub reason: String,
+    pub csrf: String,
+}
+
+impl WebForm for ActionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A ticket button.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Submit,
+    Withdraw,
+    Take,
+    AskInfo,
+    Reject,
+    Approve,
+}
+
+impl Action {
+    fn parse(path: &str) -> Option<Action> {
+        Some(match path {
+            "submit" => Action::Submit,
+            "withdraw" => Action::Withdraw,
+            "take" => Action::Take,
+            "ask_info" => Action::AskInfo,
+            "reject" => Action::Reject,
+            "approve" => Action::Approve,
+            _ => return None,
+        })
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Action::Submit => "submit",
+            Action::Withdraw => "withdraw",
+            Action::Take => "take",
+            Action::AskInfo => "ask_info",
+            Action::Reject => "reject",
+            Action::Approve => "approve",
+        }
+    }
+
+    /// The field of the reason it takes (required: the borrower must know why).
+    fn reason_field(self) -> Option<&'static str> {
+        match self {
+            Action::AskInfo => Some("ask_info_reason"),
+            Action::Reject => Some("reject_reason"),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /tickets/{id}/{action}`.
+pub async fn act(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path((id, action)): Path<(String, String)>,
+    CsrfForm(session, form): CsrfForm<ActionForm>,
+) -> WebResult<Response> {
+    let action = Action::parse(&action).ok_or_else(|| ApiError::not_found("no such action"))?;
+    act_on(&state, prefs, &meta, &session, &id, action, &form.reason).await
+}
+
+async fn act_on(
+    state: &AppState,
+    prefs: Prefs,
+    meta: &RequestMeta,
+    session: &Session,
+    id: &str,
+    action: Action,
+    reason: &str,
+) -> WebResult<Response> {
+    let typed = |errors: FormErrors| Typed {
+        errors,
+        reason_ask: if action == Action::AskInfo {
+            reason.to_string()
+        } else {
+            String::new()
+        },
+        reason_reject: if action == Action::Reject {
+            reason.to_string()
+        } else {
+            String::new()
+        },
+    };
+    if let Some(field) = action.reason_field() {
+        if reason.trim().is_empty() {
+            let mut errors = FormErrors::default();
+            errors.add(Some(field), prefs.lang.t("required"));
+            return ticket_page(state, prefs, session, id, None, typed(errors)).await;
+        }
+    }
+    let user = &session.user;
+    let outcome = match action {
+        Action::Submit => service::submit(state, user, id, meta).await,
+        Action::Approve => service::approve(state, user, id, meta).await,
+        Action::Withdraw => {
+            service::move_ticket(state, user, id, TicketState::Withdrawn, "", meta).await
+        }
+        Action::Take => {
+            service::move_ticket(state, user, id, TicketState::UnderReview, "", meta).await
+        }
+        Action::AskInfo => {
+            service::move_ticket(state, user, id, TicketState::NeedsInfo, reason, meta).await
+        }
+        Action::Reject => {
+            service::move_ticket(state, user, id, TicketState::Rejected, reason, meta).await
+        }
+    };
+    match outcome {
+        Ok(ticket) => Ok(see_other(&format!(
+            "/tickets/{}?done={}",
+            ticket.id,
+            action.code()
+        ))),
+        Err(err) => {
+            let mut errors = FormErrors::default();
+            match refusal(err, prefs.lang)? {
+                Refusal::Field(_, text) | Refusal::General(text) => errors.add(None, text),
+            }
+            ticket_page(state, prefs, session, id, None, typed(errors)).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saghat_core::tickets::fraud::FlagCode;
+    use saghat_core::tickets::sla::Phase;
+
+    #[test]
+    fn every_state_flag_phase_and_notice_is_translated() {
+        let mut keys: Vec<String> = TicketState::ALL
+            .iter()
+            .map(|s| format!("tk_state_{}", s.as_str()))
+            .collect();
+        keys.extend(Phase::ALL.iter().map(|p| format!("tk_phase_{}", p.as_str())));
+        keys.extend(["low", "medium", "high"].map(|s| format!("tk_sev_{s}")));
+        use FlagCode::*;
+        for code in [
+            AmountAboveHistory,
+            DisposableEmail,
+            SharedEmailDomain,
+            Velocity,
+            NewAccountLargeAmount,
+            SharedPhone,
+            SharedPayoutAddress,
+            SharedClientAddress,
+            Structuring,
+        ] {
+            keys.push(format!("tk_flag_{}", code.as_str()));
+        }
+        for done in [
+            "created", "submit", "withdraw", "take", "ask_info", "reject", "approve",
+        ] {
+            let notice = TicketDone { done: done.into() }.notice();
+            keys.push(notice.unwrap_or("missing").to_string());
+        }
+        for key in keys {
+            for lang in [Lang::En, Lang::Fa] {
+                assert_ne!(lang.t(&key), "?", "{key} in {lang:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_say_why_in_the_pages_language() {
+        for lang in [Lang::En, Lang::Fa] {
+            let Ok(Refusal::Field(field, text)) = refusal(TicketError::TermOutOfRange, lang)
+            else {
+                panic!("a term error is about its field");
+            };
+            assert_eq!(field, "term_months");
+            assert_eq!(text, lang.t("tk_bad_term"));
+            let moved = TicketError::Transition(TransitionError::NotAllowed {
+                from: TicketState::Rejected,
+                to: TicketState::Approved,
+            });
+            let Ok(Refusal::General(text)) = refusal(moved, lang) else {
+                panic!("a refused move is for the page");
+            };
+            assert!(text.contains(state_name(lang, TicketState::Rejected)), "{text}");
+            assert!(refusal(TicketError::NotFound, lang).is_err());
+            assert!(refusal(TicketError::NotYours, lang).is_err());
+        }
+    }
+
+    #[test]
+    fn times_are_jalali_in_the_funds_zone_with_the_languages_digits() {
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 22, 9, 0, 0).unwrap();
+        assert_eq!(when(Lang::En, Tz::Asia__Tehran, at), "1405/09/01 12:30");
+        assert_eq!(when(Lang::Fa, Tz::Asia__Tehran, at), "۱۴۰۵/۰۹/۰۱ ۱۲:۳۰");
+    }
+}
