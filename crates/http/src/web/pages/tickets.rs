@@ -728,6 +728,11 @@ async fn act_on(
         }
     };
     match outcome {
+        // Whether a ticket exists is its borrower's business (as on its page); an accountant,
+        // who may read it, is told they may not act.
+        Err(TicketError::NotYours) if !reads_all(user) => {
+            Err(ApiError::not_found("ticket not found").into())
+        }
         Ok(ticket) => Ok(see_other(&format!(
             "/tickets/{}?done={}",
             ticket.id,
