@@ -8,20 +8,19 @@ use serde_json::json;
 use super::approval::{self, ApprovalOutcome, TicketFacts};
 use super::error::TicketError;
 use super::fraud::{self, Application, FraudConfig, FraudInput, FraudReport};
-use super::state::{self, Actor, TicketState, Transition};
 use super::sla;
 use super::state::StateChange;
+use super::state::{self, Actor, TicketState, Transition};
 use super::store::{self, Fingerprint, HistoryEntry, Ticket};
+use crate::auth::{CurrentUser, Role};
 use crate::notify::outbox;
 use crate::notify::templates::Notice;
 use crate::notify::ticket_notices::TicketNotice;
-use crate::platform::clock::to_db_time;
-use chrono::{DateTime, Utc};
-use crate::auth::{CurrentUser, Role};
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::db::WriteTx;
 use crate::platform::money::Amount;
 use crate::Ctx;
+use chrono::{DateTime, Utc};
 
 /// The longest purpose kept.
 pub const PURPOSE_MAX_CHARS: usize = 2_000;
@@ -237,6 +236,10 @@ pub async fn submit(
         now,
     )
     .await?;
+    let ticket = Ticket {
+        flag_severity: report.highest,
+        ..ticket
+    };
     let moved = record_move(&mut tx, ctx, meta, user, ticket, from, to, "").await?;
     audit_flags(&mut tx, ctx, meta, user, &moved.id, &report).await?;
     tx.commit().await?;
@@ -356,7 +359,7 @@ async fn record_move(
         sla_breached_at: ticket.sla_breached_at.or(breached),
         ..ticket
     };
-    notify_move(tx, ctx, user, &moved, reason, now).await?;
+    notify_move(tx, ctx, user, &moved, reason).await?;
     Ok(moved)
 }
 
@@ -390,7 +393,6 @@ async fn notify_move(
     actor: &CurrentUser,
     ticket: &Ticket,
     reason: &str,
-    now: DateTime<Utc>,
 ) -> Result<(), TicketError> {
     let recipients = if actor.id == ticket.borrower_id {
         let acted = store::reviewers_of(tx, &ticket.id, ticket.borrower_id).await?;
@@ -407,13 +409,11 @@ async fn notify_move(
         to: ticket.state.as_str().to_string(),
         reason: reason.to_string(),
     });
+    // The move's place in the history names it: a retried request makes no move, and so
+    // reaches no notice.
+    let move_number = store::history_len(tx, &ticket.id).await?;
     for user_id in recipients.into_iter().filter(|id| *id != actor.id) {
-        let key = format!(
-            "ticket-moved:{}:{}:{}:{user_id}",
-            ticket.id,
-            ticket.state.as_str(),
-            to_db_time(now)
-        );
+        let key = format!("ticket-moved:{}:{move_number}:{user_id}", ticket.id);
         outbox::notify_user(tx, ctx, user_id, &notice, &key).await?;
     }
     Ok(())
