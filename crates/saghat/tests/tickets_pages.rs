@@ -99,9 +99,7 @@ async fn ticket_state(app: &TestApp, id: &str) -> String {
         .unwrap()
 }
 
-async fn the_application_form_keeps_typed_values_and_puts_errors_next_to_fields(
-    backend: Backend,
-) {
+async fn the_application_form_keeps_typed_values_and_puts_errors_next_to_fields(backend: Backend) {
     let Some(app) = fund(backend).await else {
         return;
     };
@@ -114,7 +112,11 @@ async fn the_application_form_keeps_typed_values_and_puts_errors_next_to_fields(
         .await;
     assert_eq!(page.status, StatusCode::OK);
     for field in ["amount", "term_months", "purpose", "payout_address"] {
-        assert_eq!(page.field_error(field), "This field is required.", "{field}");
+        assert_eq!(
+            page.field_error(field),
+            "This field is required.",
+            "{field}"
+        );
     }
     // Wrong values: an amount that is not one, a term out of range, an address with spaces;
     // what was typed is shown back.
@@ -181,7 +183,11 @@ async fn the_application_form_keeps_typed_values_and_puts_errors_next_to_fields(
     assert!(page
         .field_error("payout_address")
         .starts_with("Enter a wallet address"));
-    assert_eq!(app.count("tickets").await, 0, "no refused form wrote a ticket");
+    assert_eq!(
+        app.count("tickets").await,
+        0,
+        "no refused form wrote a ticket"
+    );
     // Persian digits are read as typed.
     let page = reza
         .submit(
@@ -230,17 +236,27 @@ async fn a_borrower_saves_a_draft_submits_and_withdraws(backend: Backend) {
     assert!(page.has("id=\"ticket-state\">Draft<"));
     assert!(page.has("id=\"act-submit\"") && page.has("id=\"act-withdraw\""));
     assert!(!page.has("id=\"act-approve\"") && !page.has("id=\"act-take\""));
-    assert!(!page.has("id=\"ticket-flags\""), "borrowers do not see flags");
+    assert!(
+        !page.has("id=\"ticket-flags\""),
+        "borrowers do not see flags"
+    );
     assert!(page.has("No deadline runs until the request is submitted."));
     // Submit: the deadlines start, the submit button goes.
     let page = press(&mut reza, &id, "submit", "").await;
     let page = follow(&mut reza, page).await;
     assert!(page.has("Your request was sent to the lenders."));
     assert!(page.has("id=\"ticket-state\">Submitted<"));
-    assert!(page.has("First response</strong> · running · due 1405/09/"), "{}", page.body);
+    assert!(
+        page.has("First response</strong> · running · due 1405/09/"),
+        "{}",
+        page.body
+    );
     assert!(!page.has("id=\"act-submit\""));
     let timeline = &page.body[page.body.find("id=\"ticket-timeline\"").unwrap()..];
-    assert!(timeline.contains("<strong>Draft</strong>") && timeline.contains("<strong>Submitted</strong>"));
+    assert!(
+        timeline.contains("<strong>Draft</strong>")
+            && timeline.contains("<strong>Submitted</strong>")
+    );
     assert!(timeline.contains("by <bdi>reza</bdi>"));
     // The list shows it with its state and its deadline.
     let list = reza.get("/tickets").await;
@@ -258,7 +274,11 @@ async fn a_borrower_saves_a_draft_submits_and_withdraws(backend: Backend) {
     // A move the state no longer allows is said on the page, not an error page.
     let page = press(&mut reza, &id, "submit", "").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.has("This cannot be done to the request in its present state (State: Withdrawn)."), "{}", page.body);
+    assert!(
+        page.has("This cannot be done to the request in its present state (State: Withdrawn)."),
+        "{}",
+        page.body
+    );
     // An unknown button is not a page.
     let page = press(&mut reza, &id, "explode", "").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
@@ -277,7 +297,11 @@ async fn two_reviewers_approve_a_flagged_request_one_after_the_other(backend: Ba
     assert!(queue.has(&format!("id=\"queue-{id}\"")), "{}", queue.body);
     assert!(queue.has("tk-sev-high"), "the flag's severity in the queue");
     let page = admin.get(&format!("/tickets/{id}")).await;
-    assert!(page.has("id=\"flag-new_account_large_amount\""), "{}", page.body);
+    assert!(
+        page.has("id=\"flag-new_account_large_amount\""),
+        "{}",
+        page.body
+    );
     assert!(page.has("New account, large amount"));
     assert!(page.has("id=\"act-take\"") && !page.has("id=\"act-approve\""));
     let page = press(&mut admin, &id, "take", "").await;
@@ -290,12 +314,19 @@ async fn two_reviewers_approve_a_flagged_request_one_after_the_other(backend: Ba
     assert!(page.has("Your approval was recorded."));
     assert!(page.has("1 of 2 approvals"), "{}", page.body);
     assert!(page.has("id=\"you-approved\""));
-    assert!(!page.has("id=\"act-approve\""), "no second button for the same reviewer");
+    assert!(
+        !page.has("id=\"act-approve\""),
+        "no second button for the same reviewer"
+    );
     assert_eq!(ticket_state(&app, &id).await, "under_review");
     // The same reviewer again (a stale page): refused, on the page.
     let page = press(&mut admin, &id, "approve", "").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.has("You have already approved this request"), "{}", page.body);
+    assert!(
+        page.has("You have already approved this request"),
+        "{}",
+        page.body
+    );
     // The borrower cannot approve their own request.
     let page = reza.get(&format!("/tickets/{id}")).await;
     assert!(!page.has("id=\"act-approve\""));
@@ -312,7 +343,15 @@ async fn two_reviewers_approve_a_flagged_request_one_after_the_other(backend: Ba
     let page = follow(&mut lena, page).await;
     assert!(page.has("id=\"ticket-state\">Approved<"));
     assert!(page.has("2 of 2 approvals"));
-    assert!(page.has("Approved by: <bdi>admin, lena</bdi>"), "{}", page.body);
+    assert!(
+        page.has("Approved by: <bdi>admin, lena</bdi>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.has("id=\"read-only\""),
+        "a lender may act, just not now"
+    );
     assert_eq!(ticket_state(&app, &id).await, "approved");
     let timeline = &page.body[page.body.find("id=\"ticket-timeline\"").unwrap()..];
     assert!(timeline.contains("<strong>Approved</strong>"));
@@ -337,14 +376,25 @@ async fn reviewers_ask_for_information_and_reject_with_a_reason(backend: Backend
         "This field is required."
     );
     assert_eq!(ticket_state(&app, &id).await, "under_review");
-    let page = press(&mut lena, &id, "ask_info", "Please attach a builder's quote").await;
+    let page = press(
+        &mut lena,
+        &id,
+        "ask_info",
+        "Please attach a builder's quote",
+    )
+    .await;
     let page = follow(&mut lena, page).await;
     assert!(page.has("id=\"ticket-state\">Waiting for information<"));
     assert!(page.has("First response</strong> · met"));
     assert!(page.has("Decision</strong> · paused"), "{}", page.body);
     // The borrower reads why and resubmits.
     let page = reza.get(&format!("/tickets/{id}")).await;
-    assert!(page.has("Please attach a builder&#39;s quote") || page.has("Please attach a builder&#x27;s quote"), "{}", page.body);
+    assert!(
+        page.has("Please attach a builder&#39;s quote")
+            || page.has("Please attach a builder&#x27;s quote"),
+        "{}",
+        page.body
+    );
     assert!(page.has("Resubmit with the information"));
     let page = press(&mut reza, &id, "submit", "").await;
     follow(&mut reza, page).await;
@@ -352,7 +402,13 @@ async fn reviewers_ask_for_information_and_reject_with_a_reason(backend: Backend
     press(&mut lena, &id, "take", "").await;
     let page = press(&mut lena, &id, "reject", "").await;
     assert_eq!(page.field_error("reject_reason"), "This field is required.");
-    let page = press(&mut lena, &id, "reject", "Income does not cover the installments").await;
+    let page = press(
+        &mut lena,
+        &id,
+        "reject",
+        "Income does not cover the installments",
+    )
+    .await;
     let page = follow(&mut lena, page).await;
     assert!(page.has("The request was rejected."));
     assert!(page.has("id=\"ticket-state\">Rejected<"));
@@ -381,7 +437,10 @@ async fn the_queue_filters_and_pages_by_deadline(backend: Backend) {
     let (a, b) = (at(&first, &ids[0]).unwrap(), at(&first, &ids[1]).unwrap());
     assert!(a < b);
     assert!(at(&first, &ids[26]).is_none(), "on the next page");
-    assert!(at(&first, &draft).is_none(), "a draft has no deadline running");
+    assert!(
+        at(&first, &draft).is_none(),
+        "a draft has no deadline running"
+    );
     assert!(first.has("id=\"queue-next\""));
     let second = lena
         .get("/review?state=&flagged=&breached=&offset=25")
@@ -418,7 +477,9 @@ async fn members_see_only_their_own_and_accountants_only_read(backend: Backend) 
     let id = apply(&mut reza, "1500", "submit").await;
     // Another member: no such ticket, no queue, no buttons that work.
     let mut mina = signed_in(&app, "mina").await;
-    let page = mina.send(reqwest::Method::GET, &format!("/tickets/{id}"), None).await;
+    let page = mina
+        .send(reqwest::Method::GET, &format!("/tickets/{id}"), None)
+        .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(!page.has("1,500"), "nothing of the ticket");
     let page = mina.send(reqwest::Method::GET, "/review", None).await;
@@ -435,7 +496,11 @@ async fn members_see_only_their_own_and_accountants_only_read(backend: Backend) 
     assert!(queue.has(&format!("id=\"queue-{id}\"")));
     let page = ava.get(&format!("/tickets/{id}")).await;
     assert!(page.has("id=\"ticket-flags\""));
-    assert!(!page.has("id=\"ticket-actions\"") && !page.has("id=\"act-"), "{}", page.body);
+    assert!(
+        !page.has("id=\"ticket-actions\"") && !page.has("id=\"act-"),
+        "{}",
+        page.body
+    );
     assert!(page.has("id=\"read-only\""));
     // And pressing one anyway is refused; the ticket does not move.
     let csrf = page.csrf();
@@ -488,7 +553,10 @@ async fn the_ticket_pages_speak_persian(backend: Backend) {
     // Jalali dates in Persian digits: Azar 1405.
     assert!(page.has("۱۴۰۵/۰۹/۰۱"), "{}", page.body);
     assert!(page.has("نخستین پاسخ"));
-    assert!(page.has("href=\"/tickets/") && page.has("lang=en"), "the switch keeps the ticket");
+    assert!(
+        page.has("href=\"/tickets/") && page.has("lang=en"),
+        "the switch keeps the ticket"
+    );
     let mut admin = signed_in(&app, ADMIN).await;
     press(&mut admin, &id, "take", "").await;
     press(&mut admin, &id, "approve", "").await;
@@ -498,14 +566,21 @@ async fn the_ticket_pages_speak_persian(backend: Backend) {
     assert!(page.has("۱ از ۲ تأیید"), "{}", page.body);
     assert!(page.has("به تأیید دو بررسی‌کننده متفاوت نیاز دارد"));
     let explanation = {
-        let at = page.body.find("id=\"flag-new_account_large_amount\"").unwrap();
+        let at = page
+            .body
+            .find("id=\"flag-new_account_large_amount\"")
+            .unwrap();
         let rest = &page.body[at..];
         let from = rest.find("tk-flag-why\">").unwrap() + "tk-flag-why\">".len();
         rest[from..from + rest[from..].find("</p>").unwrap()].to_string()
     };
     assert!(!explanation.is_empty());
     assert!(
-        !explanation.chars().any(|c| c.is_ascii_alphabetic() && c != 'U' && c != 'S' && c != 'D' && c != 'T'),
+        !explanation.chars().any(|c| c.is_ascii_alphabetic()
+            && c != 'U'
+            && c != 'S'
+            && c != 'D'
+            && c != 'T'),
         "in Persian: {explanation}"
     );
     let queue = admin.get("/review?lang=fa").await;

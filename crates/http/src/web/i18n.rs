@@ -703,7 +703,9 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "درخواست‌هایی که مهلتشان در جریان است، نزدیک‌ترین مهلت نخست. برای دیدن بقیه یک وضعیت برگزینید (تازه‌ترین نخست).",
     ),
     ("tk_any", "Any", "همه"),
-    ("tk_waiting", "Waiting for lenders (by deadline)", "در انتظار وام‌دهندگان (به ترتیب مهلت)"),
+    ("tk_waiting", "Waiting for lenders", "در انتظار وام‌دهندگان"),
+    // Between the parts of a line ("Draft 1405/09/01 · by reza"): Persian's zero is a dot.
+    ("tk_sep", " · ", "، "),
     ("tk_breached", "Overdue", "دیرکرد"),
     ("tk_queue_empty", "No requests match.", "درخواستی با این فیلترها نیست."),
     ("tk_pages", "Pages of requests", "صفحه‌های درخواست‌ها"),

@@ -343,9 +343,7 @@ pub async fn create(
         Err(err) => {
             let mut errors = FormErrors::default();
             match refusal(err, lang)? {
-                Refusal::Field(f, text) if APPLY_FIELDS.contains(&f) => {
-                    errors.add(Some(f), text)
-                }
+                Refusal::Field(f, text) if APPLY_FIELDS.contains(&f) => errors.add(Some(f), text),
                 Refusal::Field(_, text) | Refusal::General(text) => errors.add(None, text),
             }
             return apply_page(&state, prefs, &session, form, errors);
@@ -355,7 +353,16 @@ pub async fn create(
         return Ok(see_other(&format!("/tickets/{}?done=created", ticket.id)));
     }
     // The draft is saved; a refused submission is shown on its page, where it can be retried.
-    act_on(&state, prefs, &meta, &session, &ticket.id, Action::Submit, "").await
+    act_on(
+        &state,
+        prefs,
+        &meta,
+        &session,
+        &ticket.id,
+        Action::Submit,
+        "",
+    )
+    .await
 }
 
 // ---- /tickets/{id}: one ticket ----
@@ -400,12 +407,7 @@ pub struct Actions {
 
 impl Actions {
     fn any(&self) -> bool {
-        self.submit
-            || self.withdraw
-            || self.take
-            || self.ask_info
-            || self.reject
-            || self.approve
+        self.submit || self.withdraw || self.take || self.ask_info || self.reject || self.approve
     }
 }
 
@@ -419,6 +421,8 @@ pub struct TicketPage {
     pub own: bool,
     /// Reviewers and accountants: the flags and the approvals.
     pub staff: bool,
+    /// Reads the ticket but may make no move on it (accountants).
+    pub read_only: bool,
     pub timeline: Vec<TimelineItem>,
     pub deadlines: Vec<DeadlineRow>,
     pub flags: Vec<FlagRow>,
@@ -551,10 +555,8 @@ async fn ticket_page(
         Vec::new()
     };
     let you_approved = view.approvals.contains(&user.id);
-    let next = match service::actor_for(user, &ticket) {
-        Ok(actor) => state::next_states(ticket.state, actor),
-        Err(_) => Vec::new(),
-    };
+    let actor = service::actor_for(user, &ticket).ok();
+    let next = actor.map_or_else(Vec::new, |actor| state::next_states(ticket.state, actor));
     let can = |s: TicketState| next.contains(&s);
     let actions = Actions {
         submit: can(TicketState::Submitted),
@@ -583,12 +585,17 @@ async fn ticket_page(
         borrower: name_of(&names, ticket.borrower_id),
         own,
         staff,
+        read_only: actor.is_none(),
         timeline,
         deadlines,
         flags,
         approvals: view.approvals.len(),
         approvals_needed: view.approvals_needed,
-        approved_by: view.approvals.iter().map(|id| name_of(&names, *id)).collect(),
+        approved_by: view
+            .approvals
+            .iter()
+            .map(|id| name_of(&names, *id))
+            .collect(),
         you_approved,
         has_actions: actions.any(),
         actions,
@@ -607,7 +614,15 @@ pub async fn show(
     Path(id): Path<String>,
     Query(done): Query<TicketDone>,
 ) -> WebResult<Response> {
-    ticket_page(&state, prefs, &session, &id, done.notice(), Typed::default()).await
+    ticket_page(
+        &state,
+        prefs,
+        &session,
+        &id,
+        done.notice(),
+        Typed::default(),
+    )
+    .await
 }
 
 /// The form of every ticket button: the reason, where the move takes one.
@@ -760,7 +775,11 @@ mod tests {
             .iter()
             .map(|s| format!("tk_state_{}", s.as_str()))
             .collect();
-        keys.extend(Phase::ALL.iter().map(|p| format!("tk_phase_{}", p.as_str())));
+        keys.extend(
+            Phase::ALL
+                .iter()
+                .map(|p| format!("tk_phase_{}", p.as_str())),
+        );
         keys.extend(["low", "medium", "high"].map(|s| format!("tk_sev_{s}")));
         use FlagCode::*;
         for code in [
@@ -792,8 +811,7 @@ mod tests {
     #[test]
     fn refusals_say_why_in_the_pages_language() {
         for lang in [Lang::En, Lang::Fa] {
-            let Ok(Refusal::Field(field, text)) = refusal(TicketError::TermOutOfRange, lang)
-            else {
+            let Ok(Refusal::Field(field, text)) = refusal(TicketError::TermOutOfRange, lang) else {
                 panic!("a term error is about its field");
             };
             assert_eq!(field, "term_months");
@@ -805,7 +823,10 @@ mod tests {
             let Ok(Refusal::General(text)) = refusal(moved, lang) else {
                 panic!("a refused move is for the page");
             };
-            assert!(text.contains(state_name(lang, TicketState::Rejected)), "{text}");
+            assert!(
+                text.contains(state_name(lang, TicketState::Rejected)),
+                "{text}"
+            );
             assert!(refusal(TicketError::NotFound, lang).is_err());
             assert!(refusal(TicketError::NotYours, lang).is_err());
         }
