@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::approval::{self, ApprovalOutcome, TicketFacts};
 use super::error::TicketError;
-use super::fraud::{self, Application, FraudConfig, FraudInput, FraudReport};
+use super::fraud::{self, Application, FraudInput, FraudReport};
 use super::sla;
 use super::state::StateChange;
 use super::state::{self, Actor, TicketState, Transition};
@@ -21,6 +21,7 @@ use crate::platform::db::WriteTx;
 use crate::platform::money::Amount;
 use crate::Ctx;
 use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
 
 /// The longest purpose kept.
 pub const PURPOSE_MAX_CHARS: usize = 2_000;
@@ -220,14 +221,8 @@ pub async fn submit(
     else {
         return Ok(ticket);
     };
-    let settings = &ctx.config.tickets;
-    let (input, print) = fraud_input(&mut tx, &ticket, &settings.fraud, meta, now).await?;
+    let (input, print, report) = assess(&mut tx, ctx, &ticket, meta, now).await?;
     store::snapshot_submission(&mut tx, &ticket.id, &print, now).await?;
-    let report = fraud::evaluate(
-        &input,
-        &settings.fraud,
-        settings.approval.two_approvers_above,
-    );
     store::replace_flags(
         &mut tx,
         &ticket.id,
@@ -424,14 +419,19 @@ pub fn short_ref(ticket_id: &str) -> String {
     ticket_id.chars().take(8).collect()
 }
 
-async fn fraud_input(
-    tx: &mut WriteTx,
+/// The fraud rules on `ticket` as submitted now: what the store knows about the borrower and
+/// the recent applications that share something with this one, and the rules' verdict. Reads
+/// only (a bounded number of indexed queries), so the benchmark can time it alone.
+pub async fn assess(
+    conn: &mut AnyConnection,
+    ctx: &Ctx,
     ticket: &Ticket,
-    config: &FraudConfig,
     meta: &RequestMeta,
     now: DateTime<Utc>,
-) -> Result<(FraudInput, Fingerprint), TicketError> {
-    let (history, contact) = store::borrower_history(tx, ticket.borrower_id, &ticket.id).await?;
+) -> Result<(FraudInput, Fingerprint, FraudReport), TicketError> {
+    let settings = &ctx.config.tickets;
+    let config = &settings.fraud;
+    let (history, contact) = store::borrower_history(conn, ticket.borrower_id, &ticket.id).await?;
     let print = Fingerprint {
         email_domain: fraud::shareable_domain(&contact.email, config).unwrap_or_default(),
         phone: contact.phone.trim().to_string(),
@@ -439,7 +439,7 @@ async fn fraud_input(
         client_address: meta.client_ip.clone(),
     };
     let window = chrono::Duration::hours(config.recent_window_hours);
-    let recent = store::recent_by_others(tx, ticket.borrower_id, &print, now, window).await?;
+    let recent = store::recent_by_others(conn, ticket.borrower_id, &print, now, window).await?;
     let input = FraudInput {
         application: Application {
             borrower_id: ticket.borrower_id,
@@ -453,7 +453,8 @@ async fn fraud_input(
         history,
         recent,
     };
-    Ok((input, print))
+    let report = fraud::evaluate(&input, config, settings.approval.two_approvers_above);
+    Ok((input, print, report))
 }
 
 async fn audit_flags(
