@@ -16,6 +16,7 @@ common::on_both_databases!(
     the_queue_filters_and_pages_by_deadline,
     members_see_only_their_own_and_accountants_only_read,
     the_ticket_pages_speak_persian,
+    a_reviewer_disburses_and_the_borrower_repays_by_the_schedule,
 );
 
 /// The fund: the configured admin (a reviewer), a lender, an accountant, and two members.
@@ -586,4 +587,120 @@ async fn the_ticket_pages_speak_persian(backend: Backend) {
     let queue = admin.get("/review?lang=fa").await;
     assert!(queue.has("صف بررسی") && queue.has("در حال بررسی") && queue.has("زیاد"));
     assert!(!queue.has("Under review"));
+}
+
+async fn a_reviewer_disburses_and_the_borrower_repays_by_the_schedule(backend: Backend) {
+    let Some(app) = fund(backend).await else {
+        return;
+    };
+    let reza_token = app.login("reza", PASSWORD).await;
+    // Reza's fee is the fund's cash, and his record: 300 is within it, so no flag, one approval.
+    assert_eq!(
+        app.pay(&reza_token, "200", None).await.0,
+        StatusCode::CREATED
+    );
+    let mut reza = signed_in(&app, "reza").await;
+    let id = apply(&mut reza, "300", "submit").await;
+    let mut lena = signed_in(&app, "lena").await;
+    press(&mut lena, &id, "take", "").await;
+    let page = {
+        let sent = press(&mut lena, &id, "approve", "").await;
+        follow(&mut lena, sent).await
+    };
+    assert!(page.has("id=\"ticket-state\">Approved<"), "{}", page.body);
+    assert!(page.has("id=\"act-disburse\""));
+    assert!(
+        !page.has("id=\"ticket-schedule\""),
+        "no schedule before the money leaves"
+    );
+    // The fund's cash (200) does not cover 300: refused on the page, nothing posted.
+    let page = press(&mut lena, &id, "disburse", "").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.has("The fund&#39;s cash does not cover this loan (Cash in the fund: 200.00 USDT; Amount: 300.00 USDT).")
+            || page.has("The fund&#x27;s cash does not cover this loan (Cash in the fund: 200.00 USDT; Amount: 300.00 USDT)."),
+        "{}",
+        page.body
+    );
+    assert_eq!(ticket_state(&app, &id).await, "approved");
+    let mina_token = app.login("mina", PASSWORD).await;
+    assert_eq!(
+        app.pay(&mina_token, "200", None).await.0,
+        StatusCode::CREATED
+    );
+    let page = {
+        let sent = press(&mut lena, &id, "disburse", "").await;
+        follow(&mut lena, sent).await
+    };
+    assert!(page.has("The loan was disbursed"));
+    assert!(
+        page.has("id=\"ticket-state\">Being repaid<"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("id=\"installment-12\"") && !page.has("id=\"installment-13\""));
+    assert!(page.has("id=\"loan-outstanding\">300.00 "));
+    assert!(page.has("id=\"loan-lateness\">Current<"));
+    // The borrower repays from his page: the amount is required and may not exceed the debt.
+    let form = reza.get(&format!("/tickets/{id}")).await;
+    assert!(form.has("id=\"repay-form\""));
+    let key_of = |page: &Page| {
+        let at = page.body.find("name=\"key\" value=\"").unwrap() + "name=\"key\" value=\"".len();
+        page.body[at..at + 36].to_string()
+    };
+    let key = key_of(&form);
+    let csrf = form.csrf();
+    let repay = |amount: &'static str, key: String, csrf: String| {
+        let path = format!("/tickets/{id}/repay");
+        (
+            path,
+            vec![("amount", amount.to_string()), ("key", key), ("csrf", csrf)],
+        )
+    };
+    let (path, fields) = repay("", key.clone(), csrf.clone());
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = reza.post(&path, &fields).await;
+    assert_eq!(page.field_error("repay_amount"), "This field is required.");
+    let (path, fields) = repay("1000", key.clone(), csrf.clone());
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = reza.post(&path, &fields).await;
+    assert_eq!(
+        page.field_error("repay_amount"),
+        "The repayment is more than what is still owed (300.00 USDT)"
+    );
+    assert!(page.has("value=\"1000\""), "typed amount kept");
+    let (path, fields) = repay("50", key.clone(), csrf.clone());
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = {
+        let sent = reza.post(&path, &fields).await;
+        follow(&mut reza, sent).await
+    };
+    assert!(page.has("The repayment was recorded."));
+    assert!(page.has("id=\"loan-outstanding\">250.00 "), "{}", page.body);
+    assert!(page.has("id=\"installment-2\" class=\"settled\""));
+    assert!(!page.has("id=\"installment-3\" class=\"settled\""));
+    // The same form sent again (a double click, a retry): one repayment.
+    let page = reza.post(&path, &fields).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count("ticket_repayments").await, 1);
+    // Each page has a fresh key; the rest repaid through it, the ticket is repaid.
+    let form = reza.get(&format!("/tickets/{id}")).await;
+    assert_ne!(key_of(&form), key);
+    let (path, fields) = repay("250", key_of(&form), form.csrf());
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = {
+        let sent = reza.post(&path, &fields).await;
+        follow(&mut reza, sent).await
+    };
+    assert!(page.has("id=\"ticket-state\">Repaid<"), "{}", page.body);
+    assert!(!page.has("id=\"repay-form\""));
+    assert_eq!(app.count("ticket_repayments").await, 2);
+    // In Persian: Jalali months and digits in the schedule.
+    let page = reza.get(&format!("/tickets/{id}?lang=fa")).await;
+    assert!(page.has("id=\"loan-outstanding\">۰٫۰۰ "), "{}", page.body);
+    assert!(
+        page.has("دی ۱۴۰۵"),
+        "the first installment falls due in Dey: {}",
+        page.body
+    );
 }

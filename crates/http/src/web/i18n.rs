@@ -712,6 +712,32 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("tk_prev", "← Previous", "→ قبلی"),
     ("tk_next", "Next →", "بعدی ←"),
     ("tk_found", "requests", "درخواست"),
+    ("tk_disburse", "Disburse the loan", "پرداخت وام"),
+    (
+        "tk_disburse_confirm",
+        "Pay the loan out now? The ledger records it and the repayment schedule starts.",
+        "وام اکنون پرداخت شود؟ در دفتر ثبت می‌شود و برنامه بازپرداخت آغاز می‌شود.",
+    ),
+    ("tk_repay", "Record the repayment", "ثبت بازپرداخت"),
+    ("tk_repay_amount", "Repayment (USDT)", "مبلغ بازپرداخت (USDT)"),
+    ("tk_due_on", "Due on", "سررسید"),
+    ("tk_lateness", "Lateness", "دیرکرد پرداخت"),
+    ("tk_late_current", "Current", "به‌موقع"),
+    ("tk_late_1_30", "1–30 days late", "۱ تا ۳۰ روز دیرکرد"),
+    ("tk_late_31_60", "31–60 days late", "۳۱ تا ۶۰ روز دیرکرد"),
+    ("tk_late_61_90", "61–90 days late", "۶۱ تا ۹۰ روز دیرکرد"),
+    ("tk_late_90_", "More than 90 days late", "بیش از ۹۰ روز دیرکرد"),
+    ("done_tk_disburse", "The loan was disbursed; its schedule is below.", "وام پرداخت شد؛ برنامه بازپرداخت آن در پایین است."),
+    ("done_tk_repay", "The repayment was recorded.", "بازپرداخت ثبت شد."),
+    ("tk_refused_cash", "The fund's cash does not cover this loan", "موجودی نقد صندوق برای این وام کافی نیست"),
+    ("tk_refused_not_repaying", "This request takes no repayment in its present state", "این درخواست در وضعیت کنونی بازپرداختی نمی‌پذیرد"),
+    ("tk_refused_overpayment", "The repayment is more than what is still owed", "مبلغ بازپرداخت از مانده بدهی بیشتر است"),
+    ("tk_refused_nothing_owed", "Nothing is owed on this loan.", "بدهی‌ای روی این وام نمانده است."),
+    (
+        "tk_refused_key",
+        "This form was already sent with another amount: reload the page and try again.",
+        "این فرم پیش‌تر با مبلغ دیگری فرستاده شده است: صفحه را دوباره بارگذاری و دوباره تلاش کنید.",
+    ),
 ];
 
 #[cfg(test)]

@@ -22,10 +22,13 @@ use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebError, WebForm
 use saghat_core::auth::{CurrentUser, Role};
 use saghat_core::fund::access::is_fund_member;
 use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::money::Amount;
 use saghat_core::tickets::approval::ApprovalRefused;
 use saghat_core::tickets::error::TicketError;
 use saghat_core::tickets::fraud::Severity;
+use saghat_core::tickets::loans::{self, ScheduleView};
 use saghat_core::tickets::queue::{self, TicketFilter};
+use saghat_core::tickets::schedule::{Delinquency, ScheduleError};
 use saghat_core::tickets::service::{self, NewTicket, TicketView};
 use saghat_core::tickets::sla::PhaseStatus;
 use saghat_core::tickets::state::{self, TicketState, TransitionError};
@@ -102,17 +105,34 @@ enum Refusal {
 }
 
 fn refusal(err: TicketError, lang: Lang) -> Result<Refusal, WebError> {
-    let field = err.field();
+    let mut field = err.field();
+    let money = |a: &Amount| format!("{} USDT", lang.amount(*a));
+    let in_state = |key: &str, state: &TicketState| {
+        format!(
+            "{} ({}: {}).",
+            lang.t(key),
+            lang.t("state"),
+            state_name(lang, *state)
+        )
+    };
     let text = match &err {
-        TicketError::NotFound => return Err(ApiError::not_found("ticket not found").into()),
+        TicketError::NotFound | TicketError::ScheduleHidden => {
+            return Err(ApiError::not_found("ticket not found").into())
+        }
         TicketError::NotYours => {
             return Err(ApiError::Forbidden("you may not act on this ticket".into()).into())
         }
-        TicketError::Store(_) | TicketError::Corrupt(_) => {
+        TicketError::Store(_)
+        | TicketError::Corrupt(_)
+        | TicketError::Ledger(_)
+        | TicketError::Schedule(
+            ScheduleError::BadDueDay | ScheduleError::NegativeFee | ScheduleError::BadTerm,
+        ) => {
+            // Not about the input: the books, the configuration or the database.
             return Err(match err {
                 TicketError::Store(e) => WebError::from(e),
                 other => ApiError::Internal(anyhow::Error::new(other)).into(),
-            })
+            });
         }
         TicketError::AmountNotPositive => lang.t("tk_bad_amount_positive").to_string(),
         TicketError::AmountTooLarge => lang.t("tk_bad_amount_large").to_string(),
@@ -121,12 +141,9 @@ fn refusal(err: TicketError, lang: Lang) -> Result<Refusal, WebError> {
         TicketError::TermOutOfRange => lang.t("tk_bad_term").to_string(),
         TicketError::PayoutAddressInvalid { .. } => lang.t("tk_bad_payout").to_string(),
         TicketError::NotAMove(_) => lang.t("tk_refused_actor").to_string(),
-        TicketError::Transition(TransitionError::NotAllowed { from, .. }) => format!(
-            "{} ({}: {}).",
-            lang.t("tk_refused_move"),
-            lang.t("state"),
-            state_name(lang, *from)
-        ),
+        TicketError::Transition(TransitionError::NotAllowed { from, .. }) => {
+            in_state("tk_refused_move", from)
+        }
         TicketError::Transition(TransitionError::NotPermitted { .. }) => {
             lang.t("tk_refused_actor").to_string()
         }
@@ -136,6 +153,33 @@ fn refusal(err: TicketError, lang: Lang) -> Result<Refusal, WebError> {
         }
         TicketError::Approval(ApprovalRefused::AlreadyComplete) => {
             lang.t("tk_refused_complete").to_string()
+        }
+        TicketError::InsufficientCash { cash, amount } => format!(
+            "{} ({}: {}; {}: {}).",
+            lang.t("tk_refused_cash"),
+            lang.t("cash"),
+            money(cash),
+            lang.t("amount"),
+            money(amount)
+        ),
+        TicketError::NotRepaying(state) => in_state("tk_refused_not_repaying", state),
+        TicketError::Schedule(ScheduleError::Overpayment { owed }) => {
+            field = Some("repay_amount");
+            format!("{} ({})", lang.t("tk_refused_overpayment"), money(owed))
+        }
+        TicketError::Schedule(ScheduleError::NothingOwed) => {
+            lang.t("tk_refused_nothing_owed").to_string()
+        }
+        TicketError::Schedule(ScheduleError::NotPositive) => {
+            field = Some("repay_amount");
+            lang.t("tk_bad_amount_positive").to_string()
+        }
+        TicketError::Schedule(ScheduleError::TooLarge) => {
+            field = Some("repay_amount");
+            lang.t("tk_bad_amount_large").to_string()
+        }
+        TicketError::RepaymentKeyInvalid { .. } | TicketError::RepaymentKeyReused { .. } => {
+            lang.t("tk_refused_key").to_string()
         }
     };
     Ok(match field {
@@ -161,6 +205,8 @@ impl TicketDone {
             "ask_info" => "done_tk_ask_info",
             "reject" => "done_tk_reject",
             "approve" => "done_tk_approve",
+            "disburse" => "done_tk_disburse",
+            "repay" => "done_tk_repay",
             _ => return None,
         })
     }
@@ -353,6 +399,7 @@ pub async fn create(
         return Ok(see_other(&format!("/tickets/{}?done=created", ticket.id)));
     }
     // The draft is saved; a refused submission is shown on its page, where it can be retried.
+    let form = ActionForm::default();
     act_on(
         &state,
         prefs,
@@ -360,7 +407,7 @@ pub async fn create(
         &session,
         &ticket.id,
         Action::Submit,
-        "",
+        &form,
     )
     .await
 }
@@ -403,11 +450,21 @@ pub struct Actions {
     pub ask_info: bool,
     pub reject: bool,
     pub approve: bool,
+    pub disburse: bool,
+    /// Record a repayment: the borrower, or a reviewer for them.
+    pub repay: bool,
 }
 
 impl Actions {
     fn any(&self) -> bool {
-        self.submit || self.withdraw || self.take || self.ask_info || self.reject || self.approve
+        self.submit
+            || self.withdraw
+            || self.take
+            || self.ask_info
+            || self.reject
+            || self.approve
+            || self.disburse
+            || self.repay
     }
 }
 
@@ -436,9 +493,32 @@ pub struct TicketPage {
     pub errors: FormErrors,
     pub reason_ask: String,
     pub reason_reject: String,
+    /// The repayment form: the amount typed (kept when refused) and a fresh key, so that the
+    /// same form sent twice records one repayment.
+    pub repay_amount: String,
+    pub repay_key: String,
+    /// The loan, once disbursed.
+    pub schedule: Option<ScheduleView>,
 }
 
 impl TicketPage {
+    /// A schedule's due date as a Jalali date.
+    pub fn day(&self, date: &chrono::NaiveDate) -> String {
+        let noon = date.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc();
+        let (y, m, d) = saghat_core::platform::jalali::jalali_date(noon, Tz::UTC);
+        self.v.digits(&format!("{y}/{m:02}/{d:02}"))
+    }
+
+    /// An installment's number in the page's digits.
+    pub fn number(&self, n: &u32) -> String {
+        self.v.int(&i64::from(*n))
+    }
+
+    /// The loan's lateness bucket in words.
+    pub fn delinquency(&self, s: &ScheduleView) -> &'static str {
+        self.v.t(&late_key(s.delinquency))
+    }
+
     pub fn state_name(&self, state: &TicketState) -> &'static str {
         state_name(self.v.lang, *state)
     }
@@ -469,6 +549,12 @@ struct Typed {
     errors: FormErrors,
     reason_ask: String,
     reason_reject: String,
+    repay_amount: String,
+}
+
+/// The text key of a lateness bucket (`current`, `1-30`, … `90+`).
+fn late_key(bucket: Delinquency) -> String {
+    format!("tk_late_{}", bucket.as_str().replace(['-', '+'], "_"))
 }
 
 async fn ticket_page(
@@ -566,6 +652,21 @@ async fn ticket_page(
         ask_info: can(TicketState::NeedsInfo),
         reject: can(TicketState::Rejected),
         approve: can(TicketState::Approved) && !you_approved,
+        disburse: can(TicketState::Disbursed),
+        repay: ticket.state == TicketState::Repaying && actor.is_some(),
+    };
+    let schedule = if ticket.state.is_disbursed() {
+        match loans::schedule_of(state, user, &ticket.id).await {
+            Ok(view) => Some(view),
+            Err(err) => {
+                return Err(match refusal(err, lang) {
+                    Err(web) => web,
+                    Ok(_) => ApiError::not_found("ticket not found").into(),
+                })
+            }
+        }
+    } else {
+        None
     };
     let own = ticket.borrower_id == user.id;
     let frame = Page {
@@ -602,6 +703,9 @@ async fn ticket_page(
         errors: typed.errors,
         reason_ask: typed.reason_ask,
         reason_reject: typed.reason_reject,
+        repay_amount: typed.repay_amount,
+        repay_key: uuid::Uuid::new_v4().to_string(),
+        schedule,
         t: ticket,
         v,
     })
@@ -630,6 +734,9 @@ pub async fn show(
 #[serde(default)]
 pub struct ActionForm {
     pub reason: String,
+    /// A repayment's amount and idempotency key.
+    pub amount: String,
+    pub key: String,
     pub csrf: String,
 }
 
@@ -648,6 +755,8 @@ enum Action {
     AskInfo,
     Reject,
     Approve,
+    Disburse,
+    Repay,
 }
 
 impl Action {
@@ -659,6 +768,8 @@ impl Action {
             "ask_info" => Action::AskInfo,
             "reject" => Action::Reject,
             "approve" => Action::Approve,
+            "disburse" => Action::Disburse,
+            "repay" => Action::Repay,
             _ => return None,
         })
     }
@@ -671,6 +782,8 @@ impl Action {
             Action::AskInfo => "ask_info",
             Action::Reject => "reject",
             Action::Approve => "approve",
+            Action::Disburse => "disburse",
+            Action::Repay => "repay",
         }
     }
 
@@ -693,7 +806,7 @@ pub async fn act(
     CsrfForm(session, form): CsrfForm<ActionForm>,
 ) -> WebResult<Response> {
     let action = Action::parse(&action).ok_or_else(|| ApiError::not_found("no such action"))?;
-    act_on(&state, prefs, &meta, &session, &id, action, &form.reason).await
+    act_on(&state, prefs, &meta, &session, &id, action, &form).await
 }
 
 async fn act_on(
@@ -703,8 +816,9 @@ async fn act_on(
     session: &Session,
     id: &str,
     action: Action,
-    reason: &str,
+    form: &ActionForm,
 ) -> WebResult<Response> {
+    let reason = form.reason.as_str();
     let typed = |errors: FormErrors| Typed {
         errors,
         reason_ask: if action == Action::AskInfo {
@@ -717,6 +831,11 @@ async fn act_on(
         } else {
             String::new()
         },
+        repay_amount: if action == Action::Repay {
+            form.amount.clone()
+        } else {
+            String::new()
+        },
     };
     if let Some(field) = action.reason_field() {
         if reason.trim().is_empty() {
@@ -726,21 +845,27 @@ async fn act_on(
         }
     }
     let user = &session.user;
+    let mut repay_amount = Amount::ZERO;
+    if action == Action::Repay {
+        let mut read = FormReader::new(prefs.lang);
+        match read.amount("repay_amount", &form.amount, true) {
+            Some(amount) => repay_amount = amount,
+            None => return ticket_page(state, prefs, session, id, None, typed(read.errors)).await,
+        }
+    }
+    let moved = |outcome: Result<Ticket, TicketError>| outcome.map(|_| ());
+    let move_to = |target, why| service::move_ticket(state, user, id, target, why, meta);
     let outcome = match action {
-        Action::Submit => service::submit(state, user, id, meta).await,
-        Action::Approve => service::approve(state, user, id, meta).await,
-        Action::Withdraw => {
-            service::move_ticket(state, user, id, TicketState::Withdrawn, "", meta).await
-        }
-        Action::Take => {
-            service::move_ticket(state, user, id, TicketState::UnderReview, "", meta).await
-        }
-        Action::AskInfo => {
-            service::move_ticket(state, user, id, TicketState::NeedsInfo, reason, meta).await
-        }
-        Action::Reject => {
-            service::move_ticket(state, user, id, TicketState::Rejected, reason, meta).await
-        }
+        Action::Submit => moved(service::submit(state, user, id, meta).await),
+        Action::Approve => moved(service::approve(state, user, id, meta).await),
+        Action::Withdraw => moved(move_to(TicketState::Withdrawn, "").await),
+        Action::Take => moved(move_to(TicketState::UnderReview, "").await),
+        Action::AskInfo => moved(move_to(TicketState::NeedsInfo, reason).await),
+        Action::Reject => moved(move_to(TicketState::Rejected, reason).await),
+        Action::Disburse => moved(loans::disburse(state, user, id, meta).await),
+        Action::Repay => loans::repay(state, user, id, repay_amount, &form.key, meta)
+            .await
+            .map(|_| ()),
     };
     match outcome {
         // Whether a ticket exists is its borrower's business (as on its page); an accountant,
@@ -748,14 +873,14 @@ async fn act_on(
         Err(TicketError::NotYours) if !reads_all(user) => {
             Err(ApiError::not_found("ticket not found").into())
         }
-        Ok(ticket) => Ok(see_other(&format!(
-            "/tickets/{}?done={}",
-            ticket.id,
-            action.code()
-        ))),
+        Ok(()) => Ok(see_other(&format!("/tickets/{id}?done={}", action.code()))),
         Err(err) => {
             let mut errors = FormErrors::default();
             match refusal(err, prefs.lang)? {
+                // A repayment's amount is its form's only field.
+                Refusal::Field("amount" | "repay_amount", text) if action == Action::Repay => {
+                    errors.add(Some("repay_amount"), text)
+                }
                 Refusal::Field(_, text) | Refusal::General(text) => errors.add(None, text),
             }
             ticket_page(state, prefs, session, id, None, typed(errors)).await
@@ -796,11 +921,13 @@ mod tests {
             keys.push(format!("tk_flag_{}", code.as_str()));
         }
         for done in [
-            "created", "submit", "withdraw", "take", "ask_info", "reject", "approve",
+            "created", "submit", "withdraw", "take", "ask_info", "reject", "approve", "disburse",
+            "repay",
         ] {
             let notice = TicketDone { done: done.into() }.notice();
             keys.push(notice.unwrap_or("missing").to_string());
         }
+        keys.extend([0, 10, 40, 70, 100].map(|days| late_key(Delinquency::of_days(days))));
         for key in keys {
             for lang in [Lang::En, Lang::Fa] {
                 assert_ne!(lang.t(&key), "?", "{key} in {lang:?}");
