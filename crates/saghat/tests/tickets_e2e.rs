@@ -43,7 +43,9 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    app.member(&admin, "reza", "0").await;
+    let (_, reza) = app.member(&admin, "reza", "0").await;
+    // His fee is the fund's cash, enough to pay the loan out.
+    assert_eq!(app.pay(&reza, "1600", None).await.0, StatusCode::CREATED);
 
     let driver = ChromeDriver::start();
     let profile = tempfile::tempdir().unwrap();
@@ -160,6 +162,24 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
         .await
         .unwrap();
     assert_eq!(state, "approved");
+    // She pays it out (the page asks first): the schedule starts.
+    browser.goto(&format!("{base}/tickets/{id}?lang=en")).await;
+    browser.click("#act-disburse").await;
+    browser.accept_alert().await;
+    browser.wait("#ticket-schedule").await;
+    assert_eq!(browser.text("#ticket-state").await, "Being repaid");
+    assert_eq!(browser.text("#loan-outstanding").await, "1,500.00 USDT");
+    sign_out(&browser, &base).await;
+
+    // The borrower repays two installments from his page.
+    sign_in(&browser, &base, "reza", PASSWORD).await;
+    browser.goto(&format!("{base}/tickets/{id}")).await;
+    browser.type_into("#repay_amount", "250").await;
+    browser.click("#act-repay").await;
+    browser.wait(".notice").await;
+    assert_eq!(browser.text("#loan-outstanding").await, "1,250.00 USDT");
+    let repaying = [(path.as_str(), "ticket-repaying", "#installments")];
+    photograph(&browser, &shots, &base, &repaying, 67).await;
     browser.goto(&format!("{base}/tickets/{id}?lang=en")).await;
     sign_out(&browser, &base).await;
     browser.quit().await;
@@ -480,6 +500,15 @@ impl Browser {
             json!({ "script": script, "args": [] }),
         )
         .await
+    }
+
+    /// Accepts the page's `confirm()` question.
+    async fn accept_alert(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Err(e) = self.command(Method::POST, "/alert/accept", json!({})).await {
+            assert!(Instant::now() < deadline, "no question to accept: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn screenshot(&self) -> Vec<u8> {
