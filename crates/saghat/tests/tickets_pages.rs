@@ -17,6 +17,8 @@ common::on_both_databases!(
     members_see_only_their_own_and_accountants_only_read,
     the_ticket_pages_speak_persian,
     a_reviewer_disburses_and_the_borrower_repays_by_the_schedule,
+    comments_and_internal_notes_on_the_timeline,
+    documents_are_uploaded_listed_and_downloaded,
 );
 
 /// The fund: the configured admin (a reviewer), a lender, an accountant, and two members.
@@ -703,4 +705,211 @@ async fn a_reviewer_disburses_and_the_borrower_repays_by_the_schedule(backend: B
         "the first installment falls due in Dey: {}",
         page.body
     );
+}
+
+async fn comments_and_internal_notes_on_the_timeline(backend: Backend) {
+    let Some(app) = fund(backend).await else {
+        return;
+    };
+    let mut reza = signed_in(&app, "reza").await;
+    let id = apply(&mut reza, "300", "submit").await;
+    let ticket = format!("/tickets/{id}");
+    let comment = format!("/tickets/{id}/comment");
+    // Empty: next to the field. Then a comment, on the timeline after the moves.
+    let page = reza.submit(&ticket, &comment, &[("body", "  ")]).await;
+    assert_eq!(page.field_error("body"), "This field is required.");
+    let page = reza
+        .submit(
+            &ticket,
+            &comment,
+            &[("body", "The builder's quote is attached")],
+        )
+        .await;
+    let page = follow(&mut reza, page).await;
+    assert!(page.has("Your comment was added."));
+    let timeline = &page.body[page.body.find("id=\"ticket-timeline\"").unwrap()..];
+    let submitted = timeline.find("<strong>Submitted</strong>").unwrap();
+    let wrote = timeline
+        .find("<strong><bdi>reza</bdi></strong> wrote")
+        .unwrap();
+    assert!(submitted < wrote, "in the order they happened");
+    assert!(
+        !page.has("id=\"internal\""),
+        "no internal notes for the borrower"
+    );
+    // A borrower's internal note is refused, on the page.
+    let page = reza
+        .submit(&ticket, &comment, &[("body", "secret"), ("internal", "on")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.has("Only reviewers write internal notes."),
+        "{}",
+        page.body
+    );
+    // A lender's internal note: reviewers see it marked, the borrower never.
+    let mut lena = signed_in(&app, "lena").await;
+    let page = lena.get(&ticket).await;
+    assert!(page.has("id=\"internal\""));
+    let sent = lena
+        .submit(
+            &ticket,
+            &comment,
+            &[("body", "Check his payout address"), ("internal", "on")],
+        )
+        .await;
+    let page = follow(&mut lena, sent).await;
+    assert!(page.has("Check his payout address") && page.has("tk-internal"));
+    assert!(
+        page.has("The builder&#39;s quote is attached")
+            || page.has("The builder&#x27;s quote is attached")
+    );
+    let page = reza.get(&ticket).await;
+    assert!(!page.has("Check his payout address"), "{}", page.body);
+    // An accountant reads what the borrower reads (no internal note), and has no form.
+    let mut ava = signed_in(&app, "ava").await;
+    let page = ava.get(&ticket).await;
+    assert!(
+        page.has("The builder&#39;s quote is attached")
+            || page.has("The builder&#x27;s quote is attached")
+    );
+    assert!(!page.has("Check his payout address"));
+    assert!(!page.has("id=\"comment-form\""));
+    // Another member cannot write on it: no such ticket.
+    let mut mina = signed_in(&app, "mina").await;
+    let csrf = mina.get("/tickets").await.csrf();
+    let page = mina
+        .post(&comment, &[("body", "hello"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ticket_comments")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+}
+
+/// Posts a file through the upload form, as a browser does (`multipart/form-data`).
+async fn upload(
+    app: &TestApp,
+    browser: &mut Browser<'_>,
+    id: &str,
+    name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Page {
+    let csrf = browser.get(&format!("/tickets/{id}")).await.csrf();
+    let boundary = "----saghat-test-7MA4YWxk";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let jar: Vec<String> = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let response = app
+        .http
+        .post(app.url(&format!("/tickets/{id}/files")))
+        .header("cookie", jar.join("; "))
+        .header("accept", "text/html")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Page {
+        status: response.status(),
+        location: response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default(),
+        set_cookies: vec![],
+        headers: response.headers().clone(),
+        body: response.text().await.unwrap(),
+    }
+}
+
+async fn documents_are_uploaded_listed_and_downloaded(backend: Backend) {
+    let Some(app) = fund(backend).await else {
+        return;
+    };
+    let mut reza = signed_in(&app, "reza").await;
+    let id = apply(&mut reza, "300", "submit").await;
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 200][..]].concat();
+    // A file that is not what it says is refused next to the field; nothing stored.
+    let page = upload(&app, &mut reza, &id, "quote.pdf", "application/pdf", &png).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.field_error("file")
+            .starts_with("Only PDF, PNG and JPEG"),
+        "{}",
+        page.body
+    );
+    let page = upload(&app, &mut reza, &id, "", "application/octet-stream", b"").await;
+    assert_eq!(page.field_error("file"), "This field is required.");
+    assert_eq!(app.count("ticket_attachments").await, 0);
+    let page = upload(&app, &mut reza, &id, "roof photo.png", "image/png", &png).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = reza.get(&format!("/tickets/{id}")).await;
+    assert!(
+        page.has("<bdi>roof photo.png</bdi>") && page.has("(208 B)"),
+        "{}",
+        page.body
+    );
+    let file_id: String = sqlx::query_scalar("SELECT id FROM ticket_attachments")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let link = format!("/tickets/{id}/files/{file_id}");
+    assert!(page.has(&format!("href=\"{link}\"")));
+    // Downloaded as stored, to be saved, never shown inline.
+    let got = reza.get(&link).await;
+    assert_eq!(got.headers["content-type"], "image/png");
+    assert!(got.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    assert!(got.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .ends_with("UTF-8''roof%20photo%2Epng"));
+    // A reviewer reads it; another member cannot, nor under another ticket's address.
+    let mut lena = signed_in(&app, "lena").await;
+    assert_eq!(
+        lena.send(reqwest::Method::GET, &link, None).await.status,
+        StatusCode::OK
+    );
+    let mut mina = signed_in(&app, "mina").await;
+    assert_eq!(
+        mina.send(reqwest::Method::GET, &link, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let other = apply(&mut reza, "100", "draft").await;
+    let wrong = format!("/tickets/{other}/files/{file_id}");
+    assert_eq!(
+        reza.send(reqwest::Method::GET, &wrong, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Without the form's token: refused.
+    let csrf_free = app
+        .http
+        .post(app.url(&format!("/tickets/{id}/files")))
+        .header("cookie", reza.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csrf_free.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("ticket_attachments").await, 1);
 }

@@ -73,6 +73,12 @@ pub fn router() -> Router<AppState> {
             get(pages::tickets::new_form).post(pages::tickets::create),
         )
         .route("/tickets/{id}", get(pages::tickets::show))
+        .route("/tickets/{id}/comment", post(pages::ticket_files::comment))
+        .route("/tickets/{id}/files", post(pages::ticket_files::upload))
+        .route(
+            "/tickets/{id}/files/{file}",
+            get(pages::ticket_files::download),
+        )
         .route("/tickets/{id}/{action}", post(pages::tickets::act))
         .route("/review", get(pages::review::show))
         .layer(middleware::from_fn(remember_lang))

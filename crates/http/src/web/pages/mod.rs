@@ -9,6 +9,7 @@ pub mod fund;
 pub mod jobs;
 pub mod notifications;
 pub mod review;
+pub mod ticket_files;
 pub mod tickets;
 
 use askama::Template;

@@ -33,6 +33,7 @@ use saghat_core::tickets::service::{self, NewTicket, TicketView};
 use saghat_core::tickets::sla::PhaseStatus;
 use saghat_core::tickets::state::{self, TicketState, TransitionError};
 use saghat_core::tickets::store::Ticket;
+use saghat_core::tickets::{attachments, comments};
 
 /// A borrower's tickets per page of `/tickets`.
 const MINE_PAGE_SIZE: i64 = 50;
@@ -48,6 +49,16 @@ pub fn may_apply(user: &CurrentUser) -> bool {
 /// Whether `user` reads every ticket and the review queue: reviewers and accountants.
 pub fn reads_all(user: &CurrentUser) -> bool {
     service::is_reviewer(user.role) || user.role == Role::Accountant
+}
+
+/// A file's size: `12 KB`, `3.4 MB` (in the page's digits).
+pub fn size(lang: Lang, bytes: i64) -> String {
+    let text = match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KB", (b + 1023) / 1024),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    };
+    lang.digits(&text)
 }
 
 /// A state's name on the pages.
@@ -91,6 +102,10 @@ pub async fn usernames(
     );
     let rows: Vec<(i64, String)> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
     Ok(rows.into_iter().collect())
+}
+
+fn not_found() -> WebError {
+    ApiError::not_found("ticket not found").into()
 }
 
 fn name_of(names: &HashMap<i64, String>, id: i64) -> String {
@@ -181,6 +196,30 @@ fn refusal(err: TicketError, lang: Lang) -> Result<Refusal, WebError> {
         TicketError::RepaymentKeyInvalid { .. } | TicketError::RepaymentKeyReused { .. } => {
             lang.t("tk_refused_key").to_string()
         }
+        TicketError::CommentNotFound | TicketError::AttachmentNotFound => {
+            return Err(ApiError::not_found("not found").into())
+        }
+        TicketError::AttachmentCorrupt { .. } | TicketError::AttachmentIo(_) => {
+            return Err(ApiError::Internal(anyhow::Error::new(err)).into())
+        }
+        TicketError::CommentEmpty | TicketError::AttachmentEmpty => lang.t("required").to_string(),
+        TicketError::CommentTooLong { .. } => lang.t("tk_bad_comment_long").to_string(),
+        TicketError::InternalNoteNotAllowed => lang.t("tk_refused_internal").to_string(),
+        TicketError::NotCommentAuthor => lang.t("tk_refused_actor").to_string(),
+        TicketError::AttachmentTooLarge { max } => format!(
+            "{} ({} MB).",
+            lang.t("tk_bad_file_large"),
+            lang.int(i64::try_from(*max / (1024 * 1024)).unwrap_or(i64::MAX))
+        ),
+        TicketError::AttachmentTypeNotAllowed(_) | TicketError::AttachmentContentMismatch(_) => {
+            lang.t("tk_bad_file_type").to_string()
+        }
+        TicketError::AttachmentNameInvalid { .. } => lang.t("tk_bad_file_name").to_string(),
+        TicketError::TooManyAttachments { max } => format!(
+            "{} ({}).",
+            lang.t("tk_bad_file_count"),
+            lang.int(i64::try_from(*max).unwrap_or(i64::MAX))
+        ),
     };
     Ok(match field {
         Some(f) => Refusal::Field(f, text),
@@ -207,6 +246,8 @@ impl TicketDone {
             "approve" => "done_tk_approve",
             "disburse" => "done_tk_disburse",
             "repay" => "done_tk_repay",
+            "comment" => "done_tk_comment",
+            "file" => "done_tk_file",
             _ => return None,
         })
     }
@@ -418,8 +459,14 @@ pub async fn create(
 pub struct TimelineItem {
     pub at: String,
     pub who: String,
+    /// A move's state, or empty for a comment.
     pub state: &'static str,
+    /// A move's reason, or a comment's text.
     pub reason: String,
+    pub comment: bool,
+    pub internal: bool,
+    pub edited: bool,
+    sort: DateTime<Utc>,
 }
 
 /// One SLA phase as shown.
@@ -499,6 +546,21 @@ pub struct TicketPage {
     pub repay_key: String,
     /// The loan, once disbursed.
     pub schedule: Option<ScheduleView>,
+    /// The comment form (those who may write) and internal notes (reviewers).
+    pub may_comment: bool,
+    pub may_note: bool,
+    pub comment: String,
+    pub files: Vec<FileRow>,
+}
+
+/// An attachment as listed.
+pub struct FileRow {
+    pub id: String,
+    pub name: String,
+    pub size: String,
+    pub by: String,
+    pub at: String,
+    pub sha256: String,
 }
 
 impl TicketPage {
@@ -550,6 +612,7 @@ struct Typed {
     reason_ask: String,
     reason_reject: String,
     repay_amount: String,
+    comment: String,
 }
 
 /// The text key of a lateness bucket (`current`, `1-30`, … `90+`).
@@ -577,12 +640,19 @@ async fn ticket_page(
         }
     };
     let ticket = view.ticket;
+    let comment_list = comments::list_comments(state, user, &ticket.id)
+        .await
+        .map_err(|e| refusal(e, lang).err().unwrap_or_else(not_found))?;
+    let files = attachments::list_attachments(state, user, &ticket.id)
+        .await
+        .map_err(|e| refusal(e, lang).err().unwrap_or_else(not_found))?;
     let mut conn = state.db.pool.acquire().await?;
     let people = view
         .history
         .iter()
         .filter_map(|h| h.actor_user_id)
         .chain(view.approvals.iter().copied())
+        .chain(files.iter().map(|f| f.uploader_id))
         .chain([ticket.borrower_id]);
     let names = usernames(&mut conn, people).await?;
     drop(conn);
@@ -597,8 +667,26 @@ async fn ticket_page(
                 .map_or_else(|| lang.t("tk_system").to_string(), |id| name_of(&names, id)),
             state: state_name(lang, h.to_state),
             reason: h.reason.clone(),
+            comment: false,
+            internal: false,
+            edited: false,
+            sort: h.at,
         })
-        .collect();
+        .chain(comment_list.iter().map(|c| TimelineItem {
+            at: when(lang, tz, c.created_at),
+            who: c.author_username.clone(),
+            state: "",
+            reason: c.body.clone(),
+            comment: true,
+            internal: c.internal,
+            edited: c.edited_at.is_some(),
+            sort: c.created_at,
+        }))
+        .collect::<Vec<_>>();
+    // States and comments in the order they happened (a stable sort keeps a move before the
+    // comment written at the same instant).
+    let mut timeline = timeline;
+    timeline.sort_by_key(|item| item.sort);
     let deadlines = view
         .deadlines
         .iter()
@@ -669,6 +757,7 @@ async fn ticket_page(
         None
     };
     let own = ticket.borrower_id == user.id;
+    let access = comments::Access::of(user.id, user.role, &ticket);
     let frame = Page {
         path: "/tickets",
         active: if own { "tickets" } else { "review" },
@@ -706,6 +795,20 @@ async fn ticket_page(
         repay_amount: typed.repay_amount,
         repay_key: uuid::Uuid::new_v4().to_string(),
         schedule,
+        may_comment: access.is_some_and(comments::Access::may_write),
+        may_note: access.is_some_and(comments::Access::sees_internal),
+        comment: typed.comment,
+        files: files
+            .iter()
+            .map(|f| FileRow {
+                id: f.id.clone(),
+                name: f.file_name.clone(),
+                size: size(lang, f.size_bytes),
+                by: name_of(&names, f.uploader_id),
+                at: when(lang, tz, f.created_at),
+                sha256: f.sha256.clone(),
+            })
+            .collect(),
         t: ticket,
         v,
     })
@@ -746,9 +849,9 @@ impl WebForm for ActionForm {
     }
 }
 
-/// A ticket button.
+/// A ticket button (or form).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Action {
+pub enum Action {
     Submit,
     Withdraw,
     Take,
@@ -757,6 +860,9 @@ enum Action {
     Approve,
     Disburse,
     Repay,
+    /// The comment and upload forms (`pages::ticket_files`).
+    Comment,
+    Upload,
 }
 
 impl Action {
@@ -784,6 +890,8 @@ impl Action {
             Action::Approve => "approve",
             Action::Disburse => "disburse",
             Action::Repay => "repay",
+            Action::Comment => "comment",
+            Action::Upload => "file",
         }
     }
 
@@ -836,6 +944,11 @@ async fn act_on(
         } else {
             String::new()
         },
+        comment: if action == Action::Comment {
+            reason.to_string()
+        } else {
+            String::new()
+        },
     };
     if let Some(field) = action.reason_field() {
         if reason.trim().is_empty() {
@@ -866,6 +979,8 @@ async fn act_on(
         Action::Repay => loans::repay(state, user, id, repay_amount, &form.key, meta)
             .await
             .map(|_| ()),
+        // Their own handlers (`pages::ticket_files`); never parsed from a path.
+        Action::Comment | Action::Upload => Err(TicketError::NotFound),
     };
     match outcome {
         // Whether a ticket exists is its borrower's business (as on its page); an accountant,
@@ -886,6 +1001,51 @@ async fn act_on(
             ticket_page(state, prefs, session, id, None, typed(errors)).await
         }
     }
+}
+
+/// A refused form's errors: those `fields` name next to their field (as `(error's field, the
+/// page's field)`), the rest for the form; not about the input, an error page (a stranger's
+/// ticket is "not found", as its page).
+pub fn refusal_errors(
+    err: TicketError,
+    lang: Lang,
+    user: &CurrentUser,
+    fields: &[(&str, &'static str)],
+) -> Result<FormErrors, WebError> {
+    if matches!(err, TicketError::NotYours) && !reads_all(user) {
+        return Err(ApiError::not_found("ticket not found").into());
+    }
+    let mut errors = FormErrors::default();
+    match refusal(err, lang)? {
+        Refusal::Field(f, text) => match fields.iter().find(|(from, _)| *from == f) {
+            Some((_, to)) => errors.add(Some(to), text),
+            None => errors.add(None, text),
+        },
+        Refusal::General(text) => errors.add(None, text),
+    }
+    Ok(errors)
+}
+
+/// The ticket page again after a refused form, with what was typed into it.
+pub async fn show_again(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    id: &str,
+    action: Action,
+    form: &ActionForm,
+    errors: FormErrors,
+) -> WebResult<Response> {
+    let typed = Typed {
+        errors,
+        comment: if action == Action::Comment {
+            form.reason.clone()
+        } else {
+            String::new()
+        },
+        ..Typed::default()
+    };
+    ticket_page(state, prefs, session, id, None, typed).await
 }
 
 #[cfg(test)]
