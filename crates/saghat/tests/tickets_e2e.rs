@@ -97,6 +97,16 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     let path = url.as_str().unwrap().to_string();
     let id = path.trim_start_matches("/tickets/").to_string();
     assert_eq!(id.len(), 36, "{path}");
+    // A word to the lenders, on the timeline.
+    browser
+        .type_into("#body", "I can send the builder's quote.")
+        .await;
+    browser.click("#act-comment").await;
+    browser.wait(".notice").await;
+    assert!(browser
+        .text("#ticket-timeline")
+        .await
+        .contains("reza wrote"));
 
     // The borrower's pages, both languages, both widths.
     let borrower_pages = [
@@ -125,6 +135,13 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     assert!(flag.contains("New account, large amount"), "{flag}");
     browser.click("#act-take").await;
     browser.wait(".notice").await;
+    // An internal note, for reviewers only.
+    browser
+        .type_into("#body", "Ask @lena to check the payout address.")
+        .await;
+    browser.click("#internal").await;
+    browser.click("#act-comment").await;
+    browser.wait(".tk-internal").await;
     assert_eq!(browser.text("#ticket-state").await, "Under review");
     browser.click("#act-approve").await;
     browser.wait("#you-approved").await;
@@ -267,7 +284,8 @@ return {
   misaligned,
   cutOff,
   untranslated: words,
-  latinWords: de.lang === 'fa' ? (text.innerText.replace(/USDT/g, '').match(/[A-Za-z]{2,}/g) || []) : [],
+  // The currency and file formats are written in Latin letters in Persian too.
+  latinWords: de.lang === 'fa' ? (text.innerText.replace(/USDT|PDF|PNG|JPEG/g, '').match(/[A-Za-z]{2,}/g) || []) : [],
   icon: !!document.querySelector('link[rel=icon][href="/static/favicon.svg"]'),
 };
 "#;
