@@ -67,6 +67,20 @@ pub fn router() -> Router<AppState> {
         .route("/admin/jobs", get(pages::jobs::show))
         .route("/admin/jobs/{id}/retry", post(pages::jobs::retry))
         .route("/admin/jobs/{id}/discard", post(pages::jobs::discard))
+        .route("/tickets", get(pages::tickets::mine))
+        .route(
+            "/tickets/new",
+            get(pages::tickets::new_form).post(pages::tickets::create),
+        )
+        .route("/tickets/{id}", get(pages::tickets::show))
+        .route("/tickets/{id}/comment", post(pages::ticket_files::comment))
+        .route("/tickets/{id}/files", post(pages::ticket_files::upload))
+        .route(
+            "/tickets/{id}/files/{file}",
+            get(pages::ticket_files::download),
+        )
+        .route("/tickets/{id}/{action}", post(pages::tickets::act))
+        .route("/review", get(pages::review::show))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(page_headers))
         .route("/static/htmx.min.js", get(htmx))

@@ -8,6 +8,9 @@ pub mod errors;
 pub mod fund;
 pub mod jobs;
 pub mod notifications;
+pub mod review;
+pub mod ticket_files;
+pub mod tickets;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
