@@ -19,7 +19,7 @@ use crate::auth::{CurrentUser, Role};
 use crate::notify::outbox::notify_user;
 use crate::notify::templates::Notice;
 use crate::notify::ticket_notices::TicketNotice;
-use crate::platform::audit::{self, AuditEntry, RequestMeta};
+use crate::platform::audit::RequestMeta;
 use crate::platform::clock::{to_db_time, DbTime};
 use crate::platform::db::{Flag, WriteTx};
 use crate::Ctx;

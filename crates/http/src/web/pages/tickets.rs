@@ -137,6 +137,11 @@ fn refusal(err: TicketError, lang: Lang) -> Result<Refusal, WebError> {
         TicketError::NotYours => {
             return Err(ApiError::Forbidden("you may not act on this ticket".into()).into())
         }
+        TicketError::NotABorrower => {
+            return Err(
+                ApiError::Forbidden("only members of the fund may apply for a loan".into()).into(),
+            )
+        }
         TicketError::Store(_)
         | TicketError::Corrupt(_)
         | TicketError::Ledger(_)
