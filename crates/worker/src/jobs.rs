@@ -11,6 +11,7 @@ use riverqueue::{
 use saghat_core::fund::{notices, service};
 use saghat_core::notify::delivery::{self, Delivery};
 use saghat_core::platform::housekeeping;
+use saghat_core::tickets::sla_watch;
 use saghat_core::Ctx;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,12 @@ struct NotificationDelivery {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
 #[river(kind = "fund_daily_notices")]
 struct FundDailyNotices {}
+
+/// `ticket_sla_watch`: escalates loan-request tickets past their SLA deadline
+/// (`tickets::sla_watch`), every few minutes. Each deadline is escalated once.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
+#[river(kind = "ticket_sla_watch")]
+struct TicketSlaWatch {}
 
 #[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
 #[river(kind = "announce_draw")]
@@ -96,8 +103,22 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
             Ok::<_, sqlx::Error>(WorkOutcome::Complete)
         }
     })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, _job: Job<TicketSlaWatch>| {
+        let ctx = context.clone();
+        async move {
+            let escalated = sla_watch::escalate_breaches(&ctx).await?;
+            if escalated > 0 {
+                tracing::info!(escalated, "tickets: SLA breaches escalated to the lenders");
+            }
+            Ok::<_, saghat_core::tickets::error::TicketError>(WorkOutcome::Complete)
+        }
+    })?;
     Ok(workers)
 }
+
+/// How often SLA breaches are looked for: a breach is escalated within this long.
+const SLA_WATCH_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// The periodic jobs, enqueued by the leading worker only.
 pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
@@ -116,6 +137,13 @@ pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
             FundDailyNotices::default,
             PeriodicJobOpts::new()
                 .with_id("fund_daily_notices")
+                .with_run_on_start(true),
+        ),
+        PeriodicJob::with_options(
+            IntervalSchedule::new(SLA_WATCH_EVERY)?,
+            TicketSlaWatch::default,
+            PeriodicJobOpts::new()
+                .with_id("ticket_sla_watch")
                 .with_run_on_start(true),
         ),
     ])

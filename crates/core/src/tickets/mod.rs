@@ -10,5 +10,6 @@ pub mod queue;
 pub mod schedule;
 pub mod service;
 pub mod sla;
+pub mod sla_watch;
 pub mod state;
 pub mod store;

@@ -7,21 +7,21 @@ use serde_json::json;
 
 use super::approval::{self, ApprovalOutcome, TicketFacts};
 use super::error::TicketError;
-use super::fraud::{self, Application, FraudConfig, FraudInput, FraudReport};
-use super::state::{self, Actor, TicketState, Transition};
+use super::fraud::{self, Application, FraudInput, FraudReport};
 use super::sla;
 use super::state::StateChange;
+use super::state::{self, Actor, TicketState, Transition};
 use super::store::{self, Fingerprint, HistoryEntry, Ticket};
+use crate::auth::{CurrentUser, Role};
 use crate::notify::outbox;
 use crate::notify::templates::Notice;
 use crate::notify::ticket_notices::TicketNotice;
-use crate::platform::clock::to_db_time;
-use chrono::{DateTime, Utc};
-use crate::auth::{CurrentUser, Role};
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::db::WriteTx;
 use crate::platform::money::Amount;
 use crate::Ctx;
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
 
 /// The longest purpose kept.
 pub const PURPOSE_MAX_CHARS: usize = 2_000;
@@ -221,14 +221,8 @@ pub async fn submit(
     else {
         return Ok(ticket);
     };
-    let settings = &ctx.config.tickets;
-    let (input, print) = fraud_input(&mut tx, &ticket, &settings.fraud, meta, now).await?;
+    let (input, print, report) = assess(&mut tx, ctx, &ticket, meta, now).await?;
     store::snapshot_submission(&mut tx, &ticket.id, &print, now).await?;
-    let report = fraud::evaluate(
-        &input,
-        &settings.fraud,
-        settings.approval.two_approvers_above,
-    );
     store::replace_flags(
         &mut tx,
         &ticket.id,
@@ -237,6 +231,10 @@ pub async fn submit(
         now,
     )
     .await?;
+    let ticket = Ticket {
+        flag_severity: report.highest,
+        ..ticket
+    };
     let moved = record_move(&mut tx, ctx, meta, user, ticket, from, to, "").await?;
     audit_flags(&mut tx, ctx, meta, user, &moved.id, &report).await?;
     tx.commit().await?;
@@ -356,7 +354,7 @@ async fn record_move(
         sla_breached_at: ticket.sla_breached_at.or(breached),
         ..ticket
     };
-    notify_move(tx, ctx, user, &moved, reason, now).await?;
+    notify_move(tx, ctx, user, &moved, reason).await?;
     Ok(moved)
 }
 
@@ -390,7 +388,6 @@ async fn notify_move(
     actor: &CurrentUser,
     ticket: &Ticket,
     reason: &str,
-    now: DateTime<Utc>,
 ) -> Result<(), TicketError> {
     let recipients = if actor.id == ticket.borrower_id {
         let acted = store::reviewers_of(tx, &ticket.id, ticket.borrower_id).await?;
@@ -407,13 +404,11 @@ async fn notify_move(
         to: ticket.state.as_str().to_string(),
         reason: reason.to_string(),
     });
+    // The move's place in the history names it: a retried request makes no move, and so
+    // reaches no notice.
+    let move_number = store::history_len(tx, &ticket.id).await?;
     for user_id in recipients.into_iter().filter(|id| *id != actor.id) {
-        let key = format!(
-            "ticket-moved:{}:{}:{}:{user_id}",
-            ticket.id,
-            ticket.state.as_str(),
-            to_db_time(now)
-        );
+        let key = format!("ticket-moved:{}:{move_number}:{user_id}", ticket.id);
         outbox::notify_user(tx, ctx, user_id, &notice, &key).await?;
     }
     Ok(())
@@ -424,14 +419,19 @@ pub fn short_ref(ticket_id: &str) -> String {
     ticket_id.chars().take(8).collect()
 }
 
-async fn fraud_input(
-    tx: &mut WriteTx,
+/// The fraud rules on `ticket` as submitted now: what the store knows about the borrower and
+/// the recent applications that share something with this one, and the rules' verdict. Reads
+/// only (a bounded number of indexed queries), so the benchmark can time it alone.
+pub async fn assess(
+    conn: &mut AnyConnection,
+    ctx: &Ctx,
     ticket: &Ticket,
-    config: &FraudConfig,
     meta: &RequestMeta,
     now: DateTime<Utc>,
-) -> Result<(FraudInput, Fingerprint), TicketError> {
-    let (history, contact) = store::borrower_history(tx, ticket.borrower_id, &ticket.id).await?;
+) -> Result<(FraudInput, Fingerprint, FraudReport), TicketError> {
+    let settings = &ctx.config.tickets;
+    let config = &settings.fraud;
+    let (history, contact) = store::borrower_history(conn, ticket.borrower_id, &ticket.id).await?;
     let print = Fingerprint {
         email_domain: fraud::shareable_domain(&contact.email, config).unwrap_or_default(),
         phone: contact.phone.trim().to_string(),
@@ -439,7 +439,7 @@ async fn fraud_input(
         client_address: meta.client_ip.clone(),
     };
     let window = chrono::Duration::hours(config.recent_window_hours);
-    let recent = store::recent_by_others(tx, ticket.borrower_id, &print, now, window).await?;
+    let recent = store::recent_by_others(conn, ticket.borrower_id, &print, now, window).await?;
     let input = FraudInput {
         application: Application {
             borrower_id: ticket.borrower_id,
@@ -453,7 +453,8 @@ async fn fraud_input(
         history,
         recent,
     };
-    Ok((input, print))
+    let report = fraud::evaluate(&input, config, settings.approval.two_approvers_above);
+    Ok((input, print, report))
 }
 
 async fn audit_flags(

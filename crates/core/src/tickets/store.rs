@@ -202,6 +202,14 @@ struct HistoryRow {
     at: DbTime,
 }
 
+/// How many entries the ticket's history has.
+pub async fn history_len(conn: &mut AnyConnection, ticket_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM ticket_history WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .fetch_one(conn)
+        .await
+}
+
 /// The ticket's history, oldest first.
 pub async fn history(
     conn: &mut AnyConnection,
@@ -514,10 +522,11 @@ pub async fn recent_by_others(
 /// Active users who review tickets, for notices to "the lenders": the lenders, or the admins
 /// when there are none.
 pub async fn reviewer_group(conn: &mut AnyConnection) -> Result<Vec<i64>, sqlx::Error> {
-    let lenders: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM users WHERE is_active = 1 AND role = 'lender' ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await?;
+    let lenders: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE is_active = 1 AND role = 'lender' ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     if !lenders.is_empty() {
         return Ok(lenders);
     }
@@ -541,6 +550,15 @@ pub async fn reviewers_of(
     .bind(borrower_id)
     .fetch_all(conn)
     .await
+}
+
+/// Remembers that the ticket's current deadline has been escalated.
+pub async fn mark_escalated(conn: &mut AnyConnection, ticket_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tickets SET sla_escalated_for = sla_due_at WHERE id = $1")
+        .bind(ticket_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The SLA columns after a change: the running deadline, and the breach mark (kept once set).
