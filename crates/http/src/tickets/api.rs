@@ -553,7 +553,8 @@ async fn list_tickets(
 fn query_states(pairs: &[(String, String)], problems: &mut Vec<FieldError>) -> Vec<TicketState> {
     let mut states = vec![];
     for (_, value) in pairs.iter().filter(|(name, _)| name == "state") {
-        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        // An empty name (`state=`, `state=a,,b`) is no state: refused like any other.
+        for name in value.split(',').map(str::trim) {
             match TicketState::parse(name) {
                 Ok(s) if !states.contains(&s) => states.push(s),
                 Ok(_) => {}
@@ -882,5 +883,7 @@ mod tests {
         assert!(problems.is_empty());
         query_states(&[("state".into(), "open".into())], &mut problems);
         assert_eq!(problems[0].loc, vec!["query", "state"]);
+        query_states(&[("state".into(), "".into())], &mut problems);
+        assert_eq!(problems.len(), 2, "an empty state is refused too");
     }
 }
