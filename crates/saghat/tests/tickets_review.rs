@@ -14,7 +14,7 @@ use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::money::Amount;
 use saghat_core::tickets::error::TicketError;
 use saghat_core::tickets::fraud::Severity;
-use saghat_core::tickets::queue::{list, TicketFilter};
+use saghat_core::tickets::queue::{list, TicketFilter, COUNT_LIMIT};
 use saghat_core::tickets::service::{approve, create_draft, get, move_ticket, submit, NewTicket};
 use saghat_core::tickets::sla_watch::escalate_breaches;
 use saghat_core::tickets::state::{TicketState, TransitionError};
@@ -28,6 +28,7 @@ common::on_both_databases!(
     a_breach_is_escalated_once_to_the_lenders,
     each_move_notifies_the_other_side,
     one_payout_address_behind_two_borrowers_is_flagged,
+    a_long_list_is_counted_up_to_the_limit,
 );
 
 struct Desk {
@@ -486,4 +487,38 @@ async fn one_payout_address_behind_two_borrowers_is_flagged(backend: Backend) {
     let mut conn = d.app.state.db.pool.acquire().await.unwrap();
     let flags = store::flags(&mut conn, &third.id).await.unwrap();
     assert!(flags.iter().all(|f| f.code != "shared_payout_address"));
+}
+
+async fn a_long_list_is_counted_up_to_the_limit(backend: Backend) {
+    let Some(d) = desk(backend).await else { return };
+    let ctx = d.app.state.ctx();
+    // Drafts written straight to the store: only their number matters here.
+    let draft = create_draft(ctx, &d.reza, application(10, "Tcount0001"), &meta())
+        .await
+        .unwrap();
+    let mut tx = d.app.state.db.pool.begin().await.unwrap();
+    for i in 0..COUNT_LIMIT + 4 {
+        let copy = Ticket {
+            id: format!("{}-{i}", draft.id),
+            ..draft.clone()
+        };
+        store::insert(&mut tx, &copy).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let all = list(ctx, &d.lender, &TicketFilter::default(), 20, 0)
+        .await
+        .unwrap();
+    assert_eq!((all.total, all.total_exact), (COUNT_LIMIT, false));
+    assert_eq!(all.items.len(), 20);
+    // A page past the counted ones is still served.
+    let far = list(ctx, &d.lender, &TicketFilter::default(), 20, COUNT_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(far.items.len(), 5);
+    let mina = TicketFilter {
+        borrower_id: Some(d.mina.id),
+        ..TicketFilter::default()
+    };
+    let few = list(ctx, &d.lender, &mina, 20, 0).await.unwrap();
+    assert_eq!((few.total, few.total_exact), (0, true));
 }

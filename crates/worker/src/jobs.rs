@@ -11,7 +11,7 @@ use riverqueue::{
 use saghat_core::fund::{notices, service};
 use saghat_core::notify::delivery::{self, Delivery};
 use saghat_core::platform::housekeeping;
-use saghat_core::tickets::sla_watch;
+use saghat_core::tickets::{daily, sla_watch};
 use saghat_core::Ctx;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,14 @@ struct FundDailyNotices {}
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
 #[river(kind = "ticket_sla_watch")]
 struct TicketSlaWatch {}
+
+/// `ticket_daily`: each ticket being repaid gets its days past due and delinquency bucket, and
+/// borrowers their reminders `TICKET_REMINDER_DAYS_BEFORE` days before an installment falls
+/// due (`tickets::daily`). Same time as the fund's notices, and on start to catch up; a second
+/// run the same day changes nothing and reminds no one twice.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
+#[river(kind = "ticket_daily")]
+struct TicketDaily {}
 
 #[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
 #[river(kind = "announce_draw")]
@@ -114,6 +122,19 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
             Ok::<_, saghat_core::tickets::error::TicketError>(WorkOutcome::Complete)
         }
     })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, _job: Job<TicketDaily>| {
+        let ctx = context.clone();
+        async move {
+            let done = daily::run(&ctx).await?;
+            tracing::info!(
+                lateness_changed = done.lateness_changed,
+                reminded = done.reminded,
+                "tickets: delinquency recomputed and installment reminders written"
+            );
+            Ok::<_, sqlx::Error>(WorkOutcome::Complete)
+        }
+    })?;
     Ok(workers)
 }
 
@@ -144,6 +165,13 @@ pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
             TicketSlaWatch::default,
             PeriodicJobOpts::new()
                 .with_id("ticket_sla_watch")
+                .with_run_on_start(true),
+        ),
+        PeriodicJob::with_options(
+            daily_at(ctx.config.fund_notices.hour, ctx.config.fund_timezone)?,
+            TicketDaily::default,
+            PeriodicJobOpts::new()
+                .with_id("ticket_daily")
                 .with_run_on_start(true),
         ),
     ])

@@ -32,13 +32,19 @@ impl Side {
 }
 
 /// A ledger account. The fund holds cash (and money in transit at a gateway); for each member
-/// it owes their contributions and is owed their loan.
+/// it owes their contributions and is owed their loan. Loan-request tickets are lent apart from
+/// the draw's loans (their own receivable, reconciled with the tickets tables), and a ticket's
+/// fee or interest is the fund's income.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Account {
     FundCash,
     GatewayClearing,
     Contributions(i64),
     LoanReceivable(i64),
+    /// What a member owes on their disbursed tickets (principal and charge).
+    TicketReceivable(i64),
+    /// The fees and interest charged on tickets, earned when the ticket is disbursed.
+    TicketIncome,
 }
 
 impl Account {
@@ -49,6 +55,10 @@ impl Account {
             Account::GatewayClearing => format!("fund:gateway_clearing:{CURRENCY}"),
             Account::Contributions(user) => format!("member:{user}:contributions:{CURRENCY}"),
             Account::LoanReceivable(user) => format!("member:{user}:loan_receivable:{CURRENCY}"),
+            Account::TicketReceivable(user) => {
+                format!("member:{user}:ticket_receivable:{CURRENCY}")
+            }
+            Account::TicketIncome => format!("fund:ticket_income:{CURRENCY}"),
         }
     }
 
@@ -58,6 +68,8 @@ impl Account {
             Account::GatewayClearing => "gateway_clearing",
             Account::Contributions(_) => "member_contributions",
             Account::LoanReceivable(_) => "member_loan_receivable",
+            Account::TicketReceivable(_) => "member_ticket_receivable",
+            Account::TicketIncome => "ticket_income",
         }
     }
 
@@ -65,17 +77,20 @@ impl Account {
     /// fund owes its members grows with credits.
     pub fn normal_side(self) -> Side {
         match self {
-            Account::FundCash | Account::GatewayClearing | Account::LoanReceivable(_) => {
-                Side::Debit
-            }
-            Account::Contributions(_) => Side::Credit,
+            Account::FundCash
+            | Account::GatewayClearing
+            | Account::LoanReceivable(_)
+            | Account::TicketReceivable(_) => Side::Debit,
+            Account::Contributions(_) | Account::TicketIncome => Side::Credit,
         }
     }
 
     pub fn user_id(self) -> Option<i64> {
         match self {
-            Account::Contributions(user) | Account::LoanReceivable(user) => Some(user),
-            Account::FundCash | Account::GatewayClearing => None,
+            Account::Contributions(user)
+            | Account::LoanReceivable(user)
+            | Account::TicketReceivable(user) => Some(user),
+            Account::FundCash | Account::GatewayClearing | Account::TicketIncome => None,
         }
     }
 
@@ -103,6 +118,8 @@ pub enum TxKind {
     Payment,
     LoanDisbursement,
     Reversal,
+    TicketDisbursement,
+    TicketRepayment,
 }
 
 impl TxKind {
@@ -111,6 +128,8 @@ impl TxKind {
             TxKind::Payment => "payment",
             TxKind::LoanDisbursement => "loan_disbursement",
             TxKind::Reversal => "reversal",
+            TxKind::TicketDisbursement => "ticket_disbursement",
+            TxKind::TicketRepayment => "ticket_repayment",
         }
     }
 }
@@ -222,6 +241,57 @@ impl JournalTransaction {
         )
     }
 
+    /// A loan-request ticket paid out: the borrower owes the principal and its charge (fee or
+    /// interest, 0 by default); the principal leaves the cash, the charge is the fund's income.
+    pub fn ticket_disbursement(
+        user_id: i64,
+        principal: Amount,
+        charge: Amount,
+    ) -> Result<Self, LedgerError> {
+        let owed = principal
+            .checked_add(charge)
+            .ok_or(LedgerError::InvalidAmount(charge))?;
+        let mut postings = vec![
+            Posting {
+                account: Account::TicketReceivable(user_id),
+                side: Side::Debit,
+                amount: owed,
+            },
+            Posting {
+                account: Account::FundCash,
+                side: Side::Credit,
+                amount: principal,
+            },
+        ];
+        if charge != Amount::ZERO {
+            postings.push(Posting {
+                account: Account::TicketIncome,
+                side: Side::Credit,
+                amount: charge,
+            });
+        }
+        Self::new(TxKind::TicketDisbursement, postings)
+    }
+
+    /// A ticket's borrower pays back: the money is in the cash, and owed no more.
+    pub fn ticket_repayment(user_id: i64, amount: Amount) -> Result<Self, LedgerError> {
+        Self::new(
+            TxKind::TicketRepayment,
+            vec![
+                Posting {
+                    account: Account::FundCash,
+                    side: Side::Debit,
+                    amount,
+                },
+                Posting {
+                    account: Account::TicketReceivable(user_id),
+                    side: Side::Credit,
+                    amount,
+                },
+            ],
+        )
+    }
+
     /// The correction of a transaction: the same entries on the opposite sides. Entries are
     /// never updated or deleted.
     pub fn reversal(&self) -> Self {
@@ -279,6 +349,32 @@ mod tests {
         let tx = JournalTransaction::loan_disbursement(3, usdt("100")).unwrap();
         assert_eq!(tx.effect_on(Account::FundCash), usdt("-100"));
         assert_eq!(tx.effect_on(Account::LoanReceivable(3)), usdt("100"));
+    }
+
+    #[test]
+    fn a_ticket_is_lent_apart_from_the_draws_loans_and_its_charge_is_income() {
+        let tx = JournalTransaction::ticket_disbursement(4, usdt("600"), usdt("12")).unwrap();
+        assert_eq!(tx.kind(), TxKind::TicketDisbursement);
+        assert_eq!(tx.effect_on(Account::TicketReceivable(4)), usdt("612"));
+        assert_eq!(tx.effect_on(Account::FundCash), usdt("-600"));
+        assert_eq!(tx.effect_on(Account::TicketIncome), usdt("12"));
+        assert_eq!(tx.effect_on(Account::LoanReceivable(4)), Amount::ZERO);
+        let free = JournalTransaction::ticket_disbursement(4, usdt("600"), Amount::ZERO).unwrap();
+        assert_eq!(free.postings().len(), 2, "no income entry without a charge");
+        let back = JournalTransaction::ticket_repayment(4, usdt("51")).unwrap();
+        assert_eq!(back.kind(), TxKind::TicketRepayment);
+        assert_eq!(back.effect_on(Account::FundCash), usdt("51"));
+        assert_eq!(back.effect_on(Account::TicketReceivable(4)), usdt("-51"));
+        assert!(matches!(
+            JournalTransaction::ticket_repayment(4, Amount::ZERO),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+        assert_eq!(
+            Account::TicketReceivable(4).code(),
+            "member:4:ticket_receivable:USDT"
+        );
+        assert_eq!(Account::TicketReceivable(4).normal_side(), Side::Debit);
+        assert_eq!(Account::TicketIncome.user_id(), None);
     }
 
     #[test]

@@ -12,26 +12,54 @@ use crate::platform::db::{fetch_page, split_sum, Conditions};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
 
-/// Opens a member's accounts (idempotent: safe to call for an existing member).
+/// Opens a member's accounts (idempotent: safe to call for an existing member). The ticket
+/// receivable is opened with the member's first disbursed ticket.
 pub async fn open_member_accounts(
     conn: &mut AnyConnection,
     user_id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     for account in Account::of_member(user_id) {
-        sqlx::query(
-            "INSERT INTO ledger_accounts (code, kind, normal_side, user_id, currency, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(account.code())
-        .bind(account.kind())
-        .bind(account.normal_side().as_str())
-        .bind(account.user_id())
-        .bind(CURRENCY)
-        .bind(to_db_time(now))
-        .execute(&mut *conn)
-        .await?;
+        open(conn, account, now).await?;
     }
+    Ok(())
+}
+
+/// Opens a member's ticket receivable, on their first disbursed ticket (idempotent).
+pub async fn open_ticket_receivable(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    open(conn, Account::TicketReceivable(user_id), now).await
+}
+
+/// Opens the fund's ticket income account, with the first ticket that carries a charge
+/// (idempotent; a fund that lends for free never has one).
+pub async fn open_ticket_income(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    open(conn, Account::TicketIncome, now).await
+}
+
+async fn open(
+    conn: &mut AnyConnection,
+    account: Account,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ledger_accounts (code, kind, normal_side, user_id, currency, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(account.code())
+    .bind(account.kind())
+    .bind(account.normal_side().as_str())
+    .bind(account.user_id())
+    .bind(CURRENCY)
+    .bind(to_db_time(now))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -53,14 +81,38 @@ pub async fn post(
     record: &TxRecord<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    post_with_ticket(conn, tx, record, None, now).await
+}
+
+/// [`post`] for a loan-request ticket's disbursement or repayment: the transaction names the
+/// ticket (a unique index lets each ticket be disbursed once; a repayment's transaction has
+/// the repayment's id, so it is posted once too).
+pub async fn post_for_ticket(
+    conn: &mut AnyConnection,
+    tx: &JournalTransaction,
+    record: &TxRecord<'_>,
+    ticket_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    post_with_ticket(conn, tx, record, Some(ticket_id), now).await
+}
+
+async fn post_with_ticket(
+    conn: &mut AnyConnection,
+    tx: &JournalTransaction,
+    record: &TxRecord<'_>,
+    ticket_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO journal_transactions (id, kind, payment_id, loan_id, reverses_id, memo, jalali_year, jalali_month, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO journal_transactions (id, kind, payment_id, loan_id, ticket_id, reverses_id, memo, jalali_year, jalali_month, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(record.id)
     .bind(tx.kind().as_str())
     .bind(record.payment_id)
     .bind(record.loan_id)
+    .bind(ticket_id)
     .bind(record.reverses_id)
     .bind(record.memo)
     .bind(i64::from(record.month.year))

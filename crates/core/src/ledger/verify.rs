@@ -63,6 +63,9 @@ impl fmt::Display for Report {
     }
 }
 
+/// Each member account's balance on its normal side, by (user, kind).
+type LedgerBalances = HashMap<(i64, String), Amount>;
+
 /// Per transaction (and currency): entry count and totals.
 struct TxTotals {
     entries: i64,
@@ -315,7 +318,7 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     let business_rows: Vec<UserRow> = sqlx::query_as(AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
         .await?;
-    let mut ledger_balances: HashMap<(i64, String), Amount> = HashMap::new();
+    let mut ledger_balances: LedgerBalances = HashMap::new();
     for row in ledger_rows {
         let side = if row.kind == "member_contributions" {
             Side::Credit
@@ -360,13 +363,19 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
             .await?;
         totals.balance(Side::Debit)
     };
+    // Tickets are lent from the same cash: their principal leaves it, their repayments return.
+    let tickets = tickets::read(&mut conn).await?;
     let expected_cash = fees_total
         .checked_add(repaid_total)
         .and_then(|t| t.checked_sub(lent_total))
+        .and_then(|t| t.checked_add(tickets.repaid_total))
+        .and_then(|t| t.checked_sub(tickets.principal_total))
         .unwrap_or_default();
     if cash != expected_cash {
         balance_problems.push(format!(
-            "fund cash is {cash} in the ledger, but fees {fees_total} + repayments {repaid_total} − loans {lent_total} = {expected_cash}"
+            "fund cash is {cash} in the ledger, but fees {fees_total} + repayments {repaid_total} − loans {lent_total} \
+             + ticket repayments {} − tickets paid out {} = {expected_cash}",
+            tickets.repaid_total, tickets.principal_total
         ));
     }
     report.add(
@@ -408,7 +417,233 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         rows.len(),
         state_problems,
     );
+
+    // 7. Loan-request tickets: each disbursed once with its schedule, each repayment once, the
+    // receivables and the fees earned equal what the tickets tables say.
+    tickets::check(&mut conn, &tickets, &ledger_balances, &mut report).await?;
     Ok(report)
+}
+
+/// The tickets' side of the books: what the tickets tables say was lent and repaid, against
+/// the `ticket_disbursement` and `ticket_repayment` transactions.
+mod tickets {
+    use std::collections::BTreeMap;
+
+    use sqlx::AnyConnection;
+
+    use super::{LedgerBalances, Report};
+    use crate::ledger::domain::{Account, Side};
+    use crate::platform::money::Amount;
+
+    /// A ticket that is (or, by the ledger, was) disbursed, with its records and its postings.
+    #[derive(sqlx::FromRow)]
+    pub(super) struct TicketRow {
+        id: String,
+        borrower_id: i64,
+        state: String,
+        amount: Amount,
+        /// principal + charge over the schedule
+        owed: Amount,
+        charge: Amount,
+        /// paid over the schedule
+        settled: Amount,
+        repaid: Amount,
+        postings: i64,
+        lent: Amount,
+        paid_out: Amount,
+    }
+
+    pub(super) struct Tickets {
+        rows: Vec<TicketRow>,
+        pub principal_total: Amount,
+        pub repaid_total: Amount,
+    }
+
+    const DISBURSED: &str = "('disbursed', 'repaying', 'repaid', 'defaulted')";
+
+    pub(super) async fn read(conn: &mut AnyConnection) -> Result<Tickets, sqlx::Error> {
+        let posted = |expression: &str, kind: &str| {
+            format!(
+                "(SELECT CAST(COALESCE(SUM({expression}), 0) AS BIGINT) FROM journal_transactions j \
+                 JOIN journal_entries e ON e.transaction_id = j.id JOIN ledger_accounts a ON a.id = e.account_id \
+                 WHERE j.ticket_id = t.id AND j.kind = 'ticket_disbursement' AND a.kind = '{kind}')"
+            )
+        };
+        let sql = format!(
+            "SELECT t.id, t.borrower_id, t.state, t.amount, \
+             (SELECT CAST(COALESCE(SUM(i.principal + i.charge), 0) AS BIGINT) FROM ticket_installments i WHERE i.ticket_id = t.id) AS owed, \
+             (SELECT CAST(COALESCE(SUM(i.charge), 0) AS BIGINT) FROM ticket_installments i WHERE i.ticket_id = t.id) AS charge, \
+             (SELECT CAST(COALESCE(SUM(i.paid), 0) AS BIGINT) FROM ticket_installments i WHERE i.ticket_id = t.id) AS settled, \
+             (SELECT CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) FROM ticket_repayments r WHERE r.ticket_id = t.id) AS repaid, \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM journal_transactions j WHERE j.ticket_id = t.id AND j.kind = 'ticket_disbursement') AS postings, \
+             {} AS lent, {} AS paid_out \
+             FROM tickets t WHERE t.state IN {DISBURSED} \
+             OR EXISTS (SELECT 1 FROM journal_transactions j WHERE j.ticket_id = t.id) ORDER BY t.id",
+            posted("e.debit - e.credit", "member_ticket_receivable"),
+            posted("e.credit - e.debit", "fund_cash"),
+        );
+        let rows: Vec<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *conn)
+            .await?;
+        let (mut principal_total, mut repaid_total) = (Amount::ZERO, Amount::ZERO);
+        for row in &rows {
+            // What the ledger paid out, so that a ticket posted but not disbursed (reported
+            // below) does not also show as a cash difference.
+            principal_total = principal_total
+                .checked_add(row.paid_out)
+                .unwrap_or(principal_total);
+        }
+        let repaid: Vec<Amount> = sqlx::query_scalar("SELECT amount FROM ticket_repayments")
+            .fetch_all(&mut *conn)
+            .await?;
+        for amount in repaid {
+            repaid_total = repaid_total.checked_add(amount).unwrap_or(repaid_total);
+        }
+        Ok(Tickets {
+            rows,
+            principal_total,
+            repaid_total,
+        })
+    }
+
+    pub(super) async fn check(
+        conn: &mut AnyConnection,
+        tickets: &Tickets,
+        ledger_balances: &LedgerBalances,
+        report: &mut Report,
+    ) -> Result<(), sqlx::Error> {
+        let disbursed =
+            |state: &str| matches!(state, "disbursed" | "repaying" | "repaid" | "defaulted");
+        let mut problems = vec![];
+        let mut owed_by: BTreeMap<i64, Amount> = BTreeMap::new();
+        let mut charges = Amount::ZERO;
+        for row in &tickets.rows {
+            let (id, state) = (&row.id, row.state.as_str());
+            if !disbursed(state) {
+                problems.push(format!("ticket {id} is {state} but the ledger paid it out"));
+                continue;
+            }
+            if row.postings != 1 || row.lent != row.owed || row.paid_out != row.amount {
+                problems.push(format!(
+                    "ticket {id} of {} (owed {}) is posted {} times, lending {} out of {} cash",
+                    row.amount, row.owed, row.postings, row.lent, row.paid_out
+                ));
+            }
+            if row.owed.checked_sub(row.charge) != Some(row.amount) {
+                problems.push(format!(
+                    "ticket {id}: its schedule's principal is not its amount {}",
+                    row.amount
+                ));
+            }
+            if row.settled != row.repaid {
+                problems.push(format!(
+                    "ticket {id}: repayments of {} but {} settled on its installments",
+                    row.repaid, row.settled
+                ));
+            }
+            let consistent = match state {
+                "repaid" => row.repaid == row.owed,
+                _ => row.repaid < row.owed,
+            };
+            if !consistent {
+                problems.push(format!(
+                    "ticket {id} is {state} with {} of {} repaid",
+                    row.repaid, row.owed
+                ));
+            }
+            let still = row.owed.checked_sub(row.repaid).unwrap_or_default();
+            let total = owed_by.entry(row.borrower_id).or_default();
+            *total = total.checked_add(still).unwrap_or(*total);
+            charges = charges.checked_add(row.charge).unwrap_or(charges);
+        }
+        report.add(
+            "every disbursed ticket is posted once with its schedule",
+            tickets.rows.len(),
+            problems,
+        );
+
+        // Each repayment is one transaction with the repayment's id and amount.
+        #[derive(sqlx::FromRow)]
+        struct RepaymentRow {
+            id: String,
+            amount: Amount,
+            postings: i64,
+            cash: Amount,
+            settled: Amount,
+        }
+        let rows: Vec<RepaymentRow> = sqlx::query_as(
+            "SELECT r.id, r.amount, CAST(COUNT(DISTINCT j.id) AS BIGINT) AS postings, \
+             CAST(COALESCE(SUM(CASE WHEN a.kind = 'fund_cash' THEN e.debit - e.credit ELSE 0 END), 0) AS BIGINT) AS cash, \
+             CAST(COALESCE(SUM(CASE WHEN a.kind = 'member_ticket_receivable' AND a.user_id = t.borrower_id \
+               THEN e.credit - e.debit ELSE 0 END), 0) AS BIGINT) AS settled \
+             FROM ticket_repayments r JOIN tickets t ON t.id = r.ticket_id \
+             LEFT JOIN journal_transactions j ON j.id = r.id AND j.kind = 'ticket_repayment' AND j.ticket_id = r.ticket_id \
+             LEFT JOIN journal_entries e ON e.transaction_id = j.id LEFT JOIN ledger_accounts a ON a.id = e.account_id \
+             GROUP BY r.id, r.amount",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut problems = vec![];
+        for row in &rows {
+            if row.postings != 1 || row.cash != row.amount || row.settled != row.amount {
+                problems.push(format!(
+                    "ticket repayment {} of {} is posted {} times for {} cash, {} settled",
+                    row.id, row.amount, row.postings, row.cash, row.settled
+                ));
+            }
+        }
+        let stray: Vec<String> = sqlx::query_scalar(
+            "SELECT j.id FROM journal_transactions j LEFT JOIN ticket_repayments r ON r.id = j.id \
+             WHERE j.kind = 'ticket_repayment' AND (r.id IS NULL OR j.ticket_id IS NULL OR j.ticket_id <> r.ticket_id)",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        problems.extend(
+            stray
+                .into_iter()
+                .map(|id| format!("transaction {id} posts a ticket repayment that does not exist")),
+        );
+        report.add(
+            "every ticket repayment is posted once with its amount",
+            rows.len(),
+            problems,
+        );
+
+        // Receivables per borrower, and the fees earned.
+        let mut problems = vec![];
+        let kind = Account::TicketReceivable(0).kind();
+        for (user, expected) in &owed_by {
+            let actual = ledger_balances
+                .get(&(*user, kind.to_string()))
+                .copied()
+                .unwrap_or_default();
+            if actual != *expected {
+                problems.push(format!(
+                    "user {user} {kind}: ledger {actual}, tickets {expected}"
+                ));
+            }
+        }
+        for ((user, account_kind), actual) in ledger_balances {
+            if account_kind == kind && !owed_by.contains_key(user) && *actual != Amount::ZERO {
+                problems.push(format!(
+                    "user {user} {kind}: ledger {actual}, but no disbursed ticket"
+                ));
+            }
+        }
+        let income = crate::ledger::store::balance_of(conn, Account::TicketIncome).await?;
+        debug_assert_eq!(Account::TicketIncome.normal_side(), Side::Credit);
+        if income != charges {
+            problems.push(format!(
+                "ticket income is {income} in the ledger, but the disbursed schedules charge {charges}"
+            ));
+        }
+        report.add(
+            "ticket receivables equal disbursed − repaid, and ticket income the charges",
+            owed_by.len() + 1,
+            problems,
+        );
+        Ok(())
+    }
 }
 
 fn whole(expression: &str) -> String {

@@ -360,6 +360,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 10,
+        name: "0010_ticket_loans",
+        description: "ticket loans",
+        sql: include_str!("../../migrations/0010_ticket_loans.sql"),
+        postgres: include_str!("../../migrations/0010_ticket_loans.postgres.sql"),
+        sqlite: include_str!("../../migrations/0010_ticket_loans.sqlite.sql"),
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

@@ -2,7 +2,10 @@
 //! status, the form the field it belongs next to.
 
 use super::approval::ApprovalRefused;
+use super::schedule::ScheduleError;
 use super::state::{TicketState, TransitionError, UnknownState};
+use crate::ledger::domain::LedgerError;
+use crate::platform::money::Amount;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TicketError {
@@ -35,6 +38,26 @@ pub enum TicketError {
     Corrupt(#[from] UnknownState),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+    // disbursement and repayment
+    /// The fund's cash does not cover the ticket.
+    #[error("the fund has {cash} in cash, less than the {amount} to disburse")]
+    InsufficientCash { cash: Amount, amount: Amount },
+    /// Repayments go to a ticket being repaid.
+    #[error("a ticket in state {0} takes no repayment")]
+    NotRepaying(TicketState),
+    /// The repayment's amount, or the schedule's terms (overpayment, nothing owed).
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the idempotency key must be 1 to {max} visible characters")]
+    RepaymentKeyInvalid { max: usize },
+    /// The key was used on this ticket for a repayment of another amount.
+    #[error("this idempotency key was already used for a repayment of {amount}")]
+    RepaymentKeyReused { amount: Amount },
+    /// Only the borrower, reviewers and accountants read a ticket's schedule.
+    #[error("you may not see this ticket's schedule")]
+    ScheduleHidden,
 }
 
 impl TicketError {

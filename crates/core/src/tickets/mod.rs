@@ -4,8 +4,11 @@
 //! flags and the repayment schedule. The service, API and pages call them.
 
 pub mod approval;
+pub mod daily;
 pub mod error;
 pub mod fraud;
+pub mod loan_store;
+pub mod loans;
 pub mod queue;
 pub mod schedule;
 pub mod service;

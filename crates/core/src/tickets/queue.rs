@@ -17,6 +17,10 @@ use crate::Ctx;
 /// The longest page.
 pub const MAX_LIMIT: i64 = 100;
 
+/// Matches are counted up to this many: past it a list says "1,000 or more", so that a filter
+/// matching most of 100,000 tickets costs a page, not a scan.
+pub const COUNT_LIMIT: i64 = 1_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     /// Any of these states (none: every state).
@@ -37,7 +41,10 @@ pub struct TicketFilter {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TicketPage {
     pub items: Vec<Ticket>,
+    /// How many tickets match, at most [`COUNT_LIMIT`].
     pub total: i64,
+    /// Whether `total` is the exact count (false: at least that many match).
+    pub total_exact: bool,
 }
 
 /// The tickets `viewer` may see that match `filter`: a member sees only their own; lenders,
@@ -118,7 +125,10 @@ pub async fn list(
         "created_at DESC, id DESC"
     };
     let mut conn = ctx.db.pool.acquire().await?;
-    let count_sql = format!("SELECT COUNT(*) FROM tickets{filters}");
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM tickets{filters} LIMIT {}) AS matches",
+        COUNT_LIMIT + 1
+    );
     let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
     for t in &texts {
         count = count.bind(t);
@@ -126,11 +136,12 @@ pub async fn list(
     for n in &numbers {
         count = count.bind(n);
     }
-    let total = count.fetch_one(&mut *conn).await?;
+    let counted = count.fetch_one(&mut *conn).await?;
     let items = store::select(&mut conn, &filters, order, limit, offset, &texts, &numbers).await?;
     Ok(TicketPage {
         items: items.into_iter().collect::<Result<_, _>>()?,
-        total,
+        total: counted.min(COUNT_LIMIT),
+        total_exact: counted <= COUNT_LIMIT,
     })
 }
 
