@@ -41,7 +41,7 @@ admin_only=(audit_log list_users create_user update_user loan_history fund_walle
 # Ticket moves only a reviewer (lender or admin) may make: to a member they can only answer
 # 403 or 404, so the member pass leaves them to the admin and lender passes. And the
 # borrower's own (applying, submitting, withdrawing), which a lender can only be refused.
-reviewer_only=(review_ticket approve_ticket reject_ticket ask_for_information)
+reviewer_only=(review_ticket approve_ticket reject_ticket ask_for_information disburse_ticket mark_ticket_defaulted)
 borrower_only=(create_ticket submit_ticket withdraw_ticket)
 
 # run <who> <token> <ticket id or ""> [schemathesis options…]: one pass; prints how many

@@ -45,7 +45,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
          (name = "audit", description = "The audit log of critical actions"),
          (name = "jobs", description = "The background job queue: dead letters, retry, discard, depth"),
          (name = "notifications", description = "Notification preferences and the delivery log"),
-         (name = "tickets", description = "Loan-request tickets: applications, review, maker-checker approval"))
+         (name = "tickets", description = "Loan-request tickets: applications, review, maker-checker approval, disbursement and repayment"))
 )]
 struct ApiDoc;
 

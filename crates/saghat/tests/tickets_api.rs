@@ -15,6 +15,7 @@ common::on_both_databases!(
     bad_input_is_422_on_its_field_and_writes_nothing,
     refused_moves_are_409_and_name_the_states,
     lists_filter_page_and_the_queue_orders_by_deadline,
+    a_ticket_is_disbursed_repaid_and_defaulted,
 );
 
 struct Fund {
@@ -69,6 +70,48 @@ async fn fund(backend: Backend) -> Option<Fund> {
         lena_id,
         leo_id,
     })
+}
+
+/// A ticket of `amount` for 2 months by reza, approved (by as many lenders as it needs).
+async fn approved(f: &Fund, amount: &str, address: &str) -> String {
+    let (status, body) = f
+        .app
+        .post(
+            "/api/tickets",
+            &f.reza,
+            json!({ "amount": amount, "purpose": "tools", "term_months": 2, "payout_address": address }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(moved(f, &f.reza, &id, "submit").await, "submitted");
+    assert_eq!(moved(f, &f.lena, &id, "review").await, "under_review");
+    let state = moved(f, &f.lena, &id, "approve").await;
+    if state != "approved" {
+        assert_eq!(moved(f, &f.leo, &id, "approve").await, "approved");
+    }
+    id
+}
+
+async fn repay(
+    f: &Fund,
+    token: &str,
+    id: &str,
+    amount: &str,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = f
+        .app
+        .http
+        .post(f.app.url(&format!("/api/tickets/{id}/repayments")))
+        .bearer_auth(token)
+        .json(&json!({ "amount": amount }));
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
 }
 
 fn application(amount: &str, address: &str) -> Value {
@@ -625,6 +668,7 @@ async fn lists_filter_page_and_the_queue_orders_by_deadline(backend: Backend) {
         "newest first"
     );
     assert_eq!(all["total"], 3);
+    assert_eq!(all["total_exact"], true);
     assert_eq!(all["limit"], 100);
 
     // The queue: only the two whose clock runs, the earlier deadline first.
@@ -716,4 +760,151 @@ async fn lists_filter_page_and_the_queue_orders_by_deadline(backend: Backend) {
     // The borrower's own list, by state.
     let (_, own) = f.app.get("/api/tickets?state=draft", &f.reza).await;
     assert_eq!(ids(&own), [later]);
+}
+
+async fn a_ticket_is_disbursed_repaid_and_defaulted(backend: Backend) {
+    let Some(f) = fund(backend).await else { return };
+    // The fund's cash: the admin's fee of 1 000.
+    assert_eq!(
+        f.app.pay(&f.admin, "1000", None).await.0,
+        StatusCode::CREATED
+    );
+    let id = approved(&f, "100", "TRezaPayoutAddress000000000000001").await;
+    let schedule_of = |token: String| {
+        let path = format!("/api/tickets/{id}/schedule");
+        let app = &f.app;
+        async move { app.get(&path, &token).await }
+    };
+    let (status, schedule) = schedule_of(f.reza.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{schedule}");
+    assert_eq!(
+        schedule["installments"],
+        json!([]),
+        "nothing before disbursement"
+    );
+
+    // Only a reviewer disburses; a member who is not the borrower learns nothing.
+    for (token, expected) in [
+        (&f.reza, StatusCode::FORBIDDEN),
+        (&f.accountant, StatusCode::FORBIDDEN),
+        (&f.mina, StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = act(&f, token, &id, "disburse").await;
+        assert_eq!(status, expected, "{body}");
+    }
+    assert_eq!(moved(&f, &f.lena, &id, "disburse").await, "repaying");
+    assert_eq!(
+        moved(&f, &f.leo, &id, "disburse").await,
+        "repaying",
+        "retry"
+    );
+    let (status, schedule) = schedule_of(f.accountant.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let installments = schedule["installments"].as_array().unwrap();
+    assert_eq!(installments.len(), 2, "{schedule}");
+    assert_eq!(installments[0]["amount"], "50.00000000");
+    assert_eq!(schedule["outstanding"], "100.00000000");
+    assert_eq!(schedule["delinquency"], "current");
+    assert_eq!(schedule_of(f.mina.clone()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        history_states(&view(&f, &f.reza, &id).await)[4..],
+        ["disbursed", "repaying"]
+    );
+
+    // Repayments: the key is required, the amount positive and at most what is owed.
+    let (status, body) = repay(&f, &f.reza, &id, "30", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["detail"][0]["loc"],
+        json!(["header", "Idempotency-Key"])
+    );
+    let (status, body) = repay(&f, &f.reza, &id, "0", Some("k0")).await;
+    assert_eq!(
+        (status, fields(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["amount".to_string()])
+    );
+    let (status, body) = repay(&f, &f.reza, &id, "100.00000001", Some("k0")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "overpayment: {body}");
+    let (status, body) = repay(&f, &f.accountant, &id, "30", Some("k0")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = repay(&f, &f.mina, &id, "30", Some("k0")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(
+        f.app.count("ticket_repayments").await,
+        0,
+        "refusals wrote nothing"
+    );
+
+    let (status, first) = repay(&f, &f.reza, &id, "30", Some("k1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(
+        first["applied"],
+        json!([{ "number": 1, "amount": "30.00000000" }])
+    );
+    assert_eq!(
+        (&first["outstanding"], &first["replayed"]),
+        (&json!("70.00000000"), &json!(false))
+    );
+    let (status, again) = repay(&f, &f.reza, &id, "30", Some("k1")).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["repayment"]["id"], first["repayment"]["id"]);
+    let (status, body) = repay(&f, &f.reza, &id, "40", Some("k1")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"][0]["type"], "idempotency_key_reused");
+    let (status, last) = repay(&f, &f.lena, &id, "70", Some("k2")).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a lender records it for the borrower: {last}"
+    );
+    assert_eq!(
+        (&last["state"], &last["outstanding"]),
+        (&json!("repaid"), &json!("0.00000000"))
+    );
+    assert_eq!(f.app.count("ticket_repayments").await, 2);
+    let (status, body) = repay(&f, &f.reza, &id, "1", Some("k3")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "repaid: {body}");
+    let (_, schedule) = schedule_of(f.reza.clone()).await;
+    assert_eq!(schedule["repayments"].as_array().unwrap().len(), 2);
+    assert_eq!(schedule["outstanding"], "0.00000000");
+
+    // A default is an admin's, with a reason, on a ticket being repaid.
+    let other = approved(&f, "100", "TRezaPayoutAddress000000000000001").await;
+    assert_eq!(moved(&f, &f.admin, &other, "disburse").await, "repaying");
+    let default = |token: String, ticket: String, body: Value| {
+        let app = &f.app;
+        async move {
+            app.post(&format!("/api/tickets/{ticket}/default"), &token, body)
+                .await
+        }
+    };
+    let reason = json!({ "reason": "no payment in four months" });
+    let (status, body) = default(f.lena.clone(), other.clone(), reason.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a lender: {body}");
+    let (status, body) = default(f.admin.clone(), other.clone(), json!({})).await;
+    assert_eq!(
+        (status, fields(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["reason".to_string()])
+    );
+    let (status, body) = default(f.admin.clone(), other.clone(), reason.clone()).await;
+    assert_eq!(
+        (status, &body["state"]),
+        (StatusCode::OK, &json!("defaulted")),
+        "{body}"
+    );
+    let (status, body) = default(f.admin.clone(), other.clone(), reason.clone()).await;
+    assert_eq!(
+        (status, &body["state"]),
+        (StatusCode::OK, &json!("defaulted")),
+        "retry"
+    );
+    let (status, body) = default(f.admin.clone(), id.clone(), reason).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a repaid ticket: {body}");
+    let page = view(&f, &f.reza, &other).await;
+    let last = page["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["to_state"], &last["reason"]),
+        (&json!("defaulted"), &json!("no payment in four months"))
+    );
 }

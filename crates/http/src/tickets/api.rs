@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,16 +18,20 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
-use crate::extract::{length_kind, no_problems, page, query_i64, ApiJson, Paged, Validate};
+use crate::extract::{length_kind, no_problems, page, query_i64, ApiJson, Validate};
 use crate::state::AppState;
 use saghat_core::auth::{CurrentUser, Role};
 use saghat_core::fund::access::is_fund_member;
 use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::idempotency::HEADER as IDEMPOTENCY_HEADER;
 use saghat_core::platform::money::Amount;
 use saghat_core::tickets::approval::ApprovalRefused;
 use saghat_core::tickets::error::TicketError;
 use saghat_core::tickets::fraud::Severity;
+use saghat_core::tickets::loan_store::Repayment;
+use saghat_core::tickets::loans::{self, RepaymentOutcome, ScheduleView, KEY_MAX_CHARS};
 use saghat_core::tickets::queue::{self, TicketFilter, MAX_LIMIT};
+use saghat_core::tickets::schedule::{Delinquency, ScheduleError};
 use saghat_core::tickets::service::{
     self, is_reviewer, NewTicket, TicketView, PAYOUT_ADDRESS_MAX_CHARS, PURPOSE_MAX_CHARS,
 };
@@ -44,6 +49,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_ticket))
         .routes(routes!(withdraw_ticket))
         .routes(routes!(approve_ticket))
+        .routes(routes!(disburse_ticket))
+        .routes(routes!(repay_ticket))
+        .routes(routes!(mark_ticket_defaulted))
+        .routes(routes!(ticket_schedule))
 }
 
 /// The longest reason kept with a move.
@@ -77,6 +86,40 @@ impl From<TicketError> for ApiError {
             }
             TicketError::Approval(refused) => ApiError::conflict(sentence(&refused.to_string())),
             TicketError::NotAMove(_) => ApiError::conflict(sentence(&err.to_string())),
+            // The money: the fund's cash and the loan's state are where the ticket is (409);
+            // a repayment's amount is its field (422), more than is owed a refused rule (400,
+            // as a fund repayment above the balance).
+            TicketError::InsufficientCash { .. }
+            | TicketError::NotRepaying(_)
+            | TicketError::Schedule(ScheduleError::NothingOwed) => {
+                ApiError::conflict(sentence(&err.to_string()))
+            }
+            TicketError::Schedule(ScheduleError::Overpayment { .. }) => {
+                ApiError::bad_request(sentence(&err.to_string()))
+            }
+            TicketError::Schedule(ScheduleError::NotPositive) => {
+                ApiError::invalid("amount", "greater_than", sentence(&err.to_string()))
+            }
+            TicketError::Schedule(ScheduleError::TooLarge) => {
+                ApiError::invalid("amount", "less_than_equal", sentence(&err.to_string()))
+            }
+            TicketError::RepaymentKeyInvalid { .. } | TicketError::RepaymentKeyReused { .. } => {
+                let kind = match err {
+                    TicketError::RepaymentKeyReused { .. } => "idempotency_key_reused",
+                    _ => "value_error",
+                };
+                ApiError::Validation(vec![FieldError {
+                    kind: kind.into(),
+                    loc: vec!["header".into(), "Idempotency-Key".into()],
+                    msg: sentence(&err.to_string()),
+                }])
+            }
+            // Like a ticket's page, its schedule does not exist for those who may not read it.
+            TicketError::ScheduleHidden => ApiError::not_found("Ticket not found"),
+            // The schedule's terms are the service's own (checked when the ticket was made) and
+            // the postings balanced by construction: either failing is our bug.
+            TicketError::Schedule(e) => ApiError::Internal(anyhow::Error::new(e)),
+            TicketError::Ledger(e) => ApiError::Internal(anyhow::Error::new(e)),
             TicketError::Corrupt(e) => ApiError::Internal(anyhow::Error::new(e)),
             TicketError::Store(e) => e.into(),
             // Every validation error has a field (answered above).
@@ -503,12 +546,12 @@ async fn create_ticket(
         ("created_until" = Option<String>, Query, format = Date, description = "YYYY-MM-DD or an RFC 3339 time, exclusive"),
         ("queue" = Option<bool>, Query, description = "The review queue, ordered by SLA deadline"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100), ("offset" = Option<i64>, Query, minimum = 0)),
-    responses((status = 200, body = Paged<TicketBody>), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TicketList), (status = 422, body = ErrorBody)))]
 async fn list_tickets(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Paged<TicketBody>>> {
+) -> ApiResult<Json<TicketList>> {
     // The last of a repeated parameter counts, except `state`, which collects all of them.
     let params: HashMap<String, String> = pairs.iter().cloned().collect();
     let mut problems = vec![];
@@ -541,12 +584,28 @@ async fn list_tickets(
     }
     no_problems(problems)?;
     let found = queue::list(&state, &user, &filter, page.limit, page.offset).await?;
-    let items = found
-        .items
-        .into_iter()
-        .map(|t| TicketBody::shown_to(t, &user))
-        .collect();
-    Ok(Json(Paged::new(items, found.total, page)))
+    Ok(Json(TicketList {
+        items: found
+            .items
+            .into_iter()
+            .map(|t| TicketBody::shown_to(t, &user))
+            .collect(),
+        total: found.total,
+        total_exact: found.total_exact,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
+/// A page of tickets. Matches are counted up to 1 000, so that a broad filter costs a page and
+/// not a scan: past that `total` is 1 000 and `total_exact` false.
+#[derive(Serialize, ToSchema)]
+pub struct TicketList {
+    pub items: Vec<TicketBody>,
+    pub total: i64,
+    pub total_exact: bool,
+    pub limit: i64,
+    pub offset: i64,
 }
 
 /// Every `state` parameter, each a state or a comma-separated list of them.
@@ -789,6 +848,279 @@ async fn approve_ticket(
         .await
         .map_err(refusal(&user))?;
     Ok(Json(TicketBody::shown_to(ticket, &user)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loan: disbursement, repayments, default, schedule
+
+/// A lender or an admin pays out an approved ticket: the ledger posts it (Dr ticket receivable,
+/// Cr cash, refused with 409 when the fund's cash does not cover it), the repayment schedule
+/// is fixed, and the ticket is being repaid (`approved → disbursed → repaying`). A retry, or a
+/// second reviewer at the same moment, finds it disbursed and changes nothing.
+#[utoipa::path(post, path = "/api/tickets/{ticket_id}/disburse", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID")),
+    responses((status = 200, body = TicketBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "Not approved, or the fund's cash does not cover it")))]
+async fn disburse_ticket(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TicketBody>> {
+    let ticket = loans::disburse(&state, &user, &ticket_id(&id)?, &meta)
+        .await
+        .map_err(refusal(&user))?;
+    Ok(Json(TicketBody::shown_to(ticket, &user)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepaymentRequest {
+    /// The amount repaid, in USDT (> 0, at most what is still owed).
+    pub amount: Amount,
+}
+
+impl Validate for RepaymentRequest {
+    const REQUIRED: &'static [&'static str] = &["amount"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        if self.amount.is_positive() {
+            return vec![];
+        }
+        vec![FieldError::body(
+            "amount",
+            "greater_than",
+            "Input should be greater than 0",
+        )]
+    }
+}
+
+/// The borrower (or a lender or an admin for them) records a repayment: installments are
+/// settled oldest first, the ledger posts it (Dr cash, Cr ticket receivable), and the one that
+/// settles the last moves the ticket to `repaid`. The `Idempotency-Key` header is required: the
+/// same key again answers the first repayment (200, `replayed`) with nothing done twice; with
+/// another amount it is refused (422). More than is owed: 400, nothing written.
+#[utoipa::path(post, path = "/api/tickets/{ticket_id}/repayments", tag = "tickets", request_body = RepaymentRequest, security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID"),
+           ("Idempotency-Key" = String, Header, description = "1 to 200 visible characters, chosen by the client, one per repayment")),
+    responses((status = 201, body = RepaymentBody), (status = 200, body = RepaymentBody, description = "The same key's repayment, replayed"),
+              (status = 400, body = ErrorBody, description = "More than is owed"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The ticket is not being repaid"),
+              (status = 422, body = ErrorBody)))]
+async fn repay_ticket(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RepaymentRequest>,
+) -> ApiResult<Response> {
+    let id = ticket_id(&id)?;
+    let key = match headers.get(IDEMPOTENCY_HEADER).map(HeaderValue::to_str) {
+        Some(Ok(key)) => key.to_string(),
+        // Missing, or not visible ASCII: the service's rule for a key, answered on the header.
+        _ => return Err(TicketError::RepaymentKeyInvalid { max: KEY_MAX_CHARS }.into()),
+    };
+    let outcome = loans::repay(&state, &user, &id, body.amount, &key, &meta)
+        .await
+        .map_err(refusal(&user))?;
+    let status = if outcome.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(RepaymentBody::from(outcome))).into_response())
+}
+
+/// One repayment as recorded.
+#[derive(Serialize, ToSchema)]
+pub struct RepaymentRecord {
+    pub id: String,
+    pub amount: Amount,
+    /// Who recorded it (the borrower, or a reviewer for them).
+    pub by_user_id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+}
+
+impl From<Repayment> for RepaymentRecord {
+    fn from(r: Repayment) -> Self {
+        RepaymentRecord {
+            id: r.id,
+            amount: r.amount,
+            by_user_id: r.by_user_id,
+            at: r.at,
+        }
+    }
+}
+
+/// What part of a repayment went to one installment.
+#[derive(Serialize, ToSchema)]
+pub struct AppliedBody {
+    pub number: u32,
+    pub amount: Amount,
+}
+
+/// A repayment and what it did.
+#[derive(Serialize, ToSchema)]
+pub struct RepaymentBody {
+    pub repayment: RepaymentRecord,
+    /// The installments it settled (in part or whole), oldest first; empty when replayed.
+    pub applied: Vec<AppliedBody>,
+    /// The key's earlier repayment, answered again: nothing was done this time.
+    pub replayed: bool,
+    #[schema(value_type = TicketStateName)]
+    pub state: TicketState,
+    /// Still owed after it.
+    pub outstanding: Amount,
+}
+
+impl From<RepaymentOutcome> for RepaymentBody {
+    fn from(o: RepaymentOutcome) -> Self {
+        RepaymentBody {
+            repayment: o.repayment.into(),
+            applied: o
+                .applied
+                .into_iter()
+                .map(|(number, amount)| AppliedBody { number, amount })
+                .collect(),
+            replayed: o.replayed,
+            state: o.state,
+            outstanding: o.outstanding,
+        }
+    }
+}
+
+/// An admin declares a ticket being repaid in default (lenders may not: 403); the reason is
+/// required. A retry answers the ticket as it is.
+#[utoipa::path(post, path = "/api/tickets/{ticket_id}/default", tag = "tickets", request_body = ReasonRequest, security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID")),
+    responses((status = 200, body = TicketBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "The ticket is not being repaid"), (status = 422, body = ErrorBody)))]
+async fn mark_ticket_defaulted(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> ApiResult<Json<TicketBody>> {
+    let ticket = loans::mark_default(&state, &user, &ticket_id(&id)?, &body.reason, &meta)
+        .await
+        .map_err(refusal(&user))?;
+    Ok(Json(TicketBody::shown_to(ticket, &user)))
+}
+
+/// How late a loan is: `current`, or the days its oldest unpaid installment is past due.
+pub struct DelinquencyName;
+
+impl PartialSchema for DelinquencyName {
+    fn schema() -> RefOr<Schema> {
+        string_enum(
+            vec!["current", "1-30", "31-60", "61-90", "90+"],
+            "How late a loan is: `current`, or the days its oldest unpaid installment is past due",
+        )
+    }
+}
+
+impl ToSchema for DelinquencyName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Delinquency")
+    }
+}
+
+fn delinquency_name(d: Delinquency) -> &'static str {
+    match d {
+        Delinquency::Current => "current",
+        Delinquency::Days1To30 => "1-30",
+        Delinquency::Days31To60 => "31-60",
+        Delinquency::Days61To90 => "61-90",
+        Delinquency::Over90 => "90+",
+    }
+}
+
+/// One installment of the schedule.
+#[derive(Serialize, ToSchema)]
+pub struct InstallmentBody {
+    pub number: u32,
+    /// The Jalali month it falls due in, and the day (the fund's time zone).
+    pub due_year: i32,
+    pub due_month: u8,
+    #[schema(value_type = String, format = Date)]
+    pub due_on: chrono::NaiveDate,
+    pub principal: Amount,
+    /// The fee or interest part (0 by default).
+    pub charge: Amount,
+    pub amount: Amount,
+    pub paid: Amount,
+    pub outstanding: Amount,
+}
+
+/// A ticket's loan: its repayment schedule, repayments and lateness as of now (empty before it
+/// is disbursed).
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleBody {
+    pub ticket_id: String,
+    #[schema(value_type = TicketStateName)]
+    pub state: TicketState,
+    pub installments: Vec<InstallmentBody>,
+    /// Oldest first.
+    pub repayments: Vec<RepaymentRecord>,
+    pub total: Amount,
+    pub paid: Amount,
+    pub outstanding: Amount,
+    #[schema(value_type = DelinquencyName)]
+    pub delinquency: &'static str,
+    pub days_past_due: i64,
+}
+
+impl From<ScheduleView> for ScheduleBody {
+    fn from(v: ScheduleView) -> Self {
+        ScheduleBody {
+            ticket_id: v.ticket_id,
+            state: v.state,
+            installments: v
+                .installments
+                .into_iter()
+                .map(|i| InstallmentBody {
+                    number: i.number,
+                    due_year: i.due_month.year,
+                    due_month: i.due_month.month,
+                    due_on: i.due_on,
+                    principal: i.principal,
+                    charge: i.charge,
+                    amount: i.amount,
+                    paid: i.paid,
+                    outstanding: i.outstanding,
+                })
+                .collect(),
+            repayments: v
+                .repayments
+                .into_iter()
+                .map(RepaymentRecord::from)
+                .collect(),
+            total: v.total,
+            paid: v.paid,
+            outstanding: v.outstanding,
+            delinquency: delinquency_name(v.delinquency),
+            days_past_due: v.days_past_due,
+        }
+    }
+}
+
+/// A ticket's repayment schedule, repayments and lateness, for its borrower, lenders, admins
+/// and accountants (404 to anyone else).
+#[utoipa::path(get, path = "/api/tickets/{ticket_id}/schedule", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID")),
+    responses((status = 200, body = ScheduleBody), (status = 404, body = ErrorBody)))]
+async fn ticket_schedule(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ScheduleBody>> {
+    let view = loans::schedule_of(&state, &user, &ticket_id(&id)?)
+        .await
+        .map_err(refusal(&user))?;
+    Ok(Json(view.into()))
 }
 
 #[cfg(test)]
