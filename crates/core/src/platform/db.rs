@@ -361,6 +361,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         sqlite: "",
     },
     MigrationSource {
+        version: 9,
+        name: "0009_ticket_comments",
+        description: "ticket comments",
+        sql: include_str!("../../migrations/0009_ticket_comments.sql"),
+        postgres: "",
+        sqlite: "",
+    },
+    MigrationSource {
         version: 10,
         name: "0010_ticket_loans",
         description: "ticket loans",

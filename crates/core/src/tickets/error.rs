@@ -58,6 +58,41 @@ pub enum TicketError {
     /// Only the borrower, reviewers and accountants read a ticket's schedule.
     #[error("you may not see this ticket's schedule")]
     ScheduleHidden,
+    // comments and attachments
+    #[error("comment is required")]
+    CommentEmpty,
+    #[error("comment must be at most {max} characters")]
+    CommentTooLong { max: usize },
+    /// Internal notes are among reviewers: the borrower may not write one.
+    #[error("only reviewers may write internal notes")]
+    InternalNoteNotAllowed,
+    /// No such comment, or one the viewer may not see (an internal note for a borrower).
+    #[error("comment not found")]
+    CommentNotFound,
+    #[error("only the author may edit a comment")]
+    NotCommentAuthor,
+    #[error("the file is empty")]
+    AttachmentEmpty,
+    #[error("the file must be at most {max} bytes")]
+    AttachmentTooLarge { max: u64 },
+    #[error("files of type {0} are not accepted")]
+    AttachmentTypeNotAllowed(String),
+    /// The bytes' signature is not that of the declared type (a renamed or disguised file).
+    #[error("the file's content is not {0}")]
+    AttachmentContentMismatch(String),
+    #[error(
+        "file_name must be 1 to {max} characters, without path separators or control characters"
+    )]
+    AttachmentNameInvalid { max: usize },
+    #[error("a ticket may have at most {max} attachments")]
+    TooManyAttachments { max: usize },
+    #[error("attachment not found")]
+    AttachmentNotFound,
+    /// The stored file is missing or no longer has the SHA-256 it was stored under: not served.
+    #[error("attachment {id} is damaged in storage")]
+    AttachmentCorrupt { id: String },
+    #[error("attachment storage failed: {0}")]
+    AttachmentIo(#[from] std::io::Error),
 }
 
 impl TicketError {
@@ -68,6 +103,13 @@ impl TicketError {
             TicketError::PurposeMissing | TicketError::PurposeTooLong { .. } => Some("purpose"),
             TicketError::TermOutOfRange => Some("term_months"),
             TicketError::PayoutAddressInvalid { .. } => Some("payout_address"),
+            TicketError::CommentEmpty | TicketError::CommentTooLong { .. } => Some("body"),
+            TicketError::InternalNoteNotAllowed => Some("internal"),
+            TicketError::AttachmentEmpty
+            | TicketError::AttachmentTooLarge { .. }
+            | TicketError::AttachmentTypeNotAllowed(_)
+            | TicketError::AttachmentContentMismatch(_) => Some("file"),
+            TicketError::AttachmentNameInvalid { .. } => Some("file_name"),
             _ => None,
         }
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::error::TicketError;
 use super::loan_store::{self, LoanStatus, Repayment};
 use super::schedule::{self, Delinquency, Installment, Terms};
-use super::service::is_reviewer;
+use super::service::{actor_for, is_reviewer, short_ref};
 use super::state::{self, Actor, TicketState, Transition};
 use super::store::{self, HistoryEntry, Ticket};
 use crate::auth::{CurrentUser, Role};
@@ -31,24 +31,6 @@ use crate::Ctx;
 
 /// The longest idempotency key a repayment takes.
 pub const KEY_MAX_CHARS: usize = 200;
-
-/// Who `user` is to `ticket`: its borrower, an admin, or a lender.
-fn actor_for(user: &CurrentUser, ticket: &Ticket) -> Result<Actor, TicketError> {
-    if user.id == ticket.borrower_id {
-        Ok(Actor::Borrower)
-    } else if user.role == Role::Admin {
-        Ok(Actor::Admin)
-    } else if is_reviewer(user.role) {
-        Ok(Actor::Lender)
-    } else {
-        Err(TicketError::NotYours)
-    }
-}
-
-/// The ticket's short reference in notices.
-fn short(id: &str) -> String {
-    id.chars().take(8).collect()
-}
 
 /// The loan columns of a schedule on `today`.
 fn status_of(installments: &[Installment], today: NaiveDate) -> LoanStatus {
@@ -446,7 +428,7 @@ async fn notify_moved(
     reason: &str,
 ) -> Result<(), TicketError> {
     let notice = Notice::Ticket(TicketNotice::Moved {
-        ticket: short(&ticket.id),
+        ticket: short_ref(&ticket.id),
         to: to.to_string(),
         reason: reason.to_string(),
     });
@@ -505,6 +487,6 @@ mod tests {
         let done = status_of(&s, first + chrono::Days::new(31));
         assert_eq!(done.next_due_on, None);
         assert_eq!(done.days_past_due, 0);
-        assert_eq!(short("0123456789abcdef"), "01234567");
+        assert_eq!(short_ref("0123456789abcdef"), "01234567");
     }
 }

@@ -4,6 +4,8 @@
 //! flags and the repayment schedule. The service, API and pages call them.
 
 pub mod approval;
+pub mod attachments;
+pub mod comments;
 pub mod daily;
 pub mod error;
 pub mod fraud;
