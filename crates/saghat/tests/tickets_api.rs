@@ -16,6 +16,7 @@ common::on_both_databases!(
     refused_moves_are_409_and_name_the_states,
     lists_filter_page_and_the_queue_orders_by_deadline,
     a_ticket_is_disbursed_repaid_and_defaulted,
+    comments_and_internal_notes_over_http,
 );
 
 struct Fund {
@@ -906,5 +907,131 @@ async fn a_ticket_is_disbursed_repaid_and_defaulted(backend: Backend) {
     assert_eq!(
         (&last["to_state"], &last["reason"]),
         (&json!("defaulted"), &json!("no payment in four months"))
+    );
+}
+
+async fn comments_and_internal_notes_over_http(backend: Backend) {
+    let Some(f) = fund(backend).await else { return };
+    let id = draft(&f, &f.reza, "100", "TRezaPayoutAddress000000000000001").await;
+    let path = format!("/api/tickets/{id}/comments");
+    let (status, first) = f
+        .app
+        .post(
+            &path,
+            &f.reza,
+            json!({ "body": " my payslip is attached " }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(
+        (&first["body"], &first["internal"], &first["seq"]),
+        (&json!("my payslip is attached"), &json!(false), &json!(1))
+    );
+    let (status, note) = f
+        .app
+        .post(
+            &path,
+            &f.lena,
+            json!({ "body": "check with @leo", "internal": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    // The borrower writes no internal note; the accountant writes nothing; another member
+    // does not see the ticket.
+    let (status, body) = f
+        .app
+        .post(&path, &f.reza, json!({ "body": "psst", "internal": true }))
+        .await;
+    assert_eq!(
+        (status, fields(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["internal".to_string()]
+        )
+    );
+    let (status, _) = f
+        .app
+        .post(&path, &f.accountant, json!({ "body": "hello" }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = f.app.post(&path, &f.mina, json!({ "body": "hello" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(f.app.get(&path, &f.mina).await.0, StatusCode::NOT_FOUND);
+    for body in [
+        json!({}),
+        json!({ "body": "  " }),
+        json!({ "body": "x".repeat(5_001) }),
+    ] {
+        let (status, answer) = f.app.post(&path, &f.lena, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(fields(&answer), ["body"]);
+    }
+
+    let bodies = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, list) = f.app.get(&path, &f.lena).await;
+    assert_eq!(bodies(&list), ["my payslip is attached", "check with @leo"]);
+    for token in [&f.reza, &f.accountant] {
+        let (_, list) = f.app.get(&path, token).await;
+        assert_eq!(
+            bodies(&list),
+            ["my payslip is attached"],
+            "no internal notes"
+        );
+    }
+
+    // Only the author edits; the earlier text is kept. An internal note is hidden from the
+    // borrower's history too.
+    let comment = first["id"].as_str().unwrap();
+    let edit = format!("/api/tickets/comments/{comment}");
+    let (status, _) = f
+        .app
+        .call(
+            Method::PATCH,
+            &edit,
+            Some(&f.lena),
+            Some(json!({ "body": "changed" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, edited) = f
+        .app
+        .call(
+            Method::PATCH,
+            &edit,
+            Some(&f.reza),
+            Some(json!({ "body": "payslip attached" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["body"], "payslip attached");
+    assert!(edited["edited_at"].is_string());
+    let (status, history) = f.app.get(&format!("{edit}/history"), &f.lena).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(
+        history["edits"][0]["previous_body"],
+        "my payslip is attached"
+    );
+    assert_eq!(history["comment"]["body"], "payslip attached");
+    let note_history = format!(
+        "/api/tickets/comments/{}/history",
+        note["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        f.app.get(&note_history, &f.reza).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(f.app.get(&note_history, &f.leo).await.0, StatusCode::OK);
+    assert_eq!(
+        f.app
+            .get("/api/tickets/comments/not-a-uuid/history", &f.lena)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
     );
 }

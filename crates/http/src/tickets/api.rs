@@ -26,6 +26,7 @@ use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::idempotency::HEADER as IDEMPOTENCY_HEADER;
 use saghat_core::platform::money::Amount;
 use saghat_core::tickets::approval::ApprovalRefused;
+use saghat_core::tickets::comments::{self, Comment, CommentHistory, COMMENT_MAX_CHARS};
 use saghat_core::tickets::error::TicketError;
 use saghat_core::tickets::fraud::Severity;
 use saghat_core::tickets::loan_store::Repayment;
@@ -53,6 +54,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(repay_ticket))
         .routes(routes!(mark_ticket_defaulted))
         .routes(routes!(ticket_schedule))
+        .routes(routes!(add_comment, list_comments))
+        .routes(routes!(edit_comment))
+        .routes(routes!(comment_history))
 }
 
 /// The longest reason kept with a move.
@@ -113,6 +117,15 @@ impl From<TicketError> for ApiError {
                     loc: vec!["header".into(), "Idempotency-Key".into()],
                     msg: sentence(&err.to_string()),
                 }])
+            }
+            TicketError::CommentNotFound => ApiError::not_found("Comment not found"),
+            TicketError::AttachmentNotFound => ApiError::not_found("Attachment not found"),
+            TicketError::NotCommentAuthor => ApiError::Forbidden(sentence(&err.to_string())),
+            TicketError::TooManyAttachments { .. } => {
+                ApiError::conflict(sentence(&err.to_string()))
+            }
+            TicketError::AttachmentCorrupt { .. } | TicketError::AttachmentIo(_) => {
+                ApiError::Internal(anyhow::Error::new(err))
             }
             // Like a ticket's page, its schedule does not exist for those who may not read it.
             TicketError::ScheduleHidden => ApiError::not_found("Ticket not found"),
@@ -1121,6 +1134,204 @@ async fn ticket_schedule(
         .await
         .map_err(refusal(&user))?;
     Ok(Json(view.into()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comments
+
+/// A comment on a ticket. `internal` notes are among reviewers: the borrower never sees one.
+#[derive(Serialize, ToSchema)]
+pub struct CommentBody {
+    pub id: String,
+    pub ticket_id: String,
+    /// Its position on the ticket: 1 for the first comment.
+    pub seq: i64,
+    pub author_id: i64,
+    pub author_username: String,
+    pub body: String,
+    pub internal: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// When it was last edited (its earlier texts: `GET /api/tickets/comments/{id}/history`).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+impl From<Comment> for CommentBody {
+    fn from(c: Comment) -> Self {
+        CommentBody {
+            id: c.id,
+            ticket_id: c.ticket_id,
+            seq: c.seq,
+            author_id: c.author_id,
+            author_username: c.author_username,
+            body: c.body,
+            internal: c.internal,
+            created_at: c.created_at,
+            edited_at: c.edited_at,
+        }
+    }
+}
+
+/// A text a comment had before an edit.
+#[derive(Serialize, ToSchema)]
+pub struct CommentEditBody {
+    pub previous_body: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub edited_at: DateTime<Utc>,
+    pub editor_id: i64,
+}
+
+/// A comment with the texts it had before, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct CommentHistoryBody {
+    pub comment: CommentBody,
+    pub edits: Vec<CommentEditBody>,
+}
+
+impl From<CommentHistory> for CommentHistoryBody {
+    fn from(h: CommentHistory) -> Self {
+        CommentHistoryBody {
+            comment: h.comment.into(),
+            edits: h
+                .edits
+                .into_iter()
+                .map(|e| CommentEditBody {
+                    previous_body: e.previous_body,
+                    edited_at: e.edited_at,
+                    editor_id: e.editor_id,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCommentRequest {
+    /// The text; `@username` mentions notify those users (if they may see the comment).
+    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
+    pub body: String,
+    /// An internal note, among reviewers (lenders and admins only).
+    #[serde(default)]
+    pub internal: bool,
+}
+
+impl Validate for NewCommentRequest {
+    const REQUIRED: &'static [&'static str] = &["body"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        comment_too_long(&self.body)
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditCommentRequest {
+    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
+    pub body: String,
+}
+
+impl Validate for EditCommentRequest {
+    const REQUIRED: &'static [&'static str] = &["body"];
+
+    fn validate(&self) -> Vec<FieldError> {
+        comment_too_long(&self.body)
+    }
+}
+
+/// The schema's length on the text as sent (the service trims, then checks its own).
+fn comment_too_long(body: &str) -> Vec<FieldError> {
+    if body.chars().count() <= COMMENT_MAX_CHARS {
+        return vec![];
+    }
+    vec![FieldError::body(
+        "body",
+        "string_too_long",
+        format!("String should have at most {COMMENT_MAX_CHARS} characters"),
+    )]
+}
+
+/// Write on a ticket: its borrower, or a lender or an admin (who may also write `internal`
+/// notes). Accountants read only (403). The other side is notified, and `@mentioned` users who
+/// may see the comment are told they were mentioned.
+#[utoipa::path(post, path = "/api/tickets/{ticket_id}/comments", tag = "tickets", request_body = NewCommentRequest, security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID")),
+    responses((status = 201, body = CommentBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn add_comment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewCommentRequest>,
+) -> ApiResult<(StatusCode, Json<CommentBody>)> {
+    let comment = comments::add_comment(
+        &state,
+        &user,
+        &ticket_id(&id)?,
+        &body.body,
+        body.internal,
+        &meta,
+    )
+    .await
+    .map_err(refusal(&user))?;
+    Ok((StatusCode::CREATED, Json(comment.into())))
+}
+
+/// A ticket's comments, oldest first; the borrower (and an accountant) sees no internal note.
+#[utoipa::path(get, path = "/api/tickets/{ticket_id}/comments", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID")),
+    responses((status = 200, body = Vec<CommentBody>), (status = 404, body = ErrorBody)))]
+async fn list_comments(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<CommentBody>>> {
+    let found = comments::list_comments(&state, &user, &ticket_id(&id)?)
+        .await
+        .map_err(refusal(&user))?;
+    Ok(Json(found.into_iter().map(CommentBody::from).collect()))
+}
+
+/// A comment's author edits it; the previous text is kept in its history.
+#[utoipa::path(patch, path = "/api/tickets/comments/{comment_id}", tag = "tickets", request_body = EditCommentRequest, security(("bearer" = [])),
+    params(("comment_id" = String, Path, description = "The comment's UUID")),
+    responses((status = 200, body = CommentBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn edit_comment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EditCommentRequest>,
+) -> ApiResult<Json<CommentBody>> {
+    let comment = comments::edit_comment(&state, &user, &comment_id(&id)?, &body.body, &meta)
+        .await
+        .map_err(refusal(&user))?;
+    Ok(Json(comment.into()))
+}
+
+/// A comment with the texts it had before each edit, for those who may see the comment.
+#[utoipa::path(get, path = "/api/tickets/comments/{comment_id}/history", tag = "tickets", security(("bearer" = [])),
+    params(("comment_id" = String, Path, description = "The comment's UUID")),
+    responses((status = 200, body = CommentHistoryBody), (status = 404, body = ErrorBody)))]
+async fn comment_history(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CommentHistoryBody>> {
+    let history = comments::comment_history(&state, &user, &comment_id(&id)?)
+        .await
+        .map_err(refusal(&user))?;
+    Ok(Json(history.into()))
+}
+
+/// A path's comment id: a UUID, anything else names no comment.
+fn comment_id(id: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(id.trim())
+        .map(|id| id.to_string())
+        .map_err(|_| TicketError::CommentNotFound.into())
 }
 
 #[cfg(test)]
