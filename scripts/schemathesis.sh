@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hostile input, bounded: schemathesis generates requests from /api/openapi.json against a
-# running server (SQLite), authenticated as an admin and as a member (a fund member made after
-# the admin pass, on the operations a member may call), and fails on any 5xx,
+# running server (SQLite), authenticated as an admin, as a member (a fund member made after
+# the admin pass, on the operations a member may call) and as a lender (on the tickets), and
+# fails on any 5xx,
 # undocumented status or content type, response that breaks the schema, or schema-violating
 # request that is accepted. Business rules that refuse schema-valid data (paying twice, a draw
 # before everyone paid) are expected, so "positive data acceptance" is not checked.
@@ -37,13 +38,26 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance,respo
 admin_only=(audit_log list_users create_user update_user loan_history fund_wallet
   list_jobs queue_summary get_job retry_job discard_job delivery_log)
 
-# run <who> <token> [schemathesis options…]: one pass; prints how many operations it tested.
+# Ticket moves only a reviewer (lender or admin) may make: to a member they can only answer
+# 403 or 404, so the member pass leaves them to the admin and lender passes. And the
+# borrower's own (applying, submitting, withdrawing), which a lender can only be refused.
+reviewer_only=(review_ticket approve_ticket reject_ticket ask_for_information disburse_ticket mark_ticket_defaulted)
+borrower_only=(create_ticket submit_ticket withdraw_ticket)
+
+# run <who> <token> <ticket id or ""> [schemathesis options…]: one pass; prints how many
+# operations it tested. With a ticket id, every `{ticket_id}` is that ticket (a real one, so
+# the moves and the ticket's page are answered, not only 404); without, ids are generated.
 passed=0 failed=0
 run() {
-  local who=$1 tok=$2; shift 2
+  local who=$1 tok=$2 ticket=$3; shift 3
   echo "--- schemathesis as $who ($examples examples per operation)"
-  local rc=0
-  schemathesis run "$base/api/openapi.json" -H "Authorization: Bearer $tok" --max-examples "$examples" \
+  local rc=0 config="$work/$who.toml"
+  if [ -n "$ticket" ]; then
+    printf '[parameters]\nticket_id = "%s"\n' "$ticket" >"$config"
+  else
+    : >"$config"
+  fi
+  schemathesis --config-file "$config" run "$base/api/openapi.json" -H "Authorization: Bearer $tok" --max-examples "$examples" \
     --checks "$checks" --seed 1 --no-color "$@" 2>&1 | tee "$work/$who.out" || rc=$?
   local tested
   tested=$(sed -n 's/^ *Tested: *\([0-9]*\).*/\1/p' "$work/$who.out" | tail -1)
@@ -57,7 +71,7 @@ run() {
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 
-run admin "$admin"
+run admin "$admin" ""
 
 # The member is made after the admin pass, which deactivates users and changes their roles
 # (PATCH /api/auth/users/{id}): a member made before it ended up signed out or no longer a
@@ -68,9 +82,28 @@ curl -fs -X POST "$base/api/auth/users" -H "authorization: Bearer $admin" -H 'co
 member=$(token stmember member-password-1)
 curl -fs -X POST "$base/api/payments/pay" -H "authorization: Bearer $member" -H 'content-type: application/json' \
   -d '{"membership_fee":"20","bitpin_payment_id":"schemathesis-member-fee"}' >/dev/null
+# The member's own draft, for the member pass: submitted and withdrawn by it (then refused
+# with 409), read with its history and deadlines.
+ticket() {
+  curl -fs -X POST "$base/api/tickets" -H "authorization: Bearer $member" -H 'content-type: application/json' \
+    -d "{\"amount\":\"$1\",\"purpose\":\"schemathesis\",\"term_months\":12,\"payout_address\":\"TSchemathesisPayout$1\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+}
+own_draft=$(ticket 100)
 excluded=()
-for id in "${admin_only[@]}"; do excluded+=(--exclude-operation-id "$id"); done
-run member "$member" "${excluded[@]}"
+for id in "${admin_only[@]}" "${reviewer_only[@]}"; do excluded+=(--exclude-operation-id "$id"); done
+run member "$member" "$own_draft" "${excluded[@]}"
+
+# A lender (made after the admin pass, like the member) on the tickets: the member's submitted
+# application, taken under review, sent back, approved or rejected as the examples come.
+curl -fs -X POST "$base/api/auth/users" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
+  -d '{"username":"stlender","password":"lender-password-1","role":"lender"}' >/dev/null
+lender=$(token stlender lender-password-1)
+submitted=$(ticket 200)
+curl -fs -X POST "$base/api/tickets/$submitted/submit" -H "authorization: Bearer $member" >/dev/null
+lender_ops=(--include-tag tickets)
+for id in "${borrower_only[@]}"; do lender_ops+=(--exclude-operation-id "$id"); done
+run lender "$lender" "$submitted" "${lender_ops[@]}"
 
 echo "schemathesis: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

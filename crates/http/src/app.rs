@@ -44,7 +44,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
          (name = "wallet", description = "The double-entry ledger: balances, statements, transactions"),
          (name = "audit", description = "The audit log of critical actions"),
          (name = "jobs", description = "The background job queue: dead letters, retry, discard, depth"),
-         (name = "notifications", description = "Notification preferences and the delivery log"))
+         (name = "notifications", description = "Notification preferences and the delivery log"),
+         (name = "tickets", description = "Loan-request tickets: applications, review, maker-checker approval, disbursement and repayment"))
 )]
 struct ApiDoc;
 
@@ -144,6 +145,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::audit::api::router())
         .merge(crate::jobs::api::router())
         .merge(crate::notify::api::router())
+        .merge(crate::tickets::api::router())
         .split_for_parts();
     CommonResponses.modify(&mut openapi);
     (router, openapi)

@@ -13,4 +13,5 @@ pub mod ledger;
 pub mod notify;
 pub mod ops;
 pub mod state;
+pub mod tickets;
 pub mod web;
