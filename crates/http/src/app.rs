@@ -174,7 +174,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(cors(&config.cors_origins))
-        .layer(middleware::from_fn_with_state(config.max_body_bytes, refuse_declared_oversize))
+        .layer(middleware::from_fn_with_state(body_limits(&config), refuse_declared_oversize))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(
             config.max_body_bytes,
@@ -226,11 +226,25 @@ async fn drop_unfit_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// A body declared (`Content-Length`) larger than `MAX_BODY_BYTES` is refused before a byte of
-/// it is read, and the connection closed, instead of the server waiting for a body it would
-/// refuse anyway.
+/// The largest body of a request, and of an upload (an attachment and its form).
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    body: u64,
+    upload: u64,
+}
+
+fn body_limits(config: &saghat_core::config::Config) -> BodyLimits {
+    BodyLimits {
+        body: config.max_body_bytes as u64,
+        upload: config.tickets.attachment_max_bytes + crate::upload::MULTIPART_OVERHEAD_BYTES,
+    }
+}
+
+/// A body declared (`Content-Length`) larger than `MAX_BODY_BYTES` (an upload: than
+/// `ATTACHMENT_MAX_BYTES` and its form) is refused before a byte of it is read, and the
+/// connection closed, instead of the server waiting for a body it would refuse anyway.
 async fn refuse_declared_oversize(
-    State(max_body_bytes): State<usize>,
+    State(limits): State<BodyLimits>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -239,7 +253,12 @@ async fn refuse_declared_oversize(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max_body_bytes as u64) {
+    let limit = if crate::upload::is_upload_path(req.method(), req.uri().path()) {
+        limits.upload
+    } else {
+        limits.body
+    };
+    if declared.is_some_and(|n| n > limit) {
         let mut response = (
             StatusCode::PAYLOAD_TOO_LARGE,
             Json(json!({ "detail": "Request body too large" })),

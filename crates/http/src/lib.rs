@@ -14,4 +14,5 @@ pub mod notify;
 pub mod ops;
 pub mod state;
 pub mod tickets;
+pub mod upload;
 pub mod web;

@@ -17,6 +17,7 @@ common::on_both_databases!(
     lists_filter_page_and_the_queue_orders_by_deadline,
     a_ticket_is_disbursed_repaid_and_defaulted,
     comments_and_internal_notes_over_http,
+    attachments_over_http,
 );
 
 struct Fund {
@@ -1034,4 +1035,150 @@ async fn comments_and_internal_notes_over_http(backend: Backend) {
             .0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// A `multipart/form-data` body with one `file` part.
+fn multipart_file(file_name: &str, content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = format!("saghat-test-{}", uuid::Uuid::new_v4().simple());
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(
+    f: &Fund,
+    token: &str,
+    ticket: &str,
+    name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> (StatusCode, Value) {
+    let (kind, body) = multipart_file(name, content_type, bytes);
+    let response = f
+        .app
+        .http
+        .post(f.app.url(&format!("/api/tickets/{ticket}/attachments")))
+        .bearer_auth(token)
+        .header("content-type", kind)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn attachments_over_http(backend: Backend) {
+    let Some(f) = fund(backend).await else { return };
+    let (status, body) = f
+        .app
+        .post(
+            "/api/tickets",
+            &f.reza,
+            json!({ "amount": "100", "purpose": "a lathe", "term_months": 3, "payout_address": "TFiles0001" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    // A PDF larger than MAX_BODY_BYTES (64 KiB): uploads have the attachments' own limit.
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(200 * 1024, b'x');
+    let (status, stored) = upload(&f, &f.reza, &id, "offer.pdf", "application/pdf", &pdf).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["size_bytes"], 200 * 1024);
+    assert_eq!(stored["file_name"], "offer.pdf");
+    let sha = saghat_core::tickets::attachments::sha256_hex(&pdf);
+    assert_eq!(stored["sha256"], sha);
+    // The lender lists it and downloads the same bytes, as a download.
+    let (status, list) = f
+        .app
+        .get(&format!("/api/tickets/{id}/attachments"), &f.lena)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let file_id = stored["id"].as_str().unwrap();
+    let response = f
+        .app
+        .http
+        .get(
+            f.app
+                .url(&format!("/api/tickets/{id}/attachments/{file_id}")),
+        )
+        .bearer_auth(&f.lena)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    assert_eq!(response.bytes().await.unwrap().as_ref(), pdf.as_slice());
+    // Another member neither lists nor downloads it.
+    let (status, _) = f
+        .app
+        .get(&format!("/api/tickets/{id}/attachments"), &f.mina)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = f
+        .app
+        .get(&format!("/api/tickets/{id}/attachments/{file_id}"), &f.mina)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A file whose bytes are not its type, a type not accepted, a form without a file.
+    let (status, body) = upload(&f, &f.reza, &id, "photo.png", "image/png", b"%PDF-1.4 no").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"][0]["loc"][1], "file", "{body}");
+    let (status, body) = upload(
+        &f,
+        &f.reza,
+        &id,
+        "run.exe",
+        "application/x-msdownload",
+        b"MZ",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = f
+        .app
+        .post(
+            &format!("/api/tickets/{id}/attachments"),
+            &f.reza,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "not a multipart form: {body}"
+    );
+    // Larger than ATTACHMENT_MAX_BYTES (10 MiB): 413, declared or streamed, nothing kept.
+    let big = vec![b'x'; 10 * 1024 * 1024 + 1];
+    let (status, _) = upload(&f, &f.reza, &id, "big.pdf", "application/pdf", &big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, list) = f
+        .app
+        .get(&format!("/api/tickets/{id}/attachments"), &f.reza)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // Other routes keep MAX_BODY_BYTES.
+    let (status, _) = f
+        .app
+        .post(
+            &format!("/api/tickets/{id}/comments"),
+            &f.reza,
+            json!({ "body": "x".repeat(100 * 1024) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -21,11 +21,11 @@ use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::extract::{length_kind, no_problems, page, query_i64, ApiJson, Validate};
 use crate::state::AppState;
 use saghat_core::auth::{CurrentUser, Role};
-use saghat_core::fund::access::is_fund_member;
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::idempotency::HEADER as IDEMPOTENCY_HEADER;
 use saghat_core::platform::money::Amount;
 use saghat_core::tickets::approval::ApprovalRefused;
+use saghat_core::tickets::attachments::{self, Attachment};
 use saghat_core::tickets::comments::{self, Comment, CommentHistory, COMMENT_MAX_CHARS};
 use saghat_core::tickets::error::TicketError;
 use saghat_core::tickets::fraud::Severity;
@@ -57,6 +57,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_comment, list_comments))
         .routes(routes!(edit_comment))
         .routes(routes!(comment_history))
+        .routes(routes!(list_attachments))
+        .routes(routes!(download_attachment))
+        // The file's own limit (ATTACHMENT_MAX_BYTES) is enforced while it is read.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(add_attachment))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
 }
 
 /// The longest reason kept with a move.
@@ -84,6 +92,7 @@ impl From<TicketError> for ApiError {
         match err {
             TicketError::NotFound => ApiError::not_found("Ticket not found"),
             TicketError::NotYours => ApiError::Forbidden("You may not act on this ticket".into()),
+            TicketError::NotABorrower => ApiError::Forbidden(sentence(&err.to_string())),
             TicketError::Transition(refused) => transition_refused(refused),
             TicketError::Approval(refused @ ApprovalRefused::OwnTicket) => {
                 ApiError::Forbidden(sentence(&refused.to_string()))
@@ -532,11 +541,6 @@ async fn create_ticket(
     meta: RequestMeta,
     ApiJson(body): ApiJson<NewTicketRequest>,
 ) -> ApiResult<(StatusCode, Json<TicketBody>)> {
-    if !is_fund_member(user.role) {
-        return Err(ApiError::Forbidden(
-            "Only members of the fund may apply for a loan".into(),
-        ));
-    }
     let ticket = service::create_draft(&state, &user, body.into(), &meta).await?;
     Ok((
         StatusCode::CREATED,
@@ -1429,4 +1433,126 @@ mod tests {
         query_states(&[("state".into(), "".into())], &mut problems);
         assert_eq!(problems.len(), 2, "an empty state is refused too");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+
+/// A file attached to a ticket; its bytes are at `…/attachments/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentBody {
+    pub id: String,
+    pub ticket_id: String,
+    pub uploader_id: i64,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// The SHA-256 of the bytes, in hex: checked again each time the file is read.
+    pub sha256: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Attachment> for AttachmentBody {
+    fn from(a: Attachment) -> Self {
+        AttachmentBody {
+            id: a.id,
+            ticket_id: a.ticket_id,
+            uploader_id: a.uploader_id,
+            file_name: a.file_name,
+            content_type: a.content_type,
+            size_bytes: a.size_bytes,
+            sha256: a.sha256,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// The upload form: one `file` part, with its file name and content type.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AttachmentUpload {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Attaches a file (PDF, PNG or JPEG by default: `ATTACHMENT_TYPES`, at most
+/// `ATTACHMENT_MAX_BYTES`; its bytes must be what its type says) to a ticket, as its borrower or
+/// a reviewer.
+#[utoipa::path(post, path = "/api/tickets/{ticket_id}/attachments", tag = "tickets", security(("bearer" = [])),
+    request_body(content = AttachmentUpload, content_type = "multipart/form-data"),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID")),
+    responses((status = 201, body = AttachmentBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn add_attachment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    form: axum::extract::Multipart,
+) -> ApiResult<(StatusCode, Json<AttachmentBody>)> {
+    let ticket = ticket_id(&id)?;
+    let upload =
+        crate::upload::read_upload(form, state.config.tickets.attachment_max_bytes).await?;
+    let Some(file) = upload.file else {
+        return Err(TicketError::AttachmentEmpty.into());
+    };
+    let stored = attachments::add_attachment(
+        &state,
+        &user,
+        &ticket,
+        &file.file_name,
+        &file.content_type,
+        &file.bytes,
+        &meta,
+    )
+    .await
+    .map_err(refusal(&user))?;
+    Ok((StatusCode::CREATED, Json(stored.into())))
+}
+
+/// A ticket's attachments, oldest first.
+#[utoipa::path(get, path = "/api/tickets/{ticket_id}/attachments", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID")),
+    responses((status = 200, body = Vec<AttachmentBody>), (status = 404, body = ErrorBody)))]
+async fn list_attachments(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<AttachmentBody>>> {
+    let found = attachments::list_attachments(&state, &user, &ticket_id(&id)?)
+        .await
+        .map_err(refusal(&user))?;
+    Ok(Json(found.into_iter().map(AttachmentBody::from).collect()))
+}
+
+/// An attachment's bytes, as stored (their SHA-256 checked), always as a download.
+#[utoipa::path(get, path = "/api/tickets/{ticket_id}/attachments/{attachment_id}", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "The ticket's UUID"),
+           ("attachment_id" = String, Path, description = "The attachment's UUID")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, body = ErrorBody)))]
+async fn download_attachment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let ticket = ticket_id(&id)?;
+    let (attachment, bytes) = attachments::open_attachment(&state, &user, attachment_id.trim())
+        .await
+        .map_err(refusal(&user))?;
+    if attachment.ticket_id != ticket {
+        return Err(TicketError::AttachmentNotFound.into());
+    }
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    let content_type = HeaderValue::from_str(&attachment.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(axum::http::header::CONTENT_TYPE, content_type);
+    headers.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        crate::upload::content_disposition(&attachment.file_name),
+    );
+    Ok(response)
 }

@@ -74,7 +74,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tickets/{id}", get(pages::tickets::show))
         .route("/tickets/{id}/comment", post(pages::ticket_files::comment))
-        .route("/tickets/{id}/files", post(pages::ticket_files::upload))
+        // The file's own limit (ATTACHMENT_MAX_BYTES) is enforced while it is read.
+        .route(
+            "/tickets/{id}/files",
+            post(pages::ticket_files::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route(
             "/tickets/{id}/files/{file}",
             get(pages::ticket_files::download),
