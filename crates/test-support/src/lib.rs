@@ -21,6 +21,7 @@ use tokio::sync::OnceCell;
 mod browser;
 pub use browser::{Browser, Page};
 pub mod smtp;
+pub mod webdriver;
 pub use smtp::free_port;
 
 pub const ADMIN: &str = "admin";
