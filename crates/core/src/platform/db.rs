@@ -376,6 +376,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: include_str!("../../migrations/0010_ticket_loans.postgres.sql"),
         sqlite: include_str!("../../migrations/0010_ticket_loans.sqlite.sql"),
     },
+    MigrationSource {
+        version: 11,
+        name: "0011_ticket_queue_on_time",
+        description: "ticket queue on time",
+        sql: include_str!("../../migrations/0011_ticket_queue_on_time.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).
