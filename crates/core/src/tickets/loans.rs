@@ -14,7 +14,7 @@ use serde_json::json;
 use super::error::TicketError;
 use super::loan_store::{self, LoanStatus, Repayment};
 use super::schedule::{self, Delinquency, Installment, Terms};
-use super::service::{actor_for, audit_ticket, is_reviewer, short_ref};
+use super::service::{actor_for, audit_ticket, is_reviewer, locked, short_ref};
 use super::state::{self, Actor, TicketState, Transition};
 use super::store::{self, HistoryEntry, Ticket};
 use crate::auth::{CurrentUser, Role};
@@ -348,14 +348,6 @@ pub async fn schedule_of(
             .collect(),
         repayments,
     })
-}
-
-/// The ticket, re-read inside the transaction and locked against concurrent changes.
-async fn locked(tx: &mut WriteTx, ctx: &Ctx, ticket_id: &str) -> Result<Ticket, TicketError> {
-    match store::find(tx, ctx.db.backend, ticket_id, true).await? {
-        Some(ticket) => Ok(ticket?),
-        None => Err(TicketError::NotFound),
-    }
 }
 
 async fn lock_cash(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<(), sqlx::Error> {

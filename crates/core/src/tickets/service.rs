@@ -322,7 +322,11 @@ pub async fn approve(
 }
 
 /// The ticket, re-read inside the transaction and locked against concurrent changes.
-async fn locked(tx: &mut WriteTx, ctx: &Ctx, ticket_id: &str) -> Result<Ticket, TicketError> {
+pub(crate) async fn locked(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    ticket_id: &str,
+) -> Result<Ticket, TicketError> {
     match store::find(tx, ctx.db.backend, ticket_id, true).await? {
         Some(ticket) => Ok(ticket?),
         None => Err(TicketError::NotFound),
@@ -352,16 +356,23 @@ async fn record_move(
     store::add_history(tx, &ticket.id, &entry).await?;
     let details = json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason });
     audit_ticket(tx, ctx, meta, user, "ticket_moved", &ticket.id, details).await?;
-    let (sla_due_at, breached) = refresh_sla(tx, ctx, &ticket.id, now).await?;
+    let sla = refresh_sla(tx, ctx, &ticket.id, now).await?;
     let moved = Ticket {
         state: to,
         updated_at: now,
-        sla_due_at,
-        sla_breached_at: ticket.sla_breached_at.or(breached),
+        sla_due_at: sla.due_at,
+        sla_breached_at: ticket.sla_breached_at.or(sla.breached_at),
         ..ticket
     };
     notify_move(tx, ctx, user, &moved, reason).await?;
     Ok(moved)
+}
+
+/// The SLA columns just written, and the deadlines they come from.
+pub struct SlaRefresh {
+    pub deadlines: Vec<sla::PhaseDeadline>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub breached_at: Option<DateTime<Utc>>,
 }
 
 /// Recomputes the ticket's running SLA deadline from its history (and marks a breach).
@@ -370,7 +381,7 @@ pub async fn refresh_sla(
     ctx: &Ctx,
     ticket_id: &str,
     now: DateTime<Utc>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), TicketError> {
+) -> Result<SlaRefresh, TicketError> {
     let history = store::history(tx, ticket_id).await??;
     let settings = &ctx.config.tickets;
     let deadlines = sla::deadlines(
@@ -382,7 +393,11 @@ pub async fn refresh_sla(
     let due = sla::next_due(&deadlines);
     let breached = sla::any_breached(&deadlines).then_some(now);
     store::set_sla(tx, ticket_id, due, breached).await?;
-    Ok((due, breached))
+    Ok(SlaRefresh {
+        deadlines,
+        due_at: due,
+        breached_at: breached,
+    })
 }
 
 /// Tells the other side of a move: the borrower when a reviewer (or the system) moved the

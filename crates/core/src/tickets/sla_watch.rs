@@ -9,8 +9,7 @@ use sqlx::FromRow;
 
 use super::error::TicketError;
 use super::service::{refresh_sla, short_ref};
-use super::sla::{self, Phase, PhaseStatus};
-use super::state::StateChange;
+use super::sla::{Phase, PhaseStatus};
 use super::store;
 use crate::notify::outbox;
 use crate::notify::templates::Notice;
@@ -65,21 +64,12 @@ async fn escalate_one(ctx: &Ctx, due: &Due, now: DateTime<Utc>) -> Result<bool, 
     if deadline != seen || deadline > now {
         return Ok(false);
     }
-    let history = store::history(&mut tx, &ticket.id).await??;
-    let changes: Vec<StateChange> = history
-        .iter()
-        .map(|h| StateChange {
-            state: h.to_state,
-            entered_at: h.at,
-        })
-        .collect();
-    let settings = &ctx.config.tickets;
-    let deadlines = sla::deadlines(&changes, &settings.sla, &settings.calendar, now);
-    let phase = deadlines
+    let refreshed = refresh_sla(&mut tx, ctx, &ticket.id, now).await?;
+    let phase = refreshed
+        .deadlines
         .iter()
         .find(|d| d.status == PhaseStatus::Running && d.due_at == Some(deadline))
         .map_or(Phase::FirstResponse, |d| d.phase);
-    refresh_sla(&mut tx, ctx, &ticket.id, now).await?;
     store::mark_escalated(&mut tx, &ticket.id).await?;
     let meta = RequestMeta {
         client_ip: String::new(),
