@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod clock;
+pub mod currency;
 pub mod db;
+pub mod decimal;
 pub mod housekeeping;
 pub mod html;
 pub mod idempotency;

@@ -9,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::de::{self, MapAccess, Visitor};
+
+use super::decimal::{format_scaled, parse_scaled, DecimalError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Decimal places of the fund's currency (USDT).
@@ -144,61 +146,13 @@ impl Amount {
     /// and one amount must fit in a `BIGINT` column. The value is computed exactly whatever the
     /// exponent: `5` followed by 56 zeros `e-100` is too precise, not 0.00000005.
     pub fn parse(text: &str) -> Result<Amount, AmountError> {
-        let (negative, unsigned) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text.strip_prefix('+').unwrap_or(text)),
-        };
-        let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
-            Some((m, e)) => (m, parse_exponent(e)?),
-            None => (unsigned, 0),
-        };
-        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
-        {
-            return Err(AmountError::NotANumber);
+        match parse_scaled(text, SCALE) {
+            Ok(units) => Ok(Amount::from_units(units)),
+            Err(DecimalError::NotANumber) => Err(AmountError::NotANumber),
+            Err(DecimalError::TooPrecise(_)) => Err(AmountError::TooPrecise),
+            Err(DecimalError::TooLarge) => Err(AmountError::TooLarge),
         }
-        // The value is `significant` × 10^`shift` units of 10⁻⁸, with `significant` free of
-        // leading and trailing zeros, so the shift alone says whether it is a whole number of
-        // units and how many digits it has.
-        let digits = format!("{whole}{fraction}");
-        let significant = digits.trim_start_matches('0').trim_end_matches('0');
-        if significant.is_empty() {
-            return Ok(Amount::ZERO);
-        }
-        let trailing_zeros = digits.len() - digits.trim_end_matches('0').len();
-        let shift = exponent - fraction.len() as i128 + trailing_zeros as i128 + i128::from(SCALE);
-        if shift < 0 {
-            return Err(AmountError::TooPrecise);
-        }
-        // i64::MAX has 19 digits.
-        if significant.len() as i128 + shift > 19 {
-            return Err(AmountError::TooLarge);
-        }
-        let units = significant
-            .parse::<i128>()
-            .map_err(|_| AmountError::TooLarge)?
-            * 10_i128.pow(shift as u32);
-        if units > i64::MAX as i128 {
-            return Err(AmountError::TooLarge);
-        }
-        Ok(Amount(if negative { -units } else { units }))
     }
-}
-
-/// The exponent of `1e-5`, saturated far beyond any digit count a request can carry (so that
-/// `1e99999999999999999999` is simply too large), never clamped to a value that changes the
-/// meaning of a number that fits.
-fn parse_exponent(text: &str) -> Result<i128, AmountError> {
-    const SATURATED: i128 = 1_000_000_000_000_000_000_000_000_000;
-    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AmountError::NotANumber);
-    }
-    let value = digits.bytes().fold(0_i128, |acc, b| {
-        (acc * 10 + i128::from(b - b'0')).min(SATURATED)
-    });
-    Ok(if text.starts_with('-') { -value } else { value })
 }
 
 impl FromStr for Amount {
@@ -210,10 +164,7 @@ impl FromStr for Amount {
 
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        let per = UNITS_PER_WHOLE as u128;
-        write!(f, "{sign}{}.{:08}", abs / per, abs % per)
+        f.write_str(&format_scaled(self.0, SCALE))
     }
 }
 
