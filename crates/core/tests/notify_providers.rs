@@ -27,6 +27,7 @@ fn to_mobile(text: &str) -> Outgoing {
         html: None,
         whatsapp_template: None,
         message_id: None,
+        attachments: Vec::new(),
     }
 }
 

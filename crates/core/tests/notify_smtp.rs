@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use saghat_core::notify::smtp::{SmtpSender, SmtpSettings};
-use saghat_core::notify::{EmailAddress, Outgoing, Recipient, Sender};
+use saghat_core::notify::{Attachment, EmailAddress, Outgoing, Recipient, Sender};
 use smtp::{free_port, python, Security, SmtpServer, Tls};
 
 // The harness's SMTP server, by source: a dependency on saghat-test-support would bring the
@@ -129,6 +129,7 @@ fn message(html: bool) -> Outgoing {
         html: html.then(|| HTML.to_string()),
         whatsapp_template: None,
         message_id: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -186,6 +187,42 @@ async fn a_text_only_email_is_one_plain_part() {
     assert_eq!(messages[0]["subject"], SUBJECT);
     let text = messages[0]["parts"][0]["content"].as_str().unwrap();
     assert_eq!(text.replace("\r\n", "\n"), TEXT);
+}
+
+/// An attachment travels beside both parts, byte for byte, with its name and type.
+#[tokio::test]
+async fn an_email_carries_its_attachment_intact() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&python, dir.path(), Security::Plain);
+    let sender = sender(&format!("smtp://127.0.0.1:{}?tls=none", server.port), None);
+    // Every byte value, so an encoding that mangles binary would show.
+    let pdf: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let mut with_file = message(true);
+    with_file.attachments.push(Attachment {
+        filename: "INV-1405-000007.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: pdf.clone(),
+    });
+    sender.send(&with_file).await.unwrap();
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m["content_type"], "multipart/mixed");
+    let parts = m["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 3, "{parts:#?}");
+    assert_eq!(parts[0]["type"], "text/plain");
+    assert_eq!(parts[1]["type"], "text/html");
+    assert_eq!(parts[2]["type"], "application/pdf");
+    assert_eq!(parts[2]["filename"], "INV-1405-000007.pdf");
+    assert_eq!(parts[2]["disposition"], "attachment");
+    assert_eq!(parts[2]["size"], pdf.len());
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&pdf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(parts[2]["sha256"], digest);
 }
 
 /// Delivers one message over TLS (`implicit`: `smtps://`, else STARTTLS required) to a server

@@ -125,15 +125,23 @@ impl SmtpServer {
         server
     }
 
-    /// The delivered messages as Python's `email` package reads them.
+    /// The delivered messages as Python's `email` package reads them (a file attached is given
+    /// by its name, size and SHA-256).
     pub fn messages(&self) -> Vec<serde_json::Value> {
         const READ: &str = r#"
-import email.policy, json, mailbox, sys
+import email.policy, hashlib, json, mailbox, sys
+def part(p):
+    if p.get_content_maintype() == "text":
+        return {"type": p.get_content_type(), "charset": p.get_content_charset(),
+                "content": p.get_content()}
+    data = p.get_content()
+    return {"type": p.get_content_type(), "filename": p.get_filename(),
+            "disposition": p.get_content_disposition(), "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
 out = []
 for _, msg in sorted(mailbox.Maildir(sys.argv[1], create=False).items()):
     msg = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    parts = [{"type": p.get_content_type(), "charset": p.get_content_charset(),
-              "content": p.get_content()} for p in msg.walk() if not p.is_multipart()]
+    parts = [part(p) for p in msg.walk() if not p.is_multipart()]
     out.append({"from": str(msg["From"]), "to": str(msg["To"]), "subject": str(msg["Subject"]),
                 "message_id": str(msg["Message-ID"]), "date": str(msg["Date"]),
                 "content_type": msg.get_content_type(), "mail_from": str(msg["X-MailFrom"]),

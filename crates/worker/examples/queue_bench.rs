@@ -384,6 +384,7 @@ async fn smtp(args: &Args) -> anyhow::Result<()> {
         ),
         whatsapp_template: None,
         message_id: None,
+        attachments: Vec::new(),
     });
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let t = Instant::now();

@@ -147,6 +147,7 @@ fn outgoing(ctx: &Ctx, id: i64, row: &Row) -> Result<Outgoing, String> {
         html: (!row.html.is_empty()).then(|| row.html.clone()),
         whatsapp_template: whatsapp_template(ctx.config.notify.whatsapp.as_ref(), row),
         message_id: Some(message_id(ctx, id, &row.created_at)),
+        attachments: Vec::new(),
     })
 }
 

@@ -107,6 +107,28 @@ pub struct Outgoing {
     /// The e-mail's `Message-ID` (`<…@…>`), stable per notification so that a message sent
     /// again after a crash can be recognised as the same one; `None`: a random one.
     pub message_id: Option<String>,
+    /// Files sent with an e-mail (an invoice's PDF with its reminder); other channels have none.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an e-mail.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// A MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The bytes are left out: a PDF in a log line helps nobody.
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// A message the provider accepted, with the id it gave it (for its delivery reports).
@@ -200,6 +222,7 @@ mod tests {
             html: None,
             whatsapp_template: None,
             message_id: None,
+            attachments: Vec::new(),
         };
         let err = mobile_of(Channel::Sms, &message).unwrap_err();
         assert!(!err.is_retryable(), "{err}");

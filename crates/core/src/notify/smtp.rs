@@ -14,7 +14,8 @@
 //! in the clear). `SMTP_TLS_CA_FILE` adds a PEM certificate authority to the public ones
 //! (Mozilla's), for a private relay or a test server.
 //!
-//! Each message is `multipart/alternative` (text, then HTML) when it has HTML, else plain text;
+//! Each message is `multipart/alternative` (text, then HTML) when it has HTML, else plain text,
+//! inside a `multipart/mixed` with its attachments when it has files;
 //! headers and bodies are UTF-8 (RFC 2047 encoded words, base64 or quoted-printable bodies), and
 //! each has its own `Message-ID` and `Date`.
 //!
@@ -224,16 +225,41 @@ impl SmtpSender {
             .subject(message.subject.as_str())
             // The notification's own id when it has one, else a random id and this host's name.
             .message_id(message.message_id.clone());
-        let built = match &message.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-                message.text.clone(),
-                html.clone(),
-            )),
-            None => builder.singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(message.text.clone()),
-            ),
+        let text = || {
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(message.text.clone())
+        };
+        let built = if message.attachments.is_empty() {
+            match &message.html {
+                Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                    message.text.clone(),
+                    html.clone(),
+                )),
+                None => builder.singlepart(text()),
+            }
+        } else {
+            // multipart/mixed: the body (text, or text and HTML as alternatives), then the files.
+            let mut mixed = match &message.html {
+                Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                    message.text.clone(),
+                    html.clone(),
+                )),
+                None => MultiPart::mixed().singlepart(text()),
+            };
+            for file in &message.attachments {
+                let content_type = ContentType::parse(&file.content_type).map_err(|_| {
+                    SendError::Permanent(format!(
+                        "the attachment {} has no valid content type",
+                        file.filename
+                    ))
+                })?;
+                mixed = mixed.singlepart(
+                    lettre::message::Attachment::new(file.filename.clone())
+                        .body(file.bytes.clone(), content_type),
+                );
+            }
+            builder.multipart(mixed)
         };
         built.map_err(|e| SendError::Permanent(format!("the e-mail cannot be built: {e}")))
     }
@@ -359,6 +385,7 @@ mod tests {
             html: Some("<p>سلام</p>".into()),
             whatsapp_template: None,
             message_id: None,
+            attachments: Vec::new(),
         };
         let email = sender.build_message(&message).unwrap();
         let wire = String::from_utf8(email.formatted()).unwrap();
