@@ -3,4 +3,5 @@
 //! rules are plain Rust (`model`, `totals`); the service, API and pages call them.
 
 pub mod model;
+pub mod reminders;
 pub mod totals;

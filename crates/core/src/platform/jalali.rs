@@ -1,6 +1,6 @@
 //! Jalali (Solar Hijri) months, computed with ICU4X's Persian calendar in the fund's time zone.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use icu_calendar::cal::Persian;
 use icu_calendar::Date;
@@ -15,7 +15,11 @@ pub struct JalaliMonth {
 
 /// The Jalali date (year, month, day) of an instant as seen in `tz`.
 pub fn jalali_date(at: DateTime<Utc>, tz: Tz) -> (i32, u8, u8) {
-    let local = at.with_timezone(&tz).date_naive();
+    jalali_of(at.with_timezone(&tz).date_naive())
+}
+
+/// The Jalali date (year, month, day) of a calendar day (an invoice's issue date).
+pub fn jalali_of(local: NaiveDate) -> (i32, u8, u8) {
     let iso = Date::try_new_iso(local.year(), local.month() as u8, local.day() as u8)
         .expect("a chrono date is always a valid ISO date");
     let persian = iso.to_calendar(Persian);
@@ -48,20 +52,27 @@ impl JalaliMonth {
         }
     }
 
-    /// The first instant (UTC) of this month in `tz`, found through ICU's Persian → ISO mapping.
-    pub fn starts_at(self, tz: Tz) -> DateTime<Utc> {
-        use chrono::{NaiveDate, TimeZone};
-        let iso = Date::try_new_persian(self.year, self.month, 1)
+    /// The calendar day (Gregorian) of this month's `day` (1-based), clamped to the month's
+    /// last day: day 31 of Mehr is its 30th.
+    pub fn day(self, day: u8) -> NaiveDate {
+        let days = Date::try_new_persian(self.year, self.month, 1)
             .expect("a Jalali month always has a first day")
+            .days_in_month();
+        let iso = Date::try_new_persian(self.year, self.month, day.clamp(1, days))
+            .expect("a clamped day exists")
             .to_calendar(icu_calendar::Iso);
-        let naive = NaiveDate::from_ymd_opt(
+        NaiveDate::from_ymd_opt(
             iso.era_year().extended_year,
             iso.month().ordinal.into(),
             iso.day_of_month().0.into(),
         )
         .expect("ICU gives valid ISO dates")
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists");
+    }
+
+    /// The first instant (UTC) of this month in `tz`, found through ICU's Persian → ISO mapping.
+    pub fn starts_at(self, tz: Tz) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        let naive = self.day(1).and_hms_opt(0, 0, 0).expect("midnight exists");
         match tz.from_local_datetime(&naive).earliest() {
             Some(start) => start.with_timezone(&Utc),
             // Clocks that moved forward at midnight skipped it (Tehran on 1 Farvardin 1359):
@@ -116,6 +127,21 @@ mod tests {
         assert_eq!(jalali_date(utc(2026, 3, 21, 12), Tz::UTC), (1405, 1, 1));
         assert_eq!(jalali_date(utc(2026, 11, 22, 0), Tz::UTC), (1405, 9, 1));
         assert_eq!(jalali_date(utc(2025, 3, 21, 0), Tz::UTC), (1404, 1, 1));
+    }
+
+    #[test]
+    fn days_of_a_month_are_clamped_to_its_length() {
+        let mehr = JalaliMonth {
+            year: 1405,
+            month: 7,
+        };
+        // Mehr has 30 days: 1 Mehr 1405 is 23 September 2026, its 30th 22 October.
+        assert_eq!(mehr.day(1), NaiveDate::from_ymd_opt(2026, 9, 23).unwrap());
+        assert_eq!(mehr.day(31), NaiveDate::from_ymd_opt(2026, 10, 22).unwrap());
+        assert_eq!(
+            jalali_of(NaiveDate::from_ymd_opt(2026, 10, 22).unwrap()),
+            (1405, 7, 30)
+        );
     }
 
     #[test]

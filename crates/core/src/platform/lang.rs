@@ -1,10 +1,11 @@
 //! English and Persian as people read them: digits in the language's script, number grouping,
 //! Jalali month names and dates. Shared by the web pages and the notifications.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::jalali::{jalali_date, JalaliMonth};
+use super::currency::Currency;
+use super::jalali::{jalali_date, jalali_of, JalaliMonth};
 use super::money::Amount;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +93,38 @@ impl Lang {
         self.month(month.year.into(), month.month.into())
     }
 
+    /// An amount of `currency` with thousands separators and all of the currency's places, as
+    /// an invoice shows it: `1,234.50` EUR, `1,500,000` IRR, `۱٬۲۳۴٫۵۰` in Persian.
+    pub fn money(self, currency: Currency, units: i128) -> String {
+        let text = currency.format(units);
+        let (sign, unsigned) = match text.strip_prefix('-') {
+            Some(rest) => ("-", rest),
+            None => ("", text.as_str()),
+        };
+        let grouped = match unsigned.split_once('.') {
+            Some((whole, fraction)) => format!("{}.{fraction}", group(whole)),
+            None => group(unsigned),
+        };
+        self.digits(&format!("{sign}{grouped}"))
+    }
+
+    /// A calendar day as the language reads it: Gregorian in English (`1 Dec 2026`), Jalali in
+    /// Persian (`۱۴۰۵/۰۹/۱۰`).
+    pub fn civil_date(self, date: NaiveDate) -> String {
+        match self {
+            Lang::En => format!(
+                "{} {} {}",
+                date.day(),
+                MONTHS_GREGORIAN_EN[date.month0() as usize],
+                date.year()
+            ),
+            Lang::Fa => {
+                let (y, m, d) = jalali_of(date);
+                self.digits(&format!("{y}/{m:02}/{d:02}"))
+            }
+        }
+    }
+
     /// A stored RFC 3339 timestamp as a Jalali date in the fund's time zone: `1405/09/01`.
     pub fn date(self, stored: &str, tz: Tz) -> String {
         match DateTime::parse_from_rfc3339(stored) {
@@ -155,6 +188,10 @@ pub fn normalize_number(input: &str) -> String {
         .collect()
 }
 
+const MONTHS_GREGORIAN_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 const MONTHS_EN: [&str; 12] = [
     "Farvardin",
     "Ordibehesht",
@@ -201,6 +238,22 @@ mod tests {
         assert_eq!(Lang::Fa.int(20), "۲۰");
         assert_eq!(plain(Amount::parse("20.5").unwrap()), "20.5");
         assert_eq!(plain(Amount::whole(20)), "20");
+    }
+
+    #[test]
+    fn money_keeps_the_currencys_places() {
+        assert_eq!(Lang::En.money(Currency::Eur, 123_450), "1,234.50");
+        assert_eq!(Lang::En.money(Currency::Irr, 1_500_000), "1,500,000");
+        assert_eq!(Lang::Fa.money(Currency::Irr, 1_500_000), "۱٬۵۰۰٬۰۰۰");
+        assert_eq!(Lang::En.money(Currency::Usdt, 1), "0.00000001");
+        assert_eq!(Lang::En.money(Currency::Usd, -5), "-0.05");
+    }
+
+    #[test]
+    fn civil_dates_are_gregorian_in_english_and_jalali_in_persian() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(Lang::En.civil_date(day), "1 Dec 2026");
+        assert_eq!(Lang::Fa.civil_date(day), "۱۴۰۵/۰۹/۱۰");
     }
 
     #[test]
