@@ -5,7 +5,6 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::totals::{compute, LineInput, Totals, TotalsError, TotalsInput};
 use crate::platform::currency::Currency;
 use crate::platform::decimal::{format_scaled_short, parse_scaled, DecimalError};
 
@@ -267,17 +266,6 @@ pub struct Line {
     pub tax: TaxCategory,
 }
 
-impl Line {
-    pub fn totals_input(&self) -> LineInput {
-        LineInput {
-            quantity: self.quantity,
-            unit_price: self.unit_price,
-            discount: self.discount,
-            tax: self.tax,
-        }
-    }
-}
-
 /// The invoice a credit note corrects (EN 16931 BG-3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreditedInvoice {
@@ -306,16 +294,4 @@ pub struct Invoice {
     pub credited: Option<CreditedInvoice>,
     /// The seller's bank account for transfers (IBAN), from configuration.
     pub payee_iban: Option<String>,
-}
-
-impl Invoice {
-    /// The invoice's totals: the one computation every view of the invoice uses.
-    pub fn totals(&self) -> Result<Totals, TotalsError> {
-        let lines: Vec<LineInput> = self.lines.iter().map(Line::totals_input).collect();
-        compute(&TotalsInput {
-            lines: &lines,
-            discount: self.discount,
-            prices_include_tax: self.prices_include_tax,
-        })
-    }
 }

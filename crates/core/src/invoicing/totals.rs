@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{Discount, Percent, Quantity, TaxCategory};
+use super::model::{Discount, Invoice, Line, Percent, Quantity, TaxCategory};
 use crate::platform::decimal::div_round_half_away;
 
 /// What the totals of one line depend on.
@@ -94,6 +94,30 @@ pub enum TotalsError {
     DiscountExceedsBase,
     #[error("the amounts are too large")]
     TooLarge,
+}
+
+impl Line {
+    /// What the line's totals depend on.
+    pub fn totals_input(&self) -> LineInput {
+        LineInput {
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            discount: self.discount,
+            tax: self.tax,
+        }
+    }
+}
+
+impl Invoice {
+    /// The invoice's totals: the one computation every view of the invoice uses.
+    pub fn totals(&self) -> Result<Totals, TotalsError> {
+        let lines: Vec<LineInput> = self.lines.iter().map(Line::totals_input).collect();
+        compute(&TotalsInput {
+            lines: &lines,
+            discount: self.discount,
+            prices_include_tax: self.prices_include_tax,
+        })
+    }
 }
 
 /// The totals of an invoice. Refuses what no invoice can be (a discount above its base, a
