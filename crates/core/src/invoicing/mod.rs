@@ -2,5 +2,6 @@
 //! sent, payments matched to them, credit notes, PDF and EN 16931 e-invoices, reminders. The
 //! rules are plain Rust (`model`, `totals`); the service, API and pages call them.
 
+pub mod einvoice;
 pub mod model;
 pub mod totals;
