@@ -555,3 +555,116 @@ fn refuses_what_en16931_cannot_carry() {
         Err(EInvoiceError::TotalsMismatch { .. })
     ));
 }
+
+/// A small deterministic generator (no dependency, the same invoices every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.next(items.len() as u64) as usize]
+    }
+}
+
+/// Invoices of every shape the model allows (currencies, categories, discounts, inclusive
+/// prices, partial payments), all of which the rules must accept.
+fn varied_invoice(rng: &mut Lcg, index: usize) -> (Invoice, i64) {
+    let currency = rng.pick(&[Currency::Eur, Currency::Usd, Currency::Irr]);
+    let scale = if currency == Currency::Irr { 10_000 } else { 1 };
+    let outside = rng.next(8) == 0;
+    let categories = [
+        standard(1900),
+        standard(700),
+        standard(2100),
+        standard(550),
+        category(TaxCode::ZeroRated),
+        category(TaxCode::Exempt),
+        category(TaxCode::ReverseCharge),
+        category(TaxCode::Export),
+    ];
+    let units = [
+        Unit::Piece,
+        Unit::Hour,
+        Unit::Day,
+        Unit::Kilogram,
+        Unit::LumpSum,
+    ];
+    let lines = (0..1 + rng.next(6))
+        .map(|n| {
+            let tax = if outside {
+                category(TaxCode::OutsideScope)
+            } else {
+                rng.pick(&categories)
+            };
+            let quantity = rng.pick(&[10_000, 15_000, 3_333, 1, 120_000, 7_500_000]);
+            let mut l = line(
+                &format!("Item {n}"),
+                rng.pick(&units),
+                quantity,
+                (rng.next(100_000) as i64 + 1) * scale,
+                tax,
+            );
+            l.discount = match rng.next(4) {
+                0 => Some(Discount::Percent(Percent(rng.next(10_001) as i64))),
+                1 => Some(Discount::Amount(1)),
+                _ => None,
+            };
+            l
+        })
+        .collect();
+    let mut invoice = eur_invoice(&format!("INV-VAR-{index:04}"), lines, None);
+    invoice.currency = currency;
+    invoice.prices_include_tax = rng.next(3) == 0;
+    invoice.discount = match rng.next(3) {
+        0 => Some(Discount::Percent(Percent(rng.next(5_000) as i64))),
+        1 => Some(Discount::Amount(rng.next(100) as i64 * scale)),
+        _ => None,
+    };
+    if rng.next(4) == 0 {
+        invoice.payee_iban = None;
+        invoice.terms = String::new();
+    }
+    if rng.next(5) == 0 {
+        invoice.kind = InvoiceKind::CreditNote;
+        invoice.credited = Some(CreditedInvoice {
+            number: "INV-2026-000001".into(),
+            issue_date: date(2026, 10, 1),
+        });
+    }
+    let total = invoice.totals().map(|t| t.total).unwrap_or(0);
+    let paid = if rng.next(3) == 0 { total / 3 } else { 0 };
+    (invoice, paid)
+}
+
+#[test]
+fn varied_invoices_all_pass_the_en16931_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Lcg(0x5a6a_7e11);
+    let mut files = Vec::new();
+    let mut index = 0;
+    while files.len() < 2 * 24 {
+        index += 1;
+        let (invoice, paid) = varied_invoice(&mut rng, index);
+        // the generator can make an invoice the totals refuse (a discount above its line)
+        if invoice.totals().is_err() {
+            continue;
+        }
+        let (_, _, paths) = export(dir.path(), &format!("varied-{index:04}"), &invoice, paid);
+        files.extend(paths);
+    }
+
+    let Some(validator) = validator() else { return };
+    let (output, text) = run(validator, &files);
+    assert!(output.status.success(), "the validator refused:\n{text}");
+    assert!(
+        text.contains(&format!("{0} of {0} files valid", files.len())),
+        "{text}"
+    );
+}
