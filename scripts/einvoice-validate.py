@@ -153,7 +153,12 @@ def main():
         if syntax not in schematrons:
             schematrons[syntax] = Schematron(processor, rules / XSLT[syntax])
         schematron = schematrons[syntax]
-        patterns, fired, fatal, warnings = schematron.run(file)
+        try:
+            patterns, fired, fatal, warnings = schematron.run(file)
+        except Exception as err:  # saxonche raises PySaxonApiError on a failed transform
+            print(f"   FAIL schematron: the rules could not run: {err}")
+            failed_files += 1
+            continue
         label = (
             f"EN 16931 Schematron {schematron.version} for {syntax.upper()} "
             f"({schematron.path.name}; patterns {', '.join(patterns)}): "
