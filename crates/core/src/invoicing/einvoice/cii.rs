@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 use super::{
-    check, line_price, rate, Checked, EInvoiceError, EInvoiceInput, TaxId, Xml, DISCOUNT_REASON,
+    check, line_price, rate, EInvoiceError, EInvoiceInput, TaxId, Xml, DISCOUNT_REASON,
     DISCOUNT_REASON_CODE, SPECIFICATION,
 };
 use crate::invoicing::model::{InvoiceKind, Party, TaxCategory};
@@ -117,9 +117,9 @@ pub fn to_cii(input: &EInvoiceInput) -> Result<String, EInvoiceError> {
     x.leaf("ram:InvoiceCurrencyCode", c.currency.code());
     x.open("ram:SpecifiedTradeSettlementPaymentMeans");
     x.leaf("ram:TypeCode", c.payment_means);
-    if let Some(iban) = Checked::iban(invoice) {
+    if let Some(iban) = &c.iban {
         x.open("ram:PayeePartyCreditorFinancialAccount")
-            .leaf("ram:IBANID", &iban)
+            .leaf("ram:IBANID", iban)
             .close();
     }
     x.close();

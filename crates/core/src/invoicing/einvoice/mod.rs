@@ -121,6 +121,8 @@ pub(crate) struct Checked<'a> {
     /// UNCL 4461 payment means: 58 SEPA credit transfer, 30 other credit transfer, 1 when
     /// there is no account to pay to.
     pub payment_means: &'static str,
+    /// The account to pay to (BT-84).
+    pub iban: Option<String>,
     pub due: i64,
 }
 
@@ -204,16 +206,21 @@ pub(crate) fn check<'a>(input: &EInvoiceInput<'a>) -> Result<Checked<'a>, EInvoi
         ));
     }
 
-    let iban = invoice.payee_iban.as_deref().map(str::trim);
-    let payment_means = match iban {
-        Some(iban) if iban.len() > 2 && iban.is_char_boundary(2) => {
-            if SEPA_COUNTRIES.contains(&&iban[..2]) {
-                "58"
-            } else {
-                "30"
-            }
-        }
-        _ => "1",
+    // The IBAN without the spaces people write it with.
+    let iban: Option<String> = invoice
+        .payee_iban
+        .as_deref()
+        .map(|i| {
+            i.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_uppercase()
+        })
+        .filter(|i| !i.is_empty());
+    let payment_means = match iban.as_deref().and_then(|i| i.get(..2)) {
+        Some(country) if SEPA_COUNTRIES.contains(&country) => "58",
+        Some(_) => "30",
+        None => "1",
     };
     Ok(Checked {
         number,
@@ -221,6 +228,7 @@ pub(crate) fn check<'a>(input: &EInvoiceInput<'a>) -> Result<Checked<'a>, EInvoi
         seller_tax,
         buyer_tax,
         payment_means,
+        iban,
         due: totals.total - input.paid,
     })
 }
@@ -246,15 +254,6 @@ impl Checked<'_> {
     /// An amount with the currency's decimal places (BR-DEC: at most 2).
     pub fn amount(&self, units: i64) -> String {
         self.currency.format(i128::from(units))
-    }
-
-    /// The IBAN without the spaces people write it with.
-    pub fn iban(invoice: &Invoice) -> Option<String> {
-        invoice
-            .payee_iban
-            .as_deref()
-            .map(|i| i.chars().filter(|c| !c.is_whitespace()).collect::<String>())
-            .filter(|i| !i.is_empty())
     }
 }
 

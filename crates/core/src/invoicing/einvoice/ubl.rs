@@ -2,7 +2,7 @@
 //! elements in the order of the OASIS schema.
 
 use super::{
-    check, line_price, rate, Checked, EInvoiceError, EInvoiceInput, TaxId, Xml, DISCOUNT_REASON,
+    check, line_price, rate, EInvoiceError, EInvoiceInput, TaxId, Xml, DISCOUNT_REASON,
     DISCOUNT_REASON_CODE, SPECIFICATION,
 };
 use crate::invoicing::model::{InvoiceKind, Party, TaxCategory};
@@ -72,9 +72,9 @@ pub fn to_ubl(input: &EInvoiceInput) -> Result<String, EInvoiceError> {
         x.leaf("cbc:PaymentDueDate", &invoice.due_date.to_string());
     }
     x.leaf("cbc:PaymentID", c.number);
-    if let Some(iban) = Checked::iban(invoice) {
+    if let Some(iban) = &c.iban {
         x.open("cac:PayeeFinancialAccount")
-            .leaf("cbc:ID", &iban)
+            .leaf("cbc:ID", iban)
             .close();
     }
     x.close();
