@@ -171,6 +171,20 @@ async fn payments_allocate_overpay_and_credit_is_used_then_refunded(backend: Bac
     assert_eq!(balance(&ctx, Account::InvoicingCash(Eur)).await, 11_600);
     assert_books(&ctx).await;
 
+    // A payment in a currency the client is not invoiced in is refused.
+    let err = payments::record_payment(
+        &ctx,
+        &admin,
+        &PaymentInput {
+            currency: Currency::Usd,
+            ..payment(acme, 100, "", vec![])
+        },
+        &meta(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.field().as_deref(), Some("currency"));
+
     // A viewer or a client user records nothing.
     let viewer = user(&ctx, "viewer", Role::Viewer).await;
     let err = payments::record_payment(&ctx, &viewer, &payment(acme, 100, "", vec![]), &meta())
@@ -273,6 +287,14 @@ async fn credit_notes_partial_then_full_make_the_invoice_void(backend: Backend) 
     assert_eq!(partial.invoice.kind, "credit_note");
     assert_eq!(partial.invoice.number.as_deref(), Some("CN-1405-000001"));
     assert_eq!(partial.invoice.total, 5_950);
+    // Its files name the invoice it credits, and their totals are the stored ones.
+    let model = invoices::sent_model(&ctx, &admin, &partial.invoice.id)
+        .await
+        .unwrap();
+    let credited = model.credited.clone().unwrap();
+    assert_eq!(credited.number, "INV-1405-000001");
+    assert_eq!(model.totals().unwrap().total, partial.invoice.total);
+    assert_eq!(model.seller.name, "Saghat");
     assert_eq!(
         status(&ctx, &admin, &inv).await,
         ("partially_paid".into(), 11_900 - 4_000 - 5_950)

@@ -752,3 +752,45 @@ pub async fn refresh_overdue(ctx: &Ctx, today: NaiveDate) -> Result<Vec<String>,
     tx.commit().await?;
     Ok(ids)
 }
+
+/// A sent invoice or credit note as the rules see it, for its PDF and e-invoices: the
+/// snapshots taken at send, and for a credit note the invoice it credits (BG-3). Drafts have
+/// no files (their numbers and snapshots do not exist yet).
+pub async fn sent_model(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<Invoice, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    let own = own_client(&mut conn, actor).await?;
+    let row = store::invoice(&mut conn, id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    if !allowed(
+        actor.role,
+        own,
+        Action::DownloadInvoices,
+        Some(row.client_id),
+    ) {
+        return Err(if actor.role == crate::auth::Role::Client {
+            InvoicingError::NotFound
+        } else {
+            InvoicingError::Forbidden
+        });
+    }
+    if row.is_draft() {
+        return Err(InvoicingError::NotFound);
+    }
+    let lines = store::lines(&mut conn, id).await?;
+    let mut model = to_model(&row, &lines)?;
+    if let Some(credited) = &row.credits_invoice_id {
+        let original = store::invoice(&mut conn, credited)
+            .await?
+            .ok_or(InvoicingError::NotFound)?;
+        model.credited = Some(super::model::CreditedInvoice {
+            number: original.number.unwrap_or_default(),
+            issue_date: parse_date("issue_date", &original.issue_date)?,
+        });
+    }
+    Ok(model)
+}

@@ -160,11 +160,27 @@ pub async fn record_payment(
     check_method(&input.method)?;
     let mut tx = ctx.db.begin_write().await?;
     require(&mut tx, actor, Action::WritePayments, Some(input.client_id)).await?;
-    store::client(&mut tx, input.client_id)
+    let client = store::client(&mut tx, input.client_id)
         .await?
         .ok_or_else(|| {
             InvoicingError::invalid("client_id", "Invalid pk - object does not exist.")
         })?;
+    // A client pays in its invoices' currency: its own, or one it was invoiced in.
+    if client.currency != input.currency.code() {
+        let invoiced: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM invoices WHERE client_id = $1 AND currency = $2 AND sent_at IS NOT NULL",
+        )
+        .bind(client.id)
+        .bind(input.currency.code())
+        .fetch_one(&mut **tx)
+        .await?;
+        if invoiced == 0 {
+            return Err(InvoicingError::invalid(
+                "currency",
+                format!("The client is invoiced in {}.", client.currency),
+            ));
+        }
+    }
     let mut allocations: Vec<(String, i64)> = Vec::new();
     if input.allocations.is_empty() {
         // A reference naming one of the client's open invoices pays it, as far as it goes.
