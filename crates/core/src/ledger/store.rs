@@ -63,6 +63,17 @@ pub fn in_currency(currency: &str, stored: Amount) -> Amount {
     Amount::from_sum_units(stored.units() * 10i128.pow(8 - places.min(8)))
 }
 
+/// A view's amount (see [`in_currency`]) written with its currency's places: `204.75` EUR,
+/// `3300000` IRR, `12.50000000` USDT.
+pub fn format_in_currency(currency: &str, amount: Amount) -> String {
+    match Currency::parse(currency) {
+        Some(c) if c.minor_units() < 8 => {
+            c.format(amount.units() / 10i128.pow(8 - c.minor_units()))
+        }
+        _ => amount.to_string(),
+    }
+}
+
 async fn open(
     conn: &mut AnyConnection,
     account: Account,
@@ -433,4 +444,25 @@ pub async fn transaction_users(
     .fetch_all(conn)
     .await?;
     Ok((!users.is_empty()).then_some(users))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_minor_units_read_as_their_currency() {
+        let eur = in_currency("EUR", Amount::from_units(20_475));
+        assert_eq!(eur.to_string(), "204.75000000");
+        assert_eq!(format_in_currency("EUR", eur), "204.75");
+        let irr = in_currency("IRR", Amount::from_units(3_300_000));
+        assert_eq!(format_in_currency("IRR", irr), "3300000");
+        let usdt = in_currency("USDT", Amount::from_units(1_250_000_000));
+        assert_eq!(
+            usdt,
+            Amount::from_units(1_250_000_000),
+            "the fund's amounts unchanged"
+        );
+        assert_eq!(format_in_currency("USDT", usdt), "12.50000000");
+    }
 }
