@@ -98,6 +98,99 @@ pub struct Config {
     pub fund_notices: FundNoticesConfig,
     /// Loan-request tickets: approval, fraud thresholds, SLA calendar, pricing, attachments.
     pub tickets: TicketsConfig,
+    /// Invoicing: the seller's details printed on every invoice, numbering series and pattern.
+    pub invoicing: InvoicingConfig,
+}
+
+/// Invoicing (`INVOICE_*`, `CREDIT_NOTE_SERIES`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoicingConfig {
+    /// The seller, snapshotted onto each invoice when it is sent (`INVOICE_SELLER_*`).
+    pub seller: crate::invoicing::model::Party,
+    /// The seller's IBAN for transfers (`INVOICE_SELLER_IBAN`).
+    pub seller_iban: Option<String>,
+    /// A logo for the PDF (`INVOICE_SELLER_LOGO`, a file path).
+    pub seller_logo: Option<PathBuf>,
+    /// `INVOICE_NUMBER_PATTERN`: `{series}`, `{year}` (Jalali year of the issue date),
+    /// `{gyear}` (Gregorian year) and `{seq:N}` (the sequence, zero-padded to N digits).
+    pub number_pattern: String,
+    /// `INVOICE_SERIES` (default `INV`) and `CREDIT_NOTE_SERIES` (default `CN`).
+    pub invoice_series: String,
+    pub credit_note_series: String,
+}
+
+impl Default for InvoicingConfig {
+    fn default() -> Self {
+        InvoicingConfig {
+            seller: crate::invoicing::model::Party {
+                name: "Saghat".into(),
+                address: crate::invoicing::model::Address {
+                    street: String::new(),
+                    city: String::new(),
+                    postal_code: String::new(),
+                    country_code: "IR".into(),
+                },
+                tax_id: None,
+                email: None,
+                phone: None,
+            },
+            seller_iban: None,
+            seller_logo: None,
+            number_pattern: crate::invoicing::numbering::DEFAULT_PATTERN.into(),
+            invoice_series: "INV".into(),
+            credit_note_series: "CN".into(),
+        }
+    }
+}
+
+impl InvoicingConfig {
+    fn from_env() -> anyhow::Result<InvoicingConfig> {
+        let d = InvoicingConfig::default();
+        let country = var("INVOICE_SELLER_COUNTRY").unwrap_or(d.seller.address.country_code);
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            bail!("INVOICE_SELLER_COUNTRY={country:?} must be an ISO 3166-1 alpha-2 code (IR, DE)");
+        }
+        let number_pattern = var("INVOICE_NUMBER_PATTERN").unwrap_or(d.number_pattern);
+        crate::invoicing::numbering::check_pattern(&number_pattern)
+            .map_err(|e| anyhow::anyhow!("INVOICE_NUMBER_PATTERN={number_pattern:?}: {e}"))?;
+        let series = |name: &str, default: String| -> anyhow::Result<String> {
+            let value = var(name).unwrap_or(default);
+            if value.is_empty()
+                || value.len() > 16
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                bail!("{name}={value:?} must be 1 to 16 letters, digits or _");
+            }
+            Ok(value)
+        };
+        let invoice_series = series("INVOICE_SERIES", d.invoice_series)?;
+        let credit_note_series = series("CREDIT_NOTE_SERIES", d.credit_note_series)?;
+        if invoice_series == credit_note_series {
+            // Credit notes have their own numbering (issue 12): one series would mix them.
+            bail!("CREDIT_NOTE_SERIES must differ from INVOICE_SERIES");
+        }
+        Ok(InvoicingConfig {
+            seller: crate::invoicing::model::Party {
+                name: var("INVOICE_SELLER_NAME").unwrap_or(d.seller.name),
+                address: crate::invoicing::model::Address {
+                    street: var("INVOICE_SELLER_ADDRESS_STREET").unwrap_or_default(),
+                    city: var("INVOICE_SELLER_CITY").unwrap_or_default(),
+                    postal_code: var("INVOICE_SELLER_POSTAL_CODE").unwrap_or_default(),
+                    country_code: country,
+                },
+                tax_id: var("INVOICE_SELLER_TAX_ID"),
+                email: var("INVOICE_SELLER_EMAIL"),
+                phone: var("INVOICE_SELLER_PHONE"),
+            },
+            seller_iban: var("INVOICE_SELLER_IBAN").map(|v| v.replace(' ', "")),
+            seller_logo: var("INVOICE_SELLER_LOGO").map(PathBuf::from),
+            number_pattern,
+            invoice_series,
+            credit_note_series,
+        })
+    }
 }
 
 /// Loan-request tickets (`TICKET_*`, `ATTACHMENT*`).
@@ -554,6 +647,7 @@ impl Config {
             jobs: JobsConfig::from_env()?,
             fund_notices: FundNoticesConfig::from_env()?,
             tickets,
+            invoicing: InvoicingConfig::from_env()?,
         })
     }
 
@@ -606,6 +700,7 @@ impl Config {
                 &std::env::temp_dir().join("saghat-test-attachments"),
                 Tz::UTC,
             ),
+            invoicing: InvoicingConfig::default(),
         }
     }
 }

@@ -22,7 +22,9 @@ pub struct CurrentUser {
 
 /// What a user may do. `admin` is the original's main user; an `accountant` reads the books but
 /// is not a member of the fund (pays no fees, takes no loans); a `lender` reviews loan-request
-/// tickets and is not a fund member either; a `member` is a member.
+/// tickets and is not a fund member either; a `member` is a member. For invoicing (seed 004), a
+/// `client` is a customer's portal user (linked to one client in `client_users`), a `viewer`
+/// reads invoicing and writes nothing; neither is a fund member.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
@@ -32,6 +34,8 @@ pub enum Role {
     Accountant,
     Lender,
     Member,
+    Client,
+    Viewer,
 }
 
 impl Role {
@@ -41,6 +45,8 @@ impl Role {
             Role::Accountant => "accountant",
             Role::Lender => "lender",
             Role::Member => "member",
+            Role::Client => "client",
+            Role::Viewer => "viewer",
         }
     }
 
@@ -54,6 +60,8 @@ impl Role {
             "admin" => Role::Admin,
             "accountant" => Role::Accountant,
             "lender" => Role::Lender,
+            "client" => Role::Client,
+            "viewer" => Role::Viewer,
             _ => Role::Member,
         }
     }

@@ -461,7 +461,10 @@ pub async fn create_user(
         Err(e) if is_unique_violation(&e) => return Err(AuthError::UsernameTaken),
         Err(e) => return Err(e.into()),
     };
-    if matches!(role, Role::Accountant | Role::Lender) {
+    if matches!(
+        role,
+        Role::Accountant | Role::Lender | Role::Client | Role::Viewer
+    ) {
         store::set_role(&mut tx, id, role).await?;
     }
     let entry = AuditEntry {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::platform::currency::Currency;
 use crate::platform::money::Amount;
 
 /// The fund's only currency today; every entry carries its currency so that more can follow.
@@ -45,6 +46,16 @@ pub enum Account {
     TicketReceivable(i64),
     /// The fees and interest charged on tickets, earned when the ticket is disbursed.
     TicketIncome,
+    /// Invoicing: what a client owes on its sent invoices, in the invoices' currency.
+    ClientReceivable(i64, Currency),
+    /// Invoicing: what the seller owes a client (overpayments, unapplied credit notes).
+    ClientCredit(i64, Currency),
+    /// Invoicing: revenue net of tax.
+    InvoicingRevenue(Currency),
+    /// Invoicing: tax charged on invoices, owed to the tax office.
+    InvoicingTaxPayable(Currency),
+    /// Invoicing: money received from clients.
+    InvoicingCash(Currency),
 }
 
 impl Account {
@@ -59,6 +70,34 @@ impl Account {
                 format!("member:{user}:ticket_receivable:{CURRENCY}")
             }
             Account::TicketIncome => format!("fund:ticket_income:{CURRENCY}"),
+            Account::ClientReceivable(client, cur) => {
+                format!("client:{client}:receivable:{}", cur.code())
+            }
+            Account::ClientCredit(client, cur) => format!("client:{client}:credit:{}", cur.code()),
+            Account::InvoicingRevenue(cur) => format!("invoicing:revenue:{}", cur.code()),
+            Account::InvoicingTaxPayable(cur) => format!("invoicing:tax_payable:{}", cur.code()),
+            Account::InvoicingCash(cur) => format!("invoicing:cash:{}", cur.code()),
+        }
+    }
+
+    /// The currency of the account's entries: the fund's accounts are in USDT, invoicing's in
+    /// the currency they name. Entries are stored in that currency's minor units.
+    pub fn currency(self) -> &'static str {
+        match self {
+            Account::ClientReceivable(_, cur)
+            | Account::ClientCredit(_, cur)
+            | Account::InvoicingRevenue(cur)
+            | Account::InvoicingTaxPayable(cur)
+            | Account::InvoicingCash(cur) => cur.code(),
+            _ => CURRENCY,
+        }
+    }
+
+    /// The client an invoicing account belongs to.
+    pub fn client_id(self) -> Option<i64> {
+        match self {
+            Account::ClientReceivable(client, _) | Account::ClientCredit(client, _) => Some(client),
+            _ => None,
         }
     }
 
@@ -70,6 +109,11 @@ impl Account {
             Account::LoanReceivable(_) => "member_loan_receivable",
             Account::TicketReceivable(_) => "member_ticket_receivable",
             Account::TicketIncome => "ticket_income",
+            Account::ClientReceivable(..) => "client_receivable",
+            Account::ClientCredit(..) => "client_credit",
+            Account::InvoicingRevenue(_) => "invoicing_revenue",
+            Account::InvoicingTaxPayable(_) => "invoicing_tax_payable",
+            Account::InvoicingCash(_) => "invoicing_cash",
         }
     }
 
@@ -80,8 +124,14 @@ impl Account {
             Account::FundCash
             | Account::GatewayClearing
             | Account::LoanReceivable(_)
-            | Account::TicketReceivable(_) => Side::Debit,
-            Account::Contributions(_) | Account::TicketIncome => Side::Credit,
+            | Account::TicketReceivable(_)
+            | Account::ClientReceivable(..)
+            | Account::InvoicingCash(_) => Side::Debit,
+            Account::Contributions(_)
+            | Account::TicketIncome
+            | Account::ClientCredit(..)
+            | Account::InvoicingRevenue(_)
+            | Account::InvoicingTaxPayable(_) => Side::Credit,
         }
     }
 
@@ -90,7 +140,14 @@ impl Account {
             Account::Contributions(user)
             | Account::LoanReceivable(user)
             | Account::TicketReceivable(user) => Some(user),
-            Account::FundCash | Account::GatewayClearing | Account::TicketIncome => None,
+            Account::FundCash
+            | Account::GatewayClearing
+            | Account::TicketIncome
+            | Account::ClientReceivable(..)
+            | Account::ClientCredit(..)
+            | Account::InvoicingRevenue(_)
+            | Account::InvoicingTaxPayable(_)
+            | Account::InvoicingCash(_) => None,
         }
     }
 
@@ -120,6 +177,16 @@ pub enum TxKind {
     Reversal,
     TicketDisbursement,
     TicketRepayment,
+    /// An invoice sent: the client owes its total.
+    InvoiceSent,
+    /// A client's payment: onto its invoices, the rest its credit.
+    InvoicePayment,
+    /// A client's credit used on an invoice.
+    CreditAllocation,
+    /// A credit note: revenue and tax reversed, the invoice's debt reduced, the rest credit.
+    CreditNote,
+    /// A client's credit paid back.
+    CreditRefund,
 }
 
 impl TxKind {
@@ -130,6 +197,11 @@ impl TxKind {
             TxKind::Reversal => "reversal",
             TxKind::TicketDisbursement => "ticket_disbursement",
             TxKind::TicketRepayment => "ticket_repayment",
+            TxKind::InvoiceSent => "invoice_sent",
+            TxKind::InvoicePayment => "invoice_payment",
+            TxKind::CreditAllocation => "credit_allocation",
+            TxKind::CreditNote => "credit_note",
+            TxKind::CreditRefund => "credit_refund",
         }
     }
 }
@@ -292,6 +364,135 @@ impl JournalTransaction {
         )
     }
 
+    /// Postings of `(account, side, minor units)`, leaving out the zero ones (a tax-free invoice
+    /// has no tax entry).
+    fn invoicing(kind: TxKind, parts: &[(Account, Side, i64)]) -> Result<Self, LedgerError> {
+        let postings = parts
+            .iter()
+            .filter(|(_, _, units)| *units != 0)
+            .map(|&(account, side, units)| Posting {
+                account,
+                side,
+                amount: Amount::from_units(units),
+            })
+            .collect();
+        Self::new(kind, postings)
+    }
+
+    /// An invoice sent: Dr the client's receivable its total, Cr revenue its taxable amount and
+    /// tax payable its tax (amounts in the currency's minor units, from `Invoice::totals`).
+    pub fn invoice_sent(
+        client: i64,
+        currency: Currency,
+        taxable: i64,
+        tax: i64,
+    ) -> Result<Self, LedgerError> {
+        let total = taxable
+            .checked_add(tax)
+            .ok_or(LedgerError::InvalidAmount(Amount::from_units(tax)))?;
+        Self::invoicing(
+            TxKind::InvoiceSent,
+            &[
+                (
+                    Account::ClientReceivable(client, currency),
+                    Side::Debit,
+                    total,
+                ),
+                (Account::InvoicingRevenue(currency), Side::Credit, taxable),
+                (Account::InvoicingTaxPayable(currency), Side::Credit, tax),
+            ],
+        )
+    }
+
+    /// A client's payment: Dr cash the amount, Cr the receivable what was allocated to its
+    /// invoices and Cr its credit the rest.
+    pub fn invoice_payment(
+        client: i64,
+        currency: Currency,
+        amount: i64,
+        allocated: i64,
+    ) -> Result<Self, LedgerError> {
+        Self::invoicing(
+            TxKind::InvoicePayment,
+            &[
+                (Account::InvoicingCash(currency), Side::Debit, amount),
+                (
+                    Account::ClientReceivable(client, currency),
+                    Side::Credit,
+                    allocated,
+                ),
+                (
+                    Account::ClientCredit(client, currency),
+                    Side::Credit,
+                    amount - allocated,
+                ),
+            ],
+        )
+    }
+
+    /// Credit the seller owes a client, used on one of its invoices.
+    pub fn credit_allocation(
+        client: i64,
+        currency: Currency,
+        amount: i64,
+    ) -> Result<Self, LedgerError> {
+        Self::invoicing(
+            TxKind::CreditAllocation,
+            &[
+                (Account::ClientCredit(client, currency), Side::Debit, amount),
+                (
+                    Account::ClientReceivable(client, currency),
+                    Side::Credit,
+                    amount,
+                ),
+            ],
+        )
+    }
+
+    /// A credit note: Dr revenue its taxable amount and tax payable its tax; Cr the receivable
+    /// what it takes off the credited invoice and Cr the client's credit the rest.
+    pub fn credit_note(
+        client: i64,
+        currency: Currency,
+        taxable: i64,
+        tax: i64,
+        applied: i64,
+    ) -> Result<Self, LedgerError> {
+        let total = taxable + tax;
+        Self::invoicing(
+            TxKind::CreditNote,
+            &[
+                (Account::InvoicingRevenue(currency), Side::Debit, taxable),
+                (Account::InvoicingTaxPayable(currency), Side::Debit, tax),
+                (
+                    Account::ClientReceivable(client, currency),
+                    Side::Credit,
+                    applied,
+                ),
+                (
+                    Account::ClientCredit(client, currency),
+                    Side::Credit,
+                    total - applied,
+                ),
+            ],
+        )
+    }
+
+    /// A client's credit paid back: Dr its credit, Cr cash.
+    pub fn credit_refund(
+        client: i64,
+        currency: Currency,
+        amount: i64,
+    ) -> Result<Self, LedgerError> {
+        Self::invoicing(
+            TxKind::CreditRefund,
+            &[
+                (Account::ClientCredit(client, currency), Side::Debit, amount),
+                (Account::InvoicingCash(currency), Side::Credit, amount),
+            ],
+        )
+    }
+
     /// The correction of a transaction: the same entries on the opposite sides. Entries are
     /// never updated or deleted.
     pub fn reversal(&self) -> Self {
@@ -427,6 +628,67 @@ mod tests {
             JournalTransaction::loan_disbursement(1, usdt("-5")),
             Err(LedgerError::InvalidAmount(_))
         ));
+    }
+
+    #[test]
+    fn invoicing_postings_balance_in_the_invoice_currency() {
+        use Currency::Eur;
+        let units = |n| Amount::from_units(n);
+        let sent = JournalTransaction::invoice_sent(3, Eur, 10_000, 1_900).unwrap();
+        assert_eq!(sent.kind(), TxKind::InvoiceSent);
+        assert_eq!(
+            sent.effect_on(Account::ClientReceivable(3, Eur)),
+            units(11_900)
+        );
+        assert_eq!(
+            sent.effect_on(Account::InvoicingRevenue(Eur)),
+            units(10_000)
+        );
+        assert_eq!(
+            sent.effect_on(Account::InvoicingTaxPayable(Eur)),
+            units(1_900)
+        );
+        let tax_free = JournalTransaction::invoice_sent(3, Eur, 500, 0).unwrap();
+        assert_eq!(tax_free.postings().len(), 2, "no zero tax entry");
+        let paid = JournalTransaction::invoice_payment(3, Eur, 12_000, 11_900).unwrap();
+        assert_eq!(paid.effect_on(Account::InvoicingCash(Eur)), units(12_000));
+        assert_eq!(
+            paid.effect_on(Account::ClientReceivable(3, Eur)),
+            units(-11_900)
+        );
+        assert_eq!(paid.effect_on(Account::ClientCredit(3, Eur)), units(100));
+        let used = JournalTransaction::credit_allocation(3, Eur, 100).unwrap();
+        assert_eq!(used.effect_on(Account::ClientCredit(3, Eur)), units(-100));
+        assert_eq!(
+            used.effect_on(Account::ClientReceivable(3, Eur)),
+            units(-100)
+        );
+        let cn = JournalTransaction::credit_note(3, Eur, 1_000, 190, 1_000).unwrap();
+        assert_eq!(cn.effect_on(Account::InvoicingRevenue(Eur)), units(-1_000));
+        assert_eq!(cn.effect_on(Account::InvoicingTaxPayable(Eur)), units(-190));
+        assert_eq!(
+            cn.effect_on(Account::ClientReceivable(3, Eur)),
+            units(-1_000)
+        );
+        assert_eq!(cn.effect_on(Account::ClientCredit(3, Eur)), units(190));
+        let back = JournalTransaction::credit_refund(3, Eur, 190).unwrap();
+        assert_eq!(back.effect_on(Account::InvoicingCash(Eur)), units(-190));
+        assert!(matches!(
+            JournalTransaction::invoice_payment(3, Eur, 100, 200),
+            Err(LedgerError::InvalidAmount(_))
+        ));
+        assert_eq!(
+            Account::ClientReceivable(3, Eur).code(),
+            "client:3:receivable:EUR"
+        );
+        assert_eq!(
+            Account::ClientCredit(3, Currency::Irr).code(),
+            "client:3:credit:IRR"
+        );
+        assert_eq!(Account::InvoicingCash(Eur).currency(), "EUR");
+        assert_eq!(Account::FundCash.currency(), "USDT");
+        assert_eq!(Account::ClientCredit(3, Eur).client_id(), Some(3));
+        assert_eq!(Account::ClientCredit(3, Eur).user_id(), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::domain::{balance, Account, JournalTransaction, Side, CURRENCY};
 use crate::platform::clock::to_db_time;
+use crate::platform::currency::Currency;
 use crate::platform::db::{fetch_page, split_sum, Conditions};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
@@ -43,20 +44,51 @@ pub async fn open_ticket_income(
     open(conn, Account::TicketIncome, now).await
 }
 
+/// Opens the accounts an invoicing transaction posts to (idempotent).
+pub async fn open_accounts(
+    conn: &mut AnyConnection,
+    tx: &JournalTransaction,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    for posting in tx.postings() {
+        open(conn, posting.account, now).await?;
+    }
+    Ok(())
+}
+
+/// Entries are stored in the minor units of their currency (USDT's are 10⁻⁸, as `Amount`'s;
+/// EUR's are cents): views scale them to `Amount`, so every balance reads as the decimal it is.
+pub fn in_currency(currency: &str, stored: Amount) -> Amount {
+    let places = Currency::parse(currency).map_or(8, Currency::minor_units);
+    Amount::from_sum_units(stored.units() * 10i128.pow(8 - places.min(8)))
+}
+
+/// A view's amount (see [`in_currency`]) written with its currency's places: `204.75` EUR,
+/// `3300000` IRR, `12.50000000` USDT.
+pub fn format_in_currency(currency: &str, amount: Amount) -> String {
+    match Currency::parse(currency) {
+        Some(c) if c.minor_units() < 8 => {
+            c.format(amount.units() / 10i128.pow(8 - c.minor_units()))
+        }
+        _ => amount.to_string(),
+    }
+}
+
 async fn open(
     conn: &mut AnyConnection,
     account: Account,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO ledger_accounts (code, kind, normal_side, user_id, currency, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+        "INSERT INTO ledger_accounts (code, kind, normal_side, user_id, client_id, currency, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING",
     )
     .bind(account.code())
     .bind(account.kind())
     .bind(account.normal_side().as_str())
     .bind(account.user_id())
-    .bind(CURRENCY)
+    .bind(account.client_id())
+    .bind(account.currency())
     .bind(to_db_time(now))
     .execute(conn)
     .await?;
@@ -294,9 +326,9 @@ pub async fn accounts(
     let views = rows
         .into_iter()
         .map(|r| AccountView {
-            balance: r.totals.balance(side_of(&r.normal_side)),
-            debits: r.totals.debits(),
-            credits: r.totals.credits(),
+            balance: in_currency(&r.currency, r.totals.balance(side_of(&r.normal_side))),
+            debits: in_currency(&r.currency, r.totals.debits()),
+            credits: in_currency(&r.currency, r.totals.credits()),
             id: r.id,
             code: r.code,
             kind: r.kind,
@@ -365,6 +397,21 @@ pub async fn entries(
     offset: i64,
 ) -> Result<(Vec<EntryView>, i64), sqlx::Error> {
     let conditions = filter.conditions();
+    let (mut rows, total): (Vec<EntryView>, i64) =
+        entries_as_stored(conn, &conditions, limit, offset).await?;
+    for row in &mut rows {
+        row.debit = in_currency(&row.currency, row.debit);
+        row.credit = in_currency(&row.currency, row.credit);
+    }
+    Ok((rows, total))
+}
+
+async fn entries_as_stored(
+    conn: &mut AnyConnection,
+    conditions: &Conditions,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<EntryView>, i64), sqlx::Error> {
     let from = format!(
         "FROM journal_entries e JOIN journal_transactions t ON t.id = e.transaction_id \
          JOIN ledger_accounts a ON a.id = e.account_id{}",
@@ -372,7 +419,7 @@ pub async fn entries(
     );
     fetch_page(
         conn,
-        &conditions,
+        conditions,
         AssertSqlSafe(format!("SELECT COUNT(*) {from}")),
         AssertSqlSafe(format!(
             "SELECT e.id, e.transaction_id, t.kind, e.account_id, a.code, e.debit, e.credit, e.currency, \
@@ -397,4 +444,25 @@ pub async fn transaction_users(
     .fetch_all(conn)
     .await?;
     Ok((!users.is_empty()).then_some(users))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_minor_units_read_as_their_currency() {
+        let eur = in_currency("EUR", Amount::from_units(20_475));
+        assert_eq!(eur.to_string(), "204.75000000");
+        assert_eq!(format_in_currency("EUR", eur), "204.75");
+        let irr = in_currency("IRR", Amount::from_units(3_300_000));
+        assert_eq!(format_in_currency("IRR", irr), "3300000");
+        let usdt = in_currency("USDT", Amount::from_units(1_250_000_000));
+        assert_eq!(
+            usdt,
+            Amount::from_units(1_250_000_000),
+            "the fund's amounts unchanged"
+        );
+        assert_eq!(format_in_currency("USDT", usdt), "12.50000000");
+    }
 }

@@ -421,7 +421,108 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     // 7. Loan-request tickets: each disbursed once with its schedule, each repayment once, the
     // receivables and the fees earned equal what the tickets tables say.
     tickets::check(&mut conn, &tickets, &ledger_balances, &mut report).await?;
+
+    // 8. Invoicing: each client's receivable and credit, per currency, equal what the invoices,
+    // payments, allocations and refunds say; every sent invoice is posted once.
+    invoicing::check(&mut conn, &mut report).await?;
     Ok(report)
+}
+
+/// The invoicing side of the books. Amounts are in each currency's minor units, as stored.
+mod invoicing {
+    use std::collections::BTreeMap;
+
+    use sqlx::AnyConnection;
+
+    use super::Report;
+
+    type Balances = BTreeMap<(i64, String), i64>;
+
+    async fn per_client(conn: &mut AnyConnection, sql: &str) -> Result<Balances, sqlx::Error> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(conn)
+            .await?;
+        Ok(rows.into_iter().map(|(c, cur, v)| ((c, cur), v)).collect())
+    }
+
+    fn compare(name: &str, ledger: &Balances, records: &Balances) -> Vec<String> {
+        let keys: std::collections::BTreeSet<_> = ledger.keys().chain(records.keys()).collect();
+        keys.into_iter()
+            .filter_map(|key| {
+                let (l, r) = (
+                    ledger.get(key).copied().unwrap_or(0),
+                    records.get(key).copied().unwrap_or(0),
+                );
+                (l != r).then(|| {
+                    format!(
+                        "client {} {}: the ledger's {name} is {l} but the records say {r} (minor units)",
+                        key.0, key.1
+                    )
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn check(
+        conn: &mut AnyConnection,
+        report: &mut Report,
+    ) -> Result<(), sqlx::Error> {
+        let ledger_of = |kind: &str, sign: &str| {
+            format!(
+                "SELECT a.client_id, a.currency, CAST(COALESCE(SUM({sign}), 0) AS BIGINT)                  FROM ledger_accounts a LEFT JOIN journal_entries e ON e.account_id = a.id                  WHERE a.kind = '{kind}' GROUP BY a.client_id, a.currency"
+            )
+        };
+        let receivable =
+            per_client(conn, &ledger_of("client_receivable", "e.debit - e.credit")).await?;
+        let due = per_client(
+            conn,
+            "SELECT client_id, currency, CAST(SUM(total - amount_paid - amount_credited) AS BIGINT)              FROM invoices WHERE kind = 'invoice' AND sent_at IS NOT NULL GROUP BY client_id, currency",
+        )
+        .await?;
+        let problems = compare("receivable", &receivable, &due);
+        report.add(
+            "each client's receivable equals the amounts due of its sent invoices, per currency",
+            due.len().max(receivable.len()),
+            problems,
+        );
+
+        let credit = per_client(conn, &ledger_of("client_credit", "e.credit - e.debit")).await?;
+        let owed = per_client(
+            conn,
+            "SELECT client_id, currency, CAST(SUM(x) AS BIGINT) FROM (                SELECT client_id, currency, amount AS x FROM invoice_payments                UNION ALL SELECT client_id, currency, total FROM invoices                  WHERE kind = 'credit_note' AND sent_at IS NOT NULL                UNION ALL SELECT i.client_id, a.currency, -a.amount FROM invoice_allocations a                  JOIN invoices i ON i.id = a.invoice_id                UNION ALL SELECT client_id, currency, -amount FROM invoice_refunds              ) s GROUP BY client_id, currency",
+        )
+        .await?;
+        let problems = compare("credit", &credit, &owed);
+        report.add(
+            "each client's credit equals unallocated payments + unapplied credit notes − refunds, per currency",
+            owed.len().max(credit.len()),
+            problems,
+        );
+
+        // Each sent invoice: one posting of its total; paid and credited equal its allocations.
+        let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT i.id, i.total, i.amount_paid, i.amount_credited,                (SELECT CAST(COUNT(*) AS BIGINT) FROM journal_transactions t WHERE t.id = 'invoice_sent:' || i.id),                (SELECT CAST(COALESCE(SUM(CASE WHEN a.source <> 'credit_note' THEN a.amount ELSE 0 END), 0) AS BIGINT)                   FROM invoice_allocations a WHERE a.invoice_id = i.id),                (SELECT CAST(COALESCE(SUM(CASE WHEN a.source = 'credit_note' THEN a.amount ELSE 0 END), 0) AS BIGINT)                   FROM invoice_allocations a WHERE a.invoice_id = i.id)              FROM invoices i WHERE i.kind = 'invoice' AND i.sent_at IS NOT NULL",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut problems = vec![];
+        for (id, _total, paid, credited, postings, allocated, applied) in &rows {
+            if *postings != 1 {
+                problems.push(format!("invoice {id} is posted {postings} times"));
+            }
+            if (paid, credited) != (allocated, applied) {
+                problems.push(format!(
+                    "invoice {id} says paid {paid} and credited {credited} but its allocations are {allocated} and {applied}"
+                ));
+            }
+        }
+        report.add(
+            "every sent invoice is posted once and its paid and credited amounts equal its allocations",
+            rows.len(),
+            problems,
+        );
+        Ok(())
+    }
 }
 
 /// The tickets' side of the books: what the tickets tables say was lent and repaid, against

@@ -384,6 +384,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 12,
+        name: "0012_invoicing",
+        description: "invoicing",
+        sql: include_str!("../../migrations/0012_invoicing.sql"),
+        postgres: include_str!("../../migrations/0012_invoicing.postgres.sql"),
+        sqlite: include_str!("../../migrations/0012_invoicing.sqlite.sql"),
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

@@ -129,8 +129,9 @@ fn csv_response(entries: &[EntryView], filename: &str) -> Response {
             e.transaction_id.clone(),
             e.kind.clone(),
             e.account_code.clone(),
-            e.debit.to_string(),
-            e.credit.to_string(),
+            // In the entry's currency's places (EUR cents, IRR whole rials, USDT's 8).
+            saghat_core::ledger::store::format_in_currency(&e.currency, e.debit),
+            saghat_core::ledger::store::format_in_currency(&e.currency, e.credit),
             e.currency.clone(),
             e.payment_id.clone().unwrap_or_default(),
             e.loan_id.clone().unwrap_or_default(),

@@ -262,6 +262,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Lender (reviews loan requests)",
         "وام‌دهنده (بررسی درخواست‌های وام)",
     ),
+    ("role_client", "Client (invoice portal)", "مشتری (درگاه صورتحساب)"),
+    ("role_viewer", "Viewer (reads invoicing)", "بیننده (مشاهده صورتحساب‌ها)"),
     ("create", "Create", "ساختن"),
     ("config_title", "Fund settings", "تنظیمات صندوق"),
     ("min_fee", "Minimum membership fee", "کمترین حق عضویت"),

@@ -111,6 +111,8 @@ impl View {
             saghat_core::auth::Role::Accountant => self.t("role_accountant"),
             saghat_core::auth::Role::Lender => self.t("role_lender"),
             saghat_core::auth::Role::Member => self.t("role_member"),
+            saghat_core::auth::Role::Client => self.t("role_client"),
+            saghat_core::auth::Role::Viewer => self.t("role_viewer"),
         }
     }
 }
