@@ -308,6 +308,19 @@ async fn user_fields_are_checked_drfs_way(backend: Backend) {
             Method::PATCH,
             "/api/v1/users/1/",
             Some(&admin),
+            Some(json!({ "email": null, "role": null })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({ "email": ["This field may not be null."], "role": ["This field may not be null."] })
+    );
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/api/v1/users/1/",
+            Some(&admin),
             Some(json!({ "password": "short" })),
         )
         .await;

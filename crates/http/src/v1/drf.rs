@@ -238,10 +238,13 @@ pub struct DrfErrorBody {
 // --- the JSON body --------------------------------------------------------------------------
 
 /// What a body type declares, as a DRF serializer's fields do: the required ones, the text
-/// ones that may not be blank, and the rules that run once every field is well-formed.
+/// ones that may not be blank, the optional ones that may be left out but not sent as `null`
+/// (serde would read `null` as left out), and the rules that run once every field is
+/// well-formed.
 pub trait DrfBody {
     const REQUIRED: &'static [&'static str] = &[];
     const NOT_BLANK: &'static [&'static str] = &[];
+    const NOT_NULL: &'static [&'static str] = &[];
 
     fn validate(&self) -> Vec<FieldError> {
         vec![]
@@ -325,6 +328,11 @@ pub fn parse<T: DeserializeOwned + DrfBody>(bytes: &[u8]) -> DrfResult<T> {
     for field in T::NOT_BLANK {
         if object.get(*field).and_then(Value::as_str) == Some("") {
             fields.insert(field.to_string(), vec![NOT_BLANK.into()]);
+        }
+    }
+    for field in T::NOT_NULL {
+        if object.get(*field).is_some_and(Value::is_null) {
+            fields.insert(field.to_string(), vec![NOT_NULL.into()]);
         }
     }
     if fields.is_empty() {
@@ -847,6 +855,7 @@ mod tests {
     impl DrfBody for Body {
         const REQUIRED: &'static [&'static str] = &["username"];
         const NOT_BLANK: &'static [&'static str] = &["username"];
+        const NOT_NULL: &'static [&'static str] = &["active"];
         fn validate(&self) -> Vec<FieldError> {
             if self.username == "root" {
                 return vec![FieldError::body("username", "value_error", "reserved")];
@@ -873,8 +882,14 @@ mod tests {
                 "role": ["\"king\" is not a valid choice."],
             })
         );
-        let err = parse::<Body>(br#"{"username": null}"#).unwrap_err();
-        assert_eq!(fields(err), json!({ "username": [NOT_NULL] }));
+        let err = parse::<Body>(br#"{"username": null, "active": null}"#).unwrap_err();
+        assert_eq!(
+            fields(err),
+            json!({ "username": [NOT_NULL], "active": [NOT_NULL] })
+        );
+        // An optional field that may be null reads as left out.
+        let body = parse::<Body>(br#"{"username": "sam", "age": null}"#).unwrap();
+        assert_eq!(body.age, None);
         let err = parse::<Body>(br#"{"username": "", "age": "x"}"#).unwrap_err();
         assert_eq!(
             fields(err),

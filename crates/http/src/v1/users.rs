@@ -180,6 +180,7 @@ pub struct UserUpdate {
 
 impl DrfBody for UserUpdate {
     const REQUIRED: &'static [&'static str] = &["email", "first_name", "last_name", "role"];
+    const NOT_NULL: &'static [&'static str] = &["is_active", "password"];
 
     fn validate(&self) -> Vec<FieldError> {
         UserChanges::from(self).problems()
@@ -212,6 +213,14 @@ pub struct PatchedUser {
 }
 
 impl DrfBody for PatchedUser {
+    const NOT_NULL: &'static [&'static str] = &[
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "is_active",
+        "password",
+    ];
     fn validate(&self) -> Vec<FieldError> {
         UserChanges::from(self.clone()).problems()
     }
