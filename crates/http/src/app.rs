@@ -45,7 +45,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
          (name = "audit", description = "The audit log of critical actions"),
          (name = "jobs", description = "The background job queue: dead letters, retry, discard, depth"),
          (name = "notifications", description = "Notification preferences and the delivery log"),
-         (name = "tickets", description = "Loan-request tickets: applications, review, maker-checker approval, disbursement and repayment"))
+         (name = "tickets", description = "Loan-request tickets: applications, review, maker-checker approval, disbursement and repayment"),
+         (name = "v1", description = "Seed 004's API in Django REST Framework's conventions: trailing slashes, simplejwt tokens, `{count, next, previous, results}` pages, errors as `{\"field\": [\"message\"]}` (400) or `{\"detail\": …}`"))
 )]
 struct ApiDoc;
 
@@ -86,6 +87,10 @@ impl Modify for CommonResponses {
                 .build()
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
+            // `/api/v1` documents its own, in DRF's shapes (`v1::CommonResponses`).
+            if path.starts_with("/api/v1/") {
+                continue;
+            }
             let operations = [
                 &mut item.get,
                 &mut item.post,
@@ -146,6 +151,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::jobs::api::router())
         .merge(crate::notify::api::router())
         .merge(crate::tickets::api::router())
+        .merge(crate::v1::router())
         .split_for_parts();
     CommonResponses.modify(&mut openapi);
     (router, openapi)

@@ -169,7 +169,7 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
 /// number: without this check a client could send an object where an amount belongs and have
 /// it taken for a number. The parsed `Value` cannot tell the two apart, so the text is scanned
 /// (it has already parsed as JSON): every string followed by `:` is a key, unescaped exactly.
-fn private_number_fields(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn private_number_fields(bytes: &[u8]) -> Vec<String> {
     const TOKEN: &str = "$serde_json::private::Number";
     let mut found = vec![];
     let mut depth = 0usize;

@@ -15,4 +15,5 @@ pub mod ops;
 pub mod state;
 pub mod tickets;
 pub mod upload;
+pub mod v1;
 pub mod web;

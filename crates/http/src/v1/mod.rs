@@ -1,0 +1,111 @@
+//! `/api/v1`: seed 004's API in the conventions of Django REST Framework and simplejwt, which
+//! its front end expects (see `drf`): trailing slashes, `{access, refresh}` tokens,
+//! `{count, next, previous, results}` pages and `400 {"field": ["message"]}` errors.
+//!
+//! A path without its trailing slash is 404, as DRF's router answers it (no redirect: a
+//! redirected POST would lose its body).
+
+pub mod auth;
+pub mod drf;
+pub mod users;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use utoipa::Modify;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+use drf::DrfError;
+
+/// The routes under `/api/v1`, with DRF's 404 and 405 bodies.
+pub fn router() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .fallback(|| async { DrfError::NotFound })
+        .layer(middleware::from_fn(method_not_allowed));
+    let mut router = OpenApiRouter::new().nest("/api/v1", v1);
+    CommonResponses.modify(router.get_openapi_mut());
+    router
+}
+
+/// Documents on every `/api/v1` operation the errors any of them can give, in DRF's shapes:
+/// 400 for a body or a path id, 401 where a token is needed, 404 for a path id, 413 and 415 for
+/// a body, 429 rate limited, 503 database unavailable.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("DrfErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let has_body = operation.request_body.is_some();
+                let needs_token = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |status: &str, description: &str, applies: bool| {
+                    if applies && !operation.responses.responses.contains_key(status) {
+                        operation
+                            .responses
+                            .responses
+                            .insert(status.to_string(), error(description).into());
+                    }
+                };
+                add(
+                    "400",
+                    "A field is missing or malformed (`{\"field\": [\"message\"]}`), or the body is not JSON (`{\"detail\": \"JSON parse error - …\"}`)",
+                    has_body,
+                );
+                add(
+                    "401",
+                    "Authentication credentials were not provided, or the token is not valid (`code`: `token_not_valid`)",
+                    needs_token,
+                );
+                add("404", "Not found.", path.contains('{'));
+                add("413", "Request body too large", has_body);
+                add("415", "The body is not `application/json`", has_body);
+                add("429", "Request was throttled (see Retry-After)", true);
+                add(
+                    "503",
+                    "Database unavailable, or the request timed out",
+                    true,
+                );
+            }
+        }
+    }
+}
+
+/// axum's 405 (a known path, another method) in DRF's words, keeping its `Allow` header.
+async fn method_not_allowed(req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let mut answer = DrfError::MethodNotAllowed(method).into_response();
+    if let Some(allow) = allow {
+        answer
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow);
+    }
+    answer
+}
