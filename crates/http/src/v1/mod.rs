@@ -6,7 +6,9 @@
 //! redirected POST would lose its body).
 
 pub mod auth;
+pub mod clients;
 pub mod drf;
+pub mod products;
 pub mod users;
 
 use axum::extract::Request;
@@ -24,6 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(auth::router())
         .merge(users::router())
+        .merge(clients::router())
+        .merge(products::router())
         .fallback(|| async { DrfError::NotFound })
         .layer(middleware::from_fn(method_not_allowed));
     let mut router = OpenApiRouter::new().nest("/api/v1", v1);
