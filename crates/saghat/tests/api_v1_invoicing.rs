@@ -46,7 +46,13 @@ async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> (StatusCode
     app.call(Method::PUT, path, Some(token), Some(body)).await
 }
 
-common::on_both_databases!(clients_by_role, products_by_role, client_users_and_pages);
+common::on_both_databases!(
+    clients_by_role,
+    products_by_role,
+    client_users_and_pages,
+    invoices_from_draft_to_sent,
+    payments_settle_invoices,
+);
 
 async fn clients_by_role(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -371,4 +377,329 @@ async fn client_users_and_pages(backend: Backend) {
     );
     let (_, found) = app.get("/api/v1/clients/?search=amm", &admin).await;
     assert_eq!(found["count"], 1, "{found}");
+}
+
+async fn client(app: &TestApp, admin: &str, name: &str, currency: &str) -> i64 {
+    let (status, body) = app
+        .post(
+            "/api/v1/clients/",
+            admin,
+            json!({ "name": name, "country_code": "DE", "currency": currency }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+fn draft(client: i64) -> Value {
+    json!({
+        "client": client,
+        "issue_date": "2026-11-22",
+        "lines": [
+            { "description": "Consulting", "unit": "HUR", "quantity": "1.5", "unit_price": "100", "tax_rate": "9" },
+            { "description": "Setup", "quantity": "1", "unit_price": "50.00", "tax_rate": "9", "discount": { "percent": "10" } },
+        ],
+    })
+}
+
+async fn invoices_from_draft_to_sent(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let other = client(&app, &admin, "Other", "EUR").await;
+    let accountant = user(&app, &admin, "sara", "accountant", None).await;
+    let viewer = user(&app, &admin, "vida", "viewer", None).await;
+    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+
+    let (status, created) = app
+        .post("/api/v1/invoices/", &accountant, draft(acme))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (&created["status"], &created["currency"]),
+        (&json!("draft"), &json!("EUR"))
+    );
+    assert_eq!(created["number"], Value::Null);
+    // 1.5 h x 100.00 = 150.00; 50.00 less 10% = 45.00; 9% of 195.00 once = 17.55.
+    assert_eq!(created["lines_net"], 19500);
+    assert_eq!(created["tax"], 1755);
+    assert_eq!(created["total"], 21255);
+    assert_eq!(created["amount_due"], 21255);
+    assert_eq!(created["lines"].as_array().unwrap().len(), 2);
+
+    let (status, body) = app.post("/api/v1/invoices/", &accountant, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({
+            "client": ["This field is required."],
+            "issue_date": ["This field is required."],
+            "lines": ["This field is required."],
+        })
+    );
+    let mut bad = draft(acme);
+    bad["lines"][0]["quantity"] = json!("lots");
+    bad["lines"][1]["unit_price"] = json!("1.234");
+    bad["issue_date"] = json!("22/11/2026");
+    let (status, body) = app.post("/api/v1/invoices/", &accountant, bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({
+            "issue_date": ["Date has wrong format. Use YYYY-MM-DD."],
+            "lines[0].quantity": ["The quantity is not a decimal number."],
+            "lines[1].unit_price": ["The price has more than 2 decimal places."],
+        })
+    );
+    let (status, body) = app
+        .post("/api/v1/invoices/", &accountant, draft(9999))
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "client": ["Invalid pk \"9999\" - object does not exist."] })
+        )
+    );
+    let (status, body) = app.post("/api/v1/invoices/", &viewer, draft(acme)).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+
+    // A draft is the seller's: staff see it, the client's portal does not.
+    let (status, list) = app.get("/api/v1/invoices/", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["results"][0]["id"], json!(id));
+    let (_, list) = app.get("/api/v1/invoices/", &portal).await;
+    assert_eq!(list["results"], json!([]));
+    let (status, _) = app.get(&format!("/api/v1/invoices/{id}/"), &portal).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let mut changed = draft(acme);
+    changed["notes"] = json!("Thank you");
+    let (status, body) = put(
+        &app,
+        &format!("/api/v1/invoices/{id}/"),
+        &accountant,
+        changed.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["notes"]),
+        (StatusCode::OK, &json!("Thank you")),
+        "{body}"
+    );
+
+    let (status, body) = app
+        .post(&format!("/api/v1/invoices/{id}/send/"), &viewer, json!({}))
+        .await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    let (status, sent) = app
+        .post(
+            &format!("/api/v1/invoices/{id}/send/"),
+            &accountant,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(sent["status"], "sent");
+    assert!(
+        sent["number"].as_str().unwrap().starts_with("INV-"),
+        "{sent}"
+    );
+    assert_eq!(sent["total"], 21255, "sending never recomputes");
+    // Immutable once sent; now the portal sees it.
+    let (status, body) = put(
+        &app,
+        &format!("/api/v1/invoices/{id}/"),
+        &accountant,
+        changed,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({ "non_field_errors": ["the invoice is sent: it cannot change, only be credited"] })
+    );
+    let (status, seen) = app.get(&format!("/api/v1/invoices/{id}/"), &portal).await;
+    assert_eq!((status, &seen["number"]), (StatusCode::OK, &sent["number"]));
+    let (_, list) = app.get("/api/v1/invoices/", &portal).await;
+    assert_eq!(list["results"].as_array().unwrap().len(), 1);
+    let (status, body) = app.get("/api/v1/invoices/missing/", &admin).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({ "detail": "Not found." }))
+    );
+
+    // Paged by key: next links forward, absolute; previous is null (the list reads forward).
+    for _ in 0..2 {
+        let (status, _) = app.post("/api/v1/invoices/", &admin, draft(other)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, first) = app.get("/api/v1/invoices/?page_size=2", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["results"].as_array().unwrap().len(), 2);
+    assert_eq!(first["previous"], Value::Null);
+    let next = first["next"].as_str().unwrap();
+    let prefix = app.url("/api/v1/invoices/?cursor=");
+    assert!(
+        next.starts_with(&prefix) && next.ends_with("&page_size=2"),
+        "{next}"
+    );
+    let (status, second) = app.get(next.strip_prefix(&app.base).unwrap(), &admin).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["results"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next"], Value::Null);
+    let mut seen: Vec<&Value> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    seen.extend(
+        second["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["id"]),
+    );
+    seen.sort_by_key(|v| v.as_str().unwrap().to_string());
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "each invoice once");
+    let (_, filtered) = app
+        .get(&format!("/api/v1/invoices/?client={other}"), &admin)
+        .await;
+    assert_eq!(filtered["results"].as_array().unwrap().len(), 2);
+    let (status, body) = app.get("/api/v1/invoices/?cursor=zz", &admin).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({ "detail": "Invalid cursor" }))
+    );
+}
+
+/// A sent invoice of 212.55 EUR for `client`: its id and number.
+async fn sent_invoice(app: &TestApp, admin: &str, client: i64) -> (String, String) {
+    let (status, created) = app.post("/api/v1/invoices/", admin, draft(client)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, sent) = app
+        .post(&format!("/api/v1/invoices/{id}/send/"), admin, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    (id, sent["number"].as_str().unwrap().to_string())
+}
+
+async fn payments_settle_invoices(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let other = client(&app, &admin, "Other", "EUR").await;
+    let accountant = user(&app, &admin, "sara", "accountant", None).await;
+    let viewer = user(&app, &admin, "vida", "viewer", None).await;
+    let member = user(&app, &admin, "omid", "member", None).await;
+    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let (invoice, number) = sent_invoice(&app, &admin, acme).await;
+
+    let payment = |amount: &str| json!({ "client": acme, "amount": amount, "received_on": "2026-11-25", "method": "bank_transfer" });
+    let mut first = payment("100.00");
+    first["allocations"] = json!([{ "invoice": invoice, "amount": "100" }]);
+    let (status, paid) = app.post("/api/v1/payments/", &accountant, first).await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    assert_eq!(paid["amount"], 10000);
+    assert_eq!(paid["currency"], "EUR", "the client's");
+    assert_eq!(paid["allocations"], json!([[invoice, 10000]]));
+    assert_eq!(paid["unallocated"], 0);
+    let (_, detail) = app
+        .get(&format!("/api/v1/invoices/{invoice}/"), &admin)
+        .await;
+    assert_eq!(
+        (&detail["status"], &detail["amount_due"]),
+        (&json!("partially_paid"), &json!(11255))
+    );
+
+    // The rest, by a reference naming the invoice's number, and 10.00 more as credit.
+    let mut rest = payment("122.55");
+    rest["reference"] = json!(format!("Payment for {number}"));
+    let (status, paid) = app.post("/api/v1/payments/", &accountant, rest).await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    assert_eq!(paid["allocations"], json!([[invoice, 11255]]));
+    assert_eq!(paid["unallocated"], 1000);
+    let (_, detail) = app
+        .get(&format!("/api/v1/invoices/{invoice}/"), &admin)
+        .await;
+    assert_eq!(
+        (&detail["status"], &detail["amount_due"]),
+        (&json!("paid"), &json!(0))
+    );
+
+    let (status, body) = app
+        .post("/api/v1/payments/", &accountant, payment("0"))
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "amount": ["Ensure this value is greater than 0."] })
+        )
+    );
+    let mut wire = payment("1");
+    wire["method"] = json!("wire");
+    wire["received_on"] = json!("yesterday");
+    let (status, body) = app.post("/api/v1/payments/", &accountant, wire).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "received_on": ["Date has wrong format. Use YYYY-MM-DD."] })
+        )
+    );
+    let mut wire = payment("1");
+    wire["method"] = json!("wire");
+    let (status, body) = app.post("/api/v1/payments/", &accountant, wire).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "method": ["\"wire\" is not a valid choice."] })
+        )
+    );
+    let (status, body) = app
+        .post("/api/v1/payments/", &accountant, payment("1.001"))
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "amount": ["The amount has more than 2 decimal places."] })
+        )
+    );
+
+    // Who sees and records them.
+    let (status, body) = app.post("/api/v1/payments/", &viewer, payment("1")).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    let (status, list) = app.get("/api/v1/payments/", &viewer).await;
+    assert_eq!(
+        (status, &list["count"]),
+        (StatusCode::OK, &json!(2)),
+        "{list}"
+    );
+    let id = list["results"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = app.get("/api/v1/payments/", &member).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    let (_, own) = app.get("/api/v1/payments/", &portal).await;
+    assert_eq!(own["count"], 2, "{own}");
+    let (_, others) = app
+        .get(&format!("/api/v1/payments/?client={other}"), &admin)
+        .await;
+    assert_eq!(others["count"], 0);
+    let (status, one) = app.get(&format!("/api/v1/payments/{id}/"), &portal).await;
+    assert_eq!((status, &one["id"]), (StatusCode::OK, &json!(id)));
+    let (status, body) = app.get("/api/v1/payments/nope/", &admin).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({ "detail": "Not found." }))
+    );
 }

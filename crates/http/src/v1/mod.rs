@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod clients;
 pub mod drf;
+pub mod invoices;
+pub mod payments;
 pub mod products;
 pub mod users;
 
@@ -28,6 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(clients::router())
         .merge(products::router())
+        .merge(invoices::router())
+        .merge(payments::router())
         .fallback(|| async { DrfError::NotFound })
         .layer(middleware::from_fn(method_not_allowed));
     let mut router = OpenApiRouter::new().nest("/api/v1", v1);
