@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("invoice-fa", common::persian_invoice()),
         ("credit-note-en", common::credit_note()),
         ("invoice-en-60-lines", common::long_invoice(60)),
+        ("invoice-fa-60-lines", common::long_persian_invoice(60)),
     ];
     let first = Instant::now();
     saghat_pdf::render(&samples[0].1)?;

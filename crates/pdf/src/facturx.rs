@@ -5,7 +5,7 @@
 //! metadata stream holding typst's XMP plus the fx: properties and their PDF/A extension schema,
 //! and a new version of the catalog pointing to it. typst's own bytes are left as they are.
 
-use crate::PdfError;
+use crate::error::PdfError;
 
 const FX_NS: &str = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#";
 

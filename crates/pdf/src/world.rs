@@ -13,7 +13,8 @@ use typst::{Library, LibraryExt, World};
 use typst_layout::PagedDocument;
 use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
 
-use crate::{InvoiceDocument, PdfError};
+use crate::document::InvoiceDocument;
+use crate::error::PdfError;
 
 const TEMPLATE: &str = include_str!("invoice.typ");
 

@@ -175,6 +175,39 @@ fn sixty_lines_break_onto_pages_that_repeat_the_table_header_and_are_numbered() 
 }
 
 #[test]
+fn a_long_persian_invoice_repeats_its_header_and_numbers_pages_in_persian_digits() {
+    let doc = common::long_persian_invoice(60);
+    let pdf = render(&doc).expect("render");
+    let Some(pages) = pdf_pages(&pdf) else { return };
+    assert!(
+        pages.len() >= 2,
+        "60 lines need 2+ pages, got {}",
+        pages.len()
+    );
+    let total = common::persian_digits(pages.len());
+    for (i, page) in pages.iter().enumerate() {
+        let text = flat(std::slice::from_ref(page));
+        // Every page with lines on it (the terms may run onto a last page of their own).
+        if text.contains("قسط") {
+            for label in ["ردیف", "شرح کالا یا خدمت", "بهای واحد", "مبلغ خالص"]
+            {
+                assert_contains(&text, &common::as_pdftotext_reads(label));
+            }
+        }
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let number = common::persian_digits(i + 1);
+        // "۱ / ۳" on a right-to-left page: the page number on the right, which pdftotext prints
+        // (in visual order) last.
+        assert!(
+            compact.contains(&format!("{total}/{number}")),
+            "page {number} of {total} is not numbered: {text}"
+        );
+    }
+    assert!(pages[0].contains("قسط") && pages[1].contains("قسط"));
+    assert!(!flat(&pages).contains("1/2"), "no Latin page number");
+}
+
+#[test]
 fn hostile_text_is_printed_literally_not_run_as_typst() {
     let hostile = r#"#exit() ] [ $x$ \ <lbl> @ref // not a comment #let a = 1 *b* _c_"#;
     let mut doc = english_invoice();

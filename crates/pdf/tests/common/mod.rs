@@ -201,6 +201,33 @@ pub fn long_invoice(n: usize) -> InvoiceDocument {
     doc
 }
 
+/// Persian digits for `n`, as the caller passes them.
+pub fn persian_digits(n: usize) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| {
+            char::from_u32(0x06f0 + c.to_digit(10).expect("a digit")).expect("a Persian digit")
+        })
+        .collect()
+}
+
+/// A Persian invoice with `n` lines.
+pub fn long_persian_invoice(n: usize) -> InvoiceDocument {
+    let mut doc = persian_invoice();
+    doc.lines = (1..=n)
+        .map(|i| Line {
+            description: format!("وصول قسط، وام شمارهٔ {}", persian_digits(1000 + i)),
+            quantity: "۱".into(),
+            unit: "قسط".into(),
+            unit_price: format!("{}٬۰۰۰", persian_digits(i)),
+            discount: "".into(),
+            tax_rate: "۱۰٪".into(),
+            net: format!("{}٬۰۰۰", persian_digits(i)),
+        })
+        .collect();
+    doc
+}
+
 /// Whether the tests may skip when a tool is missing: never in CI.
 pub fn ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
