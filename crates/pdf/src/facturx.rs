@@ -92,12 +92,12 @@ fn err(message: impl Into<String>) -> PdfError {
     PdfError::FacturX(message.into())
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The integer right after `key` (e.g. `/Size 42`), skipping white space.
@@ -109,50 +109,111 @@ fn number_after(text: &str, key: &str) -> Option<u64> {
     rest[..end].parse().ok()
 }
 
-/// A PDF object `N 0 obj … endobj`: its number and the text between the two keywords.
+/// A PDF object: its number and the text between `N 0 obj` and `endobj`.
 struct Object {
     number: u64,
     body: String,
 }
 
-/// The uncompressed object holding `marker` (typst writes the catalog and the XMP that way).
-fn object_around(pdf: &[u8], marker: &[u8]) -> Result<(Object, usize), PdfError> {
-    let at = find(pdf, marker).ok_or_else(|| err("no catalog in the PDF"))?;
-    let start = rfind(&pdf[..at], b" 0 obj").ok_or_else(|| err("no object around the catalog"))?;
-    let line_start = rfind(&pdf[..start], b"\n").map_or(0, |i| i + 1);
-    let number: u64 = std::str::from_utf8(&pdf[line_start..start])
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| err("unreadable catalog object number"))?;
-    let body_start = start + b" 0 obj".len();
-    let body_len =
-        find(&pdf[body_start..], b"endobj").ok_or_else(|| err("unterminated catalog"))?;
-    let body = String::from_utf8(pdf[body_start..body_start + body_len].to_vec())
-        .map_err(|_| err("the catalog is not text"))?;
-    Ok((Object { number, body }, line_start))
+/// The byte offset of object `number`, read from the classic cross-reference table at `xref`.
+/// Objects are found through the table, never by searching the file for a keyword: caller text
+/// (an invoice number in the document title) is in the file too.
+fn object_offset(pdf: &[u8], xref: usize, number: u64) -> Result<usize, PdfError> {
+    let table = pdf
+        .get(xref..)
+        .filter(|t| t.starts_with(b"xref"))
+        .ok_or_else(|| err("startxref does not point to a cross-reference table"))?;
+    let text = std::str::from_utf8(table).map_err(|_| err("unreadable cross-reference table"))?;
+    let mut lines = text["xref".len()..].lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with("trailer") {
+            break;
+        }
+        let mut header = line.split_whitespace().map(str::parse::<u64>);
+        let (Some(Ok(first)), Some(Ok(count))) = (header.next(), header.next()) else {
+            return Err(err("unreadable cross-reference subsection"));
+        };
+        for n in first..first + count {
+            let entry = lines
+                .next()
+                .ok_or_else(|| err("short cross-reference table"))?;
+            if n == number {
+                let offset = entry.split_whitespace().next().and_then(|o| o.parse().ok());
+                return offset.ok_or_else(|| err("unreadable cross-reference entry"));
+            }
+        }
+    }
+    Err(err(format!(
+        "object {number} is not in the cross-reference table"
+    )))
 }
 
-/// typst's XMP packet, from `<?xpacket begin` to the end of `<?xpacket end…?>`.
-fn xmp_packet(pdf: &[u8]) -> Result<&[u8], PdfError> {
-    let start = find(pdf, b"<?xpacket begin").ok_or_else(|| err("no XMP packet in the PDF"))?;
-    let end_tag = find(&pdf[start..], b"<?xpacket end").ok_or_else(|| err("unterminated XMP"))?;
-    let close = find(&pdf[start + end_tag..], b"?>").ok_or_else(|| err("unterminated XMP"))?;
-    Ok(&pdf[start..start + end_tag + close + 2])
+/// Everything after `N 0 obj` of the object at `offset`, to the end of the file.
+fn object_start(pdf: &[u8], offset: usize, number: u64) -> Result<&[u8], PdfError> {
+    let header = format!("{number} 0 obj");
+    pdf.get(offset..)
+        .filter(|r| r.starts_with(header.as_bytes()))
+        .map(|r| &r[header.len()..])
+        .ok_or_else(|| err(format!("object {number} is not where the table says")))
+}
+
+/// The text between `N 0 obj` and `endobj` of a dictionary object holding no caller text (a
+/// stream's data may contain "endobj": read those with `stream_data`).
+fn object_body(pdf: &[u8], offset: usize, number: u64) -> Result<&[u8], PdfError> {
+    let body = object_start(pdf, offset, number)?;
+    let end = find(body, b"endobj").ok_or_else(|| err(format!("object {number} has no end")))?;
+    Ok(&body[..end])
+}
+
+/// The data of the uncompressed stream object starting at `body` (`<<… /Length L …>> stream`),
+/// cut by its /Length.
+fn stream_data(body: &[u8]) -> Result<&[u8], PdfError> {
+    let dict_end = find(body, b">>").ok_or_else(|| err("stream without a dictionary"))?;
+    let dict = std::str::from_utf8(&body[..dict_end]).map_err(|_| err("unreadable stream"))?;
+    if dict.contains("/Filter") {
+        return Err(err("the XMP stream is compressed"));
+    }
+    let length = number_after(dict, "/Length").ok_or_else(|| err("stream without /Length"))?;
+    let after = &body[dict_end + 2..];
+    let start = find(after, b"stream").ok_or_else(|| err("no stream keyword"))? + b"stream".len();
+    let start = match after.get(start..) {
+        Some([b'\r', b'\n', ..]) => start + 2,
+        Some([b'\n', ..]) => start + 1,
+        _ => return Err(err("no end of line after the stream keyword")),
+    };
+    usize::try_from(length)
+        .ok()
+        .and_then(|length| after.get(start..start + length))
+        .ok_or_else(|| err("the XMP stream is shorter than its /Length"))
 }
 
 pub(crate) fn add_xmp(pdf: &[u8]) -> Result<Vec<u8>, PdfError> {
-    let packet = std::str::from_utf8(xmp_packet(pdf)?).map_err(|_| err("XMP is not UTF-8"))?;
-    let xmp = facturx_xmp(packet)?;
-
-    let (catalog, _) = object_around(pdf, b"/Type/Catalog")?;
     let startxref_at = rfind(pdf, b"startxref").ok_or_else(|| err("no startxref"))?;
     let tail = std::str::from_utf8(&pdf[startxref_at..]).map_err(|_| err("unreadable tail"))?;
     let prev = number_after(tail, "startxref").ok_or_else(|| err("unreadable startxref"))?;
+    let xref = usize::try_from(prev).map_err(|_| err("startxref out of range"))?;
     let trailer_at = rfind(pdf, b"trailer")
+        .filter(|at| *at > xref)
         .ok_or_else(|| err("no classic trailer (a cross-reference stream is not handled)"))?;
     let trailer = std::str::from_utf8(&pdf[trailer_at + b"trailer".len()..startxref_at])
         .map_err(|_| err("unreadable trailer"))?
         .trim();
+    let root = number_after(trailer, "/Root").ok_or_else(|| err("trailer without /Root"))?;
+    let catalog = Object {
+        number: root,
+        body: String::from_utf8(object_body(pdf, object_offset(pdf, xref, root)?, root)?.to_vec())
+            .map_err(|_| err("the catalog is not text"))?,
+    };
+    let old_meta = number_after(&catalog.body, "/Metadata")
+        .ok_or_else(|| err("the catalog has no /Metadata"))?;
+    let meta_body = object_start(pdf, object_offset(pdf, xref, old_meta)?, old_meta)?;
+    let packet =
+        std::str::from_utf8(stream_data(meta_body)?).map_err(|_| err("XMP is not UTF-8"))?;
+    let xmp = facturx_xmp(packet)?;
+
     let size = number_after(trailer, "/Size").ok_or_else(|| err("trailer without /Size"))?;
 
     let old_meta = number_after(&catalog.body, "/Metadata")
@@ -249,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pdf_without_a_catalog_is_a_typed_error() {
+    fn a_pdf_without_a_cross_reference_table_is_a_typed_error() {
         let pdf = b"%PDF-1.7\n<?xpacket begin=\"\"?><rdf:RDF></rdf:RDF><?xpacket end=\"w\"?>";
         assert!(matches!(add_xmp(pdf), Err(PdfError::FacturX(_))));
     }

@@ -208,6 +208,30 @@ fn a_long_persian_invoice_repeats_its_header_and_numbers_pages_in_persian_digits
 }
 
 #[test]
+fn discounts_are_shown_only_when_there_are_some() {
+    // No line discount and no invoice discount: no discount column, no discount row.
+    let mut doc = long_invoice(3);
+    let Some(pages) = pdf_pages(&render(&doc).expect("render")) else {
+        return;
+    };
+    let text = flat(&pages);
+    assert!(!text.contains("Discount"), "{text}");
+
+    // An invoice-level discount gets its row in the totals box.
+    doc.totals.discount = Some("−€0.60".into());
+    let Some(pages) = pdf_pages(&render(&doc).expect("render")) else {
+        return;
+    };
+    let text = flat(&pages);
+    assert_contains(&text, "Discount");
+    assert_contains(&text, "−€0.60");
+    assert!(
+        !text.contains("Unit price Discount"),
+        "no discount column: {text}"
+    );
+}
+
+#[test]
 fn hostile_text_is_printed_literally_not_run_as_typst() {
     let hostile = r#"#exit() ] [ $x$ \ <lbl> @ref // not a comment #let a = 1 *b* _c_"#;
     let mut doc = english_invoice();
@@ -267,6 +291,15 @@ fn facturx_pdf_embeds_the_xml_listed_by_pdfdetach_with_the_same_bytes() {
     let out_str = out.to_str().expect("utf-8 path");
     common::run_tool("pdfdetach", &["-save", "1", "-o", out_str, path]).expect("pdfdetach ran");
     assert_eq!(std::fs::read(&out).expect("extracted"), xml);
+
+    // A reader follows the incremental update to the new catalog and its XMP.
+    let meta = common::run_tool("pdfinfo", &["-meta", path]).expect("pdfinfo ran");
+    let meta = String::from_utf8_lossy(&meta.stdout).into_owned();
+    assert!(
+        meta.contains("<fx:DocumentFileName>factur-x.xml</fx:DocumentFileName>"),
+        "{meta}"
+    );
+    assert!(meta.contains("<pdfaid:part>3</pdfaid:part>"), "{meta}");
 }
 
 #[test]
@@ -295,6 +328,32 @@ fn facturx_pdf_is_pdfa3b_with_the_facturx_xmp_metadata() {
     // The plain render is not PDF/A and carries no XML.
     let plain = render(&english_invoice()).expect("render");
     assert!(!String::from_utf8_lossy(&plain).contains("factur-x"));
+}
+
+#[test]
+fn facturx_post_processing_is_not_misled_by_pdf_keywords_in_caller_text() {
+    // The number is in the PDF's title (Info dictionary), unescaped by XMP rules.
+    let mut doc = english_invoice();
+    doc.number = "/Type/Catalog /Metadata 1 0 R <?xpacket begin trailer startxref 0".into();
+    doc.seller.name = "xref 0 1 endobj".into();
+    let xml = cii_example();
+    let pdf = render_facturx(&doc, &xml).expect("render factur-x");
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.contains("<fx:DocumentType>INVOICE</fx:DocumentType>"));
+    let file = common::write_temp(&pdf, ".pdf");
+    let path = file.path().to_str().expect("utf-8 path");
+    let Some(list) = common::run_tool("pdfdetach", &["-list", path]) else {
+        return;
+    };
+    assert!(String::from_utf8_lossy(&list.stdout).contains("factur-x.xml"));
+    let Some(meta) = common::run_tool("pdfinfo", &["-meta", path]) else {
+        return;
+    };
+    let meta = String::from_utf8_lossy(&meta.stdout).into_owned();
+    assert!(
+        meta.contains("<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>"),
+        "{meta}"
+    );
 }
 
 #[test]
