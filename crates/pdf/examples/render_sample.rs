@@ -1,8 +1,8 @@
 //! Renders the sample invoices and prints the time per render (median of N).
 //!
 //! `cargo run --release -p saghat-pdf --example render_sample -- [OUT_DIR] [N]`
-//! writes invoice-en.pdf, invoice-fa.pdf and credit-note-en.pdf into OUT_DIR (when given) and
-//! times N renders of each (default 50) after a warm-up render.
+//! writes the samples (invoice-en.pdf, invoice-fa.pdf, credit notes, 60-line invoices) into
+//! OUT_DIR (when given) and times N renders of each (default 50) after a warm-up render.
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("invoice-en", common::english_invoice()),
         ("invoice-fa", common::persian_invoice()),
         ("credit-note-en", common::credit_note()),
+        ("credit-note-fa", common::persian_credit_note()),
         ("invoice-en-60-lines", common::long_invoice(60)),
         ("invoice-fa-60-lines", common::long_persian_invoice(60)),
     ];

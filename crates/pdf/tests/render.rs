@@ -150,6 +150,34 @@ fn credit_note_has_its_title_reference_and_no_due_date() {
 }
 
 #[test]
+fn persian_credit_note_has_its_persian_title_and_labels() {
+    let doc = common::persian_credit_note();
+    let Some(pages) = pdf_pages(&render(&doc).expect("render")) else {
+        return;
+    };
+    let text = flat(&pages);
+    for label in [
+        "اعلامیهٔ بستانکاری",
+        "شمارهٔ اعلامیه",
+        "مرجع",
+        "مبلغ بستانکاری",
+        "صادرشده",
+    ] {
+        assert_contains(&text, &common::as_pdftotext_reads(label));
+    }
+    assert_contains(&text, "CN-1405-000007");
+    assert_contains(&text, "INV-1405-000123");
+    assert!(
+        !text.contains("سررسید"),
+        "a credit note has no due date: {text}"
+    );
+    assert!(
+        !text.contains(&common::as_pdftotext_reads("مبلغ قابل پرداخت")),
+        "{text}"
+    );
+}
+
+#[test]
 fn sixty_lines_break_onto_pages_that_repeat_the_table_header_and_are_numbered() {
     let doc = long_invoice(60);
     let pdf = render(&doc).expect("render");

@@ -184,6 +184,16 @@ pub fn credit_note() -> InvoiceDocument {
     doc
 }
 
+pub fn persian_credit_note() -> InvoiceDocument {
+    let mut doc = persian_invoice();
+    doc.kind = DocumentKind::CreditNote;
+    doc.number = "CN-1405-000007".into();
+    doc.due_date = None;
+    doc.reference = Some("بستانکاری صورتحساب INV-1405-000123".into());
+    doc.status = Some("صادرشده".into());
+    doc
+}
+
 /// An invoice with `n` lines, for the page-break tests.
 pub fn long_invoice(n: usize) -> InvoiceDocument {
     let mut doc = english_invoice();
