@@ -1,6 +1,7 @@
 //! Invoice and credit-note PDFs, rendered with typst used as a library.
 //!
-//! Plain data in, bytes out: the caller formats every value (amounts, dates, digits), this crate
+//! `print` turns a Saghat invoice into its document (amounts from the invoice's one totals
+//! computation, formatted in its language); the rest is plain data in, bytes out: the caller formats every value (amounts, dates, digits), this crate
 //! owns the layout, the labels and the writing direction. The document reaches the typst template
 //! (`invoice.typ`) only as JSON in a virtual file, never as markup, so no caller text can be read
 //! as typst code. Fonts are embedded in the binary and no system font is searched, so the output is
@@ -12,6 +13,7 @@
 mod document;
 mod error;
 mod facturx;
+pub mod print;
 mod world;
 
 pub use document::{DocumentKind, InvoiceDocument, Lang, Line, Party, TaxRow, Totals};
