@@ -144,7 +144,8 @@ impl Default for InvoicingConfig {
 }
 
 impl InvoicingConfig {
-    fn from_env() -> anyhow::Result<InvoicingConfig> {
+    /// From the variables `var` gives (the environment, or a test's map).
+    fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<InvoicingConfig> {
         let d = InvoicingConfig::default();
         let country = var("INVOICE_SELLER_COUNTRY").unwrap_or(d.seller.address.country_code);
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -647,7 +648,7 @@ impl Config {
             jobs: JobsConfig::from_env()?,
             fund_notices: FundNoticesConfig::from_env()?,
             tickets,
-            invoicing: InvoicingConfig::from_env()?,
+            invoicing: InvoicingConfig::from_vars(&var)?,
         })
     }
 
@@ -942,6 +943,62 @@ mod tests {
 
     /// The notification configuration from these variables alone (the process's environment is
     /// shared by the tests running at once, so it is not touched).
+    fn invoicing_from(vars: &[(&str, &str)]) -> anyhow::Result<InvoicingConfig> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        InvoicingConfig::from_vars(&|name: &str| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn invoicing_defaults_and_seller() {
+        let d = invoicing_from(&[]).unwrap();
+        assert_eq!(d, InvoicingConfig::default());
+        assert_eq!(
+            (d.invoice_series.as_str(), d.credit_note_series.as_str()),
+            ("INV", "CN")
+        );
+        assert_eq!(d.number_pattern, "{series}-{year}-{seq:6}");
+        let c = invoicing_from(&[
+            ("INVOICE_SELLER_NAME", "Saghat GmbH"),
+            ("INVOICE_SELLER_COUNTRY", "DE"),
+            ("INVOICE_SELLER_TAX_ID", "DE123"),
+            ("INVOICE_SELLER_IBAN", "DE89 3704 0044 0532 0130 00"),
+            ("INVOICE_NUMBER_PATTERN", "{series}/{gyear}/{seq:4}"),
+            ("INVOICE_SERIES", "RE"),
+            ("CREDIT_NOTE_SERIES", "GS"),
+        ])
+        .unwrap();
+        assert_eq!(c.seller.name, "Saghat GmbH");
+        assert_eq!(c.seller.address.country_code, "DE");
+        assert_eq!(c.seller.tax_id.as_deref(), Some("DE123"));
+        assert_eq!(c.seller_iban.as_deref(), Some("DE89370400440532013000"));
+        assert_eq!(
+            (c.invoice_series.as_str(), c.credit_note_series.as_str()),
+            ("RE", "GS")
+        );
+    }
+
+    #[test]
+    fn bad_invoicing_values_name_their_variable() {
+        for (vars, expected) in [
+            (
+                vec![("INVOICE_SELLER_COUNTRY", "Germany")],
+                "INVOICE_SELLER_COUNTRY",
+            ),
+            (
+                vec![("INVOICE_NUMBER_PATTERN", "{series}-{year}")],
+                "INVOICE_NUMBER_PATTERN",
+            ),
+            (vec![("INVOICE_SERIES", "IN V")], "INVOICE_SERIES"),
+            (vec![("CREDIT_NOTE_SERIES", "INV")], "CREDIT_NOTE_SERIES"),
+        ] {
+            let err = invoicing_from(&vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
     fn notify_from(vars: &[(&str, &str)]) -> anyhow::Result<NotifyConfig> {
         let vars: HashMap<String, String> = vars
             .iter()

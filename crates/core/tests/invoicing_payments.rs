@@ -486,6 +486,45 @@ async fn recurring_invoices_follow_jalali_months_once_per_period(backend: Backen
         .is_empty());
 }
 
+async fn credit_is_spent_once_under_concurrent_use(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let clock = clock_at(2026, 12, 1);
+    let one = std::sync::Arc::new(db.ctx(clock.clone()).await);
+    let two = std::sync::Arc::new(db.ctx(clock).await);
+    let admin = user(&one, "admin", Role::Admin).await;
+    let acme = client(&one, &admin, "Acme", Eur).await;
+    let a = sent(&one, &admin, acme, 1_000).await;
+    let b = sent(&one, &admin, acme, 1_000).await;
+    payments::record_payment(
+        &one,
+        &admin,
+        &payment(acme, 1_000, "advance", vec![]),
+        &meta(),
+    )
+    .await
+    .unwrap();
+    let tasks: Vec<_> = [(one.clone(), a), (two.clone(), b)]
+        .into_iter()
+        .map(|(ctx, id)| {
+            let admin = admin.clone();
+            tokio::spawn(async move {
+                payments::apply_credit(&ctx, &admin, &id, 1_000, &meta())
+                    .await
+                    .is_ok()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap());
+    }
+    assert_eq!(ok, 1, "10.00 of credit pays one 10.00 invoice, not two");
+    assert_eq!(balance(&one, Account::ClientCredit(acme, Eur)).await, 0);
+    assert_books(&one).await;
+}
+
 fn date_of(text: &str) -> chrono::NaiveDate {
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
 }
@@ -495,4 +534,5 @@ on_both_databases!(
     a_reference_naming_an_invoice_allocates_to_it,
     credit_notes_partial_then_full_make_the_invoice_void,
     recurring_invoices_follow_jalali_months_once_per_period,
+    credit_is_spent_once_under_concurrent_use,
 );

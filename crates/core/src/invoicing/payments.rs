@@ -160,6 +160,12 @@ pub async fn record_payment(
     check_method(&input.method)?;
     let mut tx = ctx.db.begin_write().await?;
     require(&mut tx, actor, Action::WritePayments, Some(input.client_id)).await?;
+    store::lock_client(
+        &mut tx,
+        input.client_id,
+        ctx.db.backend == Backend::Postgres,
+    )
+    .await?;
     let client = store::client(&mut tx, input.client_id)
         .await?
         .ok_or_else(|| {
@@ -415,6 +421,7 @@ pub async fn apply_credit(
         .await?
         .ok_or(InvoicingError::NotFound)?;
     require(&mut tx, actor, Action::WritePayments, Some(row.client_id)).await?;
+    store::lock_client(&mut tx, row.client_id, ctx.db.backend == Backend::Postgres).await?;
     let currency = Currency::parse(&row.currency).ok_or(InvoicingError::NotFound)?;
     let row = open_invoice(
         ctx,
@@ -493,6 +500,12 @@ pub async fn refund(
     check_method(&input.method)?;
     let mut tx = ctx.db.begin_write().await?;
     require(&mut tx, actor, Action::WritePayments, Some(input.client_id)).await?;
+    store::lock_client(
+        &mut tx,
+        input.client_id,
+        ctx.db.backend == Backend::Postgres,
+    )
+    .await?;
     store::client(&mut tx, input.client_id)
         .await?
         .ok_or(InvoicingError::NotFound)?;

@@ -295,6 +295,14 @@ pub async fn run_due_recurring(ctx: &Ctx, today: NaiveDate) -> Result<Vec<Made>,
     for id in due {
         loop {
             let mut tx = ctx.db.begin_write().await?;
+            // One run at a time per template, across instances (PostgreSQL's row lock;
+            // SQLite's write transaction is the only writer).
+            if ctx.db.backend == crate::platform::db::Backend::Postgres {
+                sqlx::query("SELECT id FROM recurring_invoices WHERE id = $1 FOR UPDATE")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            }
             let Some(row) = recurring_row(&mut tx, id).await? else {
                 break;
             };

@@ -178,6 +178,23 @@ pub async fn delete_client(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx
     Ok(())
 }
 
+/// Takes the client's row lock until the transaction ends (PostgreSQL; SQLite's write
+/// transaction is already the only writer): its credit is read and spent under it, so two
+/// concurrent uses cannot both spend the same credit.
+pub async fn lock_client(
+    conn: &mut AnyConnection,
+    id: i64,
+    postgres: bool,
+) -> Result<(), sqlx::Error> {
+    if postgres {
+        sqlx::query("SELECT id FROM clients WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The client a `client` user's portal shows.
 pub async fn client_of_user(
     conn: &mut AnyConnection,
