@@ -52,6 +52,7 @@ common::on_both_databases!(
     client_users_and_pages,
     invoices_from_draft_to_sent,
     payments_settle_invoices,
+    credit_notes_and_statements,
 );
 
 async fn clients_by_role(backend: Backend) {
@@ -701,5 +702,95 @@ async fn payments_settle_invoices(backend: Backend) {
     assert_eq!(
         (status, body),
         (StatusCode::NOT_FOUND, json!({ "detail": "Not found." }))
+    );
+}
+
+async fn credit_notes_and_statements(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let other = client(&app, &admin, "Other", "EUR").await;
+    let viewer = user(&app, &admin, "vida", "viewer", None).await;
+    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let (first, _) = sent_invoice(&app, &admin, acme).await;
+    let (second, _) = sent_invoice(&app, &admin, acme).await;
+
+    // A partial credit: one line of 10.00 at 9%.
+    let partial = json!({
+        "issue_date": "2026-11-23",
+        "lines": [{ "description": "Setup refunded", "quantity": "1", "unit_price": "10.00", "tax_rate": "9" }],
+    });
+    let path = format!("/api/v1/invoices/{first}/credit-notes/");
+    let (status, body) = app.post(&path, &viewer, partial.clone()).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    let (status, note) = app.post(&path, &admin, partial).await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    assert_eq!(note["kind"], "credit_note");
+    assert!(
+        note["number"].as_str().unwrap().starts_with("CN-"),
+        "{note}"
+    );
+    assert_eq!(note["total"], 1090);
+    assert_eq!(note["credits_invoice_id"], json!(first));
+    let (_, invoice) = app.get(&format!("/api/v1/invoices/{first}/"), &admin).await;
+    assert_eq!(invoice["amount_due"], 21255 - 1090);
+
+    let (status, body) = app
+        .post(&path, &admin, json!({ "issue_date": "soon", "lines": [{ "description": "x", "quantity": "1", "unit_price": "1.001" }] }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({
+            "issue_date": ["Date has wrong format. Use YYYY-MM-DD."],
+            "lines[0].unit_price": ["The price has more than 2 decimal places."],
+        })
+    );
+    // A whole credit voids the invoice.
+    let (status, whole) = app
+        .post(
+            &format!("/api/v1/invoices/{second}/credit-notes/"),
+            &admin,
+            json!({ "issue_date": "2026-11-23" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{whole}");
+    assert_eq!(whole["total"], 21255);
+    let (_, voided) = app
+        .get(&format!("/api/v1/invoices/{second}/"), &admin)
+        .await;
+    assert_eq!(voided["status"], "void");
+
+    // The statement: two invoices, two credit notes; the portal reads its own only.
+    let statement = format!("/api/v1/clients/{acme}/statement/?from=2026-01-01&to=2026-12-31");
+    for token in [&admin, &viewer, &portal] {
+        let (status, body) = app.get(&statement, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["lines"].as_array().unwrap().len(), 4, "{body}");
+        assert_eq!(body["currencies"][0]["currency"], "EUR");
+        assert_eq!(
+            body["currencies"][0]["closing_balance"],
+            21255 * 2 - 1090 - 21255
+        );
+    }
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/clients/{other}/statement/?from=2026-01-01&to=2026-12-31"),
+            &portal,
+        )
+        .await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/clients/{acme}/statement/?to=31.12.2026"),
+            &admin,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({ "from": ["This field is required."], "to": ["Date has wrong format. Use YYYY-MM-DD."] })
     );
 }

@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::drf::{may, path_id, Authenticated, DrfBody, DrfErrorBody, DrfResult, LaterJson};
-use super::drf::{Page, PageQuery};
+use super::drf::{DrfError, Page, PageQuery, RequestUrl, REQUIRED};
 use crate::state::AppState;
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::model::Address;
+use saghat_core::invoicing::payments::{self, Statement};
 use saghat_core::invoicing::service::{self, ClientInput};
 use saghat_core::invoicing::store::{ClientRow, ContactRow};
 use saghat_core::platform::audit::RequestMeta;
@@ -23,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_clients, create_client))
         .routes(routes!(retrieve_client, replace_client))
+        .routes(routes!(client_statement))
 }
 
 /// A client with its contacts.
@@ -170,4 +172,41 @@ async fn replace_client(
     service::update_client(&state, &user, id, &input, &meta).await?;
     let (client, contacts) = service::get_client(&state, &user, id).await?;
     Ok(Json(ClientDetail { client, contacts }))
+}
+
+/// A client's statement from `?from=` to `?to=` (`YYYY-MM-DD`, inclusive): its sent invoices,
+/// credit notes, payments and refunds, and the balance per currency. A client user reads its
+/// own.
+#[utoipa::path(get, path = "/clients/{id}/statement/", tag = "v1", security(("bearer" = [])),
+    params(("id" = i64, Path), ("from" = String, Query), ("to" = String, Query)),
+    responses((status = 200, body = Statement), (status = 400, body = DrfErrorBody), (status = 403, body = DrfErrorBody)))]
+async fn client_statement(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+    url: RequestUrl,
+) -> DrfResult<Json<Statement>> {
+    let id = path_id(&id)?;
+    let mut fields = std::collections::BTreeMap::<String, Vec<String>>::new();
+    let mut date = |name: &str| match url.param(name) {
+        None => {
+            fields.insert(name.into(), vec![REQUIRED.into()]);
+            None
+        }
+        Some(text) => {
+            let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+            if date.is_none() {
+                let message = "Date has wrong format. Use YYYY-MM-DD.";
+                fields.insert(name.into(), vec![message.into()]);
+            }
+            date
+        }
+    };
+    let (from, to) = (date("from"), date("to"));
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(DrfError::Fields(fields));
+    };
+    Ok(Json(
+        payments::statement(&state, &user, id, from, to).await?,
+    ))
 }

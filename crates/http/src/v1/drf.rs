@@ -653,6 +653,20 @@ impl RequestUrl {
     }
 }
 
+impl FromRequestParts<AppState> for RequestUrl {
+    type Rejection = DrfError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestUrl::from_parts(
+            parts,
+            state.config.trust_proxy_headers,
+        ))
+    }
+}
+
 /// `?page_size=`: DRF ignores one that is not a positive integer, and caps a large one.
 fn page_size(url: &RequestUrl) -> u64 {
     url.param("page_size")

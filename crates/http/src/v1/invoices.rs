@@ -21,6 +21,7 @@ use crate::state::AppState;
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine, InvoiceDetail};
 use saghat_core::invoicing::model::{Discount, Percent, Quantity, TaxCategory, TaxCode, Unit};
+use saghat_core::invoicing::payments::{self, CreditScope};
 use saghat_core::invoicing::service;
 use saghat_core::invoicing::store::{InvoiceRow, ListFilter};
 use saghat_core::platform::audit::RequestMeta;
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_invoices, create_invoice))
         .routes(routes!(retrieve_invoice, replace_invoice))
         .routes(routes!(send_invoice))
+        .routes(routes!(credit_invoice))
 }
 
 /// A discount: exactly one of a percentage or an amount in the invoice's currency.
@@ -350,4 +352,68 @@ async fn send_invoice(
 ) -> DrfResult<Json<InvoiceDetail>> {
     may(&user, Action::SendInvoices)?;
     Ok(Json(invoices::send(&state, &user, &id, &meta).await?))
+}
+
+/// A credit note (`POST /api/v1/invoices/{id}/credit-notes/`): the whole invoice, or the
+/// lines given (a partial credit).
+#[derive(Deserialize, ToSchema)]
+pub struct CreditNoteWrite {
+    /// `YYYY-MM-DD`.
+    pub issue_date: String,
+    /// The lines credited, in the invoice's currency; none: the whole invoice.
+    pub lines: Option<Vec<LineWrite>>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl DrfBody for CreditNoteWrite {
+    const REQUIRED: &'static [&'static str] = &["issue_date"];
+    const NOT_BLANK: &'static [&'static str] = &["issue_date"];
+    const NOT_NULL: &'static [&'static str] = &["notes"];
+}
+
+/// Credit a sent invoice (admins and accountants): a credit note in its own series reverses it
+/// in the ledger, wholly (the invoice becomes void) or in part.
+#[utoipa::path(post, path = "/invoices/{id}/credit-notes/", tag = "v1", request_body = CreditNoteWrite, security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 201, body = InvoiceDetail), (status = 403, body = DrfErrorBody)))]
+async fn credit_invoice(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    body: LaterJson,
+) -> DrfResult<(StatusCode, Json<InvoiceDetail>)> {
+    may(&user, Action::IssueCreditNotes)?;
+    let body = body.parse::<CreditNoteWrite>()?;
+    let invoice = invoices::get(&state, &user, &id).await?;
+    let currency = Currency::parse(&invoice.invoice.currency)
+        .ok_or_else(|| DrfError::field("currency", "Unknown currency."))?;
+    let mut p = Problems::default();
+    let issue_date = p.date("issue_date", &body.issue_date);
+    let lines: Option<Vec<Option<DraftLine>>> = body.lines.as_ref().map(|lines| {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| p.line(i, l, currency))
+            .collect()
+    });
+    if !p.0.is_empty() {
+        return Err(DrfError::Fields(p.0));
+    }
+    let missing = || DrfError::field("non_field_errors", "Invalid data.");
+    let scope = match lines {
+        None => CreditScope::Whole,
+        Some(lines) => CreditScope::Lines(
+            lines
+                .into_iter()
+                .collect::<Option<_>>()
+                .ok_or_else(missing)?,
+        ),
+    };
+    let issue_date = issue_date.ok_or_else(missing)?;
+    let note =
+        payments::issue_credit_note(&state, &user, &id, scope, issue_date, &body.notes, &meta)
+            .await?;
+    Ok((StatusCode::CREATED, Json(note)))
 }
