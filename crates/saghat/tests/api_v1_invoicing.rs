@@ -53,6 +53,8 @@ common::on_both_databases!(
     invoices_from_draft_to_sent,
     payments_settle_invoices,
     credit_notes_and_statements,
+    sent_invoices_export_as_en16931_xml,
+    an_einvoice_needs_the_sellers_vat_id,
 );
 
 async fn clients_by_role(backend: Backend) {
@@ -792,5 +794,96 @@ async fn credit_notes_and_statements(backend: Backend) {
     assert_eq!(
         body,
         json!({ "from": ["This field is required."], "to": ["Date has wrong format. Use YYYY-MM-DD."] })
+    );
+}
+
+/// A GET answered as (status, content type, text).
+async fn get_text(app: &TestApp, path: &str, token: &str) -> (StatusCode, String, String) {
+    let response = app
+        .http
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, kind, response.text().await.unwrap())
+}
+
+async fn sent_invoices_export_as_en16931_xml(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        let seller = &mut config.invoicing.seller;
+        seller.name = "Saghat GmbH".into();
+        seller.tax_id = Some("DE123456789".into());
+        seller.address.street = "Hauptstr. 1".into();
+        seller.address.city = "Berlin".into();
+        seller.address.postal_code = "10115".into();
+        seller.address.country_code = "DE".into();
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let viewer = user(&app, &admin, "vida", "viewer", None).await;
+    let member = user(&app, &admin, "omid", "member", None).await;
+    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let (id, number) = sent_invoice(&app, &admin, acme).await;
+
+    for token in [&admin, &viewer, &portal] {
+        let (status, kind, ubl) =
+            get_text(&app, &format!("/api/v1/invoices/{id}/ubl/"), token).await;
+        assert_eq!(status, StatusCode::OK, "{ubl}");
+        assert!(kind.starts_with("application/xml"), "{kind}");
+        assert!(
+            ubl.contains("urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"),
+            "{ubl}"
+        );
+        assert!(ubl.contains(&number) && ubl.contains("212.55"), "{ubl}");
+    }
+    let (status, _, cii) = get_text(&app, &format!("/api/v1/invoices/{id}/cii/"), &admin).await;
+    assert_eq!(status, StatusCode::OK, "{cii}");
+    assert!(
+        cii.contains("CrossIndustryInvoice") && cii.contains("212.55"),
+        "{cii}"
+    );
+    let (status, body) = app
+        .get(&format!("/api/v1/invoices/{id}/cii/"), &member)
+        .await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    // A draft has no e-invoice yet.
+    let (_, created) = app.post("/api/v1/invoices/", &admin, draft(acme)).await;
+    let draft_id = created["id"].as_str().unwrap();
+    let (status, body) = app
+        .get(&format!("/api/v1/invoices/{draft_id}/ubl/"), &admin)
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({ "detail": "Not found." }))
+    );
+}
+
+/// Without the seller's VAT id there is no EN 16931 e-invoice: 400 saying so.
+async fn an_einvoice_needs_the_sellers_vat_id(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let (id, _) = sent_invoice(&app, &admin, acme).await;
+    let (status, body) = app
+        .get(&format!("/api/v1/invoices/{id}/ubl/"), &admin)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["non_field_errors"][0].as_str().unwrap();
+    assert!(
+        message.contains("tax id") || message.contains("VAT"),
+        "{body}"
     );
 }

@@ -33,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retrieve_invoice, replace_invoice))
         .routes(routes!(send_invoice))
         .routes(routes!(credit_invoice))
+        .routes(routes!(invoice_ubl))
+        .routes(routes!(invoice_cii))
 }
 
 /// A discount: exactly one of a percentage or an amount in the invoice's currency.
@@ -416,4 +418,81 @@ async fn credit_invoice(
         payments::issue_credit_note(&state, &user, &id, scope, issue_date, &body.notes, &meta)
             .await?;
     Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// Which EN 16931 syntax an export is written in.
+#[derive(Clone, Copy)]
+enum Syntax {
+    Ubl,
+    Cii,
+}
+
+/// A sent invoice or credit note as an EN 16931 XML file, from its one totals computation.
+async fn einvoice(
+    state: &AppState,
+    user: &saghat_core::auth::CurrentUser,
+    id: &str,
+    syntax: Syntax,
+) -> DrfResult<axum::response::Response> {
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    use saghat_core::invoicing::einvoice::{cii, ubl, EInvoiceInput};
+    let model = invoices::sent_model(state, user, id).await?;
+    let detail = invoices::get(state, user, id).await?;
+    let totals = model
+        .totals()
+        .map_err(saghat_core::invoicing::error::InvoicingError::from)?;
+    let input = EInvoiceInput {
+        invoice: &model,
+        totals: &totals,
+        paid: detail.invoice.amount_paid,
+        buyer_reference: None,
+    };
+    let (xml, suffix) = match syntax {
+        Syntax::Ubl => (ubl::to_ubl(&input), "ubl"),
+        Syntax::Cii => (cii::to_cii(&input), "cii"),
+    };
+    let xml = xml.map_err(|e| DrfError::field("non_field_errors", e.to_string()))?;
+    let number = detail.invoice.number.unwrap_or_else(|| id.to_string());
+    // The number is `[A-Z0-9-]` by its pattern; anything else is dropped from the file name.
+    let name: String = number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let disposition = format!("attachment; filename=\"{name}.{suffix}.xml\"");
+    Ok((
+        [
+            (CONTENT_TYPE, "application/xml; charset=utf-8".to_string()),
+            (CONTENT_DISPOSITION, disposition),
+        ],
+        xml,
+    )
+        .into_response())
+}
+
+/// The sent invoice (or credit note) as EN 16931 UBL 2.1 XML. A draft is 404; what EN 16931
+/// needs and the invoice lacks (the seller's VAT id, an ISO 4217 currency) is 400.
+#[utoipa::path(get, path = "/invoices/{id}/ubl/", tag = "v1", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "UBL 2.1 Invoice or CreditNote", content_type = "application/xml", body = String),
+              (status = 400, body = DrfErrorBody), (status = 403, body = DrfErrorBody)))]
+async fn invoice_ubl(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+) -> DrfResult<axum::response::Response> {
+    einvoice(&state, &user, &id, Syntax::Ubl).await
+}
+
+/// The sent invoice (or credit note) as EN 16931 UN/CEFACT CII (D16B) XML, as `…/ubl/`.
+#[utoipa::path(get, path = "/invoices/{id}/cii/", tag = "v1", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "CII CrossIndustryInvoice", content_type = "application/xml", body = String),
+              (status = 400, body = DrfErrorBody), (status = 403, body = DrfErrorBody)))]
+async fn invoice_cii(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+) -> DrfResult<axum::response::Response> {
+    einvoice(&state, &user, &id, Syntax::Cii).await
 }
