@@ -55,6 +55,7 @@ common::on_both_databases!(
     credit_notes_and_statements,
     sent_invoices_export_as_en16931_xml,
     an_einvoice_needs_the_sellers_vat_id,
+    every_role_on_every_endpoint,
 );
 
 async fn clients_by_role(backend: Backend) {
@@ -886,4 +887,139 @@ async fn an_einvoice_needs_the_sellers_vat_id(backend: Backend) {
         message.contains("tax id") || message.contains("VAT"),
         "{body}"
     );
+}
+
+/// Every role against every invoicing endpoint: 403 exactly when the one access function
+/// (`invoicing::access::allowed`) refuses the role the action, never otherwise.
+async fn every_role_on_every_endpoint(backend: Backend) {
+    use saghat_core::auth::Role;
+    use saghat_core::invoicing::access::{allowed, Action};
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let (sent, _) = sent_invoice(&app, &admin, acme).await;
+    let mut tokens = vec![(Role::Admin, admin.clone())];
+    for (role, name) in [
+        (Role::Accountant, "accountant"),
+        (Role::Viewer, "viewer"),
+        (Role::Member, "member"),
+        (Role::Lender, "lender"),
+    ] {
+        tokens.push((role, user(&app, &admin, name, name, None).await));
+    }
+    tokens.push((
+        Role::Client,
+        user(&app, &admin, "portal", "client", Some(acme)).await,
+    ));
+
+    let new_client = json!({ "name": "New", "country_code": "DE", "currency": "EUR" });
+    let product = json!({ "name": "P", "unit_price": "1", "currency": "EUR" });
+    let payment =
+        json!({ "client": acme, "amount": "1", "received_on": "2026-11-25", "method": "cash" });
+    let endpoints: Vec<(Method, String, Option<Value>, Action)> = vec![
+        (
+            Method::GET,
+            "/api/v1/clients/".into(),
+            None,
+            Action::ReadClients,
+        ),
+        (
+            Method::POST,
+            "/api/v1/clients/".into(),
+            Some(new_client),
+            Action::WriteClients,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/clients/{acme}/statement/?from=2026-01-01&to=2026-12-31"),
+            None,
+            Action::ReadStatement,
+        ),
+        (
+            Method::GET,
+            "/api/v1/products/".into(),
+            None,
+            Action::ReadProducts,
+        ),
+        (
+            Method::POST,
+            "/api/v1/products/".into(),
+            Some(product),
+            Action::ManageProducts,
+        ),
+        (
+            Method::GET,
+            "/api/v1/invoices/".into(),
+            None,
+            Action::ReadInvoices,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/invoices/{sent}/"),
+            None,
+            Action::ReadInvoices,
+        ),
+        (
+            Method::POST,
+            "/api/v1/invoices/".into(),
+            Some(draft(acme)),
+            Action::WriteInvoices,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/invoices/{sent}/ubl/"),
+            None,
+            Action::DownloadInvoices,
+        ),
+        (
+            Method::GET,
+            "/api/v1/payments/".into(),
+            None,
+            Action::ReadPayments,
+        ),
+        (
+            Method::POST,
+            "/api/v1/payments/".into(),
+            Some(payment),
+            Action::WritePayments,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/invoices/{sent}/credit-notes/"),
+            Some(
+                json!({ "issue_date": "2026-11-23", "lines": [{ "description": "x", "quantity": "1", "unit_price": "0.01" }] }),
+            ),
+            Action::IssueCreditNotes,
+        ),
+        (
+            Method::GET,
+            "/api/v1/users/".into(),
+            None,
+            Action::ManageUsers,
+        ),
+    ];
+    for (role, token) in &tokens {
+        let own = (*role == Role::Client).then_some(acme);
+        for (method, path, body, action) in &endpoints {
+            let expected = allowed(*role, own, *action, Some(acme));
+            let (status, answer) = app
+                .call(method.clone(), path, Some(token), body.clone())
+                .await;
+            if expected {
+                assert!(
+                    !matches!(status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED)
+                        && !status.is_server_error(),
+                    "{role:?} {method} {path}: {status} {answer}"
+                );
+            } else {
+                assert_eq!(
+                    (status, answer),
+                    (StatusCode::FORBIDDEN, forbidden()),
+                    "{role:?} {method} {path}"
+                );
+            }
+        }
+    }
 }
