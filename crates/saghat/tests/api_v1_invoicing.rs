@@ -51,9 +51,12 @@ common::on_both_databases!(
     products_by_role,
     client_users_and_pages,
     invoices_from_draft_to_sent,
+    amounts_in_each_currencys_places,
     payments_settle_invoices,
     credit_notes_and_statements,
     sent_invoices_export_as_en16931_xml,
+    sent_invoices_print_as_pdf_and_facturx,
+    idempotency_keys_replay_payments_and_sends,
     an_einvoice_needs_the_sellers_vat_id,
     every_role_on_every_endpoint,
 );
@@ -203,7 +206,7 @@ async fn products_by_role(backend: Backend) {
     );
     assert_eq!(
         (&hours["unit"], &hours["tax_code"], &hours["tax_rate"]),
-        (&json!("HUR"), &json!("S"), &json!("9"))
+        (&json!("HUR"), &json!("S"), &json!("9.00"))
     );
     let (status, rials) = app
         .post(
@@ -229,7 +232,7 @@ async fn products_by_role(backend: Backend) {
     assert_eq!(
         body,
         json!({
-            "unit_price": ["The price has more than 2 decimal places."],
+            "unit_price": ["Ensure that there are no more than 2 decimal places."],
             "unit": ["\"BOX\" is not a valid choice."],
         })
     );
@@ -280,7 +283,7 @@ async fn products_by_role(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(
         (&changed["unit_price"], &changed["tax_rate"]),
-        (&json!("15.00"), &json!("19.6"))
+        (&json!("15.00"), &json!("19.60"))
     );
 }
 
@@ -428,11 +431,36 @@ async fn invoices_from_draft_to_sent(backend: Backend) {
     );
     assert_eq!(created["number"], Value::Null);
     // 1.5 h x 100.00 = 150.00; 50.00 less 10% = 45.00; 9% of 195.00 once = 17.55.
-    assert_eq!(created["lines_net"], 19500);
-    assert_eq!(created["tax"], 1755);
-    assert_eq!(created["total"], 21255);
-    assert_eq!(created["amount_due"], 21255);
+    // Amounts are DRF decimal strings in the currency's places.
+    assert_eq!(created["lines_net"], "195.00");
+    assert_eq!(created["tax"], "17.55");
+    assert_eq!(created["total"], "212.55");
+    assert_eq!(created["amount_due"], "212.55");
     assert_eq!(created["lines"].as_array().unwrap().len(), 2);
+    let line = &created["lines"][0];
+    assert_eq!(
+        (
+            &line["quantity"],
+            &line["unit_price"],
+            &line["tax_rate"],
+            &line["net"]
+        ),
+        (
+            &json!("1.5000"),
+            &json!("100.00"),
+            &json!("9.00"),
+            &json!("150.00")
+        )
+    );
+    let line = &created["lines"][1];
+    assert_eq!(
+        (
+            &line["discount_kind"],
+            &line["discount_value"],
+            &line["net"]
+        ),
+        (&json!("percent"), &json!("10.00"), &json!("45.00"))
+    );
 
     let (status, body) = app.post("/api/v1/invoices/", &accountant, json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -454,8 +482,11 @@ async fn invoices_from_draft_to_sent(backend: Backend) {
         body,
         json!({
             "issue_date": ["Date has wrong format. Use YYYY-MM-DD."],
-            "lines[0].quantity": ["The quantity is not a decimal number."],
-            "lines[1].unit_price": ["The price has more than 2 decimal places."],
+            // One object per line, as DRF's list serializer nests them.
+            "lines": [
+                { "quantity": ["A valid number is required."] },
+                { "unit_price": ["Ensure that there are no more than 2 decimal places."] },
+            ],
         })
     );
     let (status, body) = app
@@ -512,7 +543,12 @@ async fn invoices_from_draft_to_sent(backend: Backend) {
         sent["number"].as_str().unwrap().starts_with("INV-"),
         "{sent}"
     );
-    assert_eq!(sent["total"], 21255, "sending never recomputes");
+    assert_eq!(sent["total"], "212.55", "sending never recomputes");
+    // The breakdown is stored when the invoice is sent.
+    assert_eq!(
+        sent["taxes"],
+        json!([{ "tax_code": "S", "tax_rate": "9.00", "lines_net": "195.00", "discount": "0.00", "taxable": "195.00", "tax": "17.55" }])
+    );
     // Immutable once sent; now the portal sees it.
     let (status, body) = put(
         &app,
@@ -582,6 +618,100 @@ async fn invoices_from_draft_to_sent(backend: Backend) {
     );
 }
 
+/// Rials have no decimal places, USDT 8; JSON numbers are read from their text, exactly.
+async fn amounts_in_each_currencys_places(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let tehran = client(&app, &admin, "Tehran", "IRR").await;
+    let chain = client(&app, &admin, "Chain", "USDT").await;
+
+    let rials = format!(
+        r#"{{"client": {tehran}, "issue_date": "2026-11-22",
+            "lines": [{{"description": "Hosting", "quantity": 3, "unit_price": 1500000, "tax_rate": 9}}]}}"#
+    );
+    let (status, body) = app.post_raw("/api/v1/invoices/", &admin, rials).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // 3 x 1,500,000 = 4,500,000; 9% = 405,000.
+    assert_eq!(
+        (&body["lines_net"], &body["tax"], &body["total"]),
+        (&json!("4500000"), &json!("405000"), &json!("4905000"))
+    );
+    assert_eq!(body["lines"][0]["quantity"], "3.0000");
+    let (status, body) = app
+        .post_raw(
+            "/api/v1/invoices/",
+            &admin,
+            format!(
+                r#"{{"client": {tehran}, "issue_date": "2026-11-22",
+                    "lines": [{{"description": "x", "quantity": "1", "unit_price": 1500000.5}}]}}"#
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({ "lines": [{ "unit_price": ["Ensure that there are no more than 0 decimal places."] }] })
+    );
+
+    // 0.1 as a float is not 0.1; as its text it is exactly 10,000,000 of 10^-8.
+    let coins = format!(
+        r#"{{"client": {chain}, "issue_date": "2026-11-22",
+            "lines": [{{"description": "Gas", "quantity": 1.25, "unit_price": 0.10000001, "tax_rate": "0"}}]}}"#
+    );
+    let (status, body) = app.post_raw("/api/v1/invoices/", &admin, coins).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // 1.25 x 0.10000001 = 0.1250000125, rounded half away to 8 places.
+    assert_eq!(body["lines"][0]["unit_price"], "0.10000001");
+    assert_eq!(body["lines"][0]["quantity"], "1.2500");
+    assert_eq!(body["total"], "0.12500001");
+    let (status, body) = app
+        .post_raw(
+            "/api/v1/payments/",
+            &admin,
+            format!(
+                r#"{{"client": {chain}, "amount": 0.000000001, "received_on": "2026-11-25", "method": "other"}}"#
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({ "amount": ["Ensure that there are no more than 8 decimal places."] })
+    );
+    let (status, body) = app
+        .post_raw(
+            "/api/v1/payments/",
+            &admin,
+            format!(
+                r#"{{"client": {chain}, "amount": 2.5, "received_on": "2026-11-25", "method": "other"}}"#
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (&body["amount"], &body["unallocated"]),
+        (&json!("2.50000000"), &json!("2.50000000"))
+    );
+    let (status, body) = app
+        .post_raw(
+            "/api/v1/payments/",
+            &admin,
+            format!(
+                r#"{{"client": {chain}, "amount": true, "received_on": "2026-11-25", "method": "other"}}"#
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "amount": ["A valid number is required."] })
+        )
+    );
+}
+
 /// A sent invoice of 212.55 EUR for `client`: its id and number.
 async fn sent_invoice(app: &TestApp, admin: &str, client: i64) -> (String, String) {
     let (status, created) = app.post("/api/v1/invoices/", admin, draft(client)).await;
@@ -612,16 +742,19 @@ async fn payments_settle_invoices(backend: Backend) {
     first["allocations"] = json!([{ "invoice": invoice, "amount": "100" }]);
     let (status, paid) = app.post("/api/v1/payments/", &accountant, first).await;
     assert_eq!(status, StatusCode::CREATED, "{paid}");
-    assert_eq!(paid["amount"], 10000);
+    assert_eq!(paid["amount"], "100.00");
     assert_eq!(paid["currency"], "EUR", "the client's");
-    assert_eq!(paid["allocations"], json!([[invoice, 10000]]));
-    assert_eq!(paid["unallocated"], 0);
+    assert_eq!(
+        paid["allocations"],
+        json!([{ "invoice": invoice, "amount": "100.00" }])
+    );
+    assert_eq!(paid["unallocated"], "0.00");
     let (_, detail) = app
         .get(&format!("/api/v1/invoices/{invoice}/"), &admin)
         .await;
     assert_eq!(
         (&detail["status"], &detail["amount_due"]),
-        (&json!("partially_paid"), &json!(11255))
+        (&json!("partially_paid"), &json!("112.55"))
     );
 
     // The rest, by a reference naming the invoice's number, and 10.00 more as credit.
@@ -629,14 +762,17 @@ async fn payments_settle_invoices(backend: Backend) {
     rest["reference"] = json!(format!("Payment for {number}"));
     let (status, paid) = app.post("/api/v1/payments/", &accountant, rest).await;
     assert_eq!(status, StatusCode::CREATED, "{paid}");
-    assert_eq!(paid["allocations"], json!([[invoice, 11255]]));
-    assert_eq!(paid["unallocated"], 1000);
+    assert_eq!(
+        paid["allocations"],
+        json!([{ "invoice": invoice, "amount": "112.55" }])
+    );
+    assert_eq!(paid["unallocated"], "10.00");
     let (_, detail) = app
         .get(&format!("/api/v1/invoices/{invoice}/"), &admin)
         .await;
     assert_eq!(
         (&detail["status"], &detail["amount_due"]),
-        (&json!("paid"), &json!(0))
+        (&json!("paid"), &json!("0.00"))
     );
 
     let (status, body) = app
@@ -677,7 +813,7 @@ async fn payments_settle_invoices(backend: Backend) {
         (status, body),
         (
             StatusCode::BAD_REQUEST,
-            json!({ "amount": ["The amount has more than 2 decimal places."] })
+            json!({ "amount": ["Ensure that there are no more than 2 decimal places."] })
         )
     );
 
@@ -735,10 +871,10 @@ async fn credit_notes_and_statements(backend: Backend) {
         note["number"].as_str().unwrap().starts_with("CN-"),
         "{note}"
     );
-    assert_eq!(note["total"], 1090);
+    assert_eq!(note["total"], "10.90");
     assert_eq!(note["credits_invoice_id"], json!(first));
     let (_, invoice) = app.get(&format!("/api/v1/invoices/{first}/"), &admin).await;
-    assert_eq!(invoice["amount_due"], 21255 - 1090);
+    assert_eq!(invoice["amount_due"], "201.65");
 
     let (status, body) = app
         .post(&path, &admin, json!({ "issue_date": "soon", "lines": [{ "description": "x", "quantity": "1", "unit_price": "1.001" }] }))
@@ -748,7 +884,7 @@ async fn credit_notes_and_statements(backend: Backend) {
         body,
         json!({
             "issue_date": ["Date has wrong format. Use YYYY-MM-DD."],
-            "lines[0].unit_price": ["The price has more than 2 decimal places."],
+            "lines": [{ "unit_price": ["Ensure that there are no more than 2 decimal places."] }],
         })
     );
     // A whole credit voids the invoice.
@@ -760,7 +896,7 @@ async fn credit_notes_and_statements(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{whole}");
-    assert_eq!(whole["total"], 21255);
+    assert_eq!(whole["total"], "212.55");
     let (_, voided) = app
         .get(&format!("/api/v1/invoices/{second}/"), &admin)
         .await;
@@ -774,8 +910,9 @@ async fn credit_notes_and_statements(backend: Backend) {
         assert_eq!(body["lines"].as_array().unwrap().len(), 4, "{body}");
         assert_eq!(body["currencies"][0]["currency"], "EUR");
         assert_eq!(
+            // 212.55 x 2 invoiced, 10.90 and 212.55 credited.
             body["currencies"][0]["closing_balance"],
-            21255 * 2 - 1090 - 21255
+            "201.65"
         );
     }
     let (status, body) = app
@@ -1022,4 +1159,273 @@ async fn every_role_on_every_endpoint(backend: Backend) {
             }
         }
     }
+}
+
+fn ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// GET a file: status, headers, bytes.
+async fn get_bytes(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = app
+        .http
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+/// The text of a PDF by poppler's pdftotext; `None` (skipped) without it outside CI.
+fn pdf_text(dir: &std::path::Path, pdf: &[u8]) -> Option<String> {
+    let file = dir.join("invoice.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    match std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&file)
+        .arg("-")
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(String::from_utf8(out.stdout).unwrap())
+        }
+        Err(e) if !ci() => {
+            eprintln!("SKIPPED: pdftotext does not run: {e}");
+            None
+        }
+        Err(e) => panic!("pdftotext is required in CI: {e}"),
+    }
+}
+
+async fn sent_invoices_print_as_pdf_and_facturx(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        let seller = &mut config.invoicing.seller;
+        seller.name = "Saghat GmbH".into();
+        seller.tax_id = Some("DE123456789".into());
+        seller.address.street = "Hauptstr. 1".into();
+        seller.address.city = "Berlin".into();
+        seller.address.postal_code = "10115".into();
+        seller.address.country_code = "DE".into();
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let other = client(&app, &admin, "Other", "EUR").await;
+    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let member = user(&app, &admin, "omid", "member", None).await;
+    let (id, number) = sent_invoice(&app, &admin, acme).await;
+    let (theirs, _) = sent_invoice(&app, &admin, other).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    for token in [&admin, &portal] {
+        let (status, headers, pdf) =
+            get_bytes(&app, &format!("/api/v1/invoices/{id}/pdf/"), token).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&pdf));
+        assert_eq!(headers["content-type"], "application/pdf");
+        assert_eq!(
+            headers["content-disposition"],
+            format!("attachment; filename=\"{number}.pdf\"").as_str()
+        );
+        assert!(pdf.starts_with(b"%PDF"));
+        if let Some(text) = pdf_text(dir.path(), &pdf) {
+            assert!(text.contains(&number), "{text}");
+            assert!(text.contains("212.55"), "{text}");
+        }
+    }
+    // The client user gets its own invoice only; another's is not there for it.
+    let (status, _, body) =
+        get_bytes(&app, &format!("/api/v1/invoices/{theirs}/pdf/"), &portal).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({ "detail": "Not found." })
+    );
+    let (status, body) = app
+        .get(&format!("/api/v1/invoices/{id}/pdf/"), &member)
+        .await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    // A draft is not printed.
+    let (_, created) = app.post("/api/v1/invoices/", &admin, draft(acme)).await;
+    let draft_id = created["id"].as_str().unwrap();
+    let (status, body) = app
+        .get(&format!("/api/v1/invoices/{draft_id}/pdf/"), &admin)
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({ "detail": "Not found." }))
+    );
+
+    // The Factur-X PDF/A-3 carries an EN 16931 invoice that the validator accepts.
+    let (status, headers, pdf) =
+        get_bytes(&app, &format!("/api/v1/invoices/{id}/facturx/"), &portal).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"{number}.facturx.pdf\"").as_str()
+    );
+    assert!(pdf.starts_with(b"%PDF"));
+    if let Some(text) = pdf_text(dir.path(), &pdf) {
+        assert!(text.contains(&number) && text.contains("212.55"), "{text}");
+    }
+    let file = dir.path().join("facturx.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let python = std::env::var("SAGHAT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let rules = std::env::var("SAGHAT_EINVOICE_RULES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("../shared/einvoice"));
+    let output = std::process::Command::new(&python)
+        .arg(repo_root().join("scripts/einvoice-validate.py"))
+        .arg(&file)
+        .env("SAGHAT_EINVOICE_RULES", &rules)
+        .output();
+    let output = match output {
+        Ok(out) if out.status.code() == Some(2) && !ci() => {
+            eprintln!(
+                "SKIPPED: the e-invoice validator's set-up is missing: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        Ok(out) => out,
+        Err(e) if !ci() => {
+            eprintln!("SKIPPED: {python} does not run: {e}");
+            return;
+        }
+        Err(e) => panic!("{python} is required in CI: {e}"),
+    };
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("ok   facturx"), "{report}");
+    assert!(report.contains("ok   schematron"), "{report}");
+    assert!(report.contains("1 of 1 files valid"), "{report}");
+}
+
+/// POST with an `Idempotency-Key`: status, the replay header, JSON.
+async fn post_keyed(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> (StatusCode, bool, Value) {
+    let response = app
+        .http
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v == "true");
+    (status, replayed, response.json().await.unwrap())
+}
+
+async fn idempotency_keys_replay_payments_and_sends(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let accountant = user(&app, &admin, "sara", "accountant", None).await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let (invoice, _) = sent_invoice(&app, &admin, acme).await;
+
+    let payment = json!({ "client": acme, "amount": "50.00", "received_on": "2026-11-25",
+        "method": "bank_transfer", "allocations": [{ "invoice": invoice, "amount": "50" }] });
+    let (status, replayed, first) =
+        post_keyed(&app, "/api/v1/payments/", &accountant, "pay-1", &payment).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(!replayed);
+    let payments = app.count("invoice_payments").await;
+    let journal = app.count("journal_entries").await;
+    // The retry: the first answer, nothing recorded twice.
+    let (status, replayed, again) =
+        post_keyed(&app, "/api/v1/payments/", &accountant, "pay-1", &payment).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert!(replayed, "the answer says it is a replay");
+    assert_eq!(again, first);
+    assert_eq!(app.count("invoice_payments").await, payments);
+    assert_eq!(app.count("journal_entries").await, journal);
+    let (_, detail) = app
+        .get(&format!("/api/v1/invoices/{invoice}/"), &admin)
+        .await;
+    assert_eq!(detail["amount_due"], "162.55", "paid once");
+    // The key with another body is refused; a key is the user's own.
+    let mut other = payment.clone();
+    other["amount"] = json!("60.00");
+    let (status, _, body) =
+        post_keyed(&app, "/api/v1/payments/", &accountant, "pay-1", &other).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "detail": "This Idempotency-Key was already used with a different request" })
+        )
+    );
+    assert_eq!(app.count("invoice_payments").await, payments);
+    let (status, replayed, _) =
+        post_keyed(&app, "/api/v1/payments/", &admin, "pay-1", &payment).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, false));
+    assert_eq!(app.count("invoice_payments").await, payments + 1);
+    let (status, _, body) = post_keyed(&app, "/api/v1/payments/", &accountant, "", &payment).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body,
+        json!({ "detail": "Idempotency-Key must be 1 to 255 visible ASCII characters" })
+    );
+
+    // Sending: the first answer again under the key, another invoice under it is refused.
+    let (_, created) = app.post("/api/v1/invoices/", &admin, draft(acme)).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/invoices/{id}/send/");
+    let (status, replayed, sent) = post_keyed(&app, &path, &accountant, "send-1", &json!({})).await;
+    assert_eq!((status, replayed), (StatusCode::OK, false), "{sent}");
+    assert_eq!(sent["status"], "sent");
+    let journal = app.count("journal_entries").await;
+    let (status, replayed, again) =
+        post_keyed(&app, &path, &accountant, "send-1", &json!({})).await;
+    assert_eq!((status, replayed), (StatusCode::OK, true));
+    assert_eq!(again, sent);
+    assert_eq!(app.count("journal_entries").await, journal);
+    let (_, created) = app.post("/api/v1/invoices/", &admin, draft(acme)).await;
+    let next = created["id"].as_str().unwrap();
+    let (status, _, body) = post_keyed(
+        &app,
+        &format!("/api/v1/invoices/{next}/send/"),
+        &accountant,
+        "send-1",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, still) = app.get(&format!("/api/v1/invoices/{next}/"), &admin).await;
+    assert_eq!(still["status"], "draft", "a refused key sends nothing");
 }

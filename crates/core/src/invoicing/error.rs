@@ -26,6 +26,9 @@ pub enum InvoicingError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+    /// An `Idempotency-Key` refused, or taken by a concurrent request (`*_once`).
+    #[error(transparent)]
+    Idempotency(#[from] crate::platform::idempotency::IdempotencyError),
 }
 
 impl InvoicingError {

@@ -421,6 +421,33 @@ pub async fn send(
     id: &str,
     meta: &RequestMeta,
 ) -> Result<InvoiceDetail, InvoicingError> {
+    send_keyed(ctx, actor, id, meta, None).await
+}
+
+/// The answer an API gives a sent invoice, stored under its `Idempotency-Key`.
+pub type Respond<'a> = &'a (dyn Fn(&InvoiceDetail) -> (u16, serde_json::Value) + Send + Sync);
+
+/// [`send`] under an optional `Idempotency-Key`: a retry with the same key gets the first
+/// answer (`respond` renders it), stored in the send's own transaction.
+pub async fn send_once(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: &str,
+    meta: &RequestMeta,
+    key: Option<&crate::platform::idempotency::IdempotencyKey>,
+    respond: Respond<'_>,
+) -> Result<crate::platform::idempotency::Outcome<InvoiceDetail>, InvoicingError> {
+    let action = send_keyed(ctx, actor, id, meta, key.map(|k| (k, respond)));
+    crate::platform::idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
+}
+
+async fn send_keyed(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: &str,
+    meta: &RequestMeta,
+    key: Option<(&crate::platform::idempotency::IdempotencyKey, Respond<'_>)>,
+) -> Result<InvoiceDetail, InvoicingError> {
     let mut tx = ctx.db.begin_write().await?;
     let row = store::invoice_for_update(&mut tx, id, ctx.db.backend == Backend::Postgres)
         .await?
@@ -440,6 +467,11 @@ pub async fn send(
         .await?;
     }
     let detail = detail(&mut tx, id).await?;
+    if let Some((key, respond)) = key {
+        let (status, body) = respond(&detail);
+        crate::platform::idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now())
+            .await?;
+    }
     tx.commit().await?;
     Ok(detail)
 }

@@ -21,6 +21,7 @@ use crate::ledger::domain::JournalTransaction;
 use crate::platform::audit::RequestMeta;
 use crate::platform::currency::Currency;
 use crate::platform::db::{Backend, WriteTx};
+use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
 
 pub const METHODS: [&str; 5] = ["bank_transfer", "cash", "card", "gateway", "other"];
 
@@ -150,6 +151,34 @@ pub async fn record_payment(
     actor: &CurrentUser,
     input: &PaymentInput,
     meta: &RequestMeta,
+) -> Result<PaymentDetail, InvoicingError> {
+    record_payment_in(ctx, actor, input, meta, None).await
+}
+
+/// The answer an API gives a recorded payment, stored under its `Idempotency-Key`.
+pub type Respond<'a> = &'a (dyn Fn(&PaymentDetail) -> (u16, serde_json::Value) + Send + Sync);
+
+/// [`record_payment`] under an optional `Idempotency-Key`: a retry with the same key and body
+/// gets the first answer (`respond` renders it) and records nothing; the answer is stored in
+/// the payment's own transaction, so after a crash both exist or neither does.
+pub async fn record_payment_once(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    input: &PaymentInput,
+    meta: &RequestMeta,
+    key: Option<&IdempotencyKey>,
+    respond: Respond<'_>,
+) -> Result<Outcome<PaymentDetail>, InvoicingError> {
+    let action = record_payment_in(ctx, actor, input, meta, key.map(|k| (k, respond)));
+    idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
+}
+
+async fn record_payment_in(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    input: &PaymentInput,
+    meta: &RequestMeta,
+    key: Option<(&IdempotencyKey, Respond<'_>)>,
 ) -> Result<PaymentDetail, InvoicingError> {
     if input.amount <= 0 {
         return Err(InvoicingError::invalid(
@@ -296,12 +325,17 @@ pub async fn record_payment(
     let payment = payment_row(&mut tx, &id)
         .await?
         .ok_or(InvoicingError::NotFound)?;
-    tx.commit().await?;
-    Ok(PaymentDetail {
+    let detail = PaymentDetail {
         payment,
         unallocated: input.amount - allocated,
         allocations,
-    })
+    };
+    if let Some((key, respond)) = key {
+        let (status, body) = respond(&detail);
+        idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
+    }
+    tx.commit().await?;
+    Ok(detail)
 }
 
 async fn payment_row(

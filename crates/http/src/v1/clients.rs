@@ -9,12 +9,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::decimal::StatementOut;
 use super::drf::{may, path_id, Authenticated, DrfBody, DrfErrorBody, DrfResult, LaterJson};
 use super::drf::{DrfError, Page, PageQuery, RequestUrl, REQUIRED};
 use crate::state::AppState;
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::model::Address;
-use saghat_core::invoicing::payments::{self, Statement};
+use saghat_core::invoicing::payments;
 use saghat_core::invoicing::service::{self, ClientInput};
 use saghat_core::invoicing::store::{ClientRow, ContactRow};
 use saghat_core::platform::audit::RequestMeta;
@@ -179,13 +180,13 @@ async fn replace_client(
 /// own.
 #[utoipa::path(get, path = "/clients/{id}/statement/", tag = "v1", security(("bearer" = [])),
     params(("id" = i64, Path), ("from" = String, Query), ("to" = String, Query)),
-    responses((status = 200, body = Statement), (status = 400, body = DrfErrorBody), (status = 403, body = DrfErrorBody)))]
+    responses((status = 200, body = StatementOut), (status = 400, body = DrfErrorBody), (status = 403, body = DrfErrorBody)))]
 async fn client_statement(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
     Path(id): Path<String>,
     url: RequestUrl,
-) -> DrfResult<Json<Statement>> {
+) -> DrfResult<Json<StatementOut>> {
     let id = path_id(&id)?;
     let mut fields = std::collections::BTreeMap::<String, Vec<String>>::new();
     let mut date = |name: &str| match url.param(name) {
@@ -207,6 +208,8 @@ async fn client_statement(
         return Err(DrfError::Fields(fields));
     };
     Ok(Json(
-        payments::statement(&state, &user, id, from, to).await?,
+        payments::statement(&state, &user, id, from, to)
+            .await?
+            .into(),
     ))
 }

@@ -28,6 +28,9 @@ use saghat_core::auth::service::authenticate;
 use saghat_core::auth::CurrentUser;
 use saghat_core::invoicing::access::{allowed, Action};
 use saghat_core::invoicing::error::InvoicingError;
+use saghat_core::platform::idempotency::{
+    IdempotencyError, IdempotencyKey, HEADER as IDEMPOTENCY_HEADER,
+};
 
 /// DRF's key for errors that belong to no one field.
 pub const NON_FIELD_ERRORS: &str = "non_field_errors";
@@ -76,6 +79,12 @@ pub enum DrfError {
     /// 409 `{"detail": …}`: a conflict the service reported.
     #[error("{0}")]
     Conflict(String),
+    /// 400 `{"detail": …}`: a malformed header (`Idempotency-Key`).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422 `{"detail": …}`: an `Idempotency-Key` used before with another request.
+    #[error("{0}")]
+    Unprocessable(String),
     /// Everything that is not the client's fault in DRF's terms (413, 503, 500): answered as
     /// the rest of the API answers it, which is already `{"detail": …}`.
     #[error(transparent)]
@@ -106,6 +115,8 @@ impl DrfError {
             DrfError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             DrfError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             DrfError::Conflict(_) => StatusCode::CONFLICT,
+            DrfError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            DrfError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             DrfError::Api(e) => e.status(),
         }
     }
@@ -113,7 +124,7 @@ impl DrfError {
     /// The JSON body DRF (or simplejwt) gives this error.
     fn body(&self) -> Value {
         match self {
-            DrfError::Fields(fields) => json!(fields),
+            DrfError::Fields(fields) => nest(fields),
             DrfError::BadAuthorizationHeader => {
                 json!({ "detail": self.to_string(), "code": "bad_authorization_header" })
             }
@@ -154,6 +165,94 @@ impl IntoResponse for DrfError {
         }
         response
     }
+}
+
+/// Field errors as DRF nests them: a key `lines[1].unit_price` (as the services and the
+/// handlers name a value inside a list or an object) becomes `{"lines": [{}, {"unit_price":
+/// [...]}]}`, a list serializer's one object per item, `{}` for the items without errors.
+fn nest(fields: &BTreeMap<String, Vec<String>>) -> Value {
+    let mut out = Value::Object(Map::new());
+    for (key, messages) in fields {
+        let messages = json!(messages);
+        // On a copy: a clash found halfway must leave no padding behind.
+        let mut nested = out.clone();
+        if insert_at(&mut nested, &path_of(key), messages.clone()) {
+            out = nested;
+        } else {
+            // A path that clashes with another error's (a field both listed and nested):
+            // the flat key keeps both.
+            if let Value::Object(map) = &mut out {
+                map.insert(key.clone(), messages);
+            }
+        }
+    }
+    out
+}
+
+/// One step of a field's path: a name in an object or an index in a list.
+#[derive(Debug, PartialEq)]
+enum Step {
+    Name(String),
+    Index(usize),
+}
+
+/// `lines[1].discount.amount` as its steps; a key that is not such a path is one name.
+fn path_of(key: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for part in key.split('.') {
+        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+        if name.is_empty() {
+            return vec![Step::Name(key.into())];
+        }
+        steps.push(Step::Name(name.into()));
+        if rest.is_empty() {
+            continue;
+        }
+        for index in rest.trim_end_matches(']').split("][") {
+            match index.parse::<usize>() {
+                // An index a request could make huge would build a huge list.
+                Ok(i) if i < 10_000 && rest.ends_with(']') => steps.push(Step::Index(i)),
+                _ => return vec![Step::Name(key.into())],
+            }
+        }
+    }
+    steps
+}
+
+/// Puts `leaf` at `path` inside `at`, making the objects and the lists (padded with `{}`) on
+/// the way; false if something else is already in the way.
+fn insert_at(at: &mut Value, path: &[Step], leaf: Value) -> bool {
+    let Some((step, rest)) = path.split_first() else {
+        return false;
+    };
+    let empty = || match rest.first() {
+        Some(Step::Index(_)) => Value::Array(Vec::new()),
+        _ => Value::Object(Map::new()),
+    };
+    let slot = match (step, at) {
+        (Step::Name(name), Value::Object(map)) => {
+            if rest.is_empty() {
+                return map.insert(name.clone(), leaf).is_none();
+            }
+            map.entry(name.clone()).or_insert_with(empty)
+        }
+        // A list of messages is a leaf, not a list of items.
+        (Step::Index(i), Value::Array(items)) if !items.iter().any(Value::is_string) => {
+            while items.len() <= *i {
+                items.push(Value::Object(Map::new()));
+            }
+            if rest.is_empty() {
+                items[*i] = leaf;
+                return true;
+            }
+            if matches!(rest.first(), Some(Step::Index(_))) && items[*i] == json!({}) {
+                items[*i] = Value::Array(Vec::new());
+            }
+            &mut items[*i]
+        }
+        _ => return false,
+    };
+    insert_at(slot, rest, leaf)
 }
 
 /// Schema problems found by a service (`{type, loc, msg}`) as DRF's field errors: a problem
@@ -237,8 +336,23 @@ impl From<InvoicingError> for DrfError {
                 DrfError::field(NON_FIELD_ERRORS, refused.to_string())
             }
             InvoicingError::Store(e) => e.into(),
+            InvoicingError::Idempotency(e) => e.into(),
             // A numbering pattern or a ledger posting that fails is the server's fault.
             other => DrfError::Api(ApiError::Internal(anyhow::Error::new(other))),
+        }
+    }
+}
+
+/// The `Idempotency-Key` module's refusals: as the rest of the API answers them (422 for a key
+/// reused with another request, 409 while its first request runs), in DRF's `detail` shape.
+impl From<IdempotencyError> for DrfError {
+    fn from(err: IdempotencyError) -> Self {
+        match err {
+            IdempotencyError::MalformedKey => DrfError::BadRequest(err.to_string()),
+            IdempotencyError::KeyReused => DrfError::Unprocessable(err.to_string()),
+            IdempotencyError::InProgress => DrfError::Conflict(err.to_string()),
+            IdempotencyError::Store(e) => e.into(),
+            IdempotencyError::Internal(e) => DrfError::Api(ApiError::Internal(e)),
         }
     }
 }
@@ -256,9 +370,12 @@ pub struct DrfErrorBody {
     pub detail: Option<String>,
     /// simplejwt's machine-readable reason, e.g. `token_not_valid`.
     pub code: Option<String>,
-    /// For a 400: each field's messages (and `non_field_errors`), as further properties.
+    /// For a 400: each field's messages (and `non_field_errors`), as further properties; a
+    /// list field's are one object of its item's errors per item (`{"lines": [{}, {"quantity":
+    /// ["…"]}]}`), an object field's an object of its fields'.
     #[serde(flatten)]
-    pub fields: BTreeMap<String, Vec<String>>,
+    #[schema(value_type = BTreeMap<String, Object>)]
+    pub fields: BTreeMap<String, Value>,
 }
 
 // --- the JSON body --------------------------------------------------------------------------
@@ -336,6 +453,57 @@ impl<S: Send + Sync> FromRequest<S> for LaterJson {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         Ok(LaterJson(read_json_bytes(req, state).await))
+    }
+}
+
+/// The request's `Idempotency-Key` (if any), fingerprinted with its method, whole path and
+/// body; a malformed key is refused only once the handler has checked the permission.
+pub struct Idempotency(DrfResult<Option<IdempotencyKey>>);
+
+impl Idempotency {
+    pub fn key(self) -> DrfResult<Option<IdempotencyKey>> {
+        self.0
+    }
+
+    fn of(parts: &Parts, body: &[u8]) -> Idempotency {
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |original| original.0.path());
+        let value = parts.headers.get(IDEMPOTENCY_HEADER).map(|v| v.as_bytes());
+        Idempotency(
+            IdempotencyKey::from_header(value, parts.method.as_str(), path, body)
+                .map_err(DrfError::from),
+        )
+    }
+}
+
+/// A body read for later (as [`LaterJson`]) with the request's `Idempotency-Key`.
+pub struct IdempotentJson {
+    pub body: LaterJson,
+    pub idempotency: Idempotency,
+}
+
+impl<S: Send + Sync> FromRequest<S> for IdempotentJson {
+    type Rejection = DrfError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_json_bytes(Request::from_parts(parts.clone(), body), state).await;
+        let idempotency = Idempotency::of(&parts, bytes.as_deref().unwrap_or_default());
+        Ok(IdempotentJson {
+            body: LaterJson(bytes),
+            idempotency,
+        })
+    }
+}
+
+/// The `Idempotency-Key` of a request without a body.
+impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
+    type Rejection = DrfError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Idempotency::of(parts, b""))
     }
 }
 
@@ -1160,6 +1328,52 @@ mod tests {
         assert_eq!(page.results, vec![1, 2]);
         assert_eq!(page.previous, None);
         assert!(page.next.is_some());
+    }
+
+    #[test]
+    fn errors_inside_lists_and_objects_are_nested_as_drf_nests_them() {
+        let err = DrfError::Fields(BTreeMap::from([
+            (
+                "lines[1].unit_price".to_string(),
+                vec!["bad price".to_string()],
+            ),
+            (
+                "lines[1].discount.amount".to_string(),
+                vec!["bad".to_string()],
+            ),
+            ("lines[3].quantity".to_string(), vec!["bad qty".to_string()]),
+            ("discount.percent".to_string(), vec!["too big".to_string()]),
+            ("client".to_string(), vec!["gone".to_string()]),
+        ]));
+        assert_eq!(
+            err.body(),
+            json!({
+                "lines": [
+                    {},
+                    { "unit_price": ["bad price"], "discount": { "amount": ["bad"] } },
+                    {},
+                    { "quantity": ["bad qty"] },
+                ],
+                "discount": { "percent": ["too big"] },
+                "client": ["gone"],
+            })
+        );
+        // A field both listed and nested keeps the nested one under its flat key.
+        let err = DrfError::Fields(BTreeMap::from([
+            ("lines".to_string(), vec!["empty".to_string()]),
+            ("lines[0].quantity".to_string(), vec!["bad".to_string()]),
+            ("lines[2].unit".to_string(), vec!["bad".to_string()]),
+            ("odd[x]".to_string(), vec!["kept".to_string()]),
+        ]));
+        assert_eq!(
+            err.body(),
+            json!({
+                "lines": ["empty"],
+                "lines[0].quantity": ["bad"],
+                "lines[2].unit": ["bad"],
+                "odd[x]": ["kept"],
+            })
+        );
     }
 
     #[test]

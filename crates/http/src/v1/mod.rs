@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod clients;
+pub mod decimal;
 pub mod drf;
 pub mod invoices;
 pub mod payments;

@@ -1,7 +1,7 @@
 //! `/api/v1/payments/`: payments received from clients, allocated to their invoices (or, by a
 //! reference naming an invoice number, automatically; the rest becomes the client's credit),
-//! over the invoicing services, which post each one to the ledger. Amounts are written as
-//! decimal strings in the currency's places and answered as stored minor units.
+//! over the invoicing services, which post each one to the ledger. Amounts are DRF decimal
+//! strings in the currency's places, both ways (see `decimal`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,15 +12,19 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::drf::{may, Authenticated, DrfBody, DrfError, DrfErrorBody, DrfResult, LaterJson};
+use super::decimal::{DecimalText, PaymentDetailOut, PaymentOut};
+use super::drf::{may, Authenticated, DrfBody, DrfError, DrfErrorBody, DrfResult, IdempotentJson};
 use super::drf::{Page, PageQuery};
+use crate::extract::replay;
 use crate::state::AppState;
+use axum::response::{IntoResponse, Response};
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::error::InvoicingError;
-use saghat_core::invoicing::payments::{self, PaymentDetail, PaymentInput, PaymentRow};
+use saghat_core::invoicing::payments::{self, PaymentDetail, PaymentInput};
 use saghat_core::invoicing::service;
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::currency::Currency;
+use saghat_core::platform::idempotency::Outcome;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,7 +38,8 @@ pub struct AllocationWrite {
     /// The invoice's id.
     pub invoice: String,
     /// In the payment's currency's places.
-    pub amount: String,
+    #[schema(value_type = String)]
+    pub amount: DecimalText,
 }
 
 /// A payment received (`POST`).
@@ -42,8 +47,9 @@ pub struct AllocationWrite {
 pub struct PaymentWrite {
     /// The client's id.
     pub client: i64,
-    /// In `currency`'s places, above 0.
-    pub amount: String,
+    /// In `currency`'s places, above 0 (`"212.55"`).
+    #[schema(value_type = String)]
+    pub amount: DecimalText,
     /// Default: the client's currency.
     pub currency: Option<Currency>,
     /// `YYYY-MM-DD`.
@@ -71,9 +77,10 @@ impl PaymentWrite {
         let mut fields = std::collections::BTreeMap::<String, Vec<String>>::new();
         let mut add =
             |field: String, message: String| fields.entry(field).or_default().push(message);
-        let amount = currency
-            .parse_amount(&self.amount)
-            .map_err(|e| add("amount".into(), format!("The amount {e}.")))
+        let amount = self
+            .amount
+            .amount(currency)
+            .map_err(|e| add("amount".into(), e))
             .ok();
         let received_on = NaiveDate::parse_from_str(self.received_on.trim(), "%Y-%m-%d")
             .map_err(|_| {
@@ -87,13 +94,10 @@ impl PaymentWrite {
             .allocations
             .into_iter()
             .enumerate()
-            .map(|(i, a)| match currency.parse_amount(&a.amount) {
+            .map(|(i, a)| match a.amount.amount(currency) {
                 Ok(amount) => Some((a.invoice, amount)),
                 Err(e) => {
-                    add(
-                        format!("allocations[{i}].amount"),
-                        format!("The amount {e}."),
-                    );
+                    add(format!("allocations[{i}].amount"), e);
                     None
                 }
             })
@@ -123,13 +127,13 @@ impl PaymentWrite {
     params(("page" = Option<String>, Query, description = "A page number, or `last`"),
            ("page_size" = Option<u64>, Query, description = "Rows per page (default 20, at most 100)"),
            ("client" = Option<i64>, Query)),
-    responses((status = 200, body = Page<PaymentRow>), (status = 403, body = DrfErrorBody),
+    responses((status = 200, body = Page<PaymentOut>), (status = 403, body = DrfErrorBody),
               (status = 404, description = "Invalid page.", body = DrfErrorBody)))]
 async fn list_payments(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
     pages: PageQuery,
-) -> DrfResult<Json<Page<PaymentRow>>> {
+) -> DrfResult<Json<Page<PaymentOut>>> {
     let client = match pages.url.param("client") {
         Some(text) => Some(
             text.parse::<i64>()
@@ -140,19 +144,30 @@ async fn list_payments(
     let page = pages
         .fetch(|limit, offset| payments::list_payments(&state, &user, client, limit, offset))
         .await?;
-    Ok(Json(page))
+    Ok(Json(Page {
+        count: page.count,
+        next: page.next,
+        previous: page.previous,
+        results: page.results.into_iter().map(Into::into).collect(),
+    }))
 }
 
-/// Record a payment and allocate it (admins and accountants); posted to the ledger.
+/// Record a payment and allocate it (admins and accountants); posted to the ledger. With an
+/// `Idempotency-Key`, a retry with the same body gets the first answer (`Idempotent-Replayed:
+/// true`) and records nothing; the key with another body is 422.
 #[utoipa::path(post, path = "/payments/", tag = "v1", request_body = PaymentWrite, security(("bearer" = [])),
-    responses((status = 201, body = PaymentDetail), (status = 403, body = DrfErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; kept 24 hours")),
+    responses((status = 201, body = PaymentDetailOut), (status = 403, body = DrfErrorBody),
+              (status = 409, description = "A request with this key is still being processed", body = DrfErrorBody),
+              (status = 422, description = "The key was used with another request", body = DrfErrorBody)))]
 async fn record_payment(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
     meta: RequestMeta,
-    body: LaterJson,
-) -> DrfResult<(StatusCode, Json<PaymentDetail>)> {
+    IdempotentJson { body, idempotency }: IdempotentJson,
+) -> DrfResult<Response> {
     may(&user, Action::WritePayments)?;
+    let key = idempotency.key()?;
     let body = body.parse::<PaymentWrite>()?;
     let currency = match body.currency {
         Some(currency) => currency,
@@ -170,18 +185,30 @@ async fn record_payment(
         }
     };
     let input = body.input(currency)?;
-    let detail = payments::record_payment(&state, &user, &input, &meta).await?;
-    Ok((StatusCode::CREATED, Json(detail)))
+    let respond = |d: &PaymentDetail| {
+        let body = serde_json::to_value(PaymentDetailOut::from(d.clone()));
+        (StatusCode::CREATED.as_u16(), body.unwrap_or_default())
+    };
+    let outcome =
+        payments::record_payment_once(&state, &user, &input, &meta, key.as_ref(), &respond).await?;
+    Ok(match outcome {
+        Outcome::Done(detail) => {
+            (StatusCode::CREATED, Json(PaymentDetailOut::from(detail))).into_response()
+        }
+        Outcome::Replayed(stored) => replay(stored),
+    })
 }
 
 /// One payment with its allocations and the part that became credit.
 #[utoipa::path(get, path = "/payments/{id}/", tag = "v1", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = PaymentDetail)))]
+    responses((status = 200, body = PaymentDetailOut)))]
 async fn retrieve_payment(
     State(state): State<AppState>,
     Authenticated(user): Authenticated,
     Path(id): Path<String>,
-) -> DrfResult<Json<PaymentDetail>> {
-    Ok(Json(payments::get_payment(&state, &user, &id).await?))
+) -> DrfResult<Json<PaymentDetailOut>> {
+    Ok(Json(
+        payments::get_payment(&state, &user, &id).await?.into(),
+    ))
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/products/`: the catalogue of products and services, with prices in each one's
-//! currency as decimal strings of its minor units (never floating point).
+//! currency as DRF decimal strings in its places (never floating point; see `decimal`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::decimal::{self, DecimalText};
 use super::drf::{may, path_id, Authenticated, DrfBody, DrfError, DrfErrorBody, DrfResult};
 use super::drf::{LaterJson, Page, PageQuery};
 use crate::state::AppState;
 use saghat_core::invoicing::access::Action;
-use saghat_core::invoicing::model::{Percent, TaxCategory, TaxCode, Unit};
+use saghat_core::invoicing::model::{TaxCategory, TaxCode, Unit};
 use saghat_core::invoicing::service::{self, ProductInput};
 use saghat_core::invoicing::store::ProductRow;
 use saghat_core::platform::audit::RequestMeta;
@@ -38,7 +39,7 @@ pub struct Product {
     pub currency: String,
     /// EN 16931 tax category code (`S`, `Z`, `E`, `AE`, …).
     pub tax_code: String,
-    /// Percent, to 2 places (`"9"`, `"19.6"`).
+    /// Percent, to 2 places (`"9.00"`, `"19.60"`).
     pub tax_rate: String,
     pub archived: bool,
     pub created_at: String,
@@ -47,10 +48,7 @@ pub struct Product {
 
 impl From<ProductRow> for Product {
     fn from(p: ProductRow) -> Self {
-        let price = Currency::parse(&p.currency).map_or_else(
-            || p.unit_price.to_string(),
-            |c| c.format(i128::from(p.unit_price)),
-        );
+        let price = decimal::amount(&p.currency, p.unit_price);
         Product {
             id: p.id,
             name: p.name,
@@ -59,7 +57,7 @@ impl From<ProductRow> for Product {
             unit_price: price,
             currency: p.currency,
             tax_code: p.tax_code,
-            tax_rate: Percent(p.tax_rate).to_string(),
+            tax_rate: decimal::percent(p.tax_rate),
             archived: p.archived,
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -77,15 +75,17 @@ pub struct ProductWrite {
     /// UN/ECE Recommendation 20 code; default `C62` (piece).
     #[serde(default = "piece")]
     pub unit: String,
-    /// A decimal string in `currency`'s minor units at most.
-    pub unit_price: String,
+    /// A decimal string (or an exact JSON number) in `currency`'s places at most.
+    #[schema(value_type = String)]
+    pub unit_price: DecimalText,
     pub currency: Currency,
     /// Default `S` (standard rate).
     #[serde(default = "standard")]
     pub tax_code: String,
-    /// Percent, to 2 places; default `"0"`.
+    /// Percent, to 2 places; default `"0.00"`.
     #[serde(default = "zero")]
-    pub tax_rate: String,
+    #[schema(value_type = String)]
+    pub tax_rate: DecimalText,
 }
 
 fn piece() -> String {
@@ -94,8 +94,8 @@ fn piece() -> String {
 fn standard() -> String {
     "S".into()
 }
-fn zero() -> String {
-    "0".into()
+fn zero() -> DecimalText {
+    DecimalText("0".into())
 }
 
 impl DrfBody for ProductWrite {
@@ -118,13 +118,13 @@ impl ProductWrite {
                 format!("\"{}\" is not a valid choice.", self.tax_code),
             );
         }
-        let price = self.currency.parse_amount(&self.unit_price);
+        let price = self.unit_price.amount(self.currency);
         if let Err(e) = &price {
-            fields.insert("unit_price", format!("The price {e}."));
+            fields.insert("unit_price", e.clone());
         }
-        let rate = Percent::parse(&self.tax_rate);
+        let rate = self.tax_rate.percent();
         if let Err(e) = &rate {
-            fields.insert("tax_rate", format!("The rate {e}."));
+            fields.insert("tax_rate", e.clone());
         }
         match (unit, code, price, rate) {
             (Some(unit), Some(code), Ok(unit_price), Ok(rate)) => Ok(ProductInput {
