@@ -100,7 +100,8 @@ impl DrfBody for InvoiceWrite {
     const NOT_NULL: &'static [&'static str] = &["prices_include_tax", "notes", "terms"];
 }
 
-/// The problems of a body's values, by field (`lines[0].quantity` for a line's).
+/// The problems of a body's values, by field (`lines[0].quantity` for a line's, which the answer
+/// nests as DRF does: `{"lines": [{"quantity": […]}]}`).
 #[derive(Default)]
 struct Problems(BTreeMap<String, Vec<String>>);
 
