@@ -215,6 +215,8 @@ async fn an_accountant_invoices_a_client_and_is_paid_in_two_parts(backend: Backe
     let totals = ava.post("/invoices/totals", &pairs).await;
     assert_eq!(totals.status, StatusCode::OK);
     assert!(totals.body.starts_with("<section") && totals.has("1,500.55"));
+    // Each row's amount too, for the page to put in the row's legend.
+    assert!(totals.has("id=\"line-1-amount\" hx-swap-oob=\"true\">225.00<"));
 
     // Saved as a draft, then sent from its page.
     let saved = post_editor(&mut ava, "/invoices/new", three_lines(&client, "save")).await;
@@ -248,7 +250,7 @@ async fn an_accountant_invoices_a_client_and_is_paid_in_two_parts(backend: Backe
             &format!("/invoices/{id}"),
             &format!("/invoices/{id}/pay"),
             &[
-                ("amount", "500"),
+                ("pay_amount", "500"),
                 ("received_on", "2026-11-22"),
                 ("method", "bank_transfer"),
                 ("reference", "wire 1"),

@@ -780,7 +780,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("iv_credits", "Credits the invoice", "بستانکاری برای فاکتور"),
     ("iv_client", "Client", "مشتری"),
     ("iv_choose", "Choose…", "برگزینید…"),
-    ("iv_choose_client", "Show the open invoices", "نمایش فاکتورهای باز"),
+    ("iv_choose_client", "Open invoices", "فاکتورهای باز"),
     ("iv_currency", "Currency", "ارز"),
     ("iv_client_currency", "The client's currency", "ارز مشتری"),
     ("iv_issue_date", "Issue date", "تاریخ صدور"),
@@ -960,6 +960,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("iv_kind_credit_note", "Credit note", "یادداشت بستانکاری"),
     ("iv_kind_payment", "Payment", "دریافت"),
     ("iv_kind_refund", "Refund", "بازپرداخت"),
+    ("iv_discount_kind", "Line discount", "نوع تخفیف ردیف"),
 ];
 
 #[cfg(test)]

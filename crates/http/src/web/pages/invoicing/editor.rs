@@ -49,12 +49,12 @@ pub struct LineForm {
 }
 
 impl LineForm {
-    fn blank() -> LineForm {
+    fn blank(lang: Lang) -> LineForm {
         LineForm {
-            quantity: "1".into(),
+            quantity: lang.digits("1"),
             unit: Unit::Piece.code().into(),
             tax_code: TaxCode::Standard.code().into(),
-            tax_rate: "0".into(),
+            tax_rate: lang.digits("0"),
             ..LineForm::default()
         }
     }
@@ -424,6 +424,8 @@ pub struct EditorPage {
     pub id: Option<String>,
     pub may_send: bool,
     pub due_hint: String,
+    /// Empty: the editor's rows show their amounts in their legends.
+    pub line_amounts: Vec<(usize, String)>,
     pub units: Vec<(&'static str, String)>,
     pub taxes: Vec<(&'static str, &'static str)>,
     pub currencies: Vec<&'static str>,
@@ -444,6 +446,8 @@ impl EditorPage {
 pub struct TotalsFragment {
     pub v: View,
     pub totals: TotalsView,
+    /// Each row's amount, swapped into its legend (htmx out of band).
+    pub line_amounts: Vec<(usize, String)>,
 }
 
 struct Frame<'a> {
@@ -471,7 +475,7 @@ async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> W
         .map_err(super::page_error)?;
     let client = client_of(f.state, f.session, &form.client_id).await;
     if form.lines.is_empty() {
-        form.lines.push(LineForm::blank());
+        form.lines.push(LineForm::blank(lang));
     }
     // A product chosen since the last render fills in its line.
     for line in &mut form.lines {
@@ -545,6 +549,7 @@ async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> W
         action: path,
         id: f.id.map(str::to_string),
         due_hint,
+        line_amounts: Vec::new(),
         units: Unit::ALL
             .iter()
             .map(|u| (u.code(), super::unit_name(lang, u.code())))
@@ -576,7 +581,7 @@ pub async fn new_form(
     let form = EditorForm {
         client_id: q.client,
         issue_date: super::today(&state).format("%Y-%m-%d").to_string(),
-        lines: vec![LineForm::blank()],
+        lines: vec![LineForm::blank(prefs.lang)],
         ..EditorForm::default()
     };
     let f = Frame {
@@ -653,7 +658,7 @@ async fn submit(
     };
     if op == "add" {
         if form.lines.len() < MAX_LINES {
-            form.lines.push(LineForm::blank());
+            form.lines.push(LineForm::blank(lang));
         }
         return editor(f, form, FormErrors::default()).await;
     }
@@ -723,7 +728,20 @@ pub async fn totals_fragment(
         "iv_new_title",
         None,
     );
-    let page = TotalsFragment { v, totals };
+    let line_amounts = match &read.totals {
+        Some(t) => read
+            .rows
+            .iter()
+            .zip(&t.lines)
+            .map(|(row, lt)| (*row, money(prefs.lang, read.currency.code(), lt.amount)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let page = TotalsFragment {
+        v,
+        totals,
+        line_amounts,
+    };
     Ok(Html(page.render().map_err(|e| ApiError::Internal(e.into()))?).into_response())
 }
 

@@ -651,7 +651,7 @@ pub async fn act(
         "credit" => {
             let detail = service::get(&state, user, &id).await.map_err(page_error)?;
             let currency = Currency::parse(&detail.invoice.currency).unwrap_or(Currency::Eur);
-            let Some(amount) = parse_money(currency, raw.get("amount")) else {
+            let Some(amount) = parse_money(currency, raw.get("credit_amount")) else {
                 let mut errors = FormErrors::default();
                 errors.add(Some("credit_amount"), lang.t("iv_bad_number"));
                 return again(&state, prefs, &session, &id, "credit", errors, &raw).await;
@@ -686,7 +686,7 @@ async fn pay(
     let row = &detail.invoice;
     let currency = Currency::parse(&row.currency).unwrap_or(Currency::Eur);
     let mut errors = FormErrors::default();
-    let amount = parse_money(currency, raw.get("amount")).filter(|a| *a > 0);
+    let amount = parse_money(currency, raw.get("pay_amount")).filter(|a| *a > 0);
     if amount.is_none() {
         errors.add(Some("pay_amount"), lang.t("iv_bad_amount"));
     }
@@ -737,7 +737,7 @@ async fn credit_note(
     let currency = Currency::parse(&detail.invoice.currency).unwrap_or(Currency::Eur);
     let mut errors = FormErrors::default();
     let scope = if raw.get("scope") == "partial" {
-        let amount = parse_money(currency, raw.get("amount")).filter(|a| *a > 0);
+        let amount = parse_money(currency, raw.get("cn_amount")).filter(|a| *a > 0);
         if amount.is_none() {
             errors.add(Some("cn_amount"), lang.t("iv_bad_amount"));
         }
@@ -750,7 +750,7 @@ async fn credit_note(
         if tax.is_none() {
             errors.add(Some("cn_tax"), lang.t("required"));
         }
-        let description = raw.get("description").trim();
+        let description = raw.get("cn_description").trim();
         if description.is_empty() {
             errors.add(Some("cn_description"), lang.t("required"));
         }
