@@ -16,6 +16,7 @@ common::on_both_databases!(
     a_viewer_reads_but_has_no_forms_and_every_post_is_refused,
     a_client_user_sees_only_its_own_clients_sent_invoices,
     the_invoicing_pages_speak_persian,
+    credit_refunds_credit_notes_references_and_contacts,
 );
 
 /// Saghat with a seller that e-invoices can name, an accountant, a viewer and a client user.
@@ -509,4 +510,222 @@ async fn the_invoicing_pages_speak_persian(backend: Backend) {
     // And back in English: Gregorian dates.
     let page = ava.get(&format!("/invoices/{id}?lang=en")).await;
     assert_eq!(text_of(&page, "iv-issued"), "22 Nov 2026");
+}
+
+async fn credit_refunds_credit_notes_references_and_contacts(backend: Backend) {
+    let Some(app) = books(backend).await else {
+        return;
+    };
+    let mut ava = signed_in(&app, "ava").await;
+    let (client, id) = sent_invoice(&mut ava, "Acme GmbH").await;
+    let new = format!("/payments/new?client={client}");
+    // A payment that names no invoice: the client's credit.
+    let advance = ava
+        .submit(
+            &new,
+            "/payments/new",
+            &[
+                ("client_id", &client),
+                ("amount", "100"),
+                ("received_on", "2026-11-22"),
+                ("method", "cash"),
+                ("reference", "advance"),
+            ],
+        )
+        .await;
+    assert_eq!(advance.status, StatusCode::SEE_OTHER, "{}", advance.body);
+    let form = ava.get(&new).await;
+    assert_eq!(text_of(&form, "iv-credit-amount"), "100.00");
+    // Part of it used on the invoice, from the invoice's page.
+    let page = ava.get(&format!("/invoices/{id}")).await;
+    assert!(page.has("id=\"iv-credit-form\""));
+    let used = ava
+        .submit(
+            &format!("/invoices/{id}"),
+            &format!("/invoices/{id}/credit"),
+            &[("credit_amount", "60")],
+        )
+        .await;
+    let page = follow(&mut ava, used).await;
+    assert!(
+        page.has("The client&#39;s credit was used."),
+        "{}",
+        page.body
+    );
+    assert_eq!(text_of(&page, "iv-paid"), "60.00");
+    assert_eq!(text_of(&page, "iv-status"), "Partially paid");
+    // More than the credit left is refused next to the field; the rest is refunded.
+    let refused = ava
+        .submit(
+            &new,
+            "/payments/refund",
+            &[
+                ("client_id", &client),
+                ("refund_amount", "50"),
+                ("refunded_on", "2026-11-22"),
+                ("refund_method", "bank_transfer"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(refused.field_error("refund_amount").contains("(40.00)"));
+    let refunded = ava
+        .submit(
+            &new,
+            "/payments/refund",
+            &[
+                ("client_id", &client),
+                ("refund_amount", "40"),
+                ("refunded_on", "2026-11-22"),
+                ("refund_method", "bank_transfer"),
+            ],
+        )
+        .await;
+    let page = follow(&mut ava, refunded).await;
+    assert!(page.has("The credit was refunded."));
+    assert_eq!(text_of(&ava.get(&new).await, "iv-credit-amount"), "0.00");
+
+    // A partial credit note: one line of 100.00 at the invoice's 19%.
+    let credited = ava
+        .submit(
+            &format!("/invoices/{id}"),
+            &format!("/invoices/{id}/credit-note"),
+            &[
+                ("scope", "partial"),
+                ("cn_description", "Late delivery"),
+                ("cn_amount", "100"),
+                ("tax", "S:1900"),
+            ],
+        )
+        .await;
+    let page = follow(&mut ava, credited).await;
+    assert!(page.has("The credit note was issued.") && page.has("id=\"iv-credit-notes\""));
+    assert_eq!(text_of(&page, "iv-credited"), "119.00");
+    assert_eq!(text_of(&page, "iv-amount-due"), "1,321.55");
+    // The credit note's own page names the invoice it credits.
+    let cn: String = sqlx::query_scalar("SELECT id FROM invoices WHERE kind = 'credit_note'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let cn_page = ava.get(&format!("/invoices/{cn}")).await;
+    assert!(cn_page.has("Credit note") && cn_page.has(&format!("href=\"/invoices/{id}\"")));
+    assert!(text_of(&cn_page, "iv-number").starts_with("CN-"));
+    // A partial credit note without its amount: an error next to the field.
+    let refused = ava
+        .submit(
+            &format!("/invoices/{id}"),
+            &format!("/invoices/{id}/credit-note"),
+            &[
+                ("scope", "partial"),
+                ("cn_description", "More"),
+                ("tax", "S:1900"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.field_error("cn_amount"),
+        "Enter an amount greater than 0."
+    );
+    // Crediting the whole invoice now would credit more than its total: refused.
+    let refused = ava
+        .submit(
+            &format!("/invoices/{id}"),
+            &format!("/invoices/{id}/credit-note"),
+            &[("scope", "whole")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(unescaped(&refused.body).contains("would credit more than the invoice's total"));
+    // A payment whose reference names an invoice's number pays it.
+    let second = post_editor(&mut ava, "/invoices/new", three_lines(&client, "send")).await;
+    let second = id_in(&second, "/invoices/");
+    let number: String = sqlx::query_scalar("SELECT number FROM invoices WHERE id = $1")
+        .bind(&second)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let reference = format!("transfer for {number}");
+    let paid = ava
+        .submit(
+            &new,
+            "/payments/new",
+            &[
+                ("client_id", &client),
+                ("amount", "1500.55"),
+                ("received_on", "2026-11-23"),
+                ("method", "bank_transfer"),
+                ("reference", &reference),
+            ],
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    assert_eq!(status_of(&app, &second).await, "paid");
+    // Credited whole, a paid invoice is void (its money becomes the client's credit), and no
+    // more credit notes are offered.
+    let whole = ava
+        .submit(
+            &format!("/invoices/{second}"),
+            &format!("/invoices/{second}/credit-note"),
+            &[("scope", "whole")],
+        )
+        .await;
+    let page = follow(&mut ava, whole).await;
+    assert_eq!(text_of(&page, "iv-status"), "Void");
+    assert!(!page.has("id=\"iv-cn-form\""));
+    assert_eq!(
+        text_of(&ava.get(&new).await, "iv-credit-amount"),
+        "1,500.55"
+    );
+
+    // Contacts: one primary at a time; removed.
+    let contacts = format!("/clients/{client}/contacts");
+    let page = format!("/clients/{client}");
+    let added = ava
+        .submit(
+            &page,
+            &contacts,
+            &[
+                ("contact_name", "Sara"),
+                ("contact_email", "sara@example.com"),
+                ("contact_primary", "1"),
+            ],
+        )
+        .await;
+    assert!(follow(&mut ava, added).await.has("The contact was saved."));
+    let refused = ava
+        .submit(
+            &page,
+            &contacts,
+            &[("contact_name", "Omid"), ("contact_email", "omid")],
+        )
+        .await;
+    assert_eq!(
+        refused.field_error("contact_email"),
+        "Enter a valid email address."
+    );
+    ava.submit(
+        &page,
+        &contacts,
+        &[("contact_name", "Omid"), ("contact_primary", "1")],
+    )
+    .await;
+    let primaries: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, is_primary FROM client_contacts ORDER BY id")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(primaries, [("Sara".into(), 0), ("Omid".into(), 1)]);
+    let sara: i64 = sqlx::query_scalar("SELECT id FROM client_contacts WHERE name = 'Sara'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let removed = ava
+        .submit(
+            &page,
+            &contacts,
+            &[("contact_id", &sara.to_string()), ("op", "remove")],
+        )
+        .await;
+    let shown = follow(&mut ava, removed).await;
+    assert!(shown.has("The contact was removed.") && !shown.has("value=\"Sara\""));
 }

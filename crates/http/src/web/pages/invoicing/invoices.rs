@@ -775,8 +775,9 @@ async fn credit_note(
     match payments::issue_credit_note(state, user, id, scope, today(state), notes, meta).await {
         Ok(_) => Ok(see_other(&format!("/invoices/{id}?done=credit_note"))),
         Err(e) => {
+            let partial = raw.get("scope") == "partial";
             let errors = refusal(e, lang, |f| {
-                f.starts_with("lines").then(|| "cn_amount".to_string())
+                (partial && f.starts_with("lines")).then(|| "cn_amount".to_string())
             })?;
             again(state, prefs, session, id, "credit_note", errors, raw).await
         }

@@ -253,6 +253,9 @@ pub fn said(lang: Lang, message: &str) -> String {
             None if message.starts_with("The client's credit is") => {
                 "مبلغ از اعتبار مشتری بیشتر است.".into()
             }
+            None if message.starts_with("The credit notes would credit more than") => {
+                "بستانکاری‌ها از جمع فاکتور بیشتر می‌شود.".into()
+            }
             None if message.starts_with("The client is invoiced in") => {
                 "این مشتری به ارز دیگری فاکتور می‌گیرد.".into()
             }
