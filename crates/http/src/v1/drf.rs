@@ -26,6 +26,8 @@ use crate::state::AppState;
 use saghat_core::auth::error::AuthError;
 use saghat_core::auth::service::authenticate;
 use saghat_core::auth::CurrentUser;
+use saghat_core::invoicing::access::{allowed, Action};
+use saghat_core::invoicing::error::InvoicingError;
 
 /// DRF's key for errors that belong to no one field.
 pub const NON_FIELD_ERRORS: &str = "non_field_errors";
@@ -217,6 +219,30 @@ impl From<AuthError> for DrfError {
     }
 }
 
+/// The invoicing services' refusals: a bad value under the field it names, an action the
+/// role may not take 403.
+impl From<InvoicingError> for DrfError {
+    fn from(err: InvoicingError) -> Self {
+        if let Some(field) = err.field() {
+            let message = match &err {
+                InvoicingError::Invalid { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            return DrfError::field(&field, message);
+        }
+        match err {
+            InvoicingError::Forbidden => DrfError::PermissionDenied,
+            InvoicingError::NotFound => DrfError::NotFound,
+            refused @ InvoicingError::NotADraft => {
+                DrfError::field(NON_FIELD_ERRORS, refused.to_string())
+            }
+            InvoicingError::Store(e) => e.into(),
+            // A numbering pattern or a ledger posting that fails is the server's fault.
+            other => DrfError::Api(ApiError::Internal(anyhow::Error::new(other))),
+        }
+    }
+}
+
 impl From<sqlx::Error> for DrfError {
     fn from(err: sqlx::Error) -> Self {
         DrfError::Api(err.into())
@@ -264,29 +290,52 @@ where
     type Rejection = DrfError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(kind) = req.headers().get(CONTENT_TYPE) {
-            let text = String::from_utf8_lossy(kind.as_bytes()).to_string();
-            let essence = text
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(DrfError::UnsupportedMediaType(text));
-            }
-        }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(e)
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    DrfError::Api(ApiError::PayloadTooLarge)
-                }
-                _ => DrfError::Parse("the body could not be read".into()),
-            })?;
+        let bytes = read_json_bytes(req, state).await?;
         Ok(DrfJson(parse(&bytes)?))
+    }
+}
+
+/// The bytes of a JSON body: another content type is 415, a body past the limit 413.
+async fn read_json_bytes<S: Send + Sync>(req: Request, state: &S) -> DrfResult<Bytes> {
+    if let Some(kind) = req.headers().get(CONTENT_TYPE) {
+        let text = String::from_utf8_lossy(kind.as_bytes()).to_string();
+        let essence = text
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(DrfError::UnsupportedMediaType(text));
+        }
+    }
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(e)
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                DrfError::Api(ApiError::PayloadTooLarge)
+            }
+            _ => DrfError::Parse("the body could not be read".into()),
+        })
+}
+
+/// The body of a request whose permission is checked first (as DRF checks permissions before
+/// it reads a body): read now, parsed by [`LaterJson::parse`] once the handler has checked.
+pub struct LaterJson(DrfResult<Bytes>);
+
+impl LaterJson {
+    pub fn parse<T: DeserializeOwned + DrfBody>(self) -> DrfResult<T> {
+        parse(&self.0?)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for LaterJson {
+    type Rejection = DrfError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(LaterJson(read_json_bytes(req, state).await))
     }
 }
 
@@ -469,7 +518,8 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-/// A signed-in admin (DRF's `IsAdminUser`; Saghat's `Role::is_main`), checked before the body
+/// A signed-in user who manages users (DRF's `IsAdminUser`: `Action::ManageUsers`, the admins),
+/// checked before the body
 /// is read, as DRF checks permissions first: anyone else gets 403.
 #[derive(Debug, Clone)]
 pub struct Admin(pub CurrentUser);
@@ -482,10 +532,20 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let Authenticated(user) = Authenticated::from_request_parts(parts, state).await?;
-        if !user.role.is_main() {
-            return Err(DrfError::PermissionDenied);
-        }
+        may(&user, Action::ManageUsers)?;
         Ok(Admin(user))
+    }
+}
+
+/// Refuses with 403 unless the user's role may do `action` at all (seed 004's permission
+/// classes, from the one access function in core). The service checks again, per record.
+pub fn may(user: &CurrentUser, action: Action) -> DrfResult<()> {
+    // A client user's rights are over its own client, which the service resolves.
+    let own = (user.role == saghat_core::auth::Role::Client).then_some(0);
+    if allowed(user.role, own, action, own) {
+        Ok(())
+    } else {
+        Err(DrfError::PermissionDenied)
     }
 }
 
@@ -593,6 +653,20 @@ impl RequestUrl {
     }
 }
 
+impl FromRequestParts<AppState> for RequestUrl {
+    type Rejection = DrfError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestUrl::from_parts(
+            parts,
+            state.config.trust_proxy_headers,
+        ))
+    }
+}
+
 /// `?page_size=`: DRF ignores one that is not a positive integer, and caps a large one.
 fn page_size(url: &RequestUrl) -> u64 {
     url.param("page_size")
@@ -662,6 +736,33 @@ impl PageQuery {
             previous,
             results,
         }
+    }
+
+    /// Pages a list the store reads a window at a time: `fetch(limit, offset)` answers the rows
+    /// and the list's length. `?page=last` needs the length first (a read of no rows).
+    pub async fn fetch<T, E, F, Fut>(&self, fetch: F) -> DrfResult<Page<T>>
+    where
+        F: Fn(i64, i64) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<T>, i64), E>>,
+        DrfError: From<E>,
+    {
+        let asked = self.url.param("page").map(str::trim);
+        let size = self.size as i64;
+        let offset = match asked {
+            Some("last") => {
+                let (_, total) = fetch(0, 0).await?;
+                self.window(total.max(0) as u64)?.offset as i64
+            }
+            None | Some("") => 0,
+            Some(text) => match text.parse::<i64>() {
+                Ok(n) if n >= 1 => (n - 1).saturating_mul(size),
+                _ => return Err(DrfError::InvalidPage),
+            },
+        };
+        let (rows, total) = fetch(size, offset).await?;
+        let count = total.max(0) as u64;
+        let window = self.window(count)?;
+        Ok(self.page(window, count, rows))
     }
 
     /// Pages a list that is read whole (a short one, such as the users).

@@ -6,7 +6,11 @@
 //! redirected POST would lose its body).
 
 pub mod auth;
+pub mod clients;
 pub mod drf;
+pub mod invoices;
+pub mod payments;
+pub mod products;
 pub mod users;
 
 use axum::extract::Request;
@@ -24,6 +28,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(auth::router())
         .merge(users::router())
+        .merge(clients::router())
+        .merge(products::router())
+        .merge(invoices::router())
+        .merge(payments::router())
         .fallback(|| async { DrfError::NotFound })
         .layer(middleware::from_fn(method_not_allowed));
     let mut router = OpenApiRouter::new().nest("/api/v1", v1);

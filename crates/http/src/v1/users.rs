@@ -11,15 +11,18 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::drf::{may, Page, PageQuery, REQUIRED};
 use super::drf::{
     path_id, Admin, Authenticated, DrfBody, DrfError, DrfErrorBody, DrfJson, DrfResult,
 };
-use super::drf::{Page, PageQuery};
 use crate::error::FieldError;
 use crate::state::AppState;
 use saghat_core::auth::service::{self, UserChanges, UserDetails};
 use saghat_core::auth::store::{self, UserProfile};
 use saghat_core::auth::Role;
+use saghat_core::invoicing;
+use saghat_core::invoicing::access::Action;
+use saghat_core::invoicing::error::InvoicingError;
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::money::Amount;
 
@@ -72,7 +75,7 @@ async fn list_users(
     ))
 }
 
-/// A new user (`POST /api/v1/users/`).
+/// A new user (`POST /api/v1/users/`); a `client` user is linked to its client.
 #[derive(Deserialize, ToSchema)]
 pub struct UserCreate {
     /// 3–150 letters (any script), digits, `_`, `.`, `-`; unique regardless of letter case.
@@ -89,6 +92,8 @@ pub struct UserCreate {
     #[schema(max_length = 150)]
     pub last_name: String,
     pub role: Role,
+    /// For role `client`, required: the id of the client whose portal the user sees.
+    pub client: Option<i64>,
 }
 
 impl UserCreate {
@@ -110,7 +115,17 @@ impl DrfBody for UserCreate {
     const NOT_BLANK: &'static [&'static str] = &["username", "password"];
 
     fn validate(&self) -> Vec<FieldError> {
-        self.details().problems()
+        let mut problems = self.details().problems();
+        match (self.role, self.client) {
+            (Role::Client, None) => problems.push(FieldError::body("client", "missing", REQUIRED)),
+            (role, Some(_)) if role != Role::Client => problems.push(FieldError::body(
+                "client",
+                "value_error",
+                "Only a user with the client role is linked to a client.",
+            )),
+            _ => {}
+        }
+        problems
     }
 }
 
@@ -124,7 +139,20 @@ async fn create_user(
     meta: RequestMeta,
     DrfJson(body): DrfJson<UserCreate>,
 ) -> DrfResult<(StatusCode, Json<User>)> {
+    // The client is looked up first, so a bad id creates no user without a portal.
+    if let Some(client) = body.client {
+        match invoicing::service::get_client(&state, &admin, client).await {
+            Err(InvoicingError::NotFound) => {
+                let message = format!("Invalid pk \"{client}\" - object does not exist.");
+                return Err(DrfError::field("client", message));
+            }
+            other => other?,
+        };
+    }
     let profile = service::create_user(&state, &admin, &meta, body.details()).await?;
+    if let Some(client) = body.client {
+        invoicing::service::link_client_user(&state, &admin, profile.id, client, &meta).await?;
+    }
     Ok((StatusCode::CREATED, Json(profile.into())))
 }
 
@@ -153,8 +181,8 @@ async fn retrieve_user(
     Path(id): Path<String>,
 ) -> DrfResult<Json<User>> {
     let id = path_id(&id)?;
-    if id != user.id && !user.role.is_main() {
-        return Err(DrfError::PermissionDenied);
+    if id != user.id {
+        may(&user, Action::ManageUsers)?;
     }
     let mut conn = state.db.pool.acquire().await?;
     let profile = store::profile_by_id(&mut conn, id)

@@ -1,0 +1,498 @@
+//! `/api/v1/invoices/`: drafts written whole, sending (number, snapshots, taxes and ledger in
+//! one transaction), reading, and the list paged by key (1,000,000 invoices stay fast), over
+//! the invoicing services. Requests write amounts as decimal strings in the invoice currency's
+//! places and quantities to 4 places; answers carry the stored integers (minor units, quantity
+//! in ten-thousandths, rates in hundredths of a percent), as the services compute them.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::drf::{may, Authenticated, DrfBody, DrfError, DrfErrorBody, DrfResult, LaterJson};
+use super::drf::{Cursor, CursorPage, CursorQuery};
+use crate::state::AppState;
+use saghat_core::invoicing::access::Action;
+use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine, InvoiceDetail};
+use saghat_core::invoicing::model::{Discount, Percent, Quantity, TaxCategory, TaxCode, Unit};
+use saghat_core::invoicing::payments::{self, CreditScope};
+use saghat_core::invoicing::service;
+use saghat_core::invoicing::store::{InvoiceRow, ListFilter};
+use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::currency::Currency;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_invoices, create_invoice))
+        .routes(routes!(retrieve_invoice, replace_invoice))
+        .routes(routes!(send_invoice))
+        .routes(routes!(credit_invoice))
+        .routes(routes!(invoice_ubl))
+        .routes(routes!(invoice_cii))
+}
+
+/// A discount: exactly one of a percentage or an amount in the invoice's currency.
+#[derive(Deserialize, ToSchema, Clone)]
+pub struct DiscountWrite {
+    /// Percent, to 2 places (`"10"`).
+    pub percent: Option<String>,
+    /// In the invoice currency's places (`"5.00"`).
+    pub amount: Option<String>,
+}
+
+/// One line of a draft.
+#[derive(Deserialize, ToSchema, Clone)]
+pub struct LineWrite {
+    /// The catalogue product the line came from, if any.
+    pub product: Option<i64>,
+    pub description: String,
+    /// UN/ECE Recommendation 20 code; default `C62` (piece).
+    pub unit: Option<String>,
+    /// To 4 decimal places (`"1.5"`).
+    pub quantity: String,
+    /// In the invoice currency's places.
+    pub unit_price: String,
+    pub discount: Option<DiscountWrite>,
+    /// Default `S`.
+    pub tax_code: Option<String>,
+    /// Percent, to 2 places; default `"0"`.
+    pub tax_rate: Option<String>,
+}
+
+/// A draft invoice as written (`POST`, and `PUT` while it is a draft).
+#[derive(Deserialize, ToSchema)]
+pub struct InvoiceWrite {
+    /// The client's id.
+    pub client: i64,
+    /// Default: the client's currency.
+    pub currency: Option<Currency>,
+    /// `YYYY-MM-DD`.
+    pub issue_date: String,
+    /// `YYYY-MM-DD`; default the issue date plus the client's payment terms.
+    pub due_date: Option<String>,
+    pub lines: Vec<LineWrite>,
+    pub discount: Option<DiscountWrite>,
+    #[serde(default)]
+    pub prices_include_tax: bool,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub terms: String,
+}
+
+impl DrfBody for InvoiceWrite {
+    const REQUIRED: &'static [&'static str] = &["client", "issue_date", "lines"];
+    const NOT_BLANK: &'static [&'static str] = &["issue_date"];
+    const NOT_NULL: &'static [&'static str] = &["prices_include_tax", "notes", "terms"];
+}
+
+/// The problems of a body's values, by field (`lines[0].quantity` for a line's).
+#[derive(Default)]
+struct Problems(BTreeMap<String, Vec<String>>);
+
+impl Problems {
+    fn add(&mut self, field: String, message: String) {
+        self.0.entry(field).or_default().push(message);
+    }
+
+    fn date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
+        let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+        if date.is_none() {
+            self.add(
+                field.into(),
+                "Date has wrong format. Use YYYY-MM-DD.".into(),
+            );
+        }
+        date
+    }
+
+    fn discount(&mut self, field: &str, d: &DiscountWrite, currency: Currency) -> Option<Discount> {
+        match (&d.percent, &d.amount) {
+            (Some(p), None) => match Percent::parse(p) {
+                Ok(p) => Some(Discount::Percent(p)),
+                Err(e) => {
+                    self.add(format!("{field}.percent"), format!("The percentage {e}."));
+                    None
+                }
+            },
+            (None, Some(a)) => match currency.parse_amount(a) {
+                Ok(a) => Some(Discount::Amount(a)),
+                Err(e) => {
+                    self.add(format!("{field}.amount"), format!("The amount {e}."));
+                    None
+                }
+            },
+            _ => {
+                self.add(field.into(), "Give either percent or amount.".into());
+                None
+            }
+        }
+    }
+
+    fn line(&mut self, index: usize, l: &LineWrite, currency: Currency) -> Option<DraftLine> {
+        let field = |name: &str| format!("lines[{index}].{name}");
+        let unit_code = l.unit.as_deref().unwrap_or("C62");
+        let unit = Unit::parse(unit_code);
+        if unit.is_none() {
+            self.add(
+                field("unit"),
+                format!("\"{unit_code}\" is not a valid choice."),
+            );
+        }
+        let tax_code = l.tax_code.as_deref().unwrap_or("S");
+        let code = TaxCode::parse(tax_code);
+        if code.is_none() {
+            self.add(
+                field("tax_code"),
+                format!("\"{tax_code}\" is not a valid choice."),
+            );
+        }
+        let rate = Percent::parse(l.tax_rate.as_deref().unwrap_or("0"))
+            .map_err(|e| self.add(field("tax_rate"), format!("The rate {e}.")))
+            .ok();
+        let quantity = Quantity::parse(&l.quantity)
+            .map_err(|e| self.add(field("quantity"), format!("The quantity {e}.")))
+            .ok();
+        let unit_price = currency
+            .parse_amount(&l.unit_price)
+            .map_err(|e| self.add(field("unit_price"), format!("The price {e}.")))
+            .ok();
+        let discount = match &l.discount {
+            Some(d) => Some(self.discount(&field("discount"), d, currency)?),
+            None => None,
+        };
+        Some(DraftLine {
+            product_id: l.product,
+            description: l.description.clone(),
+            unit: unit?,
+            quantity: quantity?,
+            unit_price: unit_price?,
+            discount,
+            tax: TaxCategory {
+                code: code?,
+                rate: rate?,
+            },
+        })
+    }
+}
+
+impl InvoiceWrite {
+    /// The draft the services take; amounts are read in `currency`'s places.
+    fn input(self, currency: Currency) -> DrfResult<DraftInput> {
+        let mut p = Problems::default();
+        let issue_date = p.date("issue_date", &self.issue_date);
+        let due_date = self.due_date.as_ref().map(|text| p.date("due_date", text));
+        let lines: Vec<Option<DraftLine>> = self
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| p.line(i, l, currency))
+            .collect();
+        let discount = self
+            .discount
+            .as_ref()
+            .map(|d| p.discount("discount", d, currency));
+        if !p.0.is_empty() {
+            return Err(DrfError::Fields(p.0));
+        }
+        // Every value parsed: none of these is missing any more.
+        let missing = || DrfError::field("non_field_errors", "Invalid data.");
+        Ok(DraftInput {
+            client_id: self.client,
+            currency: Some(currency),
+            issue_date: issue_date.ok_or_else(missing)?,
+            due_date: due_date.map(|d| d.ok_or_else(missing)).transpose()?,
+            lines: lines
+                .into_iter()
+                .collect::<Option<_>>()
+                .ok_or_else(missing)?,
+            discount: discount.map(|d| d.ok_or_else(missing)).transpose()?,
+            prices_include_tax: self.prices_include_tax,
+            notes: self.notes,
+            terms: self.terms,
+        })
+    }
+}
+
+/// The invoice's currency: the one asked for, or its client's (which the actor must see).
+async fn currency_of(
+    state: &AppState,
+    user: &saghat_core::auth::CurrentUser,
+    body: &InvoiceWrite,
+) -> DrfResult<Currency> {
+    if let Some(currency) = body.currency {
+        return Ok(currency);
+    }
+    let (client, _) = match service::get_client(state, user, body.client).await {
+        Err(saghat_core::invoicing::error::InvoicingError::NotFound) => {
+            let message = format!("Invalid pk \"{}\" - object does not exist.", body.client);
+            return Err(DrfError::field("client", message));
+        }
+        other => other?,
+    };
+    Currency::parse(&client.currency).ok_or_else(|| DrfError::field("currency", "Unknown."))
+}
+
+/// Invoices, newest first, paged by key (DRF's `CursorPagination`: `{next, previous, results}`
+/// with `?cursor=`; `previous` is always null, the list reads forward). Filters: `status`,
+/// `client`, `currency`, `kind`, `issued_from`, `issued_to`, `search` (a number's prefix or a
+/// word of the client's name). A client user sees only its own sent invoices.
+#[utoipa::path(get, path = "/invoices/", tag = "v1", security(("bearer" = [])),
+    params(("cursor" = Option<String>, Query), ("page_size" = Option<u64>, Query, description = "Rows per page (default 20, at most 100)"),
+           ("status" = Option<String>, Query), ("client" = Option<i64>, Query), ("currency" = Option<String>, Query),
+           ("kind" = Option<String>, Query), ("issued_from" = Option<String>, Query), ("issued_to" = Option<String>, Query),
+           ("search" = Option<String>, Query)),
+    responses((status = 200, body = CursorPage<InvoiceRow>), (status = 403, body = DrfErrorBody),
+              (status = 404, description = "Invalid cursor", body = DrfErrorBody)))]
+async fn list_invoices(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    pages: CursorQuery,
+) -> DrfResult<Json<CursorPage<InvoiceRow>>> {
+    if pages.cursor.reverse {
+        return Err(DrfError::InvalidCursor);
+    }
+    let param = |name: &str| pages.url.param(name).map(str::to_string);
+    let client_id = match param("client") {
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| DrfError::field("client", "Select a valid choice."))?,
+        ),
+        None => None,
+    };
+    let filter = ListFilter {
+        status: param("status"),
+        kind: param("kind"),
+        client_id,
+        currency: param("currency"),
+        issued_from: param("issued_from"),
+        issued_to: param("issued_to"),
+        search: param("search"),
+        exclude_drafts: false,
+    };
+    let position = pages.cursor.position.as_deref();
+    let page = invoices::list(&state, &user, filter, position, pages.size as i64, false).await?;
+    let next = page.next_cursor.map(|position| {
+        let cursor = Cursor {
+            position: Some(position),
+            reverse: false,
+        };
+        pages.url.with_param("cursor", Some(&cursor.encode()))
+    });
+    Ok(Json(CursorPage {
+        next,
+        previous: None,
+        results: page.results,
+    }))
+}
+
+/// Create a draft (admins and accountants).
+#[utoipa::path(post, path = "/invoices/", tag = "v1", request_body = InvoiceWrite, security(("bearer" = [])),
+    responses((status = 201, body = InvoiceDetail), (status = 403, body = DrfErrorBody)))]
+async fn create_invoice(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    meta: RequestMeta,
+    body: LaterJson,
+) -> DrfResult<(StatusCode, Json<InvoiceDetail>)> {
+    may(&user, Action::WriteInvoices)?;
+    let body = body.parse::<InvoiceWrite>()?;
+    let currency = currency_of(&state, &user, &body).await?;
+    let input = body.input(currency)?;
+    let detail = invoices::create_draft(&state, &user, &input, &meta).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// One invoice with its lines, taxes, allocations, credit notes and reminders.
+#[utoipa::path(get, path = "/invoices/{id}/", tag = "v1", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = InvoiceDetail), (status = 403, body = DrfErrorBody)))]
+async fn retrieve_invoice(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+) -> DrfResult<Json<InvoiceDetail>> {
+    Ok(Json(invoices::get(&state, &user, &id).await?))
+}
+
+/// Replace a draft whole (admins and accountants); a sent invoice is immutable (400).
+#[utoipa::path(put, path = "/invoices/{id}/", tag = "v1", request_body = InvoiceWrite, security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = InvoiceDetail), (status = 403, body = DrfErrorBody)))]
+async fn replace_invoice(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    body: LaterJson,
+) -> DrfResult<Json<InvoiceDetail>> {
+    may(&user, Action::WriteInvoices)?;
+    let body = body.parse::<InvoiceWrite>()?;
+    let currency = currency_of(&state, &user, &body).await?;
+    let input = body.input(currency)?;
+    Ok(Json(
+        invoices::update_draft(&state, &user, &id, &input, &meta).await?,
+    ))
+}
+
+/// Send a draft: it gets its number, its client and seller snapshots and its ledger posting,
+/// and never changes again.
+#[utoipa::path(post, path = "/invoices/{id}/send/", tag = "v1", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = InvoiceDetail), (status = 403, body = DrfErrorBody)))]
+async fn send_invoice(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> DrfResult<Json<InvoiceDetail>> {
+    may(&user, Action::SendInvoices)?;
+    Ok(Json(invoices::send(&state, &user, &id, &meta).await?))
+}
+
+/// A credit note (`POST /api/v1/invoices/{id}/credit-notes/`): the whole invoice, or the
+/// lines given (a partial credit).
+#[derive(Deserialize, ToSchema)]
+pub struct CreditNoteWrite {
+    /// `YYYY-MM-DD`.
+    pub issue_date: String,
+    /// The lines credited, in the invoice's currency; none: the whole invoice.
+    pub lines: Option<Vec<LineWrite>>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl DrfBody for CreditNoteWrite {
+    const REQUIRED: &'static [&'static str] = &["issue_date"];
+    const NOT_BLANK: &'static [&'static str] = &["issue_date"];
+    const NOT_NULL: &'static [&'static str] = &["notes"];
+}
+
+/// Credit a sent invoice (admins and accountants): a credit note in its own series reverses it
+/// in the ledger, wholly (the invoice becomes void) or in part.
+#[utoipa::path(post, path = "/invoices/{id}/credit-notes/", tag = "v1", request_body = CreditNoteWrite, security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 201, body = InvoiceDetail), (status = 403, body = DrfErrorBody)))]
+async fn credit_invoice(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    body: LaterJson,
+) -> DrfResult<(StatusCode, Json<InvoiceDetail>)> {
+    may(&user, Action::IssueCreditNotes)?;
+    let body = body.parse::<CreditNoteWrite>()?;
+    let invoice = invoices::get(&state, &user, &id).await?;
+    let currency = Currency::parse(&invoice.invoice.currency)
+        .ok_or_else(|| DrfError::field("currency", "Unknown currency."))?;
+    let mut p = Problems::default();
+    let issue_date = p.date("issue_date", &body.issue_date);
+    let lines: Option<Vec<Option<DraftLine>>> = body.lines.as_ref().map(|lines| {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| p.line(i, l, currency))
+            .collect()
+    });
+    if !p.0.is_empty() {
+        return Err(DrfError::Fields(p.0));
+    }
+    let missing = || DrfError::field("non_field_errors", "Invalid data.");
+    let scope = match lines {
+        None => CreditScope::Whole,
+        Some(lines) => CreditScope::Lines(
+            lines
+                .into_iter()
+                .collect::<Option<_>>()
+                .ok_or_else(missing)?,
+        ),
+    };
+    let issue_date = issue_date.ok_or_else(missing)?;
+    let note =
+        payments::issue_credit_note(&state, &user, &id, scope, issue_date, &body.notes, &meta)
+            .await?;
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// Which EN 16931 syntax an export is written in.
+#[derive(Clone, Copy)]
+enum Syntax {
+    Ubl,
+    Cii,
+}
+
+/// A sent invoice or credit note as an EN 16931 XML file, from its one totals computation.
+async fn einvoice(
+    state: &AppState,
+    user: &saghat_core::auth::CurrentUser,
+    id: &str,
+    syntax: Syntax,
+) -> DrfResult<axum::response::Response> {
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    use saghat_core::invoicing::einvoice::{cii, ubl, EInvoiceInput};
+    let model = invoices::sent_model(state, user, id).await?;
+    let detail = invoices::get(state, user, id).await?;
+    let totals = model
+        .totals()
+        .map_err(saghat_core::invoicing::error::InvoicingError::from)?;
+    let input = EInvoiceInput {
+        invoice: &model,
+        totals: &totals,
+        paid: detail.invoice.amount_paid,
+        buyer_reference: None,
+    };
+    let (xml, suffix) = match syntax {
+        Syntax::Ubl => (ubl::to_ubl(&input), "ubl"),
+        Syntax::Cii => (cii::to_cii(&input), "cii"),
+    };
+    let xml = xml.map_err(|e| DrfError::field("non_field_errors", e.to_string()))?;
+    let number = detail.invoice.number.unwrap_or_else(|| id.to_string());
+    // The number is `[A-Z0-9-]` by its pattern; anything else is dropped from the file name.
+    let name: String = number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let disposition = format!("attachment; filename=\"{name}.{suffix}.xml\"");
+    Ok((
+        [
+            (CONTENT_TYPE, "application/xml; charset=utf-8".to_string()),
+            (CONTENT_DISPOSITION, disposition),
+        ],
+        xml,
+    )
+        .into_response())
+}
+
+/// The sent invoice (or credit note) as EN 16931 UBL 2.1 XML. A draft is 404; what EN 16931
+/// needs and the invoice lacks (the seller's VAT id, an ISO 4217 currency) is 400.
+#[utoipa::path(get, path = "/invoices/{id}/ubl/", tag = "v1", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "UBL 2.1 Invoice or CreditNote", content_type = "application/xml", body = String),
+              (status = 400, body = DrfErrorBody), (status = 403, body = DrfErrorBody)))]
+async fn invoice_ubl(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+) -> DrfResult<axum::response::Response> {
+    einvoice(&state, &user, &id, Syntax::Ubl).await
+}
+
+/// The sent invoice (or credit note) as EN 16931 UN/CEFACT CII (D16B) XML, as `…/ubl/`.
+#[utoipa::path(get, path = "/invoices/{id}/cii/", tag = "v1", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "CII CrossIndustryInvoice", content_type = "application/xml", body = String),
+              (status = 400, body = DrfErrorBody), (status = 403, body = DrfErrorBody)))]
+async fn invoice_cii(
+    State(state): State<AppState>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+) -> DrfResult<axum::response::Response> {
+    einvoice(&state, &user, &id, Syntax::Cii).await
+}
