@@ -262,6 +262,8 @@ async fn an_accountant_invoices_a_client_and_is_paid_in_two_parts(backend: Backe
     assert_eq!(text_of(&page, "iv-status"), "Partially paid");
     assert_eq!(text_of(&page, "iv-paid"), "500.00");
     assert_eq!(text_of(&page, "iv-amount-due"), "1,000.55");
+    // The payment's day, written as the invoice's dates are.
+    assert!(page.has("<td>22 Nov 2026</td><td class=\"num\">500.00</td>"));
     assert_eq!(status_of(&app, &id).await, "partially_paid");
 
     // An amount above what is due, allocated by hand, is refused next to the invoice's row.

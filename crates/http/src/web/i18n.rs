@@ -780,7 +780,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("iv_credits", "Credits the invoice", "بستانکاری برای فاکتور"),
     ("iv_client", "Client", "مشتری"),
     ("iv_choose", "Choose…", "برگزینید…"),
-    ("iv_choose_client", "Open invoices", "فاکتورهای باز"),
+    ("iv_choose_client", "Choose this client", "انتخاب این مشتری"),
     ("iv_currency", "Currency", "ارز"),
     ("iv_client_currency", "The client's currency", "ارز مشتری"),
     ("iv_issue_date", "Issue date", "تاریخ صدور"),

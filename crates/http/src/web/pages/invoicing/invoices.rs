@@ -468,7 +468,7 @@ pub async fn show_page(
         };
         money_rows.push(MoneyRow {
             what: what.to_string(),
-            when: lang.date(&a.created_at, state.config.fund_timezone),
+            when: day_of(lang, &a.created_at, state.config.fund_timezone),
             amount: m(a.amount),
             href: a
                 .credit_note_id
@@ -565,7 +565,7 @@ pub async fn show_page(
             .map(|r| {
                 (
                     reminder_step(lang, &r.step),
-                    lang.date(&r.sent_at, state.config.fund_timezone),
+                    day_of(lang, &r.sent_at, state.config.fund_timezone),
                 )
             })
             .collect(),
@@ -592,6 +592,15 @@ pub async fn show_page(
         inv: row,
         v,
     })
+}
+
+/// A stored instant as the day it was in the fund's time zone, written as the invoice's dates
+/// are (Gregorian in English, Jalali in Persian).
+fn day_of(lang: Lang, stored: &str, tz: chrono_tz::Tz) -> String {
+    match chrono::DateTime::parse_from_rfc3339(stored) {
+        Ok(at) => lang.civil_date(at.with_timezone(&tz).date_naive()),
+        Err(_) => String::new(),
+    }
 }
 
 /// A reminder's step (days relative to the due date) as people read it.
@@ -869,6 +878,14 @@ pub async fn portal_client(state: &AppState, session: &Session) -> WebResult<i64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_read_as_the_funds_day_in_each_calendar() {
+        let tz = chrono_tz::Tz::Asia__Tehran;
+        // 22:00 UTC on 21 Nov is already 22 Nov (1 Azar) in Tehran.
+        assert_eq!(day_of(Lang::En, "2026-11-21T22:00:00Z", tz), "22 Nov 2026");
+        assert_eq!(day_of(Lang::Fa, "2026-11-21T22:00:00Z", tz), "۱۴۰۵/۰۹/۰۱");
+    }
 
     #[test]
     fn reminder_steps_read_as_days_around_the_due_date() {
