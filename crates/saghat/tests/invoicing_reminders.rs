@@ -30,6 +30,7 @@ on_both_databases!(
     each_step_is_emailed_once_with_the_pdf_in_the_clients_language,
     a_reminder_queued_before_the_payment_is_cancelled,
     the_daily_job_marks_overdue_invoices_and_makes_the_recurring_ones,
+    a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped,
 );
 
 /// An aiosmtpd of our own, so that its Maildir (beside it in `dir`) can be read for the PDFs.
@@ -591,4 +592,96 @@ async fn the_daily_job_marks_overdue_invoices_and_makes_the_recurring_ones(backe
         )]
     );
     assert_eq!(jobs(&app, "invoice_reminder", "available").await, 0);
+}
+
+/// A stand-in PDF: what it holds does not matter to a server that is down.
+struct StubPdf;
+
+impl InvoicePdf for StubPdf {
+    fn render(&self, _: &Invoice, _: Lang, _: i64) -> Result<Vec<u8>, String> {
+        Ok(b"%PDF-1.7 stub".to_vec())
+    }
+}
+
+async fn a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped(backend: Backend) {
+    // SMTP configured, but nothing listens there; no worker: attempts are made by hand.
+    let port = smtp::free_port();
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        config.notify.smtp = Some(
+            SmtpSettings::parse(
+                &format!("smtp://127.0.0.1:{port}?tls=none"),
+                "Saghat <saghat@example.com>",
+                None,
+                100,
+            )
+            .unwrap(),
+        );
+        config.notify.timeout = Duration::from_secs(2);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = admin(&app).await;
+    let acme = client(&app, &admin, "Acme", "en").await;
+    let nomail = client(&app, &admin, "Nomail", "en").await;
+    sqlx::query("UPDATE clients SET email = NULL WHERE id = $1")
+        .bind(nomail)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let issued = date(2026, 11, 22);
+    let due = date(2026, 11, 25);
+    let (down, _) = sent_invoice(&app, &admin, acme, issued, due).await;
+    let (unaddressed, _) = sent_invoice(&app, &admin, nomail, issued, due).await;
+    assert_eq!(run_day(&app, issued).await.reminders, 2);
+    let id_of = |invoice: String| {
+        let pool = app.state.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM invoice_reminders WHERE invoice_id = $1")
+                .bind(invoice)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let pdf = || -> std::sync::Arc<dyn InvoicePdf> { std::sync::Arc::new(StubPdf) };
+
+    let id = id_of(down.clone()).await;
+    let first = reminder_job::deliver(ctx(&app), id, 1, 2, pdf()).await;
+    assert!(
+        matches!(first, Err(reminder_job::ReminderError::Retry(_))),
+        "{first:?}"
+    );
+    let (status, attempts, error): (String, i64, String) =
+        sqlx::query_as("SELECT status, attempts, last_error FROM invoice_reminders WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("queued", 1), "{error}");
+    assert!(!error.is_empty());
+    // The last attempt fails it for good (the queue sets the job aside).
+    let last = reminder_job::deliver(ctx(&app), id, 2, 2, pdf()).await;
+    assert!(matches!(last, Err(reminder_job::ReminderError::Retry(_))));
+    let (status, attempts): (String, i64) =
+        sqlx::query_as("SELECT status, attempts FROM invoice_reminders WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("failed", 2));
+
+    let id = id_of(unaddressed.clone()).await;
+    let outcome = reminder_job::deliver(ctx(&app), id, 1, 2, pdf())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ReminderDelivery::Skipped("the client has no e-mail address".into())
+    );
+    assert_eq!(
+        reminders(&app, &unaddressed).await,
+        vec![("-3".into(), "skipped".into(), String::new())]
+    );
 }
