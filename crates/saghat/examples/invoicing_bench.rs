@@ -328,7 +328,8 @@ async fn main() -> anyhow::Result<()> {
             let meta = RequestMeta::default();
             let mut last = String::new();
             for _ in 0..per_task {
-                let draft = invoices::create_draft(&ctx, &actor, &ten_lines(client_id), &meta).await?;
+                let draft =
+                    invoices::create_draft(&ctx, &actor, &ten_lines(client_id), &meta).await?;
                 let sent = invoices::send(&ctx, &actor, &draft.invoice.id, &meta).await?;
                 last = sent.invoice.id;
             }

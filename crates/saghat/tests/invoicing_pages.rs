@@ -443,6 +443,8 @@ async fn a_client_user_sees_only_its_own_clients_sent_invoices(backend: Backend)
     drop(conn);
 
     let mut carol = signed_in(&app, "carol").await;
+    // Signing in, and `/`, lead a client user to the portal, not the fund's dashboard.
+    assert_eq!(carol.get("/dashboard").await.location, "/portal");
     let portal = carol.get("/portal").await;
     assert_eq!(text_of(&portal, "iv-portal-client"), "Acme GmbH");
     assert!(portal.has(&format!("id=\"inv-{own_invoice}\"")));

@@ -489,6 +489,19 @@ async fn a_reminder_queued_before_the_payment_is_cancelled(backend: Backend) {
         .unwrap();
     assert_eq!(again, ReminderDelivery::NothingToDo);
     assert!(mail.messages().is_empty());
+    // The invoice says so: the step was logged and not sent, because it was paid.
+    let detail = saghat_core::invoicing::invoices::get(ctx(&app), &admin, &invoice)
+        .await
+        .unwrap();
+    assert_eq!(detail.reminders.len(), 1);
+    assert_eq!(
+        (
+            detail.reminders[0].step.as_str(),
+            detail.reminders[0].status.as_str()
+        ),
+        ("-3", "cancelled")
+    );
+    assert_eq!(detail.reminders[0].delivered_at, None);
     let audited: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'invoice_reminder_cancelled'",
     )

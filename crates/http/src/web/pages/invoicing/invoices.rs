@@ -365,7 +365,8 @@ pub struct ShowPage {
     pub money: Vec<MoneyRow>,
     pub credit_notes: Vec<CreditNoteRow>,
     pub credits: Option<(String, String)>,
-    pub reminders: Vec<(String, String)>,
+    /// Step, day logged, outcome, recipient.
+    pub reminders: Vec<(String, String, &'static str, String)>,
     pub moves: Moves,
     pub pdf: bool,
     pub staff: bool,
@@ -566,6 +567,14 @@ pub async fn show_page(
                 (
                     reminder_step(lang, &r.step),
                     day_of(lang, &r.sent_at, state.config.fund_timezone),
+                    lang.t(match r.status.as_str() {
+                        "sent" => "iv_rem_sent",
+                        "cancelled" => "iv_rem_cancelled",
+                        "skipped" => "iv_rem_skipped",
+                        "failed" => "iv_rem_failed",
+                        _ => "iv_rem_queued",
+                    }),
+                    r.recipient.clone(),
                 )
             })
             .collect(),
