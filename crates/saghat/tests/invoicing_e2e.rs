@@ -183,7 +183,17 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
         (edit.as_str(), "edit", "#iv-editor"),
         (path.as_str(), "draft", "#iv-status"),
     ];
-    photograph(&browser, &shots, &base, &drafts, 71).await;
+    shots
+        .tour(
+            &browser,
+            &base,
+            "invoicing",
+            &drafts,
+            71,
+            INSPECT,
+            check_page,
+        )
+        .await;
 
     // Sent from its page, then paid in part.
     browser.goto(&format!("{base}{path}?lang=en")).await;
@@ -207,7 +217,17 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
         ("/payments", "payments", "#iv-payments"),
         ("/clients", "clients", "#iv-clients"),
     ];
-    photograph(&browser, &shots, &base, &staff, 74).await;
+    shots
+        .tour(
+            &browser,
+            &base,
+            "invoicing",
+            &staff,
+            74,
+            INSPECT,
+            check_page,
+        )
+        .await;
     browser.goto(&format!("{base}{path}?lang=fa")).await;
     assert_eq!(browser.text("#iv-status").await, "بخشی پرداخت‌شده");
     assert_eq!(browser.text("#iv-amount-due").await, "۷۲۳٫۴۰");
@@ -226,7 +246,17 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
         ("/portal", "portal", "#iv-invoices"),
         (path.as_str(), "portal-invoice", "#iv-ubl"),
     ];
-    photograph(&browser, &shots, &base, &portal, 80).await;
+    shots
+        .tour(
+            &browser,
+            &base,
+            "invoicing",
+            &portal,
+            80,
+            INSPECT,
+            check_page,
+        )
+        .await;
     sign_out(&browser, &base).await;
     browser.quit().await;
     eprintln!("screenshots in {}", shots.dir.display());
@@ -277,39 +307,6 @@ async fn sign_out(browser: &Browser, base: &str) {
     browser.goto(&format!("{base}/invoices?lang=en")).await;
     browser.click(".signout button").await;
     browser.wait("#username").await;
-}
-
-/// Each page in English and Persian at 1280 and 375 pixels: checked, then photographed whole
-/// as `<n>-invoicing-<name>-<device>-<lang>.png`.
-async fn photograph(
-    browser: &Browser,
-    shots: &Shots,
-    base: &str,
-    pages: &[(&str, &str, &str)],
-    first: usize,
-) {
-    for lang in ["en", "fa"] {
-        for (width, device) in [(1280, "desktop"), (375, "phone")] {
-            for (i, (path, name, marker)) in pages.iter().enumerate() {
-                browser.size(width, 1000).await;
-                let join = if path.contains('?') { '&' } else { '?' };
-                browser
-                    .goto(&format!("{base}{path}{join}lang={lang}"))
-                    .await;
-                browser.wait(marker).await;
-                let facts = browser.script(INSPECT).await;
-                let at = format!("{path} {lang} {width}px: {facts}");
-                check_page(&facts, lang, &at);
-                shots
-                    .full(
-                        browser,
-                        &format!("{}-invoicing-{name}-{device}-{lang}", first + i),
-                        width,
-                    )
-                    .await;
-            }
-        }
-    }
 }
 
 /// What a page looks like to a reader, measured in the browser (as `tickets_e2e.rs`): anything
