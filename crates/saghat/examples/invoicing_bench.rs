@@ -20,7 +20,7 @@
 //! One JSON line per figure on stdout.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -40,6 +40,10 @@ use saghat_core::platform::db::Db;
 use saghat_core::platform::lang::Lang;
 use saghat_core::Ctx;
 use saghat_pdf::print::{invoice_pdf, PrintFacts};
+
+#[path = "common/mod.rs"]
+mod common;
+use common::{floor, percentile, summary};
 
 struct Args {
     database_url: String,
@@ -126,45 +130,6 @@ async fn seed(db: &Db, args: &Args) -> anyhow::Result<()> {
     // What autovacuum leaves behind in production: statistics and the visibility map.
     sqlx::query("VACUUM ANALYZE").execute(&db.pool).await?;
     Ok(())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
-fn latency(name: &str, mut samples: Vec<Duration>, floor: &[Duration], target_ms: f64) -> String {
-    samples.sort();
-    let mut floor = floor.to_vec();
-    floor.sort();
-    let (p50, p99) = (percentile(&samples, 0.50), percentile(&samples, 0.99));
-    let f50 = percentile(&floor, 0.50);
-    json!({
-        "figure": name,
-        "runs": samples.len(),
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "target_p99_ms": target_ms,
-        "p99_over_target": p99 / target_ms,
-        "floor_p50_ms": f50,
-        "p50_over_floor": p50 / f50,
-    })
-    .to_string()
-}
-
-/// `round_trips` `SELECT 1`s on one pooled connection: the least any request of that many
-/// queries could cost here.
-async fn floor(db: &Db, round_trips: usize, runs: usize) -> anyhow::Result<Vec<Duration>> {
-    let mut out = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        let mut conn = db.pool.acquire().await?;
-        for _ in 0..round_trips {
-            sqlx::query("SELECT 1").execute(&mut *conn).await?;
-        }
-        out.push(started.elapsed());
-    }
-    Ok(out)
 }
 
 fn standard(rate: i64) -> TaxCategory {
@@ -287,7 +252,7 @@ async fn main() -> anyhow::Result<()> {
             samples.push(t.elapsed());
             anyhow::ensure!(!page.results.is_empty(), "{name}: an empty page");
         }
-        println!("{}", latency(name, samples, &floor, 30.0));
+        println!("{}", summary(name, samples, &floor, 30.0));
     }
 
     // send: create and send 10-line invoices, `concurrency` at a time.
