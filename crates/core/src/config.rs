@@ -117,7 +117,13 @@ pub struct InvoicingConfig {
     /// `INVOICE_SERIES` (default `INV`) and `CREDIT_NOTE_SERIES` (default `CN`).
     pub invoice_series: String,
     pub credit_note_series: String,
+    /// `INVOICE_REMINDER_DAYS`: when open invoices' clients are reminded, in days relative to
+    /// the due date (default `-3,0,7,14,30`; empty turns reminders off).
+    pub reminder_days: crate::invoicing::reminders::ReminderSchedule,
 }
+
+/// The reminder schedule when `INVOICE_REMINDER_DAYS` is not set.
+pub const DEFAULT_REMINDER_DAYS: &str = "-3,0,7,14,30";
 
 impl Default for InvoicingConfig {
     fn default() -> Self {
@@ -139,6 +145,10 @@ impl Default for InvoicingConfig {
             number_pattern: crate::invoicing::numbering::DEFAULT_PATTERN.into(),
             invoice_series: "INV".into(),
             credit_note_series: "CN".into(),
+            reminder_days: crate::invoicing::reminders::ReminderSchedule::parse(
+                DEFAULT_REMINDER_DAYS,
+            )
+            .expect("the default reminder schedule parses"),
         }
     }
 }
@@ -172,6 +182,11 @@ impl InvoicingConfig {
             // Credit notes have their own numbering (issue 12): one series would mix them.
             bail!("CREDIT_NOTE_SERIES must differ from INVOICE_SERIES");
         }
+        let reminder_days = match var("INVOICE_REMINDER_DAYS") {
+            None => d.reminder_days,
+            Some(text) => crate::invoicing::reminders::ReminderSchedule::parse(&text)
+                .map_err(|e| anyhow::anyhow!("INVOICE_REMINDER_DAYS: {e}"))?,
+        };
         Ok(InvoicingConfig {
             seller: crate::invoicing::model::Party {
                 name: var("INVOICE_SELLER_NAME").unwrap_or(d.seller.name),
@@ -190,6 +205,7 @@ impl InvoicingConfig {
             number_pattern,
             invoice_series,
             credit_note_series,
+            reminder_days,
         })
     }
 }
@@ -981,6 +997,18 @@ mod tests {
     }
 
     #[test]
+    fn the_reminder_schedule_defaults_and_turns_off() {
+        assert_eq!(
+            invoicing_from(&[]).unwrap().reminder_days.steps(),
+            [-3, 0, 7, 14, 30]
+        );
+        let c = invoicing_from(&[("INVOICE_REMINDER_DAYS", "0, 10")]).unwrap();
+        assert_eq!(c.reminder_days.steps(), [0, 10]);
+        let off = invoicing_from(&[("INVOICE_REMINDER_DAYS", "")]).unwrap();
+        assert!(off.reminder_days.steps().is_empty());
+    }
+
+    #[test]
     fn bad_invoicing_values_name_their_variable() {
         for (vars, expected) in [
             (
@@ -993,6 +1021,10 @@ mod tests {
             ),
             (vec![("INVOICE_SERIES", "IN V")], "INVOICE_SERIES"),
             (vec![("CREDIT_NOTE_SERIES", "INV")], "CREDIT_NOTE_SERIES"),
+            (
+                vec![("INVOICE_REMINDER_DAYS", "-3,soon")],
+                "INVOICE_REMINDER_DAYS",
+            ),
         ] {
             let err = invoicing_from(&vars).unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");

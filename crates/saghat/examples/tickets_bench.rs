@@ -13,11 +13,10 @@
 //! same run: the same number of `SELECT 1` round trips on the same pool. One JSON line per
 //! figure on stdout.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use serde_json::json;
 
 use saghat_core::auth::store::find_active_user;
 use saghat_core::auth::CurrentUser;
@@ -31,6 +30,10 @@ use saghat_core::tickets::service::{assess, create_draft, submit, NewTicket};
 use saghat_core::tickets::state::TicketState;
 use saghat_core::tickets::store;
 use saghat_core::Ctx;
+
+#[path = "common/mod.rs"]
+mod common;
+use common::{floor, summary};
 
 struct Args {
     database_url: String,
@@ -117,46 +120,6 @@ async fn seed(db: &Db, args: &Args) -> anyhow::Result<()> {
     // What autovacuum leaves behind in production: statistics and the visibility map.
     sqlx::query("VACUUM ANALYZE").execute(&db.pool).await?;
     Ok(())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
-fn summary(name: &str, mut samples: Vec<Duration>, floor: &[Duration], target_ms: f64) -> String {
-    samples.sort();
-    let mut floor = floor.to_vec();
-    floor.sort();
-    let (p50, p99) = (percentile(&samples, 0.50), percentile(&samples, 0.99));
-    let (f50, f99) = (percentile(&floor, 0.50), percentile(&floor, 0.99));
-    json!({
-        "figure": name,
-        "runs": samples.len(),
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "target_p99_ms": target_ms,
-        "p99_over_target": p99 / target_ms,
-        "floor_p50_ms": f50,
-        "floor_p99_ms": f99,
-        "p50_over_floor": p50 / f50,
-    })
-    .to_string()
-}
-
-/// `round_trips` `SELECT 1`s on one pooled connection: the least any request of that many
-/// queries could cost here.
-async fn floor(db: &Db, round_trips: usize, runs: usize) -> anyhow::Result<Vec<Duration>> {
-    let mut out = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        let mut conn = db.pool.acquire().await?;
-        for _ in 0..round_trips {
-            sqlx::query("SELECT 1").execute(&mut *conn).await?;
-        }
-        out.push(started.elapsed());
-    }
-    Ok(out)
 }
 
 #[tokio::main]

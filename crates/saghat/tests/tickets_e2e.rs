@@ -110,7 +110,17 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
         (path.as_str(), "ticket-borrower", "#ticket-timeline"),
         ("/tickets", "list", "#my-tickets"),
     ];
-    photograph(&browser, &shots, &base, &borrower_pages, 61).await;
+    shots
+        .tour(
+            &browser,
+            &base,
+            "tickets",
+            &borrower_pages,
+            61,
+            INSPECT,
+            check_page,
+        )
+        .await;
     browser.goto(&format!("{base}/tickets/{id}?lang=fa")).await;
     assert_eq!(browser.text("#ticket-state").await, "ارسال‌شده");
     assert!(browser.text("#ticket-amount").await.starts_with("۱٬۵۰۰٫۰۰"));
@@ -150,7 +160,17 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
         (path.as_str(), "ticket-reviewer", "#ticket-flags"),
         ("/review", "review", "#review-queue"),
     ];
-    photograph(&browser, &shots, &base, &reviewer_pages, 64).await;
+    shots
+        .tour(
+            &browser,
+            &base,
+            "tickets",
+            &reviewer_pages,
+            64,
+            INSPECT,
+            check_page,
+        )
+        .await;
     browser.goto(&format!("{base}/tickets/{id}?lang=fa")).await;
     browser.wait("#approvals-line").await;
     assert_eq!(browser.text("#approvals-line").await, "۱ از ۲ تأیید");
@@ -168,7 +188,11 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     assert_eq!(browser.text("#ticket-state").await, "Approved");
     assert_eq!(browser.text("#approvals-line").await, "2 of 2 approvals");
     let approved = [(path.as_str(), "ticket-approved", "#ticket-timeline")];
-    photograph(&browser, &shots, &base, &approved, 66).await;
+    shots
+        .tour(
+            &browser, &base, "tickets", &approved, 66, INSPECT, check_page,
+        )
+        .await;
     let state: String = sqlx::query_scalar("SELECT state FROM tickets WHERE id = $1")
         .bind(&id)
         .fetch_one(&app.state.db.pool)
@@ -192,7 +216,11 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     browser.wait(".notice").await;
     assert_eq!(browser.text("#loan-outstanding").await, "1,250.00 USDT");
     let repaying = [(path.as_str(), "ticket-repaying", "#installments")];
-    photograph(&browser, &shots, &base, &repaying, 67).await;
+    shots
+        .tour(
+            &browser, &base, "tickets", &repaying, 67, INSPECT, check_page,
+        )
+        .await;
     browser.goto(&format!("{base}/tickets/{id}?lang=en")).await;
     sign_out(&browser, &base).await;
     browser.quit().await;
@@ -212,36 +240,6 @@ async fn sign_out(browser: &Browser, base: &str) {
     browser.goto(&format!("{base}/dashboard?lang=en")).await;
     browser.click(".signout button").await;
     browser.wait("#username").await;
-}
-
-/// Each page in English and Persian at 1280 and 375 pixels: checked, then photographed whole
-/// as `<n>-tickets-<name>-<device>-<lang>.png`.
-async fn photograph(
-    browser: &Browser,
-    shots: &Shots,
-    base: &str,
-    pages: &[(&str, &str, &str)],
-    first: usize,
-) {
-    for lang in ["en", "fa"] {
-        for (width, device) in [(1280, "desktop"), (375, "phone")] {
-            for (i, (path, name, marker)) in pages.iter().enumerate() {
-                browser.size(width, 1000).await;
-                browser.goto(&format!("{base}{path}?lang={lang}")).await;
-                browser.wait(marker).await;
-                let facts = browser.script(INSPECT).await;
-                let at = format!("{path} {lang} {width}px: {facts}");
-                check_page(&facts, lang, &at);
-                shots
-                    .full(
-                        browser,
-                        &format!("{}-tickets-{name}-{device}-{lang}", first + i),
-                        width,
-                    )
-                    .await;
-            }
-        }
-    }
 }
 
 /// What a page looks like to a reader, measured in the browser: as `web_e2e.rs` measures,

@@ -282,6 +282,39 @@ impl Shots {
         self.take(browser, name).await;
     }
 
+    /// Each of `pages` (path, name, a selector that is there once the page has loaded) in
+    /// English and Persian at 1280 and 375 pixels: measured in the browser by the `inspect`
+    /// script, its facts checked by `check(facts, lang, where)`, then photographed whole as
+    /// `<first + i>-<module>-<name>-<device>-<lang>.png`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn tour(
+        &self,
+        browser: &Browser,
+        base: &str,
+        module: &str,
+        pages: &[(&str, &str, &str)],
+        first: usize,
+        inspect: &str,
+        check: impl Fn(&Value, &str, &str),
+    ) {
+        for lang in ["en", "fa"] {
+            for (width, device) in [(1280, "desktop"), (375, "phone")] {
+                for (i, (path, name, marker)) in pages.iter().enumerate() {
+                    browser.size(width, 1000).await;
+                    let join = if path.contains('?') { '&' } else { '?' };
+                    browser
+                        .goto(&format!("{base}{path}{join}lang={lang}"))
+                        .await;
+                    browser.wait(marker).await;
+                    let facts = browser.script(inspect).await;
+                    check(&facts, lang, &format!("{path} {lang} {width}px: {facts}"));
+                    let shot = format!("{}-{module}-{name}-{device}-{lang}", first + i);
+                    self.full(browser, &shot, width).await;
+                }
+            }
+        }
+    }
+
     pub async fn take(&self, browser: &Browser, name: &str) {
         let png = browser.screenshot().await;
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");

@@ -135,6 +135,7 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
             Ok::<_, sqlx::Error>(WorkOutcome::Complete)
         }
     })?;
+    crate::invoicing::add_workers(&mut workers, ctx)?;
     Ok(workers)
 }
 
@@ -174,6 +175,7 @@ pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
                 .with_id("ticket_daily")
                 .with_run_on_start(true),
         ),
+        crate::invoicing::periodic(ctx)?,
     ])
 }
 

@@ -6,6 +6,7 @@
 //! services' `AnyPool`: [`JobDatabase`] opens it on the same database URL. River's tables are
 //! made by `Db::migrate`, with Saghat's.
 
+mod invoicing;
 mod jobs;
 mod queue;
 mod runtime;

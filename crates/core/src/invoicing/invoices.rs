@@ -82,7 +82,13 @@ pub struct AllocationView {
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ReminderView {
     pub step: String,
+    /// When the step was logged.
     pub sent_at: String,
+    /// `queued`, `sent`, `cancelled` (paid before it went), `skipped` (no address, no e-mail
+    /// server) or `failed`.
+    pub status: String,
+    pub recipient: String,
+    pub delivered_at: Option<String>,
 }
 
 pub(crate) fn parse_date(field: &str, text: &str) -> Result<NaiveDate, InvoicingError> {
@@ -655,7 +661,8 @@ pub(crate) async fn detail(
     .fetch_all(&mut *conn)
     .await?;
     let reminders = sqlx::query_as(
-        "SELECT step, sent_at FROM invoice_reminders WHERE invoice_id = $1 ORDER BY sent_at",
+        "SELECT step, sent_at, status, recipient, delivered_at FROM invoice_reminders \
+         WHERE invoice_id = $1 ORDER BY sent_at, id",
     )
     .bind(id)
     .fetch_all(&mut *conn)

@@ -12,6 +12,7 @@ pub mod model;
 pub mod numbering;
 pub mod payments;
 pub mod recurring;
+pub mod reminder_job;
 pub mod reminders;
 pub mod service;
 pub mod state;

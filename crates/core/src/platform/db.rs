@@ -392,6 +392,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: include_str!("../../migrations/0012_invoicing.postgres.sql"),
         sqlite: include_str!("../../migrations/0012_invoicing.sqlite.sql"),
     },
+    MigrationSource {
+        version: 13,
+        name: "0013_invoice_reminder_delivery",
+        description: "invoice reminder delivery",
+        sql: include_str!("../../migrations/0013_invoice_reminder_delivery.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

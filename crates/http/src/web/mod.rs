@@ -25,6 +25,7 @@ use axum::Router;
 
 use crate::state::AppState;
 use layers::{page_headers, remember_lang};
+use pages::invoicing as iv;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -85,6 +86,39 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tickets/{id}/{action}", post(pages::tickets::act))
         .route("/review", get(pages::review::show))
+        .route("/invoices", get(iv::invoices::list))
+        .route(
+            "/invoices/new",
+            get(iv::editor::new_form).post(iv::editor::create),
+        )
+        .route("/invoices/totals", post(iv::editor::totals_fragment))
+        .route("/invoices/{id}", get(iv::invoices::show))
+        .route(
+            "/invoices/{id}/edit",
+            get(iv::editor::edit_form).post(iv::editor::update),
+        )
+        .route(
+            "/invoices/{id}/{action}",
+            get(iv::invoices::download).post(iv::invoices::act),
+        )
+        .route("/clients", get(iv::clients::list))
+        .route(
+            "/clients/new",
+            get(iv::clients::new_form).post(iv::clients::create),
+        )
+        .route(
+            "/clients/{id}",
+            get(iv::clients::show).post(iv::clients::update),
+        )
+        .route("/clients/{id}/contacts", post(iv::clients::contact))
+        .route("/payments", get(iv::payments::list))
+        .route(
+            "/payments/new",
+            get(iv::payments::new_form).post(iv::payments::create),
+        )
+        .route("/payments/credit", post(iv::payments::use_credit))
+        .route("/payments/refund", post(iv::payments::refund))
+        .route("/portal", get(iv::portal::show))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(page_headers))
         .route("/static/htmx.min.js", get(htmx))

@@ -26,10 +26,11 @@ pub enum UserCommand {
         #[arg(long, env = "SAGHAT_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
-    /// Give a user a role: admin, accountant or member.
+    /// Give a user a role: admin, accountant, lender, member, client (an invoicing client's
+    /// portal user) or viewer (reads invoicing).
     SetRole {
         username: String,
-        #[arg(value_parser = ["admin", "accountant", "lender", "member"])]
+        #[arg(value_parser = ["admin", "accountant", "lender", "member", "client", "viewer"])]
         role: String,
     },
     /// Deactivate a user: they can no longer sign in, and every session they have ends.
@@ -137,4 +138,38 @@ fn read_password(given: Option<String>) -> anyhow::Result<String> {
     };
     validate_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
     Ok(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: UserCommand,
+    }
+
+    #[test]
+    fn set_role_takes_every_role_a_user_can_have() {
+        for role in [
+            "admin",
+            "accountant",
+            "lender",
+            "member",
+            "client",
+            "viewer",
+        ] {
+            let cli = Cli::try_parse_from(["user", "set-role", "sara", role])
+                .unwrap_or_else(|e| panic!("{role}: {e}"));
+            let UserCommand::SetRole { role: given, .. } = cli.command else {
+                panic!("not set-role");
+            };
+            // What the command stores is the role it was given, not the `member` fallback.
+            assert_eq!(Role::parse(&given).as_str(), role);
+        }
+        assert!(Cli::try_parse_from(["user", "set-role", "sara", "boss"]).is_err());
+    }
 }

@@ -348,6 +348,12 @@ pub async fn show(
     session: Session,
     Query(done): Query<Done>,
 ) -> WebResult<Response> {
+    // Where signing in and `/` lead: invoicing's own users have no fund account to show.
+    match session.user.role {
+        Role::Client => return Ok(see_other("/portal")),
+        Role::Viewer => return Ok(see_other("/invoices")),
+        _ => {}
+    }
     page(&state, prefs, &session, done.notice(), Entered::default()).await
 }
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod errors;
 pub mod fund;
+pub mod invoicing;
 pub mod jobs;
 pub mod notifications;
 pub mod review;

@@ -1,0 +1,542 @@
+//! `/clients`, `/clients/new`, `/clients/{id}`: the clients list, the client form (company or
+//! individual, tax id, address, language, currency, payment terms), its contacts (one primary),
+//! its invoices, its credit and its statement.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use chrono::{Datelike, NaiveDate};
+use serde::Deserialize;
+
+use super::invoices::InvoiceLine;
+use super::{
+    civil, currency_name, frame, may, money, page_error, refusal, require, IvDone, RawForm,
+};
+use crate::state::AppState;
+use crate::web::forms::FormErrors;
+use crate::web::i18n::{normalize_number, Lang, UiText};
+use crate::web::pages::{render, View};
+use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
+use saghat_core::invoicing::access::Action;
+use saghat_core::invoicing::invoices;
+use saghat_core::invoicing::model::Address;
+use saghat_core::invoicing::payments::{self, Statement};
+use saghat_core::invoicing::service::{self, ClientInput, ContactInput};
+use saghat_core::invoicing::store::{ClientRow, ContactRow, ListFilter};
+use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::currency::Currency;
+
+const FIELDS: &[&str] = &[
+    "kind",
+    "name",
+    "tax_id",
+    "email",
+    "street",
+    "city",
+    "postal_code",
+    "country_code",
+    "language",
+    "currency",
+    "payment_terms_days",
+    "notes",
+];
+
+/// The client form as typed.
+#[derive(Clone, Default)]
+pub struct ClientForm {
+    pub values: HashMap<&'static str, String>,
+}
+
+impl ClientForm {
+    pub fn get(&self, name: &str) -> String {
+        self.values.get(name).cloned().unwrap_or_default()
+    }
+
+    fn of_raw(raw: &RawForm) -> ClientForm {
+        ClientForm {
+            values: FIELDS
+                .iter()
+                .map(|f| (*f, raw.get(f).to_string()))
+                .collect(),
+        }
+    }
+
+    fn of_row(lang: Lang, c: &ClientRow) -> ClientForm {
+        let pairs: [(&'static str, String); 12] = [
+            ("kind", c.kind.clone()),
+            ("name", c.name.clone()),
+            ("tax_id", c.tax_id.clone().unwrap_or_default()),
+            ("email", c.email.clone().unwrap_or_default()),
+            ("street", c.street.clone()),
+            ("city", c.city.clone()),
+            ("postal_code", c.postal_code.clone()),
+            ("country_code", c.country_code.clone()),
+            ("language", c.language.clone()),
+            ("currency", c.currency.clone()),
+            (
+                "payment_terms_days",
+                lang.digits(&c.payment_terms_days.to_string()),
+            ),
+            ("notes", c.notes.clone()),
+        ];
+        ClientForm {
+            values: pairs.into_iter().collect(),
+        }
+    }
+
+    fn input(&self, lang: Lang) -> Result<ClientInput, FormErrors> {
+        let mut errors = FormErrors::default();
+        let currency = Currency::parse(&self.get("currency"));
+        if currency.is_none() {
+            errors.add(Some("currency"), lang.t("required"));
+        }
+        let terms = normalize_number(&self.get("payment_terms_days"));
+        let terms = if terms.is_empty() {
+            Some(0)
+        } else {
+            terms.parse::<i64>().ok()
+        };
+        if terms.is_none() {
+            errors.add(Some("payment_terms_days"), lang.t("iv_bad_number"));
+        }
+        let opt = |s: String| (!s.trim().is_empty()).then_some(s);
+        match (currency, terms) {
+            (Some(currency), Some(payment_terms_days)) if errors.is_empty() => Ok(ClientInput {
+                kind: self.get("kind"),
+                name: self.get("name"),
+                tax_id: opt(self.get("tax_id")),
+                email: opt(self.get("email")),
+                address: Address {
+                    street: self.get("street"),
+                    city: self.get("city"),
+                    postal_code: self.get("postal_code"),
+                    country_code: self.get("country_code"),
+                },
+                language: self.get("language"),
+                currency,
+                payment_terms_days,
+                notes: self.get("notes"),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn place(field: &str) -> Option<String> {
+    FIELDS.contains(&field).then(|| field.to_string())
+}
+
+// ---- /clients ----
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ClientsQuery {
+    pub q: String,
+    pub page: i64,
+    pub done: String,
+}
+
+pub struct ClientLine {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub email: String,
+    pub currency: String,
+    pub terms: String,
+    pub archived: bool,
+}
+
+#[derive(Template)]
+#[template(path = "invoicing_clients.html")]
+pub struct ClientsPage {
+    pub v: View,
+    pub q: String,
+    pub clients: Vec<ClientLine>,
+    pub count: String,
+    pub may_write: bool,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+const CLIENTS_PAGE: i64 = 50;
+
+pub async fn list(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+    Query(q): Query<ClientsQuery>,
+) -> WebResult<Response> {
+    require(&session.user, Action::ReadClients)?;
+    let lang = prefs.lang;
+    let page = q.page.max(0);
+    let search = (!q.q.trim().is_empty()).then_some(q.q.trim());
+    let (rows, count) = service::list_clients(
+        &state,
+        &session.user,
+        true,
+        search,
+        CLIENTS_PAGE,
+        page * CLIENTS_PAGE,
+    )
+    .await
+    .map_err(page_error)?;
+    let query: String = form_urlencoded::byte_serialize(q.q.trim().as_bytes()).collect();
+    let href = |p: i64| format!("/clients?q={query}&page={p}");
+    let v = frame(
+        &state,
+        prefs,
+        &session,
+        "/clients",
+        "clients",
+        "iv_clients_title",
+        IvDone { done: q.done }.notice(),
+    );
+    render(&ClientsPage {
+        clients: rows
+            .into_iter()
+            .map(|c| ClientLine {
+                id: c.id,
+                kind: lang.t(if c.kind == "company" {
+                    "iv_company"
+                } else {
+                    "iv_individual"
+                }),
+                name: c.name,
+                email: c.email.unwrap_or_default(),
+                currency: currency_name(lang, &c.currency),
+                terms: format!("{} {}", lang.int(c.payment_terms_days), lang.t("iv_days")),
+                archived: c.archived,
+            })
+            .collect(),
+        count: lang.int(count),
+        may_write: may(&session.user, Action::WriteClients),
+        prev: (page > 0).then(|| href(page - 1)),
+        next: ((page + 1) * CLIENTS_PAGE < count).then(|| href(page + 1)),
+        q: q.q,
+        v,
+    })
+}
+
+// ---- /clients/new and /clients/{id} ----
+
+pub struct StatementRow {
+    pub date: String,
+    pub what: &'static str,
+    pub reference: String,
+    pub amount: String,
+}
+
+pub struct BalanceRow {
+    pub currency: String,
+    pub opening: String,
+    pub invoiced: String,
+    pub paid: String,
+    pub credited: String,
+    pub closing: String,
+    pub open_due: String,
+    pub credit: String,
+}
+
+#[derive(Template)]
+#[template(path = "invoicing_client.html")]
+pub struct ClientPage {
+    pub v: View,
+    pub id: Option<i64>,
+    pub form: ClientForm,
+    pub errors: FormErrors,
+    pub may_write: bool,
+    pub contacts: Vec<ContactRow>,
+    pub contact_errors: FormErrors,
+    pub rows: Vec<InvoiceLine>,
+    pub statement: Vec<StatementRow>,
+    pub balances: Vec<BalanceRow>,
+    pub period: String,
+    pub currencies: Vec<&'static str>,
+}
+
+impl ClientPage {
+    pub fn val(&self, name: &str) -> String {
+        self.form.get(name)
+    }
+}
+
+/// The statement's rows and balances as people read them.
+pub fn statement_rows(lang: Lang, s: &Statement) -> (Vec<StatementRow>, Vec<BalanceRow>) {
+    let rows = s
+        .lines
+        .iter()
+        .map(|l| StatementRow {
+            date: civil(lang, &l.date),
+            what: lang.t(&format!("iv_kind_{}", l.kind)),
+            reference: l.reference.clone(),
+            amount: format!(
+                "{} {}",
+                money(lang, &l.currency, l.amount),
+                currency_name(lang, &l.currency)
+            ),
+        })
+        .collect();
+    let balances = s
+        .currencies
+        .iter()
+        .map(|c| {
+            let m = |u: i64| money(lang, &c.currency, u);
+            BalanceRow {
+                currency: currency_name(lang, &c.currency),
+                opening: m(c.opening_balance),
+                invoiced: m(c.invoiced),
+                paid: m(c.paid),
+                credited: m(c.credited + c.refunded),
+                closing: m(c.closing_balance),
+                open_due: m(c.open_invoices_due),
+                credit: m(c.credit),
+            }
+        })
+        .collect();
+    (rows, balances)
+}
+
+/// This year's statement period: from 1 January (Gregorian) of a year ago to today.
+pub fn period(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let from = NaiveDate::from_ymd_opt(today.year() - 1, 1, 1).unwrap_or(today);
+    (from, today)
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+) -> WebResult<Response> {
+    require(&session.user, Action::WriteClients)?;
+    let mut form = ClientForm::default();
+    for (k, v) in [
+        ("kind", "company"),
+        ("language", prefs.lang.code()),
+        ("currency", "EUR"),
+        ("payment_terms_days", "30"),
+        ("country_code", "IR"),
+    ] {
+        form.values.insert(k, prefs.lang.digits(v));
+    }
+    client_page(
+        &state,
+        prefs,
+        &session,
+        None,
+        form,
+        FormErrors::default(),
+        None,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client_page(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    id: Option<i64>,
+    form: ClientForm,
+    errors: FormErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    client_page_with(
+        state,
+        prefs,
+        session,
+        id,
+        form,
+        errors,
+        FormErrors::default(),
+        notice,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client_page_with(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    id: Option<i64>,
+    mut form: ClientForm,
+    errors: FormErrors,
+    contact_errors: FormErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let lang = prefs.lang;
+    let user = &session.user;
+    let mut contacts = Vec::new();
+    let mut rows = Vec::new();
+    let mut statement = Vec::new();
+    let mut balances = Vec::new();
+    let mut period_text = String::new();
+    if let Some(id) = id {
+        let (client, found) = service::get_client(state, user, id)
+            .await
+            .map_err(page_error)?;
+        if errors.is_empty() {
+            form = ClientForm::of_row(lang, &client);
+        }
+        contacts = found;
+        let filter = ListFilter {
+            client_id: Some(id),
+            ..ListFilter::default()
+        };
+        let page = invoices::list(state, user, filter, None, 50, false)
+            .await
+            .map_err(page_error)?;
+        let names: HashMap<i64, String> = [(id, client.name.clone())].into_iter().collect();
+        rows = page
+            .results
+            .iter()
+            .map(|r| InvoiceLine::of(lang, r, &names))
+            .collect();
+        let (from, to) = period(super::today(state));
+        let s = payments::statement(state, user, id, from, to)
+            .await
+            .map_err(page_error)?;
+        (statement, balances) = statement_rows(lang, &s);
+        period_text = format!("{} – {}", lang.civil_date(from), lang.civil_date(to));
+    }
+    let path = match id {
+        Some(id) => format!("/clients/{id}"),
+        None => "/clients/new".into(),
+    };
+    let title = if id.is_some() {
+        "iv_client_title"
+    } else {
+        "iv_client_new"
+    };
+    let v = frame(state, prefs, session, &path, "clients", title, notice);
+    render(&ClientPage {
+        may_write: may(user, Action::WriteClients),
+        id,
+        form,
+        errors,
+        contacts,
+        contact_errors,
+        rows,
+        statement,
+        balances,
+        period: period_text,
+        currencies: Currency::ALL.iter().map(|c| c.code()).collect(),
+        v,
+    })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    CsrfForm(session, raw): CsrfForm<RawForm>,
+) -> WebResult<Response> {
+    require(&session.user, Action::WriteClients)?;
+    let form = ClientForm::of_raw(&raw);
+    let input = match form.input(prefs.lang) {
+        Ok(i) => i,
+        Err(errors) => return client_page(&state, prefs, &session, None, form, errors, None).await,
+    };
+    match service::create_client(&state, &session.user, &input, &meta).await {
+        Ok(row) => Ok(see_other(&format!("/clients/{}?done=client", row.id))),
+        Err(e) => {
+            let errors = refusal(e, prefs.lang, place)?;
+            client_page(&state, prefs, &session, None, form, errors, None).await
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    session: Session,
+    Path(id): Path<i64>,
+    Query(done): Query<IvDone>,
+) -> WebResult<Response> {
+    require(&session.user, Action::ReadClients)?;
+    client_page(
+        &state,
+        prefs,
+        &session,
+        Some(id),
+        ClientForm::default(),
+        FormErrors::default(),
+        done.notice(),
+    )
+    .await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(id): Path<i64>,
+    CsrfForm(session, raw): CsrfForm<RawForm>,
+) -> WebResult<Response> {
+    require(&session.user, Action::WriteClients)?;
+    let form = ClientForm::of_raw(&raw);
+    let input = match form.input(prefs.lang) {
+        Ok(i) => i,
+        Err(errors) => {
+            return client_page(&state, prefs, &session, Some(id), form, errors, None).await
+        }
+    };
+    match service::update_client(&state, &session.user, id, &input, &meta).await {
+        Ok(_) => Ok(see_other(&format!("/clients/{id}?done=client"))),
+        Err(e) => {
+            let errors = refusal(e, prefs.lang, place)?;
+            client_page(&state, prefs, &session, Some(id), form, errors, None).await
+        }
+    }
+}
+
+/// `POST /clients/{id}/contacts`: adds a contact, or changes the one `contact_id` names;
+/// with `remove`, removes it.
+pub async fn contact(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(id): Path<i64>,
+    CsrfForm(session, raw): CsrfForm<RawForm>,
+) -> WebResult<Response> {
+    require(&session.user, Action::WriteClients)?;
+    let contact_id = raw.get("contact_id").parse::<i64>().ok();
+    if raw.get("op") == "remove" {
+        if let Some(cid) = contact_id {
+            service::delete_contact(&state, &session.user, id, cid, &meta)
+                .await
+                .map_err(page_error)?;
+            return Ok(see_other(&format!("/clients/{id}?done=contact_removed")));
+        }
+    }
+    let opt = |s: &str| (!s.trim().is_empty()).then(|| s.to_string());
+    let input = ContactInput {
+        name: raw.get("contact_name").to_string(),
+        email: opt(raw.get("contact_email")),
+        phone: opt(raw.get("contact_phone")),
+        role: raw.get("contact_role").to_string(),
+        is_primary: raw.has("contact_primary"),
+    };
+    match service::save_contact(&state, &session.user, id, contact_id, &input, &meta).await {
+        Ok(_) => Ok(see_other(&format!("/clients/{id}?done=contact"))),
+        Err(e) => {
+            let errors = refusal(e, prefs.lang, |f| match f {
+                "name" | "email" | "phone" => Some(format!("contact_{f}")),
+                _ => None,
+            })?;
+            client_page_with(
+                &state,
+                prefs,
+                &session,
+                Some(id),
+                ClientForm::default(),
+                FormErrors::default(),
+                errors,
+                None,
+            )
+            .await
+        }
+    }
+}
