@@ -294,7 +294,10 @@ pub fn refusal(
             return Err(ApiError::Forbidden("you may not do this in invoicing".into()).into())
         }
         InvoicingError::Store(e) => return Err(WebError::from(e)),
-        InvoicingError::Ledger(_) | InvoicingError::Numbering(_) => {
+        // The pages send no Idempotency-Key: such an error is not theirs to explain.
+        InvoicingError::Ledger(_)
+        | InvoicingError::Numbering(_)
+        | InvoicingError::Idempotency(_) => {
             return Err(ApiError::Internal(anyhow::Error::new(err)).into())
         }
         InvoicingError::NotADraft => lang.t("iv_not_a_draft").to_string(),
