@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod notify;
 pub mod ops;
+pub mod printing;
 pub mod state;
 pub mod tickets;
 pub mod upload;

@@ -457,11 +457,21 @@ async fn a_client_user_sees_only_its_own_clients_sent_invoices(backend: Backend)
         .send(Method::GET, &format!("/invoices/{own_invoice}/ubl"), None)
         .await;
     assert_eq!(ubl.status, StatusCode::OK);
+    // The PDF, printed from the same totals: the portal links it and it downloads.
+    assert!(page.has(&format!("href=\"/invoices/{own_invoice}/pdf\"")));
+    let pdf = carol
+        .send(Method::GET, &format!("/invoices/{own_invoice}/pdf"), None)
+        .await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"));
     for path in [
         format!("/invoices/{other_invoice}"),
         format!("/invoices/{draft}"),
         format!("/invoices/{other_invoice}/ubl"),
         format!("/invoices/{draft}/cii"),
+        format!("/invoices/{other_invoice}/pdf"),
+        format!("/invoices/{draft}/pdf"),
     ] {
         let page = carol.send(Method::GET, &path, None).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");

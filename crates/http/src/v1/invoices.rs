@@ -551,36 +551,19 @@ async fn printed(
     use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
     use axum::response::IntoResponse;
     use saghat_core::platform::lang::Lang;
-    use saghat_pdf::print::{invoice_facturx, invoice_pdf, PrintError, PrintFacts};
+    use saghat_pdf::print::PrintError;
     let model = invoices::sent_model(state, user, id).await?;
     let row = invoices::get(state, user, id).await?.invoice;
-    let logo_png = match &state.config.invoicing.seller_logo {
-        Some(path) => match tokio::fs::read(path).await {
-            Ok(bytes) => Some(bytes),
-            // A logo gone missing should not stop the invoices going out.
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "seller logo unreadable; printing without it");
-                None
-            }
-        },
-        None => None,
-    };
     let lang = Lang::parse(&row.language).unwrap_or(Lang::En);
     let settled = row.amount_paid + row.amount_credited;
-    let bytes = tokio::task::spawn_blocking(move || {
-        let facts = PrintFacts {
-            lang,
-            settled,
-            logo_png,
-            buyer_reference: None,
-        };
-        match form {
-            Printed::Pdf => invoice_pdf(&model, &facts),
-            Printed::FacturX => invoice_facturx(&model, &facts),
-        }
-    })
-    .await
-    .map_err(|e| DrfError::Api(crate::error::ApiError::Internal(e.into())))?
+    let bytes = crate::printing::print_invoice(
+        state,
+        model,
+        lang,
+        settled,
+        matches!(form, Printed::FacturX),
+    )
+    .await?
     .map_err(|e| match e {
         PrintError::Totals(t) => {
             DrfError::from(saghat_core::invoicing::error::InvoicingError::from(t))

@@ -5,7 +5,6 @@
 //! downloads (PDF and Factur-X through the printer the binary installs, UBL and CII).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -29,7 +28,7 @@ use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::einvoice::{cii, ubl, EInvoiceInput};
 use saghat_core::invoicing::invoices::DraftLine;
 use saghat_core::invoicing::invoices::{self as service, InvoiceDetail};
-use saghat_core::invoicing::model::{Discount, Invoice, Percent, Quantity, TaxCategory, TaxCode};
+use saghat_core::invoicing::model::{Discount, Percent, Quantity, TaxCategory, TaxCode};
 use saghat_core::invoicing::payments::{self, CreditScope, PaymentInput};
 use saghat_core::invoicing::service::list_clients;
 use saghat_core::invoicing::state::Status;
@@ -40,22 +39,6 @@ use saghat_core::platform::lang::Lang as CoreLang;
 
 /// Invoices per page of the list.
 const PAGE_SIZE: i64 = 50;
-
-/// Prints an invoice's PDF (`facturx`: the Factur-X PDF/A-3 with its CII XML) in `lang`, with
-/// what was paid and credited so far. The PDF crate is heavy, so the binary installs it
-/// ([`set_printer`]) and this crate does not depend on it.
-pub type Printer = fn(&Invoice, CoreLang, i64, bool) -> Result<Vec<u8>, String>;
-
-static PRINTER: OnceLock<Printer> = OnceLock::new();
-
-/// Installs the PDF printer (once, at start-up); until then the PDF links are not shown.
-pub fn set_printer(printer: Printer) {
-    let _ = PRINTER.set(printer);
-}
-
-fn printer() -> Option<Printer> {
-    PRINTER.get().copied()
-}
 
 // ---- /invoices ----
 
@@ -368,7 +351,6 @@ pub struct ShowPage {
     /// Step, day logged, outcome, recipient.
     pub reminders: Vec<(String, String, &'static str, String)>,
     pub moves: Moves,
-    pub pdf: bool,
     pub staff: bool,
     pub today: String,
     pub methods: Vec<(&'static str, &'static str)>,
@@ -579,7 +561,6 @@ pub async fn show_page(
             })
             .collect(),
         moves,
-        pdf: printer().is_some(),
         staff,
         today: today(state).format("%Y-%m-%d").to_string(),
         methods: METHODS.iter().map(|m| (*m, method_name(lang, m))).collect(),
@@ -825,7 +806,6 @@ pub async fn download(
             }
         })
         .collect();
-    let unavailable = |e: String| ApiError::Unavailable(format!("cannot make the file: {e}"));
     let (bytes, kind, name) = match file.as_str() {
         "ubl" | "cii" => {
             let totals = model
@@ -850,10 +830,12 @@ pub async fn download(
             )
         }
         "pdf" | "facturx" => {
-            let print = printer().ok_or_else(|| unavailable("no PDF printer".into()))?;
             let lang = CoreLang::parse(&row.language).unwrap_or(CoreLang::En);
             let settled = row.amount_paid + row.amount_credited;
-            let pdf = print(&model, lang, settled, file == "facturx").map_err(unavailable)?;
+            let pdf =
+                crate::printing::print_invoice(&state, model, lang, settled, file == "facturx")
+                    .await?
+                    .map_err(|e| ApiError::Conflict(e.to_string()))?;
             let name = if file == "pdf" {
                 format!("{safe}.pdf")
             } else {
