@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Hostile input, bounded: schemathesis generates requests from /api/openapi.json against a
+# Hostile input, bounded (the sign-in lock-out per address is lifted: the passes sign in from
+# 127.0.0.1 after thousands of generated wrong passwords on both login endpoints): schemathesis generates requests from /api/openapi.json against a
 # running server (SQLite), authenticated as an admin, as a member (a fund member made after
 # the admin pass, on the operations a member may call) and as a lender (on the tickets), and
 # fails on any 5xx,
@@ -20,6 +21,7 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 APP_ENV=test SAGHAT_DATA_DIR="$work" DATABASE_URL="sqlite://$work/st.db?mode=rwc" BIND="127.0.0.1:$port" \
   SAGHAT_ADMIN_USERNAME=admin SAGHAT_ADMIN_PASSWORD=admin-password-1 RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn \
+  LOGIN_MAX_FAILURES_PER_IP=100000 \
   "$binary" serve >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -44,16 +46,17 @@ admin_only=(audit_log list_users create_user update_user loan_history fund_walle
 reviewer_only=(review_ticket approve_ticket reject_ticket ask_for_information disburse_ticket mark_ticket_defaulted)
 borrower_only=(create_ticket submit_ticket withdraw_ticket)
 
-# run <who> <token> <ticket id or ""> [schemathesis options…]: one pass; prints how many
-# operations it tested. With a ticket id, every `{ticket_id}` is that ticket (a real one, so
-# the moves and the ticket's page are answered, not only 404); without, ids are generated.
+# run <who> <token> <parameters or ""> [schemathesis options…]: one pass; prints how many
+# operations it tested. With parameters (`ticket_id = "…"`), every `{ticket_id}` is that ticket
+# (a real one, so the moves and the ticket's page are answered, not only 404); without, ids are
+# generated.
 passed=0 failed=0
 run() {
   local who=$1 tok=$2 ticket=$3; shift 3
   echo "--- schemathesis as $who ($examples examples per operation)"
   local rc=0 config="$work/$who.toml"
   if [ -n "$ticket" ]; then
-    printf '[parameters]\nticket_id = "%s"\n' "$ticket" >"$config"
+    printf '[parameters]\n%s\n' "$ticket" >"$config"
   else
     : >"$config"
   fi
@@ -71,7 +74,15 @@ run() {
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 
-run admin "$admin" ""
+# /api/v1's edits of one user are left to a pass of their own at the end, on a user made for
+# them: reached from `GET /api/v1/users/me/`, they would deactivate the admin mid-pass. For the
+# same reason the admin pass has no stateful phase: its inferred links (an `id` from one answer
+# into the next request) lead the user edits to the admin's own account.
+v1_user_edits='^/api/v1/users/\{id\}/$'
+# And /api/auth's user edits (`{user_id}`) go to that user too, never to the admin itself.
+victim=$(curl -fs -X POST "$base/api/auth/users" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
+  -d '{"username":"stvictim","password":"victim-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+run admin "$admin" "user_id = $victim" --exclude-path-regex "$v1_user_edits" --phases examples,coverage,fuzzing
 
 # The member is made after the admin pass, which deactivates users and changes their roles
 # (PATCH /api/auth/users/{id}): a member made before it ended up signed out or no longer a
@@ -92,7 +103,9 @@ ticket() {
 own_draft=$(ticket 100)
 excluded=()
 for id in "${admin_only[@]}" "${reviewer_only[@]}"; do excluded+=(--exclude-operation-id "$id"); done
-run member "$member" "$own_draft" "${excluded[@]}"
+# Fund members have no part in invoicing: to them /api/v1's invoicing answers only 403.
+run member "$member" "ticket_id = \"$own_draft\"" "${excluded[@]}" \
+  --exclude-path-regex '^/api/v1/((clients|products|invoices|payments)/|users/\{id\}/$)'
 
 # A lender (made after the admin pass, like the member) on the tickets: the member's submitted
 # application, taken under review, sent back, approved or rejected as the examples come.
@@ -103,7 +116,10 @@ submitted=$(ticket 200)
 curl -fs -X POST "$base/api/tickets/$submitted/submit" -H "authorization: Bearer $member" >/dev/null
 lender_ops=(--include-tag tickets)
 for id in "${borrower_only[@]}"; do lender_ops+=(--exclude-operation-id "$id"); done
-run lender "$lender" "$submitted" "${lender_ops[@]}"
+run lender "$lender" "ticket_id = \"$submitted\"" "${lender_ops[@]}"
+
+# /api/v1's user edits, on the same user of their own (the admin keeps its account).
+run "admin on one user" "$admin" "id = $victim" --include-path-regex "$v1_user_edits"
 
 echo "schemathesis: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

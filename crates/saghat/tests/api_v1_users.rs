@@ -166,6 +166,7 @@ async fn admins_manage_users_and_others_only_read_themselves(backend: Backend) {
             "first_name": ["This field is required."],
             "last_name": ["This field is required."],
             "role": ["This field is required."],
+            "is_active": ["This field is required."],
         })
     );
     let (status, body) = app
@@ -173,7 +174,7 @@ async fn admins_manage_users_and_others_only_read_themselves(backend: Backend) {
             Method::PUT,
             &format!("/api/v1/users/{omid}/"),
             Some(&admin),
-            Some(json!({ "email": "omid@example.com", "first_name": "O", "last_name": "K", "role": "member" })),
+            Some(json!({ "email": "omid@example.com", "first_name": "O", "last_name": "K", "role": "member", "is_active": true })),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -189,7 +190,7 @@ async fn admins_manage_users_and_others_only_read_themselves(backend: Backend) {
             Method::PUT,
             "/api/v1/users/99999/",
             Some(&admin),
-            Some(json!({ "email": "", "first_name": "", "last_name": "", "role": "member" })),
+            Some(json!({ "email": "", "first_name": "", "last_name": "", "role": "member", "is_active": true })),
         )
         .await;
     assert_eq!(

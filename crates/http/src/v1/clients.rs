@@ -104,8 +104,8 @@ impl From<ClientWrite> for ClientInput {
 /// Clients by name, a page at a time; `?search=` in names, `?include_archived=true`.
 #[utoipa::path(get, path = "/clients/", tag = "v1", security(("bearer" = [])),
     params(("page" = Option<String>, Query, description = "A page number, or `last`"),
-           ("page_size" = Option<u64>, Query, description = "Rows per page (default 20, at most 100)"),
-           ("search" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
+           ("page_size" = Option<String>, Query, description = "Rows per page: a positive integer, default 20; more than 100 is read as 100 and anything else is ignored, as DRF does"),
+           ("search" = Option<String>, Query), ("include_archived" = Option<String>, Query, description = "`true` lists the archived ones too; any other value does not")),
     responses((status = 200, body = Page<ClientRow>), (status = 403, body = DrfErrorBody),
               (status = 404, description = "Invalid page.", body = DrfErrorBody)))]
 async fn list_clients(

@@ -374,7 +374,7 @@ pub struct DrfErrorBody {
     /// list field's are one object of its item's errors per item (`{"lines": [{}, {"quantity":
     /// ["…"]}]}`), an object field's an object of its fields'.
     #[serde(flatten)]
-    #[schema(value_type = BTreeMap<String, Object>)]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>)]
     pub fields: BTreeMap<String, Value>,
 }
 
@@ -984,7 +984,9 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> DrfResult<Cursor> {
-        if !text.len().is_multiple_of(2) || text.len() > 2048 {
+        // Hex digits only: a cursor with other characters (even multi-byte ones) is refused
+        // before it is cut in pairs.
+        if !text.is_ascii() || !text.len().is_multiple_of(2) || text.len() > 2048 {
             return Err(DrfError::InvalidCursor);
         }
         let bytes = (0..text.len())
@@ -1293,6 +1295,13 @@ mod tests {
     fn cursor_pages_link_both_ways() {
         let key = |n: &i32| n.to_string();
         // First page of 2 from rows 1..: the store returned 3 (one more than asked).
+        // Not hex, not even ASCII: refused as an invalid cursor, never a panic.
+        for bad in ["?cursor=%F1%BB%82%9E", "?cursor=zz", "?cursor=abc"] {
+            assert!(matches!(
+                CursorQuery::new(url(bad)),
+                Err(DrfError::InvalidCursor)
+            ));
+        }
         let q = CursorQuery::new(url("?page_size=2")).unwrap();
         let page = q.page(vec![1, 2, 3], key);
         assert_eq!(page.results, vec![1, 2]);

@@ -260,7 +260,7 @@ async fn currency_of(
 /// `client`, `currency`, `kind`, `issued_from`, `issued_to`, `search` (a number's prefix or a
 /// word of the client's name). A client user sees only its own sent invoices.
 #[utoipa::path(get, path = "/invoices/", tag = "v1", security(("bearer" = [])),
-    params(("cursor" = Option<String>, Query), ("page_size" = Option<u64>, Query, description = "Rows per page (default 20, at most 100)"),
+    params(("cursor" = Option<String>, Query), ("page_size" = Option<String>, Query, description = "Rows per page: a positive integer, default 20; more than 100 is read as 100 and anything else is ignored, as DRF does"),
            ("status" = Option<String>, Query), ("client" = Option<i64>, Query), ("currency" = Option<String>, Query),
            ("kind" = Option<String>, Query), ("issued_from" = Option<String>, Query), ("issued_to" = Option<String>, Query),
            ("search" = Option<String>, Query)),

@@ -48,13 +48,13 @@ struct CommonResponses;
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let error = |description: &str| {
+        let error = |description: &str, schema: &str| {
             ResponseBuilder::new()
                 .description(description)
                 .content(
                     "application/json",
                     ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("DrfErrorBody")))
+                        .schema(Some(Ref::from_schema_name(schema)))
                         .build(),
                 )
                 .build()
@@ -69,19 +69,35 @@ impl Modify for CommonResponses {
             ];
             for operation in operations.into_iter().flatten() {
                 let has_body = operation.request_body.is_some();
+                // A query parameter can be malformed too (a cursor, a status, a date).
+                let has_query = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query);
                 let needs_token = operation.security.as_ref().is_some_and(|s| !s.is_empty());
                 let mut add = |status: &str, description: &str, applies: bool| {
                     if applies && !operation.responses.responses.contains_key(status) {
-                        operation
-                            .responses
-                            .responses
-                            .insert(status.to_string(), error(description).into());
+                        operation.responses.responses.insert(
+                            status.to_string(),
+                            // The query-string guard in front of every route answers in
+                            // the rest of the API's shape.
+                            error(
+                                description,
+                                if status == "422" {
+                                    "ErrorBody"
+                                } else {
+                                    "DrfErrorBody"
+                                },
+                            )
+                            .into(),
+                        );
                     }
                 };
                 add(
                     "400",
-                    "A field is missing or malformed (`{\"field\": [\"message\"]}`), or the body is not JSON (`{\"detail\": \"JSON parse error - …\"}`)",
-                    has_body,
+                    "A field or query parameter is missing or malformed (`{\"field\": [\"message\"]}`), or the body is not JSON (`{\"detail\": \"JSON parse error - …\"}`)",
+                    has_body || has_query || path.contains('{'),
                 );
                 add(
                     "401",
@@ -89,6 +105,11 @@ impl Modify for CommonResponses {
                     needs_token,
                 );
                 add("404", "Not found.", path.contains('{'));
+                add(
+                    "422",
+                    "The query string holds control characters (refused before any endpoint reads it)",
+                    has_query,
+                );
                 add("413", "Request body too large", has_body);
                 add("415", "The body is not `application/json`", has_body);
                 add("429", "Request was throttled (see Retry-After)", true);

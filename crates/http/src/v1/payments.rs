@@ -125,7 +125,7 @@ impl PaymentWrite {
 /// Payments, newest first, a page at a time; `?client=`. A client user sees only its own.
 #[utoipa::path(get, path = "/payments/", tag = "v1", security(("bearer" = [])),
     params(("page" = Option<String>, Query, description = "A page number, or `last`"),
-           ("page_size" = Option<u64>, Query, description = "Rows per page (default 20, at most 100)"),
+           ("page_size" = Option<String>, Query, description = "Rows per page: a positive integer, default 20; more than 100 is read as 100 and anything else is ignored, as DRF does"),
            ("client" = Option<i64>, Query)),
     responses((status = 200, body = Page<PaymentOut>), (status = 403, body = DrfErrorBody),
               (status = 404, description = "Invalid page.", body = DrfErrorBody)))]

@@ -148,8 +148,8 @@ impl ProductWrite {
 /// Products by name, a page at a time; `?include_archived=true`.
 #[utoipa::path(get, path = "/products/", tag = "v1", security(("bearer" = [])),
     params(("page" = Option<String>, Query, description = "A page number, or `last`"),
-           ("page_size" = Option<u64>, Query, description = "Rows per page (default 20, at most 100)"),
-           ("include_archived" = Option<bool>, Query)),
+           ("page_size" = Option<String>, Query, description = "Rows per page: a positive integer, default 20; more than 100 is read as 100 and anything else is ignored, as DRF does"),
+           ("include_archived" = Option<String>, Query, description = "`true` lists the archived ones too; any other value does not")),
     responses((status = 200, body = Page<Product>), (status = 403, body = DrfErrorBody),
               (status = 404, description = "Invalid page.", body = DrfErrorBody)))]
 async fn list_products(

@@ -60,7 +60,7 @@ impl From<UserProfile> for User {
 /// All users, by username (admins only), a page at a time.
 #[utoipa::path(get, path = "/users/", tag = "v1", security(("bearer" = [])),
     params(("page" = Option<String>, Query, description = "A page number, or `last`"),
-           ("page_size" = Option<u64>, Query, description = "Rows per page (default 20, at most 100)")),
+           ("page_size" = Option<String>, Query, description = "Rows per page: a positive integer, default 20; more than 100 is read as 100 and anything else is ignored, as DRF does")),
     responses((status = 200, body = Page<User>), (status = 401, body = DrfErrorBody),
               (status = 403, body = DrfErrorBody), (status = 404, description = "Invalid page.", body = DrfErrorBody)))]
 async fn list_users(
@@ -201,14 +201,16 @@ pub struct UserUpdate {
     #[schema(max_length = 150)]
     pub last_name: String,
     pub role: Role,
-    pub is_active: Option<bool>,
+    /// A full update says whether the user is active too (`PATCH` may leave it out).
+    pub is_active: bool,
     #[schema(min_length = 8, max_length = 256, write_only)]
     pub password: Option<String>,
 }
 
 impl DrfBody for UserUpdate {
-    const REQUIRED: &'static [&'static str] = &["email", "first_name", "last_name", "role"];
-    const NOT_NULL: &'static [&'static str] = &["is_active", "password"];
+    const REQUIRED: &'static [&'static str] =
+        &["email", "first_name", "last_name", "role", "is_active"];
+    const NOT_NULL: &'static [&'static str] = &["password"];
 
     fn validate(&self) -> Vec<FieldError> {
         UserChanges::from(self).problems()
@@ -218,7 +220,7 @@ impl DrfBody for UserUpdate {
 impl From<&UserUpdate> for UserChanges {
     fn from(body: &UserUpdate) -> Self {
         UserChanges {
-            is_active: body.is_active,
+            is_active: Some(body.is_active),
             role: Some(body.role),
             first_name: Some(body.first_name.clone()),
             last_name: Some(body.last_name.clone()),
@@ -285,7 +287,7 @@ async fn replace_user(
 }
 
 /// Change some of a user's fields (admins only), as `PUT` does.
-#[utoipa::path(patch, path = "/users/{id}/", tag = "v1", request_body = PatchedUser, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/users/{id}/", tag = "v1", request_body = Option<PatchedUser>, security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = 400, body = DrfErrorBody), (status = 401, body = DrfErrorBody),
               (status = 403, body = DrfErrorBody), (status = 404, body = DrfErrorBody)))]
