@@ -27,7 +27,7 @@ INSERT INTO invoice_lines (invoice_id, position, product_id, description, unit, 
 INSERT INTO invoice_lines (invoice_id, position, product_id, description, unit, quantity, unit_price, discount_kind, discount_value, tax_code, tax_rate, net) VALUES (':iid', 9, NULL, 'Service 8', 'HUR', 35000, 18000, NULL, NULL, 'S', 1900, 63000);
 INSERT INTO invoice_lines (invoice_id, position, product_id, description, unit, quantity, unit_price, discount_kind, discount_value, tax_code, tax_rate, net) VALUES (':iid', 10, NULL, 'Service 9', 'HUR', 37500, 19250, NULL, NULL, 'S', 700, 72188);
 INSERT INTO audit_log (at, actor_user_id, action, target, client_ip, request_id, details)
-  VALUES ('2026-12-01T09:00:00.000000Z', NULL, 'invoice_created', 'invoice:' || ':iid', NULL, NULL, '{"client_id":' || :cid || ',"total":431281}');
+  VALUES ('2026-12-01T09:00:00.000000Z', NULL, 'invoice_created', 'invoice:' || ':iid', '127.0.0.1', gen_random_uuid()::text, '{"client_id":' || :cid || ',"total":431281}');
 SELECT * FROM invoices WHERE id = ':iid';
 SELECT * FROM invoice_lines WHERE invoice_id = ':iid' ORDER BY position;
 END;
@@ -61,7 +61,7 @@ INSERT INTO journal_entries (transaction_id, account_id, debit, credit, currency
 INSERT INTO journal_entries (transaction_id, account_id, debit, credit, currency)
   SELECT 'invoice_sent:' || ':iid', id, 0, 47841, currency FROM ledger_accounts WHERE code = 'invoicing:tax_payable:EUR';
 INSERT INTO audit_log (at, actor_user_id, action, target, client_ip, request_id, details)
-  VALUES ('2026-12-01T09:00:00.000000Z', NULL, 'invoice_sent', 'invoice:' || ':iid', NULL, NULL, '{"total":431281}');
+  VALUES ('2026-12-01T09:00:00.000000Z', NULL, 'invoice_sent', 'invoice:' || ':iid', '127.0.0.1', gen_random_uuid()::text, '{"total":431281}');
 SELECT * FROM invoices WHERE id = ':iid';
 SELECT * FROM invoice_lines WHERE invoice_id = ':iid' ORDER BY position;
 SELECT * FROM invoice_taxes WHERE invoice_id = ':iid';
