@@ -6,7 +6,6 @@
 use saghat_core::invoicing::einvoice::{cii::to_cii, EInvoiceError, EInvoiceInput};
 use saghat_core::invoicing::model::{Discount, Invoice, InvoiceKind, Party, TaxCode};
 use saghat_core::invoicing::totals::{Totals as InvoiceTotals, TotalsError};
-use saghat_core::platform::currency::Currency;
 use saghat_core::platform::lang::Lang as CoreLang;
 
 use crate::document::{DocumentKind, InvoiceDocument, Lang, Line, Party as PrintedParty};
@@ -64,7 +63,7 @@ pub fn document(
     let lang = facts.lang;
     let currency = invoice.currency;
     let money = |units: i64| lang.money(currency, i128::from(units));
-    let with_code = |units: i64| format!("{} {}", money(units), currency_label(lang, currency));
+    let with_code = |units: i64| format!("{} {}", money(units), lang.currency(currency));
     let lines = invoice
         .lines
         .iter()
@@ -115,7 +114,7 @@ pub fn document(
         number: invoice.number.clone().unwrap_or_default(),
         issue_date: lang.civil_date(invoice.issue_date),
         due_date: (kind == DocumentKind::Invoice).then(|| lang.civil_date(invoice.due_date)),
-        currency: currency_label(lang, currency).to_string(),
+        currency: lang.currency(currency).to_string(),
         seller: party(&invoice.seller),
         buyer: party(&invoice.buyer),
         logo_png: facts.logo_png.clone(),
@@ -175,17 +174,6 @@ fn party(p: &Party) -> PrintedParty {
 fn non_empty(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
-}
-
-/// The currency as the document names it: its code in English, its name in Persian.
-pub fn currency_label(lang: CoreLang, currency: Currency) -> &'static str {
-    match (lang, currency) {
-        (CoreLang::En, c) => c.code(),
-        (CoreLang::Fa, Currency::Irr) => "ریال",
-        (CoreLang::Fa, Currency::Usd) => "دلار",
-        (CoreLang::Fa, Currency::Eur) => "یورو",
-        (CoreLang::Fa, Currency::Usdt) => "تتر",
-    }
 }
 
 /// A tax category's name (its code is printed beside it).

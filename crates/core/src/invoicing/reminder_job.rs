@@ -24,7 +24,6 @@ use super::store::{self, InvoiceRow};
 use crate::jobs::{self, NewJob};
 use crate::notify::{Attachment, Channel, EmailAddress, Outgoing, Recipient, SendError};
 use crate::platform::audit::RequestMeta;
-use crate::platform::currency::Currency;
 use crate::platform::lang::Lang;
 use crate::Ctx;
 
@@ -381,7 +380,7 @@ async fn prepare(
             client: &client.name,
             number: &number,
             amount_due: &amount_due,
-            currency: currency_label(lang, currency),
+            currency: lang.currency(currency),
             due_date: &due_date,
             days_late,
         },
@@ -410,18 +409,6 @@ fn is_open(invoice: &InvoiceRow) -> bool {
         invoice.status.as_str(),
         "sent" | "partially_paid" | "overdue"
     ) && invoice.amount_due() > 0
-}
-
-/// The currency as the reminder names it: as the PDF does (`saghat_pdf::print::currency_label`),
-/// its code in English and its name in Persian.
-fn currency_label(lang: Lang, currency: Currency) -> &'static str {
-    match (lang, currency) {
-        (Lang::En, c) => c.code(),
-        (Lang::Fa, Currency::Irr) => "ریال",
-        (Lang::Fa, Currency::Usd) => "دلار",
-        (Lang::Fa, Currency::Eur) => "یورو",
-        (Lang::Fa, Currency::Usdt) => "تتر",
-    }
 }
 
 /// `<invoice-reminder.{id}.{logged}@{domain of SMTP_FROM}>`: the same for every attempt, and
@@ -509,11 +496,5 @@ mod tests {
             steps,
             vec![("a", &[][..]), ("b", &[-3, 0][..]), ("c", &[7][..])]
         );
-    }
-
-    #[test]
-    fn the_reminders_currency_is_named_as_on_the_pdf() {
-        assert_eq!(currency_label(Lang::En, Currency::Eur), "EUR");
-        assert_eq!(currency_label(Lang::Fa, Currency::Irr), "ریال");
     }
 }

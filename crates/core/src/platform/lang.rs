@@ -108,6 +108,18 @@ impl Lang {
         self.digits(&format!("{sign}{grouped}"))
     }
 
+    /// A currency as documents name it: its code in English, its name in Persian (`ریال`,
+    /// `یورو`; USDT is `تتر`, as in the fund).
+    pub fn currency(self, currency: Currency) -> &'static str {
+        match (self, currency) {
+            (Lang::En, c) => c.code(),
+            (Lang::Fa, Currency::Irr) => "ریال",
+            (Lang::Fa, Currency::Usd) => "دلار",
+            (Lang::Fa, Currency::Eur) => "یورو",
+            (Lang::Fa, Currency::Usdt) => "تتر",
+        }
+    }
+
     /// A calendar day as the language reads it: Gregorian in English (`1 Dec 2026`), Jalali in
     /// Persian (`۱۴۰۵/۰۹/۱۰`).
     pub fn civil_date(self, date: NaiveDate) -> String {
@@ -247,6 +259,13 @@ mod tests {
         assert_eq!(Lang::Fa.money(Currency::Irr, 1_500_000), "۱٬۵۰۰٬۰۰۰");
         assert_eq!(Lang::En.money(Currency::Usdt, 1), "0.00000001");
         assert_eq!(Lang::En.money(Currency::Usd, -5), "-0.05");
+    }
+
+    #[test]
+    fn currencies_are_codes_in_english_and_names_in_persian() {
+        assert_eq!(Lang::En.currency(Currency::Eur), "EUR");
+        assert_eq!(Lang::Fa.currency(Currency::Irr), "ریال");
+        assert_eq!(Lang::Fa.currency(Currency::Usdt), "تتر");
     }
 
     #[test]

@@ -145,14 +145,11 @@ pub fn money(lang: Lang, code: &str, units: i64) -> String {
     }
 }
 
-/// The currency's name as the pages write it (USDT is تتر in Persian, as in the fund).
+/// The currency's name as the pages write it (its code in English, its name in Persian).
 pub fn currency_name(lang: Lang, code: &str) -> String {
-    match (lang, code) {
-        (Lang::Fa, "USDT") => lang.t("usdt").to_string(),
-        (Lang::Fa, "IRR") => "ریال".into(),
-        (Lang::Fa, "USD") => "دلار".into(),
-        (Lang::Fa, "EUR") => "یورو".into(),
-        _ => code.to_string(),
+    match Currency::parse(code) {
+        Some(currency) => lang.currency(currency).to_string(),
+        None => code.to_string(),
     }
 }
 
