@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use saghat_core::auth::Role;
 use saghat_core::invoicing::error::InvoicingError;
-use saghat_core::invoicing::invoices::{self};
+use saghat_core::invoicing::invoices::{self, PageAt};
 use saghat_core::invoicing::model::{Discount, Percent};
 use saghat_core::invoicing::store::ListFilter;
 use saghat_core::ledger::domain::Account;
@@ -394,12 +394,13 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
     }
     let mut seen = vec![];
     let mut cursor: Option<String> = None;
+    let mut previous: Option<String>;
     loop {
         let page = invoices::list(
             &ctx,
             &viewer,
             ListFilter::default(),
-            cursor.as_deref(),
+            PageAt::after(cursor.as_deref()),
             3,
             cursor.is_none(),
         )
@@ -417,6 +418,8 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
             );
         }
         seen.extend(page.results.iter().map(|r| r.issue_date.clone()));
+        assert_eq!(page.previous_cursor.is_some(), cursor.is_some());
+        previous = page.previous_cursor.clone();
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
@@ -427,6 +430,48 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
         .map(|d| format!("2026-11-{d:02}"))
         .collect();
     assert_eq!(seen, expected, "newest first, each once");
+    // And back again from the last page: each previous page is the one read before it, and
+    // the first has none.
+    let mut at = previous.expect("the last page has a previous one");
+    let mut pages_back = vec![];
+    loop {
+        let page = invoices::list(
+            &ctx,
+            &viewer,
+            ListFilter::default(),
+            PageAt::Before(&at),
+            3,
+            false,
+        )
+        .await
+        .unwrap();
+        let dates: Vec<String> = page.results.iter().map(|r| r.issue_date.clone()).collect();
+        pages_back.push(dates);
+        // Forward again from a page read backwards is the page after it.
+        if pages_back.len() == 1 {
+            let next = page.next_cursor.clone().expect("a next page");
+            let again = invoices::list(
+                &ctx,
+                &viewer,
+                ListFilter::default(),
+                PageAt::After(&next),
+                3,
+                false,
+            )
+            .await
+            .unwrap();
+            assert_eq!(again.results.len(), 1, "the last page again");
+        }
+        match page.previous_cursor {
+            Some(c) => at = c,
+            None => break,
+        }
+    }
+    assert_eq!(
+        pages_back,
+        vec![expected[3..6].to_vec(), expected[0..3].to_vec()],
+        "from the third page: the second, then the first"
+    );
     let filtered = invoices::list(
         &ctx,
         &viewer,
@@ -435,7 +480,7 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
             status: Some("sent".into()),
             ..Default::default()
         },
-        None,
+        PageAt::First,
         50,
         false,
     )
@@ -449,7 +494,7 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
             search: Some("inv-1405-000003".into()),
             ..Default::default()
         },
-        None,
+        PageAt::First,
         50,
         false,
     )
@@ -463,7 +508,7 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
             search: Some("other".into()),
             ..Default::default()
         },
-        None,
+        PageAt::First,
         50,
         false,
     )
@@ -482,7 +527,7 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
             client_id: Some(other),
             ..Default::default()
         },
-        None,
+        PageAt::First,
         50,
         true,
     )
@@ -500,7 +545,7 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
             status: Some("draft".into()),
             ..Default::default()
         },
-        None,
+        PageAt::First,
         50,
         false,
     )
@@ -519,7 +564,7 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
             status: Some("sent".into()),
             ..Default::default()
         },
-        None,
+        PageAt::First,
         1,
         false,
     )
@@ -542,7 +587,15 @@ async fn the_list_pages_by_keyset_with_totals_per_status(backend: Backend) {
     assert!(matches!(err, InvoicingError::Forbidden));
     let member = user(&ctx, "member", Role::Member).await;
     assert!(matches!(
-        invoices::list(&ctx, &member, ListFilter::default(), None, 5, false).await,
+        invoices::list(
+            &ctx,
+            &member,
+            ListFilter::default(),
+            PageAt::First,
+            5,
+            false
+        )
+        .await,
         Err(InvoicingError::Forbidden)
     ));
 }

@@ -83,6 +83,8 @@ pub struct InvoiceDocument {
     pub totals: Totals,
     pub notes: Option<String>,
     pub terms: Option<String>,
+    /// The seller's IBAN to pay to, in groups of four.
+    pub payee_iban: Option<String>,
     /// Credit note: `"Credits INV-1405-000007"`.
     pub reference: Option<String>,
     /// An optional stamp, e.g. `"Paid"`.

@@ -29,7 +29,7 @@ use serde_json::json;
 use saghat_core::auth::store::find_active_user;
 use saghat_core::auth::{CurrentUser, Role};
 use saghat_core::config::Config;
-use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine};
+use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine, PageAt};
 use saghat_core::invoicing::model::{Address, Percent, Quantity, TaxCategory, TaxCode, Unit};
 use saghat_core::invoicing::service::{self, ClientInput};
 use saghat_core::invoicing::store::ListFilter;
@@ -248,7 +248,15 @@ async fn main() -> anyhow::Result<()> {
         let mut samples = Vec::with_capacity(args.runs);
         for _ in 0..args.runs {
             let t = Instant::now();
-            let page = invoices::list(&ctx, &accountant, filter.clone(), cursor, 20, false).await?;
+            let page = invoices::list(
+                &ctx,
+                &accountant,
+                filter.clone(),
+                PageAt::after(cursor),
+                20,
+                false,
+            )
+            .await?;
             samples.push(t.elapsed());
             anyhow::ensure!(!page.results.is_empty(), "{name}: an empty page");
         }

@@ -54,6 +54,8 @@ common::on_both_databases!(
     amounts_in_each_currencys_places,
     payments_settle_invoices,
     credit_notes_and_statements,
+    credit_is_used_and_paid_back,
+    errors_name_the_fields_the_api_takes,
     sent_invoices_export_as_en16931_xml,
     sent_invoices_print_as_pdf_and_facturx,
     idempotency_keys_replay_payments_and_sends,
@@ -572,7 +574,7 @@ async fn invoices_from_draft_to_sent(backend: Backend) {
         (StatusCode::NOT_FOUND, json!({ "detail": "Not found." }))
     );
 
-    // Paged by key: next links forward, absolute; previous is null (the list reads forward).
+    // Paged by key: next links forward and previous back, both absolute.
     for _ in 0..2 {
         let (status, _) = app.post("/api/v1/invoices/", &admin, draft(other)).await;
         assert_eq!(status, StatusCode::CREATED);
@@ -591,6 +593,14 @@ async fn invoices_from_draft_to_sent(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_eq!(second["results"].as_array().unwrap().len(), 1);
     assert_eq!(second["next"], Value::Null);
+    let previous = second["previous"].as_str().expect("a previous link");
+    assert!(previous.starts_with(&prefix), "{previous}");
+    let (status, back) = app
+        .get(previous.strip_prefix(&app.base).unwrap(), &admin)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(back["results"], first["results"], "back to the first page");
+    assert_eq!(back["previous"], Value::Null);
     let mut seen: Vec<&Value> = first["results"]
         .as_array()
         .unwrap()
@@ -935,6 +945,158 @@ async fn credit_notes_and_statements(backend: Backend) {
     );
 }
 
+/// An overpayment is the client's credit: used on a later invoice, paid back by a refund
+/// (once under its key), never beyond what there is.
+async fn credit_is_used_and_paid_back(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let viewer = user(&app, &admin, "vida", "viewer", None).await;
+    let (first, _) = sent_invoice(&app, &admin, acme).await;
+    let (second, _) = sent_invoice(&app, &admin, acme).await;
+    // 300.00 on the first invoice's 212.55: 87.45 is credit.
+    let payment = json!({ "client": acme, "amount": "300.00", "received_on": "2026-11-25",
+        "method": "bank_transfer", "allocations": [{ "invoice": first, "amount": "212.55" }] });
+    let (status, paid) = app.post("/api/v1/payments/", &admin, payment).await;
+    assert_eq!(
+        (status, &paid["unallocated"]),
+        (StatusCode::CREATED, &json!("87.45")),
+        "{paid}"
+    );
+
+    let apply = format!("/api/v1/invoices/{second}/apply-credit/");
+    let (status, body) = app.post(&apply, &viewer, json!({ "amount": "10" })).await;
+    assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
+    let (status, body) = app.post(&apply, &admin, json!({ "amount": "87.46" })).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "amount": ["The client's credit is 87.45 EUR."] })
+        )
+    );
+    let (status, body) = app.post(&apply, &admin, json!({ "amount": "1.001" })).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "amount": ["Ensure that there are no more than 2 decimal places."] })
+        )
+    );
+    let (status, invoice) = app.post(&apply, &admin, json!({ "amount": "50.00" })).await;
+    assert_eq!(status, StatusCode::OK, "{invoice}");
+    assert_eq!(
+        (&invoice["status"], &invoice["amount_due"]),
+        (&json!("partially_paid"), &json!("162.55"))
+    );
+
+    // 37.45 left to pay back; a retry under the same key pays nothing twice.
+    let refunds = format!("/api/v1/clients/{acme}/refunds/");
+    let refund = json!({ "amount": "30.00", "refunded_on": "2026-11-26", "method": "bank_transfer", "reference": "R-1" });
+    let (status, replayed, first_answer) =
+        post_keyed(&app, &refunds, &admin, "refund-1", &refund).await;
+    assert_eq!(
+        (status, replayed),
+        (StatusCode::CREATED, false),
+        "{first_answer}"
+    );
+    assert_eq!(
+        (
+            &first_answer["amount"],
+            &first_answer["currency"],
+            &first_answer["client"],
+            &first_answer["reference"]
+        ),
+        (&json!("30.00"), &json!("EUR"), &json!(acme), &json!("R-1"))
+    );
+    let (status, replayed, again) = post_keyed(&app, &refunds, &admin, "refund-1", &refund).await;
+    assert_eq!(
+        (status, replayed, &again),
+        (StatusCode::CREATED, true, &first_answer)
+    );
+    let (status, body) = app
+        .post(
+            &refunds,
+            &admin,
+            json!({ "amount": "7.46", "refunded_on": "2026-11-26", "method": "cash" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "amount": ["Must be more than 0 and at most the client's credit (7.45 EUR)."] })
+        )
+    );
+    let (status, body) = app
+        .post(
+            &refunds,
+            &admin,
+            json!({ "amount": "1", "refunded_on": "26/11/2026", "method": "cash" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "refunded_on": ["Date has wrong format. Use YYYY-MM-DD."] })
+        )
+    );
+    let (status, _) = app
+        .post("/api/v1/clients/999999/refunds/", &admin, refund.clone())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let statement = format!("/api/v1/clients/{acme}/statement/?from=2026-01-01&to=2026-12-31");
+    let (_, body) = app.get(&statement, &admin).await;
+    let eur = &body["currencies"][0];
+    assert_eq!(
+        (&eur["credit"], &eur["refunded"]),
+        (&json!("7.45"), &json!("30.00")),
+        "{body}"
+    );
+    // The books agree with the records.
+    let report = saghat_core::ledger::verify::verify(&app.state.db)
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report}");
+}
+
+/// The services name relations by their ids; the API by the fields it takes.
+async fn errors_name_the_fields_the_api_takes(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let acme = client(&app, &admin, "Acme", "EUR").await;
+    let mut body = draft(acme);
+    body["lines"][1]["product"] = json!(999_999);
+    let (status, answer) = app.post("/api/v1/invoices/", &admin, body).await;
+    assert_eq!(
+        (status, answer),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "lines": [{}, { "product": ["Invalid pk - object does not exist."] }] })
+        )
+    );
+    let (draft_id, _) = {
+        let (status, created) = app.post("/api/v1/invoices/", &admin, draft(acme)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        (created["id"].as_str().unwrap().to_string(), ())
+    };
+    // Crediting a draft: the path's invoice is no field of the body.
+    let (status, answer) = app
+        .post(
+            &format!("/api/v1/invoices/{draft_id}/credit-notes/"),
+            &admin,
+            json!({ "issue_date": "2026-11-23" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["non_field_errors"].is_array(), "{answer}");
+}
+
 /// A GET answered as (status, content type, text).
 async fn get_text(app: &TestApp, path: &str, token: &str) -> (StatusCode, String, String) {
     let response = app
@@ -1129,6 +1291,20 @@ async fn every_role_on_every_endpoint(backend: Backend) {
                 json!({ "issue_date": "2026-11-23", "lines": [{ "description": "x", "quantity": "1", "unit_price": "0.01" }] }),
             ),
             Action::IssueCreditNotes,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/invoices/{sent}/apply-credit/"),
+            Some(json!({ "amount": "0.01" })),
+            Action::WritePayments,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/clients/{acme}/refunds/"),
+            Some(
+                json!({ "amount": "0.01", "refunded_on": "2026-11-26", "method": "bank_transfer" }),
+            ),
+            Action::WritePayments,
         ),
         (
             Method::GET,

@@ -197,13 +197,13 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
 
     // Sent from its page, then paid in part.
     browser.goto(&format!("{base}{path}?lang=en")).await;
-    browser.click("#iv-send").await;
+    browser.submit("#iv-send").await;
     browser.wait(".notice").await;
     assert_eq!(browser.text("#iv-status").await, "Sent");
     let number = browser.text("#iv-number").await;
     assert!(number.starts_with("INV-"), "{number}");
     browser.type_into("#pay_amount", "300").await;
-    browser.click("#iv-pay").await;
+    browser.submit("#iv-pay").await;
     browser.wait(".notice").await;
     assert_eq!(browser.text("#iv-status").await, "Partially paid");
     assert_eq!(browser.text("#iv-amount-due").await, "723.40");

@@ -97,7 +97,7 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     browser
         .type_into("#body", "I can send the builder's quote.")
         .await;
-    browser.click("#act-comment").await;
+    browser.submit("#act-comment").await;
     browser.wait(".notice").await;
     assert!(browser
         .text("#ticket-timeline")
@@ -139,7 +139,7 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     browser.wait("#ticket-flags").await;
     let flag = browser.text("#flag-new_account_large_amount").await;
     assert!(flag.contains("New account, large amount"), "{flag}");
-    browser.click("#act-take").await;
+    browser.submit("#act-take").await;
     browser.wait(".notice").await;
     // An internal note, for reviewers only.
     browser
@@ -183,7 +183,7 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     sign_in(&browser, &base, "lena", PASSWORD).await;
     browser.goto(&format!("{base}/tickets/{id}")).await;
     browser.wait("#act-approve").await;
-    browser.click("#act-approve").await;
+    browser.submit("#act-approve").await;
     browser.wait(".notice").await;
     assert_eq!(browser.text("#ticket-state").await, "Approved");
     assert_eq!(browser.text("#approvals-line").await, "2 of 2 approvals");
@@ -212,7 +212,7 @@ async fn a_member_applies_and_two_reviewers_approve_in_chromium() {
     sign_in(&browser, &base, "reza", PASSWORD).await;
     browser.goto(&format!("{base}/tickets/{id}")).await;
     browser.type_into("#repay_amount", "250").await;
-    browser.click("#act-repay").await;
+    browser.submit("#act-repay").await;
     browser.wait(".notice").await;
     assert_eq!(browser.text("#loan-outstanding").await, "1,250.00 USDT");
     let repaying = [(path.as_str(), "ticket-repaying", "#installments")];

@@ -98,7 +98,7 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     browser
         .type_into("#bitpin_payment_id", "bp-browser-1")
         .await;
-    browser.click("#pay button[type=submit]").await;
+    browser.submit("#pay button[type=submit]").await;
     browser.wait(".notice").await;
     let page = browser.source().await;
     assert!(page.contains("Your payment was recorded."));
@@ -263,7 +263,7 @@ async fn a_member_pays_starts_the_draw_and_reads_its_log_in_chromium() {
     // Retry the dead job from its page: it is waiting to run again.
     browser.goto(&format!("{base}/admin/jobs?lang=en")).await;
     browser
-        .click(&format!("#job-{dead_job} .job-actions button"))
+        .submit(&format!("#job-{dead_job} .job-actions button"))
         .await;
     browser.wait(".notice").await;
     assert!(browser

@@ -194,6 +194,30 @@ impl Browser {
             .await;
     }
 
+    /// Clicks something that loads a new page (a form's button, a link) and waits until the
+    /// new page has replaced the old one, so what is read next is not the page being left.
+    pub async fn submit(&self, css: &str) {
+        self.script("window.__saghat_leaving = true").await;
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let loaded =
+            "return window.__saghat_leaving === undefined && document.readyState === 'complete'";
+        // While the page changes, a script may fail; that is not yet loaded either.
+        while self
+            .command(
+                Method::POST,
+                "/execute/sync",
+                json!({ "script": loaded, "args": [] }),
+            )
+            .await
+            .ok()
+            != Some(Value::Bool(true))
+        {
+            assert!(Instant::now() < deadline, "{css} did not load a new page");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn text(&self, css: &str) -> String {
         let id = self.wait(css).await;
         let text = self

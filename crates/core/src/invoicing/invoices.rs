@@ -26,6 +26,7 @@ use crate::ledger::store::{self as ledger, TxRecord};
 use crate::platform::audit::RequestMeta;
 use crate::platform::currency::Currency;
 use crate::platform::db::{Backend, WriteTx};
+use crate::platform::idempotency::Respond;
 
 /// One line of a draft as a request gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,9 +431,6 @@ pub async fn send(
     send_keyed(ctx, actor, id, meta, None).await
 }
 
-/// The answer an API gives a sent invoice, stored under its `Idempotency-Key`.
-pub type Respond<'a> = &'a (dyn Fn(&InvoiceDetail) -> (u16, serde_json::Value) + Send + Sync);
-
 /// [`send`] under an optional `Idempotency-Key`: a retry with the same key gets the first
 /// answer (`respond` renders it), stored in the send's own transaction.
 pub async fn send_once(
@@ -441,7 +439,7 @@ pub async fn send_once(
     id: &str,
     meta: &RequestMeta,
     key: Option<&crate::platform::idempotency::IdempotencyKey>,
-    respond: Respond<'_>,
+    respond: Respond<'_, InvoiceDetail>,
 ) -> Result<crate::platform::idempotency::Outcome<InvoiceDetail>, InvoicingError> {
     let action = send_keyed(ctx, actor, id, meta, key.map(|k| (k, respond)));
     crate::platform::idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
@@ -452,7 +450,10 @@ async fn send_keyed(
     actor: &CurrentUser,
     id: &str,
     meta: &RequestMeta,
-    key: Option<(&crate::platform::idempotency::IdempotencyKey, Respond<'_>)>,
+    key: Option<(
+        &crate::platform::idempotency::IdempotencyKey,
+        Respond<'_, InvoiceDetail>,
+    )>,
 ) -> Result<InvoiceDetail, InvoicingError> {
     let mut tx = ctx.db.begin_write().await?;
     let row = store::invoice_for_update(&mut tx, id, ctx.db.backend == Backend::Postgres)
@@ -704,23 +705,62 @@ pub async fn get(
     Ok(detail)
 }
 
-/// A page of the list and what comes after it.
+/// A page of the list and the pages beside it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct InvoicePage {
     pub results: Vec<InvoiceRow>,
-    /// The keyset of the next page (`issue_date|id`), when there is one.
+    /// Where the next (older) page starts (`issue_date|id`), when there is one.
     pub next_cursor: Option<String>,
+    /// Where the previous (newer) page ends, when this is not the first page.
+    pub previous_cursor: Option<String>,
     /// Counts and sums per status and currency of everything the filter matches.
     pub totals: Vec<StatusTotal>,
 }
 
-/// Invoices matching `filter`, newest first, `limit` at a time after `cursor`. A client user
-/// sees only its own client's sent invoices, whatever the filter says.
+/// Where a page of the list is read from: a cursor is a row's `issue_date|id` as a page gave
+/// it; `After` it are the older rows, `Before` it the newer ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAt<'a> {
+    First,
+    After(&'a str),
+    Before(&'a str),
+}
+
+impl<'a> PageAt<'a> {
+    /// The next page's place for a `?cursor=` that may be absent.
+    pub fn after(cursor: Option<&'a str>) -> PageAt<'a> {
+        cursor.map_or(PageAt::First, PageAt::After)
+    }
+
+    fn keyset(self) -> Result<Option<store::Keyset<'a>>, InvoicingError> {
+        let (cursor, newer) = match self {
+            PageAt::First => return Ok(None),
+            PageAt::After(c) => (c, false),
+            PageAt::Before(c) => (c, true),
+        };
+        let (issue_date, id) = cursor
+            .split_once('|')
+            .filter(|(d, _)| parse_date("cursor", d).is_ok())
+            .ok_or_else(|| InvoicingError::invalid("cursor", "Invalid cursor"))?;
+        Ok(Some(store::Keyset {
+            issue_date,
+            id,
+            newer,
+        }))
+    }
+}
+
+fn cursor_of(row: &InvoiceRow) -> String {
+    format!("{}|{}", row.issue_date, row.id)
+}
+
+/// Invoices matching `filter`, newest first, `limit` at a time from `at`. A client user sees
+/// only its own client's sent invoices, whatever the filter says.
 pub async fn list(
     ctx: &Ctx,
     actor: &CurrentUser,
     mut filter: ListFilter,
-    cursor: Option<&str>,
+    at: PageAt<'_>,
     limit: i64,
     with_totals: bool,
 ) -> Result<InvoicePage, InvoicingError> {
@@ -744,20 +784,31 @@ pub async fn list(
             ));
         }
     }
-    let after = match cursor {
-        None => None,
-        Some(c) => Some(
-            c.split_once('|')
-                .filter(|(d, _)| parse_date("cursor", d).is_ok())
-                .ok_or_else(|| InvoicingError::invalid("cursor", "Invalid cursor"))?,
-        ),
-    };
-    let mut results = store::list(&mut conn, &filter, after, limit + 1).await?;
-    let next_cursor = if results.len() as i64 > limit {
-        results.truncate(limit as usize);
-        results.last().map(|r| format!("{}|{}", r.issue_date, r.id))
-    } else {
-        None
+    let mut at = at;
+    let mut results = store::list(&mut conn, &filter, at.keyset()?, limit + 1).await?;
+    let mut more = results.len() as i64 > limit;
+    if matches!(at, PageAt::Before(_)) && !more {
+        // Back at the start: the first page, full, rather than what is left before the cursor.
+        at = PageAt::First;
+        results = store::list(&mut conn, &filter, None, limit + 1).await?;
+        more = results.len() as i64 > limit;
+    }
+    let (next_cursor, previous_cursor) = match at {
+        PageAt::Before(_) => {
+            // Read backwards: the extra row is the newest; older rows follow (the cursor's own).
+            results.remove(0);
+            let next = results.last().map(cursor_of);
+            (next, results.first().map(cursor_of))
+        }
+        PageAt::First | PageAt::After(_) => {
+            results.truncate(limit as usize);
+            let next = more.then(|| results.last().map(cursor_of)).flatten();
+            let previous = match at {
+                PageAt::After(cursor) => results.first().map(cursor_of).or(Some(cursor.into())),
+                _ => None,
+            };
+            (next, previous)
+        }
     };
     let totals = if with_totals {
         store::totals_by_status(&mut conn, &filter).await?
@@ -767,6 +818,7 @@ pub async fn list(
     Ok(InvoicePage {
         results,
         next_cursor,
+        previous_cursor,
         totals,
     })
 }

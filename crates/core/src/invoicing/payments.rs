@@ -21,7 +21,7 @@ use crate::ledger::domain::JournalTransaction;
 use crate::platform::audit::RequestMeta;
 use crate::platform::currency::Currency;
 use crate::platform::db::{Backend, WriteTx};
-use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
+use crate::platform::idempotency::{self, IdempotencyKey, Outcome, Respond};
 
 pub const METHODS: [&str; 5] = ["bank_transfer", "cash", "card", "gateway", "other"];
 
@@ -155,9 +155,6 @@ pub async fn record_payment(
     record_payment_in(ctx, actor, input, meta, None).await
 }
 
-/// The answer an API gives a recorded payment, stored under its `Idempotency-Key`.
-pub type Respond<'a> = &'a (dyn Fn(&PaymentDetail) -> (u16, serde_json::Value) + Send + Sync);
-
 /// [`record_payment`] under an optional `Idempotency-Key`: a retry with the same key and body
 /// gets the first answer (`respond` renders it) and records nothing; the answer is stored in
 /// the payment's own transaction, so after a crash both exist or neither does.
@@ -167,7 +164,7 @@ pub async fn record_payment_once(
     input: &PaymentInput,
     meta: &RequestMeta,
     key: Option<&IdempotencyKey>,
-    respond: Respond<'_>,
+    respond: Respond<'_, PaymentDetail>,
 ) -> Result<Outcome<PaymentDetail>, InvoicingError> {
     let action = record_payment_in(ctx, actor, input, meta, key.map(|k| (k, respond)));
     idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
@@ -178,7 +175,7 @@ async fn record_payment_in(
     actor: &CurrentUser,
     input: &PaymentInput,
     meta: &RequestMeta,
-    key: Option<(&IdempotencyKey, Respond<'_>)>,
+    key: Option<(&IdempotencyKey, Respond<'_, PaymentDetail>)>,
 ) -> Result<PaymentDetail, InvoicingError> {
     if input.amount <= 0 {
         return Err(InvoicingError::invalid(
@@ -476,7 +473,11 @@ pub async fn apply_credit(
     if amount > credit {
         return Err(InvoicingError::invalid(
             "amount",
-            format!("The client's credit is {}.", currency.format(credit.into())),
+            format!(
+                "The client's credit is {} {}.",
+                currency.format(credit.into()),
+                currency.code()
+            ),
         ));
     }
     let allocation = insert_allocation(
@@ -524,13 +525,49 @@ pub struct RefundInput {
     pub reference: String,
 }
 
-/// Pays back (part of) the client's credit. Returns the refund's id.
+/// A refund of a client's credit, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: String,
+    pub client_id: i64,
+    pub currency: Currency,
+    pub amount: i64,
+    pub refunded_on: NaiveDate,
+    pub method: String,
+    pub reference: String,
+}
+
+/// Pays back (part of) the client's credit.
 pub async fn refund(
     ctx: &Ctx,
     actor: &CurrentUser,
     input: &RefundInput,
     meta: &RequestMeta,
-) -> Result<String, InvoicingError> {
+) -> Result<Refund, InvoicingError> {
+    refund_in(ctx, actor, input, meta, None).await
+}
+
+/// [`refund`] under an optional `Idempotency-Key`: a retry with the same key and body gets
+/// the first answer and pays nothing back twice.
+pub async fn refund_once(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    input: &RefundInput,
+    meta: &RequestMeta,
+    key: Option<&IdempotencyKey>,
+    respond: Respond<'_, Refund>,
+) -> Result<Outcome<Refund>, InvoicingError> {
+    let action = refund_in(ctx, actor, input, meta, key.map(|k| (k, respond)));
+    idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
+}
+
+async fn refund_in(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    input: &RefundInput,
+    meta: &RequestMeta,
+    key: Option<(&IdempotencyKey, Respond<'_, Refund>)>,
+) -> Result<Refund, InvoicingError> {
     check_method(&input.method)?;
     let mut tx = ctx.db.begin_write().await?;
     require(&mut tx, actor, Action::WritePayments, Some(input.client_id)).await?;
@@ -548,8 +585,9 @@ pub async fn refund(
         return Err(InvoicingError::invalid(
             "amount",
             format!(
-                "Must be more than 0 and at most the client's credit ({}).",
-                input.currency.format(credit.into())
+                "Must be more than 0 and at most the client's credit ({} {}).",
+                input.currency.format(credit.into()),
+                input.currency.code()
             ),
         ));
     }
@@ -588,8 +626,21 @@ pub async fn refund(
         json!({ "amount": input.amount, "currency": input.currency.code() }),
     )
     .await?;
+    let refund = Refund {
+        id,
+        client_id: input.client_id,
+        currency: input.currency,
+        amount: input.amount,
+        refunded_on: input.refunded_on,
+        method: input.method.clone(),
+        reference: input.reference.trim().to_string(),
+    };
+    if let Some((key, respond)) = key {
+        let (status, body) = respond(&refund);
+        idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
+    }
     tx.commit().await?;
-    Ok(id)
+    Ok(refund)
 }
 
 /// What a credit note credits: the whole invoice, or the lines given.

@@ -16,6 +16,10 @@ use super::clock::to_db_time;
 use super::db::{is_unique_violation, Db};
 
 pub const HEADER: &str = "idempotency-key";
+
+/// How an API renders what a keyed action did (its status and body), to store under the key
+/// in the action's own transaction.
+pub type Respond<'a, T> = &'a (dyn Fn(&T) -> (u16, serde_json::Value) + Send + Sync);
 pub(crate) const LIFETIME_HOURS: i64 = 24;
 
 /// Why a request under a key was refused, or the key's store failed.

@@ -327,7 +327,7 @@ impl From<InvoicingError> for DrfError {
                 InvoicingError::Invalid { message, .. } => message.clone(),
                 other => other.to_string(),
             };
-            return DrfError::field(&field, message);
+            return DrfError::field(&api_field(&field), message);
         }
         match err {
             InvoicingError::Forbidden => DrfError::PermissionDenied,
@@ -341,6 +341,23 @@ impl From<InvoicingError> for DrfError {
             other => DrfError::Api(ApiError::Internal(anyhow::Error::new(other))),
         }
     }
+}
+
+/// The name `/api/v1` gives a field the services name: DRF names a relation by the related
+/// object (`client`, `lines[0].product`, not `client_id`), and the invoice in the path is no
+/// field of the body (`non_field_errors`).
+fn api_field(service_field: &str) -> String {
+    if service_field == "invoice_id" {
+        return NON_FIELD_ERRORS.into();
+    }
+    service_field
+        .split('.')
+        .map(|part| match part {
+            "client_id" | "product_id" | "user_id" => part.trim_end_matches("_id"),
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The `Idempotency-Key` module's refusals: as the rest of the API answers them (422 for a key

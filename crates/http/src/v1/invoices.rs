@@ -20,7 +20,7 @@ use super::drf::{may, Authenticated, DrfBody, DrfError, DrfErrorBody, DrfResult,
 use super::drf::{Cursor, CursorPage, CursorQuery};
 use crate::state::AppState;
 use saghat_core::invoicing::access::Action;
-use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine, InvoiceDetail};
+use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine, InvoiceDetail, PageAt};
 use saghat_core::invoicing::model::{Discount, Percent, TaxCategory, TaxCode, Unit};
 use saghat_core::invoicing::payments::{self, CreditScope};
 use saghat_core::invoicing::service;
@@ -256,7 +256,7 @@ async fn currency_of(
 }
 
 /// Invoices, newest first, paged by key (DRF's `CursorPagination`: `{next, previous, results}`
-/// with `?cursor=`; `previous` is always null, the list reads forward). Filters: `status`,
+/// with `?cursor=`, both ways). Filters: `status`,
 /// `client`, `currency`, `kind`, `issued_from`, `issued_to`, `search` (a number's prefix or a
 /// word of the client's name). A client user sees only its own sent invoices.
 #[utoipa::path(get, path = "/invoices/", tag = "v1", security(("bearer" = [])),
@@ -271,9 +271,6 @@ async fn list_invoices(
     Authenticated(user): Authenticated,
     pages: CursorQuery,
 ) -> DrfResult<Json<CursorPage<InvoiceOut>>> {
-    if pages.cursor.reverse {
-        return Err(DrfError::InvalidCursor);
-    }
     let param = |name: &str| pages.url.param(name).map(str::to_string);
     let client_id = match param("client") {
         Some(text) => Some(
@@ -292,18 +289,23 @@ async fn list_invoices(
         search: param("search"),
         exclude_drafts: false,
     };
-    let position = pages.cursor.position.as_deref();
-    let page = invoices::list(&state, &user, filter, position, pages.size as i64, false).await?;
-    let next = page.next_cursor.map(|position| {
+    let at = match (pages.cursor.position.as_deref(), pages.cursor.reverse) {
+        (None, false) => PageAt::First,
+        (Some(position), false) => PageAt::After(position),
+        (Some(position), true) => PageAt::Before(position),
+        (None, true) => return Err(DrfError::InvalidCursor),
+    };
+    let page = invoices::list(&state, &user, filter, at, pages.size as i64, false).await?;
+    let link = |position: String, reverse: bool| {
         let cursor = Cursor {
             position: Some(position),
-            reverse: false,
+            reverse,
         };
         pages.url.with_param("cursor", Some(&cursor.encode()))
-    });
+    };
     Ok(Json(CursorPage {
-        next,
-        previous: None,
+        next: page.next_cursor.map(|p| link(p, false)),
+        previous: page.previous_cursor.map(|p| link(p, true)),
         results: page.results.into_iter().map(Into::into).collect(),
     }))
 }

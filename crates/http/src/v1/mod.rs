@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod clients;
+pub mod credit;
 pub mod decimal;
 pub mod drf;
 pub mod invoices;
@@ -33,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(invoices::router())
         .merge(payments::router())
+        .merge(credit::router())
         .fallback(|| async { DrfError::NotFound })
         .layer(middleware::from_fn(method_not_allowed));
     let mut router = OpenApiRouter::new().nest("/api/v1", v1);

@@ -119,6 +119,8 @@ pub fn router() -> Router<AppState> {
         .route("/payments/credit", post(iv::payments::use_credit))
         .route("/payments/refund", post(iv::payments::refund))
         .route("/portal", get(iv::portal::show))
+        // The recurring invoices' pages.
+        // The products' pages, the client's portal users and the editor's pickers.
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(page_headers))
         .route("/static/htmx.min.js", get(htmx))

@@ -87,6 +87,7 @@ pub fn english_invoice() -> InvoiceDocument {
         },
         notes: Some("Thank you for your business. Please quote the invoice number with your payment.".into()),
         terms: Some("Payment within 30 days to IBAN NL91 ABNA 0417 1643 00. Late payments bear statutory interest.".into()),
+        payee_iban: Some("NL91 ABNA 0417 1643 00".into()),
         reference: None,
         status: None,
     }
@@ -156,6 +157,7 @@ pub fn persian_invoice() -> InvoiceDocument {
             "از همکاری شما سپاسگزاریم. لطفاً هنگام پرداخت، شمارهٔ صورتحساب را ذکر کنید.".into(),
         ),
         terms: Some("پرداخت ظرف ۳۰ روز به شمارهٔ شبای IR06 0120 0000 0000 1234 5678 90.".into()),
+        payee_iban: Some("IR06 0120 0000 0000 1234 5678 90".into()),
         reference: None,
         status: None,
     }

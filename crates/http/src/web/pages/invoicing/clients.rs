@@ -20,7 +20,7 @@ use crate::web::i18n::{normalize_number, Lang, UiText};
 use crate::web::pages::{render, View};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
 use saghat_core::invoicing::access::Action;
-use saghat_core::invoicing::invoices;
+use saghat_core::invoicing::invoices::{self, PageAt};
 use saghat_core::invoicing::model::Address;
 use saghat_core::invoicing::payments::{self, Statement};
 use saghat_core::invoicing::service::{self, ClientInput, ContactInput};
@@ -385,7 +385,7 @@ async fn client_page_with(
             client_id: Some(id),
             ..ListFilter::default()
         };
-        let page = invoices::list(state, user, filter, None, 50, false)
+        let page = invoices::list(state, user, filter, PageAt::First, 50, false)
             .await
             .map_err(page_error)?;
         let names: HashMap<i64, String> = [(id, client.name.clone())].into_iter().collect();

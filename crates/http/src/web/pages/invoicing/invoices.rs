@@ -27,7 +27,7 @@ use saghat_core::auth::Role;
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::einvoice::{cii, ubl, EInvoiceInput};
 use saghat_core::invoicing::invoices::DraftLine;
-use saghat_core::invoicing::invoices::{self as service, InvoiceDetail};
+use saghat_core::invoicing::invoices::{self as service, InvoiceDetail, PageAt};
 use saghat_core::invoicing::model::{Discount, Percent, Quantity, TaxCategory, TaxCode};
 use saghat_core::invoicing::payments::{self, CreditScope, PaymentInput};
 use saghat_core::invoicing::service::list_clients;
@@ -52,6 +52,8 @@ pub struct ListQuery {
     pub to: String,
     pub q: String,
     pub cursor: String,
+    /// A previous page: the rows newer than this cursor.
+    pub before: String,
     pub done: String,
 }
 
@@ -154,6 +156,7 @@ pub struct ListPage {
     pub statuses: Vec<(&'static str, &'static str)>,
     pub currencies: Vec<&'static str>,
     pub next: Option<String>,
+    pub previous: Option<String>,
     pub first: Option<String>,
     pub may_write: bool,
 }
@@ -177,27 +180,37 @@ pub async fn list(
     }
     require(&session.user, Action::ReadInvoices)?;
     let lang = prefs.lang;
-    let cursor = (!q.cursor.is_empty()).then_some(q.cursor.as_str());
-    let page = match service::list(&state, &session.user, q.filter(), cursor, PAGE_SIZE, true).await
-    {
+    let at = match (q.before.is_empty(), q.cursor.is_empty()) {
+        (false, _) => PageAt::Before(&q.before),
+        (true, false) => PageAt::After(&q.cursor),
+        (true, true) => PageAt::First,
+    };
+    let page = match service::list(&state, &session.user, q.filter(), at, PAGE_SIZE, true).await {
         Ok(page) => page,
         // A cursor that is not one of ours: the first page.
-        Err(saghat_core::invoicing::error::InvoicingError::Invalid { .. }) => {
-            service::list(&state, &session.user, q.filter(), None, PAGE_SIZE, true)
-                .await
-                .map_err(page_error)?
-        }
+        Err(saghat_core::invoicing::error::InvoicingError::Invalid { .. }) => service::list(
+            &state,
+            &session.user,
+            q.filter(),
+            PageAt::First,
+            PAGE_SIZE,
+            true,
+        )
+        .await
+        .map_err(page_error)?,
         Err(e) => return Err(page_error(e)),
     };
     let clients = client_names(&state, &session).await?;
     let names: HashMap<i64, String> = clients.iter().cloned().collect();
     let query = q.query();
     let join = if query.is_empty() { "" } else { "&" };
-    let next = page.next_cursor.as_ref().map(|c| {
+    let link = |name: &str, c: &String| {
         let cursor: String = form_urlencoded::byte_serialize(c.as_bytes()).collect();
-        format!("/invoices?{query}{join}cursor={cursor}")
-    });
-    let first = (!q.cursor.is_empty()).then(|| format!("/invoices?{query}"));
+        format!("/invoices?{query}{join}{name}={cursor}")
+    };
+    let next = page.next_cursor.as_ref().map(|c| link("cursor", c));
+    let previous = page.previous_cursor.as_ref().map(|c| link("before", c));
+    let first = previous.as_ref().map(|_| format!("/invoices?{query}"));
     let path = if query.is_empty() {
         "/invoices".to_string()
     } else {
@@ -240,6 +253,7 @@ pub async fn list(
             .collect(),
         currencies: Currency::ALL.iter().map(|c| c.code()).collect(),
         next,
+        previous,
         first,
         may_write: may(&session.user, Action::WriteInvoices),
         q,

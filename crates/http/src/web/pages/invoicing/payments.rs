@@ -21,7 +21,7 @@ use crate::web::i18n::{Lang, UiText};
 use crate::web::pages::{render, View};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
 use saghat_core::invoicing::access::Action;
-use saghat_core::invoicing::invoices;
+use saghat_core::invoicing::invoices::{self, PageAt};
 use saghat_core::invoicing::payments::{self, PaymentInput, RefundInput};
 use saghat_core::invoicing::service;
 use saghat_core::invoicing::state::Status;
@@ -175,7 +175,7 @@ async fn page(
             kind: Some("invoice".into()),
             ..ListFilter::default()
         };
-        let found = invoices::list(state, user, filter, None, 500, false)
+        let found = invoices::list(state, user, filter, PageAt::First, 500, false)
             .await
             .map_err(page_error)?;
         for r in found

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::web::pages::{render, View};
 use crate::web::session::{Prefs, Session, WebResult};
 use saghat_core::auth::Role;
-use saghat_core::invoicing::invoices;
+use saghat_core::invoicing::invoices::{self, PageAt};
 use saghat_core::invoicing::payments;
 use saghat_core::invoicing::store::{self, ListFilter};
 
@@ -49,9 +49,16 @@ pub async fn show(
         .ok_or_else(|| ApiError::not_found("client not found"))?;
     drop(conn);
     // The service itself keeps a client user to its own sent invoices.
-    let page = invoices::list(&state, user, ListFilter::default(), None, 100, false)
-        .await
-        .map_err(page_error)?;
+    let page = invoices::list(
+        &state,
+        user,
+        ListFilter::default(),
+        PageAt::First,
+        100,
+        false,
+    )
+    .await
+    .map_err(page_error)?;
     let names: HashMap<i64, String> = [(client_id, client.name.clone())].into_iter().collect();
     let (paid, _) = payments::list_payments(&state, user, Some(client_id), 100, 0)
         .await
