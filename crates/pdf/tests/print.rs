@@ -190,3 +190,67 @@ fn the_facturx_pdf_carries_a_valid_en16931_invoice() {
     assert!(report.contains("ok   schematron"), "{report}");
     assert!(report.contains("1 of 1 files valid"), "{report}");
 }
+
+/// Where each word of the first page is, left to right (`pdftotext -bbox`).
+fn word_positions(pdf: &[u8]) -> Option<Vec<(f64, String)>> {
+    let file = write_temp(pdf, ".pdf");
+    let out = Command::new("pdftotext")
+        .args(["-bbox", "-f", "1", "-l", "1"])
+        .arg(file.path())
+        .arg("-")
+        .output();
+    let out = match out {
+        Ok(out) if out.status.success() => out,
+        _ if ci() => panic!("pdftotext -bbox failed"),
+        _ => return None,
+    };
+    let html = String::from_utf8(out.stdout).unwrap();
+    Some(
+        html.split("<word ")
+            .skip(1)
+            .filter_map(|w| {
+                let x = w.split("xMin=\"").nth(1)?.split('"').next()?.parse().ok()?;
+                let text = w.split('>').nth(1)?.split('<').next()?.to_string();
+                Some((x, text))
+            })
+            .collect(),
+    )
+}
+
+fn x_of(words: &[(f64, String)], word: &str) -> f64 {
+    words
+        .iter()
+        .find(|(_, w)| w == word)
+        .unwrap_or_else(|| panic!("{word} is not on the page: {words:?}"))
+        .0
+}
+
+#[test]
+fn a_number_typed_in_groups_keeps_its_order_on_a_persian_page() {
+    let mut invoice = two_rates();
+    invoice.notes = "واریز به کارت 6037 9911 2345 6789 تا پایان ماه".into();
+    let facts = facts(Lang::Fa, 0);
+    // Printed as typed, the bidi algorithm would lay the groups out right to left.
+    let mut raw = saghat_pdf::print::document(&invoice, &invoice.totals().unwrap(), &facts);
+    raw.notes = Some(invoice.notes.clone());
+    let Some(words) = word_positions(&saghat_pdf::render(&raw).unwrap()) else {
+        return;
+    };
+    assert!(
+        x_of(&words, "6037") > x_of(&words, "6789"),
+        "the template alone reverses the groups"
+    );
+    // Through the printer: left to right, as the card reads.
+    let words = word_positions(&invoice_pdf(&invoice, &facts).unwrap()).unwrap();
+    let xs: Vec<f64> = ["6037", "9911", "2345", "6789"]
+        .iter()
+        .map(|w| x_of(&words, w))
+        .collect();
+    assert!(xs.windows(2).all(|p| p[0] < p[1]), "{xs:?}");
+    // The seller's IBAN to pay to, in groups of four, left to right too.
+    let iban: Vec<f64> = ["DE89", "3704", "0044", "0532", "0130", "00"]
+        .iter()
+        .map(|w| x_of(&words, w))
+        .collect();
+    assert!(iban.windows(2).all(|p| p[0] < p[1]), "{iban:?}");
+}

@@ -156,7 +156,10 @@ pub fn persian_invoice() -> InvoiceDocument {
         notes: Some(
             "از همکاری شما سپاسگزاریم. لطفاً هنگام پرداخت، شمارهٔ صورتحساب را ذکر کنید.".into(),
         ),
-        terms: Some("پرداخت ظرف ۳۰ روز به شمارهٔ شبای IR06 0120 0000 0000 1234 5678 90.".into()),
+        // As the printer passes typed text to a Persian page (print.rs).
+        terms: Some(saghat_pdf::print::isolate_ltr_runs(
+            "پرداخت ظرف ۳۰ روز به شمارهٔ شبای IR06 0120 0000 0000 1234 5678 90.",
+        )),
         payee_iban: Some("IR06 0120 0000 0000 1234 5678 90".into()),
         reference: None,
         status: None,
