@@ -282,6 +282,7 @@ async fn main() -> anyhow::Result<()> {
                 currency: Currency::Eur,
                 payment_terms_days: 30,
                 notes: String::new(),
+                send_reminders: true,
             };
             ids.push(
                 service::create_client(&ctx, &accountant, &input, &RequestMeta::default())

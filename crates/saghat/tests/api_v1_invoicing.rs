@@ -88,7 +88,43 @@ async fn clients_by_role(backend: Backend) {
     assert_eq!(created["kind"], "company");
     assert_eq!(created["language"], "en");
     assert_eq!(created["payment_terms_days"], 30);
+    assert_eq!(
+        created["send_reminders"], true,
+        "reminders unless asked for none"
+    );
     assert_eq!(created["contacts"], json!([]));
+    let (status, quiet) = app
+        .post(
+            "/api/v1/clients/",
+            &accountant,
+            json!({ "name": "Quiet", "country_code": "DE", "currency": "EUR", "send_reminders": false }),
+        )
+        .await;
+    assert_eq!(
+        (status, &quiet["send_reminders"]),
+        (StatusCode::CREATED, &json!(false))
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/clients/",
+            &accountant,
+            json!({ "name": "Null", "country_code": "DE", "currency": "EUR", "send_reminders": null }),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "send_reminders": ["This field may not be null."] })
+        )
+    );
+    // Out of the way of the counts below.
+    let quiet_id = quiet["id"].as_i64().unwrap();
+    sqlx::query("DELETE FROM clients WHERE id = $1")
+        .bind(quiet_id)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
 
     // Viewers read; members have no part in invoicing; permission comes before the body.
     let (status, list) = app.get("/api/v1/clients/", &viewer).await;

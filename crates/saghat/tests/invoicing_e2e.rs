@@ -88,6 +88,7 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
             currency: Currency::Eur,
             payment_terms_days: 14,
             notes: String::new(),
+            send_reminders: true,
         },
         &meta,
     )

@@ -95,6 +95,15 @@ fn text_of(page: &Page, id: &str) -> String {
 }
 
 /// Creates a client through its form and returns its id.
+async fn reminders_on(app: &TestApp, client: &str) -> bool {
+    let on: i64 = sqlx::query_scalar("SELECT send_reminders FROM clients WHERE id = $1")
+        .bind(client.parse::<i64>().unwrap())
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    on == 1
+}
+
 async fn new_client(browser: &mut Browser<'_>, name: &str, language: &str) -> String {
     let page = browser
         .submit(
@@ -112,6 +121,8 @@ async fn new_client(browser: &mut Browser<'_>, name: &str, language: &str) -> St
                 ("language", language),
                 ("currency", "EUR"),
                 ("payment_terms_days", "14"),
+                // Ticked, as the new client's form comes.
+                ("send_reminders", "1"),
             ],
         )
         .await;
@@ -190,6 +201,26 @@ async fn an_accountant_invoices_a_client_and_is_paid_in_two_parts(backend: Backe
     let client = new_client(&mut ava, "Acme GmbH", "en").await;
     let page = ava.get(&format!("/clients/{client}?done=client")).await;
     assert!(page.has("The client was saved.") && page.has("value=\"Acme GmbH\""));
+    let ticked =
+        "id=\"send_reminders\" name=\"send_reminders\" type=\"checkbox\" value=\"1\" checked";
+    assert!(page.has(ticked), "reminders on");
+    // Untick it: the client asked for no reminders.
+    let path = format!("/clients/{client}");
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("kind", "company"),
+        ("name", "Acme GmbH"),
+        ("country_code", "DE"),
+        ("language", "en"),
+        ("currency", "EUR"),
+        ("payment_terms_days", "14"),
+    ];
+    ava.submit(&path, &path, &fields).await;
+    assert!(!ava.get(&path).await.has(ticked), "reminders off");
+    assert!(!reminders_on(&app, &client).await);
+    fields.push(("send_reminders", "1"));
+    ava.submit(&path, &path, &fields).await;
+    assert!(ava.get(&path).await.has(ticked));
+    assert!(reminders_on(&app, &client).await);
 
     // The server computes the totals of what is typed, before anything is saved.
     let page = post_editor(&mut ava, "/invoices/new", three_lines(&client, "recalc")).await;
@@ -582,7 +613,7 @@ async fn credit_refunds_credit_notes_references_and_contacts(backend: Backend) {
         )
         .await;
     assert_eq!(refused.status, StatusCode::OK);
-    assert!(refused.field_error("refund_amount").contains("(40.00)"));
+    assert!(refused.field_error("refund_amount").contains("(40.00 EUR)"));
     let refunded = ava
         .submit(
             &new,

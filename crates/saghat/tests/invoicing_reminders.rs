@@ -31,6 +31,7 @@ on_both_databases!(
     a_reminder_queued_before_the_payment_is_cancelled,
     the_daily_job_marks_overdue_invoices_and_makes_the_recurring_ones,
     a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped,
+    a_client_who_asked_for_no_reminders_gets_none,
 );
 
 /// An aiosmtpd of our own, so that its Maildir (beside it in `dir`) can be read for the PDFs.
@@ -195,6 +196,7 @@ async fn client(app: &TestApp, admin: &CurrentUser, name: &str, language: &str) 
         currency: Currency::Eur,
         payment_terms_days: 14,
         notes: String::new(),
+        send_reminders: true,
     };
     service::create_client(ctx(app), admin, &input, &RequestMeta::default())
         .await
@@ -695,6 +697,103 @@ async fn a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped(
     );
     assert_eq!(
         reminders(&app, &unaddressed).await,
+        vec![("-3".into(), "skipped".into(), String::new())]
+    );
+}
+
+/// A client may ask for no reminders: the daily pass logs its steps as skipped, with the
+/// reason, and queues nothing; one queued before it asked is skipped when it would go.
+async fn a_client_who_asked_for_no_reminders_gets_none(backend: Backend) {
+    let port = smtp::free_port();
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        config.notify.smtp = Some(
+            SmtpSettings::parse(
+                &format!("smtp://127.0.0.1:{port}?tls=none"),
+                "Saghat <saghat@example.com>",
+                None,
+                100,
+            )
+            .unwrap(),
+        );
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = admin(&app).await;
+    let quiet = client(&app, &admin, "Quiet", "en").await;
+    let later = client(&app, &admin, "Later", "en").await;
+    let wants = |client_id: i64, on: bool| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let (row, _) = service::get_client(ctx(app), admin, client_id)
+                .await
+                .unwrap();
+            let input = ClientInput {
+                kind: row.kind,
+                name: row.name,
+                tax_id: row.tax_id,
+                email: row.email,
+                address: Address {
+                    street: row.street,
+                    city: row.city,
+                    postal_code: row.postal_code,
+                    country_code: row.country_code,
+                },
+                language: row.language,
+                currency: Currency::Eur,
+                payment_terms_days: row.payment_terms_days,
+                notes: row.notes,
+                send_reminders: on,
+            };
+            let saved =
+                service::update_client(ctx(app), admin, client_id, &input, &RequestMeta::default())
+                    .await
+                    .unwrap();
+            assert_eq!(saved.send_reminders, on);
+        }
+    };
+    wants(quiet, false).await;
+    let issued = date(2026, 11, 22);
+    let due = date(2026, 11, 25);
+    let (quiet_invoice, _) = sent_invoice(&app, &admin, quiet, issued, due).await;
+    let (later_invoice, _) = sent_invoice(&app, &admin, later, issued, due).await;
+    let queued_before = jobs(&app, reminder_job::REMINDER_JOB, "available").await;
+    assert_eq!(run_day(&app, issued).await.reminders, 2);
+    assert_eq!(
+        reminders(&app, &quiet_invoice).await,
+        vec![("-3".into(), "skipped".into(), String::new())]
+    );
+    let reason: String =
+        sqlx::query_scalar("SELECT last_error FROM invoice_reminders WHERE invoice_id = $1")
+            .bind(&quiet_invoice)
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(reason, "the client asked for no payment reminders");
+    assert_eq!(
+        jobs(&app, reminder_job::REMINDER_JOB, "available").await,
+        queued_before + 1,
+        "only the other client's reminder is queued"
+    );
+
+    // Later asks for none after its reminder was queued: the delivery sends nothing.
+    wants(later, false).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM invoice_reminders WHERE invoice_id = $1")
+        .bind(&later_invoice)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let pdf: std::sync::Arc<dyn InvoicePdf> = std::sync::Arc::new(StubPdf);
+    let outcome = reminder_job::deliver(ctx(&app), id, 1, 2, pdf)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ReminderDelivery::Skipped("the client asked for no payment reminders".into())
+    );
+    assert_eq!(
+        reminders(&app, &later_invoice).await,
         vec![("-3".into(), "skipped".into(), String::new())]
     );
 }

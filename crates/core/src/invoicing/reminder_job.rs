@@ -76,6 +76,16 @@ struct Candidate {
     due_date: String,
     /// One of its logged steps (NULL: none yet); an invoice has a row per step.
     step: Option<String>,
+    /// The client's choice (0: no reminders).
+    send_reminders: i64,
+}
+
+/// An open invoice with the reminder steps logged for it.
+struct Reminded {
+    id: String,
+    due_date: String,
+    steps: Vec<i64>,
+    client_wants_reminders: bool,
 }
 
 /// Logs today's reminder of every open invoice that has one due and queues its delivery, in
@@ -90,7 +100,8 @@ pub async fn schedule_reminders(ctx: &Ctx, today: NaiveDate) -> Result<usize, In
     let latest_due = today - chrono::Duration::days(first);
     let mut tx = ctx.db.begin_write().await?;
     let rows: Vec<Candidate> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT i.id, i.due_date, r.step FROM invoices i \
+        "SELECT i.id, i.due_date, r.step, c.send_reminders FROM invoices i \
+         JOIN clients c ON c.id = i.client_id \
          LEFT JOIN invoice_reminders r ON r.invoice_id = i.id \
          WHERE i.kind = 'invoice' AND i.status IN ({OPEN}) \
          AND i.total - i.amount_paid - i.amount_credited > 0 AND i.due_date <= $1 \
@@ -105,16 +116,20 @@ pub async fn schedule_reminders(ctx: &Ctx, today: NaiveDate) -> Result<usize, In
     let emailing = ctx.senders.iter().any(|s| s.channel() == Channel::Email);
     let now = now_text(ctx);
     let mut logged = 0;
-    for (id, due_date, sent) in group(rows) {
-        let Ok(due) = NaiveDate::parse_from_str(&due_date, "%Y-%m-%d") else {
+    for invoice in group(rows) {
+        let Ok(due) = NaiveDate::parse_from_str(&invoice.due_date, "%Y-%m-%d") else {
             continue;
         };
-        let Some(step) = schedule.due_step(due, today, &sent) else {
+        let Some(step) = schedule.due_step(due, today, &invoice.steps) else {
             continue;
         };
-        // Without SMTP the reminder is logged as skipped, as the outbox does: no job that
-        // could only fail.
-        let (status, why) = if emailing {
+        let id = invoice.id;
+        // Without SMTP, or for a client who asked for none, the reminder is logged as skipped
+        // (as the outbox does): the invoice's page says why none went, and no job could only
+        // fail.
+        let (status, why) = if !invoice.client_wants_reminders {
+            ("skipped", NO_REMINDERS)
+        } else if emailing {
             ("queued", "")
         } else {
             ("skipped", "e-mail is not configured on this server")
@@ -133,7 +148,7 @@ pub async fn schedule_reminders(ctx: &Ctx, today: NaiveDate) -> Result<usize, In
         let Some(reminder_id) = inserted else {
             continue;
         };
-        if emailing {
+        if status == "queued" {
             let job = NewJob {
                 kind: REMINDER_JOB,
                 args: json!({ "reminder_id": reminder_id }),
@@ -148,14 +163,22 @@ pub async fn schedule_reminders(ctx: &Ctx, today: NaiveDate) -> Result<usize, In
     Ok(logged)
 }
 
+/// Why a client's reminder was not sent.
+const NO_REMINDERS: &str = "the client asked for no payment reminders";
+
 /// The joined rows (ordered by invoice) as one entry per invoice with its logged steps.
-fn group(rows: Vec<Candidate>) -> Vec<(String, String, Vec<i64>)> {
-    let mut out: Vec<(String, String, Vec<i64>)> = Vec::new();
+fn group(rows: Vec<Candidate>) -> Vec<Reminded> {
+    let mut out: Vec<Reminded> = Vec::new();
     for row in rows {
         let step = row.step.as_deref().and_then(|s| s.parse::<i64>().ok());
         match out.last_mut() {
-            Some((id, _, steps)) if *id == row.id => steps.extend(step),
-            _ => out.push((row.id, row.due_date, step.into_iter().collect())),
+            Some(last) if last.id == row.id => last.steps.extend(step),
+            _ => out.push(Reminded {
+                id: row.id,
+                due_date: row.due_date,
+                steps: step.into_iter().collect(),
+                client_wants_reminders: row.send_reminders != 0,
+            }),
         }
     }
     out
@@ -327,6 +350,10 @@ async fn prepare(
     let Some(client) = store::client(conn, invoice.client_id).await? else {
         return Ok(Err(ReminderDelivery::Failed("the client is gone".into())));
     };
+    // Asked for none since the reminder was queued.
+    if !client.send_reminders {
+        return Ok(Err(ReminderDelivery::Skipped(NO_REMINDERS.into())));
+    }
     let contacts = store::contacts(conn, client.id).await?;
     let address = contacts
         .iter()
@@ -477,6 +504,7 @@ mod tests {
             id: id.into(),
             due_date: "2026-12-10".into(),
             step: step.map(str::to_string),
+            send_reminders: i64::from(id != "c"),
         }
     }
 
@@ -488,13 +516,17 @@ mod tests {
             candidate("b", Some("0")),
             candidate("c", Some("7")),
         ]);
-        let steps: Vec<(&str, &[i64])> = grouped
+        let steps: Vec<(&str, &[i64], bool)> = grouped
             .iter()
-            .map(|(id, _, s)| (id.as_str(), s.as_slice()))
+            .map(|r| (r.id.as_str(), r.steps.as_slice(), r.client_wants_reminders))
             .collect();
         assert_eq!(
             steps,
-            vec![("a", &[][..]), ("b", &[-3, 0][..]), ("c", &[7][..])]
+            vec![
+                ("a", &[][..], true),
+                ("b", &[-3, 0][..], true),
+                ("c", &[7][..], false)
+            ]
         );
     }
 }

@@ -128,6 +128,8 @@ pub struct ClientInput {
     pub currency: Currency,
     pub payment_terms_days: i64,
     pub notes: String,
+    /// Payment reminders by e-mail (on unless the client asked for none).
+    pub send_reminders: bool,
 }
 
 struct CleanClient {
@@ -194,6 +196,7 @@ impl CleanClient {
             currency: input.currency.code(),
             payment_terms_days: input.payment_terms_days,
             notes: &self.notes,
+            send_reminders: input.send_reminders,
         }
     }
 }

@@ -26,12 +26,16 @@ pub struct ClientRow {
     pub notes: String,
     #[sqlx(try_from = "Flag")]
     pub archived: bool,
+    /// Whether the daily pass sends it payment reminders (it may ask for none).
+    #[sqlx(try_from = "Flag")]
+    pub send_reminders: bool,
     pub created_at: String,
     pub updated_at: String,
 }
 
 const CLIENT_COLUMNS: &str = "id, kind, name, tax_id, email, street, city, postal_code, \
-    country_code, language, currency, payment_terms_days, notes, archived, created_at, updated_at";
+    country_code, language, currency, payment_terms_days, notes, archived, send_reminders, \
+    created_at, updated_at";
 
 pub struct ClientValues<'a> {
     pub kind: &'a str,
@@ -46,6 +50,7 @@ pub struct ClientValues<'a> {
     pub currency: &'a str,
     pub payment_terms_days: i64,
     pub notes: &'a str,
+    pub send_reminders: bool,
 }
 
 pub async fn insert_client(
@@ -55,8 +60,9 @@ pub async fn insert_client(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO clients (kind, name, tax_id, email, street, city, postal_code, country_code, \
-         language, currency, payment_terms_days, notes, archived, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13) RETURNING id",
+         language, currency, payment_terms_days, notes, send_reminders, archived, created_at, \
+         updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $14) RETURNING id",
     )
     .bind(v.kind)
     .bind(v.name)
@@ -70,6 +76,7 @@ pub async fn insert_client(
     .bind(v.currency)
     .bind(v.payment_terms_days)
     .bind(v.notes)
+    .bind(i64::from(v.send_reminders))
     .bind(now)
     .fetch_one(conn)
     .await
@@ -84,7 +91,8 @@ pub async fn update_client(
     let done = sqlx::query(
         "UPDATE clients SET kind = $1, name = $2, tax_id = $3, email = $4, street = $5, city = $6, \
          postal_code = $7, country_code = $8, language = $9, currency = $10, \
-         payment_terms_days = $11, notes = $12, updated_at = $13 WHERE id = $14",
+         payment_terms_days = $11, notes = $12, send_reminders = $13, updated_at = $14 \
+         WHERE id = $15",
     )
     .bind(v.kind)
     .bind(v.name)
@@ -98,6 +106,7 @@ pub async fn update_client(
     .bind(v.currency)
     .bind(v.payment_terms_days)
     .bind(v.notes)
+    .bind(i64::from(v.send_reminders))
     .bind(now)
     .bind(id)
     .execute(conn)

@@ -400,6 +400,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 14,
+        name: "0014_client_reminders",
+        description: "client reminders opt-out",
+        sql: include_str!("../../migrations/0014_client_reminders.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

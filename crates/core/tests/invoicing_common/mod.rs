@@ -182,6 +182,7 @@ pub fn client_input(name: &str, currency: Currency) -> ClientInput {
         currency,
         payment_terms_days: 14,
         notes: String::new(),
+        send_reminders: true,
     }
 }
 

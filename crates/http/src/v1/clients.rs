@@ -63,8 +63,14 @@ pub struct ClientWrite {
     pub payment_terms_days: i64,
     #[serde(default)]
     pub notes: String,
+    /// Payment reminders by e-mail (default true; false when the client asked for none).
+    #[serde(default = "yes")]
+    pub send_reminders: bool,
 }
 
+fn yes() -> bool {
+    true
+}
 fn company() -> String {
     "company".into()
 }
@@ -78,6 +84,7 @@ fn thirty() -> i64 {
 impl DrfBody for ClientWrite {
     const REQUIRED: &'static [&'static str] = &["name", "country_code", "currency"];
     const NOT_BLANK: &'static [&'static str] = &["name", "country_code"];
+    const NOT_NULL: &'static [&'static str] = &["send_reminders"];
 }
 
 impl From<ClientWrite> for ClientInput {
@@ -97,6 +104,7 @@ impl From<ClientWrite> for ClientInput {
             currency: c.currency,
             payment_terms_days: c.payment_terms_days,
             notes: c.notes,
+            send_reminders: c.send_reminders,
         }
     }
 }

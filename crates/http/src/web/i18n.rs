@@ -966,6 +966,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("iv_kind_payment", "Payment", "دریافت"),
     ("iv_kind_refund", "Refund", "بازپرداخت"),
     ("iv_discount_kind", "Line discount", "نوع تخفیف ردیف"),
+    (
+        "iv_send_reminders",
+        "Send payment reminders by e-mail",
+        "یادآوری پرداخت با رایانامه فرستاده شود",
+    ),
     // The recurring invoices' pages.
     // The products' pages, the client's portal users and the editor's pickers.
 ];

@@ -41,6 +41,8 @@ const FIELDS: &[&str] = &[
     "currency",
     "payment_terms_days",
     "notes",
+    // A checkbox: "1" when ticked, absent (read as "") when not.
+    "send_reminders",
 ];
 
 /// The client form as typed.
@@ -64,7 +66,7 @@ impl ClientForm {
     }
 
     fn of_row(lang: Lang, c: &ClientRow) -> ClientForm {
-        let pairs: [(&'static str, String); 12] = [
+        let pairs: [(&'static str, String); 13] = [
             ("kind", c.kind.clone()),
             ("name", c.name.clone()),
             ("tax_id", c.tax_id.clone().unwrap_or_default()),
@@ -80,6 +82,10 @@ impl ClientForm {
                 lang.digits(&c.payment_terms_days.to_string()),
             ),
             ("notes", c.notes.clone()),
+            (
+                "send_reminders",
+                if c.send_reminders { "1" } else { "" }.into(),
+            ),
         ];
         ClientForm {
             values: pairs.into_iter().collect(),
@@ -118,6 +124,7 @@ impl ClientForm {
                 currency,
                 payment_terms_days,
                 notes: self.get("notes"),
+                send_reminders: !self.get("send_reminders").is_empty(),
             }),
             _ => Err(errors),
         }
@@ -317,6 +324,7 @@ pub async fn new_form(
         ("currency", "EUR"),
         ("payment_terms_days", "30"),
         ("country_code", "IR"),
+        ("send_reminders", "1"),
     ] {
         form.values.insert(k, prefs.lang.digits(v));
     }
