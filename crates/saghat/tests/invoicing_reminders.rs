@@ -618,10 +618,11 @@ impl InvoicePdf for StubPdf {
     }
 }
 
-async fn a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped(backend: Backend) {
-    // SMTP configured, but nothing listens there; no worker: attempts are made by hand.
+/// An app whose SMTP server is configured but nothing listens there, and without a worker:
+/// deliveries are attempted by hand.
+async fn spawn_with_smtp_down(backend: Backend) -> Option<TestApp> {
     let port = smtp::free_port();
-    let Some(app) = TestApp::spawn_with(backend, |config| {
+    TestApp::spawn_with(backend, |config| {
         config.notify.smtp = Some(
             SmtpSettings::parse(
                 &format!("smtp://127.0.0.1:{port}?tls=none"),
@@ -634,7 +635,10 @@ async fn a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped(
         config.notify.timeout = Duration::from_secs(2);
     })
     .await
-    else {
+}
+
+async fn a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped(backend: Backend) {
+    let Some(app) = spawn_with_smtp_down(backend).await else {
         return;
     };
     let admin = admin(&app).await;
@@ -704,20 +708,7 @@ async fn a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped(
 /// A client may ask for no reminders: the daily pass logs its steps as skipped, with the
 /// reason, and queues nothing; one queued before it asked is skipped when it would go.
 async fn a_client_who_asked_for_no_reminders_gets_none(backend: Backend) {
-    let port = smtp::free_port();
-    let Some(app) = TestApp::spawn_with(backend, |config| {
-        config.notify.smtp = Some(
-            SmtpSettings::parse(
-                &format!("smtp://127.0.0.1:{port}?tls=none"),
-                "Saghat <saghat@example.com>",
-                None,
-                100,
-            )
-            .unwrap(),
-        );
-    })
-    .await
-    else {
+    let Some(app) = spawn_with_smtp_down(backend).await else {
         return;
     };
     let admin = admin(&app).await;
