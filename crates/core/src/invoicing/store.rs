@@ -223,6 +223,47 @@ pub async fn link_client_user(
     Ok(())
 }
 
+/// A user whose portal shows a client.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClientUserRow {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    #[sqlx(try_from = "Flag")]
+    pub is_active: bool,
+}
+
+/// The users linked to a client, by username.
+pub async fn client_users(
+    conn: &mut AnyConnection,
+    client_id: i64,
+) -> Result<Vec<ClientUserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active \
+         FROM client_users cu JOIN users u ON u.id = cu.user_id \
+         WHERE cu.client_id = $1 ORDER BY u.username, u.id",
+    )
+    .bind(client_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Removes a user's link to the client; whether there was one.
+pub async fn unlink_client_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM client_users WHERE user_id = $1 AND client_id = $2")
+        .bind(user_id)
+        .bind(client_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ContactRow {
     pub id: i64,
@@ -402,9 +443,25 @@ pub async fn product(conn: &mut AnyConnection, id: i64) -> Result<Option<Product
     .await
 }
 
+/// A `LIKE` pattern that finds `typed` anywhere in a lower-cased column, with the pattern's
+/// own characters (`%`, `_`, `\`) taken as typed (the query says `ESCAPE '\'`).
+pub fn contains_pattern(typed: &str) -> String {
+    let mut pattern = String::from("%");
+    for ch in typed.trim().to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Products by name, a page at a time; `search` keeps those whose name contains it.
 pub async fn products(
     conn: &mut AnyConnection,
     include_archived: bool,
+    search: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ProductRow>, i64), sqlx::Error> {
@@ -412,6 +469,10 @@ pub async fn products(
     if !include_archived {
         c.push("archived = ?", 0i64);
     }
+    c.push_some(
+        "LOWER(name) LIKE ? ESCAPE '\\'",
+        search.map(contains_pattern),
+    );
     let clause = c.where_clause();
     crate::platform::db::fetch_page(
         conn,

@@ -470,7 +470,7 @@ async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> W
     let (clients, _) = list_clients(f.state, &f.session.user, false, None, 500, 0)
         .await
         .map_err(super::page_error)?;
-    let (products, _) = list_products(f.state, &f.session.user, false, 500, 0)
+    let (products, _) = list_products(f.state, &f.session.user, false, None, 500, 0)
         .await
         .map_err(super::page_error)?;
     let client = client_of(f.state, f.session, &form.client_id).await;
