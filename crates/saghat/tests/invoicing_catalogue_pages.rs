@@ -18,6 +18,7 @@ common::on_both_databases!(
     the_product_pages_speak_persian,
     a_portal_user_made_on_the_client_page_sees_only_that_clients_sent_invoices,
     a_portal_user_is_made_whole_or_not_at_all,
+    the_pickers_find_a_client_beyond_the_first_500_and_it_is_invoiced,
 );
 
 /// Saghat with an accountant, a viewer and a client user (linked to nothing).
@@ -613,4 +614,178 @@ async fn a_portal_user_is_made_whole_or_not_at_all(backend: Backend) {
     // The page in Persian, with its words.
     let page = admin.get(&format!("/clients/{client}?lang=fa")).await;
     assert!(page.has("کاربران درگاه مشتری") && page.has("گذرواژه آغازین"));
+}
+
+/// The `<option>`s of a page or fragment: (value, selected, text).
+fn options(body: &str) -> Vec<(String, bool, String)> {
+    body.split("<option value=\"")
+        .skip(1)
+        .map(|rest| {
+            let (value, rest) = rest.split_once('"').unwrap();
+            let selected = rest.starts_with(" selected");
+            let text = &rest[rest.find('>').unwrap() + 1..rest.find("</option>").unwrap()];
+            (value.to_string(), selected, text.to_string())
+        })
+        .collect()
+}
+
+async fn the_pickers_find_a_client_beyond_the_first_500_and_it_is_invoiced(backend: Backend) {
+    let Some(app) = books(backend).await else {
+        return;
+    };
+    // 600 clients before the one sought, by name, and an archived namesake.
+    let mut tx = app.state.db.pool.begin().await.unwrap();
+    let mut ids = std::collections::HashMap::new();
+    for (name, archived) in (0..600).map(|n| (format!("Client {n:03}"), false)).chain([
+        ("Zeta Industries".to_string(), false),
+        ("Zeta Archived".to_string(), true),
+    ]) {
+        let values = saghat_core::invoicing::store::ClientValues {
+            kind: "company",
+            name: &name,
+            tax_id: None,
+            email: None,
+            street: "",
+            city: "",
+            postal_code: "",
+            country_code: "DE",
+            language: "en",
+            currency: "EUR",
+            payment_terms_days: 14,
+            notes: "",
+        };
+        let id =
+            saghat_core::invoicing::store::insert_client(&mut tx, &values, "2026-11-01T00:00:00Z")
+                .await
+                .unwrap();
+        if archived {
+            saghat_core::invoicing::store::set_client_archived(
+                &mut tx,
+                id,
+                true,
+                "2026-11-01T00:00:00Z",
+            )
+            .await
+            .unwrap();
+        }
+        ids.insert(name, id);
+    }
+    tx.commit().await.unwrap();
+    let zeta = ids["Zeta Industries"].to_string();
+    let archived = ids["Zeta Archived"].to_string();
+
+    let mut ava = signed_in(&app, "ava", PASSWORD).await;
+    // The fragment htmx swaps in: matches in any case, archived ones left out, at most 20.
+    let found = ava.get("/invoices/pick/clients?q=ZETA").await;
+    let found = options(&found.body);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[1], (zeta.clone(), false, "Zeta Industries".into()));
+    assert!(!found.iter().any(|(v, _, _)| *v == archived));
+    let many = options(&ava.get("/invoices/pick/clients?q=client").await.body);
+    assert_eq!(many.len(), 1 + 20);
+    // The chosen client stays in the list whatever is searched.
+    let kept = options(
+        &ava.get(&format!(
+            "/invoices/pick/clients?client_q=client%20001&client_id={zeta}"
+        ))
+        .await
+        .body,
+    );
+    assert_eq!(kept[1], (zeta.clone(), true, "Zeta Industries".into()));
+    assert_eq!(kept[2].2, "Client 001");
+
+    // Without script: "Find" re-renders the editor with the matches, and the id is posted.
+    let page = ava
+        .submit(
+            "/invoices/new",
+            "/invoices/new",
+            &[
+                ("client_q", "zeta"),
+                ("issue_date", "2026-11-22"),
+                ("op", "find"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.has(&format!(
+        "<option value=\"{zeta}\">Zeta Industries</option>"
+    )));
+    assert!(page.has("value=\"zeta\""));
+    let invoice = invoice_for(&mut ava, &zeta, "save").await;
+    let client_id: i64 = sqlx::query_scalar("SELECT client_id FROM invoices WHERE id = $1")
+        .bind(&invoice)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(client_id.to_string(), zeta);
+    let page = ava.get(&format!("/invoices/{invoice}/edit")).await;
+    assert!(page.has(&format!(
+        "<option value=\"{zeta}\" selected>Zeta Industries</option>"
+    )));
+
+    // Products: by name and in the invoice's currency (the form's, else its client's).
+    let widget = new_product(&mut ava, "Widget", "EUR", "25", "en").await;
+    let dollars = new_product(&mut ava, "Widget Pro", "USD", "30", "en").await;
+    let found = options(
+        &ava.get("/invoices/pick/products?q=widget&currency=EUR")
+            .await
+            .body,
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[1].0, widget);
+    let found = options(
+        &ava.get(&format!(
+            "/invoices/pick/products?line=0&lines%5B0%5D.product_q=WIDG&client_id={zeta}"
+        ))
+        .await
+        .body,
+    );
+    assert!(found.iter().any(|(v, _, _)| *v == widget));
+    assert!(!found.iter().any(|(v, _, _)| *v == dollars));
+    // A product chosen fills its line in.
+    let page = ava
+        .submit(
+            "/invoices/new",
+            "/invoices/new",
+            &[
+                ("client_id", &zeta),
+                ("issue_date", "2026-11-22"),
+                ("lines[0].product_id", &widget),
+                ("lines[0].quantity", "2"),
+                ("lines[0].tax_code", "S"),
+                ("op", "recalc"),
+            ],
+        )
+        .await;
+    assert!(page.has("value=\"Widget: By the hour\"") && page.has("value=\"25.00\""));
+    assert_eq!(text_of(&page, "iv-total"), "59.50");
+
+    // The invoices' client filter and the payment's client: found the same way.
+    let list = ava.get(&format!("/invoices?client={zeta}")).await;
+    assert!(list.has(&format!(
+        "<option value=\"{zeta}\" selected>Zeta Industries</option>"
+    )));
+    assert!(list.has(&format!("id=\"inv-{invoice}\"")) && list.has(">Zeta Industries<"));
+    let list = ava.get("/invoices?client_q=zeta").await;
+    assert!(list.has(&format!(
+        "<option value=\"{zeta}\">Zeta Industries</option>"
+    )));
+    let page = ava.get("/payments/new?client_q=zeta").await;
+    assert!(page.has(&format!(
+        "<option value=\"{zeta}\">Zeta Industries</option>"
+    )));
+    let page = ava.get(&format!("/payments/new?client={zeta}")).await;
+    assert!(page.has(&format!(
+        "<option value=\"{zeta}\" selected>Zeta Industries</option>"
+    )));
+
+    // A client user finds nothing.
+    let mut carol = signed_in(&app, "carol", PASSWORD).await;
+    for path in [
+        "/invoices/pick/clients?q=zeta",
+        "/invoices/pick/products?q=w",
+    ] {
+        let page = carol.send(Method::GET, path, None).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+    }
 }

@@ -303,6 +303,29 @@ pub async fn list_clients(
     Ok(store::clients(&mut conn, include_archived, search, limit, offset).await?)
 }
 
+/// The clients a chooser offers for `search`: at most `limit`, archived ones left out.
+pub async fn pick_clients(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadClients, None).await?;
+    Ok(store::client_choices(&mut conn, search, limit).await?)
+}
+
+/// The names of these clients, for the rows of a page that name them.
+pub async fn client_names(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadClients, None).await?;
+    Ok(store::client_names(&mut conn, ids).await?)
+}
+
 /// Archives a client (it stays on its invoices); one never invoiced is deleted instead.
 /// Returns whether it was deleted.
 pub async fn archive_or_delete_client(
@@ -736,4 +759,18 @@ pub async fn list_products(
     let mut conn = ctx.db.pool.acquire().await?;
     require(&mut conn, actor, Action::ReadProducts, None).await?;
     Ok(store::products(&mut conn, include_archived, search, limit, offset).await?)
+}
+
+/// The products a chooser offers for `search` (in `currency` when given): at most `limit`,
+/// archived ones left out.
+pub async fn pick_products(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    search: &str,
+    currency: Option<Currency>,
+    limit: i64,
+) -> Result<Vec<ProductRow>, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadProducts, None).await?;
+    Ok(store::product_choices(&mut conn, search, currency.map(Currency::code), limit).await?)
 }

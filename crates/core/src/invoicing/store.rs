@@ -144,6 +144,44 @@ pub async fn clients(
     .await
 }
 
+/// Up to `limit` clients not archived whose name contains `search` (any case; all when it is
+/// empty), by name: what a chooser offers.
+pub async fn client_choices(
+    conn: &mut AnyConnection,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name FROM clients WHERE archived = 0 AND LOWER(name) LIKE $1 ESCAPE '\\' \
+         ORDER BY name, id LIMIT $2",
+    )
+    .bind(contains_pattern(search))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The names of these clients (archived or not), for rows that name them.
+pub async fn client_names(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    // Only placeholder numbers are formatted into the SQL.
+    let sql = format!(
+        "SELECT id, name FROM clients WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(conn).await
+}
+
 pub async fn set_client_archived(
     conn: &mut AnyConnection,
     id: i64,
@@ -485,6 +523,32 @@ pub async fn products(
         offset,
     )
     .await
+}
+
+/// Up to `limit` products not archived whose name contains `search` (any case; all when it
+/// is empty), in `currency` when given, by name: what a chooser offers.
+pub async fn product_choices(
+    conn: &mut AnyConnection,
+    search: &str,
+    currency: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    let in_currency = if currency.is_some() {
+        " AND currency = $3"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE archived = 0 \
+         AND LOWER(name) LIKE $1 ESCAPE '\\'{in_currency} ORDER BY name, id LIMIT $2"
+    );
+    let mut query = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(contains_pattern(search))
+        .bind(limit);
+    if let Some(code) = currency {
+        query = query.bind(code);
+    }
+    query.fetch_all(conn).await
 }
 
 pub async fn set_product_archived(

@@ -1000,6 +1000,10 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("pu_password_help", "At least 8 characters. Give it to the person; they can sign in with it at once.", "دست‌کم ۸ نویسه. آن را به فرد بدهید؛ بی‌درنگ می‌تواند با آن وارد شود."),
     ("pu_done_created", "The portal user was created and can sign in.", "کاربر درگاه ساخته شد و می‌تواند وارد شود."),
     ("pu_done_removed", "The user's access was removed and the account deactivated.", "دسترسی کاربر برداشته و حساب او غیرفعال شد."),
+    ("pk_find_client", "Find a client", "یافتن مشتری"),
+    ("pk_find_product", "Find a product", "یافتن کالا یا خدمت"),
+    ("pk_find", "Find", "یافتن"),
+    ("pk_help", "Type part of the name: the list shows up to 20 matches.", "بخشی از نام را بنویسید: فهرست تا ۲۰ مورد را نشان می‌دهد."),
 ];
 
 #[cfg(test)]

@@ -131,6 +131,8 @@ pub fn router() -> Router<AppState> {
             get(iv::products::show).post(iv::products::update),
         )
         .route("/products/{id}/archive", post(iv::products::archive))
+        .route("/invoices/pick/clients", get(iv::pick::clients))
+        .route("/invoices/pick/products", get(iv::pick::products))
         .route("/clients/{id}/users", post(iv::clients::create_user))
         .route(
             "/clients/{id}/users/{user}/unlink",

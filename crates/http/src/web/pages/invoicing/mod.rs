@@ -8,6 +8,7 @@ pub mod clients;
 pub mod editor;
 pub mod invoices;
 pub mod payments;
+pub mod pick;
 pub mod portal;
 pub mod products;
 
