@@ -267,7 +267,7 @@ async fn products(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        service::list_products(&ctx, &viewer, false, 10, 0)
+        service::list_products(&ctx, &viewer, false, None, 10, 0)
             .await
             .unwrap()
             .1,

@@ -229,6 +229,24 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
             check_page,
         )
         .await;
+    // The catalogue: the products list, a product's form and a new one (`82-…` to `84-…`).
+    let product_path = format!("/products/{}", product.id);
+    let catalogue = [
+        ("/products", "products", "#pr-list"),
+        (product_path.as_str(), "product", "#pr-form"),
+        ("/products/new", "product-new", "#pr-form"),
+    ];
+    shots
+        .tour(
+            &browser,
+            &base,
+            "invoicing",
+            &catalogue,
+            82,
+            INSPECT,
+            check_page,
+        )
+        .await;
     browser.goto(&format!("{base}{path}?lang=fa")).await;
     assert_eq!(browser.text("#iv-status").await, "بخشی پرداخت‌شده");
     assert_eq!(browser.text("#iv-amount-due").await, "۷۲۳٫۴۰");

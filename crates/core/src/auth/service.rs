@@ -425,38 +425,56 @@ impl UserChanges {
     }
 }
 
-/// Creates a user (admins only; the caller checks), with their ledger accounts, and audits it.
-pub async fn create_user(
-    ctx: &Ctx,
-    admin: &CurrentUser,
-    meta: &RequestMeta,
-    body: UserDetails,
-) -> Result<UserProfile, AuthError> {
+/// A new user whose details passed the rules and whose password is hashed: what
+/// [`insert_prepared_user`] writes inside a caller's transaction.
+pub struct PreparedUser {
+    username: Username,
+    password_hash: String,
+    details: UserDetails,
+}
+
+/// Checks a new user's details and hashes the password (slow: before any transaction).
+pub async fn prepare_user(ctx: &Ctx, body: UserDetails) -> Result<PreparedUser, AuthError> {
     let problems = body.problems();
     if !problems.is_empty() {
         return Err(AuthError::Invalid(problems));
     }
     let username = Username::parse(&body.username).map_err(AuthError::InvalidUsername)?;
-    let role = body.role;
-    let password = body.password;
+    let password = body.password.clone();
     let password_hash = ctx
         .password_hashing
         .run(move || password::hash_password(&password))
         .await
         .map_err(AuthError::from)?;
-    let now = ctx.now();
-    let mut tx = ctx.db.begin_write().await?;
+    Ok(PreparedUser {
+        username,
+        password_hash,
+        details: body,
+    })
+}
+
+/// Inserts a prepared user with their role and ledger accounts and audits it, in the caller's
+/// transaction (admins only; the caller checks). Returns the new user's id.
+pub async fn insert_prepared_user(
+    conn: &mut sqlx::AnyConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    admin: &CurrentUser,
+    meta: &RequestMeta,
+    user: &PreparedUser,
+) -> Result<i64, AuthError> {
+    let body = &user.details;
+    let role = body.role;
     let new_user = NewUser {
-        username: &username.display,
-        username_key: &username.key,
-        password_hash: &password_hash,
+        username: &user.username.display,
+        username_key: &user.username.key,
+        password_hash: &user.password_hash,
         first_name: &body.first_name,
         last_name: &body.last_name,
         email: &body.email,
         is_main: role == Role::Admin,
         loan_request_amount: body.loan_request_amount,
     };
-    let id = match store::insert_user(&mut tx, &new_user, now).await {
+    let id = match store::insert_user(conn, &new_user, now).await {
         Ok(id) => id,
         Err(e) if is_unique_violation(&e) => return Err(AuthError::UsernameTaken),
         Err(e) => return Err(e.into()),
@@ -465,15 +483,28 @@ pub async fn create_user(
         role,
         Role::Accountant | Role::Lender | Role::Client | Role::Viewer
     ) {
-        store::set_role(&mut tx, id, role).await?;
+        store::set_role(conn, id, role).await?;
     }
     let entry = AuditEntry {
         actor_user_id: Some(admin.id),
         action: "user_created",
         target: format!("user:{id}"),
-        details: json!({ "username": username.display, "role": role.as_str() }),
+        details: json!({ "username": user.username.display, "role": role.as_str() }),
     };
-    audit::record(&mut tx, now, meta, entry).await?;
+    audit::record(conn, now, meta, entry).await?;
+    Ok(id)
+}
+
+/// Creates a user (admins only; the caller checks), with their ledger accounts, and audits it.
+pub async fn create_user(
+    ctx: &Ctx,
+    admin: &CurrentUser,
+    meta: &RequestMeta,
+    body: UserDetails,
+) -> Result<UserProfile, AuthError> {
+    let prepared = prepare_user(ctx, body).await?;
+    let mut tx = ctx.db.begin_write().await?;
+    let id = insert_prepared_user(&mut tx, ctx.now(), admin, meta, &prepared).await?;
     let profile = store::profile_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("user {id} vanished"))?;

@@ -8,12 +8,18 @@ use sqlx::AnyConnection;
 use super::access::{allowed, Action};
 use super::error::InvoicingError;
 use super::model::{Address, TaxCategory, Unit};
-use super::store::{self, ClientRow, ClientValues, ContactRow, ProductRow, ProductValues};
+use super::store::{
+    self, ClientRow, ClientUserRow, ClientValues, ContactRow, ProductRow, ProductValues,
+};
+use crate::auth::error::AuthError;
+use crate::auth::service::{self as auth_service, UserDetails};
+use crate::auth::store as auth_store;
 use crate::auth::{CurrentUser, Role};
 use crate::ctx::Ctx;
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::clock::to_db_time;
 use crate::platform::currency::Currency;
+use crate::platform::money::Amount;
 
 /// The client a `client` user is linked to (`None` for staff, or a client user not linked).
 pub(crate) async fn own_client(
@@ -300,6 +306,29 @@ pub async fn list_clients(
     Ok(store::clients(&mut conn, include_archived, search, limit, offset).await?)
 }
 
+/// The clients a chooser offers for `search`: at most `limit`, archived ones left out.
+pub async fn pick_clients(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadClients, None).await?;
+    Ok(store::client_choices(&mut conn, search, limit).await?)
+}
+
+/// The names of these clients, for the rows of a page that name them.
+pub async fn client_names(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadClients, None).await?;
+    Ok(store::client_names(&mut conn, ids).await?)
+}
+
 /// Archives a client (it stays on its invoices); one never invoiced is deleted instead.
 /// Returns whether it was deleted.
 pub async fn archive_or_delete_client(
@@ -470,6 +499,114 @@ pub async fn link_client_user(
     Ok(())
 }
 
+/// A portal user refused: by invoicing (not an admin, no such client) or by the account's own
+/// rules (a taken username, a short password).
+#[derive(Debug, thiserror::Error)]
+pub enum PortalUserError {
+    #[error(transparent)]
+    Invoicing(#[from] InvoicingError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<sqlx::Error> for PortalUserError {
+    fn from(e: sqlx::Error) -> Self {
+        PortalUserError::Invoicing(InvoicingError::Store(e))
+    }
+}
+
+/// The users whose portal shows this client (admins only: they are accounts).
+pub async fn list_client_users(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    client_id: i64,
+) -> Result<Vec<ClientUserRow>, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ManageUsers, None).await?;
+    Ok(store::client_users(&mut conn, client_id).await?)
+}
+
+/// Creates a `client` user and links it to `client_id` in one transaction: a refusal at any
+/// step leaves neither the account nor the link. Whatever role `details` names, the user's is
+/// `client`, and a portal user asks the fund for nothing. Returns the new user's id.
+pub async fn create_portal_user(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    client_id: i64,
+    details: UserDetails,
+    meta: &RequestMeta,
+) -> Result<i64, PortalUserError> {
+    // Refused before the (slow, deliberately) password hashing.
+    {
+        let mut conn = ctx.db.pool.acquire().await?;
+        require(&mut conn, actor, Action::ManageUsers, None).await?;
+    }
+    let prepared = auth_service::prepare_user(
+        ctx,
+        UserDetails {
+            role: Role::Client,
+            loan_request_amount: Amount::ZERO,
+            ..details
+        },
+    )
+    .await?;
+    let mut tx = ctx.db.begin_write().await?;
+    require(&mut tx, actor, Action::ManageUsers, None).await?;
+    store::client(&mut tx, client_id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    let user_id =
+        auth_service::insert_prepared_user(&mut tx, ctx.now(), actor, meta, &prepared).await?;
+    store::link_client_user(&mut tx, user_id, client_id).await?;
+    audit(
+        &mut tx,
+        ctx,
+        meta,
+        Some(actor),
+        "client_user_linked",
+        format!("user:{user_id}"),
+        json!({ "client_id": client_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user_id)
+}
+
+/// Takes a portal user off its client: the link goes, and the account is deactivated with
+/// every session ended, because it existed only for this portal. A client user without a
+/// client would see nothing anyway; deactivated, it cannot sign in either, and its row stays
+/// for the audit trail (an admin may reactivate it from the members' page).
+pub async fn unlink_client_user(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    client_id: i64,
+    user_id: i64,
+    meta: &RequestMeta,
+) -> Result<(), InvoicingError> {
+    let now = ctx.now();
+    let mut tx = ctx.db.begin_write().await?;
+    require(&mut tx, actor, Action::ManageUsers, None).await?;
+    if !store::unlink_client_user(&mut tx, user_id, client_id).await? {
+        return Err(InvoicingError::NotFound);
+    }
+    auth_store::set_active(&mut tx, user_id, false).await?;
+    auth_store::revoke_user_sessions(&mut tx, user_id, now).await?;
+    audit(
+        &mut tx,
+        ctx,
+        meta,
+        Some(actor),
+        "client_user_unlinked",
+        format!("user:{user_id}"),
+        json!({ "client_id": client_id, "deactivated": true }),
+    )
+    .await?;
+    tx.commit().await?;
+    // Every instance forgets the cached account, so the deactivation holds at once.
+    ctx.invalidate(&format!("user:{user_id}")).await;
+    Ok(())
+}
+
 // ---------- products ----------
 
 #[derive(Debug, Clone)]
@@ -613,14 +750,30 @@ pub async fn get_product(
         .ok_or(InvoicingError::NotFound)
 }
 
+/// Products by name; `search` keeps those whose name contains it (any case).
 pub async fn list_products(
     ctx: &Ctx,
     actor: &CurrentUser,
     include_archived: bool,
+    search: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ProductRow>, i64), InvoicingError> {
     let mut conn = ctx.db.pool.acquire().await?;
     require(&mut conn, actor, Action::ReadProducts, None).await?;
-    Ok(store::products(&mut conn, include_archived, limit, offset).await?)
+    Ok(store::products(&mut conn, include_archived, search, limit, offset).await?)
+}
+
+/// The products a chooser offers for `search` (in `currency` when given): at most `limit`,
+/// archived ones left out.
+pub async fn pick_products(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    search: &str,
+    currency: Option<Currency>,
+    limit: i64,
+) -> Result<Vec<ProductRow>, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadProducts, None).await?;
+    Ok(store::product_choices(&mut conn, search, currency.map(Currency::code), limit).await?)
 }

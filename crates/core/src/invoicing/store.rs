@@ -153,6 +153,44 @@ pub async fn clients(
     .await
 }
 
+/// Up to `limit` clients not archived whose name contains `search` (any case; all when it is
+/// empty), by name: what a chooser offers.
+pub async fn client_choices(
+    conn: &mut AnyConnection,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name FROM clients WHERE archived = 0 AND LOWER(name) LIKE $1 ESCAPE '\\' \
+         ORDER BY name, id LIMIT $2",
+    )
+    .bind(contains_pattern(search))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// The names of these clients (archived or not), for rows that name them.
+pub async fn client_names(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    // Only placeholder numbers are formatted into the SQL.
+    let sql = format!(
+        "SELECT id, name FROM clients WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(conn).await
+}
+
 pub async fn set_client_archived(
     conn: &mut AnyConnection,
     id: i64,
@@ -230,6 +268,47 @@ pub async fn link_client_user(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A user whose portal shows a client.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClientUserRow {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    #[sqlx(try_from = "Flag")]
+    pub is_active: bool,
+}
+
+/// The users linked to a client, by username.
+pub async fn client_users(
+    conn: &mut AnyConnection,
+    client_id: i64,
+) -> Result<Vec<ClientUserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.is_active \
+         FROM client_users cu JOIN users u ON u.id = cu.user_id \
+         WHERE cu.client_id = $1 ORDER BY u.username, u.id",
+    )
+    .bind(client_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Removes a user's link to the client; whether there was one.
+pub async fn unlink_client_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM client_users WHERE user_id = $1 AND client_id = $2")
+        .bind(user_id)
+        .bind(client_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -411,9 +490,25 @@ pub async fn product(conn: &mut AnyConnection, id: i64) -> Result<Option<Product
     .await
 }
 
+/// A `LIKE` pattern that finds `typed` anywhere in a lower-cased column, with the pattern's
+/// own characters (`%`, `_`, `\`) taken as typed (the query says `ESCAPE '\'`).
+pub fn contains_pattern(typed: &str) -> String {
+    let mut pattern = String::from("%");
+    for ch in typed.trim().to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Products by name, a page at a time; `search` keeps those whose name contains it.
 pub async fn products(
     conn: &mut AnyConnection,
     include_archived: bool,
+    search: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ProductRow>, i64), sqlx::Error> {
@@ -421,6 +516,10 @@ pub async fn products(
     if !include_archived {
         c.push("archived = ?", 0i64);
     }
+    c.push_some(
+        "LOWER(name) LIKE ? ESCAPE '\\'",
+        search.map(contains_pattern),
+    );
     let clause = c.where_clause();
     crate::platform::db::fetch_page(
         conn,
@@ -433,6 +532,32 @@ pub async fn products(
         offset,
     )
     .await
+}
+
+/// Up to `limit` products not archived whose name contains `search` (any case; all when it
+/// is empty), in `currency` when given, by name: what a chooser offers.
+pub async fn product_choices(
+    conn: &mut AnyConnection,
+    search: &str,
+    currency: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    let in_currency = if currency.is_some() {
+        " AND currency = $3"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE archived = 0 \
+         AND LOWER(name) LIKE $1 ESCAPE '\\'{in_currency} ORDER BY name, id LIMIT $2"
+    );
+    let mut query = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(contains_pattern(search))
+        .bind(limit);
+    if let Some(code) = currency {
+        query = query.bind(code);
+    }
+    query.fetch_all(conn).await
 }
 
 pub async fn set_product_archived(

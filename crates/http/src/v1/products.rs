@@ -163,7 +163,7 @@ async fn list_products(
             let (state, user) = (&state, &user);
             async move {
                 let (rows, total) =
-                    service::list_products(state, user, archived, limit, offset).await?;
+                    service::list_products(state, user, archived, None, limit, offset).await?;
                 Ok::<_, DrfError>((rows.into_iter().map(Product::from).collect(), total))
             }
         })

@@ -121,6 +121,23 @@ pub fn router() -> Router<AppState> {
         .route("/portal", get(iv::portal::show))
         // The recurring invoices' pages.
         // The products' pages, the client's portal users and the editor's pickers.
+        .route("/products", get(iv::products::list))
+        .route(
+            "/products/new",
+            get(iv::products::new_form).post(iv::products::create),
+        )
+        .route(
+            "/products/{id}",
+            get(iv::products::show).post(iv::products::update),
+        )
+        .route("/products/{id}/archive", post(iv::products::archive))
+        .route("/invoices/pick/clients", get(iv::pick::clients))
+        .route("/invoices/pick/products", get(iv::pick::products))
+        .route("/clients/{id}/users", post(iv::clients::create_user))
+        .route(
+            "/clients/{id}/users/{user}/unlink",
+            post(iv::clients::unlink_user),
+        )
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::from_fn(page_headers))
         .route("/static/htmx.min.js", get(htmx))

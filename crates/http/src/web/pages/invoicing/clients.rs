@@ -19,14 +19,17 @@ use crate::web::forms::FormErrors;
 use crate::web::i18n::{normalize_number, Lang, UiText};
 use crate::web::pages::{render, View};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
+use saghat_core::auth::service::UserDetails;
+use saghat_core::auth::Role;
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::invoices::{self, PageAt};
 use saghat_core::invoicing::model::Address;
 use saghat_core::invoicing::payments::{self, Statement};
-use saghat_core::invoicing::service::{self, ClientInput, ContactInput};
-use saghat_core::invoicing::store::{ClientRow, ContactRow, ListFilter};
+use saghat_core::invoicing::service::{self, ClientInput, ContactInput, PortalUserError};
+use saghat_core::invoicing::store::{ClientRow, ClientUserRow, ContactRow, ListFilter};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::currency::Currency;
+use saghat_core::platform::money::Amount;
 
 const FIELDS: &[&str] = &[
     "kind",
@@ -256,6 +259,11 @@ pub struct ClientPage {
     pub may_write: bool,
     pub contacts: Vec<ContactRow>,
     pub contact_errors: FormErrors,
+    /// Shown to admins only: the accounts whose portal shows this client.
+    pub may_manage_users: bool,
+    pub portal_users: Vec<ClientUserRow>,
+    pub user_form: PortalUserForm,
+    pub user_errors: FormErrors,
     pub rows: Vec<InvoiceLine>,
     pub statement: Vec<StatementRow>,
     pub balances: Vec<BalanceRow>,
@@ -357,10 +365,18 @@ async fn client_page(
         id,
         form,
         errors,
-        FormErrors::default(),
+        Sections::default(),
         notice,
     )
     .await
+}
+
+/// The forms below the client's own, with what was typed and refused in them.
+#[derive(Default)]
+struct Sections {
+    contact_errors: FormErrors,
+    user_form: PortalUserForm,
+    user_errors: FormErrors,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -371,11 +387,13 @@ async fn client_page_with(
     id: Option<i64>,
     mut form: ClientForm,
     errors: FormErrors,
-    contact_errors: FormErrors,
+    sections: Sections,
     notice: Option<&'static str>,
 ) -> WebResult<Response> {
     let lang = prefs.lang;
     let user = &session.user;
+    let may_manage_users = super::may(user, Action::ManageUsers);
+    let mut portal_users = Vec::new();
     let mut contacts = Vec::new();
     let mut rows = Vec::new();
     let mut statement = Vec::new();
@@ -389,6 +407,11 @@ async fn client_page_with(
             form = ClientForm::of_row(lang, &client);
         }
         contacts = found;
+        if may_manage_users {
+            portal_users = service::list_client_users(state, user, id)
+                .await
+                .map_err(page_error)?;
+        }
         let filter = ListFilter {
             client_id: Some(id),
             ..ListFilter::default()
@@ -425,7 +448,11 @@ async fn client_page_with(
         form,
         errors,
         contacts,
-        contact_errors,
+        contact_errors: sections.contact_errors,
+        may_manage_users,
+        portal_users,
+        user_form: sections.user_form,
+        user_errors: sections.user_errors,
         rows,
         statement,
         balances,
@@ -471,9 +498,18 @@ pub async fn show(
         Some(id),
         ClientForm::default(),
         FormErrors::default(),
-        done.notice(),
+        done.notice().or_else(|| portal_notice(&done.done)),
     )
     .await
+}
+
+/// The notices after a portal user's redirect.
+fn portal_notice(done: &str) -> Option<&'static str> {
+    match done {
+        "portal_user" => Some("pu_done_created"),
+        "portal_user_removed" => Some("pu_done_removed"),
+        _ => None,
+    }
 }
 
 pub async fn update(
@@ -534,6 +570,10 @@ pub async fn contact(
                 "name" | "email" | "phone" => Some(format!("contact_{f}")),
                 _ => None,
             })?;
+            let sections = Sections {
+                contact_errors: errors,
+                ..Sections::default()
+            };
             client_page_with(
                 &state,
                 prefs,
@@ -541,10 +581,95 @@ pub async fn contact(
                 Some(id),
                 ClientForm::default(),
                 FormErrors::default(),
-                errors,
+                sections,
                 None,
             )
             .await
         }
     }
+}
+
+// ---- the client's portal users ----
+
+/// The fields of the portal user form, as `auth::service` names them.
+const USER_FIELDS: &[&str] = &["username", "password", "first_name", "last_name", "email"];
+
+/// A new portal user as the admin typed it (the password is never shown again).
+#[derive(Clone, Default)]
+pub struct PortalUserForm {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+/// `POST /clients/{id}/users`: creates a `client` user whose portal shows this client (admins
+/// only), the account and its link in one transaction.
+pub async fn create_user(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(id): Path<i64>,
+    CsrfForm(session, raw): CsrfForm<RawForm>,
+) -> WebResult<Response> {
+    require(&session.user, Action::ManageUsers)?;
+    let lang = prefs.lang;
+    let typed = PortalUserForm {
+        username: raw.get("username").trim().to_string(),
+        first_name: raw.get("first_name").trim().to_string(),
+        last_name: raw.get("last_name").trim().to_string(),
+        email: raw.get("email").trim().to_string(),
+    };
+    let details = UserDetails {
+        username: typed.username.clone(),
+        password: raw.get("password").to_string(),
+        first_name: typed.first_name.clone(),
+        last_name: typed.last_name.clone(),
+        email: typed.email.clone(),
+        role: Role::Client,
+        loan_request_amount: Amount::ZERO,
+    };
+    let user_errors =
+        match service::create_portal_user(&state, &session.user, id, details, &meta).await {
+            Ok(_) => {
+                return Ok(see_other(&format!(
+                    "/clients/{id}?done=portal_user#iv-portal-users"
+                )))
+            }
+            Err(PortalUserError::Auth(e)) => FormErrors::from_api(e, lang, USER_FIELDS)?,
+            Err(PortalUserError::Invoicing(e)) => refusal(e, lang, |_| None)?,
+        };
+    let sections = Sections {
+        user_form: typed,
+        user_errors,
+        ..Sections::default()
+    };
+    client_page_with(
+        &state,
+        prefs,
+        &session,
+        Some(id),
+        ClientForm::default(),
+        FormErrors::default(),
+        sections,
+        None,
+    )
+    .await
+}
+
+/// `POST /clients/{id}/users/{user}/unlink`: takes the user off this client's portal and
+/// deactivates the account (see `service::unlink_client_user` for why).
+pub async fn unlink_user(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path((id, user_id)): Path<(i64, i64)>,
+    CsrfForm(session, _raw): CsrfForm<RawForm>,
+) -> WebResult<Response> {
+    require(&session.user, Action::ManageUsers)?;
+    service::unlink_client_user(&state, &session.user, id, user_id, &meta)
+        .await
+        .map_err(page_error)?;
+    Ok(see_other(&format!(
+        "/clients/{id}?done=portal_user_removed#iv-portal-users"
+    )))
 }

@@ -4,7 +4,7 @@
 //! needed), and `POST /invoices/totals` answers the totals box alone for pages that ask as
 //! the form changes. Adding and removing line rows are buttons of the same form.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
+use super::pick::{self, Choice};
 use super::{currency_name, frame, money, parse_money, refusal, require, tax_label, RawForm};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,7 +23,7 @@ use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::invoices::{self as service, DraftInput, DraftLine};
 use saghat_core::invoicing::model::{Discount, Percent, Quantity, TaxCategory, TaxCode, Unit};
-use saghat_core::invoicing::service::{get_client, list_clients, list_products};
+use saghat_core::invoicing::service::{get_client, get_product};
 use saghat_core::invoicing::store::{self, ClientRow, ProductRow};
 use saghat_core::invoicing::totals::{self, LineInput, Totals, TotalsInput};
 use saghat_core::platform::audit::RequestMeta;
@@ -34,6 +35,10 @@ pub struct LineForm {
     pub product_id: String,
     /// The product whose values were last filled in (so a new choice fills them again).
     pub product_prev: String,
+    /// What was typed to find a product: its matches fill the line's chooser.
+    pub product_q: String,
+    /// The line's product chooser: the chosen one and the matches (filled for the page).
+    pub choices: Vec<Choice>,
     pub description: String,
     pub quantity: String,
     pub unit: String,
@@ -71,6 +76,8 @@ impl LineForm {
 #[derive(Clone, Default, Debug)]
 pub struct EditorForm {
     pub client_id: String,
+    /// What was typed to find a client: its matches fill the client chooser.
+    pub client_q: String,
     pub currency: String,
     pub issue_date: String,
     pub due_date: String,
@@ -102,6 +109,7 @@ impl EditorForm {
             let slot = match field {
                 "product_id" => &mut line.product_id,
                 "product_prev" => &mut line.product_prev,
+                "product_q" => &mut line.product_q,
                 "description" => &mut line.description,
                 "quantity" => &mut line.quantity,
                 "unit" => &mut line.unit,
@@ -120,6 +128,7 @@ impl EditorForm {
         }
         EditorForm {
             client_id: raw.get("client_id").to_string(),
+            client_q: raw.get("client_q").to_string(),
             currency: raw.get("currency").to_string(),
             issue_date: raw.get("issue_date").to_string(),
             due_date: raw.get("due_date").to_string(),
@@ -144,6 +153,7 @@ impl EditorForm {
         );
         EditorForm {
             client_id: row.client_id.to_string(),
+            client_q: String::new(),
             currency: row.currency.clone(),
             issue_date: row.issue_date.clone(),
             due_date: row.due_date.clone(),
@@ -165,6 +175,8 @@ impl EditorForm {
                     LineForm {
                         product_prev: product.clone(),
                         product_id: product,
+                        product_q: String::new(),
+                        choices: Vec::new(),
                         description: l.description.clone(),
                         quantity: lang.digits(&Quantity(l.quantity).to_string()),
                         unit: l.unit.clone(),
@@ -417,8 +429,8 @@ pub struct EditorPage {
     pub v: View,
     pub form: EditorForm,
     pub errors: FormErrors,
-    pub clients: Vec<(i64, String)>,
-    pub products: Vec<ProductRow>,
+    /// The client chooser: the chosen one and the matches of `form.client_q`.
+    pub clients: Vec<Choice>,
     pub totals: TotalsView,
     pub action: String,
     pub id: Option<String>,
@@ -467,23 +479,33 @@ async fn client_of(state: &AppState, session: &Session, id: &str) -> Option<Clie
 
 async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> WebResult<Response> {
     let lang = f.prefs.lang;
-    let (clients, _) = list_clients(f.state, &f.session.user, false, None, 500, 0)
-        .await
-        .map_err(super::page_error)?;
-    let (products, _) = list_products(f.state, &f.session.user, false, 500, 0)
-        .await
-        .map_err(super::page_error)?;
+    let user = &f.session.user;
+    let clients =
+        pick::client_choices(f.state, user, form.client_id.parse().ok(), &form.client_q).await?;
     let client = client_of(f.state, f.session, &form.client_id).await;
     if form.lines.is_empty() {
         form.lines.push(LineForm::blank(lang));
     }
+    let currency = pick::invoice_currency(f.state, user, &form.currency, &form.client_id).await;
+    // The lines' searches, each run once however many lines typed it.
+    let mut matches: HashMap<String, Vec<ProductRow>> = HashMap::new();
+    for line in &mut form.lines {
+        let search = line.product_q.trim().to_string();
+        if !matches.contains_key(&search) {
+            let found = pick::product_matches(f.state, user, &search, currency).await?;
+            matches.insert(search.clone(), found);
+        }
+        let selected = line.product_id.parse::<i64>().ok();
+        line.choices = pick::product_choices(f.state, user, selected, &matches[&search]).await?;
+    }
     // A product chosen since the last render fills in its line.
     for line in &mut form.lines {
         if !line.product_id.is_empty() && line.product_id != line.product_prev {
-            if let Some(p) = products
-                .iter()
-                .find(|p| p.id.to_string() == line.product_id)
-            {
+            let chosen = match line.product_id.parse::<i64>() {
+                Ok(id) => get_product(f.state, user, id).await.ok(),
+                Err(_) => None,
+            };
+            if let Some(p) = chosen {
                 let currency = Currency::parse(&p.currency).unwrap_or(Currency::Eur);
                 line.description = if p.description.trim().is_empty() {
                     p.name.clone()
@@ -543,8 +565,7 @@ async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> W
     let v = frame(f.state, f.prefs, f.session, &path, "invoices", title, None);
     render(&EditorPage {
         may_send: super::may(&f.session.user, Action::SendInvoices),
-        clients: clients.into_iter().map(|c| (c.id, c.name)).collect(),
-        products,
+        clients,
         totals,
         action: path,
         id: f.id.map(str::to_string),

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::pick::{client_choices, Choice};
 use super::{
     civil, currency_name, frame, may, method_name, money, own_client, page_error, parse_money,
     quantity, refusal, require, status_name, tax_label, today, unit_name, IvDone, RawForm, METHODS,
@@ -30,7 +31,6 @@ use saghat_core::invoicing::invoices::DraftLine;
 use saghat_core::invoicing::invoices::{self as service, InvoiceDetail, PageAt};
 use saghat_core::invoicing::model::{Discount, Percent, Quantity, TaxCategory, TaxCode};
 use saghat_core::invoicing::payments::{self, CreditScope, PaymentInput};
-use saghat_core::invoicing::service::list_clients;
 use saghat_core::invoicing::state::Status;
 use saghat_core::invoicing::store::{self, InvoiceRow, ListFilter};
 use saghat_core::platform::audit::RequestMeta;
@@ -51,6 +51,8 @@ pub struct ListQuery {
     pub from: String,
     pub to: String,
     pub q: String,
+    /// What was typed to find the client to filter by.
+    pub client_q: String,
     pub cursor: String,
     /// A previous page: the rows newer than this cursor.
     pub before: String,
@@ -152,7 +154,8 @@ pub struct ListPage {
     pub q: ListQuery,
     pub rows: Vec<InvoiceLine>,
     pub summary: Vec<SummaryRow>,
-    pub clients: Vec<(i64, String)>,
+    /// The client filter's chooser: the chosen one and the matches of `q.client_q`.
+    pub clients: Vec<Choice>,
     pub statuses: Vec<(&'static str, &'static str)>,
     pub currencies: Vec<&'static str>,
     pub next: Option<String>,
@@ -161,12 +164,19 @@ pub struct ListPage {
     pub may_write: bool,
 }
 
-/// Client names by id, for tables of invoices.
-pub async fn client_names(state: &AppState, session: &Session) -> WebResult<Vec<(i64, String)>> {
-    let (clients, _) = list_clients(state, &session.user, true, None, 1000, 0)
+/// The names of the clients `ids` (the rows of a table), by id.
+pub async fn client_names(
+    state: &AppState,
+    session: &Session,
+    ids: impl IntoIterator<Item = i64>,
+) -> WebResult<HashMap<i64, String>> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = saghat_core::invoicing::service::client_names(state, &session.user, &ids)
         .await
         .map_err(page_error)?;
-    Ok(clients.into_iter().map(|c| (c.id, c.name)).collect())
+    Ok(names.into_iter().collect())
 }
 
 pub async fn list(
@@ -200,8 +210,14 @@ pub async fn list(
         .map_err(page_error)?,
         Err(e) => return Err(page_error(e)),
     };
-    let clients = client_names(&state, &session).await?;
-    let names: HashMap<i64, String> = clients.iter().cloned().collect();
+    let names = client_names(&state, &session, page.results.iter().map(|r| r.client_id)).await?;
+    let clients = client_choices(
+        &state,
+        &session.user,
+        q.client.trim().parse().ok(),
+        &q.client_q,
+    )
+    .await?;
     let query = q.query();
     let join = if query.is_empty() { "" } else { "&" };
     let link = |name: &str, c: &String| {

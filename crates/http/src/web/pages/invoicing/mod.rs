@@ -8,7 +8,9 @@ pub mod clients;
 pub mod editor;
 pub mod invoices;
 pub mod payments;
+pub mod pick;
 pub mod portal;
+pub mod products;
 
 use chrono::NaiveDate;
 use serde::Deserialize;

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::invoices::client_names;
+use super::pick::{client_choices, Choice};
 use super::{
     civil, currency_name, frame, may, method_name, money, page_error, parse_money, refusal,
     require, today, IvDone, RawForm, METHODS,
@@ -73,7 +74,7 @@ pub async fn list(
     let (rows, _) = payments::list_payments(&state, &session.user, None, 100, 0)
         .await
         .map_err(page_error)?;
-    let names: HashMap<i64, String> = client_names(&state, &session).await?.into_iter().collect();
+    let names = client_names(&state, &session, rows.iter().map(|p| p.client_id)).await?;
     let v = frame(
         &state,
         prefs,
@@ -103,7 +104,8 @@ pub struct OpenInvoice {
 #[template(path = "invoicing_payment_new.html")]
 pub struct NewPaymentPage {
     pub v: View,
-    pub clients: Vec<(i64, String)>,
+    /// The client chooser: the chosen one and the matches of what was typed to find one.
+    pub clients: Vec<Choice>,
     pub client: Option<(i64, String)>,
     pub currency: String,
     pub currency_name: String,
@@ -128,6 +130,8 @@ impl NewPaymentPage {
 #[serde(default)]
 pub struct NewQuery {
     pub client: String,
+    /// What was typed to find the client.
+    pub client_q: String,
 }
 
 pub async fn new_form(
@@ -137,7 +141,10 @@ pub async fn new_form(
     Query(q): Query<NewQuery>,
 ) -> WebResult<Response> {
     require(&session.user, Action::WritePayments)?;
-    let raw = RawForm(vec![("client_id".into(), q.client)]);
+    let raw = RawForm(vec![
+        ("client_id".into(), q.client),
+        ("client_q".into(), q.client_q),
+    ]);
     page(&state, prefs, &session, raw, Errors::default()).await
 }
 
@@ -157,8 +164,8 @@ async fn page(
 ) -> WebResult<Response> {
     let lang = prefs.lang;
     let user = &session.user;
-    let clients = client_names(state, session).await?;
     let client_id = raw.get("client_id").parse::<i64>().ok();
+    let clients = client_choices(state, user, client_id, raw.get("client_q")).await?;
     let mut client = None;
     let mut open = Vec::new();
     let mut currency = String::new();
