@@ -28,6 +28,7 @@ use saghat_core::auth::service::authenticate;
 use saghat_core::auth::CurrentUser;
 use saghat_core::invoicing::access::{allowed, Action};
 use saghat_core::invoicing::error::InvoicingError;
+use saghat_core::invoicing::service::PortalUserError;
 use saghat_core::platform::idempotency::{
     IdempotencyError, IdempotencyKey, HEADER as IDEMPOTENCY_HEADER,
 };
@@ -362,6 +363,15 @@ fn api_field(service_field: &str) -> String {
 
 /// The `Idempotency-Key` module's refusals: as the rest of the API answers them (422 for a key
 /// reused with another request, 409 while its first request runs), in DRF's `detail` shape.
+impl From<PortalUserError> for DrfError {
+    fn from(err: PortalUserError) -> Self {
+        match err {
+            PortalUserError::Invoicing(e) => e.into(),
+            PortalUserError::Auth(e) => e.into(),
+        }
+    }
+}
+
 impl From<IdempotencyError> for DrfError {
     fn from(err: IdempotencyError) -> Self {
         match err {

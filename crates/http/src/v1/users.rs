@@ -149,10 +149,24 @@ async fn create_user(
             other => other?,
         };
     }
-    let profile = service::create_user(&state, &admin, &meta, body.details()).await?;
-    if let Some(client) = body.client {
-        invoicing::service::link_client_user(&state, &admin, profile.id, client, &meta).await?;
-    }
+    let profile = match body.client {
+        // The user and its link in one transaction: no user without its portal.
+        Some(client) => {
+            let id = invoicing::service::create_portal_user(
+                &state,
+                &admin,
+                client,
+                body.details(),
+                &meta,
+            )
+            .await?;
+            let mut conn = state.db.pool.acquire().await?;
+            store::profile_by_id(&mut conn, id)
+                .await?
+                .ok_or(DrfError::NotFound)?
+        }
+        None => service::create_user(&state, &admin, &meta, body.details()).await?,
+    };
     Ok((StatusCode::CREATED, Json(profile.into())))
 }
 
