@@ -49,7 +49,7 @@ pub struct LineForm {
 }
 
 impl LineForm {
-    fn blank(lang: Lang) -> LineForm {
+    pub(super) fn blank(lang: Lang) -> LineForm {
         LineForm {
             quantity: lang.digits("1"),
             unit: Unit::Piece.code().into(),
@@ -132,8 +132,8 @@ impl EditorForm {
         }
     }
 
-    /// The form of a stored draft.
-    fn of_draft(lang: Lang, detail: &service::InvoiceDetail) -> EditorForm {
+    /// The form of a stored draft (or of any invoice's lines, for a recurring template).
+    pub(super) fn of_draft(lang: Lang, detail: &service::InvoiceDetail) -> EditorForm {
         let row = &detail.invoice;
         let currency = Currency::parse(&row.currency).unwrap_or(Currency::Eur);
         let amount = |units: i64| lang.digits(&currency.format(i128::from(units)));
@@ -182,7 +182,11 @@ impl EditorForm {
     }
 }
 
-fn discount_fields(lang: Lang, currency: Currency, d: Option<Discount>) -> (String, String) {
+pub(super) fn discount_fields(
+    lang: Lang,
+    currency: Currency,
+    d: Option<Discount>,
+) -> (String, String) {
     match d {
         None => (String::new(), String::new()),
         Some(Discount::Percent(p)) => ("percent".into(), lang.digits(&p.to_string())),
@@ -194,23 +198,24 @@ fn discount_fields(lang: Lang, currency: Currency, d: Option<Discount>) -> (Stri
 }
 
 /// At most this many line rows on one invoice page.
-const MAX_LINES: usize = 200;
+pub(super) const MAX_LINES: usize = 200;
 
 /// What the editor read from its form: the draft for the service, the lines' places in the
-/// form (blank rows are left out), and the totals when every number could be read.
-struct Read {
-    input: Option<DraftInput>,
-    rows: Vec<usize>,
-    totals: Option<Totals>,
-    currency: Currency,
-    errors: FormErrors,
+/// form (blank rows are left out), and the totals when every number could be read. The
+/// recurring template form reads its lines with it too.
+pub(super) struct Read {
+    pub(super) input: Option<DraftInput>,
+    pub(super) rows: Vec<usize>,
+    pub(super) totals: Option<Totals>,
+    pub(super) currency: Currency,
+    pub(super) errors: FormErrors,
 }
 
 fn bad(errors: &mut FormErrors, lang: Lang, field: &str) {
     errors.add(Some(field), lang.t("iv_bad_number"));
 }
 
-fn read(form: &EditorForm, lang: Lang, client: Option<&ClientRow>) -> Read {
+pub(super) fn read(form: &EditorForm, lang: Lang, client: Option<&ClientRow>) -> Read {
     let mut errors = FormErrors::default();
     let currency = Currency::parse(&form.currency)
         .or_else(|| client.and_then(|c| Currency::parse(&c.currency)))
@@ -457,7 +462,7 @@ struct Frame<'a> {
     id: Option<&'a str>,
 }
 
-async fn client_of(state: &AppState, session: &Session, id: &str) -> Option<ClientRow> {
+pub(super) async fn client_of(state: &AppState, session: &Session, id: &str) -> Option<ClientRow> {
     let id = id.parse::<i64>().ok()?;
     get_client(state, &session.user, id)
         .await

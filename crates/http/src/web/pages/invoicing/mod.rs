@@ -9,6 +9,7 @@ pub mod editor;
 pub mod invoices;
 pub mod payments;
 pub mod portal;
+pub mod recurring;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
