@@ -428,7 +428,7 @@ async fn recurring_invoices_follow_jalali_months_once_per_period(backend: Backen
             template,
             calendar: Calendar::Jalali,
             day_of_month: 31,
-            first_run: first,
+            first_run: Some(first),
             auto_send: true,
         },
         &meta(),
@@ -486,6 +486,125 @@ async fn recurring_invoices_follow_jalali_months_once_per_period(backend: Backen
         .is_empty());
 }
 
+/// A template changed between runs (its day, then its calendar) still makes one invoice per
+/// month: the month already made is never made again, in either calendar's months.
+async fn an_updated_template_still_makes_one_invoice_per_month(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let ctx = db.ctx(clock_at(2026, 9, 1)).await;
+    let admin = user(&ctx, "admin", Role::Admin).await;
+    let acme = client(&ctx, &admin, "Acme", Eur).await;
+    let template = Template {
+        lines: vec![TemplateLine::from_line(&line(
+            "Hosting",
+            "1",
+            2_500,
+            standard(1_900),
+        ))],
+        discount_kind: None,
+        discount_value: None,
+        prices_include_tax: false,
+        notes: String::new(),
+        terms: String::new(),
+        due_in_days: Some(10),
+    };
+    let mut input = RecurringInput {
+        client_id: acme,
+        template,
+        calendar: Calendar::Gregorian,
+        day_of_month: 5,
+        first_run: Some(date(2026, 9, 5)),
+        auto_send: false,
+    };
+    let rec = recurring::create_recurring(&ctx, &admin, &input, &meta())
+        .await
+        .unwrap();
+    let run_through = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        let ctx = &ctx;
+        async move {
+            let mut made = 0;
+            let mut day = from;
+            while day <= to {
+                made += recurring::run_due_recurring(ctx, day).await.unwrap().len();
+                day = day.succ_opt().unwrap();
+            }
+            made
+        }
+    };
+    assert_eq!(run_through(date(2026, 9, 1), date(2026, 9, 30)).await, 1);
+
+    // To Jalali months on the 25th: September's invoice (14 Shahrivar) keeps Shahrivar made.
+    input.calendar = Calendar::Jalali;
+    input.day_of_month = 25;
+    input.first_run = None;
+    let row = recurring::update_recurring(&ctx, &admin, rec.id, &input, &meta())
+        .await
+        .unwrap();
+    assert_eq!(
+        to_jalali(date_of(&row.next_run)),
+        (1405, 7, 25),
+        "25 Mehr, as the stored run (5 October) is in Mehr"
+    );
+    // Asking for Shahrivar again is refused, and nothing changes.
+    input.first_run = Some(saghat_core::invoicing::calendar::from_jalali(1405, 6, 30).unwrap());
+    let refused = recurring::update_recurring(&ctx, &admin, rec.id, &input, &meta())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, InvoicingError::Invalid { field, .. } if field == "next_run"),
+        "{refused:?}"
+    );
+    input.first_run = None;
+    assert_eq!(run_through(date(2026, 10, 1), date(2026, 11, 20)).await, 2);
+
+    // The 25th of Azar is next; moved to the 3rd, Azar still gets its one invoice.
+    input.day_of_month = 3;
+    let row = recurring::update_recurring(&ctx, &admin, rec.id, &input, &meta())
+        .await
+        .unwrap();
+    assert_eq!(to_jalali(date_of(&row.next_run)), (1405, 9, 3));
+    assert_eq!(run_through(date(2026, 11, 20), date(2027, 1, 31)).await, 3);
+
+    let made: Vec<String> = sqlx::query_scalar(
+        "SELECT issue_date FROM invoices WHERE recurring_id = $1 ORDER BY issue_date",
+    )
+    .bind(rec.id)
+    .fetch_all(&ctx.db.pool)
+    .await
+    .unwrap();
+    let months: Vec<(i32, u8, u8)> = made.iter().map(|d| to_jalali(date_of(d))).collect();
+    assert_eq!(
+        months.iter().map(|(y, m, _)| (*y, *m)).collect::<Vec<_>>(),
+        vec![
+            (1405, 6),
+            (1405, 7),
+            (1405, 8),
+            (1405, 9),
+            (1405, 10),
+            (1405, 11)
+        ],
+        "one invoice per month: {made:?}"
+    );
+    assert_eq!(
+        months
+            .iter()
+            .skip(1)
+            .map(|(_, _, d)| *d)
+            .collect::<Vec<_>>(),
+        vec![25, 25, 3, 3, 3]
+    );
+    // Having made invoices, it is not deleted.
+    let refused = recurring::delete_recurring(&ctx, &admin, rec.id, &meta())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, InvoicingError::Invalid { .. }),
+        "{refused:?}"
+    );
+    assert_books(&ctx).await;
+}
+
 async fn credit_is_spent_once_under_concurrent_use(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
@@ -534,5 +653,6 @@ on_both_databases!(
     a_reference_naming_an_invoice_allocates_to_it,
     credit_notes_partial_then_full_make_the_invoice_void,
     recurring_invoices_follow_jalali_months_once_per_period,
+    an_updated_template_still_makes_one_invoice_per_month,
     credit_is_spent_once_under_concurrent_use,
 );

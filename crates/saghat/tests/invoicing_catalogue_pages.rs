@@ -653,6 +653,7 @@ async fn the_pickers_find_a_client_beyond_the_first_500_and_it_is_invoiced(backe
             currency: "EUR",
             payment_terms_days: 14,
             notes: "",
+            send_reminders: true,
         };
         let id =
             saghat_core::invoicing::store::insert_client(&mut tx, &values, "2026-11-01T00:00:00Z")

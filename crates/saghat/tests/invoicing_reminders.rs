@@ -548,7 +548,7 @@ async fn the_daily_job_marks_overdue_invoices_and_makes_the_recurring_ones(backe
             template,
             calendar: saghat_core::invoicing::calendar::Calendar::Gregorian,
             day_of_month: u8::try_from(chrono::Datelike::day(&today)).unwrap(),
-            first_run: today,
+            first_run: Some(today),
             auto_send: true,
         },
         &RequestMeta::default(),

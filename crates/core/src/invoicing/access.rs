@@ -21,12 +21,14 @@ pub enum Action {
     IssueCreditNotes,
     ReadProducts,
     ManageProducts,
+    /// Read the recurring templates and what they made (staff only).
+    ReadRecurring,
     ManageRecurring,
     ManageUsers,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::ReadClients,
         Action::WriteClients,
         Action::ReadInvoices,
@@ -39,6 +41,7 @@ impl Action {
         Action::IssueCreditNotes,
         Action::ReadProducts,
         Action::ManageProducts,
+        Action::ReadRecurring,
         Action::ManageRecurring,
         Action::ManageUsers,
     ];
@@ -52,6 +55,7 @@ impl Action {
                 | Action::ReadStatement
                 | Action::ReadPayments
                 | Action::ReadProducts
+                | Action::ReadRecurring
         )
     }
 }
@@ -118,6 +122,7 @@ mod tests {
                     | ReadStatement
                     | ReadPayments
                     | ReadProducts
+                    | ReadRecurring
             ),
             Role::Client => matches!(
                 action,

@@ -91,6 +91,40 @@ impl Calendar {
         }
     }
 
+    /// The first day of `date`'s month.
+    pub fn month_start(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Calendar::Jalali => {
+                let (y, m, _) = to_jalali(date);
+                from_jalali(y, m, 1).expect("every Jalali month has a first day")
+            }
+            Calendar::Gregorian => date.with_day(1).expect("every month has a first day"),
+        }
+    }
+
+    /// The first date on or after `start` that is `day_of_month` of its month (clamped to the
+    /// month's last day): when a schedule starts, or starts again after a change.
+    pub fn first_on_or_after(self, start: NaiveDate, day_of_month: u8) -> NaiveDate {
+        let this_month = match self {
+            Calendar::Jalali => {
+                let (y, m, _) = to_jalali(start);
+                let day = day_of_month.clamp(1, jalali_month_length(y, m));
+                from_jalali(y, m, day).expect("a clamped Jalali day exists")
+            }
+            Calendar::Gregorian => {
+                let day = u32::from(day_of_month)
+                    .clamp(1, gregorian_month_length(start.year(), start.month()));
+                NaiveDate::from_ymd_opt(start.year(), start.month(), day)
+                    .expect("a clamped day exists")
+            }
+        };
+        if this_month >= start {
+            this_month
+        } else {
+            self.next_month_on(start, day_of_month)
+        }
+    }
+
     /// The date on `day_of_month` of the month after `date`'s, clamped to that month's last day
     /// (day 31 in Mehr, which has 30, is 30 Mehr; in February, the 28th or 29th).
     pub fn next_month_on(self, date: NaiveDate, day_of_month: u8) -> NaiveDate {
@@ -169,6 +203,40 @@ mod tests {
         assert_eq!(
             Calendar::Gregorian.next_month_on(d(2026, 12, 15), 15),
             d(2027, 1, 15)
+        );
+        assert_eq!(
+            Calendar::Gregorian.first_on_or_after(d(2026, 5, 3), 5),
+            d(2026, 5, 5)
+        );
+        assert_eq!(
+            Calendar::Gregorian.first_on_or_after(d(2026, 5, 5), 5),
+            d(2026, 5, 5)
+        );
+        assert_eq!(
+            Calendar::Gregorian.first_on_or_after(d(2026, 5, 6), 5),
+            d(2026, 6, 5)
+        );
+        assert_eq!(
+            Calendar::Gregorian.first_on_or_after(d(2027, 2, 10), 31),
+            d(2027, 2, 28)
+        );
+        // 10 Mehr 1405 → 5 Aban; 31 in Mehr (30 days) is 30 Mehr.
+        let mehr_10 = from_jalali(1405, 7, 10).unwrap();
+        assert_eq!(
+            to_jalali(Calendar::Jalali.first_on_or_after(mehr_10, 5)),
+            (1405, 8, 5)
+        );
+        assert_eq!(
+            to_jalali(Calendar::Jalali.first_on_or_after(mehr_10, 31)),
+            (1405, 7, 30)
+        );
+        assert_eq!(
+            Calendar::Gregorian.month_start(d(2026, 5, 17)),
+            d(2026, 5, 1)
+        );
+        assert_eq!(
+            to_jalali(Calendar::Jalali.month_start(mehr_10)),
+            (1405, 7, 1)
         );
         assert_eq!(Calendar::Jalali.period_of(d(2026, 3, 21)), "1405-01");
         assert_eq!(Calendar::Gregorian.period_of(d(2026, 3, 21)), "2026-03");

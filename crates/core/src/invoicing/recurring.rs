@@ -10,14 +10,18 @@ use super::access::Action;
 use super::calendar::Calendar;
 use super::error::InvoicingError;
 use super::invoices::{self, parse_date, DraftInput, DraftLine};
-use super::model::{Discount, Percent, Quantity, TaxCategory, TaxCode, Unit};
+use super::model::{
+    Discount, Invoice, InvoiceKind, Line, Percent, Quantity, TaxCategory, TaxCode, Unit,
+};
 use super::service::{audit, now_text, require};
-use super::store;
+use super::store::{self, ClientRow, InvoiceRow};
+use super::totals::Totals;
 use crate::auth::CurrentUser;
 use crate::ctx::Ctx;
 use crate::platform::audit::RequestMeta;
 use crate::platform::currency::Currency;
-use crate::platform::db::is_unique_violation;
+use crate::platform::db::{is_unique_violation, Conditions};
+use sqlx::AssertSqlSafe;
 
 /// What each period's invoice holds, stored as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +118,9 @@ pub struct RecurringInput {
     pub calendar: Calendar,
     /// 1–31; clamped to each month's last day.
     pub day_of_month: u8,
-    pub first_run: NaiveDate,
+    /// The issue date of the next invoice. `None`: on creation, the first `day_of_month` from
+    /// today; on an update, kept, or moved to the new day when the schedule changes.
+    pub first_run: Option<NaiveDate>,
     pub auto_send: bool,
 }
 
@@ -130,14 +136,82 @@ pub struct RecurringRow {
     pub active: bool,
     #[sqlx(try_from = "crate::platform::db::Flag")]
     pub auto_send: bool,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
-pub async fn create_recurring(
-    ctx: &Ctx,
-    actor: &CurrentUser,
-    input: &RecurringInput,
-    meta: &RequestMeta,
-) -> Result<RecurringRow, InvoicingError> {
+impl RecurringRow {
+    pub fn parsed_template(&self) -> Result<Template, InvoicingError> {
+        serde_json::from_str(&self.template)
+            .map_err(|_| InvoicingError::invalid("template", "stored value is not valid"))
+    }
+
+    pub fn parsed_calendar(&self) -> Calendar {
+        Calendar::parse(&self.calendar).unwrap_or(Calendar::Gregorian)
+    }
+}
+
+/// A template with what the API and the pages show of it: its client, one period's totals
+/// (from `Invoice::totals`, as its invoices will have them) and how many invoices it made.
+#[derive(Debug, Clone)]
+pub struct RecurringDetail {
+    pub row: RecurringRow,
+    pub template: Template,
+    pub calendar: Calendar,
+    pub client_name: String,
+    pub currency: Currency,
+    pub totals: Totals,
+    pub invoices_made: i64,
+}
+
+const RECURRING_COLUMNS: &str = "id, client_id, template, calendar, day_of_month, next_run, \
+    active, auto_send, created_at, updated_at";
+
+impl Template {
+    /// The invoice a period makes, as the rules see it (for its totals; no parties yet).
+    pub fn model(
+        &self,
+        currency: Currency,
+        issue_date: NaiveDate,
+    ) -> Result<Invoice, InvoicingError> {
+        let lines = self
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.to_line(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Invoice {
+            kind: InvoiceKind::Invoice,
+            number: None,
+            currency,
+            issue_date,
+            due_date: issue_date + Duration::days(self.due_in_days.unwrap_or(0)),
+            seller: Default::default(),
+            buyer: Default::default(),
+            lines: lines
+                .into_iter()
+                .map(|l| Line {
+                    description: l.description.trim().to_string(),
+                    unit: l.unit,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    discount: l.discount,
+                    tax: l.tax,
+                })
+                .collect(),
+            discount: self.discount(),
+            prices_include_tax: self.prices_include_tax,
+            notes: self.notes.clone(),
+            terms: self.terms.clone(),
+            credited: None,
+            payee_iban: None,
+        })
+    }
+}
+
+/// The checks of the template alone, without I/O: a schedule day, lines, described, and due
+/// days in range.
+fn check_input(input: &RecurringInput) -> Result<(), InvoicingError> {
     if !(1..=31).contains(&input.day_of_month) {
         return Err(InvoicingError::invalid(
             "day_of_month",
@@ -150,6 +224,124 @@ pub async fn create_recurring(
             "A template needs at least one line.",
         ));
     }
+    for (i, line) in input.template.lines.iter().enumerate() {
+        if line.description.trim().is_empty() {
+            return Err(InvoicingError::invalid(
+                format!("lines[{i}].description"),
+                "This field may not be blank.",
+            ));
+        }
+    }
+    if let Some(days) = input.template.due_in_days {
+        if !(0..=365).contains(&days) {
+            return Err(InvoicingError::invalid(
+                "due_in_days",
+                "Must be between 0 and 365.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a template against the database (its client, its products) and its totals, which
+/// must be valid now rather than at the first run. Returns its client and one period's totals.
+async fn check_template(
+    conn: &mut sqlx::AnyConnection,
+    input: &RecurringInput,
+    issue_date: NaiveDate,
+) -> Result<(ClientRow, Totals), InvoicingError> {
+    check_input(input)?;
+    let client = store::client(conn, input.client_id).await?.ok_or_else(|| {
+        InvoicingError::invalid("client_id", "Invalid pk - object does not exist.")
+    })?;
+    if client.archived {
+        return Err(InvoicingError::invalid(
+            "client_id",
+            "The client is archived.",
+        ));
+    }
+    for (i, line) in input.template.lines.iter().enumerate() {
+        if let Some(product_id) = line.product_id {
+            if store::product(conn, product_id).await?.is_none() {
+                return Err(InvoicingError::invalid(
+                    format!("lines[{i}].product_id"),
+                    "Invalid pk - object does not exist.",
+                ));
+            }
+        }
+    }
+    let currency = Currency::parse(&client.currency)
+        .ok_or_else(|| InvoicingError::invalid("client_id", "The client's currency is unknown."))?;
+    let totals = input.template.model(currency, issue_date)?.totals()?;
+    Ok((client, totals))
+}
+
+/// Where a schedule stands when it is written: what the template has made bounds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub calendar: Calendar,
+    pub day_of_month: u8,
+    pub today: NaiveDate,
+    /// The stored next run, on an update.
+    pub current: Option<NaiveDate>,
+    /// Whether the calendar or the day changed (an update).
+    pub changed: bool,
+    /// The issue date of the latest invoice the template made.
+    pub last_made: Option<NaiveDate>,
+}
+
+/// The next run a written schedule gets: the one asked for (refused if its month already has
+/// the template's invoice); else, on creation, the first `day_of_month` from today; on an
+/// update, the stored one, or when the day or calendar changed, the first new day from today,
+/// but not before the stored run's month (a schedule set to start later still does). A month
+/// already made is skipped, so a change never makes a second invoice for one (in either
+/// calendar's months).
+pub fn plan_next_run(s: &Schedule, asked: Option<NaiveDate>) -> Result<NaiveDate, InvoicingError> {
+    let made = |date: NaiveDate| {
+        s.last_made
+            .is_some_and(|last| s.calendar.period_of(date) <= s.calendar.period_of(last))
+    };
+    if let Some(date) = asked {
+        if made(date) {
+            return Err(InvoicingError::invalid(
+                "next_run",
+                "The template already made the invoice of that month: choose a later month.",
+            ));
+        }
+        return Ok(date);
+    }
+    let mut date = match s.current {
+        Some(current) if !s.changed => current,
+        Some(current) => {
+            let start = s.calendar.month_start(current).max(s.today);
+            s.calendar.first_on_or_after(start, s.day_of_month)
+        }
+        None => s.calendar.first_on_or_after(s.today, s.day_of_month),
+    };
+    while made(date) {
+        date = s.calendar.next_month_on(date, s.day_of_month);
+    }
+    Ok(date)
+}
+
+pub async fn create_recurring(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    input: &RecurringInput,
+    meta: &RequestMeta,
+) -> Result<RecurringRow, InvoicingError> {
+    check_input(input)?;
+    let next_run = plan_next_run(
+        &Schedule {
+            calendar: input.calendar,
+            day_of_month: input.day_of_month,
+            today: invoices::today(ctx),
+            current: None,
+            changed: false,
+            last_made: None,
+        },
+        input.first_run,
+    )?;
     let mut tx = ctx.db.begin_write().await?;
     require(
         &mut tx,
@@ -158,42 +350,7 @@ pub async fn create_recurring(
         Some(input.client_id),
     )
     .await?;
-    let client = store::client(&mut tx, input.client_id)
-        .await?
-        .ok_or_else(|| {
-            InvoicingError::invalid("client_id", "Invalid pk - object does not exist.")
-        })?;
-    // The template must make a valid invoice: its totals are checked now, not at the first run.
-    let draft = input.template.draft(client.id, input.first_run)?;
-    let currency = Currency::parse(&client.currency).unwrap_or(Currency::Irr);
-    let model = super::model::Invoice {
-        kind: super::model::InvoiceKind::Invoice,
-        number: None,
-        currency,
-        issue_date: input.first_run,
-        due_date: input.first_run,
-        seller: Default::default(),
-        buyer: Default::default(),
-        lines: draft
-            .lines
-            .iter()
-            .map(|l| super::model::Line {
-                description: l.description.clone(),
-                unit: l.unit,
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-                discount: l.discount,
-                tax: l.tax,
-            })
-            .collect(),
-        discount: draft.discount,
-        prices_include_tax: draft.prices_include_tax,
-        notes: String::new(),
-        terms: String::new(),
-        credited: None,
-        payee_iban: None,
-    };
-    model.totals()?;
+    let (client, _) = check_template(&mut tx, input, next_run).await?;
     let now = now_text(ctx);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO recurring_invoices (client_id, template, calendar, day_of_month, next_run, \
@@ -204,7 +361,7 @@ pub async fn create_recurring(
     .bind(serde_json::to_string(&input.template).expect("a template serialises"))
     .bind(input.calendar.as_str())
     .bind(i64::from(input.day_of_month))
-    .bind(input.first_run.format("%Y-%m-%d").to_string())
+    .bind(next_run.format("%Y-%m-%d").to_string())
     .bind(i64::from(input.auto_send))
     .bind(actor.id)
     .bind(&now)
@@ -217,7 +374,7 @@ pub async fn create_recurring(
         Some(actor),
         "recurring_invoice_created",
         format!("recurring:{id}"),
-        json!({ "client_id": client.id }),
+        json!({ "client_id": client.id, "next_run": next_run.format("%Y-%m-%d").to_string() }),
     )
     .await?;
     let row = recurring_row(&mut tx, id)
@@ -231,14 +388,243 @@ async fn recurring_row(
     conn: &mut sqlx::AnyConnection,
     id: i64,
 ) -> Result<Option<RecurringRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, client_id, template, calendar, day_of_month, next_run, active, auto_send \
-         FROM recurring_invoices WHERE id = $1",
-    )
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {RECURRING_COLUMNS} FROM recurring_invoices WHERE id = $1"
+    )))
     .bind(id)
     .fetch_optional(conn)
     .await
 }
+
+/// How many invoices a template made, and the issue date of the latest.
+async fn made_by(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+) -> Result<(i64, Option<NaiveDate>), InvoicingError> {
+    let (count, last): (i64, Option<String>) =
+        sqlx::query_as("SELECT COUNT(*), MAX(issue_date) FROM invoices WHERE recurring_id = $1")
+            .bind(id)
+            .fetch_one(conn)
+            .await?;
+    let last = last.map(|d| parse_date("issue_date", &d)).transpose()?;
+    Ok((count, last))
+}
+
+async fn detail_of(
+    conn: &mut sqlx::AnyConnection,
+    row: RecurringRow,
+) -> Result<RecurringDetail, InvoicingError> {
+    let client = store::client(conn, row.client_id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    let (invoices_made, _) = made_by(conn, row.id).await?;
+    let currency = Currency::parse(&client.currency).unwrap_or(Currency::Irr);
+    let template = row.parsed_template()?;
+    let issue = parse_date("next_run", &row.next_run)?;
+    let totals = template.model(currency, issue)?.totals()?;
+    Ok(RecurringDetail {
+        calendar: row.parsed_calendar(),
+        row,
+        template,
+        client_name: client.name,
+        currency,
+        totals,
+        invoices_made,
+    })
+}
+
+/// One template (staff: admins, accountants and viewers).
+pub async fn get_recurring(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: i64,
+) -> Result<RecurringDetail, InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadRecurring, None).await?;
+    let row = recurring_row(&mut conn, id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    detail_of(&mut conn, row).await
+}
+
+/// Templates, oldest first, a page at a time; `client_id` keeps one client's.
+pub async fn list_recurring(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    client_id: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<RecurringDetail>, i64), InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadRecurring, client_id).await?;
+    let mut c = Conditions::default();
+    c.push_some("client_id = ?", client_id);
+    let clause = c.where_clause();
+    let (rows, count): (Vec<RecurringRow>, i64) = crate::platform::db::fetch_page(
+        &mut conn,
+        &c,
+        AssertSqlSafe(format!("SELECT COUNT(*) FROM recurring_invoices{clause}")),
+        AssertSqlSafe(format!(
+            "SELECT {RECURRING_COLUMNS} FROM recurring_invoices{clause} ORDER BY id"
+        )),
+        limit,
+        offset,
+    )
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(detail_of(&mut conn, row).await?);
+    }
+    Ok((out, count))
+}
+
+/// The invoices a template made, newest first, a page at a time.
+pub async fn recurring_invoices_made(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<InvoiceRow>, i64), InvoicingError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    require(&mut conn, actor, Action::ReadRecurring, None).await?;
+    require(&mut conn, actor, Action::ReadInvoices, None).await?;
+    recurring_row(&mut conn, id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    let mut c = Conditions::default();
+    c.push("recurring_id = ?", id);
+    let clause = c.where_clause();
+    Ok(crate::platform::db::fetch_page(
+        &mut conn,
+        &c,
+        AssertSqlSafe(format!("SELECT COUNT(*) FROM invoices{clause}")),
+        AssertSqlSafe(format!(
+            "SELECT {} FROM invoices{clause} ORDER BY issue_date DESC, id DESC",
+            store::INVOICE_COLUMNS
+        )),
+        limit,
+        offset,
+    )
+    .await?)
+}
+
+/// Replaces a template's lines and schedule. The next run moves only as [`plan_next_run`]
+/// says, so no month gets a second invoice; once it made invoices, its client stays.
+pub async fn update_recurring(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: i64,
+    input: &RecurringInput,
+    meta: &RequestMeta,
+) -> Result<RecurringRow, InvoicingError> {
+    check_input(input)?;
+    let mut tx = ctx.db.begin_write().await?;
+    let before = recurring_row(&mut tx, id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    require(
+        &mut tx,
+        actor,
+        Action::ManageRecurring,
+        Some(before.client_id),
+    )
+    .await?;
+    let (made, last_made) = made_by(&mut tx, id).await?;
+    if made > 0 && input.client_id != before.client_id {
+        return Err(InvoicingError::invalid(
+            "client_id",
+            "The template has made invoices for its client: it cannot change.",
+        ));
+    }
+    let current = parse_date("next_run", &before.next_run)?;
+    let next_run = plan_next_run(
+        &Schedule {
+            calendar: input.calendar,
+            day_of_month: input.day_of_month,
+            today: invoices::today(ctx),
+            current: Some(current),
+            changed: input.calendar != before.parsed_calendar()
+                || i64::from(input.day_of_month) != before.day_of_month,
+            last_made,
+        },
+        input.first_run.filter(|asked| *asked != current),
+    )?;
+    check_template(&mut tx, input, next_run).await?;
+    let next_text = next_run.format("%Y-%m-%d").to_string();
+    sqlx::query(
+        "UPDATE recurring_invoices SET client_id = $1, template = $2, calendar = $3, \
+         day_of_month = $4, next_run = $5, auto_send = $6, updated_at = $7 WHERE id = $8",
+    )
+    .bind(input.client_id)
+    .bind(serde_json::to_string(&input.template).expect("a template serialises"))
+    .bind(input.calendar.as_str())
+    .bind(i64::from(input.day_of_month))
+    .bind(&next_text)
+    .bind(i64::from(input.auto_send))
+    .bind(now_text(ctx))
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    audit(
+        &mut tx,
+        ctx,
+        meta,
+        Some(actor),
+        "recurring_invoice_updated",
+        format!("recurring:{id}"),
+        json!({ "next_run": next_text, "day_of_month": input.day_of_month,
+                "calendar": input.calendar.as_str() }),
+    )
+    .await?;
+    let row = recurring_row(&mut tx, id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Deletes a template that made no invoice; one that did is paused instead (its invoices
+/// point at it).
+pub async fn delete_recurring(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: i64,
+    meta: &RequestMeta,
+) -> Result<(), InvoicingError> {
+    let mut tx = ctx.db.begin_write().await?;
+    let row = recurring_row(&mut tx, id)
+        .await?
+        .ok_or(InvoicingError::NotFound)?;
+    require(&mut tx, actor, Action::ManageRecurring, Some(row.client_id)).await?;
+    let (made, _) = made_by(&mut tx, id).await?;
+    if made > 0 {
+        return Err(InvoicingError::invalid(
+            "recurring_id",
+            TEMPLATE_HAS_INVOICES,
+        ));
+    }
+    sqlx::query("DELETE FROM recurring_invoices WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    audit(
+        &mut tx,
+        ctx,
+        meta,
+        Some(actor),
+        "recurring_invoice_deleted",
+        format!("recurring:{id}"),
+        json!({ "client_id": row.client_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Why a template that made invoices is not deleted.
+pub const TEMPLATE_HAS_INVOICES: &str =
+    "The template has made invoices, which point at it: pause it instead.";
 
 pub async fn set_recurring_active(
     ctx: &Ctx,
@@ -310,10 +696,9 @@ pub async fn run_due_recurring(ctx: &Ctx, today: NaiveDate) -> Result<Vec<Made>,
             if !row.active || run_on > today {
                 break;
             }
-            let calendar = Calendar::parse(&row.calendar).unwrap_or(Calendar::Gregorian);
+            let calendar = row.parsed_calendar();
             let period = calendar.period_of(run_on);
-            let template: Template = serde_json::from_str(&row.template)
-                .map_err(|_| InvoicingError::invalid("template", "stored value is not valid"))?;
+            let template = row.parsed_template()?;
             let draft = template.draft(row.client_id, run_on)?;
             let invoice_id = uuid::Uuid::new_v4().to_string();
             let next = calendar.next_month_on(run_on, row.day_of_month as u8);
@@ -381,4 +766,165 @@ pub async fn run_due_recurring(ctx: &Ctx, today: NaiveDate) -> Result<Vec<Made>,
         }
     }
     Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoicing::calendar::from_jalali;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn line(description: &str) -> TemplateLine {
+        TemplateLine {
+            product_id: None,
+            description: description.into(),
+            unit: "C62".into(),
+            quantity: 10_000,
+            unit_price: 1_000,
+            discount_kind: None,
+            discount_value: None,
+            tax_code: "S".into(),
+            tax_rate: 900,
+        }
+    }
+
+    fn input(day: u8, lines: Vec<TemplateLine>) -> RecurringInput {
+        RecurringInput {
+            client_id: 1,
+            template: Template {
+                lines,
+                discount_kind: None,
+                discount_value: None,
+                prices_include_tax: false,
+                notes: String::new(),
+                terms: String::new(),
+                due_in_days: Some(10),
+            },
+            calendar: Calendar::Gregorian,
+            day_of_month: day,
+            first_run: None,
+            auto_send: false,
+        }
+    }
+
+    fn schedule(day: u8, today: NaiveDate) -> Schedule {
+        Schedule {
+            calendar: Calendar::Gregorian,
+            day_of_month: day,
+            today,
+            current: None,
+            changed: false,
+            last_made: None,
+        }
+    }
+
+    #[test]
+    fn a_new_schedule_starts_on_the_next_day_of_month_or_the_date_asked() {
+        let s = schedule(5, d(2026, 5, 10));
+        assert_eq!(plan_next_run(&s, None).unwrap(), d(2026, 6, 5));
+        assert_eq!(
+            plan_next_run(&schedule(10, d(2026, 5, 10)), None).unwrap(),
+            d(2026, 5, 10)
+        );
+        assert_eq!(
+            plan_next_run(&s, Some(d(2026, 5, 20))).unwrap(),
+            d(2026, 5, 20)
+        );
+    }
+
+    #[test]
+    fn an_update_keeps_the_next_run_unless_the_schedule_changed() {
+        let mut s = schedule(5, d(2026, 5, 10));
+        s.current = Some(d(2026, 6, 5));
+        s.last_made = Some(d(2026, 5, 5));
+        assert_eq!(plan_next_run(&s, None).unwrap(), d(2026, 6, 5));
+        // A new day moves it within the month of the stored run, never back into May's.
+        s.day_of_month = 20;
+        s.changed = true;
+        assert_eq!(plan_next_run(&s, None).unwrap(), d(2026, 6, 20));
+        s.day_of_month = 1;
+        assert_eq!(plan_next_run(&s, None).unwrap(), d(2026, 6, 1));
+        // A month not made whose new day is still ahead is not skipped.
+        s.today = d(2026, 6, 10);
+        s.current = Some(d(2026, 6, 5));
+        s.day_of_month = 25;
+        assert_eq!(plan_next_run(&s, None).unwrap(), d(2026, 6, 25));
+        s.day_of_month = 3;
+        assert_eq!(plan_next_run(&s, None).unwrap(), d(2026, 7, 3));
+        s.today = d(2026, 5, 10);
+        // A paused template's stale run starts again from today, past May (made).
+        s.current = Some(d(2026, 1, 5));
+        s.day_of_month = 3;
+        assert_eq!(plan_next_run(&s, None).unwrap(), d(2026, 6, 3));
+    }
+
+    #[test]
+    fn a_month_already_made_is_skipped_or_refused_in_the_new_calendar_too() {
+        let mut s = schedule(5, d(2026, 5, 10));
+        s.last_made = Some(d(2026, 5, 5));
+        let refused = plan_next_run(&s, Some(d(2026, 5, 28))).unwrap_err();
+        assert_eq!(refused.field().as_deref(), Some("next_run"));
+        assert_eq!(
+            plan_next_run(&s, Some(d(2026, 6, 1))).unwrap(),
+            d(2026, 6, 1)
+        );
+        // Switched to Jalali: 5 May 2026 is 15 Ordibehesht 1405, whose month is made; 25
+        // Ordibehesht (15 May) would be a second invoice for it.
+        s.calendar = Calendar::Jalali;
+        s.day_of_month = 25;
+        s.current = Some(d(2026, 5, 12));
+        s.changed = true;
+        let next = plan_next_run(&s, None).unwrap();
+        assert_eq!(next, from_jalali(1405, 3, 25).unwrap());
+    }
+
+    #[test]
+    fn the_template_alone_is_checked_before_any_io() {
+        assert_eq!(
+            check_input(&input(0, vec![line("Hosting")]))
+                .unwrap_err()
+                .field()
+                .as_deref(),
+            Some("day_of_month")
+        );
+        assert_eq!(
+            check_input(&input(32, vec![line("Hosting")]))
+                .unwrap_err()
+                .field()
+                .as_deref(),
+            Some("day_of_month")
+        );
+        assert_eq!(
+            check_input(&input(5, vec![]))
+                .unwrap_err()
+                .field()
+                .as_deref(),
+            Some("lines")
+        );
+        assert_eq!(
+            check_input(&input(5, vec![line("Hosting"), line("  ")]))
+                .unwrap_err()
+                .field()
+                .as_deref(),
+            Some("lines[1].description")
+        );
+        assert!(check_input(&input(31, vec![line("Hosting")])).is_ok());
+    }
+
+    #[test]
+    fn one_periods_totals_come_from_the_invoice_model() {
+        let template = input(5, vec![line("Hosting"), line("Support")]).template;
+        let totals = template
+            .model(Currency::Eur, d(2026, 5, 5))
+            .unwrap()
+            .totals()
+            .unwrap();
+        // 2 × (1 × 10.00 + 9 %).
+        assert_eq!(totals.lines_net, 2_000);
+        assert_eq!(totals.tax, 180);
+        assert_eq!(totals.total, 2_180);
+    }
 }

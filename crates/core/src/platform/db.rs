@@ -108,7 +108,9 @@ impl Db {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            // As long as SQLite's busy_timeout below: a new connection that waits for the
+            // database's lock (WAL set-up on a busy machine) is not given up on before it.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -632,6 +634,9 @@ fn make_private(path: &std::path::Path) -> anyhow::Result<()> {
 
 /// What went wrong connecting, said once: sqlx's message repeats its source's, which the
 /// error chain then prints again.
+/// How long a request waits for a pooled connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn connect_error(url: &str, e: &sqlx::Error) -> anyhow::Error {
     let at = sqlite_file(url)
         .map(|p| p.display().to_string())
@@ -643,7 +648,10 @@ fn connect_error(url: &str, e: &sqlx::Error) -> anyhow::Error {
         sqlx::Error::Io(io) => format!("{io} ({at})"),
         sqlx::Error::Database(db) => format!("{} ({at})", db.message()),
         sqlx::Error::Configuration(c) => format!("invalid DATABASE_URL: {c}"),
-        sqlx::Error::PoolTimedOut => format!("no connection within 5 s ({at})"),
+        sqlx::Error::PoolTimedOut => format!(
+            "no connection within {} s ({at})",
+            ACQUIRE_TIMEOUT.as_secs()
+        ),
         other => format!("{other} ({at})"),
     };
     anyhow::anyhow!("cannot connect to the database {}: {reason}", redact(url))

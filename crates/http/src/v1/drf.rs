@@ -348,7 +348,7 @@ impl From<InvoicingError> for DrfError {
 /// object (`client`, `lines[0].product`, not `client_id`), and the invoice in the path is no
 /// field of the body (`non_field_errors`).
 fn api_field(service_field: &str) -> String {
-    if service_field == "invoice_id" {
+    if matches!(service_field, "invoice_id" | "recurring_id") {
         return NON_FIELD_ERRORS.into();
     }
     service_field

@@ -101,16 +101,16 @@ impl DrfBody for InvoiceWrite {
 }
 
 /// The problems of a body's values, by field (`lines[0].quantity` for a line's, which the answer
-/// nests as DRF does: `{"lines": [{"quantity": […]}]}`).
+/// nests as DRF does: `{"lines": [{"quantity": […]}]}`); the recurring templates' lines too.
 #[derive(Default)]
-struct Problems(BTreeMap<String, Vec<String>>);
+pub(super) struct Problems(pub(super) BTreeMap<String, Vec<String>>);
 
 impl Problems {
-    fn add(&mut self, field: String, message: String) {
+    pub(super) fn add(&mut self, field: String, message: String) {
         self.0.entry(field).or_default().push(message);
     }
 
-    fn date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
+    pub(super) fn date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
         let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
         if date.is_none() {
             self.add(
@@ -121,7 +121,12 @@ impl Problems {
         date
     }
 
-    fn discount(&mut self, field: &str, d: &DiscountWrite, currency: Currency) -> Option<Discount> {
+    pub(super) fn discount(
+        &mut self,
+        field: &str,
+        d: &DiscountWrite,
+        currency: Currency,
+    ) -> Option<Discount> {
         match (&d.percent, &d.amount) {
             (Some(p), None) => match p.percent() {
                 Ok(p) => Some(Discount::Percent(p)),
@@ -144,7 +149,12 @@ impl Problems {
         }
     }
 
-    fn line(&mut self, index: usize, l: &LineWrite, currency: Currency) -> Option<DraftLine> {
+    pub(super) fn line(
+        &mut self,
+        index: usize,
+        l: &LineWrite,
+        currency: Currency,
+    ) -> Option<DraftLine> {
         let field = |name: &str| format!("lines[{index}].{name}");
         let unit_code = l.unit.as_deref().unwrap_or("C62");
         let unit = Unit::parse(unit_code);

@@ -13,6 +13,7 @@ pub mod drf;
 pub mod invoices;
 pub mod payments;
 pub mod products;
+pub mod recurring;
 pub mod users;
 
 use axum::extract::Request;
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(invoices::router())
         .merge(payments::router())
         .merge(credit::router())
+        .merge(recurring::router())
         .fallback(|| async { DrfError::NotFound })
         .layer(middleware::from_fn(method_not_allowed));
     let mut router = OpenApiRouter::new().nest("/api/v1", v1);

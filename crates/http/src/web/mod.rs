@@ -120,6 +120,19 @@ pub fn router() -> Router<AppState> {
         .route("/payments/refund", post(iv::payments::refund))
         .route("/portal", get(iv::portal::show))
         // The recurring invoices' pages.
+        .route("/invoices/recurring", get(iv::recurring::list))
+        .route(
+            "/invoices/recurring/new",
+            get(iv::recurring::new_form).post(iv::recurring::create),
+        )
+        .route(
+            "/invoices/recurring/{id}",
+            get(iv::recurring::show).post(iv::recurring::update),
+        )
+        .route(
+            "/invoices/recurring/{id}/{action}",
+            post(iv::recurring::act),
+        )
         // The products' pages, the client's portal users and the editor's pickers.
         .route("/products", get(iv::products::list))
         .route(

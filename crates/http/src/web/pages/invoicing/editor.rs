@@ -54,7 +54,7 @@ pub struct LineForm {
 }
 
 impl LineForm {
-    fn blank(lang: Lang) -> LineForm {
+    pub(super) fn blank(lang: Lang) -> LineForm {
         LineForm {
             quantity: lang.digits("1"),
             unit: Unit::Piece.code().into(),
@@ -141,8 +141,8 @@ impl EditorForm {
         }
     }
 
-    /// The form of a stored draft.
-    fn of_draft(lang: Lang, detail: &service::InvoiceDetail) -> EditorForm {
+    /// The form of a stored draft (or of any invoice's lines, for a recurring template).
+    pub(super) fn of_draft(lang: Lang, detail: &service::InvoiceDetail) -> EditorForm {
         let row = &detail.invoice;
         let currency = Currency::parse(&row.currency).unwrap_or(Currency::Eur);
         let amount = |units: i64| lang.digits(&currency.format(i128::from(units)));
@@ -194,7 +194,11 @@ impl EditorForm {
     }
 }
 
-fn discount_fields(lang: Lang, currency: Currency, d: Option<Discount>) -> (String, String) {
+pub(super) fn discount_fields(
+    lang: Lang,
+    currency: Currency,
+    d: Option<Discount>,
+) -> (String, String) {
     match d {
         None => (String::new(), String::new()),
         Some(Discount::Percent(p)) => ("percent".into(), lang.digits(&p.to_string())),
@@ -206,23 +210,24 @@ fn discount_fields(lang: Lang, currency: Currency, d: Option<Discount>) -> (Stri
 }
 
 /// At most this many line rows on one invoice page.
-const MAX_LINES: usize = 200;
+pub(super) const MAX_LINES: usize = 200;
 
 /// What the editor read from its form: the draft for the service, the lines' places in the
-/// form (blank rows are left out), and the totals when every number could be read.
-struct Read {
-    input: Option<DraftInput>,
-    rows: Vec<usize>,
-    totals: Option<Totals>,
-    currency: Currency,
-    errors: FormErrors,
+/// form (blank rows are left out), and the totals when every number could be read. The
+/// recurring template form reads its lines with it too.
+pub(super) struct Read {
+    pub(super) input: Option<DraftInput>,
+    pub(super) rows: Vec<usize>,
+    pub(super) totals: Option<Totals>,
+    pub(super) currency: Currency,
+    pub(super) errors: FormErrors,
 }
 
 fn bad(errors: &mut FormErrors, lang: Lang, field: &str) {
     errors.add(Some(field), lang.t("iv_bad_number"));
 }
 
-fn read(form: &EditorForm, lang: Lang, client: Option<&ClientRow>) -> Read {
+pub(super) fn read(form: &EditorForm, lang: Lang, client: Option<&ClientRow>) -> Read {
     let mut errors = FormErrors::default();
     let currency = Currency::parse(&form.currency)
         .or_else(|| client.and_then(|c| Currency::parse(&c.currency)))
@@ -469,7 +474,7 @@ struct Frame<'a> {
     id: Option<&'a str>,
 }
 
-async fn client_of(state: &AppState, session: &Session, id: &str) -> Option<ClientRow> {
+pub(super) async fn client_of(state: &AppState, session: &Session, id: &str) -> Option<ClientRow> {
     let id = id.parse::<i64>().ok()?;
     get_client(state, &session.user, id)
         .await
@@ -477,32 +482,40 @@ async fn client_of(state: &AppState, session: &Session, id: &str) -> Option<Clie
         .map(|(c, _)| c)
 }
 
-async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> WebResult<Response> {
-    let lang = f.prefs.lang;
-    let user = &f.session.user;
+/// The choosers of a form with lines (the editor's, a recurring template's): the client's
+/// (the chosen one and the matches of `form.client_q`) and each line's products (the matches
+/// of its `product_q` in the invoice's currency); a product chosen since the last render fills
+/// in its line. Returns the client choices and the chosen client.
+pub(super) async fn choose(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    form: &mut EditorForm,
+) -> WebResult<(Vec<Choice>, Option<ClientRow>)> {
+    let user = &session.user;
     let clients =
-        pick::client_choices(f.state, user, form.client_id.parse().ok(), &form.client_q).await?;
-    let client = client_of(f.state, f.session, &form.client_id).await;
+        pick::client_choices(state, user, form.client_id.parse().ok(), &form.client_q).await?;
+    let client = client_of(state, session, &form.client_id).await;
     if form.lines.is_empty() {
         form.lines.push(LineForm::blank(lang));
     }
-    let currency = pick::invoice_currency(f.state, user, &form.currency, &form.client_id).await;
+    let currency = pick::invoice_currency(state, user, &form.currency, &form.client_id).await;
     // The lines' searches, each run once however many lines typed it.
     let mut matches: HashMap<String, Vec<ProductRow>> = HashMap::new();
     for line in &mut form.lines {
         let search = line.product_q.trim().to_string();
         if !matches.contains_key(&search) {
-            let found = pick::product_matches(f.state, user, &search, currency).await?;
+            let found = pick::product_matches(state, user, &search, currency).await?;
             matches.insert(search.clone(), found);
         }
         let selected = line.product_id.parse::<i64>().ok();
-        line.choices = pick::product_choices(f.state, user, selected, &matches[&search]).await?;
+        line.choices = pick::product_choices(state, user, selected, &matches[&search]).await?;
     }
     // A product chosen since the last render fills in its line.
     for line in &mut form.lines {
         if !line.product_id.is_empty() && line.product_id != line.product_prev {
             let chosen = match line.product_id.parse::<i64>() {
-                Ok(id) => get_product(f.state, user, id).await.ok(),
+                Ok(id) => get_product(state, user, id).await.ok(),
                 Err(_) => None,
             };
             if let Some(p) = chosen {
@@ -520,6 +533,12 @@ async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> W
             line.product_prev = line.product_id.clone();
         }
     }
+    Ok((clients, client))
+}
+
+async fn editor(f: Frame<'_>, mut form: EditorForm, mut errors: FormErrors) -> WebResult<Response> {
+    let lang = f.prefs.lang;
+    let (clients, client) = choose(f.state, f.session, lang, &mut form).await?;
     let read = read(&form, lang, client.as_ref());
     if errors.is_empty() {
         errors = read.errors.clone();

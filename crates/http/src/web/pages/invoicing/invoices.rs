@@ -162,6 +162,7 @@ pub struct ListPage {
     pub previous: Option<String>,
     pub first: Option<String>,
     pub may_write: bool,
+    pub may_see_recurring: bool,
 }
 
 /// The names of the clients `ids` (the rows of a table), by id.
@@ -272,6 +273,7 @@ pub async fn list(
         previous,
         first,
         may_write: may(&session.user, Action::WriteInvoices),
+        may_see_recurring: may(&session.user, Action::ReadRecurring),
         q,
         v,
     })
@@ -382,6 +384,8 @@ pub struct ShowPage {
     pub reminders: Vec<(String, String, &'static str, String)>,
     pub moves: Moves,
     pub staff: bool,
+    /// May start a recurring template from this invoice's lines.
+    pub may_recur: bool,
     pub today: String,
     pub methods: Vec<(&'static str, &'static str)>,
     pub cn_taxes: Vec<(String, String)>,
@@ -592,6 +596,7 @@ pub async fn show_page(
             .collect(),
         moves,
         staff,
+        may_recur: row.kind == "invoice" && may(user, Action::ManageRecurring),
         today: today(state).format("%Y-%m-%d").to_string(),
         methods: METHODS.iter().map(|m| (*m, method_name(lang, m))).collect(),
         cn_taxes: totals

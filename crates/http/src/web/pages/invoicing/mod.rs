@@ -11,6 +11,7 @@ pub mod payments;
 pub mod pick;
 pub mod portal;
 pub mod products;
+pub mod recurring;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
