@@ -19,7 +19,7 @@ use saghat_core::invoicing::service::{self, ClientInput};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::currency::Currency;
 use saghat_core::Ctx;
-use saghat_test_support::{on_both_databases, Backend, TestApp};
+use saghat_test_support::{on_both_databases, Backend, TestApp, ADMIN, ADMIN_PASSWORD, PASSWORD};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -29,6 +29,7 @@ on_both_databases!(
     the_last_failure_marks_the_delivery_failed_and_a_replay_sends_it_again,
     internal_addresses_are_refused_when_registered_and_when_delivered_to,
     only_admins_manage_webhooks_and_bad_input_is_refused,
+    the_admin_page_adds_an_endpoint_lists_its_deliveries_and_replays_one,
 );
 
 const SECRET: &str = "whsec_0123456789abcdef";
@@ -628,4 +629,123 @@ async fn only_admins_manage_webhooks_and_bad_input_is_refused(backend: Backend) 
     .await
     .unwrap();
     assert_eq!(audited, 3);
+}
+
+async fn the_admin_page_adds_an_endpoint_lists_its_deliveries_and_replays_one(backend: Backend) {
+    let Some(app) = app_reaching_loopback(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&[]).await;
+    let mut boss = app.browser();
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let members = boss.get("/admin/members").await;
+    assert!(
+        members.has("<a href=\"/admin/webhooks\">Webhooks</a>"),
+        "{}",
+        members.body
+    );
+
+    // No event ticked, and a URL that is not http: each error beside its field.
+    let refused = boss
+        .submit(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[("url", &receiver.url)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::OK, "{}", refused.body);
+    assert_eq!(refused.field_error("events"), "Choose at least one event.");
+    assert!(refused.has(&receiver.url), "the form keeps what was typed");
+    let refused = boss
+        .submit(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[("url", "ftp://example.com/"), ("event:invoice.sent", "on")],
+        )
+        .await;
+    assert_eq!(
+        refused.field_error("url"),
+        "The URL must be http:// or https://."
+    );
+    assert_eq!(app.count("webhook_endpoints").await, 0);
+
+    let added = boss
+        .submit(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[
+                ("url", &receiver.url),
+                ("description", "Accounting"),
+                ("event:invoice.sent", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert!(added.has("id=\"new-secret\""), "{}", added.body);
+    let secret: String = sqlx::query_scalar("SELECT secret FROM webhook_endpoints")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(secret.len(), 64);
+    assert!(added.has(&secret), "the secret is shown once");
+    let endpoint: i64 = sqlx::query_scalar("SELECT id FROM webhook_endpoints")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let listed = boss.get("/admin/webhooks").await;
+    assert!(listed.has(&receiver.url));
+    assert!(!listed.has(&secret), "and never again");
+
+    let admin = admin(&app).await;
+    let client_id = client(&app, &admin).await;
+    let invoice = draft(&app, &admin, client_id).await;
+    send(&app, &admin, &invoice).await;
+    let token = app.admin_token().await;
+    let delivery = delivery_once(&app, &token, endpoint, "delivered").await;
+    verified(&receiver.received()[0], &secret);
+    let id = delivery["id"].as_i64().unwrap();
+
+    let page = boss
+        .get(&format!("/admin/webhooks?endpoint={endpoint}"))
+        .await;
+    assert!(page.has(&format!("id=\"delivery-{id}\"")), "{}", page.body);
+    assert!(page.has("Delivered"));
+    assert!(page.has("invoice.sent"));
+    let replay = format!("/admin/webhooks/deliveries/{id}/replay");
+    let csrf = page.csrf();
+    let replayed = boss.post(&replay, &[("csrf", &csrf)]).await;
+    assert_eq!(replayed.status, StatusCode::SEE_OTHER, "{}", replayed.body);
+    assert_eq!(
+        replayed.location,
+        format!("/admin/webhooks?endpoint={endpoint}&done=replayed")
+    );
+    wait_for("the replay delivered", || async {
+        let newest = deliveries(&app, &token, endpoint).await;
+        newest[0]["attempts"] == 2 && newest[0]["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(receiver.received().len(), 2);
+
+    // Persian: right to left, Persian words and digits.
+    let fa = boss
+        .get(&format!("/admin/webhooks?endpoint={endpoint}&lang=fa"))
+        .await;
+    for text in ["dir=\"rtl\"", "وب‌هوک‌ها", "ارسال دوباره", "رسیده", "۲۰۰"]
+    {
+        assert!(fa.has(text), "{text} in {}", fa.body);
+    }
+
+    // A member may neither see the page nor replay.
+    app.member(&token, "sara", "100").await;
+    let mut sara = app.browser();
+    sara.sign_in("sara", PASSWORD).await;
+    assert_eq!(
+        sara.send(Method::GET, "/admin/webhooks", None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let sara_csrf = sara.get("/dashboard").await.csrf();
+    assert_eq!(
+        sara.post(&replay, &[("csrf", &sara_csrf)]).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
