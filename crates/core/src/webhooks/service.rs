@@ -394,8 +394,8 @@ async fn answer_start(mut response: reqwest::Response) -> String {
     domain::clip(&text, domain::RESPONSE_KEPT_BYTES).to_string()
 }
 
-/// A client error with its causes ("error sending request: connection refused"), without
-/// the URL.
+/// A client error with its causes ("error sending request for url (…): connection
+/// refused"), at most as long as a kept answer.
 fn describe(err: &reqwest::Error) -> String {
     let mut text = if err.is_timeout() {
         "timed out".to_string()
