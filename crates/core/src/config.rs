@@ -100,6 +100,9 @@ pub struct Config {
     pub tickets: TicketsConfig,
     /// Invoicing: the seller's details printed on every invoice, numbering series and pattern.
     pub invoicing: InvoicingConfig,
+    /// `WEBHOOK_ALLOW_PRIVATE`: webhook endpoints may be loopback, private or link-local
+    /// addresses (a receiver on the same machine or network); off, they are refused.
+    pub webhook_allow_private: bool,
 }
 
 /// Invoicing (`INVOICE_*`, `CREDIT_NOTE_SERIES`).
@@ -665,6 +668,7 @@ impl Config {
             fund_notices: FundNoticesConfig::from_env()?,
             tickets,
             invoicing: InvoicingConfig::from_vars(&var)?,
+            webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE")?,
         })
     }
 
@@ -718,6 +722,7 @@ impl Config {
                 Tz::UTC,
             ),
             invoicing: InvoicingConfig::default(),
+            webhook_allow_private: false,
         }
     }
 }

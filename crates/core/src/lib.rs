@@ -17,5 +17,6 @@ pub mod ledger;
 pub mod notify;
 pub mod platform;
 pub mod tickets;
+pub mod webhooks;
 
 pub use ctx::Ctx;

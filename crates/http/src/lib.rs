@@ -18,3 +18,4 @@ pub mod tickets;
 pub mod upload;
 pub mod v1;
 pub mod web;
+pub mod webhooks;

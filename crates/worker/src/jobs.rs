@@ -136,6 +136,7 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
         }
     })?;
     crate::invoicing::add_workers(&mut workers, ctx)?;
+    crate::webhooks::add_workers(&mut workers, ctx)?;
     Ok(workers)
 }
 

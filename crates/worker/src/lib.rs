@@ -11,6 +11,7 @@ mod jobs;
 mod queue;
 mod runtime;
 mod schedule;
+mod webhooks;
 
 pub use queue::{client, Backoff, JobDatabase, WorkerSettings};
 pub use riverqueue;

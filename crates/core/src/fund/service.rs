@@ -27,6 +27,7 @@ use crate::platform::db::{is_unique_violation, Db};
 use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
+use crate::webhooks::{self, Event};
 use crate::Ctx;
 
 /// The fund's configuration, cached for `CACHE_TTL_SECONDS` (changes invalidate it at once).
@@ -390,6 +391,9 @@ async fn draw(
             month,
         };
         ledger::post(&mut tx, &posting, &record, now).await?;
+        let data = json!({ "loan_id": loan_id, "month": month.to_string(),
+            "user_id": winner.user_id, "amount": winner.amount.to_string() });
+        webhooks::emit(&mut tx, ctx, Event::LoanAssigned, data).await?;
     }
     let entry = AuditEntry {
         actor_user_id: Some(user.id),

@@ -27,6 +27,7 @@ use crate::platform::audit::RequestMeta;
 use crate::platform::currency::Currency;
 use crate::platform::db::{Backend, WriteTx};
 use crate::platform::idempotency::Respond;
+use crate::webhooks::{self, Event};
 
 /// One line of a draft as a request gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -579,6 +580,9 @@ pub(crate) async fn send_in(
             &format!("invoice {number}"),
         )
         .await?;
+        let data = json!({ "invoice_id": row.id, "number": number, "client_id": row.client_id,
+            "currency": row.currency, "total": totals.total, "due_date": row.due_date });
+        webhooks::emit(tx, ctx, Event::InvoiceSent, data).await?;
     }
     Ok(totals)
 }
@@ -634,6 +638,11 @@ pub(crate) async fn refresh(
         today: today(ctx),
     });
     store::set_amounts(conn, id, paid, credited, status.as_str(), &now_text(ctx)).await?;
+    if status == Status::Paid && row.status != Status::Paid.as_str() {
+        let data = json!({ "invoice_id": row.id, "number": row.number, "client_id": row.client_id,
+            "currency": row.currency, "total": row.total, "amount_paid": paid });
+        webhooks::emit(conn, ctx, Event::InvoicePaid, data).await?;
+    }
     store::invoice(conn, id)
         .await?
         .ok_or(InvoicingError::NotFound)

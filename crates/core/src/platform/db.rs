@@ -410,6 +410,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 15,
+        name: "0015_webhooks",
+        description: "outgoing webhooks",
+        sql: include_str!("../../migrations/0015_webhooks.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

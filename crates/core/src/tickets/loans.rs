@@ -27,6 +27,7 @@ use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::db::{Backend, WriteTx};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
+use crate::webhooks::{self, Event};
 use crate::Ctx;
 
 /// The longest idempotency key a repayment takes.
@@ -405,6 +406,8 @@ async fn record_move(
         details,
     };
     audit::record(tx, now, meta, entry).await?;
+    let data = json!({ "ticket_id": ticket.id, "from": from.as_str(), "to": to.as_str() });
+    webhooks::emit(tx, ctx, Event::TicketStateChanged, data).await?;
     Ok(Ticket {
         state: to,
         updated_at: now,

@@ -20,6 +20,7 @@ use crate::notify::ticket_notices::TicketNotice;
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::db::WriteTx;
 use crate::platform::money::Amount;
+use crate::webhooks::{self, Event};
 use crate::Ctx;
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
@@ -356,6 +357,8 @@ async fn record_move(
     store::add_history(tx, &ticket.id, &entry).await?;
     let details = json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason });
     audit_ticket(tx, ctx, meta, user, "ticket_moved", &ticket.id, details).await?;
+    let data = json!({ "ticket_id": ticket.id, "from": from.as_str(), "to": to.as_str() });
+    webhooks::emit(tx, ctx, Event::TicketStateChanged, data).await?;
     let sla = refresh_sla(tx, ctx, &ticket.id, now).await?;
     let moved = Ticket {
         state: to,

@@ -68,6 +68,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/jobs", get(pages::jobs::show))
         .route("/admin/jobs/{id}/retry", post(pages::jobs::retry))
         .route("/admin/jobs/{id}/discard", post(pages::jobs::discard))
+        .route(
+            "/admin/webhooks",
+            get(pages::webhooks::show).post(pages::webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/deliveries/{id}/replay",
+            post(pages::webhooks::replay),
+        )
         .route("/tickets", get(pages::tickets::mine))
         .route(
             "/tickets/new",

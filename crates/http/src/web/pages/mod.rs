@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod review;
 pub mod ticket_files;
 pub mod tickets;
+pub mod webhooks;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
