@@ -8,36 +8,6 @@ use serde_json::{json, Value};
 
 use common::{Backend, TestApp, PASSWORD};
 
-async fn v1_token(app: &TestApp, username: &str) -> String {
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login/",
-            None,
-            Some(json!({ "username": username, "password": PASSWORD })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "login {username}: {body}");
-    body["access"].as_str().unwrap().to_string()
-}
-
-/// Creates a user of `role` through `/api/v1/users/` and signs them in.
-async fn user(
-    app: &TestApp,
-    admin: &str,
-    username: &str,
-    role: &str,
-    client: Option<i64>,
-) -> String {
-    let mut body = json!({ "username": username, "password": PASSWORD, "role": role });
-    if let Some(client) = client {
-        body["client"] = json!(client);
-    }
-    let (status, created) = app.post("/api/v1/users/", admin, body).await;
-    assert_eq!(status, StatusCode::CREATED, "create {username}: {created}");
-    v1_token(app, username).await
-}
-
 fn forbidden() -> Value {
     json!({ "detail": "You do not have permission to perform this action." })
 }
@@ -68,9 +38,9 @@ async fn clients_by_role(backend: Backend) {
         return;
     };
     let admin = app.admin_token().await;
-    let accountant = user(&app, &admin, "sara", "accountant", None).await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
-    let member = user(&app, &admin, "omid", "member", None).await;
+    let accountant = app.v1_user(&admin, "sara", "accountant", None).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
+    let member = app.v1_user(&admin, "omid", "member", None).await;
 
     let (status, created) = app
         .post(
@@ -227,8 +197,8 @@ async fn products_by_role(backend: Backend) {
         return;
     };
     let admin = app.admin_token().await;
-    let accountant = user(&app, &admin, "sara", "accountant", None).await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
+    let accountant = app.v1_user(&admin, "sara", "accountant", None).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
 
     let (status, hours) = app
         .post(
@@ -381,7 +351,7 @@ async fn client_users_and_pages(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["client"].is_array(), "{body}");
-    let portal = user(&app, &admin, "portal", "client", Some(ids[1])).await;
+    let portal = app.v1_user(&admin, "portal", "client", Some(ids[1])).await;
     // Its own client, nothing else.
     let (status, own) = app
         .get(&format!("/api/v1/clients/{}/", ids[1]), &portal)
@@ -454,9 +424,9 @@ async fn invoices_from_draft_to_sent(backend: Backend) {
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
     let other = client(&app, &admin, "Other", "EUR").await;
-    let accountant = user(&app, &admin, "sara", "accountant", None).await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
-    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let accountant = app.v1_user(&admin, "sara", "accountant", None).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
+    let portal = app.v1_user(&admin, "portal", "client", Some(acme)).await;
 
     let (status, created) = app
         .post("/api/v1/invoices/", &accountant, draft(acme))
@@ -777,10 +747,10 @@ async fn payments_settle_invoices(backend: Backend) {
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
     let other = client(&app, &admin, "Other", "EUR").await;
-    let accountant = user(&app, &admin, "sara", "accountant", None).await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
-    let member = user(&app, &admin, "omid", "member", None).await;
-    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let accountant = app.v1_user(&admin, "sara", "accountant", None).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
+    let member = app.v1_user(&admin, "omid", "member", None).await;
+    let portal = app.v1_user(&admin, "portal", "client", Some(acme)).await;
     let (invoice, number) = sent_invoice(&app, &admin, acme).await;
 
     let payment = |amount: &str| json!({ "client": acme, "amount": amount, "received_on": "2026-11-25", "method": "bank_transfer" });
@@ -897,8 +867,8 @@ async fn credit_notes_and_statements(backend: Backend) {
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
     let other = client(&app, &admin, "Other", "EUR").await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
-    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
+    let portal = app.v1_user(&admin, "portal", "client", Some(acme)).await;
     let (first, _) = sent_invoice(&app, &admin, acme).await;
     let (second, _) = sent_invoice(&app, &admin, acme).await;
 
@@ -989,7 +959,7 @@ async fn credit_is_used_and_paid_back(backend: Backend) {
     };
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
     let (first, _) = sent_invoice(&app, &admin, acme).await;
     let (second, _) = sent_invoice(&app, &admin, acme).await;
     // 300.00 on the first invoice's 212.55: 87.45 is credit.
@@ -1167,9 +1137,9 @@ async fn sent_invoices_export_as_en16931_xml(backend: Backend) {
     };
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
-    let member = user(&app, &admin, "omid", "member", None).await;
-    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
+    let member = app.v1_user(&admin, "omid", "member", None).await;
+    let portal = app.v1_user(&admin, "portal", "client", Some(acme)).await;
     let (id, number) = sent_invoice(&app, &admin, acme).await;
 
     for token in [&admin, &viewer, &portal] {
@@ -1242,11 +1212,11 @@ async fn every_role_on_every_endpoint(backend: Backend) {
         (Role::Member, "member"),
         (Role::Lender, "lender"),
     ] {
-        tokens.push((role, user(&app, &admin, name, name, None).await));
+        tokens.push((role, app.v1_user(&admin, name, name, None).await));
     }
     tokens.push((
         Role::Client,
-        user(&app, &admin, "portal", "client", Some(acme)).await,
+        app.v1_user(&admin, "portal", "client", Some(acme)).await,
     ));
 
     let new_client = json!({ "name": "New", "country_code": "DE", "currency": "EUR" });
@@ -1442,8 +1412,8 @@ async fn sent_invoices_print_as_pdf_and_facturx(backend: Backend) {
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
     let other = client(&app, &admin, "Other", "EUR").await;
-    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
-    let member = user(&app, &admin, "omid", "member", None).await;
+    let portal = app.v1_user(&admin, "portal", "client", Some(acme)).await;
+    let member = app.v1_user(&admin, "omid", "member", None).await;
     let (id, number) = sent_invoice(&app, &admin, acme).await;
     let (theirs, _) = sent_invoice(&app, &admin, other).await;
     let dir = tempfile::tempdir().unwrap();
@@ -1566,7 +1536,7 @@ async fn idempotency_keys_replay_payments_and_sends(backend: Backend) {
         return;
     };
     let admin = app.admin_token().await;
-    let accountant = user(&app, &admin, "sara", "accountant", None).await;
+    let accountant = app.v1_user(&admin, "sara", "accountant", None).await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
     let (invoice, _) = sent_invoice(&app, &admin, acme).await;
 

@@ -7,37 +7,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use common::{Backend, TestApp, PASSWORD};
+use common::{Backend, TestApp};
 use saghat_core::invoicing::{recurring, reminder_job};
-
-async fn v1_token(app: &TestApp, username: &str) -> String {
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/login/",
-            None,
-            Some(json!({ "username": username, "password": PASSWORD })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "login {username}: {body}");
-    body["access"].as_str().unwrap().to_string()
-}
-
-async fn user(
-    app: &TestApp,
-    admin: &str,
-    username: &str,
-    role: &str,
-    client: Option<i64>,
-) -> String {
-    let mut body = json!({ "username": username, "password": PASSWORD, "role": role });
-    if let Some(client) = client {
-        body["client"] = json!(client);
-    }
-    let (status, created) = app.post("/api/v1/users/", admin, body).await;
-    assert_eq!(status, StatusCode::CREATED, "create {username}: {created}");
-    v1_token(app, username).await
-}
 
 async fn client(app: &TestApp, admin: &str, name: &str, currency: &str) -> i64 {
     let (status, body) = app
@@ -106,7 +77,7 @@ async fn templates_are_written_read_and_listed(backend: Backend) {
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
     let other = client(&app, &admin, "Other", "EUR").await;
-    let accountant = user(&app, &admin, "sara", "accountant", None).await;
+    let accountant = app.v1_user(&admin, "sara", "accountant", None).await;
     let today = today(&app);
 
     let (status, created) = app
@@ -511,10 +482,10 @@ async fn roles_on_every_recurring_endpoint(backend: Backend) {
     };
     let admin = app.admin_token().await;
     let acme = client(&app, &admin, "Acme", "EUR").await;
-    let accountant = user(&app, &admin, "sara", "accountant", None).await;
-    let viewer = user(&app, &admin, "vida", "viewer", None).await;
-    let member = user(&app, &admin, "omid", "member", None).await;
-    let portal = user(&app, &admin, "portal", "client", Some(acme)).await;
+    let accountant = app.v1_user(&admin, "sara", "accountant", None).await;
+    let viewer = app.v1_user(&admin, "vida", "viewer", None).await;
+    let member = app.v1_user(&admin, "omid", "member", None).await;
+    let portal = app.v1_user(&admin, "portal", "client", Some(acme)).await;
     let (status, created) = app
         .post(
             "/api/v1/recurring-invoices/",

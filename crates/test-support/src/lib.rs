@@ -395,6 +395,39 @@ impl TestApp {
         self.login(ADMIN, ADMIN_PASSWORD).await
     }
 
+    /// Signs in through `/api/v1/auth/login/` (simplejwt's shape) with the test password and
+    /// returns the access token.
+    pub async fn v1_token(&self, username: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login/",
+                None,
+                Some(json!({ "username": username, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        body["access"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a user of `role` (a `client` user linked to `client`) through
+    /// `/api/v1/users/` as `admin`, and signs them in.
+    pub async fn v1_user(
+        &self,
+        admin: &str,
+        username: &str,
+        role: &str,
+        client: Option<i64>,
+    ) -> String {
+        let mut body = json!({ "username": username, "password": PASSWORD, "role": role });
+        if let Some(client) = client {
+            body["client"] = json!(client);
+        }
+        let (status, created) = self.post("/api/v1/users/", admin, body).await;
+        assert_eq!(status, StatusCode::CREATED, "create {username}: {created}");
+        self.v1_token(username).await
+    }
+
     /// Creates a member (through the API, as the admin) and returns (id, token).
     pub async fn member(&self, admin: &str, username: &str, loan_request: &str) -> (i64, String) {
         let (status, body) = self
