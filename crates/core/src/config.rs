@@ -103,6 +103,74 @@ pub struct Config {
     /// `WEBHOOK_ALLOW_PRIVATE`: webhook endpoints may be loopback, private or link-local
     /// addresses (a receiver on the same machine or network); off, they are refused.
     pub webhook_allow_private: bool,
+    /// Online payments through Zarinpal; off without `ZARINPAL_MERCHANT_ID`.
+    pub zarinpal: ZarinpalConfig,
+    /// `PUBLIC_BASE_URL`: the address payers reach Saghat at (`https://pay.example.com`), for
+    /// the gateway's callback. Unset outside production, the request's own host is used.
+    pub public_base_url: Option<String>,
+}
+
+/// Zarinpal (`ZARINPAL_*`) and payment intents (`PAYMENT_INTENT_EXPIRY_MINUTES`).
+#[derive(Clone, Debug)]
+pub struct ZarinpalConfig {
+    /// `ZARINPAL_MERCHANT_ID`; none turns online payment off.
+    pub merchant_id: Option<Secret>,
+    /// `ZARINPAL_BASE_URL`, else the sandbox host with `ZARINPAL_SANDBOX=true`, else
+    /// production's.
+    pub base_url: String,
+    /// `ZARINPAL_CURRENCY`: `IRR` (default) or `IRT` (Tomans).
+    pub currency: crate::gateways::zarinpal::ZarinpalCurrency,
+    pub timeout: Duration,
+    /// An intent not paid by then is expired by reconciliation (default 30 minutes).
+    pub intent_expiry: Duration,
+    /// `SAGHAT_TEST_CRASH_AFTER_VERIFY` (APP_ENV=test only): the process exits right after
+    /// Zarinpal verified a payment and before it is recorded, to test that reconciliation
+    /// completes it.
+    pub crash_after_verify: bool,
+}
+
+impl ZarinpalConfig {
+    pub fn off() -> ZarinpalConfig {
+        ZarinpalConfig {
+            merchant_id: None,
+            base_url: crate::gateways::zarinpal::SANDBOX_BASE_URL.into(),
+            currency: crate::gateways::zarinpal::ZarinpalCurrency::Irr,
+            timeout: Duration::from_secs(10),
+            intent_expiry: Duration::from_secs(30 * 60),
+            crash_after_verify: false,
+        }
+    }
+
+    fn from_env(app_env: AppEnv) -> anyhow::Result<ZarinpalConfig> {
+        use crate::gateways::zarinpal::{ZarinpalCurrency, PRODUCTION_BASE_URL, SANDBOX_BASE_URL};
+        let sandbox = flag("ZARINPAL_SANDBOX")?;
+        let base_url = match var("ZARINPAL_BASE_URL") {
+            Some(url) => base_url_text("ZARINPAL_BASE_URL", &url)?,
+            None if sandbox => SANDBOX_BASE_URL.into(),
+            None => PRODUCTION_BASE_URL.into(),
+        };
+        let currency = match var("ZARINPAL_CURRENCY").as_deref() {
+            None | Some("IRR") => ZarinpalCurrency::Irr,
+            Some("IRT") => ZarinpalCurrency::Irt,
+            Some(other) => bail!("ZARINPAL_CURRENCY={other:?} must be IRR or IRT"),
+        };
+        let crash_after_verify = flag("SAGHAT_TEST_CRASH_AFTER_VERIFY")?;
+        if crash_after_verify && app_env != AppEnv::Test {
+            bail!("SAGHAT_TEST_CRASH_AFTER_VERIFY is only allowed with APP_ENV=test");
+        }
+        let expiry_minutes: u64 = parsed("PAYMENT_INTENT_EXPIRY_MINUTES", 30)?;
+        if expiry_minutes == 0 {
+            bail!("PAYMENT_INTENT_EXPIRY_MINUTES must be at least 1");
+        }
+        Ok(ZarinpalConfig {
+            merchant_id: var("ZARINPAL_MERCHANT_ID").map(Secret::from),
+            base_url,
+            currency,
+            timeout: positive_seconds("ZARINPAL_TIMEOUT_SECONDS", 10)?,
+            intent_expiry: Duration::from_secs(60 * expiry_minutes),
+            crash_after_verify,
+        })
+    }
 }
 
 /// Invoicing (`INVOICE_*`, `CREDIT_NOTE_SERIES`).
@@ -530,6 +598,16 @@ pub fn bind_address(name: &str, text: &str) -> anyhow::Result<String> {
 }
 
 /// A number of seconds greater than 0 (a 0 timeout would close every connection at once).
+/// An http(s) URL without its trailing slash.
+fn base_url_text(name: &str, url: &str) -> anyhow::Result<String> {
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || reqwest::Url::parse(url).is_err()
+    {
+        bail!("{name}={url:?} is not an http(s) URL");
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 fn positive_seconds(name: &str, default: u64) -> anyhow::Result<Duration> {
     match parsed(name, default)? {
         0 => bail!("{name} must be at least 1"),
@@ -669,6 +747,11 @@ impl Config {
             tickets,
             invoicing: InvoicingConfig::from_vars(&var)?,
             webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE")?,
+            zarinpal: ZarinpalConfig::from_env(app_env)?,
+            public_base_url: match var("PUBLIC_BASE_URL") {
+                Some(url) => Some(base_url_text("PUBLIC_BASE_URL", &url)?),
+                None => None,
+            },
         })
     }
 
@@ -723,6 +806,8 @@ impl Config {
             ),
             invoicing: InvoicingConfig::default(),
             webhook_allow_private: false,
+            zarinpal: ZarinpalConfig::off(),
+            public_base_url: None,
         }
     }
 }
@@ -795,13 +880,7 @@ fn notify_config(var: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<NotifyC
         }
     };
     let base_url = |name: &str, default: &str| -> anyhow::Result<String> {
-        let url = var(name).unwrap_or_else(|| default.to_string());
-        if !(url.starts_with("https://") || url.starts_with("http://"))
-            || reqwest::Url::parse(&url).is_err()
-        {
-            bail!("{name}={url:?} is not an http(s) URL");
-        }
-        Ok(url.trim_end_matches('/').to_string())
+        base_url_text(name, &var(name).unwrap_or_else(|| default.to_string()))
     };
     let unused = |names: &[&str], needs: &str| -> anyhow::Result<()> {
         match names.iter().find(|name| var(name).is_some()) {

@@ -11,7 +11,8 @@ use crate::auth::CurrentUser;
 use crate::config::Config;
 use crate::fund::rules::FundConfig;
 use crate::gateways::bitpin::BitpinClient;
-use crate::gateways::PaymentGateway;
+use crate::gateways::zarinpal::ZarinpalClient;
+use crate::gateways::{PaymentGateway, RedirectGateway};
 use crate::notify::setup::build_senders;
 use crate::notify::Sender;
 use crate::platform::clock::{ManualClock, SharedClock, SystemClock};
@@ -30,6 +31,8 @@ pub struct Ctx {
     pub jwt: JwtKeys,
     /// Verifies gateway payments (Bitpin, when `BITPIN_API_KEY` is set).
     pub bitpin: Option<Arc<dyn PaymentGateway>>,
+    /// Takes online payments (Zarinpal, when `ZARINPAL_MERCHANT_ID` is set).
+    pub online: Option<Arc<dyn RedirectGateway>>,
     /// The notification channels that are configured (e-mail, SMS, WhatsApp); building them
     /// says in the log which are on and which are off. The outbox that will feed them comes
     /// with the job queue (issue 10).
@@ -48,6 +51,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(db: Db, config: Config, clock: SharedClock) -> anyhow::Result<Ctx> {
         let bitpin = gateway_from_config(&config)?;
+        let online = online_gateway_from_config(&config)?;
         let senders = build_senders(&config.notify)?;
         Ok(Ctx {
             jwt: JwtKeys::new(config.jwt_secret_key.expose(), config.jwt_algorithm),
@@ -73,6 +77,7 @@ impl Ctx {
             config: Arc::new(config),
             clock,
             bitpin,
+            online,
             senders,
         })
     }
@@ -161,6 +166,24 @@ fn gateway_from_config(config: &Config) -> anyhow::Result<Option<Arc<dyn Payment
             key.expose(),
             config.bitpin_timeout,
         )?)),
+        None => None,
+    })
+}
+
+/// The online gateway: Zarinpal when `ZARINPAL_MERCHANT_ID` is set, else none (no "Pay
+/// online" anywhere).
+fn online_gateway_from_config(config: &Config) -> anyhow::Result<Option<Arc<dyn RedirectGateway>>> {
+    let z = &config.zarinpal;
+    Ok(match &z.merchant_id {
+        Some(id) => {
+            tracing::info!(base_url = %z.base_url, "online payments on: Zarinpal");
+            Some(Arc::new(ZarinpalClient::new(
+                &z.base_url,
+                id.expose(),
+                z.currency,
+                z.timeout,
+            )?))
+        }
         None => None,
     })
 }

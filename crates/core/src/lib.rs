@@ -11,6 +11,7 @@ pub mod config;
 pub mod ctx;
 pub mod fund;
 pub mod gateways;
+pub mod intents;
 pub mod invoicing;
 pub mod jobs;
 pub mod ledger;

@@ -46,6 +46,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
          (name = "jobs", description = "The background job queue: dead letters, retry, discard, depth"),
          (name = "notifications", description = "Notification preferences and the delivery log"),
          (name = "tickets", description = "Loan-request tickets: applications, review, maker-checker approval, disbursement and repayment"),
+         (name = "payment-intents", description = "Online payments (Zarinpal): intents, the gateway's page, exchanges, settlement, reconciliation"),
          (name = "webhooks", description = "Signed outgoing webhooks: endpoints, their delivery log, replay"),
          (name = "v1", description = "Seed 004's API in Django REST Framework's conventions: trailing slashes, simplejwt tokens, `{count, next, previous, results}` pages, errors as `{\"field\": [\"message\"]}` (400) or `{\"detail\": …}`"))
 )]
@@ -153,6 +154,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::notify::api::router())
         .merge(crate::tickets::api::router())
         .merge(crate::webhooks::api::router())
+        .merge(crate::intents::api::router())
         .merge(crate::v1::router())
         .split_for_parts();
     CommonResponses.modify(&mut openapi);

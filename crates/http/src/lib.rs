@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod fund;
+pub mod intents;
 pub mod jobs;
 pub mod ledger;
 pub mod notify;

@@ -80,10 +80,27 @@ enum Command {
         #[arg(long)]
         promote: bool,
     },
+    /// Online payments.
+    Payments {
+        #[command(subcommand)]
+        command: PaymentsCommand,
+    },
     /// Change a user: password, role, active or not.
     User {
         #[command(subcommand)]
         command: user_admin::UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PaymentsCommand {
+    /// Finish online payments left half-way, as the worker does every five minutes: verify
+    /// and record what the gateway holds as paid, ask about intents stuck waiting, expire old
+    /// ones, give back money for what was already paid.
+    Reconcile {
+        /// Leave alone intents changed less than this many minutes ago.
+        #[arg(long, default_value_t = 2)]
+        min_age_minutes: u64,
     },
 }
 
@@ -242,6 +259,27 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             if !report.is_ok() {
                 bail!("the ledger is inconsistent");
             }
+            Ok(())
+        }
+        Command::Payments {
+            command: PaymentsCommand::Reconcile { min_age_minutes },
+        } => {
+            let db = existing_database(&config).await?;
+            db.migrate().await?;
+            let clock = saghat_core::ctx::clock_for(&config);
+            let ctx = saghat_core::Ctx::new(db, config, clock)?;
+            if ctx.online.is_none() {
+                bail!("online payments are off: set ZARINPAL_MERCHANT_ID");
+            }
+            let done = saghat_core::intents::reconcile::reconcile(
+                &ctx,
+                std::time::Duration::from_secs(60 * min_age_minutes),
+            )
+            .await?;
+            println!(
+                "Online payments reconciled: {} checked, {} verified, {} failed, {} expired, {} given back, {} not answered.",
+                done.checked, done.verified, done.failed, done.expired, done.reversed, done.unanswered
+            );
             Ok(())
         }
         Command::User { command } => user_admin::run(command, &config).await,

@@ -1029,3 +1029,162 @@ async fn ledger_verify_passes_on_sound_books_and_fails_on_forged_ones() {
     assert!(stdout.contains("transaction forged"), "{stdout}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("the ledger is inconsistent"));
 }
+
+/// A crash between Zarinpal's verification and the recording of the payment: `serve` exits
+/// right after `verify.json` said 100 (`SAGHAT_TEST_CRASH_AFTER_VERIFY`), so the payer's money
+/// is taken and Saghat has written nothing. `saghat payments reconcile` then finds the payment
+/// verified at Zarinpal (`inquiry.json`), verifies again (101) and records it once; a second
+/// run records nothing more, and the books verify. On SQLite and PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_verification_is_completed_once_by_reconciliation() {
+    use common::zarinpal::{authority, FakeZarinpal, MERCHANT_ID};
+    for backend in [common::Backend::Sqlite, common::Backend::Postgres] {
+        let Some(database) = common::own_database(backend, "saghat_cli").await else {
+            continue;
+        };
+        let zarinpal = FakeZarinpal::start().await;
+        let sandbox = Sandbox::with_database(database.url.clone());
+        let zarinpal_url = zarinpal.url();
+        let gateway = [
+            ("ZARINPAL_MERCHANT_ID", MERCHANT_ID),
+            ("ZARINPAL_BASE_URL", zarinpal_url.as_str()),
+            ("WORKER_IN_PROCESS", "false"),
+        ];
+        let mut crashing: Vec<(&str, &str)> = gateway.to_vec();
+        crashing.extend(ADMIN_ENV);
+        crashing.push(("SAGHAT_TEST_CRASH_AFTER_VERIFY", "true"));
+        let mut server = Server::start(&sandbox, &crashing);
+        server.wait_ready().await;
+        let admin = server.token("chief", "chief-password-1").await;
+        let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+            server
+                .http
+                .request(method, server.url(path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+        };
+        let v1: Value = server
+            .http
+            .post(server.url("/api/v1/auth/login/"))
+            .json(&json!({ "username": "chief", "password": "chief-password-1" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let v1 = v1["access"].as_str().unwrap().to_string();
+        let client: Value = call(
+            reqwest::Method::POST,
+            "/api/v1/clients/",
+            &v1,
+            json!({ "name": "Parsian", "country_code": "IR", "currency": "IRR" }),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let draft = json!({ "client": client["id"], "issue_date": "2026-11-22",
+            "lines": [{ "description": "Hosting", "quantity": "1", "unit_price": "2000000", "tax_rate": "0" }] });
+        let invoice: Value = call(reqwest::Method::POST, "/api/v1/invoices/", &v1, draft)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let invoice = invoice["id"].as_str().unwrap().to_string();
+        let sent = call(
+            reqwest::Method::POST,
+            &format!("/api/v1/invoices/{invoice}/send/"),
+            &v1,
+            json!({}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sent.status(), StatusCode::OK);
+
+        let a = authority(77);
+        zarinpal.gives_authority(&a).await;
+        zarinpal.verifies(&a, 2_000_000, 777).await;
+        zarinpal.inquiry_says(&a, "VERIFIED").await;
+        let intent: Value = call(
+            reqwest::Method::POST,
+            "/api/payment-intents",
+            &admin,
+            json!({ "invoice_id": invoice }),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let id = intent["id"].as_str().unwrap().to_string();
+        let redirect = call(
+            reqwest::Method::POST,
+            &format!("/api/payment-intents/{id}/redirect"),
+            &admin,
+            json!({}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(redirect.status(), StatusCode::OK);
+
+        // The payer comes back; Saghat verifies with Zarinpal and dies before recording.
+        let callback = server
+            .http
+            .get(server.url(&format!("/pay/zarinpal/callback?Authority={a}&Status=OK")))
+            .send()
+            .await;
+        assert!(callback.is_err(), "the server answered: {callback:?}");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "still running");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(status.code(), Some(75), "{}", server.output());
+        assert_eq!(zarinpal.received("verify").await.len(), 1);
+        drop(server);
+
+        // Reconciliation completes it, once.
+        let output = sandbox.run(
+            &["payments", "reconcile", "--min-age-minutes", "0"],
+            &gateway,
+        );
+        assert!(output.status.success(), "{}", describe(&output));
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(said.contains("1 verified"), "{said}");
+        let again = sandbox.run(
+            &["payments", "reconcile", "--min-age-minutes", "0"],
+            &gateway,
+        );
+        assert!(again.status.success(), "{}", describe(&again));
+        let said = String::from_utf8_lossy(&again.stdout);
+        assert!(said.contains("0 verified"), "{said}");
+        let verify = sandbox.run(&["ledger", "verify"], &[]);
+        assert!(verify.status.success(), "{}", describe(&verify));
+
+        // What the restarted server says: verified, the invoice paid by one payment.
+        let server = Server::start(&sandbox, &gateway);
+        let mut server = server;
+        server.wait_ready().await;
+        let admin = server.token("chief", "chief-password-1").await;
+        let (status, intent) = server
+            .get(&format!("/api/payment-intents/{id}"), &admin)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{intent}");
+        assert_eq!(intent["state"], "verified", "{intent}");
+        assert_eq!(intent["ref_id"], "777");
+        let (_, invoice) = server
+            .get(&format!("/api/v1/invoices/{invoice}/"), &v1)
+            .await;
+        assert_eq!(invoice["status"], "paid", "{invoice}");
+        let (_, payments) = server.get("/api/v1/payments/", &v1).await;
+        assert_eq!(payments["count"], 1, "{payments}");
+        assert!(server.terminate().await.success());
+    }
+}

@@ -10,7 +10,9 @@
 
 use saghat_test_support as common;
 
-use common::webdriver::{Browser, ChromeDriver, Shots, CHROMEDRIVER, CHROMIUM, ENTER};
+use common::webdriver::{
+    check_page_facts, Browser, ChromeDriver, Shots, CHROMEDRIVER, CHROMIUM, ENTER, PAGE_FACTS,
+};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,7 +24,7 @@ use saghat_core::invoicing::model::{Address, Party, Percent, TaxCategory, TaxCod
 use saghat_core::invoicing::service::{self, ProductInput};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::currency::Currency;
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chromium() {
@@ -191,8 +193,8 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
             "invoicing",
             &drafts,
             71,
-            INSPECT,
-            check_page,
+            PAGE_FACTS,
+            check_page_facts,
         )
         .await;
 
@@ -225,8 +227,8 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
             "invoicing",
             &staff,
             74,
-            INSPECT,
-            check_page,
+            PAGE_FACTS,
+            check_page_facts,
         )
         .await;
     // The catalogue: the products list, a product's form and a new one (`82-…` to `84-…`).
@@ -243,8 +245,8 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
             "invoicing",
             &catalogue,
             82,
-            INSPECT,
-            check_page,
+            PAGE_FACTS,
+            check_page_facts,
         )
         .await;
     browser.goto(&format!("{base}{path}?lang=fa")).await;
@@ -272,8 +274,8 @@ async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chrom
             "invoicing",
             &portal,
             80,
-            INSPECT,
-            check_page,
+            PAGE_FACTS,
+            check_page_facts,
         )
         .await;
     sign_out(&browser, &base).await;
@@ -326,68 +328,4 @@ async fn sign_out(browser: &Browser, base: &str) {
     browser.goto(&format!("{base}/invoices?lang=en")).await;
     browser.click(".signout button").await;
     browser.wait("#username").await;
-}
-
-/// What a page looks like to a reader, measured in the browser (as `tickets_e2e.rs`): anything
-/// cut off at the window's edge outside the tables' scrolling boxes, untranslated text (`?`),
-/// Latin digits or words in Persian (but the codes of currencies, countries and files, and
-/// what is written left to right in a `bdi`: numbers of invoices, e-mail addresses).
-const INSPECT: &str = r#"
-const de = document.documentElement;
-const visible = e => e.getClientRects().length > 0;
-const text = document.querySelector('main').cloneNode(true);
-text.querySelectorAll('td.id, .who, select, option').forEach(e => e.remove());
-text.querySelectorAll('bdi').forEach(e => { if (/[A-Za-z]/.test(e.textContent)) e.remove(); });
-document.body.appendChild(text);
-text.style.position = 'absolute'; text.style.left = '-99999px';
-const inner = text.innerText;
-text.remove();
-const wraps = [...document.querySelectorAll('.table-wrap')].filter(visible);
-const cutOff = [...document.querySelectorAll('body *')].filter(visible)
-  .filter(e => !e.closest('.table-wrap') && !e.closest('.skip'))
-  .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -1 || r.right > window.innerWidth + 1); })
-  .map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''));
-const words = (document.body.innerText.match(/(^|\s)\?(\s|$)/g) || []).length;
-return {
-  dir: de.dir,
-  lang: de.lang,
-  overflow: de.scrollWidth - window.innerWidth,
-  nav: document.querySelectorAll('header nav a').length,
-  latinDigits: (inner.match(/[0-9]+/g) || []),
-  latinInputs: [...document.querySelectorAll('input[inputmode]')].filter(i => /[0-9]/.test(i.value)).map(i => i.id),
-  hiddenCells: [...document.querySelectorAll('.table-wrap th, .table-wrap td')].filter(c => getComputedStyle(c).display === 'none').length,
-  overflowing: wraps.filter(w => w.scrollWidth > w.clientWidth + 1).length,
-  hints: [...document.querySelectorAll('.scroll-hint')].filter(visible).length,
-  cutOff,
-  untranslated: words,
-  latinWords: de.lang === 'fa' ? (inner.replace(/USDT|EUR|USD|IRR|PDF|IR|DE/g, '').match(/[A-Za-z]{2,}/g) || []) : [],
-  icon: !!document.querySelector('link[rel=icon][href="/static/favicon.svg"]'),
-};
-"#;
-
-fn check_page(facts: &Value, lang: &str, at: &str) {
-    assert_eq!(facts["overflow"], 0, "scrolls sideways: {at}");
-    assert_eq!(facts["cutOff"], json!([]), "cut off at the edge: {at}");
-    assert!(facts["nav"].as_i64() >= Some(2), "the navigation: {at}");
-    assert_eq!(facts["lang"], lang, "{at}");
-    assert_eq!(
-        facts["dir"],
-        if lang == "fa" { "rtl" } else { "ltr" },
-        "{at}"
-    );
-    assert_eq!(facts["hiddenCells"], 0, "no hidden column: {at}");
-    assert_eq!(facts["untranslated"], 0, "every text translated: {at}");
-    if facts["overflowing"].as_i64() > Some(0) {
-        assert!(facts["hints"].as_i64() >= Some(1), "a visible cue: {at}");
-    }
-    assert_eq!(facts["icon"], true, "{at}");
-    if lang == "fa" {
-        assert_eq!(facts["latinDigits"], json!([]), "Persian digits: {at}");
-        assert_eq!(facts["latinWords"], json!([]), "Persian words: {at}");
-        assert_eq!(
-            facts["latinInputs"],
-            json!([]),
-            "Persian digits in forms: {at}"
-        );
-    }
 }

@@ -22,6 +22,7 @@ mod browser;
 pub use browser::{Browser, Page};
 pub mod smtp;
 pub mod webdriver;
+pub mod zarinpal;
 pub use smtp::free_port;
 
 pub const ADMIN: &str = "admin";

@@ -354,3 +354,71 @@ impl Shots {
         std::fs::write(self.dir.join(format!("{name}.png")), &png).unwrap();
     }
 }
+
+/// What a page looks like to a reader, measured in the browser (the invoicing and payment
+/// pages): anything cut off at the window's edge outside the tables' scrolling boxes,
+/// untranslated text (`?`),
+/// Latin digits or words in Persian (but the codes of currencies, countries and files, and
+/// what is written left to right in a `bdi`: numbers of invoices, e-mail addresses).
+pub const PAGE_FACTS: &str = r#"
+const de = document.documentElement;
+const visible = e => e.getClientRects().length > 0;
+const text = document.querySelector('main').cloneNode(true);
+text.querySelectorAll('td.id, .who, select, option').forEach(e => e.remove());
+text.querySelectorAll('bdi').forEach(e => { if (/[A-Za-z]/.test(e.textContent)) e.remove(); });
+document.body.appendChild(text);
+text.style.position = 'absolute'; text.style.left = '-99999px';
+const inner = text.innerText;
+text.remove();
+const wraps = [...document.querySelectorAll('.table-wrap')].filter(visible);
+const cutOff = [...document.querySelectorAll('body *')].filter(visible)
+  .filter(e => !e.closest('.table-wrap') && !e.closest('.skip'))
+  .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -1 || r.right > window.innerWidth + 1); })
+  .map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''));
+const words = (document.body.innerText.match(/(^|\s)\?(\s|$)/g) || []).length;
+return {
+  dir: de.dir,
+  lang: de.lang,
+  overflow: de.scrollWidth - window.innerWidth,
+  nav: document.querySelectorAll('header nav a').length,
+  latinDigits: (inner.match(/[0-9]+/g) || []),
+  latinInputs: [...document.querySelectorAll('input[inputmode]')].filter(i => /[0-9]/.test(i.value)).map(i => i.id),
+  hiddenCells: [...document.querySelectorAll('.table-wrap th, .table-wrap td')].filter(c => getComputedStyle(c).display === 'none').length,
+  overflowing: wraps.filter(w => w.scrollWidth > w.clientWidth + 1).length,
+  hints: [...document.querySelectorAll('.scroll-hint')].filter(visible).length,
+  cutOff,
+  untranslated: words,
+  latinWords: de.lang === 'fa' ? (inner.replace(/USDT|EUR|USD|IRR|PDF|IR|DE/g, '').match(/[A-Za-z]{2,}/g) || []) : [],
+  icon: !!document.querySelector('link[rel=icon][href="/static/favicon.svg"]'),
+};
+"#;
+
+/// The reader's checks on [`PAGE_FACTS`]: nothing cut off or scrolling sideways, the
+/// navigation there, the language and direction right, everything translated (and Persian
+/// digits and words in Persian).
+pub fn check_page_facts(facts: &Value, lang: &str, at: &str) {
+    assert_eq!(facts["overflow"], 0, "scrolls sideways: {at}");
+    assert_eq!(facts["cutOff"], json!([]), "cut off at the edge: {at}");
+    assert!(facts["nav"].as_i64() >= Some(2), "the navigation: {at}");
+    assert_eq!(facts["lang"], lang, "{at}");
+    assert_eq!(
+        facts["dir"],
+        if lang == "fa" { "rtl" } else { "ltr" },
+        "{at}"
+    );
+    assert_eq!(facts["hiddenCells"], 0, "no hidden column: {at}");
+    assert_eq!(facts["untranslated"], 0, "every text translated: {at}");
+    if facts["overflowing"].as_i64() > Some(0) {
+        assert!(facts["hints"].as_i64() >= Some(1), "a visible cue: {at}");
+    }
+    assert_eq!(facts["icon"], true, "{at}");
+    if lang == "fa" {
+        assert_eq!(facts["latinDigits"], json!([]), "Persian digits: {at}");
+        assert_eq!(facts["latinWords"], json!([]), "Persian words: {at}");
+        assert_eq!(
+            facts["latinInputs"],
+            json!([]),
+            "Persian digits in forms: {at}"
+        );
+    }
+}

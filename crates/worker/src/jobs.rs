@@ -137,6 +137,7 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
     })?;
     crate::invoicing::add_workers(&mut workers, ctx)?;
     crate::webhooks::add_workers(&mut workers, ctx)?;
+    crate::payments::add_workers(&mut workers, ctx)?;
     Ok(workers)
 }
 
@@ -147,7 +148,7 @@ const SLA_WATCH_EVERY: Duration = Duration::from_secs(5 * 60);
 pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
     let hourly = IntervalSchedule::new(Duration::from_secs(3600))?;
     let notice_time = daily_at(ctx.config.fund_notices.hour, ctx.config.fund_timezone)?;
-    Ok(vec![
+    let mut jobs = vec![
         PeriodicJob::with_options(
             hourly,
             Housekeeping::default,
@@ -177,7 +178,9 @@ pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
                 .with_run_on_start(true),
         ),
         crate::invoicing::periodic(ctx)?,
-    ])
+    ];
+    jobs.extend(crate::payments::periodic(ctx)?);
+    Ok(jobs)
 }
 
 #[cfg(test)]

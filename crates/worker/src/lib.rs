@@ -8,6 +8,7 @@
 
 mod invoicing;
 mod jobs;
+mod payments;
 mod queue;
 mod runtime;
 mod schedule;

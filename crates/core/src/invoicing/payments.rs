@@ -335,6 +335,98 @@ async fn record_payment_in(
     Ok(detail)
 }
 
+/// What an online payment for `invoice_id` may be and where it goes: the invoice, sent,
+/// not void, and what is still owed on it. Locked for the caller's transaction on PostgreSQL.
+pub(crate) async fn payable_invoice(
+    ctx: &Ctx,
+    conn: &mut AnyConnection,
+    invoice_id: &str,
+) -> Result<Option<InvoiceRow>, InvoicingError> {
+    let row =
+        store::invoice_for_update(conn, invoice_id, ctx.db.backend == Backend::Postgres).await?;
+    Ok(row.filter(|r| r.kind == "invoice" && !r.is_draft() && r.status != "void"))
+}
+
+/// A payment a gateway verified (an online payment intent): onto the invoice as far as it is
+/// still owed, the rest the client's credit, with the money at the gateway (Dr its clearing
+/// account) until it pays out. In the caller's transaction, so the intent and the payment
+/// are recorded together or not at all. Returns the payment's id and the part allocated.
+pub(crate) async fn record_gateway_payment(
+    ctx: &Ctx,
+    conn: &mut AnyConnection,
+    invoice: &InvoiceRow,
+    amount: i64,
+    reference: &str,
+    payer: Option<i64>,
+) -> Result<(String, i64), InvoicingError> {
+    let currency = Currency::parse(&invoice.currency).ok_or(InvoicingError::NotFound)?;
+    store::lock_client(conn, invoice.client_id, ctx.db.backend == Backend::Postgres).await?;
+    let allocated = amount.min(invoice.amount_due()).max(0);
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO invoice_payments (id, client_id, amount, currency, received_on, method, \
+         reference, notes, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 'gateway', $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(invoice.client_id)
+    .bind(amount)
+    .bind(currency.code())
+    .bind(invoices::today(ctx).format("%Y-%m-%d").to_string())
+    .bind(reference)
+    .bind("Paid online")
+    .bind(payer)
+    .bind(now_text(ctx))
+    .execute(&mut *conn)
+    .await?;
+    if allocated > 0 {
+        insert_allocation(
+            ctx,
+            conn,
+            &invoice.id,
+            Source::Payment(&id),
+            allocated,
+            currency,
+            None,
+        )
+        .await?;
+        refresh(ctx, conn, &invoice.id).await?;
+    }
+    let journal = JournalTransaction::invoice_gateway_payment(
+        invoice.client_id,
+        currency,
+        amount,
+        allocated,
+    )?;
+    post(
+        ctx,
+        conn,
+        &journal,
+        &format!("invoice_payment:{id}"),
+        &format!("online payment {reference}"),
+    )
+    .await?;
+    Ok((id, allocated))
+}
+
+/// Money a gateway paid out: from its clearing account into the seller's cash.
+pub(crate) async fn record_gateway_settlement(
+    ctx: &Ctx,
+    conn: &mut AnyConnection,
+    settlement_id: &str,
+    currency: Currency,
+    amount: i64,
+) -> Result<(), InvoicingError> {
+    let journal = JournalTransaction::gateway_settlement(currency, amount)?;
+    post(
+        ctx,
+        conn,
+        &journal,
+        &format!("gateway_settlement:{settlement_id}"),
+        "gateway payout",
+    )
+    .await
+}
+
 async fn payment_row(
     conn: &mut AnyConnection,
     id: &str,

@@ -56,6 +56,8 @@ pub enum Account {
     InvoicingTaxPayable(Currency),
     /// Invoicing: money received from clients.
     InvoicingCash(Currency),
+    /// Invoicing: money a gateway verified as paid and has yet to pay out to the seller.
+    InvoicingGatewayClearing(Currency),
 }
 
 impl Account {
@@ -77,6 +79,9 @@ impl Account {
             Account::InvoicingRevenue(cur) => format!("invoicing:revenue:{}", cur.code()),
             Account::InvoicingTaxPayable(cur) => format!("invoicing:tax_payable:{}", cur.code()),
             Account::InvoicingCash(cur) => format!("invoicing:cash:{}", cur.code()),
+            Account::InvoicingGatewayClearing(cur) => {
+                format!("invoicing:gateway_clearing:{}", cur.code())
+            }
         }
     }
 
@@ -88,7 +93,8 @@ impl Account {
             | Account::ClientCredit(_, cur)
             | Account::InvoicingRevenue(cur)
             | Account::InvoicingTaxPayable(cur)
-            | Account::InvoicingCash(cur) => cur.code(),
+            | Account::InvoicingCash(cur)
+            | Account::InvoicingGatewayClearing(cur) => cur.code(),
             _ => CURRENCY,
         }
     }
@@ -114,6 +120,7 @@ impl Account {
             Account::InvoicingRevenue(_) => "invoicing_revenue",
             Account::InvoicingTaxPayable(_) => "invoicing_tax_payable",
             Account::InvoicingCash(_) => "invoicing_cash",
+            Account::InvoicingGatewayClearing(_) => "invoicing_gateway_clearing",
         }
     }
 
@@ -126,7 +133,8 @@ impl Account {
             | Account::LoanReceivable(_)
             | Account::TicketReceivable(_)
             | Account::ClientReceivable(..)
-            | Account::InvoicingCash(_) => Side::Debit,
+            | Account::InvoicingCash(_)
+            | Account::InvoicingGatewayClearing(_) => Side::Debit,
             Account::Contributions(_)
             | Account::TicketIncome
             | Account::ClientCredit(..)
@@ -147,7 +155,8 @@ impl Account {
             | Account::ClientCredit(..)
             | Account::InvoicingRevenue(_)
             | Account::InvoicingTaxPayable(_)
-            | Account::InvoicingCash(_) => None,
+            | Account::InvoicingCash(_)
+            | Account::InvoicingGatewayClearing(_) => None,
         }
     }
 
@@ -187,6 +196,8 @@ pub enum TxKind {
     CreditNote,
     /// A client's credit paid back.
     CreditRefund,
+    /// Money a gateway verified, paid out by it: from the clearing account into cash.
+    GatewaySettlement,
 }
 
 impl TxKind {
@@ -202,6 +213,7 @@ impl TxKind {
             TxKind::CreditAllocation => "credit_allocation",
             TxKind::CreditNote => "credit_note",
             TxKind::CreditRefund => "credit_refund",
+            TxKind::GatewaySettlement => "gateway_settlement",
         }
     }
 }
@@ -473,6 +485,51 @@ impl JournalTransaction {
                     Account::ClientCredit(client, currency),
                     Side::Credit,
                     total - applied,
+                ),
+            ],
+        )
+    }
+
+    /// A client's payment verified by a gateway: as [`Self::invoice_payment`], but the money
+    /// is at the gateway (Dr its clearing account) until it pays out.
+    pub fn invoice_gateway_payment(
+        client: i64,
+        currency: Currency,
+        amount: i64,
+        allocated: i64,
+    ) -> Result<Self, LedgerError> {
+        Self::invoicing(
+            TxKind::InvoicePayment,
+            &[
+                (
+                    Account::InvoicingGatewayClearing(currency),
+                    Side::Debit,
+                    amount,
+                ),
+                (
+                    Account::ClientReceivable(client, currency),
+                    Side::Credit,
+                    allocated,
+                ),
+                (
+                    Account::ClientCredit(client, currency),
+                    Side::Credit,
+                    amount - allocated,
+                ),
+            ],
+        )
+    }
+
+    /// The gateway paid out what it verified: Dr cash, Cr the gateway's clearing account.
+    pub fn gateway_settlement(currency: Currency, amount: i64) -> Result<Self, LedgerError> {
+        Self::invoicing(
+            TxKind::GatewaySettlement,
+            &[
+                (Account::InvoicingCash(currency), Side::Debit, amount),
+                (
+                    Account::InvoicingGatewayClearing(currency),
+                    Side::Credit,
+                    amount,
                 ),
             ],
         )

@@ -521,6 +521,58 @@ mod invoicing {
             rows.len(),
             problems,
         );
+
+        // Online payments: what each gateway clearing account holds equals the verified
+        // payments recorded and not yet paid out; each recorded one is a gateway payment of
+        // its amount.
+        let in_clearing: BTreeMap<String, i64> = sqlx::query_as(
+            "SELECT a.currency, CAST(COALESCE(SUM(e.debit - e.credit), 0) AS BIGINT) \
+             FROM ledger_accounts a LEFT JOIN journal_entries e ON e.account_id = a.id \
+             WHERE a.kind = 'invoicing_gateway_clearing' GROUP BY a.currency",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let unsettled: BTreeMap<String, i64> = sqlx::query_as(
+            "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM payment_intents \
+             WHERE state = 'verified' AND payment_id IS NOT NULL AND settled_at IS NULL \
+             GROUP BY currency",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let currencies: std::collections::BTreeSet<&String> =
+            in_clearing.keys().chain(unsettled.keys()).collect();
+        let mut problems: Vec<String> = currencies
+            .iter()
+            .filter_map(|cur| {
+                let (l, r) = (
+                    in_clearing.get(*cur).copied().unwrap_or(0),
+                    unsettled.get(*cur).copied().unwrap_or(0),
+                );
+                (l != r).then(|| {
+                    format!("{cur}: the gateway clearing holds {l} but the verified payments not paid out are {r}")
+                })
+            })
+            .collect();
+        let mismatched: Vec<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT i.id, p.amount, p.method FROM payment_intents i \
+             LEFT JOIN invoice_payments p ON p.id = i.payment_id \
+             WHERE i.payment_id IS NOT NULL AND (p.id IS NULL OR p.amount <> i.amount \
+             OR p.method <> 'gateway' OR i.state <> 'verified')",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        problems.extend(mismatched.into_iter().map(|(id, amount, method)| {
+            format!("online payment {id} is recorded as {amount:?} by {method:?}")
+        }));
+        report.add(
+            "the gateway clearing holds exactly the verified online payments not yet paid out",
+            currencies.len(),
+            problems,
+        );
         Ok(())
     }
 }

@@ -418,6 +418,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 16,
+        name: "0016_payment_intents",
+        description: "payment intents",
+        sql: include_str!("../../migrations/0016_payment_intents.sql"),
+        postgres: include_str!("../../migrations/0016_payment_intents.postgres.sql"),
+        sqlite: include_str!("../../migrations/0016_payment_intents.sqlite.sql"),
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

@@ -14,7 +14,7 @@ pub enum Event {
     InvoicePaid,
     TicketStateChanged,
     LoanAssigned,
-    /// Emitted by the online payments once they exist; subscribing to it already works.
+    /// An online payment verified with the gateway (`intents::service`).
     PaymentVerified,
 }
 

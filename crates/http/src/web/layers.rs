@@ -52,6 +52,21 @@ pub async fn page_headers(req: Request, next: Next) -> Response {
     response
 }
 
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The pages' policy, except that a form may also lead to `origin`: a form whose answer
+/// redirects to a payment gateway (browsers apply `form-action` to the redirect too).
+pub fn allow_form_target(headers: &mut HeaderMap, origin: &str) {
+    let policy = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert(HeaderName::from_static("content-security-policy"), value);
+    }
+}
+
 /// The headers of every page (kept where a handler set its own).
 pub fn set_page_headers(headers: &mut HeaderMap) {
     let mut set = |name: &'static str, value: &'static str| {
@@ -60,11 +75,7 @@ pub fn set_page_headers(headers: &mut HeaderMap) {
             .or_insert(HeaderValue::from_static(value));
     };
     set("cache-control", "no-store");
-    set(
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-    );
+    set("content-security-policy", CSP);
     set("x-content-type-options", "nosniff");
     set("referrer-policy", "same-origin");
     set("x-frame-options", "DENY");

@@ -76,6 +76,11 @@ pub fn router() -> Router<AppState> {
             "/admin/webhooks/deliveries/{id}/replay",
             post(pages::webhooks::replay),
         )
+        .route(
+            saghat_core::intents::service::CALLBACK_PATH,
+            get(pages::pay::callback),
+        )
+        .route("/pay/{id}", get(pages::pay::result))
         .route("/tickets", get(pages::tickets::mine))
         .route(
             "/tickets/new",

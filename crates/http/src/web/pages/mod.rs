@@ -9,6 +9,7 @@ pub mod fund;
 pub mod invoicing;
 pub mod jobs;
 pub mod notifications;
+pub mod pay;
 pub mod review;
 pub mod ticket_files;
 pub mod tickets;

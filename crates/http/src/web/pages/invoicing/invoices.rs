@@ -25,6 +25,7 @@ use crate::web::i18n::{Lang, UiText};
 use crate::web::pages::{render, View};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
 use saghat_core::auth::Role;
+use saghat_core::intents::service as intents;
 use saghat_core::invoicing::access::Action;
 use saghat_core::invoicing::einvoice::{cii, ubl, EInvoiceInput};
 use saghat_core::invoicing::invoices::DraftLine;
@@ -384,6 +385,9 @@ pub struct ShowPage {
     pub reminders: Vec<(String, String, &'static str, String)>,
     pub moves: Moves,
     pub staff: bool,
+    /// "Pay online" for the client, with the amount it charges; empty when not offered (no
+    /// gateway, not in Rials, nothing owed).
+    pub pay_online: String,
     /// May start a recurring template from this invoice's lines.
     pub may_recur: bool,
     pub today: String,
@@ -543,7 +547,7 @@ pub async fn show_page(
         },
         notice,
     );
-    render(&ShowPage {
+    let mut response = render(&ShowPage {
         number: row
             .number
             .clone()
@@ -594,6 +598,17 @@ pub async fn show_page(
                 )
             })
             .collect(),
+        pay_online: match (staff, is_invoice && open) {
+            (false, true) => intents::online_charge(state, cur, detail.amount_due)
+                .map(|rials| {
+                    lang.t("iv_pay_online_help").replace(
+                        "{amount}",
+                        &format!("{} {}", m(rials), currency_name(lang, cur)),
+                    )
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
         moves,
         staff,
         may_recur: row.kind == "invoice" && may(user, Action::ManageRecurring),
@@ -616,7 +631,11 @@ pub async fn show_page(
         typed,
         inv: row,
         v,
-    })
+    })?;
+    if let Some(origin) = intents::gateway_origin(state) {
+        crate::web::layers::allow_form_target(response.headers_mut(), &origin);
+    }
+    Ok(response)
 }
 
 /// A stored instant as the day it was in the fund's time zone, written as the invoice's dates
@@ -661,6 +680,7 @@ pub async fn act(
     prefs: Prefs,
     meta: RequestMeta,
     Path((id, action)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     CsrfForm(session, raw): CsrfForm<RawForm>,
 ) -> WebResult<Response> {
     let lang = prefs.lang;
@@ -701,7 +721,50 @@ pub async fn act(
             }
         }
         "credit-note" => credit_note(&state, prefs, &meta, &session, &id, &raw).await,
+        "pay-online" => pay_online(&state, prefs, &meta, &session, &id, &raw, &headers).await,
         _ => Err(ApiError::not_found("no such action").into()),
+    }
+}
+
+/// Makes a payment intent for what is owed and sends the payer to the gateway's page.
+async fn pay_online(
+    state: &AppState,
+    prefs: Prefs,
+    meta: &RequestMeta,
+    session: &Session,
+    id: &str,
+    raw: &RawForm,
+    headers: &axum::http::HeaderMap,
+) -> WebResult<Response> {
+    use saghat_core::intents::error::IntentError;
+    let user = &session.user;
+    let started = async {
+        let base =
+            crate::intents::api::callback_base(state, headers).map_err(|_| IntentError::Off)?;
+        let respond = |_: &_| (201, serde_json::Value::Null);
+        let intent =
+            match intents::create_for_invoice(state, user, id, meta, None, &respond).await? {
+                saghat_core::platform::idempotency::Outcome::Done(intent) => intent,
+                saghat_core::platform::idempotency::Outcome::Replayed(_) => {
+                    return Err(IntentError::NotFound)
+                }
+            };
+        intents::redirect(state, user, &intent.id, &base).await
+    };
+    match started.await {
+        Ok(pay_url) => Ok(see_other(&pay_url)),
+        Err(IntentError::Store(e)) => Err(e.into()),
+        Err(IntentError::Forbidden) => Err(ApiError::forbidden().into()),
+        Err(e) => {
+            let key = match e {
+                IntentError::Gateway(_) | IntentError::Off => "iv_pay_online_unavailable",
+                _ => "iv_pay_online_refused",
+            };
+            tracing::info!(invoice = id, error = %e, "online payment not started");
+            let mut errors = FormErrors::default();
+            errors.add(None, prefs.lang.t(key));
+            again(state, prefs, session, id, "page", errors, raw).await
+        }
     }
 }
 

@@ -1,0 +1,662 @@
+//! The flow of an online payment: make the intent, send the payer to the gateway, take the
+//! callback, verify, and apply the money exactly once.
+//!
+//! "Exactly once" rests on one conditional update: the move to `verified` happens only from a
+//! state that may still be verified, in the same transaction as the invoice payment and its
+//! ledger posting. A callback, its reload and reconciliation may all verify with the gateway
+//! at the same time (Zarinpal answers 101 to the later ones); only the first to commit
+//! applies the money, the others find the intent verified and do nothing.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::domain::{effect_of, reason, rials_to_charge, Effect, IntentState};
+use super::error::IntentError;
+use super::store::{self, IntentRow, NewIntent};
+use crate::auth::{CurrentUser, Role};
+use crate::ctx::Ctx;
+use crate::gateways::{Exchange, GatewayFailure, PayRequest, RedirectGateway, Verification};
+use crate::invoicing::access::{allowed, Action};
+use crate::invoicing::payments;
+use crate::invoicing::store as invoices;
+use crate::platform::audit::{self, AuditEntry, RequestMeta};
+use crate::platform::clock::to_db_time;
+use crate::platform::currency::Currency;
+use crate::platform::db::Backend;
+use crate::platform::idempotency::{self, IdempotencyKey, Outcome, Respond};
+use crate::webhooks::{self, Event};
+
+/// Where the gateway sends the payer back: `{PUBLIC_BASE_URL}{CALLBACK_PATH}`.
+pub const CALLBACK_PATH: &str = "/pay/zarinpal/callback";
+
+fn gateway(ctx: &Ctx) -> Result<&dyn RedirectGateway, IntentError> {
+    ctx.online.as_deref().ok_or(IntentError::Off)
+}
+
+fn now_text(ctx: &Ctx) -> String {
+    to_db_time(ctx.now())
+}
+
+/// Who may pay an invoice online: the client's own users, and the staff who record payments.
+pub fn may_pay(role: Role, own_client: Option<i64>, client_id: i64) -> bool {
+    allowed(role, own_client, Action::WritePayments, Some(client_id))
+        || (role == Role::Client && own_client == Some(client_id))
+}
+
+/// Who may see an intent: whoever made it, and the staff who read the client's payments.
+fn may_see(actor: &CurrentUser, own_client: Option<i64>, intent: &IntentRow) -> bool {
+    intent.created_by == Some(actor.id)
+        || (actor.role != Role::Client
+            && allowed(
+                actor.role,
+                own_client,
+                Action::ReadPayments,
+                intent.client_id,
+            ))
+}
+
+async fn own_client(ctx: &Ctx, actor: &CurrentUser) -> Result<Option<i64>, IntentError> {
+    if actor.role != Role::Client {
+        return Ok(None);
+    }
+    let mut conn = ctx.db.pool.acquire().await?;
+    Ok(invoices::client_of_user(&mut conn, actor.id).await?)
+}
+
+/// The Rials an invoice would be charged online now, or why it cannot be paid online. Pages
+/// ask it to decide whether to offer "Pay online".
+pub fn online_charge(ctx: &Ctx, currency: &str, due: i64) -> Option<i64> {
+    let gateway = ctx.online.as_deref()?;
+    (currency == Currency::Irr.code())
+        .then(|| rials_to_charge(due, gateway.rials_per_unit()))
+        .flatten()
+}
+
+/// The origin of the gateway's payment pages (`https://payment.zarinpal.com`), which a page's
+/// "Pay online" form must be allowed to lead to.
+pub fn gateway_origin(ctx: &Ctx) -> Option<String> {
+    let page = ctx.online.as_deref()?.pay_url("A");
+    let origin = reqwest::Url::parse(&page).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// Makes an intent to pay what is still owed on `invoice_id`, in Rials. Under an
+/// `Idempotency-Key`, a retry gets the first intent back.
+pub async fn create_for_invoice(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    invoice_id: &str,
+    meta: &RequestMeta,
+    key: Option<&IdempotencyKey>,
+    respond: Respond<'_, IntentRow>,
+) -> Result<Outcome<IntentRow>, IntentError> {
+    let action = create_in(ctx, actor, invoice_id, meta, key.map(|k| (k, respond)));
+    idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
+}
+
+async fn create_in(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    invoice_id: &str,
+    meta: &RequestMeta,
+    key: Option<(&IdempotencyKey, Respond<'_, IntentRow>)>,
+) -> Result<IntentRow, IntentError> {
+    let gateway = gateway(ctx)?;
+    let own = own_client(ctx, actor).await?;
+    let mut tx = ctx.db.begin_write().await?;
+    let invoice = invoices::invoice(&mut tx, invoice_id)
+        .await?
+        .filter(|i| i.kind == "invoice" && !i.is_draft())
+        .filter(|i| actor.role != Role::Client || own == Some(i.client_id))
+        .ok_or_else(|| IntentError::invalid("invoice_id", "No such sent invoice."))?;
+    if !may_pay(actor.role, own, invoice.client_id) {
+        return Err(IntentError::Forbidden);
+    }
+    if invoice.status == "void" {
+        return Err(IntentError::Conflict("The invoice is void.".into()));
+    }
+    if invoice.currency != Currency::Irr.code() {
+        return Err(IntentError::Conflict(format!(
+            "Online payment takes Rials only; this invoice is in {}.",
+            invoice.currency
+        )));
+    }
+    let due = invoice.amount_due();
+    if due <= 0 {
+        return Err(IntentError::Conflict("The invoice is paid.".into()));
+    }
+    let amount = rials_to_charge(due, gateway.rials_per_unit()).ok_or_else(|| {
+        IntentError::Conflict(format!(
+            "The amount due is below the gateway's smallest payment ({} Rials).",
+            super::domain::MIN_CHARGE_RIALS
+        ))
+    })?;
+    let (gateway_amount, gateway_currency) = gateway.charge(amount);
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = ctx.now();
+    let expiry = Duration::from_std(ctx.config.zarinpal.intent_expiry)
+        .unwrap_or_else(|_| Duration::minutes(30));
+    store::insert(
+        &mut tx,
+        &NewIntent {
+            id: &id,
+            invoice_id: &invoice.id,
+            client_id: invoice.client_id,
+            amount,
+            currency: &invoice.currency,
+            gateway: gateway.name(),
+            gateway_amount,
+            gateway_currency,
+            created_by: actor.id,
+            now: &to_db_time(now),
+            expires_at: &to_db_time(now + expiry),
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        meta,
+        AuditEntry {
+            actor_user_id: Some(actor.id),
+            action: "payment_intent_created",
+            target: format!("payment_intent:{id}"),
+            details: json!({ "invoice_id": invoice.id, "amount": amount, "currency": invoice.currency }),
+        },
+    )
+    .await?;
+    let row = store::get(&mut tx, &id)
+        .await?
+        .ok_or(IntentError::NotFound)?;
+    if let Some((key, respond)) = key {
+        let (status, body) = respond(&row);
+        idempotency::save(&mut tx, actor.id, key, status, &body, now).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+async fn save_exchange(ctx: &Ctx, intent_id: &str, exchange: &Exchange) -> Result<(), IntentError> {
+    let mut tx = ctx.db.begin_write().await?;
+    store::insert_exchange(&mut tx, intent_id, exchange, ctx.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The gateway's page to send the payer to. The first call asks the gateway for an authority;
+/// later calls (a reload, a second click) give the same page again. `callback_base` is where
+/// Saghat is reached (`https://pay.example.com`).
+pub async fn redirect(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: &str,
+    callback_base: &str,
+) -> Result<String, IntentError> {
+    let gateway = gateway(ctx)?;
+    let intent = get(ctx, actor, id).await?;
+    if let Some(authority) = &intent.authority {
+        if intent.state() == IntentState::Redirected {
+            return Ok(gateway.pay_url(authority));
+        }
+    }
+    if intent.state() != IntentState::Created {
+        return Err(IntentError::Conflict(format!(
+            "This payment is {}; start a new one.",
+            intent.state
+        )));
+    }
+    if intent.expires_at.as_str() <= now_text(ctx).as_str() {
+        return Err(IntentError::Conflict(
+            "This payment expired; start a new one.".into(),
+        ));
+    }
+    let (email, mobile) = payer_contact(ctx, actor.id).await?;
+    let request = PayRequest {
+        amount: intent.gateway_amount,
+        description: description(ctx, &intent).await?,
+        callback_url: format!("{}{CALLBACK_PATH}", callback_base.trim_end_matches('/')),
+        mobile,
+        email,
+        order_id: intent.id.clone(),
+    };
+    let answer = gateway.request(&request).await;
+    save_exchange(ctx, id, &answer.exchange).await?;
+    let mut tx = ctx.db.begin_write().await?;
+    let now = now_text(ctx);
+    let result = match answer.result {
+        Ok(authority) => {
+            if !store::set_redirected(&mut tx, id, &authority, &now).await? {
+                // Another click got its authority in first: send the payer to that one.
+                let row = store::get(&mut tx, id)
+                    .await?
+                    .ok_or(IntentError::NotFound)?;
+                match row.authority {
+                    Some(a) if row.state() == IntentState::Redirected => Ok(gateway.pay_url(&a)),
+                    _ => Err(IntentError::Conflict(format!(
+                        "This payment is {}; start a new one.",
+                        row.state
+                    ))),
+                }
+            } else {
+                Ok(gateway.pay_url(&authority))
+            }
+        }
+        Err(GatewayFailure::Refused { code, message }) => {
+            store::move_state(
+                &mut tx,
+                id,
+                &[IntentState::Created],
+                IntentState::Failed,
+                &reason::gateway(code),
+                &now,
+            )
+            .await?;
+            Err(IntentError::Gateway(format!("{message} (code {code})")))
+        }
+        Err(GatewayFailure::Unavailable(why)) => Err(IntentError::Gateway(format!(
+            "{why}; nothing was charged, try again"
+        ))),
+    };
+    tx.commit().await?;
+    result
+}
+
+async fn payer_contact(
+    ctx: &Ctx,
+    user_id: i64,
+) -> Result<(Option<String>, Option<String>), IntentError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT u.email, p.mobile FROM users u \
+         LEFT JOIN notification_preferences p ON p.user_id = u.id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (email, mobile) = row.unwrap_or_default();
+    // Zarinpal takes Iranian mobiles as 09…; preferences keep them in E.164 (+989…).
+    let mobile = mobile
+        .filter(|m| !m.is_empty())
+        .map(|m| match m.strip_prefix("+98") {
+            Some(rest) => format!("0{rest}"),
+            None => m,
+        });
+    Ok((Some(email).filter(|e| !e.is_empty()), mobile))
+}
+
+async fn description(ctx: &Ctx, intent: &IntentRow) -> Result<String, IntentError> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    let number = match &intent.invoice_id {
+        Some(id) => invoices::invoice(&mut conn, id)
+            .await?
+            .and_then(|i| i.number),
+        None => None,
+    };
+    Ok(match number {
+        Some(number) => format!("Invoice {number}"),
+        None => "Payment".into(),
+    })
+}
+
+/// The gateway sent the payer back with `authority` and `Status=OK|NOK`. Neither is trusted:
+/// NOK only fails an intent still waiting for the payer, and OK is checked by verifying with
+/// the gateway. Returns the intent, as it now stands, for its result page.
+pub async fn callback(ctx: &Ctx, authority: &str, ok: bool) -> Result<IntentRow, IntentError> {
+    if !crate::gateways::zarinpal::is_authority(authority) {
+        return Err(IntentError::NotFound);
+    }
+    let intent = {
+        let mut conn = ctx.db.pool.acquire().await?;
+        store::by_authority(&mut conn, authority)
+            .await?
+            .ok_or(IntentError::NotFound)?
+    };
+    if !ok {
+        let mut tx = ctx.db.begin_write().await?;
+        store::move_state(
+            &mut tx,
+            &intent.id,
+            &[IntentState::Redirected],
+            IntentState::Failed,
+            reason::CANCELLED,
+            &now_text(ctx),
+        )
+        .await?;
+        tx.commit().await?;
+    } else {
+        authorise_and_verify(ctx, &intent).await?;
+    }
+    let mut conn = ctx.db.pool.acquire().await?;
+    store::get(&mut conn, &intent.id)
+        .await?
+        .ok_or(IntentError::NotFound)
+}
+
+/// The gateway says the payer paid: record that, then verify and apply.
+pub(crate) async fn authorise_and_verify(ctx: &Ctx, intent: &IntentRow) -> Result<(), IntentError> {
+    if !intent.state().may_be_verified() {
+        return Ok(());
+    }
+    let mut tx = ctx.db.begin_write().await?;
+    store::move_state(
+        &mut tx,
+        &intent.id,
+        &[
+            IntentState::Redirected,
+            IntentState::Failed,
+            IntentState::Expired,
+        ],
+        IntentState::Authorised,
+        "",
+        &now_text(ctx),
+    )
+    .await?;
+    tx.commit().await?;
+    verify_and_apply(ctx, &intent.id).await
+}
+
+/// Verifies an authorised intent with the gateway and applies the money once. A gateway that
+/// cannot be asked leaves it authorised, for reconciliation to finish.
+pub(crate) async fn verify_and_apply(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
+    let gateway = gateway(ctx)?;
+    let intent = {
+        let mut conn = ctx.db.pool.acquire().await?;
+        store::get(&mut conn, id)
+            .await?
+            .ok_or(IntentError::NotFound)?
+    };
+    let Some(authority) = intent.authority.clone() else {
+        return Ok(());
+    };
+    if intent.state() != IntentState::Authorised {
+        return Ok(());
+    }
+    let answer = gateway.verify(&authority, intent.gateway_amount).await;
+    save_exchange(ctx, id, &answer.exchange).await?;
+    match answer.result {
+        Ok(verification) => {
+            if ctx.config.zarinpal.crash_after_verify {
+                // The crash test: the gateway has verified, Saghat has recorded nothing.
+                tracing::error!(intent = id, "SAGHAT_TEST_CRASH_AFTER_VERIFY: exiting");
+                std::process::exit(75);
+            }
+            apply(ctx, &intent, &verification).await
+        }
+        Err(GatewayFailure::Refused { code, .. }) => {
+            let mut tx = ctx.db.begin_write().await?;
+            store::move_state(
+                &mut tx,
+                id,
+                &[IntentState::Authorised],
+                IntentState::Failed,
+                &reason::gateway(code),
+                &now_text(ctx),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(GatewayFailure::Unavailable(why)) => {
+            tracing::warn!(intent = id, %why, "cannot verify an online payment yet");
+            Ok(())
+        }
+    }
+}
+
+/// Records verified money: in one transaction, the move to `verified` (only from a state that
+/// may still be verified: whoever comes second does nothing), the invoice payment with its
+/// ledger posting, the `payment.verified` event and the audit entry. Money for an invoice
+/// already paid is not taken: it is given back at the gateway (see [`reverse`]).
+async fn apply(
+    ctx: &Ctx,
+    intent: &IntentRow,
+    verification: &Verification,
+) -> Result<(), IntentError> {
+    let mut tx = ctx.db.begin_write().await?;
+    let postgres = ctx.db.backend == Backend::Postgres;
+    let Some(current) = store::get_for_update(&mut tx, &intent.id, postgres).await? else {
+        return Err(IntentError::NotFound);
+    };
+    let now = now_text(ctx);
+    if !store::move_state(
+        &mut tx,
+        &intent.id,
+        &[IntentState::Authorised],
+        IntentState::Verified,
+        "",
+        &now,
+    )
+    .await?
+    {
+        // Applied (or failed) by a concurrent callback or reconciliation.
+        return Ok(());
+    }
+    let invoice = match &current.invoice_id {
+        Some(invoice_id) => payments::payable_invoice(ctx, &mut tx, invoice_id).await?,
+        None => None,
+    };
+    let effect = effect_of(current.amount, invoice.as_ref().map(|i| i.amount_due()));
+    let (payment_id, reason) = match (effect, &invoice) {
+        (Effect::Apply { .. }, Some(invoice)) => {
+            let (payment_id, _) = payments::record_gateway_payment(
+                ctx,
+                &mut tx,
+                invoice,
+                current.amount,
+                &format!("Zarinpal {}", verification.ref_id),
+                current.created_by,
+            )
+            .await?;
+            (Some(payment_id), "")
+        }
+        _ => (None, reason::ALREADY_PAID),
+    };
+    store::set_verified(
+        &mut tx,
+        &intent.id,
+        &store::Verified {
+            ref_id: &verification.ref_id,
+            card_pan: verification.card_pan.as_deref(),
+            card_hash: verification.card_hash.as_deref(),
+            fee: verification.fee,
+            payment_id: payment_id.as_deref(),
+            reason,
+        },
+        &now,
+    )
+    .await?;
+    let data = json!({
+        "intent_id": current.id, "invoice_id": current.invoice_id, "client_id": current.client_id,
+        "amount": current.amount, "currency": current.currency, "gateway": current.gateway,
+        "ref_id": verification.ref_id, "payment_id": payment_id,
+    });
+    webhooks::emit(&mut tx, ctx, Event::PaymentVerified, data.clone()).await?;
+    audit::record(
+        &mut tx,
+        ctx.now(),
+        &RequestMeta::default(),
+        AuditEntry {
+            actor_user_id: None,
+            action: "payment_intent_verified",
+            target: format!("payment_intent:{}", current.id),
+            details: data,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if payment_id.is_none() {
+        reverse(ctx, &intent.id).await?;
+    }
+    Ok(())
+}
+
+/// Gives back, at the gateway, money verified for something already paid. If the gateway
+/// refuses for good (too late, or the bank cannot), the money is kept as the client's credit
+/// rather than lost from the books; if it cannot be asked, reconciliation tries again.
+pub(crate) async fn reverse(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
+    let gateway = gateway(ctx)?;
+    let intent = {
+        let mut conn = ctx.db.pool.acquire().await?;
+        store::get(&mut conn, id)
+            .await?
+            .ok_or(IntentError::NotFound)?
+    };
+    let (true, Some(authority)) = (intent.awaits_reversal(), intent.authority.clone()) else {
+        return Ok(());
+    };
+    let answer = gateway.reverse(&authority).await;
+    save_exchange(ctx, id, &answer.exchange).await?;
+    let mut tx = ctx.db.begin_write().await?;
+    let postgres = ctx.db.backend == Backend::Postgres;
+    let current = store::get_for_update(&mut tx, id, postgres)
+        .await?
+        .ok_or(IntentError::NotFound)?;
+    if !current.awaits_reversal() {
+        return Ok(());
+    }
+    let now = now_text(ctx);
+    match answer.result {
+        Ok(()) => {
+            store::move_state(
+                &mut tx,
+                id,
+                &[IntentState::Verified],
+                IntentState::Reversed,
+                reason::GIVEN_BACK,
+                &now,
+            )
+            .await?;
+        }
+        Err(GatewayFailure::Refused { code, message }) => {
+            tracing::warn!(intent = id, code, %message, "the gateway cannot give a payment back: it is kept as credit");
+            let invoice = match &current.invoice_id {
+                Some(invoice_id) => invoices::invoice(&mut tx, invoice_id).await?,
+                None => None,
+            };
+            let Some(invoice) = invoice else {
+                return Err(IntentError::NotFound);
+            };
+            let (payment_id, _) = payments::record_gateway_payment(
+                ctx,
+                &mut tx,
+                &invoice,
+                current.amount,
+                &format!("Zarinpal {}", current.ref_id.clone().unwrap_or_default()),
+                current.created_by,
+            )
+            .await?;
+            sqlx::query("UPDATE payment_intents SET payment_id = $1, reason = $2, updated_at = $3 WHERE id = $4")
+                .bind(&payment_id)
+                .bind(reason::KEPT_AS_CREDIT)
+                .bind(&now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Err(GatewayFailure::Unavailable(why)) => {
+            tracing::warn!(intent = id, %why, "cannot reverse an online payment yet");
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The gateway paid out a verified payment: its money moves from the clearing account into
+/// cash (admins and accountants).
+pub async fn settle(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: &str,
+    meta: &RequestMeta,
+) -> Result<IntentRow, IntentError> {
+    if !matches!(actor.role, Role::Admin | Role::Accountant) {
+        return Err(IntentError::Forbidden);
+    }
+    let mut tx = ctx.db.begin_write().await?;
+    let postgres = ctx.db.backend == Backend::Postgres;
+    let intent = store::get_for_update(&mut tx, id, postgres)
+        .await?
+        .ok_or(IntentError::NotFound)?;
+    if intent.settled_at.is_some() {
+        return Err(IntentError::Conflict(
+            "This payment is settled already.".into(),
+        ));
+    }
+    if intent.state() != IntentState::Verified || intent.payment_id.is_none() {
+        return Err(IntentError::Conflict(
+            "Only a verified payment that was recorded can be settled.".into(),
+        ));
+    }
+    let currency = Currency::parse(&intent.currency).ok_or(IntentError::NotFound)?;
+    if !store::set_settled(&mut tx, id, &now_text(ctx)).await? {
+        return Err(IntentError::Conflict(
+            "This payment is settled already.".into(),
+        ));
+    }
+    payments::record_gateway_settlement(ctx, &mut tx, id, currency, intent.amount).await?;
+    audit::record(
+        &mut tx,
+        ctx.now(),
+        meta,
+        AuditEntry {
+            actor_user_id: Some(actor.id),
+            action: "payment_intent_settled",
+            target: format!("payment_intent:{id}"),
+            details: json!({ "amount": intent.amount, "currency": intent.currency }),
+        },
+    )
+    .await?;
+    let row = store::get(&mut tx, id)
+        .await?
+        .ok_or(IntentError::NotFound)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// An intent its viewer may see (see [`may_see`]); another's is "not found".
+pub async fn get(ctx: &Ctx, actor: &CurrentUser, id: &str) -> Result<IntentRow, IntentError> {
+    let own = own_client(ctx, actor).await?;
+    let mut conn = ctx.db.pool.acquire().await?;
+    store::get(&mut conn, id)
+        .await?
+        .filter(|i| may_see(actor, own, i))
+        .ok_or(IntentError::NotFound)
+}
+
+/// The intent behind a result page: its UUID is the capability (it is only in the payer's
+/// own redirect), and the page shows no card number.
+pub async fn get_by_capability(ctx: &Ctx, id: &str) -> Result<IntentRow, IntentError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(IntentError::NotFound);
+    }
+    let mut conn = ctx.db.pool.acquire().await?;
+    store::get(&mut conn, id)
+        .await?
+        .ok_or(IntentError::NotFound)
+}
+
+/// The viewer's intents (staff: everyone's), newest first, optionally for one invoice.
+pub async fn list(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    invoice_id: Option<&str>,
+) -> Result<Vec<IntentRow>, IntentError> {
+    let staff = matches!(actor.role, Role::Admin | Role::Accountant | Role::Viewer);
+    let mut conn = ctx.db.pool.acquire().await?;
+    let created_by = (!staff).then_some(actor.id);
+    Ok(store::list(&mut conn, created_by, invoice_id, 200).await?)
+}
+
+/// What was said with the gateway about an intent (staff only).
+pub async fn exchanges(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    id: &str,
+) -> Result<Vec<store::ExchangeRow>, IntentError> {
+    if !matches!(actor.role, Role::Admin | Role::Accountant) {
+        return Err(IntentError::Forbidden);
+    }
+    let intent = get(ctx, actor, id).await?;
+    let mut conn = ctx.db.pool.acquire().await?;
+    Ok(store::exchanges(&mut conn, &intent.id).await?)
+}
