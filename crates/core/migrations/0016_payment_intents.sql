@@ -4,10 +4,14 @@
 -- configured) beside them.
 CREATE TABLE payment_intents (
     id TEXT PRIMARY KEY,
-    -- What is being paid: an invoice today; a ticket installment or a fund fee later.
-    subject TEXT NOT NULL CHECK (subject IN ('invoice')),
+    -- What is being paid: an invoice, or a ticket's installment (in USDT, paid in Rials at
+    -- PAYMENT_IRR_PER_USDT).
+    subject TEXT NOT NULL CHECK (subject IN ('invoice', 'installment')),
     invoice_id TEXT REFERENCES invoices (id),
     client_id BIGINT REFERENCES clients (id),
+    ticket_id TEXT REFERENCES tickets (id),
+    -- The USDT (10⁻⁸ units) an installment intent repays.
+    usdt_amount BIGINT CHECK (usdt_amount > 0),
     amount BIGINT NOT NULL CHECK (amount > 0),
     currency TEXT NOT NULL,
     gateway TEXT NOT NULL,
@@ -22,19 +26,23 @@ CREATE TABLE payment_intents (
     fee BIGINT,
     -- Why the payment failed, was reversed or expired, in words a payer understands.
     reason TEXT NOT NULL DEFAULT '',
-    -- The invoice payment the verified money became (none once reversed).
+    -- The invoice payment or ticket repayment the verified money became (none once reversed).
     payment_id TEXT REFERENCES invoice_payments (id),
+    repayment_id TEXT REFERENCES ticket_repayments (id),
     settled_at TEXT,
     created_by BIGINT REFERENCES users (id),
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     CHECK ((subject = 'invoice') = (invoice_id IS NOT NULL AND client_id IS NOT NULL)),
+    CHECK ((subject = 'installment') = (ticket_id IS NOT NULL AND usdt_amount IS NOT NULL)),
     CHECK (settled_at IS NULL OR state = 'verified')
 );
 CREATE INDEX payment_intents_open ON payment_intents (state, created_at);
 CREATE INDEX payment_intents_invoice ON payment_intents (invoice_id);
+CREATE INDEX payment_intents_ticket ON payment_intents (ticket_id);
 CREATE UNIQUE INDEX payment_intents_payment ON payment_intents (payment_id);
+CREATE UNIQUE INDEX payment_intents_repayment ON payment_intents (repayment_id);
 
 CREATE TABLE payment_intent_exchanges (
     id {{ID}},

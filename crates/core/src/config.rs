@@ -123,6 +123,9 @@ pub struct ZarinpalConfig {
     pub timeout: Duration,
     /// An intent not paid by then is expired by reconciliation (default 30 minutes).
     pub intent_expiry: Duration,
+    /// `PAYMENT_IRR_PER_USDT`: the Rials a USDT costs, to pay a ticket's installment (in
+    /// USDT) online; none turns that off.
+    pub irr_per_usdt: Option<i64>,
     /// `SAGHAT_TEST_CRASH_AFTER_VERIFY` (APP_ENV=test only): the process exits right after
     /// Zarinpal verified a payment and before it is recorded, to test that reconciliation
     /// completes it.
@@ -137,6 +140,7 @@ impl ZarinpalConfig {
             currency: crate::gateways::zarinpal::ZarinpalCurrency::Irr,
             timeout: Duration::from_secs(10),
             intent_expiry: Duration::from_secs(30 * 60),
+            irr_per_usdt: None,
             crash_after_verify: false,
         }
     }
@@ -162,7 +166,15 @@ impl ZarinpalConfig {
         if expiry_minutes == 0 {
             bail!("PAYMENT_INTENT_EXPIRY_MINUTES must be at least 1");
         }
+        let irr_per_usdt = match var("PAYMENT_IRR_PER_USDT") {
+            None => None,
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(rate) if rate > 0 => Some(rate),
+                _ => bail!("PAYMENT_IRR_PER_USDT={text:?} must be a whole number of Rials above 0"),
+            },
+        };
         Ok(ZarinpalConfig {
+            irr_per_usdt,
             merchant_id: var("ZARINPAL_MERCHANT_ID").map(Secret::from),
             base_url,
             currency,

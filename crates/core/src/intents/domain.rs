@@ -1,6 +1,8 @@
 //! The rules of a payment intent, without I/O: its states and moves, what verified money does,
 //! and the amount charged.
 
+use crate::platform::money::Amount;
+
 /// `created → redirected → authorised → verified | failed | expired | reversed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntentState {
@@ -106,6 +108,16 @@ pub fn rials_to_charge(due: i64, rials_per_unit: i64) -> Option<i64> {
     (rounded >= MIN_CHARGE_RIALS).then_some(rounded)
 }
 
+/// The Rials that buy `usdt` at `irr_per_usdt` Rials per USDT, rounded up to a whole Rial
+/// (10⁻⁸ USDT units): the fund is never paid less than the installment. None when it does not
+/// fit.
+pub fn rials_for_usdt(usdt: Amount, irr_per_usdt: i64) -> Option<i64> {
+    let units = usdt.units().checked_mul(i128::from(irr_per_usdt))?;
+    let per_whole = Amount::whole(1).units();
+    let rials = (units + per_whole - 1).div_euclid(per_whole);
+    i64::try_from(rials).ok().filter(|r| *r > 0)
+}
+
 /// Why an intent failed, expired or was given back: a stable code, stored on the intent, that
 /// the API explains in English ([`reason_text`]) and the pages in the reader's language.
 pub mod reason {
@@ -120,6 +132,8 @@ pub mod reason {
     pub const GIVEN_BACK: &str = "given_back";
     /// The gateway could not give it back: it is the client's credit.
     pub const KEPT_AS_CREDIT: &str = "kept_as_credit";
+    /// The gateway could not give back an installment's money: the fund refunds it by hand.
+    pub const REFUND_BY_HAND: &str = "refund_by_hand";
     pub const REVERSED_AT_GATEWAY: &str = "reversed_at_gateway";
 
     /// A gateway error code: `gateway:-50`.
@@ -150,6 +164,9 @@ pub fn reason_text(code: &str) -> String {
              the payment back; it is the client's credit."
             .into(),
         reason::REVERSED_AT_GATEWAY => "The gateway reversed the payment.".into(),
+        reason::REFUND_BY_HAND => "Nothing was owed any more and the gateway could not give the \
+             payment back; the fund refunds it by hand."
+            .into(),
         other => match reason::gateway_code(other) {
             Some(code) => format!(
                 "{} (code {code})",
@@ -248,10 +265,29 @@ mod tests {
             reason::GIVEN_BACK,
             reason::KEPT_AS_CREDIT,
             reason::REVERSED_AT_GATEWAY,
+            reason::REFUND_BY_HAND,
         ] {
             assert!(reason_text(code).ends_with('.'), "{code}");
         }
         assert_eq!(reason::gateway_code(&reason::gateway(-50)), Some(-50));
         assert!(reason_text(&reason::gateway(-50)).contains("does not match"));
+    }
+
+    #[test]
+    fn usdt_becomes_rials_rounded_up() {
+        // 20 USDT at 1,050,000 Rials.
+        assert_eq!(
+            rials_for_usdt(Amount::whole(20), 1_050_000),
+            Some(21_000_000)
+        );
+        // 0.00000001 USDT still costs a Rial.
+        assert_eq!(rials_for_usdt(Amount::from_units(1), 1_050_000), Some(1));
+        // 12.34567891 USDT × 1,000,000 = 12,345,678.91 → 12,345,679.
+        assert_eq!(
+            rials_for_usdt(Amount::from_units(1_234_567_891), 1_000_000),
+            Some(12_345_679)
+        );
+        assert_eq!(rials_for_usdt(Amount::ZERO, 1_000_000), None);
+        assert_eq!(rials_for_usdt(Amount::from_units(i64::MAX), i64::MAX), None);
     }
 }

@@ -10,20 +10,25 @@
 use chrono::Duration;
 use serde_json::json;
 
-use super::domain::{effect_of, reason, rials_to_charge, Effect, IntentState};
+use super::domain::{effect_of, reason, rials_for_usdt, rials_to_charge, Effect, IntentState};
 use super::error::IntentError;
-use super::store::{self, IntentRow, NewIntent};
+use super::store::{self, IntentRow, NewIntent, Subject};
 use crate::auth::{CurrentUser, Role};
 use crate::ctx::Ctx;
 use crate::gateways::{Exchange, GatewayFailure, PayRequest, RedirectGateway, Verification};
 use crate::invoicing::access::{allowed, Action};
 use crate::invoicing::payments;
 use crate::invoicing::store as invoices;
+use crate::ledger::domain::JournalTransaction;
+use crate::ledger::store::{self as ledger, TxRecord};
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::clock::to_db_time;
 use crate::platform::currency::Currency;
 use crate::platform::db::Backend;
 use crate::platform::idempotency::{self, IdempotencyKey, Outcome, Respond};
+use crate::platform::money::Amount;
+use crate::tickets::loans;
+use crate::tickets::schedule;
 use crate::webhooks::{self, Event};
 
 /// Where the gateway sends the payer back: `{PUBLIC_BASE_URL}{CALLBACK_PATH}`.
@@ -43,16 +48,24 @@ pub fn may_pay(role: Role, own_client: Option<i64>, client_id: i64) -> bool {
         || (role == Role::Client && own_client == Some(client_id))
 }
 
-/// Who may see an intent: whoever made it, and the staff who read the client's payments.
+/// Who may see an intent: whoever made it, and the staff who read the client's payments (an
+/// invoice's) or the fund's books (an installment's).
 fn may_see(actor: &CurrentUser, own_client: Option<i64>, intent: &IntentRow) -> bool {
-    intent.created_by == Some(actor.id)
-        || (actor.role != Role::Client
-            && allowed(
-                actor.role,
-                own_client,
-                Action::ReadPayments,
-                intent.client_id,
-            ))
+    if intent.created_by == Some(actor.id) {
+        return true;
+    }
+    match intent.subject.as_str() {
+        "invoice" => {
+            actor.role != Role::Client
+                && allowed(
+                    actor.role,
+                    own_client,
+                    Action::ReadPayments,
+                    intent.client_id,
+                )
+        }
+        _ => matches!(actor.role, Role::Admin | Role::Accountant | Role::Lender),
+    }
 }
 
 async fn own_client(ctx: &Ctx, actor: &CurrentUser) -> Result<Option<i64>, IntentError> {
@@ -78,6 +91,128 @@ pub fn gateway_origin(ctx: &Ctx) -> Option<String> {
     let page = ctx.online.as_deref()?.pay_url("A");
     let origin = reqwest::Url::parse(&page).ok()?.origin();
     origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// The installment a borrower would pay online now: its USDT and the Rials charged for it;
+/// none when not offered (no gateway or rate, nothing owed).
+pub fn installment_charge(
+    ctx: &Ctx,
+    installments: &[schedule::Installment],
+) -> Option<(Amount, i64)> {
+    let gateway = ctx.online.as_deref()?;
+    let rate = ctx.config.zarinpal.irr_per_usdt?;
+    let next = installments
+        .iter()
+        .find(|i| i.outstanding().is_positive())?;
+    let usdt = next.outstanding();
+    let rials = rials_to_charge(rials_for_usdt(usdt, rate)?, gateway.rials_per_unit())?;
+    Some((usdt, rials))
+}
+
+/// Makes an intent for the borrower to pay the next installment of a ticket being repaid (what
+/// is still owed on it), in Rials at `PAYMENT_IRR_PER_USDT`, fixed now.
+pub async fn create_for_installment(
+    ctx: &Ctx,
+    actor: &CurrentUser,
+    ticket_id: &str,
+    meta: &RequestMeta,
+    key: Option<&IdempotencyKey>,
+    respond: Respond<'_, IntentRow>,
+) -> Result<Outcome<IntentRow>, IntentError> {
+    let action = async {
+        let gateway = gateway(ctx)?;
+        if ctx.config.zarinpal.irr_per_usdt.is_none() {
+            return Err(IntentError::Off);
+        }
+        let no_such = || IntentError::invalid("ticket_id", "No such ticket being repaid.");
+        let mut conn = ctx.db.pool.acquire().await?;
+        let owed = loans::owed_on(ctx, &mut conn, ticket_id)
+            .await
+            .map_err(|_| no_such())?;
+        drop(conn);
+        let Some((ticket, installments)) = owed else {
+            return Err(no_such());
+        };
+        if ticket.borrower_id != actor.id {
+            return Err(IntentError::Forbidden);
+        }
+        let (usdt, rials) = installment_charge(ctx, &installments).ok_or_else(|| {
+            IntentError::Conflict("Nothing can be paid online on this ticket now.".into())
+        })?;
+        let mut tx = ctx.db.begin_write().await?;
+        let row = insert_intent(
+            ctx,
+            &mut tx,
+            actor,
+            Subject::Installment {
+                ticket_id: &ticket.id,
+                usdt,
+            },
+            rials,
+            gateway,
+            meta,
+        )
+        .await?;
+        if let Some(key) = key {
+            let (status, body) = respond(&row);
+            idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
+        }
+        tx.commit().await?;
+        Ok(row)
+    };
+    idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
+}
+
+/// Writes a new intent for `amount` Rials, with its audit entry, in `tx`.
+async fn insert_intent(
+    ctx: &Ctx,
+    tx: &mut crate::platform::db::WriteTx,
+    actor: &CurrentUser,
+    subject: Subject<'_>,
+    amount: i64,
+    gateway: &dyn RedirectGateway,
+    meta: &RequestMeta,
+) -> Result<IntentRow, IntentError> {
+    let (gateway_amount, gateway_currency) = gateway.charge(amount);
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = ctx.now();
+    let expiry = Duration::from_std(ctx.config.zarinpal.intent_expiry)
+        .unwrap_or_else(|_| Duration::minutes(30));
+    let paying = match &subject {
+        Subject::Invoice { invoice_id, .. } => json!({ "invoice_id": invoice_id }),
+        Subject::Installment { ticket_id, usdt } => {
+            json!({ "ticket_id": ticket_id, "usdt": usdt })
+        }
+    };
+    store::insert(
+        tx,
+        &NewIntent {
+            id: &id,
+            subject,
+            amount,
+            currency: Currency::Irr.code(),
+            gateway: gateway.name(),
+            gateway_amount,
+            gateway_currency,
+            created_by: actor.id,
+            now: &to_db_time(now),
+            expires_at: &to_db_time(now + expiry),
+        },
+    )
+    .await?;
+    audit::record(
+        tx,
+        now,
+        meta,
+        AuditEntry {
+            actor_user_id: Some(actor.id),
+            action: "payment_intent_created",
+            target: format!("payment_intent:{id}"),
+            details: json!({ "paying": paying, "amount": amount, "currency": Currency::Irr.code() }),
+        },
+    )
+    .await?;
+    store::get(tx, &id).await?.ok_or(IntentError::NotFound)
 }
 
 /// Makes an intent to pay what is still owed on `invoice_id`, in Rials. Under an
@@ -131,46 +266,22 @@ async fn create_in(
             super::domain::MIN_CHARGE_RIALS
         ))
     })?;
-    let (gateway_amount, gateway_currency) = gateway.charge(amount);
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = ctx.now();
-    let expiry = Duration::from_std(ctx.config.zarinpal.intent_expiry)
-        .unwrap_or_else(|_| Duration::minutes(30));
-    store::insert(
+    let row = insert_intent(
+        ctx,
         &mut tx,
-        &NewIntent {
-            id: &id,
+        actor,
+        Subject::Invoice {
             invoice_id: &invoice.id,
             client_id: invoice.client_id,
-            amount,
-            currency: &invoice.currency,
-            gateway: gateway.name(),
-            gateway_amount,
-            gateway_currency,
-            created_by: actor.id,
-            now: &to_db_time(now),
-            expires_at: &to_db_time(now + expiry),
         },
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        now,
+        amount,
+        gateway,
         meta,
-        AuditEntry {
-            actor_user_id: Some(actor.id),
-            action: "payment_intent_created",
-            target: format!("payment_intent:{id}"),
-            details: json!({ "invoice_id": invoice.id, "amount": amount, "currency": invoice.currency }),
-        },
     )
     .await?;
-    let row = store::get(&mut tx, &id)
-        .await?
-        .ok_or(IntentError::NotFound)?;
     if let Some((key, respond)) = key {
         let (status, body) = respond(&row);
-        idempotency::save(&mut tx, actor.id, key, status, &body, now).await?;
+        idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
     }
     tx.commit().await?;
     Ok(row)
@@ -292,9 +403,13 @@ async fn description(ctx: &Ctx, intent: &IntentRow) -> Result<String, IntentErro
             .and_then(|i| i.number),
         None => None,
     };
-    Ok(match number {
-        Some(number) => format!("Invoice {number}"),
-        None => "Payment".into(),
+    Ok(match (number, &intent.ticket_id) {
+        (Some(number), _) => format!("Invoice {number}"),
+        (None, Some(ticket)) => format!(
+            "Loan installment, ticket {}",
+            ticket.get(..8).unwrap_or(ticket)
+        ),
+        _ => "Payment".into(),
     })
 }
 
@@ -431,14 +546,16 @@ async fn apply(
         // Applied (or failed) by a concurrent callback or reconciliation.
         return Ok(());
     }
-    let invoice = match &current.invoice_id {
-        Some(invoice_id) => payments::payable_invoice(ctx, &mut tx, invoice_id).await?,
-        None => None,
-    };
-    let effect = effect_of(current.amount, invoice.as_ref().map(|i| i.amount_due()));
-    let (payment_id, reason) = match (effect, &invoice) {
-        (Effect::Apply { .. }, Some(invoice)) => {
-            let (payment_id, _) = payments::record_gateway_payment(
+    let (mut payment_id, mut repayment_id) = (None, None);
+    if let (Some(ticket_id), Some(usdt)) = (&current.ticket_id, current.usdt_amount) {
+        repayment_id = loans::repay_from_gateway(&mut tx, ctx, ticket_id, usdt, &current.id)
+            .await
+            .map_err(|e| IntentError::Gateway(format!("cannot record the repayment: {e}")))?;
+    } else if let Some(invoice_id) = &current.invoice_id {
+        let invoice = payments::payable_invoice(ctx, &mut tx, invoice_id).await?;
+        let effect = effect_of(current.amount, invoice.as_ref().map(|i| i.amount_due()));
+        if let (Effect::Apply { .. }, Some(invoice)) = (effect, &invoice) {
+            let (id, _) = payments::record_gateway_payment(
                 ctx,
                 &mut tx,
                 invoice,
@@ -447,10 +564,11 @@ async fn apply(
                 current.created_by,
             )
             .await?;
-            (Some(payment_id), "")
+            payment_id = Some(id);
         }
-        _ => (None, reason::ALREADY_PAID),
-    };
+    }
+    let applied = payment_id.is_some() || repayment_id.is_some();
+    let reason = if applied { "" } else { reason::ALREADY_PAID };
     store::set_verified(
         &mut tx,
         &intent.id,
@@ -460,6 +578,7 @@ async fn apply(
             card_hash: verification.card_hash.as_deref(),
             fee: verification.fee,
             payment_id: payment_id.as_deref(),
+            repayment_id: repayment_id.as_deref(),
             reason,
         },
         &now,
@@ -467,8 +586,9 @@ async fn apply(
     .await?;
     let data = json!({
         "intent_id": current.id, "invoice_id": current.invoice_id, "client_id": current.client_id,
+        "ticket_id": current.ticket_id, "usdt_amount": current.usdt_amount,
         "amount": current.amount, "currency": current.currency, "gateway": current.gateway,
-        "ref_id": verification.ref_id, "payment_id": payment_id,
+        "ref_id": verification.ref_id, "payment_id": payment_id, "repayment_id": repayment_id,
     });
     webhooks::emit(&mut tx, ctx, Event::PaymentVerified, data.clone()).await?;
     audit::record(
@@ -484,7 +604,7 @@ async fn apply(
     )
     .await?;
     tx.commit().await?;
-    if payment_id.is_none() {
+    if !applied {
         reverse(ctx, &intent.id).await?;
     }
     Ok(())
@@ -526,6 +646,15 @@ pub(crate) async fn reverse(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
                 &now,
             )
             .await?;
+        }
+        Err(GatewayFailure::Refused { code, message }) if current.ticket_id.is_some() => {
+            tracing::warn!(intent = id, code, %message, "the gateway cannot give a payment back: refund it by hand");
+            sqlx::query("UPDATE payment_intents SET reason = $1, updated_at = $2 WHERE id = $3")
+                .bind(reason::REFUND_BY_HAND)
+                .bind(&now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
         }
         Err(GatewayFailure::Refused { code, message }) => {
             tracing::warn!(intent = id, code, %message, "the gateway cannot give a payment back: it is kept as credit");
@@ -582,7 +711,7 @@ pub async fn settle(
             "This payment is settled already.".into(),
         ));
     }
-    if intent.state() != IntentState::Verified || intent.payment_id.is_none() {
+    if intent.state() != IntentState::Verified || intent.unapplied() {
         return Err(IntentError::Conflict(
             "Only a verified payment that was recorded can be settled.".into(),
         ));
@@ -593,7 +722,27 @@ pub async fn settle(
             "This payment is settled already.".into(),
         ));
     }
-    payments::record_gateway_settlement(ctx, &mut tx, id, currency, intent.amount).await?;
+    match intent.usdt_amount {
+        // An installment's money is the fund's, in USDT.
+        Some(usdt) => {
+            let journal = JournalTransaction::fund_gateway_settlement(usdt)
+                .map_err(|e| IntentError::Invoicing(e.into()))?;
+            let now = ctx.now();
+            ledger::open_accounts(&mut tx, &journal, now).await?;
+            let record = TxRecord {
+                id: &format!("gateway_settlement:{id}"),
+                payment_id: None,
+                loan_id: None,
+                reverses_id: None,
+                memo: "gateway payout",
+                month: ctx.current_month(),
+            };
+            ledger::post(&mut tx, &journal, &record, now).await?;
+        }
+        None => {
+            payments::record_gateway_settlement(ctx, &mut tx, id, currency, intent.amount).await?
+        }
+    }
     audit::record(
         &mut tx,
         ctx.now(),

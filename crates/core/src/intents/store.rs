@@ -5,6 +5,7 @@ use sqlx::AnyConnection;
 use super::domain::IntentState;
 use crate::gateways::Exchange;
 use crate::platform::clock::to_db_time;
+use crate::platform::money::Amount;
 
 /// One payment intent. The card number is stored masked by the gateway, and only shown to
 /// staff.
@@ -12,10 +13,13 @@ use crate::platform::clock::to_db_time;
 pub struct IntentRow {
     /// A UUID: also the capability of its result page, `/pay/{id}`.
     pub id: String,
-    /// `invoice`.
+    /// `invoice` or `installment`.
     pub subject: String,
     pub invoice_id: Option<String>,
     pub client_id: Option<i64>,
+    pub ticket_id: Option<String>,
+    /// The USDT an installment intent repays.
+    pub usdt_amount: Option<Amount>,
     /// In `currency`'s minor units (Rials), fixed when the intent was made.
     pub amount: i64,
     pub currency: String,
@@ -43,6 +47,8 @@ pub struct IntentRow {
     pub reason_text: String,
     /// The invoice payment the money became.
     pub payment_id: Option<String>,
+    /// The ticket repayment the money became.
+    pub repayment_id: Option<String>,
     pub settled_at: Option<String>,
     pub created_by: Option<i64>,
     pub created_at: String,
@@ -60,20 +66,33 @@ impl IntentRow {
         IntentState::parse(&self.state).unwrap_or(IntentState::Failed)
     }
 
+    /// Verified, the money applied to nothing.
+    pub fn unapplied(&self) -> bool {
+        self.state() == IntentState::Verified
+            && self.payment_id.is_none()
+            && self.repayment_id.is_none()
+    }
+
     /// Verified for something already paid, and not yet given back.
     pub fn awaits_reversal(&self) -> bool {
-        self.state() == IntentState::Verified && self.payment_id.is_none()
+        self.unapplied() && self.reason != super::domain::reason::REFUND_BY_HAND
     }
 }
 
-const COLUMNS: &str = "id, subject, invoice_id, client_id, amount, currency, gateway, \
-    gateway_amount, gateway_currency, state, authority, ref_id, card_pan, card_hash, fee, reason, \
-    payment_id, settled_at, created_by, created_at, updated_at, expires_at";
+const COLUMNS: &str = "id, subject, invoice_id, client_id, ticket_id, usdt_amount, amount, \
+    currency, gateway, gateway_amount, gateway_currency, state, authority, ref_id, card_pan, \
+    card_hash, fee, reason, payment_id, repayment_id, settled_at, created_by, created_at, \
+    updated_at, expires_at";
+
+/// What an intent pays.
+pub enum Subject<'a> {
+    Invoice { invoice_id: &'a str, client_id: i64 },
+    Installment { ticket_id: &'a str, usdt: Amount },
+}
 
 pub struct NewIntent<'a> {
     pub id: &'a str,
-    pub invoice_id: &'a str,
-    pub client_id: i64,
+    pub subject: Subject<'a>,
     pub amount: i64,
     pub currency: &'a str,
     pub gateway: &'a str,
@@ -85,14 +104,27 @@ pub struct NewIntent<'a> {
 }
 
 pub async fn insert(conn: &mut AnyConnection, new: &NewIntent<'_>) -> Result<(), sqlx::Error> {
+    let (subject, invoice_id, client_id, ticket_id, usdt) = match new.subject {
+        Subject::Invoice {
+            invoice_id,
+            client_id,
+        } => ("invoice", Some(invoice_id), Some(client_id), None, None),
+        Subject::Installment { ticket_id, usdt } => {
+            ("installment", None, None, Some(ticket_id), Some(usdt))
+        }
+    };
     sqlx::query(
-        "INSERT INTO payment_intents (id, subject, invoice_id, client_id, amount, currency, gateway, \
-         gateway_amount, gateway_currency, state, created_by, created_at, updated_at, expires_at) \
-         VALUES ($1, 'invoice', $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $10, $11)",
+        "INSERT INTO payment_intents (id, subject, invoice_id, client_id, ticket_id, usdt_amount, \
+         amount, currency, gateway, gateway_amount, gateway_currency, state, created_by, \
+         created_at, updated_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'created', $12, $13, $13, $14)",
     )
     .bind(new.id)
-    .bind(new.invoice_id)
-    .bind(new.client_id)
+    .bind(subject)
+    .bind(invoice_id)
+    .bind(client_id)
+    .bind(ticket_id)
+    .bind(usdt)
     .bind(new.amount)
     .bind(new.currency)
     .bind(new.gateway)
@@ -196,6 +228,7 @@ pub struct Verified<'a> {
     pub card_hash: Option<&'a str>,
     pub fee: Option<i64>,
     pub payment_id: Option<&'a str>,
+    pub repayment_id: Option<&'a str>,
     pub reason: &'a str,
 }
 
@@ -207,7 +240,7 @@ pub async fn set_verified(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE payment_intents SET ref_id = $1, card_pan = $2, card_hash = $3, fee = $4, \
-         payment_id = $5, reason = $6, updated_at = $7 WHERE id = $8",
+         payment_id = $5, repayment_id = $9, reason = $6, updated_at = $7 WHERE id = $8",
     )
     .bind(v.ref_id)
     .bind(v.card_pan)
@@ -217,6 +250,7 @@ pub async fn set_verified(
     .bind(v.reason)
     .bind(now)
     .bind(id)
+    .bind(v.repayment_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -230,7 +264,8 @@ pub async fn set_settled(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE payment_intents SET settled_at = $1, updated_at = $1 \
-         WHERE id = $2 AND state = 'verified' AND payment_id IS NOT NULL AND settled_at IS NULL",
+         WHERE id = $2 AND state = 'verified' AND settled_at IS NULL \
+         AND (payment_id IS NOT NULL OR repayment_id IS NOT NULL)",
     )
     .bind(now)
     .bind(id)
@@ -285,19 +320,21 @@ pub async fn exchanges(
     .await
 }
 
-/// Intents, newest first; only `created_by`'s when given.
+/// Intents, newest first; only `created_by`'s when given, only those for `subject_id` (an
+/// invoice's or a ticket's id) when given.
 pub async fn list(
     conn: &mut AnyConnection,
     created_by: Option<i64>,
-    invoice_id: Option<&str>,
+    subject_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<IntentRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM payment_intents WHERE ($1 IS NULL OR created_by = $1) \
-         AND ($2 IS NULL OR invoice_id = $2) ORDER BY created_at DESC, id DESC LIMIT $3"
+         AND ($2 IS NULL OR invoice_id = $2 OR ticket_id = $2) \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
     )))
     .bind(created_by)
-    .bind(invoice_id)
+    .bind(subject_id)
     .bind(limit)
     .fetch_all(conn)
     .await
@@ -313,7 +350,8 @@ pub async fn unfinished(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM payment_intents WHERE \
          (state IN ('created', 'redirected', 'authorised') AND updated_at < $1) \
-         OR (state = 'verified' AND payment_id IS NULL) ORDER BY created_at LIMIT 500"
+         OR (state = 'verified' AND payment_id IS NULL AND repayment_id IS NULL \
+         AND reason <> 'refund_by_hand') ORDER BY created_at LIMIT 500"
     )))
     .bind(before)
     .fetch_all(conn)

@@ -376,6 +376,46 @@ impl JournalTransaction {
         )
     }
 
+    /// A ticket's borrower paid online: as [`Self::ticket_repayment`], but the money is at the
+    /// gateway (Dr the fund's gateway clearing) until it pays out.
+    pub fn ticket_gateway_repayment(user_id: i64, amount: Amount) -> Result<Self, LedgerError> {
+        Self::new(
+            TxKind::TicketRepayment,
+            vec![
+                Posting {
+                    account: Account::GatewayClearing,
+                    side: Side::Debit,
+                    amount,
+                },
+                Posting {
+                    account: Account::TicketReceivable(user_id),
+                    side: Side::Credit,
+                    amount,
+                },
+            ],
+        )
+    }
+
+    /// The gateway paid out what it verified for the fund: Dr the fund's cash, Cr its
+    /// gateway clearing.
+    pub fn fund_gateway_settlement(amount: Amount) -> Result<Self, LedgerError> {
+        Self::new(
+            TxKind::GatewaySettlement,
+            vec![
+                Posting {
+                    account: Account::FundCash,
+                    side: Side::Debit,
+                    amount,
+                },
+                Posting {
+                    account: Account::GatewayClearing,
+                    side: Side::Credit,
+                    amount,
+                },
+            ],
+        )
+    }
+
     /// Postings of `(account, side, minor units)`, leaving out the zero ones (a tax-free invoice
     /// has no tax entry).
     fn invoicing(kind: TxKind, parts: &[(Account, Side, i64)]) -> Result<Self, LedgerError> {

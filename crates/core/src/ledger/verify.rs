@@ -354,7 +354,8 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     }
     let cash = {
         let sql = format!(
-            "SELECT {}, {} FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id WHERE a.kind = 'fund_cash'",
+            "SELECT {}, {} FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id \
+             WHERE a.kind IN ('fund_cash', 'gateway_clearing')",
             split_sum("e.debit", "debits"),
             split_sum("e.credit", "credits")
         );
@@ -363,7 +364,9 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
             .await?;
         totals.balance(Side::Debit)
     };
-    // Tickets are lent from the same cash: their principal leaves it, their repayments return.
+    // The cash counts the money a gateway verified for the fund and has yet to pay out (online
+    // ticket repayments). Tickets are lent from the same cash: their principal leaves it, their
+    // repayments return.
     let tickets = tickets::read(&mut conn).await?;
     let expected_cash = fees_total
         .checked_add(repaid_total)
@@ -373,7 +376,7 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         .unwrap_or_default();
     if cash != expected_cash {
         balance_problems.push(format!(
-            "fund cash is {cash} in the ledger, but fees {fees_total} + repayments {repaid_total} − loans {lent_total} \
+            "fund cash (with money at the gateway) is {cash} in the ledger, but fees {fees_total} + repayments {repaid_total} − loans {lent_total} \
              + ticket repayments {} − tickets paid out {} = {expected_cash}",
             tickets.repaid_total, tickets.principal_total
         ));
@@ -534,7 +537,7 @@ mod invoicing {
         .await?
         .into_iter()
         .collect();
-        let unsettled: BTreeMap<String, i64> = sqlx::query_as(
+        let mut unsettled: BTreeMap<String, i64> = sqlx::query_as(
             "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM payment_intents \
              WHERE state = 'verified' AND payment_id IS NOT NULL AND settled_at IS NULL \
              GROUP BY currency",
@@ -543,6 +546,24 @@ mod invoicing {
         .await?
         .into_iter()
         .collect();
+        // The fund's clearing (USDT, 10⁻⁸ units) holds the online ticket repayments.
+        let fund_clearing: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(e.debit - e.credit), 0) AS BIGINT) FROM ledger_accounts a \
+             LEFT JOIN journal_entries e ON e.account_id = a.id WHERE a.kind = 'gateway_clearing'",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let fund_unsettled: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(usdt_amount), 0) AS BIGINT) FROM payment_intents \
+             WHERE state = 'verified' AND repayment_id IS NOT NULL AND settled_at IS NULL",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let mut in_clearing = in_clearing;
+        if fund_clearing != 0 || fund_unsettled != 0 {
+            in_clearing.insert("USDT (fund)".into(), fund_clearing);
+            unsettled.insert("USDT (fund)".into(), fund_unsettled);
+        }
         let currencies: std::collections::BTreeSet<&String> =
             in_clearing.keys().chain(unsettled.keys()).collect();
         let mut problems: Vec<String> = currencies
@@ -568,6 +589,19 @@ mod invoicing {
         problems.extend(mismatched.into_iter().map(|(id, amount, method)| {
             format!("online payment {id} is recorded as {amount:?} by {method:?}")
         }));
+        let repayments: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT i.id, r.amount FROM payment_intents i \
+             LEFT JOIN ticket_repayments r ON r.id = i.repayment_id \
+             WHERE i.repayment_id IS NOT NULL AND (r.id IS NULL OR r.amount <> i.usdt_amount \
+             OR i.state <> 'verified')",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        problems.extend(
+            repayments.into_iter().map(|(id, amount)| {
+                format!("online ticket repayment {id} is recorded as {amount:?}")
+            }),
+        );
         report.add(
             "the gateway clearing holds exactly the verified online payments not yet paid out",
             currencies.len(),
@@ -726,7 +760,7 @@ mod tickets {
         }
         let rows: Vec<RepaymentRow> = sqlx::query_as(
             "SELECT r.id, r.amount, CAST(COUNT(DISTINCT j.id) AS BIGINT) AS postings, \
-             CAST(COALESCE(SUM(CASE WHEN a.kind = 'fund_cash' THEN e.debit - e.credit ELSE 0 END), 0) AS BIGINT) AS cash, \
+             CAST(COALESCE(SUM(CASE WHEN a.kind IN ('fund_cash', 'gateway_clearing') THEN e.debit - e.credit ELSE 0 END), 0) AS BIGINT) AS cash, \
              CAST(COALESCE(SUM(CASE WHEN a.kind = 'member_ticket_receivable' AND a.user_id = t.borrower_id \
                THEN e.credit - e.debit ELSE 0 END), 0) AS BIGINT) AS settled \
              FROM ticket_repayments r JOIN tickets t ON t.id = r.ticket_id \

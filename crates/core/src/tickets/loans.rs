@@ -165,12 +165,10 @@ pub async fn repay(
     if key.is_empty() || key.chars().count() > KEY_MAX_CHARS || key.chars().any(char::is_control) {
         return Err(TicketError::RepaymentKeyInvalid { max: KEY_MAX_CHARS });
     }
-    let now = ctx.now();
-    let tz = ctx.config.fund_timezone;
     let mut tx = ctx.db.begin_write().await?;
     let ticket = locked(&mut tx, ctx, ticket_id).await?;
     actor_for(user, &ticket)?;
-    let mut installments = loan_store::installments(&mut tx, &ticket.id).await?;
+    let installments = loan_store::installments(&mut tx, &ticket.id).await?;
     if let Some(earlier) = loan_store::repayment_by_key(&mut tx, &ticket.id, key).await? {
         if earlier.amount != amount {
             return Err(TicketError::RepaymentKeyReused {
@@ -191,8 +189,119 @@ pub async fn repay(
     if !amount.fits_column() {
         return Err(TicketError::AmountTooLarge);
     }
+    let outcome = record_repayment(
+        &mut tx,
+        ctx,
+        meta,
+        user,
+        Received {
+            ticket,
+            installments,
+            amount,
+            key,
+            online: false,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// What is owed on a ticket being repaid, over all its installments; none when it is not
+/// being repaid.
+pub async fn owed_on(
+    ctx: &Ctx,
+    conn: &mut sqlx::AnyConnection,
+    ticket_id: &str,
+) -> Result<Option<(Ticket, Vec<schedule::Installment>)>, TicketError> {
+    let Some(ticket) = crate::tickets::store::find(conn, ctx.db.backend, ticket_id, false).await?
+    else {
+        return Ok(None);
+    };
+    let ticket = ticket?;
+    if ticket.state != TicketState::Repaying {
+        return Ok(None);
+    }
+    let installments = loan_store::installments(conn, &ticket.id).await?;
+    Ok(Some((ticket, installments)))
+}
+
+/// A repayment a gateway verified (an online payment intent), in the caller's transaction:
+/// recorded as a repayment by the borrower, the money at the gateway (Dr the fund's gateway
+/// clearing) until it pays out. None, with nothing written, when the ticket is no longer
+/// being repaid or owes less: the caller gives the money back.
+pub(crate) async fn repay_from_gateway(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    ticket_id: &str,
+    amount: Amount,
+    intent_id: &str,
+) -> Result<Option<String>, TicketError> {
+    let ticket = locked(tx, ctx, ticket_id).await?;
+    if ticket.state != TicketState::Repaying {
+        return Ok(None);
+    }
+    let installments = loan_store::installments(tx, &ticket.id).await?;
+    if amount > schedule::total_outstanding(&installments) {
+        return Ok(None);
+    }
+    let borrower = crate::auth::store::find_active_user(&ctx.db, ticket.borrower_id)
+        .await?
+        .ok_or(TicketError::NotFound)?;
+    let key = format!("online:{intent_id}");
+    let outcome = record_repayment(
+        tx,
+        ctx,
+        &RequestMeta::default(),
+        &borrower,
+        Received {
+            ticket,
+            installments,
+            amount,
+            key: &key,
+            online: true,
+        },
+    )
+    .await?;
+    Ok(Some(outcome.repayment.id))
+}
+
+/// A repayment about to be recorded: the ticket (locked), its installments, and whether the
+/// money came through a gateway (then it is at the gateway's clearing, not in the cash).
+struct Received<'a> {
+    ticket: Ticket,
+    installments: Vec<schedule::Installment>,
+    amount: Amount,
+    key: &'a str,
+    online: bool,
+}
+
+/// Records a repayment in `tx`: the row, its ledger posting, the installments it settles, the
+/// audit entry, and the move to `repaid` when it was the last.
+async fn record_repayment(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    meta: &RequestMeta,
+    user: &CurrentUser,
+    received: Received<'_>,
+) -> Result<RepaymentOutcome, TicketError> {
+    let Received {
+        ticket,
+        mut installments,
+        amount,
+        key,
+        online,
+    } = received;
+    let now = ctx.now();
+    let tz = ctx.config.fund_timezone;
     let settlement = schedule::apply_repayment(&mut installments, amount)?;
-    let posting = JournalTransaction::ticket_repayment(ticket.borrower_id, amount)?;
+    let posting = if online {
+        let posting = JournalTransaction::ticket_gateway_repayment(ticket.borrower_id, amount)?;
+        ledger::open_accounts(tx, &posting, now).await?;
+        posting
+    } else {
+        JournalTransaction::ticket_repayment(ticket.borrower_id, amount)?
+    };
     let repayment = Repayment {
         id: uuid::Uuid::new_v4().to_string(),
         ticket_id: ticket.id.clone(),
@@ -200,7 +309,7 @@ pub async fn repay(
         by_user_id: user.id,
         at: now,
     };
-    loan_store::insert_repayment(&mut tx, &repayment, key).await?;
+    loan_store::insert_repayment(tx, &repayment, key).await?;
     let record = TxRecord {
         id: &repayment.id,
         payment_id: None,
@@ -209,37 +318,27 @@ pub async fn repay(
         memo: "ticket repayment",
         month: JalaliMonth::containing(now, tz),
     };
-    ledger::post_for_ticket(&mut tx, &posting, &record, &ticket.id, now).await?;
+    ledger::post_for_ticket(tx, &posting, &record, &ticket.id, now).await?;
     for (number, _) in &settlement.applied {
         let paid = installments[*number as usize - 1].paid;
-        loan_store::set_paid(&mut tx, &ticket.id, *number, paid).await?;
+        loan_store::set_paid(tx, &ticket.id, *number, paid).await?;
     }
     let today = now.with_timezone(&tz).date_naive();
-    loan_store::set_status(&mut tx, &ticket.id, &status_of(&installments, today)).await?;
+    loan_store::set_status(tx, &ticket.id, &status_of(&installments, today)).await?;
     let applied: Vec<_> = settlement
         .applied
         .iter()
         .map(|(n, a)| json!({ "number": n, "amount": a }))
         .collect();
     let details = json!({ "repayment_id": repayment.id, "amount": amount, "applied": applied });
-    audit_ticket(
-        &mut tx,
-        ctx,
-        meta,
-        user,
-        "ticket_repayment",
-        &ticket.id,
-        details,
-    )
-    .await?;
+    audit_ticket(tx, ctx, meta, user, "ticket_repayment", &ticket.id, details).await?;
     let ticket = if settlement.repaid {
-        let ticket = system_move(&mut tx, ctx, meta, ticket, TicketState::Repaid).await?;
-        notify_moved(&mut tx, ctx, &ticket, "repaid", "").await?;
+        let ticket = system_move(tx, ctx, meta, ticket, TicketState::Repaid).await?;
+        notify_moved(tx, ctx, &ticket, "repaid", "").await?;
         ticket
     } else {
         ticket
     };
-    tx.commit().await?;
     Ok(RepaymentOutcome {
         repayment,
         applied: settlement.applied,

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::MainUser;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::extract::{MoneyJson, Validate};
 use crate::state::AppState;
 use saghat_core::auth::CurrentUser;
@@ -70,15 +70,28 @@ pub fn callback_base(state: &AppState, headers: &HeaderMap) -> Result<String, Ap
     Ok(format!("http://{host}"))
 }
 
+/// What to pay: one of the two.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIntentRequest {
-    /// The sent invoice to pay (in Rials): what is still owed on it is charged.
-    pub invoice_id: String,
+    /// A sent invoice in Rials: what is still owed on it is charged.
+    pub invoice_id: Option<String>,
+    /// A ticket being repaid, by its borrower: its next installment (what is still owed on
+    /// it, in USDT) is charged in Rials at `PAYMENT_IRR_PER_USDT`.
+    pub ticket_id: Option<String>,
 }
 
 impl Validate for CreateIntentRequest {
-    const REQUIRED: &'static [&'static str] = &["invoice_id"];
+    fn validate(&self) -> Vec<FieldError> {
+        match (&self.invoice_id, &self.ticket_id) {
+            (Some(_), None) | (None, Some(_)) => vec![],
+            _ => vec![FieldError::body(
+                "invoice_id",
+                "value_error",
+                "Give invoice_id or ticket_id, one of them",
+            )],
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,13 +102,14 @@ pub struct Redirect {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
-    /// Only this invoice's intents.
+    /// Only this invoice's or ticket's intents.
     pub invoice_id: Option<String>,
+    pub ticket_id: Option<String>,
 }
 
-/// Makes an intent to pay what is still owed on an invoice, with the amount fixed now. The
-/// invoice's client's users and the staff who record payments may; a retry with the same
-/// `Idempotency-Key` and body gets the first intent back.
+/// Makes an intent to pay what is still owed on an invoice (its client's users and the staff
+/// who record payments), or a ticket's next installment (its borrower), with the amount fixed
+/// now; a retry with the same `Idempotency-Key` and body gets the first intent back.
 #[utoipa::path(post, path = "/api/payment-intents", tag = "payment-intents", security(("bearer" = [])),
     request_body = CreateIntentRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first intent")),
@@ -108,15 +122,17 @@ async fn create_intent(
     MoneyJson { body, idempotency }: MoneyJson<CreateIntentRequest>,
 ) -> ApiResult<Response> {
     let respond = |row: &IntentRow| (201, serde_json::to_value(row).unwrap_or_default());
-    let outcome = service::create_for_invoice(
-        &state,
-        &user,
-        &body.invoice_id,
-        &meta,
-        idempotency.as_ref(),
-        &respond,
-    )
-    .await?;
+    let key = idempotency.as_ref();
+    // Validated: exactly one of the two.
+    let outcome = match (&body.ticket_id, body.invoice_id.as_deref()) {
+        (Some(ticket), _) => {
+            service::create_for_installment(&state, &user, ticket, &meta, key, &respond).await?
+        }
+        (None, invoice) => {
+            let invoice = invoice.unwrap_or_default();
+            service::create_for_invoice(&state, &user, invoice, &meta, key, &respond).await?
+        }
+    };
     Ok(match outcome {
         Outcome::Done(row) => (StatusCode::CREATED, Json(row)).into_response(),
         Outcome::Replayed(stored) => crate::extract::replay(stored),
@@ -132,7 +148,12 @@ async fn list_intents(
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Vec<IntentRow>>> {
     Ok(Json(
-        service::list(&state, &user, query.invoice_id.as_deref()).await?,
+        service::list(
+            &state,
+            &user,
+            query.invoice_id.or(query.ticket_id).as_deref(),
+        )
+        .await?,
     ))
 }
 

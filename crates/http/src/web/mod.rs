@@ -97,6 +97,10 @@ pub fn router() -> Router<AppState> {
             "/tickets/{id}/files/{file}",
             get(pages::ticket_files::download),
         )
+        .route(
+            "/tickets/{id}/pay-online",
+            post(pages::pay::pay_installment),
+        )
         .route("/tickets/{id}/{action}", post(pages::tickets::act))
         .route("/review", get(pages::review::show))
         .route("/invoices", get(iv::invoices::list))

@@ -7,16 +7,20 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::invoicing::RawForm;
 use super::invoicing::{currency_name, money};
+use super::tickets;
 use super::{render, Page, View};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, UiText};
-use crate::web::session::{see_other, Prefs, Session, WebError, WebResult};
+use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebError, WebResult};
 use saghat_core::intents::domain::{reason, IntentState};
 use saghat_core::intents::error::IntentError;
 use saghat_core::intents::service;
 use saghat_core::intents::store::IntentRow;
+use saghat_core::platform::audit::RequestMeta;
+use saghat_core::platform::idempotency::Outcome;
 
 /// Zarinpal's callback query: `?Authority=…&Status=OK|NOK`.
 #[derive(Deserialize)]
@@ -36,6 +40,44 @@ fn page_error(err: IntentError) -> WebError {
         IntentError::NotFound => not_found(),
         IntentError::Store(e) => e.into(),
         other => ApiError::from(other).into(),
+    }
+}
+
+/// `POST /tickets/{id}/pay-online`: the borrower pays the next installment online; sent to
+/// the gateway's page.
+pub async fn pay_installment(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    CsrfForm(session, _): CsrfForm<RawForm>,
+) -> WebResult<Response> {
+    let user = &session.user;
+    let started = async {
+        let base =
+            crate::intents::api::callback_base(&state, &headers).map_err(|_| IntentError::Off)?;
+        let respond = |_: &IntentRow| (201, serde_json::Value::Null);
+        let intent = match service::create_for_installment(&state, user, &id, &meta, None, &respond)
+            .await?
+        {
+            Outcome::Done(intent) => intent,
+            Outcome::Replayed(_) => return Err(IntentError::NotFound),
+        };
+        service::redirect(&state, user, &intent.id, &base).await
+    };
+    match started.await {
+        Ok(pay_url) => Ok(see_other(&pay_url)),
+        Err(IntentError::Store(e)) => Err(e.into()),
+        Err(IntentError::Forbidden) => Err(ApiError::forbidden().into()),
+        Err(e) => {
+            tracing::info!(ticket = id, error = %e, "online payment not started");
+            let key = match e {
+                IntentError::Gateway(_) | IntentError::Off => "iv_pay_online_unavailable",
+                _ => "iv_pay_online_refused",
+            };
+            tickets::show_with_error(&state, prefs, &session, &id, prefs.lang.t(key)).await
+        }
     }
 }
 
@@ -63,6 +105,10 @@ struct ResultPage {
     ref_id: String,
     invoice_href: String,
     invoice_number: String,
+    /// Where the payer came from: the invoice or the ticket.
+    back_href: String,
+    /// The USDT an installment's payment repays.
+    usdt: String,
 }
 
 /// `GET /pay/{id}`.
@@ -127,10 +173,19 @@ pub async fn result(
             currency_name(lang, &intent.currency)
         ),
         ref_id: intent.ref_id.clone().unwrap_or_default(),
+        back_href: match (&intent.invoice_id, &intent.ticket_id, &session) {
+            (Some(id), _, Some(_)) => format!("/invoices/{id}"),
+            (None, Some(id), Some(_)) => format!("/tickets/{id}"),
+            _ => String::new(),
+        },
         invoice_href: match (&intent.invoice_id, &session) {
             (Some(id), Some(_)) => format!("/invoices/{id}"),
             _ => String::new(),
         },
+        usdt: intent
+            .usdt_amount
+            .map(|u| lang.amount(u))
+            .unwrap_or_default(),
         invoice_number: number,
         v,
     };
@@ -150,6 +205,7 @@ fn explain(lang: Lang, intent: &IntentRow) -> String {
         reason::GIVEN_BACK => "online_why_given_back",
         reason::KEPT_AS_CREDIT => "online_why_kept_as_credit",
         reason::REVERSED_AT_GATEWAY => "online_why_reversed_at_gateway",
+        reason::REFUND_BY_HAND => "online_why_refund_by_hand",
         other => match reason::gateway_code(other) {
             Some(-50) => "online_why_amount_mismatch",
             Some(-51) => "online_why_not_completed",

@@ -21,6 +21,7 @@ use crate::web::i18n::{Lang, UiText};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebError, WebForm, WebResult};
 use saghat_core::auth::{CurrentUser, Role};
 use saghat_core::fund::access::is_fund_member;
+use saghat_core::intents::service as intents;
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::money::Amount;
 use saghat_core::tickets::approval::ApprovalRefused;
@@ -551,6 +552,8 @@ pub struct TicketPage {
     pub repay_key: String,
     /// The loan, once disbursed.
     pub schedule: Option<ScheduleView>,
+    /// "Pay online" for the borrower, saying what it charges; empty when not offered.
+    pub pay_online: String,
     /// The comment form (those who may write) and internal notes (reviewers).
     pub may_comment: bool,
     pub may_note: bool,
@@ -762,6 +765,25 @@ async fn ticket_page(
         None
     };
     let own = ticket.borrower_id == user.id;
+    let pay_online = if own && ticket.state == TicketState::Repaying {
+        let mut conn = state.db.pool.acquire().await?;
+        let owed = loans::owed_on(state, &mut conn, &ticket.id)
+            .await
+            .ok()
+            .flatten();
+        owed.and_then(|(_, installments)| intents::installment_charge(state, &installments))
+            .map(|(usdt, rials)| {
+                lang.t("tk_pay_online_help")
+                    .replace("{usdt}", &lang.amount(usdt))
+                    .replace(
+                        "{rials}",
+                        &lang.money(saghat_core::platform::currency::Currency::Irr, rials.into()),
+                    )
+            })
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     let access = comments::Access::of(user.id, user.role, &ticket);
     let frame = Page {
         path: "/tickets",
@@ -775,7 +797,9 @@ async fn ticket_page(
         Lang::Fa => Lang::En,
     };
     v.switch_href = format!("/tickets/{}?lang={}", ticket.id, other.code());
-    render(&TicketPage {
+    let offers_online = !pay_online.is_empty();
+    let mut response = render(&TicketPage {
+        pay_online,
         reference: reference(lang, &ticket.id),
         borrower: name_of(&names, ticket.borrower_id),
         own,
@@ -816,7 +840,30 @@ async fn ticket_page(
             .collect(),
         t: ticket,
         v,
-    })
+    })?;
+    if offers_online {
+        if let Some(origin) = intents::gateway_origin(state) {
+            crate::web::layers::allow_form_target(response.headers_mut(), &origin);
+        }
+    }
+    Ok(response)
+}
+
+/// The ticket's page again with `message` as the error of its forms.
+pub async fn show_with_error(
+    state: &AppState,
+    prefs: Prefs,
+    session: &Session,
+    ticket_id: &str,
+    message: &'static str,
+) -> WebResult<Response> {
+    let mut errors = FormErrors::default();
+    errors.add(None, message);
+    let typed = Typed {
+        errors,
+        ..Typed::default()
+    };
+    ticket_page(state, prefs, session, ticket_id, None, typed).await
 }
 
 pub async fn show(
