@@ -9,17 +9,15 @@ use saghat_test_support as common;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use common::tickets::repaying_ticket;
 use common::zarinpal::{authority, FakeZarinpal};
 use common::{Backend, TestApp, PASSWORD};
-use saghat_core::auth::store::find_active_user;
 use saghat_core::auth::CurrentUser;
 use saghat_core::ledger::domain::Account;
 use saghat_core::ledger::store::balance_of;
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::money::Amount;
-use saghat_core::tickets::loans::{disburse, repay};
-use saghat_core::tickets::service::{approve, create_draft, move_ticket, submit, NewTicket};
-use saghat_core::tickets::state::TicketState;
+use saghat_core::tickets::loans::repay;
 
 common::on_both_databases!(
     a_borrower_pays_the_next_installment_online,
@@ -49,61 +47,14 @@ async fn setup(backend: Backend) -> Option<Setup> {
     })
     .await?;
     let admin = app.admin_token().await;
-    let (borrower_id, payer) = app.member(&admin, "reza", "0").await;
-    let (status, body) = app.pay(&admin, "5000", None).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let ctx = app.state.ctx();
-    let borrower = find_active_user(&app.state.db, borrower_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let admin_user = find_active_user(&app.state.db, 1).await.unwrap().unwrap();
-    let meta = RequestMeta::default();
-    let new = NewTicket {
-        amount: Amount::whole(1_200),
-        purpose: "a workshop's lathe".into(),
-        term_months: 12,
-        payout_address: "TXa1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuV".into(),
-    };
-    let draft = create_draft(ctx, &borrower, new, &meta).await.unwrap();
-    submit(ctx, &borrower, &draft.id, &meta).await.unwrap();
-    move_ticket(
-        ctx,
-        &admin_user,
-        &draft.id,
-        TicketState::UnderReview,
-        "",
-        &meta,
-    )
-    .await
-    .unwrap();
-    let mut approved = approve(ctx, &admin_user, &draft.id, &meta).await.unwrap();
-    if approved.state != TicketState::Approved {
-        // A flag on a new borrower asks for a second reviewer.
-        let (status, lena) = app
-            .post(
-                "/api/auth/users",
-                &admin,
-                json!({ "username": "lena", "password": PASSWORD, "role": "lender" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{lena}");
-        let lena = find_active_user(&app.state.db, lena["id"].as_i64().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        approved = approve(ctx, &lena, &draft.id, &meta).await.unwrap();
-    }
-    assert_eq!(approved.state, TicketState::Approved);
-    let lent = disburse(ctx, &admin_user, &draft.id, &meta).await.unwrap();
-    assert_eq!(lent.state, TicketState::Repaying);
+    let loan = repaying_ticket(&app, &admin, "reza", "a workshop's lathe", 1_200).await;
     Some(Setup {
         app,
         zarinpal,
         admin,
-        borrower,
-        payer,
-        ticket: draft.id,
+        borrower: loan.borrower,
+        payer: loan.token,
+        ticket: loan.ticket_id,
     })
 }
 

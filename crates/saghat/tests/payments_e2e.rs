@@ -2,7 +2,8 @@
 //! portal's invoice, the browser follows the redirect to the Zarinpal stand-in, whose StartPay
 //! page sends it back to Saghat's callback as the bank does, and lands on the result page,
 //! which says the invoice is paid. The invoice and result pages are checked and photographed in
-//! English and Persian at 1280 and 375 pixels (`90-payments-*`).
+//! English and Persian at 1280 and 375 pixels (`90-payments-*`), and so is a borrower's loan
+//! with "Pay online" for its next installment (`92-payments-ticket-*`).
 //!
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test is skipped with a message,
 //! unless `CI` is set, where that is a failure.
@@ -11,6 +12,7 @@ use saghat_test_support as common;
 
 use std::path::Path;
 
+use common::tickets::repaying_ticket;
 use common::webdriver::{
     check_page_facts, ChromeDriver, Shots, CHROMEDRIVER, CHROMIUM, ENTER, PAGE_FACTS,
 };
@@ -31,6 +33,7 @@ async fn a_client_pays_an_invoice_online_in_chromium() {
     let zarinpal = FakeZarinpal::start().await;
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
         zarinpal.configure(c);
+        c.zarinpal.irr_per_usdt = Some(1_050_000);
         c.jwt_expire_minutes = 60 * 24 * 365;
     })
     .await
@@ -130,6 +133,47 @@ async fn a_client_pays_an_invoice_online_in_chromium() {
     browser.wait("#iv-status").await;
     assert_eq!(browser.text("#iv-status").await, "پرداخت‌شده");
     assert!(browser.find("#iv-pay-online").await.is_err());
+    browser.click(".signout button").await;
+    browser.wait("#username").await;
+
+    // A borrower's loan: "Pay online" for the next installment, photographed.
+    let loan = repaying_ticket(&app, &admin, "nima", "کارگاه نجاری", 1_200).await;
+    browser.type_into("#username", "nima").await;
+    browser
+        .type_into("#password", &format!("{PASSWORD}{ENTER}"))
+        .await;
+    browser.wait(".signout button").await;
+    for lang in ["en", "fa"] {
+        for (width, device) in [(1280, "desktop"), (375, "phone")] {
+            browser.size(width, 1000).await;
+            browser
+                .goto(&format!("{base}/tickets/{}?lang={lang}", loan.ticket_id))
+                .await;
+            browser.wait("#act-pay-online").await;
+            let overflow = browser
+                .script("return document.documentElement.scrollWidth - window.innerWidth")
+                .await;
+            assert_eq!(
+                overflow,
+                json!(0),
+                "the ticket page scrolls sideways ({lang}, {width})"
+            );
+            shots
+                .full(
+                    &browser,
+                    &format!("92-payments-ticket-{device}-{lang}"),
+                    width,
+                )
+                .await;
+        }
+    }
+    assert!(
+        browser
+            .text("#pay-online-form")
+            .await
+            .contains("۱۰۵٬۰۰۰٬۰۰۰"),
+        "100 USDT at 1,050,000 Rials, in Persian digits"
+    );
     browser.quit().await;
     eprintln!("screenshots in {}", shots.dir.display());
 }

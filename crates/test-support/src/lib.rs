@@ -21,6 +21,7 @@ use tokio::sync::OnceCell;
 mod browser;
 pub use browser::{Browser, Page};
 pub mod smtp;
+pub mod tickets;
 pub mod webdriver;
 pub mod zarinpal;
 pub use smtp::free_port;
