@@ -1063,10 +1063,7 @@ async fn credit_is_used_and_paid_back(backend: Backend) {
         "{body}"
     );
     // The books agree with the records.
-    let report = saghat_core::ledger::verify::verify(&app.state.db)
-        .await
-        .unwrap();
-    assert!(report.is_ok(), "{report}");
+    app.assert_books_verify().await;
 }
 
 /// The services name relations by their ids; the API by the fields it takes.

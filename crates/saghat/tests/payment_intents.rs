@@ -182,13 +182,6 @@ impl Setup {
         .unwrap()
     }
 
-    async fn ledger_is_consistent(&self) {
-        let report = saghat_core::ledger::verify::verify(&self.app.state.db)
-            .await
-            .unwrap();
-        assert!(report.is_ok(), "{report}");
-    }
-
     async fn reconcile(&self) -> Value {
         // Past the two minutes reconciliation leaves to callbacks.
         self.app.clock.advance(chrono::Duration::minutes(3));
@@ -317,7 +310,7 @@ async fn an_invoice_is_paid_online_once_and_settled(backend: Backend) {
         vec![(TOTAL, "Zarinpal 201".to_string())]
     );
     assert_eq!(s.debit_balance(CLEARING).await, TOTAL);
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 
     // A reload of the callback changes nothing.
     assert_eq!(s.callback(&a, "OK").await, location);
@@ -409,7 +402,7 @@ async fn an_invoice_is_paid_online_once_and_settled(backend: Backend) {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(s.debit_balance(CLEARING).await, 0);
     assert_eq!(s.debit_balance(CASH).await, TOTAL);
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 
     // The payer sees their own intents; a paid invoice takes no new one.
     let (_, mine) = s.app.get("/api/payment-intents", &s.payer).await;
@@ -458,7 +451,7 @@ async fn a_cancelled_payment_fails_and_a_late_payment_is_still_recorded(backend:
     let done = s.reconcile().await;
     assert_eq!(done["verified"], 0, "{done}");
     assert_eq!(s.gateway_payments().await.len(), 1);
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 }
 
 async fn an_amount_mismatch_is_refused_and_nothing_is_recorded(backend: Backend) {
@@ -490,7 +483,7 @@ async fn an_amount_mismatch_is_refused_and_nothing_is_recorded(backend: Backend)
     assert_eq!(s.debit_balance(CLEARING).await, 0);
     let page = s.result_page(&location, "en").await;
     assert!(page.contains("did not match the invoice"), "{page}");
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 }
 
 async fn an_answer_of_101_counts_as_verified(backend: Backend) {
@@ -514,7 +507,7 @@ async fn an_answer_of_101_counts_as_verified(backend: Backend) {
     assert_eq!(intent["ref_id"], "204");
     assert_eq!(s.gateway_payments().await.len(), 1);
     assert_eq!(s.invoice().await["status"], "paid");
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 }
 
 async fn concurrent_callbacks_record_the_payment_once(backend: Backend) {
@@ -557,7 +550,7 @@ async fn concurrent_callbacks_record_the_payment_once(backend: Backend) {
     assert_eq!(postings, 1);
     assert_eq!(s.debit_balance(CLEARING).await, TOTAL);
     assert_eq!(s.invoice().await["amount_paid"], TOTAL.to_string());
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 }
 
 async fn intents_not_paid_in_time_expire(backend: Backend) {
@@ -636,7 +629,7 @@ async fn a_payment_for_a_paid_invoice_is_given_back(backend: Backend) {
         page.contains("data-outcome=\"reversed\"") && page.contains("given back to your card"),
         "{page}"
     );
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 }
 
 async fn a_payment_the_gateway_cannot_give_back_is_kept_as_credit(backend: Backend) {
@@ -651,7 +644,7 @@ async fn a_payment_the_gateway_cannot_give_back_is_kept_as_credit(backend: Backe
     assert_eq!(waiting["state"], "verified");
     assert_eq!(waiting["reason"], "already_paid");
     assert!(waiting["payment_id"].is_null());
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
     // Then it says it is too late to reverse: the money becomes the client's credit.
     s.zarinpal
         .answers(
@@ -670,7 +663,7 @@ async fn a_payment_the_gateway_cannot_give_back_is_kept_as_credit(backend: Backe
         .await;
     assert_eq!(credit, TOTAL, "the second payment is the client's credit");
     assert_eq!(s.debit_balance(CLEARING).await, 2 * TOTAL);
-    s.ledger_is_consistent().await;
+    s.app.assert_books_verify().await;
 }
 
 async fn who_may_pay_and_what_can_be_paid(backend: Backend) {

@@ -121,13 +121,6 @@ impl Setup {
             .await
             .unwrap()
     }
-
-    async fn books_verify(&self) {
-        let report = saghat_core::ledger::verify::verify(&self.app.state.db)
-            .await
-            .unwrap();
-        assert!(report.is_ok(), "{report}");
-    }
 }
 
 async fn a_borrower_pays_the_next_installment_online(backend: Backend) {
@@ -200,7 +193,7 @@ async fn a_borrower_pays_the_next_installment_online(backend: Backend) {
         s.balance(Account::GatewayClearing).await,
         Amount::whole(100)
     );
-    s.books_verify().await;
+    s.app.assert_books_verify().await;
     let (_, plan) = s
         .app
         .get(&format!("/api/tickets/{}/schedule", s.ticket), &s.payer)
@@ -226,7 +219,7 @@ async fn a_borrower_pays_the_next_installment_online(backend: Backend) {
         s.balance(Account::FundCash).await,
         cash.checked_add(Amount::whole(100)).unwrap()
     );
-    s.books_verify().await;
+    s.app.assert_books_verify().await;
 
     // Without a rate, installments are not offered online.
     let Some(off) = TestApp::spawn_with(s.app.backend, |c| s.zarinpal.configure(c)).await else {
@@ -297,5 +290,5 @@ async fn a_payment_for_what_is_no_longer_owed_is_given_back(backend: Backend) {
         s.balance(Account::GatewayClearing).await,
         Amount::whole(100)
     );
-    s.books_verify().await;
+    s.app.assert_books_verify().await;
 }

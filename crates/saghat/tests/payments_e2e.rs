@@ -169,7 +169,7 @@ async fn a_client_pays_an_invoice_online_in_chromium() {
     }
     assert!(
         browser
-            .text("#pay-online-form")
+            .text("#act-pay-online-form")
             .await
             .contains("۱۰۵٬۰۰۰٬۰۰۰"),
         "100 USDT at 1,050,000 Rials, in Persian digits"

@@ -12,7 +12,6 @@ use saghat_core::auth::store::find_active_user;
 use saghat_core::auth::CurrentUser;
 use saghat_core::ledger::domain::Account;
 use saghat_core::ledger::store::balance_of;
-use saghat_core::ledger::verify::verify;
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::money::Amount;
 use saghat_core::tickets::daily;
@@ -176,11 +175,6 @@ async fn notices(f: &Fund, kind: &str) -> i64 {
         .unwrap()
 }
 
-async fn assert_books_verify(f: &Fund) {
-    let report = verify(&f.app.state.db).await.unwrap();
-    assert!(report.is_ok(), "{report}");
-}
-
 async fn a_ticket_is_lent_repaid_and_the_books_verify(backend: Backend) {
     let Some(f) = fund(backend, "7000").await else {
         return;
@@ -224,7 +218,7 @@ async fn a_ticket_is_lent_repaid_and_the_books_verify(backend: Backend) {
         told + 1,
         "told of the disbursement"
     );
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
 
     let first = repay(ctx, &f.borrower, &ticket.id, usdt("1250"), "pay-1", &meta())
         .await
@@ -235,7 +229,7 @@ async fn a_ticket_is_lent_repaid_and_the_books_verify(backend: Backend) {
     );
     assert_eq!(first.state, Repaying);
     assert_eq!(first.outstanding, usdt("4750"));
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
     // A reviewer records the rest for the borrower: the last repayment settles the ticket.
     let last = repay(ctx, &f.lena, &ticket.id, usdt("4750"), "pay-2", &meta())
         .await
@@ -260,7 +254,7 @@ async fn a_ticket_is_lent_repaid_and_the_books_verify(backend: Backend) {
         .iter()
         .all(|i| i.outstanding == Amount::ZERO));
     assert_eq!(plan.repayments.len(), 2);
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
     // Another member does not read the schedule.
     assert!(matches!(
         schedule_of(ctx, &f.other, &ticket.id).await,
@@ -332,7 +326,7 @@ async fn disbursement_is_refused_without_cash_and_to_the_borrower(backend: Backe
         disburse(ctx, &f.ali, &draft.id, &meta()).await,
         Err(TicketError::Transition(TransitionError::NotAllowed { .. }))
     ));
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
 }
 
 async fn concurrent_disbursements_post_once(backend: Backend) {
@@ -376,7 +370,7 @@ async fn concurrent_disbursements_post_once(backend: Backend) {
         );
     }
     assert_eq!(balance(&f, Account::FundCash).await, usdt("6500"));
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
 }
 
 async fn a_repayment_key_counts_once_and_overpayment_writes_nothing(backend: Backend) {
@@ -449,7 +443,7 @@ async fn a_repayment_key_counts_once_and_overpayment_writes_nothing(backend: Bac
         .await
         .unwrap();
     assert_eq!(gone.state, TicketState::Defaulted);
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
 }
 
 fn utc(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -550,7 +544,7 @@ async fn the_daily_job_buckets_late_tickets_and_reminds_once(backend: Backend) {
     .unwrap();
     assert_eq!(lateness(&f, &ticket.id).await, (0, "current".into()));
     assert_eq!(daily::run(ctx).await.unwrap().lateness_changed, 0);
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
 }
 
 async fn a_tickets_fee_is_the_funds_income(backend: Backend) {
@@ -573,11 +567,11 @@ async fn a_tickets_fee_is_the_funds_income(backend: Backend) {
     assert_eq!(balance(&f, Account::TicketIncome).await, usdt("12"));
     let plan = schedule_of(ctx, &f.borrower, &ticket.id).await.unwrap();
     assert_eq!(plan.installments[0].amount, usdt("51"));
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
     let done = repay(ctx, &f.borrower, &ticket.id, usdt("612"), "all", &meta())
         .await
         .unwrap();
     assert_eq!(done.state, TicketState::Repaid);
     assert_eq!(balance(&f, Account::FundCash).await, usdt("1012"));
-    assert_books_verify(&f).await;
+    f.app.assert_books_verify().await;
 }

@@ -461,6 +461,14 @@ impl TestApp {
         self.clock.advance(chrono::Duration::days(days));
     }
 
+    /// Fails unless `saghat ledger verify` finds every invariant of the books kept.
+    pub async fn assert_books_verify(&self) {
+        let report = saghat_core::ledger::verify::verify(&self.state.db)
+            .await
+            .unwrap();
+        assert!(report.is_ok(), "{report}");
+    }
+
     /// Counts rows in a table straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))

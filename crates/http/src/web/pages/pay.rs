@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, UiText};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebError, WebResult};
+use saghat_core::auth::CurrentUser;
 use saghat_core::intents::domain::{reason, IntentState};
 use saghat_core::intents::error::IntentError;
 use saghat_core::intents::service;
@@ -43,6 +44,37 @@ fn page_error(err: IntentError) -> WebError {
     }
 }
 
+/// Sends the payer of a newly `made` intent to the gateway's page: its URL, or the text key
+/// of why not (the gateway down or refusing, nothing payable), for the page's form.
+pub async fn to_gateway(
+    state: &AppState,
+    user: &CurrentUser,
+    headers: &axum::http::HeaderMap,
+    made: Result<Outcome<IntentRow>, IntentError>,
+) -> Result<Result<String, &'static str>, WebError> {
+    let started = async {
+        let base =
+            crate::intents::api::callback_base(state, headers).map_err(|_| IntentError::Off)?;
+        let intent = match made? {
+            Outcome::Done(intent) => intent,
+            Outcome::Replayed(_) => return Err(IntentError::NotFound),
+        };
+        service::redirect(state, user, &intent.id, &base).await
+    };
+    match started.await {
+        Ok(pay_url) => Ok(Ok(pay_url)),
+        Err(IntentError::Store(e)) => Err(e.into()),
+        Err(IntentError::Forbidden) => Err(ApiError::forbidden().into()),
+        Err(e) => {
+            tracing::info!(error = %e, "online payment not started");
+            Ok(Err(match e {
+                IntentError::Gateway(_) | IntentError::Off => "iv_pay_online_unavailable",
+                _ => "iv_pay_online_refused",
+            }))
+        }
+    }
+}
+
 /// `POST /tickets/{id}/pay-online`: the borrower pays the next installment online; sent to
 /// the gateway's page.
 pub async fn pay_installment(
@@ -54,29 +86,12 @@ pub async fn pay_installment(
     CsrfForm(session, _): CsrfForm<RawForm>,
 ) -> WebResult<Response> {
     let user = &session.user;
-    let started = async {
-        let base =
-            crate::intents::api::callback_base(&state, &headers).map_err(|_| IntentError::Off)?;
-        let respond = |_: &IntentRow| (201, serde_json::Value::Null);
-        let intent = match service::create_for_installment(&state, user, &id, &meta, None, &respond)
-            .await?
-        {
-            Outcome::Done(intent) => intent,
-            Outcome::Replayed(_) => return Err(IntentError::NotFound),
-        };
-        service::redirect(&state, user, &intent.id, &base).await
-    };
-    match started.await {
+    let respond = |_: &IntentRow| (201, serde_json::Value::Null);
+    let made = service::create_for_installment(&state, user, &id, &meta, None, &respond).await;
+    match to_gateway(&state, user, &headers, made).await? {
         Ok(pay_url) => Ok(see_other(&pay_url)),
-        Err(IntentError::Store(e)) => Err(e.into()),
-        Err(IntentError::Forbidden) => Err(ApiError::forbidden().into()),
-        Err(e) => {
-            tracing::info!(ticket = id, error = %e, "online payment not started");
-            let key = match e {
-                IntentError::Gateway(_) | IntentError::Off => "iv_pay_online_unavailable",
-                _ => "iv_pay_online_refused",
-            };
-            tickets::show_with_error(&state, prefs, &session, &id, prefs.lang.t(key)).await
+        Err(refusal) => {
+            tickets::show_with_error(&state, prefs, &session, &id, prefs.lang.t(refusal)).await
         }
     }
 }

@@ -736,33 +736,14 @@ async fn pay_online(
     raw: &RawForm,
     headers: &axum::http::HeaderMap,
 ) -> WebResult<Response> {
-    use saghat_core::intents::error::IntentError;
     let user = &session.user;
-    let started = async {
-        let base =
-            crate::intents::api::callback_base(state, headers).map_err(|_| IntentError::Off)?;
-        let respond = |_: &_| (201, serde_json::Value::Null);
-        let intent =
-            match intents::create_for_invoice(state, user, id, meta, None, &respond).await? {
-                saghat_core::platform::idempotency::Outcome::Done(intent) => intent,
-                saghat_core::platform::idempotency::Outcome::Replayed(_) => {
-                    return Err(IntentError::NotFound)
-                }
-            };
-        intents::redirect(state, user, &intent.id, &base).await
-    };
-    match started.await {
+    let respond = |_: &_| (201, serde_json::Value::Null);
+    let made = intents::create_for_invoice(state, user, id, meta, None, &respond).await;
+    match crate::web::pages::pay::to_gateway(state, user, headers, made).await? {
         Ok(pay_url) => Ok(see_other(&pay_url)),
-        Err(IntentError::Store(e)) => Err(e.into()),
-        Err(IntentError::Forbidden) => Err(ApiError::forbidden().into()),
-        Err(e) => {
-            let key = match e {
-                IntentError::Gateway(_) | IntentError::Off => "iv_pay_online_unavailable",
-                _ => "iv_pay_online_refused",
-            };
-            tracing::info!(invoice = id, error = %e, "online payment not started");
+        Err(refusal) => {
             let mut errors = FormErrors::default();
-            errors.add(None, prefs.lang.t(key));
+            errors.add(None, prefs.lang.t(refusal));
             again(state, prefs, session, id, "page", errors, raw).await
         }
     }
