@@ -359,31 +359,25 @@ impl JournalTransaction {
 
     /// A ticket's borrower pays back: the money is in the cash, and owed no more.
     pub fn ticket_repayment(user_id: i64, amount: Amount) -> Result<Self, LedgerError> {
-        Self::new(
-            TxKind::TicketRepayment,
-            vec![
-                Posting {
-                    account: Account::FundCash,
-                    side: Side::Debit,
-                    amount,
-                },
-                Posting {
-                    account: Account::TicketReceivable(user_id),
-                    side: Side::Credit,
-                    amount,
-                },
-            ],
-        )
+        Self::ticket_repayment_into(Account::FundCash, user_id, amount)
     }
 
-    /// A ticket's borrower paid online: as [`Self::ticket_repayment`], but the money is at the
-    /// gateway (Dr the fund's gateway clearing) until it pays out.
+    /// A ticket's borrower paid online: the money is at the gateway (Dr the fund's gateway
+    /// clearing) until it pays out.
     pub fn ticket_gateway_repayment(user_id: i64, amount: Amount) -> Result<Self, LedgerError> {
+        Self::ticket_repayment_into(Account::GatewayClearing, user_id, amount)
+    }
+
+    fn ticket_repayment_into(
+        into: Account,
+        user_id: i64,
+        amount: Amount,
+    ) -> Result<Self, LedgerError> {
         Self::new(
             TxKind::TicketRepayment,
             vec![
                 Posting {
-                    account: Account::GatewayClearing,
+                    account: into,
                     side: Side::Debit,
                     amount,
                 },
@@ -464,10 +458,33 @@ impl JournalTransaction {
         amount: i64,
         allocated: i64,
     ) -> Result<Self, LedgerError> {
+        let into = Account::InvoicingCash(currency);
+        Self::invoice_payment_into(into, client, currency, amount, allocated)
+    }
+
+    /// A client's payment verified by a gateway: as [`Self::invoice_payment`], but the money
+    /// is at the gateway (Dr its clearing account) until it pays out.
+    pub fn invoice_gateway_payment(
+        client: i64,
+        currency: Currency,
+        amount: i64,
+        allocated: i64,
+    ) -> Result<Self, LedgerError> {
+        let into = Account::InvoicingGatewayClearing(currency);
+        Self::invoice_payment_into(into, client, currency, amount, allocated)
+    }
+
+    fn invoice_payment_into(
+        into: Account,
+        client: i64,
+        currency: Currency,
+        amount: i64,
+        allocated: i64,
+    ) -> Result<Self, LedgerError> {
         Self::invoicing(
             TxKind::InvoicePayment,
             &[
-                (Account::InvoicingCash(currency), Side::Debit, amount),
+                (into, Side::Debit, amount),
                 (
                     Account::ClientReceivable(client, currency),
                     Side::Credit,
@@ -525,36 +542,6 @@ impl JournalTransaction {
                     Account::ClientCredit(client, currency),
                     Side::Credit,
                     total - applied,
-                ),
-            ],
-        )
-    }
-
-    /// A client's payment verified by a gateway: as [`Self::invoice_payment`], but the money
-    /// is at the gateway (Dr its clearing account) until it pays out.
-    pub fn invoice_gateway_payment(
-        client: i64,
-        currency: Currency,
-        amount: i64,
-        allocated: i64,
-    ) -> Result<Self, LedgerError> {
-        Self::invoicing(
-            TxKind::InvoicePayment,
-            &[
-                (
-                    Account::InvoicingGatewayClearing(currency),
-                    Side::Debit,
-                    amount,
-                ),
-                (
-                    Account::ClientReceivable(client, currency),
-                    Side::Credit,
-                    allocated,
-                ),
-                (
-                    Account::ClientCredit(client, currency),
-                    Side::Credit,
-                    amount - allocated,
                 ),
             ],
         )
