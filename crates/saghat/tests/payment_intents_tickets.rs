@@ -229,7 +229,7 @@ async fn a_borrower_pays_the_next_installment_online(backend: Backend) {
     let (status, _) = off
         .post("/api/payment-intents", &admin, json!({ "ticket_id": "x" }))
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn a_payment_for_what_is_no_longer_owed_is_given_back(backend: Backend) {

@@ -30,6 +30,8 @@ on_both_databases!(
     internal_addresses_are_refused_when_registered_and_when_delivered_to,
     only_admins_manage_webhooks_and_bad_input_is_refused,
     the_admin_page_adds_an_endpoint_lists_its_deliveries_and_replays_one,
+    a_tickets_moves_and_the_draw_deliver_their_events,
+    the_admin_page_pauses_resumes_and_deletes_an_endpoint,
 );
 
 const SECRET: &str = "whsec_0123456789abcdef";
@@ -748,4 +750,160 @@ async fn the_admin_page_adds_an_endpoint_lists_its_deliveries_and_replays_one(ba
         sara.post(&replay, &[("csrf", &sara_csrf)]).await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+/// `ticket.state_changed` for each move of a loan-request ticket, and `loan.assigned` for the
+/// draw's winner, signed and delivered like the invoices' events.
+async fn a_tickets_moves_and_the_draw_deliver_their_events(backend: Backend) {
+    let Some(app) = app_reaching_loopback(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&[]).await;
+    let token = app.admin_token().await;
+    register(
+        &app,
+        &token,
+        &receiver.url,
+        &["ticket.state_changed", "loan.assigned"],
+    )
+    .await;
+    let loan =
+        saghat_test_support::tickets::repaying_ticket(&app, &token, "reza", "lathe", 1_200).await;
+    let moves = [
+        ("draft", "submitted"),
+        ("submitted", "under_review"),
+        ("under_review", "approved"),
+        ("approved", "disbursed"),
+        ("disbursed", "repaying"),
+    ];
+    wait_for("the ticket's moves", || async {
+        receiver.received().len() == moves.len()
+    })
+    .await;
+    let got: Vec<(String, String)> = receiver
+        .received()
+        .iter()
+        .map(|r| verified(r, SECRET))
+        .inspect(|body| {
+            assert_eq!(body["event"], "ticket.state_changed");
+            assert_eq!(body["data"]["ticket_id"], loan.ticket_id.as_str());
+        })
+        .map(|body| {
+            let text = |k: &str| body["data"][k].as_str().unwrap().to_string();
+            (text("from"), text("to"))
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = moves
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    // Each event is its own job: they may arrive in any order.
+    let mut got = got;
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+
+    // The month's draw: everyone has paid; sara asked for a loan and wins it.
+    let (sara, sara_token) = app.member(&token, "sara", "100").await;
+    for member in [&sara_token, &loan.token] {
+        let (status, body) = app.pay(member, "200", None).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    }
+    let (status, drawn) = app.post("/api/loans/start", &token, json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{drawn}");
+    wait_for("loan.assigned", || async {
+        receiver.received().len() == moves.len() + 1
+    })
+    .await;
+    let assigned = verified(&receiver.received()[moves.len()], SECRET);
+    assert_eq!(assigned["event"], "loan.assigned");
+    assert_eq!(assigned["data"]["user_id"], sara);
+    assert_eq!(assigned["data"]["loan_id"], drawn["loan"]["id"]);
+}
+
+/// Pause stops an endpoint's events (none is written for it), Resume brings them back, Delete
+/// removes it; each from its buttons on the admin page, in both languages.
+async fn the_admin_page_pauses_resumes_and_deletes_an_endpoint(backend: Backend) {
+    let Some(app) = app_reaching_loopback(backend).await else {
+        return;
+    };
+    let receiver = Receiver::start(&[]).await;
+    let token = app.admin_token().await;
+    let endpoint = register(&app, &token, &receiver.url, &["invoice.sent"]).await;
+    let mut boss = app.browser();
+    boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    let page = boss.get("/admin/webhooks?lang=fa").await;
+    assert!(
+        page.has(&format!("id=\"endpoint-{endpoint}-toggle\">توقف")),
+        "{}",
+        page.body
+    );
+    let paused = boss
+        .submit(
+            "/admin/webhooks",
+            &format!("/admin/webhooks/{endpoint}/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::SEE_OTHER, "{}", paused.body);
+    let (_, listed) = app.get(&format!("/api/webhooks/{endpoint}"), &token).await;
+    assert_eq!(listed["active"], false, "{listed}");
+    assert_eq!(
+        paused.location,
+        format!("/admin/webhooks?done=disabled#endpoint-{endpoint}")
+    );
+    // The page kept the language chosen (Persian): ask for English.
+    let page = boss.get("/admin/webhooks?done=disabled&lang=en").await;
+    assert!(page.has("The endpoint is paused"), "{}", page.body);
+    assert!(page.has(&format!("id=\"endpoint-{endpoint}-toggle\">Resume")));
+    // Paused: an invoice sent writes no delivery for it.
+    let admin = admin(&app).await;
+    let client_id = client(&app, &admin).await;
+    let invoice = draft(&app, &admin, client_id).await;
+    send(&app, &admin, &invoice).await;
+    assert_eq!(app.count("webhook_deliveries").await, 0);
+
+    let resumed = boss
+        .submit(
+            "/admin/webhooks",
+            &format!("/admin/webhooks/{endpoint}/enable"),
+            &[],
+        )
+        .await;
+    assert_eq!(resumed.status, StatusCode::SEE_OTHER);
+    let (_, listed) = app.get(&format!("/api/webhooks/{endpoint}"), &token).await;
+    assert_eq!(listed["active"], true, "{listed}");
+
+    let unknown = boss
+        .submit(
+            "/admin/webhooks",
+            &format!("/admin/webhooks/{endpoint}/explode"),
+            &[],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let deleted = boss
+        .submit(
+            "/admin/webhooks",
+            &format!("/admin/webhooks/{endpoint}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count("webhook_endpoints").await, 0);
+    assert_eq!(deleted.location, "/admin/webhooks?done=deleted");
+    let page = boss.get("/admin/webhooks?done=deleted&lang=en").await;
+    assert!(page.has("The endpoint was deleted."), "{}", page.body);
+    // A member may not.
+    app.member(&token, "omid", "0").await;
+    let mut omid = app.browser();
+    omid.sign_in("omid", PASSWORD).await;
+    let refused = omid
+        .submit(
+            "/dashboard",
+            &format!("/admin/webhooks/{endpoint}/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }

@@ -5,8 +5,9 @@ use crate::platform::idempotency::IdempotencyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntentError {
-    /// No online gateway is configured (`ZARINPAL_MERCHANT_ID` unset): 503.
-    #[error("Online payment is not available")]
+    /// No online gateway is configured (`ZARINPAL_MERCHANT_ID` unset, or for installments
+    /// `PAYMENT_IRR_PER_USDT`): 404, as for a feature this Saghat does not have.
+    #[error("Online payment is not available here")]
     Off,
     /// A value the request sent is not acceptable (422 on that field).
     #[error("{field}: {message}")]

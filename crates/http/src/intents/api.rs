@@ -37,7 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 impl From<IntentError> for ApiError {
     fn from(err: IntentError) -> Self {
         match err {
-            IntentError::Off => ApiError::Unavailable(err.to_string()),
+            // Not a server fault: this Saghat takes no online payments (nothing configured).
+            IntentError::Off => ApiError::not_found(err.to_string()),
             IntentError::Invalid { field, message } => {
                 ApiError::invalid(&field, "value_error", message)
             }
@@ -114,7 +115,7 @@ pub struct ListQuery {
     request_body = CreateIntentRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first intent")),
     responses((status = 201, body = IntentRow), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_intent(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -173,7 +174,7 @@ async fn get_intent(
 #[utoipa::path(post, path = "/api/payment-intents/{id}/redirect", tag = "payment-intents", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Redirect), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 502, body = ErrorBody)))]
 async fn redirect_intent(
     State(state): State<AppState>,
     user: CurrentUser,

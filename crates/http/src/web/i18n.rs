@@ -1122,6 +1122,13 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("wh_not_found", "Webhook endpoint not found.", "این نشانی پیدا نشد."),
     ("wh_delivery_not_found", "Webhook delivery not found.", "این ارسال پیدا نشد."),
+    ("wh_disable", "Pause", "توقف"),
+    ("wh_enable", "Resume", "ادامه"),
+    ("wh_delete", "Delete", "حذف"),
+    ("wh_delete_confirm", "Delete this endpoint and its delivery log?", "این نشانی و سابقه ارسال‌هایش حذف شود؟"),
+    ("wh_done_disabled", "The endpoint is paused: no events are sent to it until it is resumed.", "نشانی متوقف شد: تا ادامه‌دادن، رویدادی برایش فرستاده نمی‌شود."),
+    ("wh_done_enabled", "The endpoint gets its events again.", "نشانی دوباره رویدادهایش را می‌گیرد."),
+    ("wh_done_deleted", "The endpoint was deleted.", "نشانی حذف شد."),
     // Online payments (payment intents).
     ("online_title", "Online payment", "پرداخت آنلاین"),
     ("online_paid", "Paid", "پرداخت شد"),

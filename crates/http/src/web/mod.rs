@@ -77,6 +77,10 @@ pub fn router() -> Router<AppState> {
             post(pages::webhooks::replay),
         )
         .route(
+            "/admin/webhooks/{id}/{change}",
+            post(pages::webhooks::change),
+        )
+        .route(
             saghat_core::intents::service::CALLBACK_PATH,
             get(pages::pay::callback),
         )

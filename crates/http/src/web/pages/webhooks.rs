@@ -187,7 +187,13 @@ pub async fn show(
     AdminSession(session): AdminSession,
     Query(query): Query<WebhooksQuery>,
 ) -> WebResult<Response> {
-    let notice = (query.done == "replayed").then_some("wh_done_replayed");
+    let notice = match query.done.as_str() {
+        "replayed" => Some("wh_done_replayed"),
+        "disabled" => Some("wh_done_disabled"),
+        "enabled" => Some("wh_done_enabled"),
+        "deleted" => Some("wh_done_deleted"),
+        _ => None,
+    };
     let form = EndpointForm::default();
     let errors = FormErrors::default();
     webhooks_page(
@@ -256,6 +262,53 @@ pub async fn replay(
         Ok(delivery) => Ok(see_other(&format!(
             "/admin/webhooks?endpoint={}&done=replayed",
             delivery.endpoint_id
+        ))),
+        Err(WebhookError::Store(e)) => Err(e.into()),
+        Err(err) => {
+            let mut errors = FormErrors::default();
+            errors.add(None, prefs.lang.t(error_key(&err)));
+            let form = EndpointForm::default();
+            webhooks_page(&state, prefs, &session, None, None, form, errors, None).await
+        }
+    }
+}
+
+/// Pauses, resumes or deletes an endpoint (`service::update` / `service::delete`, as
+/// `PATCH` / `DELETE /api/webhooks/{id}`): `POST /admin/webhooks/{id}/disable|enable|delete`.
+pub async fn change(
+    State(state): State<AppState>,
+    prefs: Prefs,
+    meta: RequestMeta,
+    Path((id, change)): Path<(i64, String)>,
+    AdminForm(session, _form): AdminForm<super::PlainForm>,
+) -> WebResult<Response> {
+    let user = &session.user;
+    let active = |active| service::EndpointChanges {
+        url: None,
+        events: None,
+        description: None,
+        active: Some(active),
+    };
+    let (done, outcome) = match change.as_str() {
+        "disable" => (
+            "disabled",
+            service::update(&state, user, &meta, id, active(false))
+                .await
+                .map(|_| ()),
+        ),
+        "enable" => (
+            "enabled",
+            service::update(&state, user, &meta, id, active(true))
+                .await
+                .map(|_| ()),
+        ),
+        "delete" => ("deleted", service::delete(&state, user, &meta, id).await),
+        _ => return Err(crate::error::ApiError::not_found("no such change").into()),
+    };
+    match outcome {
+        Ok(()) if done == "deleted" => Ok(see_other("/admin/webhooks?done=deleted")),
+        Ok(()) => Ok(see_other(&format!(
+            "/admin/webhooks?done={done}#endpoint-{id}"
         ))),
         Err(WebhookError::Store(e)) => Err(e.into()),
         Err(err) => {
