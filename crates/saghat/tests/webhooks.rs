@@ -31,7 +31,7 @@ on_both_databases!(
     only_admins_manage_webhooks_and_bad_input_is_refused,
     the_admin_page_adds_an_endpoint_lists_its_deliveries_and_replays_one,
     a_tickets_moves_and_the_draw_deliver_their_events,
-    the_admin_page_pauses_resumes_and_deletes_an_endpoint,
+    the_admin_page_disables_enables_and_deletes_an_endpoint,
 );
 
 const SECRET: &str = "whsec_0123456789abcdef";
@@ -821,9 +821,9 @@ async fn a_tickets_moves_and_the_draw_deliver_their_events(backend: Backend) {
     assert_eq!(assigned["data"]["loan_id"], drawn["loan"]["id"]);
 }
 
-/// Pause stops an endpoint's events (none is written for it), Resume brings them back, Delete
-/// removes it; each from its buttons on the admin page, in both languages.
-async fn the_admin_page_pauses_resumes_and_deletes_an_endpoint(backend: Backend) {
+/// Disable stops an endpoint's events (none is written for it), Enable brings them back,
+/// Delete removes it; each from its buttons on the admin page, in both languages.
+async fn the_admin_page_disables_enables_and_deletes_an_endpoint(backend: Backend) {
     let Some(app) = app_reaching_loopback(backend).await else {
         return;
     };
@@ -834,7 +834,7 @@ async fn the_admin_page_pauses_resumes_and_deletes_an_endpoint(backend: Backend)
     boss.sign_in(ADMIN, ADMIN_PASSWORD).await;
     let page = boss.get("/admin/webhooks?lang=fa").await;
     assert!(
-        page.has(&format!("id=\"endpoint-{endpoint}-toggle\">توقف")),
+        page.has(&format!("id=\"endpoint-{endpoint}-toggle\">غیرفعال کردن")),
         "{}",
         page.body
     );
@@ -854,9 +854,9 @@ async fn the_admin_page_pauses_resumes_and_deletes_an_endpoint(backend: Backend)
     );
     // The page kept the language chosen (Persian): ask for English.
     let page = boss.get("/admin/webhooks?done=disabled&lang=en").await;
-    assert!(page.has("The endpoint is paused"), "{}", page.body);
-    assert!(page.has(&format!("id=\"endpoint-{endpoint}-toggle\">Resume")));
-    // Paused: an invoice sent writes no delivery for it.
+    assert!(page.has("The endpoint is disabled"), "{}", page.body);
+    assert!(page.has(&format!("id=\"endpoint-{endpoint}-toggle\">Enable")));
+    // Disabled: an invoice sent writes no delivery for it.
     let admin = admin(&app).await;
     let client_id = client(&app, &admin).await;
     let invoice = draft(&app, &admin, client_id).await;
