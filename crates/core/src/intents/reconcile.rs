@@ -5,7 +5,7 @@
 
 use super::domain::{reason, IntentState};
 use super::error::IntentError;
-use super::service::{authorise_and_verify, reverse, verify_and_apply};
+use super::service::{authorise_and_verify, move_now, reverse, verify_and_apply};
 use super::store;
 use crate::ctx::Ctx;
 use crate::gateways::{GatewayFailure, InquiryStatus};
@@ -163,31 +163,10 @@ async fn now_state(ctx: &Ctx, id: &str) -> Result<IntentState, IntentError> {
 }
 
 async fn expire(ctx: &Ctx, id: &str, from: &[IntentState]) -> Result<bool, IntentError> {
-    let mut tx = ctx.db.begin_write().await?;
-    let moved = store::move_state(
-        &mut tx,
-        id,
-        from,
-        IntentState::Expired,
-        reason::EXPIRED,
-        &to_db_time(ctx.now()),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(moved)
+    move_now(ctx, id, from, IntentState::Expired, reason::EXPIRED).await
 }
 
 async fn fail(ctx: &Ctx, id: &str, reason: &str) -> Result<bool, IntentError> {
-    let mut tx = ctx.db.begin_write().await?;
-    let moved = store::move_state(
-        &mut tx,
-        id,
-        &[IntentState::Redirected, IntentState::Authorised],
-        IntentState::Failed,
-        reason,
-        &to_db_time(ctx.now()),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(moved)
+    let waiting = [IntentState::Redirected, IntentState::Authorised];
+    move_now(ctx, id, &waiting, IntentState::Failed, reason).await
 }

@@ -20,7 +20,6 @@ use crate::invoicing::access::{allowed, Action};
 use crate::invoicing::payments;
 use crate::invoicing::store as invoices;
 use crate::ledger::domain::JournalTransaction;
-use crate::ledger::store::{self as ledger, TxRecord};
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::clock::to_db_time;
 use crate::platform::currency::Currency;
@@ -68,12 +67,25 @@ fn may_see(actor: &CurrentUser, own_client: Option<i64>, intent: &IntentRow) -> 
     }
 }
 
+/// The client a `client` user belongs to (invoicing's own rule).
 async fn own_client(ctx: &Ctx, actor: &CurrentUser) -> Result<Option<i64>, IntentError> {
-    if actor.role != Role::Client {
-        return Ok(None);
-    }
     let mut conn = ctx.db.pool.acquire().await?;
-    Ok(invoices::client_of_user(&mut conn, actor.id).await?)
+    Ok(crate::invoicing::service::own_client(&mut conn, actor).await?)
+}
+
+/// Moves an intent from one of `from` to `to` in a transaction of its own; false when another
+/// request moved it first.
+pub(crate) async fn move_now(
+    ctx: &Ctx,
+    id: &str,
+    from: &[IntentState],
+    to: IntentState,
+    reason: &str,
+) -> Result<bool, IntentError> {
+    let mut tx = ctx.db.begin_write().await?;
+    let moved = store::move_state(&mut tx, id, from, to, reason, &now_text(ctx)).await?;
+    tx.commit().await?;
+    Ok(moved)
 }
 
 /// The Rials an invoice would be charged online now, or why it cannot be paid online. Pages
@@ -140,30 +152,21 @@ pub async fn create_for_installment(
             IntentError::Conflict("Nothing can be paid online on this ticket now.".into())
         })?;
         let mut tx = ctx.db.begin_write().await?;
-        let row = insert_intent(
-            ctx,
-            &mut tx,
-            actor,
-            Subject::Installment {
-                ticket_id: &ticket.id,
-                usdt,
-            },
-            rials,
-            gateway,
-            meta,
-        )
-        .await?;
-        if let Some(key) = key {
-            let (status, body) = respond(&row);
-            idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
-        }
+        let subject = Subject::Installment {
+            ticket_id: &ticket.id,
+            usdt,
+        };
+        let keyed = key.map(|k| (k, respond));
+        let row = insert_intent(ctx, &mut tx, actor, subject, rials, gateway, meta, keyed).await?;
         tx.commit().await?;
         Ok(row)
     };
     idempotency::run(&ctx.db, actor.id, key, ctx.now(), action).await
 }
 
-/// Writes a new intent for `amount` Rials, with its audit entry, in `tx`.
+/// Writes a new intent for `amount` Rials, with its audit entry and (under a key) the answer
+/// a retry gets, in `tx`.
+#[allow(clippy::too_many_arguments)]
 async fn insert_intent(
     ctx: &Ctx,
     tx: &mut crate::platform::db::WriteTx,
@@ -172,6 +175,7 @@ async fn insert_intent(
     amount: i64,
     gateway: &dyn RedirectGateway,
     meta: &RequestMeta,
+    key: Option<(&IdempotencyKey, Respond<'_, IntentRow>)>,
 ) -> Result<IntentRow, IntentError> {
     let (gateway_amount, gateway_currency) = gateway.charge(amount);
     let id = uuid::Uuid::new_v4().to_string();
@@ -212,7 +216,12 @@ async fn insert_intent(
         },
     )
     .await?;
-    store::get(tx, &id).await?.ok_or(IntentError::NotFound)
+    let row = store::get(tx, &id).await?.ok_or(IntentError::NotFound)?;
+    if let Some((key, respond)) = key {
+        let (status, body) = respond(&row);
+        idempotency::save(tx, actor.id, key, status, &body, now).await?;
+    }
+    Ok(row)
 }
 
 /// Makes an intent to pay what is still owed on `invoice_id`, in Rials. Under an
@@ -266,23 +275,11 @@ async fn create_in(
             super::domain::MIN_CHARGE_RIALS
         ))
     })?;
-    let row = insert_intent(
-        ctx,
-        &mut tx,
-        actor,
-        Subject::Invoice {
-            invoice_id: &invoice.id,
-            client_id: invoice.client_id,
-        },
-        amount,
-        gateway,
-        meta,
-    )
-    .await?;
-    if let Some((key, respond)) = key {
-        let (status, body) = respond(&row);
-        idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
-    }
+    let subject = Subject::Invoice {
+        invoice_id: &invoice.id,
+        client_id: invoice.client_id,
+    };
+    let row = insert_intent(ctx, &mut tx, actor, subject, amount, gateway, meta, key).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -427,17 +424,15 @@ pub async fn callback(ctx: &Ctx, authority: &str, ok: bool) -> Result<IntentRow,
             .ok_or(IntentError::NotFound)?
     };
     if !ok {
-        let mut tx = ctx.db.begin_write().await?;
-        store::move_state(
-            &mut tx,
+        let waiting = [IntentState::Redirected];
+        move_now(
+            ctx,
             &intent.id,
-            &[IntentState::Redirected],
+            &waiting,
             IntentState::Failed,
             reason::CANCELLED,
-            &now_text(ctx),
         )
         .await?;
-        tx.commit().await?;
     } else {
         authorise_and_verify(ctx, &intent).await?;
     }
@@ -452,21 +447,12 @@ pub(crate) async fn authorise_and_verify(ctx: &Ctx, intent: &IntentRow) -> Resul
     if !intent.state().may_be_verified() {
         return Ok(());
     }
-    let mut tx = ctx.db.begin_write().await?;
-    store::move_state(
-        &mut tx,
-        &intent.id,
-        &[
-            IntentState::Redirected,
-            IntentState::Failed,
-            IntentState::Expired,
-        ],
-        IntentState::Authorised,
-        "",
-        &now_text(ctx),
-    )
-    .await?;
-    tx.commit().await?;
+    let paid_from = [
+        IntentState::Redirected,
+        IntentState::Failed,
+        IntentState::Expired,
+    ];
+    move_now(ctx, &intent.id, &paid_from, IntentState::Authorised, "").await?;
     verify_and_apply(ctx, &intent.id).await
 }
 
@@ -498,17 +484,15 @@ pub(crate) async fn verify_and_apply(ctx: &Ctx, id: &str) -> Result<(), IntentEr
             apply(ctx, &intent, &verification).await
         }
         Err(GatewayFailure::Refused { code, .. }) => {
-            let mut tx = ctx.db.begin_write().await?;
-            store::move_state(
-                &mut tx,
+            let why = reason::gateway(code);
+            move_now(
+                ctx,
                 id,
                 &[IntentState::Authorised],
                 IntentState::Failed,
-                &reason::gateway(code),
-                &now_text(ctx),
+                &why,
             )
             .await?;
-            tx.commit().await?;
             Ok(())
         }
         Err(GatewayFailure::Unavailable(why)) => {
@@ -554,12 +538,12 @@ async fn apply(
     } else if let Some(invoice_id) = &current.invoice_id {
         let invoice = payments::payable_invoice(ctx, &mut tx, invoice_id).await?;
         let effect = effect_of(current.amount, invoice.as_ref().map(|i| i.amount_due()));
-        if let (Effect::Apply { .. }, Some(invoice)) = (effect, &invoice) {
-            let (id, _) = payments::record_gateway_payment(
+        if let (Effect::Apply { allocated }, Some(invoice)) = (effect, &invoice) {
+            let id = payments::record_gateway_payment(
                 ctx,
                 &mut tx,
                 invoice,
-                current.amount,
+                (current.amount, allocated),
                 &format!("Zarinpal {}", verification.ref_id),
                 current.created_by,
             )
@@ -649,12 +633,7 @@ pub(crate) async fn reverse(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
         }
         Err(GatewayFailure::Refused { code, message }) if current.ticket_id.is_some() => {
             tracing::warn!(intent = id, code, %message, "the gateway cannot give a payment back: refund it by hand");
-            sqlx::query("UPDATE payment_intents SET reason = $1, updated_at = $2 WHERE id = $3")
-                .bind(reason::REFUND_BY_HAND)
-                .bind(&now)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            store::set_unreversed(&mut tx, id, None, reason::REFUND_BY_HAND, &now).await?;
         }
         Err(GatewayFailure::Refused { code, message }) => {
             tracing::warn!(intent = id, code, %message, "the gateway cannot give a payment back: it is kept as credit");
@@ -665,22 +644,22 @@ pub(crate) async fn reverse(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
             let Some(invoice) = invoice else {
                 return Err(IntentError::NotFound);
             };
-            let (payment_id, _) = payments::record_gateway_payment(
+            // Whatever the invoice still owes is paid; the rest is the client's credit.
+            let allocated = match effect_of(current.amount, Some(invoice.amount_due())) {
+                Effect::Apply { allocated } => allocated,
+                Effect::Reverse => 0,
+            };
+            let payment_id = payments::record_gateway_payment(
                 ctx,
                 &mut tx,
                 &invoice,
-                current.amount,
+                (current.amount, allocated),
                 &format!("Zarinpal {}", current.ref_id.clone().unwrap_or_default()),
                 current.created_by,
             )
             .await?;
-            sqlx::query("UPDATE payment_intents SET payment_id = $1, reason = $2, updated_at = $3 WHERE id = $4")
-                .bind(&payment_id)
-                .bind(reason::KEPT_AS_CREDIT)
-                .bind(&now)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            let kept = reason::KEPT_AS_CREDIT;
+            store::set_unreversed(&mut tx, id, Some(&payment_id), kept, &now).await?;
         }
         Err(GatewayFailure::Unavailable(why)) => {
             tracing::warn!(intent = id, %why, "cannot reverse an online payment yet");
@@ -716,33 +695,22 @@ pub async fn settle(
             "Only a verified payment that was recorded can be settled.".into(),
         ));
     }
-    let currency = Currency::parse(&intent.currency).ok_or(IntentError::NotFound)?;
     if !store::set_settled(&mut tx, id, &now_text(ctx)).await? {
         return Err(IntentError::Conflict(
             "This payment is settled already.".into(),
         ));
     }
-    match intent.usdt_amount {
+    let journal = match intent.usdt_amount {
         // An installment's money is the fund's, in USDT.
-        Some(usdt) => {
-            let journal = JournalTransaction::fund_gateway_settlement(usdt)
-                .map_err(|e| IntentError::Invoicing(e.into()))?;
-            let now = ctx.now();
-            ledger::open_accounts(&mut tx, &journal, now).await?;
-            let record = TxRecord {
-                id: &format!("gateway_settlement:{id}"),
-                payment_id: None,
-                loan_id: None,
-                reverses_id: None,
-                memo: "gateway payout",
-                month: ctx.current_month(),
-            };
-            ledger::post(&mut tx, &journal, &record, now).await?;
-        }
+        Some(usdt) => JournalTransaction::fund_gateway_settlement(usdt),
         None => {
-            payments::record_gateway_settlement(ctx, &mut tx, id, currency, intent.amount).await?
+            let currency = Currency::parse(&intent.currency).ok_or(IntentError::NotFound)?;
+            JournalTransaction::gateway_settlement(currency, intent.amount)
         }
     }
+    .map_err(|e| IntentError::Invoicing(e.into()))?;
+    let tx_id = format!("gateway_settlement:{id}");
+    crate::invoicing::invoices::post(ctx, &mut tx, &journal, &tx_id, "gateway payout").await?;
     audit::record(
         &mut tx,
         ctx.now(),

@@ -256,6 +256,28 @@ pub async fn set_verified(
     Ok(())
 }
 
+/// A verified intent the gateway could not give back: what became of its money instead (an
+/// invoice payment as the client's credit, or nothing: a refund by hand) and why.
+pub async fn set_unreversed(
+    conn: &mut AnyConnection,
+    id: &str,
+    payment_id: Option<&str>,
+    reason: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payment_intents SET payment_id = COALESCE($1, payment_id), reason = $2, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(payment_id)
+    .bind(reason)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Marks a verified, applied intent as paid out by the gateway; false if it was already.
 pub async fn set_settled(
     conn: &mut AnyConnection,

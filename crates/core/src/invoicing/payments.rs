@@ -347,21 +347,21 @@ pub(crate) async fn payable_invoice(
     Ok(row.filter(|r| r.kind == "invoice" && !r.is_draft() && r.status != "void"))
 }
 
-/// A payment a gateway verified (an online payment intent): onto the invoice as far as it is
-/// still owed, the rest the client's credit, with the money at the gateway (Dr its clearing
-/// account) until it pays out. In the caller's transaction, so the intent and the payment
-/// are recorded together or not at all. Returns the payment's id and the part allocated.
+/// A payment a gateway verified (an online payment intent): `(amount, allocated)`, the part
+/// allocated onto the invoice (what the intents' rule gave it), the rest the client's credit,
+/// with the money at the gateway (Dr its clearing account) until it pays out. In the caller's
+/// transaction, so the intent and the payment are recorded together or not at all. Returns
+/// the payment's id.
 pub(crate) async fn record_gateway_payment(
     ctx: &Ctx,
     conn: &mut AnyConnection,
     invoice: &InvoiceRow,
-    amount: i64,
+    (amount, allocated): (i64, i64),
     reference: &str,
     payer: Option<i64>,
-) -> Result<(String, i64), InvoicingError> {
+) -> Result<String, InvoicingError> {
     let currency = Currency::parse(&invoice.currency).ok_or(InvoicingError::NotFound)?;
     store::lock_client(conn, invoice.client_id, ctx.db.backend == Backend::Postgres).await?;
-    let allocated = amount.min(invoice.amount_due()).max(0);
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO invoice_payments (id, client_id, amount, currency, received_on, method, \
@@ -405,26 +405,7 @@ pub(crate) async fn record_gateway_payment(
         &format!("online payment {reference}"),
     )
     .await?;
-    Ok((id, allocated))
-}
-
-/// Money a gateway paid out: from its clearing account into the seller's cash.
-pub(crate) async fn record_gateway_settlement(
-    ctx: &Ctx,
-    conn: &mut AnyConnection,
-    settlement_id: &str,
-    currency: Currency,
-    amount: i64,
-) -> Result<(), InvoicingError> {
-    let journal = JournalTransaction::gateway_settlement(currency, amount)?;
-    post(
-        ctx,
-        conn,
-        &journal,
-        &format!("gateway_settlement:{settlement_id}"),
-        "gateway payout",
-    )
-    .await
+    Ok(id)
 }
 
 async fn payment_row(
