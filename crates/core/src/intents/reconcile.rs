@@ -5,7 +5,7 @@
 
 use super::domain::{reason, IntentState};
 use super::error::IntentError;
-use super::service::{authorise_and_verify, move_now, reverse, verify_and_apply};
+use super::service::{authorise_and_verify, move_now, reverse, save_exchange};
 use super::store;
 use crate::ctx::Ctx;
 use crate::gateways::{GatewayFailure, InquiryStatus};
@@ -91,20 +91,12 @@ pub async fn reconcile(ctx: &Ctx, min_age: std::time::Duration) -> Result<Reconc
             continue;
         };
         let answer = gateway.inquire(&authority).await;
-        {
-            let mut tx = ctx.db.begin_write().await?;
-            store::insert_exchange(&mut tx, &intent.id, &answer.exchange, ctx.now()).await?;
-            tx.commit().await?;
-        }
+        save_exchange(ctx, &intent.id, &answer.exchange).await?;
         match answer.result {
             Ok(InquiryStatus::Paid | InquiryStatus::Verified) => {
                 // Verified at the gateway but not here (a crash between the two): verifying
                 // again answers 101 with the same reference, and the money is applied once.
-                if intent.state() == IntentState::Authorised {
-                    verify_and_apply(ctx, &intent.id).await?;
-                } else {
-                    authorise_and_verify(ctx, &intent).await?;
-                }
+                authorise_and_verify(ctx, &intent).await?;
                 if now_state(ctx, &intent.id).await? == IntentState::Verified {
                     done.verified += 1;
                 } else {

@@ -284,7 +284,13 @@ async fn create_in(
     Ok(row)
 }
 
-async fn save_exchange(ctx: &Ctx, intent_id: &str, exchange: &Exchange) -> Result<(), IntentError> {
+/// Stores one exchange with the gateway, in a transaction of its own (it happened, whatever
+/// comes of it).
+pub(crate) async fn save_exchange(
+    ctx: &Ctx,
+    intent_id: &str,
+    exchange: &Exchange,
+) -> Result<(), IntentError> {
     let mut tx = ctx.db.begin_write().await?;
     store::insert_exchange(&mut tx, intent_id, exchange, ctx.now()).await?;
     tx.commit().await?;
@@ -458,7 +464,7 @@ pub(crate) async fn authorise_and_verify(ctx: &Ctx, intent: &IntentRow) -> Resul
 
 /// Verifies an authorised intent with the gateway and applies the money once. A gateway that
 /// cannot be asked leaves it authorised, for reconciliation to finish.
-pub(crate) async fn verify_and_apply(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
+async fn verify_and_apply(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
     let gateway = gateway(ctx)?;
     let intent = {
         let mut conn = ctx.db.pool.acquire().await?;
