@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod notify;
 pub mod platform;
+pub mod reports;
 pub mod tickets;
 pub mod webhooks;
 

@@ -48,6 +48,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
          (name = "tickets", description = "Loan-request tickets: applications, review, maker-checker approval, disbursement and repayment"),
          (name = "payment-intents", description = "Online payments (Zarinpal): intents, the gateway's page, exchanges, settlement, reconciliation"),
          (name = "webhooks", description = "Signed outgoing webhooks: endpoints, their delivery log, replay"),
+         (name = "reports", description = "Figures for dashboards and exports, as JSON or as CSV, XLSX and PDF files"),
          (name = "v1", description = "Seed 004's API in Django REST Framework's conventions: trailing slashes, simplejwt tokens, `{count, next, previous, results}` pages, errors as `{\"field\": [\"message\"]}` (400) or `{\"detail\": …}`"))
 )]
 struct ApiDoc;
@@ -155,6 +156,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::tickets::api::router())
         .merge(crate::webhooks::api::router())
         .merge(crate::intents::api::router())
+        .merge(crate::reports::api::router())
         .merge(crate::v1::router())
         .split_for_parts();
     CommonResponses.modify(&mut openapi);

@@ -81,6 +81,11 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::body(field, kind, msg)])
     }
 
+    /// A query parameter refused (`loc: ["query", field]`).
+    pub fn invalid_query(field: &str, msg: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::query(field, "value_error", msg)])
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

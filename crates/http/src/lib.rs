@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod notify;
 pub mod ops;
 pub mod printing;
+pub mod reports;
 pub mod state;
 pub mod tickets;
 pub mod upload;

@@ -1,4 +1,4 @@
-//! Invoice and credit-note PDFs, rendered with typst used as a library.
+//! Invoice and credit-note PDFs, and reports' PDFs, rendered with typst used as a library.
 //!
 //! `print` turns a Saghat invoice into its document (amounts from the invoice's one totals
 //! computation, formatted in its language); the rest is plain data in, bytes out: the caller formats every value (amounts, dates, digits), this crate
@@ -14,10 +14,12 @@ mod document;
 mod error;
 mod facturx;
 pub mod print;
+mod report;
 mod world;
 
 pub use document::{DocumentKind, InvoiceDocument, Lang, Line, Party, TaxRow, Totals};
 pub use error::PdfError;
+pub use report::{render_report, ReportDocument, ReportTable};
 
 /// Renders the document to a PDF.
 pub fn render(doc: &InvoiceDocument) -> Result<Vec<u8>, PdfError> {

@@ -1,4 +1,5 @@
-//! The typst world: one template, the document as JSON, embedded fonts, no file system.
+//! The typst world: a template (the invoice's or the report's), the document as JSON, embedded
+//! fonts, no file system.
 
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +18,14 @@ use crate::document::InvoiceDocument;
 use crate::error::PdfError;
 
 const TEMPLATE: &str = include_str!("invoice.typ");
+const REPORT_TEMPLATE: &str = include_str!("report.typ");
+
+/// Which template a document is laid out by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Template {
+    Invoice,
+    Report,
+}
 
 const FONT_FILES: [&[u8]; 4] = [
     include_bytes!("../fonts/NotoSans-Regular.ttf"),
@@ -32,6 +41,7 @@ struct Shared {
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
     main: Source,
+    report: Source,
     data_id: FileId,
     logo_id: FileId,
     xml_id: FileId,
@@ -54,6 +64,7 @@ static SHARED: LazyLock<Shared> = LazyLock::new(|| {
         book: LazyHash::new(book),
         fonts,
         main: Source::new(file_id("/invoice.typ"), TEMPLATE.to_owned()),
+        report: Source::new(file_id("/report.typ"), REPORT_TEMPLATE.to_owned()),
         data_id: file_id("/data.json"),
         logo_id: file_id("/logo.png"),
         xml_id: file_id("/factur-x.xml"),
@@ -69,14 +80,15 @@ struct TemplateData<'a> {
     facturx: bool,
 }
 
-struct InvoiceWorld {
+struct SaghatWorld {
     shared: &'static Shared,
+    template: Template,
     data: Bytes,
     logo: Option<Bytes>,
     xml: Option<Bytes>,
 }
 
-impl World for InvoiceWorld {
+impl World for SaghatWorld {
     fn library(&self) -> &LazyHash<Library> {
         &self.shared.library
     }
@@ -86,12 +98,12 @@ impl World for InvoiceWorld {
     }
 
     fn main(&self) -> FileId {
-        self.shared.main.id()
+        self.main_source().id()
     }
 
     fn source(&self, id: FileId) -> FileResult<Source> {
-        if id == self.shared.main.id() {
-            Ok(self.shared.main.clone())
+        if id == self.main_source().id() {
+            Ok(self.main_source().clone())
         } else {
             Err(not_found(id))
         }
@@ -104,8 +116,8 @@ impl World for InvoiceWorld {
             self.logo.as_ref()
         } else if id == self.shared.xml_id {
             self.xml.as_ref()
-        } else if id == self.shared.main.id() {
-            return Ok(Bytes::from_string(self.shared.main.clone()));
+        } else if id == self.main_source().id() {
+            return Ok(Bytes::from_string(self.main_source().clone()));
         } else {
             None
         };
@@ -119,6 +131,15 @@ impl World for InvoiceWorld {
     fn today(&self, _offset: Option<Duration>) -> Option<Datetime> {
         // The template prints only the caller's dates; none means `datetime.today()` errors.
         None
+    }
+}
+
+impl SaghatWorld {
+    fn main_source(&self) -> &Source {
+        match self.template {
+            Template::Invoice => &self.shared.main,
+            Template::Report => &self.shared.report,
+        }
     }
 }
 
@@ -174,8 +195,9 @@ pub(crate) fn render(doc: &InvoiceDocument, xml: Option<&[u8]>) -> Result<Vec<u8
         facturx: xml.is_some(),
     };
     let json = serde_json::to_vec(&data).map_err(|e| PdfError::Compile(e.to_string()))?;
-    let world = InvoiceWorld {
+    let world = SaghatWorld {
         shared: &SHARED,
+        template: Template::Invoice,
         data: Bytes::new(json),
         logo: doc.logo_png.clone().map(Bytes::new),
         xml: xml.map(|x| Bytes::new(x.to_vec())),
@@ -195,6 +217,30 @@ pub(crate) fn render(doc: &InvoiceDocument, xml: Option<&[u8]>) -> Result<Vec<u8
         options.standards = PdfStandards::new(&[PdfStandard::A_3b])
             .map_err(|e| PdfError::Export(e.message().to_string()))?;
     }
+    typst_pdf::pdf(&document, &options).map_err(|e| PdfError::Export(diagnostics(&e)))
+}
+
+/// A plain PDF of `template` laid out from the JSON `data`.
+pub(crate) fn render_template(
+    template: Template,
+    data: Vec<u8>,
+    ident: &str,
+) -> Result<Vec<u8>, PdfError> {
+    let world = SaghatWorld {
+        shared: &SHARED,
+        template,
+        data: Bytes::new(data),
+        logo: None,
+        xml: None,
+    };
+    let compiled = typst::compile::<PagedDocument>(&world).output;
+    typst::comemo::evict(10);
+    let document = compiled.map_err(|e| PdfError::Compile(diagnostics(&e)))?;
+    let options = PdfOptions {
+        ident: typst::foundations::Smart::Custom(ident.to_owned()),
+        creator: typst::foundations::Smart::Custom(Some("Saghat".to_owned())),
+        ..PdfOptions::default()
+    };
     typst_pdf::pdf(&document, &options).map_err(|e| PdfError::Export(diagnostics(&e)))
 }
 

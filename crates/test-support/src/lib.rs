@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 mod browser;
+pub mod files;
 pub use browser::{Browser, Page};
 pub mod smtp;
 pub mod tickets;

@@ -88,6 +88,20 @@ impl Lang {
         format!("{name} {}", self.digits(&year.to_string()))
     }
 
+    /// A Gregorian month by name: `Nov 2026` / `نوامبر ۲۰۲۶`.
+    pub fn gregorian_month(self, year: i64, month: i64) -> String {
+        let names = match self {
+            Lang::En => &MONTHS_GREGORIAN_EN,
+            Lang::Fa => &MONTHS_GREGORIAN_FA,
+        };
+        let name = usize::try_from(month - 1)
+            .ok()
+            .and_then(|i| names.get(i))
+            .copied()
+            .unwrap_or("?");
+        format!("{name} {}", self.digits(&year.to_string()))
+    }
+
     /// A Jalali month by name: `Azar 1405` / `آذر ۱۴۰۵`.
     pub fn jalali_month(self, month: JalaliMonth) -> String {
         self.month(month.year.into(), month.month.into())
@@ -202,6 +216,21 @@ pub fn normalize_number(input: &str) -> String {
 
 const MONTHS_GREGORIAN_EN: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+const MONTHS_GREGORIAN_FA: [&str; 12] = [
+    "ژانویه",
+    "فوریه",
+    "مارس",
+    "آوریل",
+    "مه",
+    "ژوئن",
+    "ژوئیه",
+    "اوت",
+    "سپتامبر",
+    "اکتبر",
+    "نوامبر",
+    "دسامبر",
 ];
 
 const MONTHS_EN: [&str; 12] = [

@@ -122,13 +122,17 @@ fn value(point: &Point, series: usize) -> i128 {
 
 /// A round step (1, 2 or 5 × 10ⁿ whole units) such that four steps cover `max_units`.
 fn tick_step(max_units: i128) -> i128 {
-    let whole = (max_units + 99_999_999) / 100_000_000;
+    nice_step((max_units + 99_999_999) / 100_000_000) * 100_000_000
+}
+
+/// A round number (1, 2 or 5 × 10ⁿ, at least 1) such that four of it cover `max`.
+pub fn nice_step(max: i128) -> i128 {
     let mut magnitude = 1i128;
     loop {
         for factor in [1, 2, 5] {
             let step = factor * magnitude;
-            if step * 4 >= whole {
-                return step * 100_000_000;
+            if step * 4 >= max {
+                return step;
             }
         }
         magnitude *= 10;

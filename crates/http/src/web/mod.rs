@@ -6,6 +6,7 @@
 //! `forms` (input and errors next to fields), `layers` (the language and headers of every page), `i18n` (English/Persian), `queries` (read-only
 //! SQL of the pages), `chart` (the SVG chart). Static files are compiled into the binary.
 
+pub mod bars;
 pub mod chart;
 pub mod forms;
 pub mod i18n;
@@ -107,6 +108,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tickets/{id}/{action}", post(pages::tickets::act))
         .route("/review", get(pages::review::show))
+        .route("/reports/invoicing", get(pages::reports::invoicing))
         .route("/invoices", get(iv::invoices::list))
         .route(
             "/invoices/new",

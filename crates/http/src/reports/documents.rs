@@ -1,0 +1,237 @@
+//! Each report's figures as a [`Document`]: titled tables with labels in the reader's language
+//! and typed cells, which the page, the CSV, the XLSX and the PDF are all written from.
+
+use saghat_core::invoicing::calendar::Calendar;
+use saghat_core::platform::lang::Lang;
+use saghat_core::reports::aging::Bucket;
+use saghat_core::reports::invoicing::{InvoicingReport, ReceivablesAging};
+use saghat_core::reports::table::{Cell, Document, Table};
+
+use crate::web::i18n::UiText;
+
+/// A month key (`1405-09`) of `calendar` by name: `Azar 1405`, `Nov 2026`, in `lang`.
+pub fn month_label(calendar: Calendar, key: &str, lang: Lang) -> String {
+    let Some((year, month)) = key.split_once('-') else {
+        return key.to_owned();
+    };
+    let (Ok(year), Ok(month)) = (year.parse::<i64>(), month.parse::<i64>()) else {
+        return key.to_owned();
+    };
+    match calendar {
+        Calendar::Jalali => lang.month(year, month),
+        Calendar::Gregorian => lang.gregorian_month(year, month),
+    }
+}
+
+fn labels(lang: Lang, keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| lang.t(k).to_owned()).collect()
+}
+
+fn calendar_of(report: &InvoicingReport) -> Calendar {
+    Calendar::parse(&report.calendar).unwrap_or(Calendar::Jalali)
+}
+
+/// "Azar 1404 – Aban 1405 · EUR · client 7".
+pub fn period_text(calendar: Calendar, from: &str, to: &str, lang: Lang) -> String {
+    let (from, to) = (
+        month_label(calendar, from, lang),
+        month_label(calendar, to, lang),
+    );
+    if from == to {
+        from
+    } else {
+        format!("{from} – {to}")
+    }
+}
+
+fn aging_cells(row: &ReceivablesAging, name: String) -> Vec<Cell> {
+    let mut cells = vec![
+        Cell::Text(name),
+        Cell::text(row.currency.code()),
+        Cell::Count(row.open_invoices),
+    ];
+    cells.extend(Bucket::ALL.iter().map(|b| Cell::Money(row.bucket(*b))));
+    cells.push(Cell::Money(row.total));
+    cells
+}
+
+/// The invoicing report; `client` names the client it is filtered to.
+pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> Document {
+    let calendar = calendar_of(report);
+    let month = |key: &str| Cell::Text(month_label(calendar, key, lang));
+    let monthly = Table {
+        name: "monthly".into(),
+        title: lang.t("rp_monthly").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_month",
+                "rp_currency",
+                "rp_invoices",
+                "rp_invoiced",
+                "rp_tax_amount",
+                "rp_credit_notes",
+                "rp_credited",
+                "rp_net_invoiced",
+                "rp_payments",
+                "rp_collected",
+                "rp_refunded",
+            ],
+        ),
+        rows: report
+            .monthly
+            .iter()
+            .map(|r| {
+                vec![
+                    month(&r.month),
+                    Cell::text(r.currency.code()),
+                    Cell::Count(r.invoices),
+                    Cell::Money(r.invoiced),
+                    Cell::Money(r.tax),
+                    Cell::Count(r.credit_notes),
+                    Cell::Money(r.credited),
+                    Cell::Money(r.net_invoiced),
+                    Cell::Count(r.payments),
+                    Cell::Money(r.collected),
+                    Cell::Money(r.refunded),
+                ]
+            })
+            .collect(),
+    };
+    let mut aging_rows: Vec<Vec<Cell>> = report
+        .aging
+        .iter()
+        .map(|r| aging_cells(r, r.client.clone().unwrap_or_default()))
+        .collect();
+    aging_rows.extend(
+        report
+            .aging_totals
+            .iter()
+            .map(|r| aging_cells(r, lang.t("rp_total").into())),
+    );
+    let aging = Table {
+        name: "aging".into(),
+        title: lang.t("rp_aging").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_client",
+                "rp_currency",
+                "rp_open_invoices",
+                "rp_current",
+                "rp_days_1_30",
+                "rp_days_31_60",
+                "rp_days_61_90",
+                "rp_over_90",
+                "rp_total",
+            ],
+        ),
+        rows: aging_rows,
+    };
+    let dso = Table {
+        name: "dso".into(),
+        title: lang.t("rp_dso").into(),
+        columns: labels(
+            lang,
+            &["rp_currency", "rp_receivable", "rp_sales_90", "rp_dso_days"],
+        ),
+        rows: report
+            .dso
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::text(r.currency.code()),
+                    Cell::Money(r.receivable),
+                    Cell::Money(r.sales),
+                    r.dso_tenths.map_or(Cell::Empty, Cell::Tenths),
+                ]
+            })
+            .collect(),
+    };
+    let clients = Table {
+        name: "clients".into(),
+        title: lang.t("rp_top_clients").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_client",
+                "rp_currency",
+                "rp_invoiced",
+                "rp_credited",
+                "rp_net_invoiced",
+                "rp_collected",
+                "rp_outstanding",
+            ],
+        ),
+        rows: report
+            .top_clients
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.client.clone()),
+                    Cell::text(r.currency.code()),
+                    Cell::Money(r.invoiced),
+                    Cell::Money(r.credited),
+                    Cell::Money(r.net_invoiced),
+                    Cell::Money(r.collected),
+                    Cell::Money(r.outstanding),
+                ]
+            })
+            .collect(),
+    };
+    let tax = Table {
+        name: "tax".into(),
+        title: lang.t("rp_tax").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_month",
+                "rp_currency",
+                "rp_tax_category",
+                "rp_rate",
+                "rp_taxable",
+                "rp_tax_amount",
+                "rp_credited_taxable",
+                "rp_credited_tax",
+                "rp_net_taxable",
+                "rp_net_tax",
+            ],
+        ),
+        rows: report
+            .tax
+            .iter()
+            .map(|r| {
+                vec![
+                    month(&r.month),
+                    Cell::text(r.currency.code()),
+                    Cell::text(r.tax_code.clone()),
+                    Cell::text(r.rate.clone()),
+                    Cell::Money(r.taxable),
+                    Cell::Money(r.tax),
+                    Cell::Money(r.credited_taxable),
+                    Cell::Money(r.credited_tax),
+                    Cell::Money(r.net_taxable),
+                    Cell::Money(r.net_tax),
+                ]
+            })
+            .collect(),
+    };
+    let mut subtitle = vec![period_text(calendar, &report.from, &report.to, lang)];
+    if let Some(c) = report.currency {
+        subtitle.push(lang.currency(c).to_owned());
+    }
+    if let Some(name) = client {
+        subtitle.push(name.to_owned());
+    }
+    subtitle.push(format!(
+        "{} {}",
+        lang.t("rp_as_of"),
+        lang.civil_date(report.as_of)
+    ));
+    Document {
+        title: lang.t("rp_invoicing_title").into(),
+        subtitle: subtitle.join(" · "),
+        rtl: lang == Lang::Fa,
+        tables: vec![monthly, aging, dso, clients, tax],
+    }
+}

@@ -1,0 +1,119 @@
+//! A report's [`Document`] as the file asked for: CSV (one table), XLSX (a sheet per table) or
+//! PDF (every table), with a file name that says what it holds.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use super::params::Format;
+use crate::error::ApiError;
+use saghat_core::platform::lang::Lang;
+use saghat_core::reports::table::{Cell, Document};
+use saghat_pdf::{ReportDocument, ReportTable};
+
+/// The file of `doc` in `format` (not JSON), named `{stem}[-{table}].{ext}`. A CSV holds
+/// `table` (by name), or the first.
+pub async fn respond(
+    doc: Document,
+    format: Format,
+    table: Option<&str>,
+    stem: &str,
+    lang: Lang,
+    made_on: String,
+) -> Result<Response, ApiError> {
+    let (bytes, content_type, name) = match format {
+        Format::Csv => {
+            let chosen = match table {
+                Some(name) => doc.table(name).ok_or_else(|| {
+                    let names: Vec<&str> = doc.tables.iter().map(|t| t.name.as_str()).collect();
+                    ApiError::invalid_query("table", format!("Choose one of: {}", names.join(", ")))
+                })?,
+                None => doc
+                    .tables
+                    .first()
+                    .ok_or_else(|| ApiError::not_found("The report has no table"))?,
+            };
+            (
+                saghat_export::csv::table(chosen),
+                "text/csv; charset=utf-8",
+                format!("{stem}-{}.csv", chosen.name),
+            )
+        }
+        Format::Xlsx => {
+            let bytes = tokio::task::spawn_blocking(move || saghat_export::xlsx::document(&doc))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            (
+                bytes,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                format!("{stem}.xlsx"),
+            )
+        }
+        Format::Pdf => {
+            let pdf = pdf_document(&doc, lang, made_on);
+            let bytes = tokio::task::spawn_blocking(move || saghat_pdf::render_report(&pdf))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            (bytes, "application/pdf", format!("{stem}.pdf"))
+        }
+        Format::Json => return Err(ApiError::bad_request("JSON is not a file")),
+    };
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
+
+/// A cell as a reader of `lang` reads it: grouped digits, Persian digits in Persian.
+pub fn shown(cell: &Cell, lang: Lang) -> String {
+    match cell {
+        Cell::Text(t) => t.clone(),
+        Cell::Count(n) => lang.int(*n),
+        Cell::Money(m) => lang.money(m.currency, m.units),
+        Cell::Date(d) => lang.civil_date(*d),
+        Cell::Tenths(_) | Cell::Share(_) => lang.digits(&cell.plain()),
+        Cell::Empty => "—".into(),
+    }
+}
+
+fn pdf_document(doc: &Document, lang: Lang, made_on: String) -> ReportDocument {
+    use crate::web::i18n::UiText;
+    ReportDocument {
+        lang: match lang {
+            Lang::En => saghat_pdf::Lang::En,
+            Lang::Fa => saghat_pdf::Lang::Fa,
+        },
+        title: doc.title.clone(),
+        subtitle: doc.subtitle.clone(),
+        generated: made_on,
+        empty: lang.t("rp_none").into(),
+        tables: doc
+            .tables
+            .iter()
+            .map(|t| ReportTable {
+                title: t.title.clone(),
+                columns: t.columns.clone(),
+                numeric: (0..t.columns.len())
+                    .map(|i| {
+                        t.rows
+                            .first()
+                            .is_some_and(|r| r.get(i).is_some_and(Cell::is_number))
+                    })
+                    .collect(),
+                rows: t
+                    .rows
+                    .iter()
+                    .map(|r| r.iter().map(|c| shown(c, lang)).collect())
+                    .collect(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,97 @@
+//! A report's query parameters, read the same way by the API and the pages.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use saghat_core::platform::currency::Currency;
+use saghat_core::platform::lang::Lang;
+use saghat_core::reports::invoicing::Filter;
+use saghat_core::reports::period::Period;
+use saghat_core::reports::ReportError;
+
+/// What a report is answered as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Xlsx,
+    Pdf,
+}
+
+impl Format {
+    pub fn parse(text: Option<&str>) -> Result<Format, ReportError> {
+        match text.map(str::trim).unwrap_or("") {
+            "" | "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "xlsx" => Ok(Format::Xlsx),
+            "pdf" => Ok(Format::Pdf),
+            _ => Err(ReportError::invalid(
+                "format",
+                "Choose json, csv, xlsx or pdf",
+            )),
+        }
+    }
+}
+
+/// A report asked for: its filter, the form of the answer, the table a CSV holds and the
+/// language of a file's labels.
+#[derive(Clone, Debug)]
+pub struct Asked {
+    pub filter: Filter,
+    pub format: Format,
+    pub table: Option<String>,
+    pub lang: Lang,
+}
+
+fn get<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// `calendar`, `from`, `to`, `currency`, `client_id`, `format`, `table`, `lang`.
+pub fn invoicing(
+    params: &HashMap<String, String>,
+    today: NaiveDate,
+    default_lang: Lang,
+) -> Result<Asked, ReportError> {
+    let period = Period::parse(
+        get(params, "calendar"),
+        get(params, "from"),
+        get(params, "to"),
+        today,
+    )?;
+    let currency = match get(params, "currency") {
+        None => None,
+        Some(code) => Some(
+            Currency::parse(&code.to_ascii_uppercase())
+                .ok_or_else(|| ReportError::invalid("currency", "Choose IRR, USD, EUR or USDT"))?,
+        ),
+    };
+    let client_id = match get(params, "client_id") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| {
+                    ReportError::invalid("client_id", "A client is named by its number")
+                })?,
+        ),
+    };
+    let lang = match get(params, "lang") {
+        None => default_lang,
+        Some(code) => {
+            Lang::parse(code).ok_or_else(|| ReportError::invalid("lang", "Choose en or fa"))?
+        }
+    };
+    Ok(Asked {
+        filter: Filter {
+            period,
+            currency,
+            client_id,
+        },
+        format: Format::parse(get(params, "format"))?,
+        table: get(params, "table").map(str::to_owned),
+        lang,
+    })
+}
