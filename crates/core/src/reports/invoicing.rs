@@ -151,6 +151,9 @@ pub struct TaxReturnRow {
     pub tax_code: String,
     /// Percent, e.g. `"19"` or `"9.5"`.
     pub rate: String,
+    /// The same in hundredths of a percent (1900).
+    #[serde(skip)]
+    pub rate_basis_points: i64,
     pub taxable: Money,
     pub tax: Money,
     pub credited_taxable: Money,
@@ -664,6 +667,7 @@ async fn tax(
                 currency,
                 tax_code: r.tax_code.clone(),
                 rate: Percent(r.tax_rate).to_string(),
+                rate_basis_points: r.tax_rate,
                 taxable: zero,
                 tax: zero,
                 credited_taxable: zero,

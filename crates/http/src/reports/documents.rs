@@ -44,10 +44,10 @@ pub fn period_text(calendar: Calendar, from: &str, to: &str, lang: Lang) -> Stri
     }
 }
 
-fn aging_cells(row: &ReceivablesAging, name: String) -> Vec<Cell> {
+fn aging_cells(row: &ReceivablesAging, name: String, lang: Lang) -> Vec<Cell> {
     let mut cells = vec![
         Cell::Text(name),
-        Cell::text(row.currency.code()),
+        Cell::text(lang.currency(row.currency)),
         Cell::Count(row.open_invoices),
     ];
     cells.extend(Bucket::ALL.iter().map(|b| Cell::Money(row.bucket(*b))));
@@ -84,7 +84,7 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
             .map(|r| {
                 vec![
                     month(&r.month),
-                    Cell::text(r.currency.code()),
+                    Cell::text(lang.currency(r.currency)),
                     Cell::Count(r.invoices),
                     Cell::Money(r.invoiced),
                     Cell::Money(r.tax),
@@ -101,13 +101,13 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
     let mut aging_rows: Vec<Vec<Cell>> = report
         .aging
         .iter()
-        .map(|r| aging_cells(r, r.client.clone().unwrap_or_default()))
+        .map(|r| aging_cells(r, r.client.clone().unwrap_or_default(), lang))
         .collect();
     aging_rows.extend(
         report
             .aging_totals
             .iter()
-            .map(|r| aging_cells(r, lang.t("rp_total").into())),
+            .map(|r| aging_cells(r, lang.t("rp_total").into(), lang)),
     );
     let aging = Table {
         name: "aging".into(),
@@ -140,7 +140,7 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
             .iter()
             .map(|r| {
                 vec![
-                    Cell::text(r.currency.code()),
+                    Cell::text(lang.currency(r.currency)),
                     Cell::Money(r.receivable),
                     Cell::Money(r.sales),
                     r.dso_tenths.map_or(Cell::Empty, Cell::Tenths),
@@ -169,7 +169,7 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
             .map(|r| {
                 vec![
                     Cell::Text(r.client.clone()),
-                    Cell::text(r.currency.code()),
+                    Cell::text(lang.currency(r.currency)),
                     Cell::Money(r.invoiced),
                     Cell::Money(r.credited),
                     Cell::Money(r.net_invoiced),
@@ -203,9 +203,9 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
             .map(|r| {
                 vec![
                     month(&r.month),
-                    Cell::text(r.currency.code()),
+                    Cell::text(lang.currency(r.currency)),
                     Cell::text(r.tax_code.clone()),
-                    Cell::text(r.rate.clone()),
+                    Cell::Share(r.rate_basis_points),
                     Cell::Money(r.taxable),
                     Cell::Money(r.tax),
                     Cell::Money(r.credited_taxable),

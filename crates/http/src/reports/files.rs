@@ -79,7 +79,12 @@ pub fn shown(cell: &Cell, lang: Lang) -> String {
         Cell::Count(n) => lang.int(*n),
         Cell::Money(m) => lang.money(m.currency, m.units),
         Cell::Date(d) => lang.civil_date(*d),
-        Cell::Tenths(_) | Cell::Share(_) => lang.digits(&cell.plain()),
+        Cell::Tenths(_) => lang.digits(&cell.plain()),
+        // A rate as people write it: 19, 9.5.
+        Cell::Share(bp) => lang.digits(&saghat_core::platform::decimal::format_scaled_short(
+            i128::from(*bp),
+            2,
+        )),
         Cell::Empty => "—".into(),
     }
 }

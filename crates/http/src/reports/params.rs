@@ -48,16 +48,33 @@ fn get<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
+/// A month as typed, in Latin or Persian digits, with a hyphen or a slash (`۱۴۰۵/۰۹`, as
+/// Persian dates are written), as the parser reads it (`1405-09`).
+fn latin_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '/' => '-',
+            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
+            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
+            _ => c,
+        })
+        .collect()
+}
+
 /// `calendar`, `from`, `to`, `currency`, `client_id`, `format`, `table`, `lang`.
 pub fn invoicing(
     params: &HashMap<String, String>,
     today: NaiveDate,
     default_lang: Lang,
 ) -> Result<Asked, ReportError> {
+    let (from, to) = (
+        get(params, "from").map(latin_digits),
+        get(params, "to").map(latin_digits),
+    );
     let period = Period::parse(
         get(params, "calendar"),
-        get(params, "from"),
-        get(params, "to"),
+        from.as_deref(),
+        to.as_deref(),
         today,
     )?;
     let currency = match get(params, "currency") {

@@ -81,6 +81,15 @@ fn query(params: &HashMap<String, String>, extra: &[(&str, &str)]) -> String {
     format!("/reports/invoicing?{}", out.finish())
 }
 
+/// A month in its form field: `1405-09`, or in Persian `۱۴۰۵/۰۹` (with a hyphen, Persian
+/// digits would be laid out right to left, the month first).
+fn month_field(lang: Lang, key: &str) -> String {
+    match lang {
+        Lang::En => key.to_owned(),
+        Lang::Fa => lang.digits(&key.replace('-', "/")),
+    }
+}
+
 /// The chart's currency: the one filtered to, else the one with the most invoices.
 fn chart_currency(report: &InvoicingReport) -> Option<Currency> {
     report.currency.or_else(|| {
@@ -206,8 +215,8 @@ pub async fn invoicing(
     render(&InvoicingPage {
         f: FilterValues {
             calendar: calendar.as_str().into(),
-            from: period.from.key(),
-            to: period.to.key(),
+            from: month_field(lang, &period.from.key()),
+            to: month_field(lang, &period.to.key()),
             currency: asked
                 .filter
                 .currency
