@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::AnyConnection;
 
 use super::access::{may_read, Report};
 use super::aging::{dso_tenths, Bucket};
 use super::period::{MonthSpan, Period};
+use super::sql::{currency_of, fetch, units, Binds};
 use super::table::Money;
 use super::ReportError;
 use crate::auth::CurrentUser;
@@ -187,37 +188,6 @@ pub struct InvoicingReport {
     pub tax: Vec<TaxReturnRow>,
 }
 
-fn units(whole: i64, fraction: i64) -> i128 {
-    i128::from(whole) * 100_000_000 + i128::from(fraction)
-}
-
-fn currency_of(code: &str) -> Result<Currency, sqlx::Error> {
-    Currency::parse(code)
-        .ok_or_else(|| sqlx::Error::Decode(format!("unknown currency {code:?}").into()))
-}
-
-/// Placeholders and their values in order: each filter is written once and may be used by
-/// several parts of a statement.
-#[derive(Default)]
-struct Binds(Vec<String>);
-
-impl Binds {
-    fn push(&mut self, value: impl Into<String>) -> String {
-        self.0.push(value.into());
-        format!("${}", self.0.len())
-    }
-
-    fn bind<'q>(
-        &'q self,
-        mut query: crate::platform::db::AnyQuery<'q>,
-    ) -> crate::platform::db::AnyQuery<'q> {
-        for v in &self.0 {
-            query = query.bind(v.as_str());
-        }
-        query
-    }
-}
-
 /// The `AND …` restricting a table aliased `alias` to the filter's currency and client.
 struct Scope {
     currency: Option<String>,
@@ -349,11 +319,7 @@ async fn monthly(
         payments = scope.sql("p"),
         refunds = scope.sql("r"),
     );
-    let rows: Vec<FlowRow> = binds
-        .bind(sqlx::query(AssertSqlSafe(sql)))
-        .try_map(|row| <FlowRow as sqlx::FromRow<_>>::from_row(&row))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<FlowRow> = fetch(&mut *conn, sql, &binds).await?;
     let mut by_key: BTreeMap<(String, Currency), InvoicingMonth> = BTreeMap::new();
     let currencies: std::collections::BTreeSet<Currency> = rows
         .iter()
@@ -440,11 +406,7 @@ async fn aging(
         owed = split_sum("i.total - i.amount_paid - i.amount_credited", "owed"),
         scope = scope.sql("i"),
     );
-    let rows: Vec<AgingSqlRow> = binds
-        .bind(sqlx::query(AssertSqlSafe(sql)))
-        .try_map(|row| <AgingSqlRow as sqlx::FromRow<_>>::from_row(&row))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<AgingSqlRow> = fetch(&mut *conn, sql, &binds).await?;
     let mut clients: BTreeMap<(Currency, String, i64), ReceivablesAging> = BTreeMap::new();
     let mut totals: BTreeMap<Currency, ReceivablesAging> = BTreeMap::new();
     for r in rows {
@@ -498,11 +460,7 @@ async fn dso(
         today = binds.push(today.to_string()),
         scope = scope.sql("i"),
     );
-    let rows: Vec<SalesRow> = binds
-        .bind(sqlx::query(AssertSqlSafe(sql)))
-        .try_map(|row| <SalesRow as sqlx::FromRow<_>>::from_row(&row))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<SalesRow> = fetch(&mut *conn, sql, &binds).await?;
     let mut sales: BTreeMap<Currency, i128> = BTreeMap::new();
     for r in rows {
         sales.insert(
@@ -567,11 +525,7 @@ async fn top_clients(
         invoices = scope.sql("i"),
         payments = scope.sql("p"),
     );
-    let rows: Vec<ClientSqlRow> = binds
-        .bind(sqlx::query(AssertSqlSafe(sql)))
-        .try_map(|row| <ClientSqlRow as sqlx::FromRow<_>>::from_row(&row))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<ClientSqlRow> = fetch(&mut *conn, sql, &binds).await?;
     let mut clients: BTreeMap<(Currency, i64), TopClient> = BTreeMap::new();
     for r in rows {
         let currency = currency_of(&r.currency)?;
@@ -651,11 +605,7 @@ async fn tax(
         tax = split_sum("t.tax", "tax"),
         scope = scope.sql("i"),
     );
-    let rows: Vec<TaxSqlRow> = binds
-        .bind(sqlx::query(AssertSqlSafe(sql)))
-        .try_map(|row| <TaxSqlRow as sqlx::FromRow<_>>::from_row(&row))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<TaxSqlRow> = fetch(&mut *conn, sql, &binds).await?;
     let mut by_key: BTreeMap<(String, Currency, String, i64), TaxReturnRow> = BTreeMap::new();
     for r in rows {
         let currency = currency_of(&r.currency)?;

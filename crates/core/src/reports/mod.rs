@@ -9,8 +9,10 @@
 pub mod access;
 pub mod aging;
 pub mod error;
+pub mod fund;
 pub mod invoicing;
 pub mod period;
+mod sql;
 pub mod table;
 
 pub use error::ReportError;

@@ -15,11 +15,16 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use saghat_core::auth::CurrentUser;
 use saghat_core::platform::lang::Lang;
+use saghat_core::reports::fund::{self, FundReport, Statement};
 use saghat_core::reports::invoicing::{self, InvoicingReport};
+use saghat_core::reports::table::Document;
 use saghat_core::reports::ReportError;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(invoicing_report))
+    OpenApiRouter::new()
+        .routes(routes!(invoicing_report))
+        .routes(routes!(fund_report))
+        .routes(routes!(member_statement))
 }
 
 impl From<ReportError> for ApiError {
@@ -57,16 +62,122 @@ pub async fn invoicing_answer(
     let client = client_name(state, asked.filter.client_id).await?;
     let doc = documents::invoicing(&report, asked.lang, client.as_deref());
     let stem = format!("saghat-invoicing-{}_{}", report.from, report.to);
-    let made_on = asked.lang.civil_date(today);
-    files::respond(
+    file(
         doc,
         asked.format,
         asked.table.as_deref(),
         &stem,
         asked.lang,
-        made_on,
+        today,
     )
     .await
+}
+
+async fn file(
+    doc: Document,
+    format: Format,
+    table: Option<&str>,
+    stem: &str,
+    lang: Lang,
+    today: chrono::NaiveDate,
+) -> ApiResult<Response> {
+    files::respond(doc, format, table, stem, lang, lang.civil_date(today)).await
+}
+
+/// The answer to a fund report asked for by `params`.
+pub async fn fund_answer(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &HashMap<String, String>,
+    default_lang: Lang,
+) -> ApiResult<Response> {
+    let today = saghat_core::invoicing::reminder_job::today(state);
+    let asked = params::fund(params, today, default_lang)?;
+    let report = fund::report(state, user, asked.period).await?;
+    if asked.format == Format::Json {
+        return Ok(Json(report).into_response());
+    }
+    let stem = format!("saghat-fund-{}_{}", report.from, report.to);
+    let doc = documents::fund(&report, asked.lang);
+    file(
+        doc,
+        asked.format,
+        asked.table.as_deref(),
+        &stem,
+        asked.lang,
+        today,
+    )
+    .await
+}
+
+/// The answer to a member's statement asked for by `params`.
+pub async fn statement_answer(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &HashMap<String, String>,
+    default_lang: Lang,
+) -> ApiResult<Response> {
+    let today = saghat_core::invoicing::reminder_job::today(state);
+    let asked = params::fund(params, today, default_lang)?;
+    let member = params::user_id(params)?;
+    let st = fund::statement(state, user, member, asked.period).await?;
+    if asked.format == Format::Json {
+        return Ok(Json(st).into_response());
+    }
+    let stem = format!("saghat-statement-{}-{}_{}", st.username, st.from, st.to);
+    let doc = documents::statement(&st, asked.lang, state.config.fund_timezone);
+    file(
+        doc,
+        asked.format,
+        asked.table.as_deref(),
+        &stem,
+        asked.lang,
+        today,
+    )
+    .await
+}
+
+/// The fund's figures (admins and accountants), Jalali months `from`–`to` (default the twelve
+/// to this one): per month the payments (on time: before `FUND_REMINDER_DAY`; late), fees,
+/// repayments and the draw's loan, and at each month's end the cash (with what gateways hold),
+/// the contributions and the loans outstanding, from the ledger; this month's members who have
+/// not paid; the draws with their winners and how much of each loan is repaid; loans by state.
+/// `format=csv` (`table`: `months`, `unpaid`, `draws`, `loans`), `xlsx` or `pdf` for a file.
+#[utoipa::path(get, path = "/api/reports/fund", tag = "reports", security(("bearer" = [])),
+    params(("from" = Option<String>, Query, description = "First Jalali month, `YYYY-MM`"),
+           ("to" = Option<String>, Query, description = "Last Jalali month, `YYYY-MM` (default: this month)"),
+           ("format" = Option<String>, Query, description = "`json` (default), `csv`, `xlsx` or `pdf`"),
+           ("table" = Option<String>, Query, description = "For CSV: `months` (default), `unpaid`, `draws` or `loans`"),
+           ("lang" = Option<String>, Query, description = "A file's language: `en` (default) or `fa`")),
+    responses((status = 200, body = FundReport, description = "The figures; a file with `format`"),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn fund_report(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    fund_answer(&state, &user, &params, Lang::En).await
+}
+
+/// A fund member's statement: per Jalali month the fee and repayment paid and when, and at the
+/// month's end their balance (contributions) and what they owe on loans; their loans with how
+/// much is repaid. Members read their own (`user_id` left out); admins and accountants anyone's.
+/// `format=csv` (`table`: `months`, `loans`), `xlsx` or `pdf` for a file.
+#[utoipa::path(get, path = "/api/reports/statement", tag = "reports", security(("bearer" = [])),
+    params(("user_id" = Option<i64>, Query, minimum = 1, description = "Whose (default: mine)"),
+           ("from" = Option<String>, Query, description = "First Jalali month, `YYYY-MM`"),
+           ("to" = Option<String>, Query, description = "Last Jalali month, `YYYY-MM` (default: this month)"),
+           ("format" = Option<String>, Query, description = "`json` (default), `csv`, `xlsx` or `pdf`"),
+           ("table" = Option<String>, Query, description = "For CSV: `months` (default) or `loans`"),
+           ("lang" = Option<String>, Query, description = "A file's language: `en` (default) or `fa`")),
+    responses((status = 200, body = Statement, description = "The statement; a file with `format`"),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn member_statement(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    statement_answer(&state, &user, &params, Lang::En).await
 }
 
 /// Invoicing's figures (admins and accountants): invoiced, credited, collected and refunded per

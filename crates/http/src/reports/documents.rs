@@ -4,6 +4,7 @@
 use saghat_core::invoicing::calendar::Calendar;
 use saghat_core::platform::lang::Lang;
 use saghat_core::reports::aging::Bucket;
+use saghat_core::reports::fund::{FundReport, Statement};
 use saghat_core::reports::invoicing::{InvoicingReport, ReceivablesAging};
 use saghat_core::reports::table::{Cell, Document, Table};
 
@@ -233,5 +234,203 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
         subtitle: subtitle.join(" · "),
         rtl: lang == Lang::Fa,
         tables: vec![monthly, aging, dso, clients, tax],
+    }
+}
+
+fn loan_state(lang: Lang, state: &str) -> String {
+    lang.t(match state {
+        "active" => "state_active",
+        "settled" => "state_settled",
+        _ => "state_no_one",
+    })
+    .to_owned()
+}
+
+fn jalali(key: &str, lang: Lang) -> Cell {
+    Cell::Text(month_label(Calendar::Jalali, key, lang))
+}
+
+/// The fund's report.
+pub fn fund(report: &FundReport, lang: Lang) -> Document {
+    let months = Table {
+        name: "months".into(),
+        title: lang.t("rp_fund_months").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_month",
+                "rp_payments",
+                "rp_on_time",
+                "rp_late",
+                "rp_fees",
+                "rp_repayments",
+                "rp_lent",
+                "rp_cash",
+                "rp_contributions",
+                "rp_loans_outstanding",
+            ],
+        ),
+        rows: report
+            .months
+            .iter()
+            .map(|m| {
+                vec![
+                    jalali(&m.month, lang),
+                    Cell::Count(m.payments),
+                    Cell::Count(m.on_time),
+                    Cell::Count(m.late),
+                    Cell::Money(m.fees),
+                    Cell::Money(m.repayments),
+                    Cell::Money(m.lent),
+                    Cell::Money(m.cash),
+                    Cell::Money(m.contributions),
+                    Cell::Money(m.outstanding),
+                ]
+            })
+            .collect(),
+    };
+    let unpaid = Table {
+        name: "unpaid".into(),
+        title: format!(
+            "{} ({})",
+            lang.t("rp_unpaid"),
+            month_label(Calendar::Jalali, &report.this_month, lang)
+        ),
+        columns: labels(lang, &["rp_username", "rp_name"]),
+        rows: report
+            .unpaid
+            .iter()
+            .map(|u| vec![Cell::Text(u.username.clone()), Cell::Text(u.name.clone())])
+            .collect(),
+    };
+    let draws = Table {
+        name: "draws".into(),
+        title: lang.t("rp_draws").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_month",
+                "rp_state",
+                "rp_winner",
+                "rp_amount",
+                "rp_repaid",
+                "rp_repaid_share",
+            ],
+        ),
+        rows: report
+            .draws
+            .iter()
+            .map(|d| {
+                vec![
+                    jalali(&d.month, lang),
+                    Cell::Text(loan_state(lang, &d.state)),
+                    d.winner.clone().map_or(Cell::Empty, Cell::Text),
+                    d.amount.map_or(Cell::Empty, Cell::Money),
+                    Cell::Money(d.repaid),
+                    Cell::Share(d.repaid_share),
+                ]
+            })
+            .collect(),
+    };
+    let states = Table {
+        name: "loans".into(),
+        title: lang.t("rp_loans_by_state").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_state",
+                "rp_loans",
+                "rp_amount",
+                "rp_repaid",
+                "rp_repaid_share",
+            ],
+        ),
+        rows: report
+            .loans_by_state
+            .iter()
+            .map(|s| {
+                vec![
+                    Cell::Text(loan_state(lang, &s.state)),
+                    Cell::Count(s.loans),
+                    Cell::Money(s.amount),
+                    Cell::Money(s.repaid),
+                    Cell::Share(s.repaid_share),
+                ]
+            })
+            .collect(),
+    };
+    Document {
+        title: lang.t("rp_fund_title").into(),
+        subtitle: period_text(Calendar::Jalali, &report.from, &report.to, lang),
+        rtl: lang == Lang::Fa,
+        tables: vec![months, unpaid, draws, states],
+    }
+}
+
+/// A member's statement; `tz` dates their payments.
+pub fn statement(st: &Statement, lang: Lang, tz: chrono_tz::Tz) -> Document {
+    let months = Table {
+        name: "months".into(),
+        title: lang.t("rp_statement_months").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_month",
+                "rp_fee",
+                "rp_repayment",
+                "rp_paid_on",
+                "rp_balance",
+                "rp_owed",
+            ],
+        ),
+        rows: st
+            .months
+            .iter()
+            .map(|m| {
+                vec![
+                    jalali(&m.month, lang),
+                    m.fee.map_or(Cell::Empty, Cell::Money),
+                    m.repayment.map_or(Cell::Empty, Cell::Money),
+                    m.paid_at
+                        .as_deref()
+                        .map_or(Cell::Empty, |at| Cell::Text(lang.date(at, tz))),
+                    Cell::Money(m.balance),
+                    Cell::Money(m.owed),
+                ]
+            })
+            .collect(),
+    };
+    let loans = Table {
+        name: "loans".into(),
+        title: lang.t("rp_loans").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_month",
+                "rp_state",
+                "rp_amount",
+                "rp_repaid",
+                "rp_repaid_share",
+            ],
+        ),
+        rows: st
+            .loans
+            .iter()
+            .map(|l| {
+                vec![
+                    jalali(&l.month, lang),
+                    Cell::Text(loan_state(lang, &l.state)),
+                    Cell::Money(l.amount),
+                    Cell::Money(l.repaid),
+                    Cell::Share(l.repaid_share),
+                ]
+            })
+            .collect(),
+    };
+    Document {
+        title: format!("{} · {}", lang.t("rp_statement_title"), st.username),
+        subtitle: period_text(Calendar::Jalali, &st.from, &st.to, lang),
+        rtl: lang == Lang::Fa,
+        tables: vec![months, loans],
     }
 }

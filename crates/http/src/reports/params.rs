@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 
 use saghat_core::platform::currency::Currency;
 use saghat_core::platform::lang::Lang;
+use saghat_core::reports::fund::FundPeriod;
 use saghat_core::reports::invoicing::Filter;
 use saghat_core::reports::period::Period;
 use saghat_core::reports::ReportError;
@@ -59,6 +60,51 @@ fn latin_digits(text: &str) -> String {
             _ => c,
         })
         .collect()
+}
+
+/// The fund's period (`from`, `to`: Jalali months, the fund's own), the answer's form, a
+/// CSV's table and a file's language.
+pub struct FundAsked {
+    pub period: FundPeriod,
+    pub format: Format,
+    pub table: Option<String>,
+    pub lang: Lang,
+}
+
+pub fn fund(
+    params: &HashMap<String, String>,
+    today: NaiveDate,
+    default_lang: Lang,
+) -> Result<FundAsked, ReportError> {
+    if get(params, "calendar").is_some_and(|c| c != "jalali") {
+        return Err(ReportError::invalid(
+            "calendar",
+            "The fund keeps Jalali months: leave calendar out or write jalali",
+        ));
+    }
+    let asked = invoicing(params, today, default_lang)?;
+    Ok(FundAsked {
+        period: FundPeriod {
+            from: asked.filter.period.from,
+            to: asked.filter.period.to,
+        },
+        format: asked.format,
+        table: asked.table,
+        lang: asked.lang,
+    })
+}
+
+/// `user_id` (a statement's member).
+pub fn user_id(params: &HashMap<String, String>) -> Result<Option<i64>, ReportError> {
+    match get(params, "user_id") {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Some)
+            .ok_or_else(|| ReportError::invalid("user_id", "A member is named by their number")),
+    }
 }
 
 /// `calendar`, `from`, `to`, `currency`, `client_id`, `format`, `table`, `lang`.
