@@ -413,7 +413,7 @@ struct StateRow {
 async fn loans_by_state(conn: &mut AnyConnection) -> Result<Vec<LoansInState>, sqlx::Error> {
     let sql = format!(
         "SELECT l.state, COUNT(*) AS n, {amount}, {repaid} FROM loans l \
-           LEFT JOIN (SELECT loan_id, SUM(loan_amount) AS repaid FROM payments \
+           LEFT JOIN (SELECT loan_id, CAST(SUM(loan_amount) AS BIGINT) AS repaid FROM payments \
                        WHERE loan_id IS NOT NULL GROUP BY loan_id) r ON r.loan_id = l.id \
           WHERE l.state <> 'no_one' GROUP BY l.state ORDER BY l.state",
         amount = split_sum("l.amount", "amount"),

@@ -14,5 +14,6 @@ pub mod invoicing;
 pub mod period;
 mod sql;
 pub mod table;
+pub mod tickets;
 
 pub use error::ReportError;

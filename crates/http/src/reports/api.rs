@@ -18,6 +18,7 @@ use saghat_core::platform::lang::Lang;
 use saghat_core::reports::fund::{self, FundReport, Statement};
 use saghat_core::reports::invoicing::{self, InvoicingReport};
 use saghat_core::reports::table::Document;
+use saghat_core::reports::tickets::{self, TicketsReport};
 use saghat_core::reports::ReportError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(invoicing_report))
         .routes(routes!(fund_report))
         .routes(routes!(member_statement))
+        .routes(routes!(tickets_report))
 }
 
 impl From<ReportError> for ApiError {
@@ -203,4 +205,55 @@ async fn invoicing_report(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     invoicing_answer(&state, &user, &params, Lang::En).await
+}
+
+/// The answer to a tickets report asked for by `params`.
+pub async fn tickets_answer(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &HashMap<String, String>,
+    default_lang: Lang,
+) -> ApiResult<Response> {
+    let today = saghat_core::invoicing::reminder_job::today(state);
+    let asked = params::invoicing(params, today, default_lang)?;
+    let report = tickets::report(state, user, &asked.filter.period).await?;
+    if asked.format == Format::Json {
+        return Ok(Json(report).into_response());
+    }
+    let stem = format!("saghat-tickets-{}_{}", report.from, report.to);
+    let doc = documents::tickets(&report, asked.lang);
+    file(
+        doc,
+        asked.format,
+        asked.table.as_deref(),
+        &stem,
+        asked.lang,
+        today,
+    )
+    .await
+}
+
+/// The tickets' figures (admins and lenders), months `from`–`to` of `calendar`: per month the
+/// tickets submitted by the state they are in now, approvals, rejections and the approval rate,
+/// SLA breaches and defaults; the time from submission to a first response and to a decision
+/// (median and 90th percentile in wall-clock minutes, beside the SLA's targets in business
+/// minutes); fraud flags per rule and what became of the tickets; the portfolio today by days
+/// past due (current, 1–30, 31–60, 61–90, 90+) with the portfolio at risk over 30 days; what
+/// was written off. `format=csv` (`table`: `months`, `times`, `flags`, `portfolio`), `xlsx` or
+/// `pdf` for a file.
+#[utoipa::path(get, path = "/api/reports/tickets", tag = "reports", security(("bearer" = [])),
+    params(("calendar" = Option<String>, Query, description = "`jalali` (default) or `gregorian`"),
+           ("from" = Option<String>, Query, description = "First month, `YYYY-MM`"),
+           ("to" = Option<String>, Query, description = "Last month, `YYYY-MM` (default: this month)"),
+           ("format" = Option<String>, Query, description = "`json` (default), `csv`, `xlsx` or `pdf`"),
+           ("table" = Option<String>, Query, description = "For CSV: `months` (default), `times`, `flags` or `portfolio`"),
+           ("lang" = Option<String>, Query, description = "A file's language: `en` (default) or `fa`")),
+    responses((status = 200, body = TicketsReport, description = "The figures; a file with `format`"),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn tickets_report(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    tickets_answer(&state, &user, &params, Lang::En).await
 }

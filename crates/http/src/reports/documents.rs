@@ -7,6 +7,7 @@ use saghat_core::reports::aging::Bucket;
 use saghat_core::reports::fund::{FundReport, Statement};
 use saghat_core::reports::invoicing::{InvoicingReport, ReceivablesAging};
 use saghat_core::reports::table::{Cell, Document, Table};
+use saghat_core::reports::tickets::{Spread, TicketsReport};
 
 use crate::web::i18n::UiText;
 
@@ -432,5 +433,190 @@ pub fn statement(st: &Statement, lang: Lang, tz: chrono_tz::Tz) -> Document {
         subtitle: period_text(Calendar::Jalali, &st.from, &st.to, lang),
         rtl: lang == Lang::Fa,
         tables: vec![months, loans],
+    }
+}
+
+/// Whole minutes as hours with one decimal.
+fn hours(minutes: Option<i64>) -> Cell {
+    minutes.map_or(Cell::Empty, |m| {
+        Cell::Tenths((i128::from(m) * 10 + 30) / 60)
+    })
+}
+
+/// A UI text of `prefix` + `code`, or the code itself when there is none.
+fn named(lang: Lang, prefix: &str, code: &str) -> String {
+    let key = format!("{prefix}{code}");
+    if crate::web::i18n::TEXTS.iter().any(|(k, _, _)| *k == key) {
+        lang.t(&key).to_owned()
+    } else {
+        code.to_owned()
+    }
+}
+
+/// The tickets' report.
+pub fn tickets(report: &TicketsReport, lang: Lang) -> Document {
+    let calendar = Calendar::parse(&report.calendar).unwrap_or(Calendar::Jalali);
+    let months = Table {
+        name: "months".into(),
+        title: lang.t("rp_tickets_months").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_month",
+                "rp_submitted",
+                "rp_approved",
+                "rp_rejected",
+                "rp_approval_rate",
+                "rp_breaches",
+                "rp_defaulted",
+                "rp_now_in",
+            ],
+        ),
+        rows: report
+            .months
+            .iter()
+            .map(|m| {
+                let now: Vec<String> = m
+                    .by_state
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} {}",
+                            named(lang, "tk_state_", &s.state),
+                            lang.int(s.tickets)
+                        )
+                    })
+                    .collect();
+                vec![
+                    Cell::Text(month_label(calendar, &m.month, lang)),
+                    Cell::Count(m.submitted),
+                    Cell::Count(m.approved),
+                    Cell::Count(m.rejected),
+                    m.approval_rate.map_or(Cell::Empty, Cell::Share),
+                    Cell::Count(m.breaches),
+                    Cell::Count(m.defaulted),
+                    Cell::Text(lang.list(&now)),
+                ]
+            })
+            .collect(),
+    };
+    let spread = |key: &str, s: &Spread| {
+        vec![
+            Cell::text(lang.t(key)),
+            Cell::Count(s.tickets),
+            hours(s.median_minutes),
+            hours(s.p90_minutes),
+            hours(Some(s.target_business_minutes)),
+        ]
+    };
+    let times = Table {
+        name: "times".into(),
+        title: lang.t("rp_times").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_measure",
+                "rp_tickets",
+                "rp_median_hours",
+                "rp_p90_hours",
+                "rp_target_hours",
+            ],
+        ),
+        rows: vec![
+            spread("rp_first_response", &report.first_response),
+            spread("rp_decision", &report.decision),
+        ],
+    };
+    let flags = Table {
+        name: "flags".into(),
+        title: lang.t("rp_flags").into(),
+        columns: labels(
+            lang,
+            &[
+                "rp_rule",
+                "rp_severity",
+                "rp_flagged",
+                "rp_approved",
+                "rp_rejected",
+                "rp_withdrawn",
+                "rp_pending",
+                "rp_defaulted",
+            ],
+        ),
+        rows: report
+            .flags
+            .iter()
+            .map(|f| {
+                vec![
+                    Cell::Text(named(lang, "tk_flag_", &f.rule)),
+                    Cell::Text(named(lang, "tk_sev_", &f.severity)),
+                    Cell::Count(f.flagged),
+                    Cell::Count(f.approved),
+                    Cell::Count(f.rejected),
+                    Cell::Count(f.withdrawn),
+                    Cell::Count(f.pending),
+                    Cell::Count(f.defaulted),
+                ]
+            })
+            .collect(),
+    };
+    let bucket_key = |b: &str| match b {
+        "current" => "rp_current",
+        "1-30" => "rp_days_1_30",
+        "31-60" => "rp_days_31_60",
+        "61-90" => "rp_days_61_90",
+        _ => "rp_over_90",
+    };
+    let mut portfolio_rows: Vec<Vec<Cell>> = report
+        .delinquency
+        .iter()
+        .map(|d| {
+            vec![
+                Cell::text(lang.t(bucket_key(&d.bucket))),
+                Cell::Count(d.loans),
+                Cell::Money(d.outstanding),
+            ]
+        })
+        .collect();
+    portfolio_rows.push(vec![
+        Cell::text(lang.t("rp_total")),
+        Cell::Count(report.delinquency.iter().map(|d| d.loans).sum()),
+        Cell::Money(report.outstanding),
+    ]);
+    portfolio_rows.push(vec![
+        Cell::text(lang.t("rp_written_off")),
+        Cell::Count(report.written_off),
+        Cell::Money(report.written_off_amount),
+    ]);
+    let portfolio = Table {
+        name: "portfolio".into(),
+        title: lang.t("rp_portfolio").into(),
+        columns: labels(lang, &["rp_bucket", "rp_loans", "rp_outstanding"]),
+        rows: portfolio_rows,
+    };
+    let mut subtitle = vec![period_text(calendar, &report.from, &report.to, lang)];
+    subtitle.push(format!(
+        "{}: {}",
+        lang.t("rp_par30"),
+        lang.digits(&saghat_core::platform::decimal::format_scaled_short(
+            i128::from(report.portfolio_at_risk_30),
+            2
+        ))
+    ));
+    if let Some(rate) = report.approval_rate {
+        subtitle.push(format!(
+            "{}: {}",
+            lang.t("rp_approval_rate"),
+            lang.digits(&saghat_core::platform::decimal::format_scaled_short(
+                i128::from(rate),
+                2
+            ))
+        ));
+    }
+    Document {
+        title: lang.t("rp_tickets_title").into(),
+        subtitle: subtitle.join(" · "),
+        rtl: lang == Lang::Fa,
+        tables: vec![months, times, flags, portfolio],
     }
 }
