@@ -25,7 +25,7 @@ impl<W: Write> CsvWriter<W> {
                 self.out.write_all(b",")?;
             }
             let text = match cell {
-                Cell::Text(t) => defuse(t),
+                Cell::Text(t) | Cell::Name(t) => defuse(t),
                 other => other.plain(),
             };
             self.out.write_all(quote(&text).as_bytes())?;
@@ -85,7 +85,7 @@ mod tests {
                     Cell::text("a, \"b\"\nc"),
                 ],
                 vec![Cell::text("@SUM(A1)"), Cell::Count(3), Cell::text("-1+2")],
-                vec![Cell::text("Acme"), Cell::Empty, Cell::text("شرکت")],
+                vec![Cell::Name("Acme".into()), Cell::Empty, Cell::text("شرکت")],
             ],
         };
         let text = String::from_utf8(table(&t)).unwrap();

@@ -93,7 +93,7 @@ fn write_cell(
     cell: &Cell,
 ) -> Result<(), XlsxError> {
     match cell {
-        Cell::Text(t) => {
+        Cell::Text(t) | Cell::Name(t) => {
             sheet.write_string_with_format(row, col, t, &f.text)?;
         }
         Cell::Count(n) => {

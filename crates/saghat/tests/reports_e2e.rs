@@ -85,10 +85,20 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
 
     // From the navigation, then filtered through the form.
     browser.goto(&format!("{base}/invoices?lang=en")).await;
-    browser
-        .click("header nav a[href='/reports/invoicing']")
-        .await;
+    browser.click("header nav a[href='/reports/fund']").await;
     browser.wait("#rp-filters").await;
+    // The accountant's reports as tabs: the fund's, invoicing's and statements, not tickets'.
+    let tabs = browser
+        .script(
+            "return [...document.querySelectorAll('.rp-tabs a')].map(a => a.getAttribute('href'))",
+        )
+        .await;
+    assert_eq!(
+        tabs,
+        json!(["/reports/fund", "/reports/invoicing", "/reports/statement"])
+    );
+    browser.click(".rp-tabs a[href='/reports/invoicing']").await;
+    browser.wait("#rp-aging").await;
     browser
         .script("document.querySelector('#f-from').value = ''")
         .await;
@@ -171,12 +181,50 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
             &browser,
             &base,
             "reports",
-            &[(
-                "/reports/invoicing?from=1405-07&to=1405-09",
-                "invoicing",
-                "#rp-aging",
-            )],
+            &[
+                (
+                    "/reports/invoicing?from=1405-07&to=1405-09",
+                    "invoicing",
+                    "#rp-aging",
+                ),
+                ("/reports/fund?from=1405-07&to=1405-09", "fund", "#rp-draws"),
+                (
+                    "/reports/statement?member=admin&from=1405-07&to=1405-09",
+                    "statement",
+                    "#rp-loans",
+                ),
+            ],
             95,
+            PAGE_FACTS,
+            check_page_facts,
+        )
+        .await;
+    // A lender reads the tickets' report (and only it: no tabs).
+    browser.quit().await;
+    app.v1_user(&admin, "vam", "lender", None).await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path()).await;
+    browser.goto(&format!("{base}/login?lang=en")).await;
+    browser.type_into("#username", "vam").await;
+    browser
+        .type_into("#password", &format!("{PASSWORD}{ENTER}"))
+        .await;
+    browser.wait(".signout button").await;
+    browser.click("header nav a[href='/reports/tickets']").await;
+    browser.wait("#rp-portfolio").await;
+    assert_eq!(
+        browser
+            .script("return document.querySelectorAll('.rp-tabs').length")
+            .await,
+        0
+    );
+    shots
+        .tour(
+            &browser,
+            &base,
+            "reports",
+            &[("/reports/tickets", "tickets", "#rp-portfolio")],
+            98,
             PAGE_FACTS,
             check_page_facts,
         )

@@ -54,6 +54,9 @@ impl utoipa::ToSchema for Money {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cell {
     Text(String),
+    /// Text that names someone or something (a client, a username), as its owner wrote it:
+    /// text everywhere, kept apart from the page's writing direction.
+    Name(String),
     Count(i64),
     Money(Money),
     Date(NaiveDate),
@@ -73,7 +76,7 @@ impl Cell {
     /// page formats from.
     pub fn plain(&self) -> String {
         match self {
-            Cell::Text(t) => t.clone(),
+            Cell::Text(t) | Cell::Name(t) => t.clone(),
             Cell::Count(n) => n.to_string(),
             Cell::Money(m) => m.decimal(),
             Cell::Date(d) => d.format("%Y-%m-%d").to_string(),

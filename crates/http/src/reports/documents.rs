@@ -46,9 +46,9 @@ pub fn period_text(calendar: Calendar, from: &str, to: &str, lang: Lang) -> Stri
     }
 }
 
-fn aging_cells(row: &ReceivablesAging, name: String, lang: Lang) -> Vec<Cell> {
+fn aging_cells(row: &ReceivablesAging, name: Cell, lang: Lang) -> Vec<Cell> {
     let mut cells = vec![
-        Cell::Text(name),
+        name,
         Cell::text(lang.currency(row.currency)),
         Cell::Count(row.open_invoices),
     ];
@@ -103,13 +103,13 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
     let mut aging_rows: Vec<Vec<Cell>> = report
         .aging
         .iter()
-        .map(|r| aging_cells(r, r.client.clone().unwrap_or_default(), lang))
+        .map(|r| aging_cells(r, Cell::Name(r.client.clone().unwrap_or_default()), lang))
         .collect();
     aging_rows.extend(
         report
             .aging_totals
             .iter()
-            .map(|r| aging_cells(r, lang.t("rp_total").into(), lang)),
+            .map(|r| aging_cells(r, Cell::text(lang.t("rp_total")), lang)),
     );
     let aging = Table {
         name: "aging".into(),
@@ -170,7 +170,7 @@ pub fn invoicing(report: &InvoicingReport, lang: Lang, client: Option<&str>) -> 
             .iter()
             .map(|r| {
                 vec![
-                    Cell::Text(r.client.clone()),
+                    Cell::Name(r.client.clone()),
                     Cell::text(lang.currency(r.currency)),
                     Cell::Money(r.invoiced),
                     Cell::Money(r.credited),
@@ -301,7 +301,7 @@ pub fn fund(report: &FundReport, lang: Lang) -> Document {
         rows: report
             .unpaid
             .iter()
-            .map(|u| vec![Cell::Text(u.username.clone()), Cell::Text(u.name.clone())])
+            .map(|u| vec![Cell::Name(u.username.clone()), Cell::Name(u.name.clone())])
             .collect(),
     };
     let draws = Table {
@@ -325,7 +325,7 @@ pub fn fund(report: &FundReport, lang: Lang) -> Document {
                 vec![
                     jalali(&d.month, lang),
                     Cell::Text(loan_state(lang, &d.state)),
-                    d.winner.clone().map_or(Cell::Empty, Cell::Text),
+                    d.winner.clone().map_or(Cell::Empty, Cell::Name),
                     d.amount.map_or(Cell::Empty, Cell::Money),
                     Cell::Money(d.repaid),
                     Cell::Share(d.repaid_share),

@@ -75,8 +75,13 @@ pub async fn respond(
 /// A cell as a reader of `lang` reads it: grouped digits, Persian digits in Persian.
 pub fn shown(cell: &Cell, lang: Lang) -> String {
     match cell {
-        Cell::Text(t) => t.clone(),
+        Cell::Text(t) | Cell::Name(t) => t.clone(),
         Cell::Count(n) => lang.int(*n),
+        // USDT as the fund's pages write it: at least two places, no trailing zeros.
+        Cell::Money(m) if m.currency == saghat_core::platform::currency::Currency::Usdt => lang
+            .amount(saghat_core::platform::money::Amount::from_sum_units(
+                m.units,
+            )),
         Cell::Money(m) => lang.money(m.currency, m.units),
         Cell::Date(d) => lang.civil_date(*d),
         Cell::Tenths(_) => lang.digits(&cell.plain()),

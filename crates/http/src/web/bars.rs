@@ -1,12 +1,11 @@
-//! Money per month as a server-rendered SVG bar chart: two bars a month (what was invoiced and
-//! what was collected, say) in one currency. Coordinates are integers computed from exact
+//! Two figures per month as a server-rendered SVG bar chart: two bars a month (what was invoiced
+//! and what was collected, say), amounts of one currency with `places` decimals or counts (0). Coordinates are integers computed from exact
 //! minor units; the axis reads in whole units, shortened (`2.5M`, `۲٫۵ میلیون`).
 
 use std::fmt::Write;
 
 use super::chart::{nice_step, Layout};
 use super::i18n::Lang;
-use saghat_core::platform::currency::Currency;
 use saghat_core::platform::html::escape;
 
 /// (fill colour, pattern id or "" for a plain fill): distinguishable without colour too.
@@ -43,7 +42,7 @@ fn short(lang: Lang, whole: i128) -> String {
 }
 
 /// The SVG markup. `title` labels the image for assistive technology.
-pub fn svg(bars: &[Bar], currency: Currency, lang: Lang, title: &str, layout: Layout) -> String {
+pub fn svg(bars: &[Bar], places: u32, lang: Lang, title: &str, layout: Layout) -> String {
     let Layout {
         width,
         height,
@@ -55,7 +54,7 @@ pub fn svg(bars: &[Bar], currency: Currency, lang: Lang, title: &str, layout: La
         labels,
         name,
     } = layout;
-    let per_unit = 10i128.pow(currency.minor_units());
+    let per_unit = 10i128.pow(places);
     let plot_w = width - left - right;
     let plot_h = height - frame_top - frame_bottom;
     let max = bars.iter().flat_map(|b| b.values).max().unwrap_or(0).max(1);
@@ -148,7 +147,7 @@ mod tests {
         // EUR cents: 2,500,000.00 and 1,190.00.
         let data = bars(&[[250_000_000, 119_000], [0, 250_000_000], [119_000, 0]]);
         for layout in [WIDE, NARROW] {
-            let svg = svg(&data, Currency::Eur, Lang::En, "<t>", layout);
+            let svg = svg(&data, 2, Lang::En, "<t>", layout);
             assert_eq!(svg.matches("<rect class=\"series-").count(), 6);
             assert!(svg.contains("&lt;t&gt;"));
             assert!(

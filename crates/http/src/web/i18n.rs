@@ -1170,6 +1170,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("rp_gregorian", "Gregorian", "میلادی"),
     ("rp_from", "From month", "از ماه"),
     ("rp_to", "To month", "تا ماه"),
+    ("rp_month_hint_jalali", "A Jalali month, YYYY-MM, e.g. 1405-09", "ماه خورشیدی، سال/ماه، مانند ۱۴۰۵/۰۹"),
     ("rp_month_hint", "YYYY-MM, e.g. 1405-09 or 2026-11", "سال/ماه، مانند ۱۴۰۵/۰۹ یا ۲۰۲۶/۱۱"),
     ("rp_all_currencies", "All currencies", "همهٔ ارزها"),
     ("rp_all_clients", "All clients", "همهٔ مشتریان"),
@@ -1274,6 +1275,14 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("rp_bucket", "Days past due", "روزهای دیرکرد"),
     ("rp_par30", "Portfolio at risk over 30 days (%)", "سبد در معرض خطر بیش از ۳۰ روز (٪)"),
     ("rp_written_off", "Written off", "سوخت‌شده"),
+    ("rp_fund_chart", "Paid in and lent per month", "واریزی و وام پرداختی در هر ماه"),
+    ("rp_paid_in", "Paid in (fees and repayments)", "واریزی (حق عضویت و بازپرداخت)"),
+    ("rp_tickets_chart", "Applications and approvals per month", "درخواست‌ها و تأییدها در هر ماه"),
+    ("rp_statement_chart", "Balance and debt at each month's end", "موجودی و بدهی در پایان هر ماه"),
+    ("rp_no_member", "No member is called", "عضوی با این نام کاربری نیست:"),
+    ("rp_member", "Member (username)", "عضو (نام کاربری)"),
+    ("rp_member_hint", "Left empty: your own statement.", "اگر خالی بماند: صورت‌حساب خودتان."),
+    ("rp_reports", "Reports", "گزارش‌ها"),
 ];
 
 #[cfg(test)]

@@ -109,6 +109,9 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/{action}", post(pages::tickets::act))
         .route("/review", get(pages::review::show))
         .route("/reports/invoicing", get(pages::reports::invoicing))
+        .route("/reports/fund", get(pages::reports::fund))
+        .route("/reports/tickets", get(pages::reports::tickets))
+        .route("/reports/statement", get(pages::reports::statement))
         .route("/invoices", get(iv::invoices::list))
         .route(
             "/invoices/new",
