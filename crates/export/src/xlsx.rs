@@ -17,6 +17,9 @@ const EXACT_LIMIT: i128 = 1 << 53;
 pub enum ExportError {
     #[error(transparent)]
     Xlsx(#[from] XlsxError),
+    /// The rows being written could not be read (a streaming caller's source failed).
+    #[error("reading the rows: {0}")]
+    Rows(String),
 }
 
 struct Formats {

@@ -496,6 +496,15 @@ pub async fn statement(
         return Err(ReportError::Forbidden);
     }
     let mut conn = ctx.db.pool.acquire().await?;
+    statement_of(&mut conn, user_id, period).await
+}
+
+/// `user_id`'s statement for `period`, whoever asks.
+pub async fn statement_of(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    period: FundPeriod,
+) -> Result<Statement, ReportError> {
     let username: Option<String> = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut *conn)
@@ -515,7 +524,7 @@ pub async fn statement(
         user = binds.push(user_id.to_string()),
         to = binds.push(to.to_string()),
     );
-    let books: Vec<BooksRow> = fetch(&mut conn, sql, &binds).await?;
+    let books: Vec<BooksRow> = fetch(&mut *conn, sql, &binds).await?;
     let mut binds = Binds::default();
     let sql = format!(
         "SELECT jalali_year, jalali_month, membership_fee, loan_amount, created_at FROM payments \
@@ -525,7 +534,7 @@ pub async fn statement(
         from = binds.push(from.to_string()),
         to = binds.push(to.to_string()),
     );
-    let paid: Vec<MemberPaidRow> = fetch(&mut conn, sql, &binds).await?;
+    let paid: Vec<MemberPaidRow> = fetch(&mut *conn, sql, &binds).await?;
     let mut binds = Binds::default();
     let sql = format!(
         "SELECT l.id, l.jalali_year, l.jalali_month, l.state, NULL AS username, l.amount, \
@@ -533,7 +542,7 @@ pub async fn statement(
            FROM loans l WHERE l.user_id = CAST({user} AS BIGINT) ORDER BY l.jalali_year, l.jalali_month",
         user = binds.push(user_id.to_string()),
     );
-    let loans: Vec<DrawSqlRow> = fetch(&mut conn, sql, &binds).await?;
+    let loans: Vec<DrawSqlRow> = fetch(&mut *conn, sql, &binds).await?;
 
     let mut changes: BTreeMap<i64, [i128; 2]> = BTreeMap::new();
     for b in &books {
