@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use saghat_core::auth::{CurrentUser, Role};
+use saghat_core::auth::CurrentUser;
 use saghat_core::config::Config;
 use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine};
 use saghat_core::invoicing::model::{
@@ -165,21 +165,6 @@ fn ctx(app: &TestApp) -> &Ctx {
     app.state.ctx()
 }
 
-async fn admin(app: &TestApp) -> CurrentUser {
-    let (id, username): (i64, String) =
-        sqlx::query_as("SELECT id, username FROM users WHERE role = 'admin'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-    CurrentUser {
-        id,
-        username,
-        is_main: true,
-        role: Role::Admin,
-        session_version: 0,
-    }
-}
-
 async fn client(app: &TestApp, admin: &CurrentUser, name: &str, language: &str) -> i64 {
     let input = ClientInput {
         kind: "company".into(),
@@ -301,7 +286,7 @@ async fn each_step_is_emailed_once_with_the_pdf_in_the_clients_language(backend:
         return;
     };
     startup_run_done(&app).await;
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     // Acme (English) is written to at its primary contact; Pars (Persian) at its own address.
     let acme = client(&app, &admin, "Acme", "en").await;
     service::save_contact(
@@ -464,7 +449,7 @@ async fn a_reminder_queued_before_the_payment_is_cancelled(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, mail.configure()).await else {
         return;
     };
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let acme = client(&app, &admin, "Acme", "en").await;
     let issued = date(2026, 11, 22);
     let (invoice, _) = sent_invoice(&app, &admin, acme, issued, date(2026, 11, 25)).await;
@@ -520,7 +505,7 @@ async fn the_daily_job_marks_overdue_invoices_and_makes_the_recurring_ones(backe
         return;
     };
     startup_run_done(&app).await;
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let acme = client(&app, &admin, "Acme", "en").await;
     let today = reminder_job::today(ctx(&app));
     let (late, _) = sent_invoice(
@@ -641,7 +626,7 @@ async fn a_server_that_is_down_is_retried_then_failed_and_no_address_is_skipped(
     let Some(app) = spawn_with_smtp_down(backend).await else {
         return;
     };
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let acme = client(&app, &admin, "Acme", "en").await;
     let nomail = client(&app, &admin, "Nomail", "en").await;
     sqlx::query("UPDATE clients SET email = NULL WHERE id = $1")
@@ -711,7 +696,7 @@ async fn a_client_who_asked_for_no_reminders_gets_none(backend: Backend) {
     let Some(app) = spawn_with_smtp_down(backend).await else {
         return;
     };
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let quiet = client(&app, &admin, "Quiet", "en").await;
     let later = client(&app, &admin, "Later", "en").await;
     let wants = |client_id: i64, on: bool| {

@@ -10,7 +10,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use saghat_core::auth::{CurrentUser, Role};
+use saghat_core::auth::CurrentUser;
 use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine};
 use saghat_core::invoicing::model::{Address, Percent, Quantity, TaxCategory, TaxCode, Unit};
 use saghat_core::invoicing::payments::{self, CreditScope, PaymentInput, RefundInput};
@@ -33,21 +33,6 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 fn ctx(app: &TestApp) -> &Ctx {
     app.state.ctx()
-}
-
-async fn admin(app: &TestApp) -> CurrentUser {
-    let (id, username): (i64, String) =
-        sqlx::query_as("SELECT id, username FROM users WHERE role = 'admin'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-    CurrentUser {
-        id,
-        username,
-        is_main: true,
-        role: Role::Admin,
-        session_version: 0,
-    }
 }
 
 async fn client(app: &TestApp, admin: &CurrentUser, name: &str, currency: Currency) -> i64 {
@@ -189,7 +174,7 @@ struct Scenario {
 async fn scenario(app: &TestApp) -> Scenario {
     app.clock
         .set(Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap());
-    let admin = admin(app).await;
+    let admin = app.admin_user().await;
     let alpha = client(app, &admin, "Alpha GmbH", Currency::Eur).await;
     let beta = client(app, &admin, "Beta AG", Currency::Eur).await;
     let chabok = client(app, &admin, "شرکت چابک", Currency::Irr).await;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use reqwest::Method;
-use saghat_core::auth::{CurrentUser, Role};
+use saghat_core::auth::CurrentUser;
 use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine};
 use saghat_core::invoicing::model::{Address, Percent, Quantity, TaxCategory, TaxCode, Unit};
 use saghat_core::invoicing::payments::{self, PaymentInput};
@@ -198,21 +198,6 @@ fn ctx(app: &TestApp) -> &Ctx {
     app.state.ctx()
 }
 
-async fn admin(app: &TestApp) -> CurrentUser {
-    let (id, username): (i64, String) =
-        sqlx::query_as("SELECT id, username FROM users WHERE role = 'admin'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-    CurrentUser {
-        id,
-        username,
-        is_main: true,
-        role: Role::Admin,
-        session_version: 0,
-    }
-}
-
 async fn client(app: &TestApp, admin: &CurrentUser) -> i64 {
     let input = ClientInput {
         kind: "company".into(),
@@ -316,7 +301,7 @@ async fn sending_an_invoice_delivers_invoice_sent_once_and_paying_it_invoice_pai
     // Another endpoint wants tickets only: invoices are not sent to it.
     let elsewhere = Receiver::start(&[]).await;
     register(&app, &token, &elsewhere.url, &["ticket.state_changed"]).await;
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let client_id = client(&app, &admin).await;
     let invoice = draft(&app, &admin, client_id).await;
     let number = send(&app, &admin, &invoice).await;
@@ -372,7 +357,7 @@ async fn a_receiver_failing_twice_gets_three_attempts_and_the_delivery_is_delive
     let receiver = Receiver::start(&[500, 500, 200]).await;
     let token = app.admin_token().await;
     let endpoint = register(&app, &token, &receiver.url, &["invoice.sent"]).await;
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let client_id = client(&app, &admin).await;
     let invoice = draft(&app, &admin, client_id).await;
     send(&app, &admin, &invoice).await;
@@ -400,7 +385,7 @@ async fn the_last_failure_marks_the_delivery_failed_and_a_replay_sends_it_again(
     let receiver = Receiver::start(&[500, 503, 500]).await;
     let token = app.admin_token().await;
     let endpoint = register(&app, &token, &receiver.url, &["invoice.sent"]).await;
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let client_id = client(&app, &admin).await;
     let invoice = draft(&app, &admin, client_id).await;
     send(&app, &admin, &invoice).await;
@@ -493,7 +478,7 @@ async fn internal_addresses_are_refused_when_registered_and_when_delivered_to(ba
         .fetch_one(&app.state.db.pool)
         .await
         .unwrap();
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let client_id = client(&app, &admin).await;
     let invoice = draft(&app, &admin, client_id).await;
     send(&app, &admin, &invoice).await;
@@ -698,7 +683,7 @@ async fn the_admin_page_adds_an_endpoint_lists_its_deliveries_and_replays_one(ba
     assert!(listed.has(&receiver.url));
     assert!(!listed.has(&secret), "and never again");
 
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let client_id = client(&app, &admin).await;
     let invoice = draft(&app, &admin, client_id).await;
     send(&app, &admin, &invoice).await;
@@ -857,7 +842,7 @@ async fn the_admin_page_disables_enables_and_deletes_an_endpoint(backend: Backen
     assert!(page.has("The endpoint is disabled"), "{}", page.body);
     assert!(page.has(&format!("id=\"endpoint-{endpoint}-toggle\">Enable")));
     // Disabled: an invoice sent writes no delivery for it.
-    let admin = admin(&app).await;
+    let admin = app.admin_user().await;
     let client_id = client(&app, &admin).await;
     let invoice = draft(&app, &admin, client_id).await;
     send(&app, &admin, &invoice).await;

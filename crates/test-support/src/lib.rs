@@ -462,6 +462,22 @@ impl TestApp {
         self.clock.advance(chrono::Duration::days(days));
     }
 
+    /// The admin as the services see them, for tests that call a service directly.
+    pub async fn admin_user(&self) -> saghat_core::auth::CurrentUser {
+        let (id, username): (i64, String) =
+            sqlx::query_as("SELECT id, username FROM users WHERE role = 'admin'")
+                .fetch_one(&self.state.db.pool)
+                .await
+                .unwrap();
+        saghat_core::auth::CurrentUser {
+            id,
+            username,
+            is_main: true,
+            role: saghat_core::auth::Role::Admin,
+            session_version: 0,
+        }
+    }
+
     /// Fails unless `saghat ledger verify` finds every invariant of the books kept.
     pub async fn assert_books_verify(&self) {
         let report = saghat_core::ledger::verify::verify(&self.state.db)

@@ -9,7 +9,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::params::{self, Format};
+use super::params::{self, Format, Output};
 use super::{documents, files};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -48,6 +48,34 @@ pub async fn client_name(state: &AppState, id: Option<i64>) -> ApiResult<Option<
         .map(|c| c.name))
 }
 
+/// `report` as JSON, or as the file `out` asks for, written from the document `doc` makes.
+async fn answer<R: serde::Serialize>(
+    report: R,
+    out: Output,
+    today: chrono::NaiveDate,
+    stem: String,
+    doc: impl FnOnce(&R, Lang) -> Document,
+) -> ApiResult<Response> {
+    if out.format == Format::Json {
+        return Ok(Json(report).into_response());
+    }
+    let made_on = out.lang.civil_date(today);
+    let doc = doc(&report, out.lang);
+    files::respond(
+        doc,
+        out.format,
+        out.table.as_deref(),
+        &stem,
+        out.lang,
+        made_on,
+    )
+    .await
+}
+
+fn today(state: &AppState) -> chrono::NaiveDate {
+    saghat_core::invoicing::reminder_job::today(state)
+}
+
 /// The answer to an invoicing report asked for by `params`: JSON or the file.
 pub async fn invoicing_answer(
     state: &AppState,
@@ -55,35 +83,15 @@ pub async fn invoicing_answer(
     params: &HashMap<String, String>,
     default_lang: Lang,
 ) -> ApiResult<Response> {
-    let today = saghat_core::invoicing::reminder_job::today(state);
+    let today = today(state);
     let asked = params::invoicing(params, today, default_lang)?;
     let report = invoicing::report(state, user, &asked.filter).await?;
-    if asked.format == Format::Json {
-        return Ok(Json(report).into_response());
-    }
     let client = client_name(state, asked.filter.client_id).await?;
-    let doc = documents::invoicing(&report, asked.lang, client.as_deref());
     let stem = format!("saghat-invoicing-{}_{}", report.from, report.to);
-    file(
-        doc,
-        asked.format,
-        asked.table.as_deref(),
-        &stem,
-        asked.lang,
-        today,
-    )
+    answer(report, asked.out, today, stem, |r, lang| {
+        documents::invoicing(r, lang, client.as_deref())
+    })
     .await
-}
-
-async fn file(
-    doc: Document,
-    format: Format,
-    table: Option<&str>,
-    stem: &str,
-    lang: Lang,
-    today: chrono::NaiveDate,
-) -> ApiResult<Response> {
-    files::respond(doc, format, table, stem, lang, lang.civil_date(today)).await
 }
 
 /// The answer to a fund report asked for by `params`.
@@ -93,23 +101,11 @@ pub async fn fund_answer(
     params: &HashMap<String, String>,
     default_lang: Lang,
 ) -> ApiResult<Response> {
-    let today = saghat_core::invoicing::reminder_job::today(state);
+    let today = today(state);
     let asked = params::fund(params, today, default_lang)?;
     let report = fund::report(state, user, asked.period).await?;
-    if asked.format == Format::Json {
-        return Ok(Json(report).into_response());
-    }
     let stem = format!("saghat-fund-{}_{}", report.from, report.to);
-    let doc = documents::fund(&report, asked.lang);
-    file(
-        doc,
-        asked.format,
-        asked.table.as_deref(),
-        &stem,
-        asked.lang,
-        today,
-    )
-    .await
+    answer(report, asked.out, today, stem, documents::fund).await
 }
 
 /// The answer to a member's statement asked for by `params`.
@@ -119,24 +115,30 @@ pub async fn statement_answer(
     params: &HashMap<String, String>,
     default_lang: Lang,
 ) -> ApiResult<Response> {
-    let today = saghat_core::invoicing::reminder_job::today(state);
+    let today = today(state);
     let asked = params::fund(params, today, default_lang)?;
     let member = params::user_id(params)?;
     let st = fund::statement(state, user, member, asked.period).await?;
-    if asked.format == Format::Json {
-        return Ok(Json(st).into_response());
-    }
     let stem = format!("saghat-statement-{}-{}_{}", st.username, st.from, st.to);
-    let doc = documents::statement(&st, asked.lang, state.config.fund_timezone);
-    file(
-        doc,
-        asked.format,
-        asked.table.as_deref(),
-        &stem,
-        asked.lang,
-        today,
-    )
+    let tz = state.config.fund_timezone;
+    answer(st, asked.out, today, stem, |st, lang| {
+        documents::statement(st, lang, tz)
+    })
     .await
+}
+
+/// The answer to a tickets report asked for by `params`.
+pub async fn tickets_answer(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &HashMap<String, String>,
+    default_lang: Lang,
+) -> ApiResult<Response> {
+    let today = today(state);
+    let asked = params::invoicing(params, today, default_lang)?;
+    let report = tickets::report(state, user, &asked.filter.period).await?;
+    let stem = format!("saghat-tickets-{}_{}", report.from, report.to);
+    answer(report, asked.out, today, stem, documents::tickets).await
 }
 
 /// The fund's figures (admins and accountants), Jalali months `from`–`to` (default the twelve
@@ -205,32 +207,6 @@ async fn invoicing_report(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     invoicing_answer(&state, &user, &params, Lang::En).await
-}
-
-/// The answer to a tickets report asked for by `params`.
-pub async fn tickets_answer(
-    state: &AppState,
-    user: &CurrentUser,
-    params: &HashMap<String, String>,
-    default_lang: Lang,
-) -> ApiResult<Response> {
-    let today = saghat_core::invoicing::reminder_job::today(state);
-    let asked = params::invoicing(params, today, default_lang)?;
-    let report = tickets::report(state, user, &asked.filter.period).await?;
-    if asked.format == Format::Json {
-        return Ok(Json(report).into_response());
-    }
-    let stem = format!("saghat-tickets-{}_{}", report.from, report.to);
-    let doc = documents::tickets(&report, asked.lang);
-    file(
-        doc,
-        asked.format,
-        asked.table.as_deref(),
-        &stem,
-        asked.lang,
-        today,
-    )
-    .await
 }
 
 /// The tickets' figures (admins and lenders), months `from`–`to` of `calendar`: per month the

@@ -35,14 +35,19 @@ impl Format {
     }
 }
 
-/// A report asked for: its filter, the form of the answer, the table a CSV holds and the
-/// language of a file's labels.
+/// How a report is answered: its form, the table a CSV holds, the language of a file's labels.
 #[derive(Clone, Debug)]
-pub struct Asked {
-    pub filter: Filter,
+pub struct Output {
     pub format: Format,
     pub table: Option<String>,
     pub lang: Lang,
+}
+
+/// A report asked for: its filter and how to answer.
+#[derive(Clone, Debug)]
+pub struct Asked {
+    pub filter: Filter,
+    pub out: Output,
 }
 
 fn get<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
@@ -66,9 +71,7 @@ fn latin_digits(text: &str) -> String {
 /// CSV's table and a file's language.
 pub struct FundAsked {
     pub period: FundPeriod,
-    pub format: Format,
-    pub table: Option<String>,
-    pub lang: Lang,
+    pub out: Output,
 }
 
 pub fn fund(
@@ -88,9 +91,7 @@ pub fn fund(
             from: asked.filter.period.from,
             to: asked.filter.period.to,
         },
-        format: asked.format,
-        table: asked.table,
-        lang: asked.lang,
+        out: asked.out,
     })
 }
 
@@ -153,8 +154,10 @@ pub fn invoicing(
             currency,
             client_id,
         },
-        format: Format::parse(get(params, "format"))?,
-        table: get(params, "table").map(str::to_owned),
-        lang,
+        out: Output {
+            format: Format::parse(get(params, "format"))?,
+            table: get(params, "table").map(str::to_owned),
+            lang,
+        },
     })
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::chart::{nice_step, Layout};
+use super::chart::{grid, nice_step, Layout};
 use super::i18n::Lang;
 use saghat_core::platform::html::escape;
 
@@ -76,20 +76,9 @@ pub fn svg(bars: &[Bar], places: u32, lang: Lang, title: &str, layout: Layout) -
         escape(title),
         SERIES[1].0
     );
-    let mut tick = bottom;
-    while tick <= top {
-        let ty = y(tick);
-        let _ = write!(
-            out,
-            r##"<line x1="{left}" y1="{ty}" x2="{}" y2="{ty}" stroke="{}" stroke-width="1"/><text class="tick" x="{}" y="{}" text-anchor="end" font-size="{font}" fill="#333">{}</text>"##,
-            width - right,
-            if tick == 0 { "#555" } else { "#d5d9de" },
-            left - 6,
-            ty + 4,
-            escape(&short(lang, tick / per_unit))
-        );
-        tick += step;
-    }
+    grid(&mut out, layout, (bottom, top, step), y, |tick| {
+        short(lang, tick / per_unit)
+    });
     let every = bars.len().div_ceil(labels).max(1);
     for (i, bar) in bars.iter().enumerate() {
         let x0 = left + i as i128 * slot + (slot - 2 * bar_w) / 2;

@@ -139,6 +139,38 @@ pub fn nice_step(max: i128) -> i128 {
     }
 }
 
+/// Horizontal grid lines from `bottom` to `top` every `step` (the zero line darker), each with
+/// its value written by `label`, at the heights `y` gives.
+pub fn grid(
+    out: &mut String,
+    layout: Layout,
+    (bottom, top, step): (i128, i128, i128),
+    y: impl Fn(i128) -> i128,
+    label: impl Fn(i128) -> String,
+) {
+    let Layout {
+        width,
+        left,
+        right,
+        font,
+        ..
+    } = layout;
+    let mut tick = bottom;
+    while tick <= top {
+        let ty = y(tick);
+        let _ = write!(
+            out,
+            r##"<line x1="{left}" y1="{ty}" x2="{}" y2="{ty}" stroke="{}" stroke-width="1"/><text class="tick" x="{}" y="{}" text-anchor="end" font-size="{font}" fill="#333">{}</text>"##,
+            width - right,
+            if tick == 0 { "#555" } else { "#d5d9de" },
+            left - 6,
+            ty + 4,
+            escape(&label(tick))
+        );
+        tick += step;
+    }
+}
+
 /// The SVG markup. `title` labels the image for assistive technology.
 pub fn svg(points: &[Point], lang: Lang, title: &str, layout: Layout) -> String {
     let Layout {
@@ -187,20 +219,9 @@ pub fn svg(points: &[Point], lang: Lang, title: &str, layout: Layout) -> String 
         escape(title)
     );
     // Horizontal grid lines with their values.
-    let mut tick = bottom;
-    while tick <= top {
-        let ty = y(tick);
-        let _ = write!(
-            out,
-            r##"<line x1="{left}" y1="{ty}" x2="{}" y2="{ty}" stroke="{}" stroke-width="1"/><text class="tick" x="{}" y="{}" text-anchor="end" font-size="{font}" fill="#333">{}</text>"##,
-            width - right,
-            if tick == 0 { "#555" } else { "#d5d9de" },
-            left - 6,
-            ty + 4,
-            escape(&lang.int(i64::try_from(tick / 100_000_000).unwrap_or(i64::MAX)))
-        );
-        tick += step;
-    }
+    grid(&mut out, layout, (bottom, top, step), y, |tick| {
+        lang.int(i64::try_from(tick / 100_000_000).unwrap_or(i64::MAX))
+    });
     // Month labels, named as on the rest of the page (name above year): a few, so they never
     // overlap.
     let every = points.len().div_ceil(labels).max(1) as i128;
