@@ -104,6 +104,19 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
+impl Table {
+    /// Per column: whether it holds numbers (any row has one there), to align them.
+    pub fn numeric_columns(&self) -> Vec<bool> {
+        (0..self.columns.len())
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .any(|r| r.get(i).is_some_and(Cell::is_number))
+            })
+            .collect()
+    }
+}
+
 /// A report as a file: its title, what it covers (period and filters, already written out),
 /// and its tables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -111,13 +111,7 @@ fn pdf_document(doc: &Document, lang: Lang, made_on: String) -> ReportDocument {
             .map(|t| ReportTable {
                 title: t.title.clone(),
                 columns: t.columns.clone(),
-                numeric: (0..t.columns.len())
-                    .map(|i| {
-                        t.rows
-                            .first()
-                            .is_some_and(|r| r.get(i).is_some_and(Cell::is_number))
-                    })
-                    .collect(),
+                numeric: t.numeric_columns(),
                 rows: t
                     .rows
                     .iter()

@@ -147,35 +147,33 @@ fn shown_tables(
 ) -> Vec<ShownTable> {
     doc.tables
         .iter()
-        .map(|t| ShownTable {
-            name: t.name.clone(),
-            title: t.title.clone(),
-            columns: t
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let numeric = t
-                        .rows
-                        .first()
-                        .is_some_and(|r| r.get(i).is_some_and(|c| c.is_number()));
-                    (c.clone(), numeric)
-                })
-                .collect(),
-            rows: t
-                .rows
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|c| (shown(c, lang), c.is_number(), matches!(c, Cell::Name(_))))
-                        .collect()
-                })
-                .collect(),
-            csv_href: query(
-                path,
-                params,
-                &[("format", "csv"), ("table", &t.name), ("lang", lang.code())],
-            ),
+        .map(|t| {
+            let numeric = t.numeric_columns();
+            ShownTable {
+                name: t.name.clone(),
+                title: t.title.clone(),
+                columns: t
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(numeric.iter().copied())
+                    .collect(),
+                rows: t
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .zip(&numeric)
+                            .map(|(c, num)| (shown(c, lang), *num, matches!(c, Cell::Name(_))))
+                            .collect()
+                    })
+                    .collect(),
+                csv_href: query(
+                    path,
+                    params,
+                    &[("format", "csv"), ("table", &t.name), ("lang", lang.code())],
+                ),
+            }
         })
         .collect()
 }
