@@ -35,13 +35,14 @@ token() {
 admin=$(token admin admin-password-1)
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection
-# Operations only main users (and, for the online payments' exchanges and settlement,
-# accountants) may call: to a member they can only answer 403, so the member pass leaves them
+# Operations only main users (and, for the online payments' exchanges and settlement and the
+# reports, accountants or lenders) may call: to a member they can only answer 403, so the member pass leaves them
 # to the admin pass.
 admin_only=(audit_log list_users create_user update_user loan_history fund_wallet
   list_jobs queue_summary get_job retry_job discard_job delivery_log
   list_webhooks create_webhook get_webhook update_webhook delete_webhook list_deliveries replay_delivery
-  intent_exchanges settle_intent run_reconciliation)
+  intent_exchanges settle_intent run_reconciliation
+  invoicing_report fund_report tickets_report)
 
 # Ticket moves only a reviewer (lender or admin) may make: to a member they can only answer
 # 403 or 404, so the member pass leaves them to the admin and lender passes. And the
