@@ -15,7 +15,7 @@ use sqlx::AnyConnection;
 use super::access::{may_read, Report};
 use super::aging::{dso_tenths, Bucket};
 use super::period::{MonthSpan, Period};
-use super::sql::{currency_of, fetch, units, Binds};
+use super::sql::{currency_of, fetch, months_cte, units, Binds};
 use super::table::Money;
 use super::ReportError;
 use crate::auth::CurrentUser;
@@ -215,23 +215,11 @@ impl Scope {
     }
 }
 
-/// `WITH months(period, starts, ends) AS (VALUES …)` for the period's months.
-fn months_cte(months: &[MonthSpan], binds: &mut Binds) -> String {
-    let rows: Vec<String> = months
+/// The period's months as date spans for [`months_cte`].
+fn date_spans(months: &[MonthSpan]) -> impl Iterator<Item = (String, String, String)> + '_ {
+    months
         .iter()
-        .map(|m| {
-            format!(
-                "({}, {}, {})",
-                binds.push(m.month.clone()),
-                binds.push(m.starts.to_string()),
-                binds.push(m.ends.to_string())
-            )
-        })
-        .collect();
-    format!(
-        "WITH months(period, starts, ends) AS (VALUES {})",
-        rows.join(", ")
-    )
+        .map(|m| (m.month.clone(), m.starts.to_string(), m.ends.to_string()))
 }
 
 /// The report for `filter`, receivables as of `today`.
@@ -296,7 +284,7 @@ async fn monthly(
 ) -> Result<Vec<InvoicingMonth>, sqlx::Error> {
     let mut binds = Binds::default();
     let scope = Scope::new(filter, &mut binds);
-    let cte = months_cte(months, &mut binds);
+    let cte = months_cte(date_spans(months), &mut binds);
     let sql = format!(
         "{cte} \
          SELECT m.period, i.currency, i.kind AS flow, COUNT(*) AS n, {total}, {tax} \
@@ -593,7 +581,7 @@ async fn tax(
 ) -> Result<Vec<TaxReturnRow>, sqlx::Error> {
     let mut binds = Binds::default();
     let scope = Scope::new(filter, &mut binds);
-    let cte = months_cte(months, &mut binds);
+    let cte = months_cte(date_spans(months), &mut binds);
     let sql = format!(
         "{cte} \
          SELECT m.period, i.currency, i.kind, t.tax_code, t.tax_rate, {taxable}, {tax} \

@@ -53,3 +53,26 @@ where
         .fetch_all(conn)
         .await
 }
+
+/// `WITH months(period, starts, ends) AS (VALUES …)`: a period's months as (name, first, first
+/// after), dates or stored times, which the queries join by range.
+pub fn months_cte(
+    spans: impl IntoIterator<Item = (String, String, String)>,
+    binds: &mut Binds,
+) -> String {
+    let rows: Vec<String> = spans
+        .into_iter()
+        .map(|(month, starts, ends)| {
+            format!(
+                "({}, {}, {})",
+                binds.push(month),
+                binds.push(starts),
+                binds.push(ends)
+            )
+        })
+        .collect();
+    format!(
+        "WITH months(period, starts, ends) AS (VALUES {})",
+        rows.join(", ")
+    )
+}

@@ -13,7 +13,7 @@ use sqlx::AnyConnection;
 
 use super::access::{may_read, Report};
 use super::period::Period;
-use super::sql::{fetch, units, Binds};
+use super::sql::{fetch, months_cte, units, Binds};
 use super::table::Money;
 use super::ReportError;
 use crate::auth::CurrentUser;
@@ -155,24 +155,6 @@ pub async fn report(
     Ok(report)
 }
 
-fn spans_cte(spans: &[(String, String, String)], binds: &mut Binds) -> String {
-    let rows: Vec<String> = spans
-        .iter()
-        .map(|(m, s, e)| {
-            format!(
-                "({}, {}, {})",
-                binds.push(m.clone()),
-                binds.push(s.clone()),
-                binds.push(e.clone())
-            )
-        })
-        .collect();
-    format!(
-        "WITH months(period, starts, ends) AS (VALUES {})",
-        rows.join(", ")
-    )
-}
-
 #[derive(sqlx::FromRow)]
 struct CountRow {
     period: String,
@@ -218,7 +200,7 @@ pub async fn read(
     );
     // Per month: submitted by the state they are in now; decisions, breaches and defaults.
     let mut binds = Binds::default();
-    let cte = spans_cte(spans, &mut binds);
+    let cte = months_cte(spans.iter().cloned(), &mut binds);
     let sql = format!(
         "{cte} \
          SELECT m.period, t.state AS what, COUNT(*) AS n FROM months m \

@@ -62,7 +62,7 @@ pub async fn respond(
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+    if let Ok(value) = HeaderValue::from_str(&disposition(&name)) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(
@@ -70,6 +70,26 @@ pub async fn respond(
         HeaderValue::from_static("private, no-store"),
     );
     Ok(response)
+}
+
+/// `attachment; filename="…"`; a name beyond plain ASCII (a Persian username) goes as RFC 6266's
+/// `filename*` in UTF-8, with `_` in its place in the plain one.
+fn disposition(name: &str) -> String {
+    let plain: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if plain == name {
+        return format!("attachment; filename=\"{name}\"");
+    }
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
 }
 
 /// A cell as a reader of `lang` reads it: grouped digits, Persian digits in Persian.
@@ -119,5 +139,23 @@ fn pdf_document(doc: &Document, lang: Lang, made_on: String) -> ReportDocument {
                     .collect(),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disposition;
+
+    #[test]
+    fn file_names_beyond_ascii_are_sent_encoded() {
+        assert_eq!(
+            disposition("saghat-fund-1405-01_1405-09.pdf"),
+            "attachment; filename=\"saghat-fund-1405-01_1405-09.pdf\""
+        );
+        assert_eq!(
+            disposition("saghat-statement-علی-1405-09.pdf"),
+            "attachment; filename=\"saghat-statement-___-1405-09.pdf\"; \
+             filename*=UTF-8''saghat%2Dstatement%2D%D8%B9%D9%84%DB%8C%2D1405%2D09%2Epdf"
+        );
     }
 }
