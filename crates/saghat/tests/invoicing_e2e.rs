@@ -11,10 +11,9 @@
 use saghat_test_support as common;
 
 use common::webdriver::{
-    check_page_facts, Browser, ChromeDriver, Shots, CHROMEDRIVER, CHROMIUM, ENTER, PAGE_FACTS,
+    browser_available, check_page_facts, Browser, ChromeDriver, Shots, ENTER, PAGE_FACTS,
 };
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp, ADMIN, PASSWORD};
@@ -28,11 +27,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_accountant_writes_sends_and_is_paid_and_the_client_reads_it_in_chromium() {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
-        }
-        eprintln!("SKIPPING the browser test: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+    if !browser_available() {
         return;
     }
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {

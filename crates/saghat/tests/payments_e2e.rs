@@ -10,11 +10,9 @@
 
 use saghat_test_support as common;
 
-use std::path::Path;
-
 use common::tickets::repaying_ticket;
 use common::webdriver::{
-    check_page_facts, ChromeDriver, Shots, CHROMEDRIVER, CHROMIUM, ENTER, PAGE_FACTS,
+    browser_available, check_page_facts, ChromeDriver, Shots, ENTER, PAGE_FACTS,
 };
 use common::zarinpal::{authority, FakeZarinpal};
 use common::{Backend, TestApp, PASSWORD};
@@ -23,11 +21,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_pays_an_invoice_online_in_chromium() {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
-        }
-        eprintln!("SKIPPING the browser test: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+    if !browser_available() {
         return;
     }
     let zarinpal = FakeZarinpal::start().await;

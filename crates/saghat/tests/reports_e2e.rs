@@ -8,10 +8,8 @@
 
 use saghat_test_support as common;
 
-use std::path::Path;
-
 use common::webdriver::{
-    check_page_facts, ChromeDriver, Shots, CHROMEDRIVER, CHROMIUM, ENTER, PAGE_FACTS,
+    browser_available, check_page_facts, ChromeDriver, Shots, ENTER, PAGE_FACTS,
 };
 use common::{Backend, TestApp, PASSWORD};
 use reqwest::StatusCode;
@@ -19,11 +17,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_accountant_reads_the_invoicing_report_in_chromium() {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
-        }
-        eprintln!("SKIPPING the browser test: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+    if !browser_available() {
         return;
     }
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.jwt_expire_minutes = 60 * 24 * 365)

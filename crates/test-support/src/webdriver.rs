@@ -12,6 +12,19 @@ use serde_json::{json, Value};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Whether Chromium and ChromeDriver are installed for a browser test: without them the test is
+/// skipped with a message, except in CI (`CI` set), where that is a failure.
+pub fn browser_available() -> bool {
+    if std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+    }
+    eprintln!("SKIPPING the browser test: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+    false
+}
 /// The Enter key, typed into a field.
 pub const ENTER: &str = "\u{E007}";
 
