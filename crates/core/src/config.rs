@@ -100,6 +100,8 @@ pub struct Config {
     pub tickets: TicketsConfig,
     /// Invoicing: the seller's details printed on every invoice, numbering series and pattern.
     pub invoicing: InvoicingConfig,
+    /// Reports' long exports: where their files are written and how long they are kept.
+    pub reports: ReportsConfig,
     /// `WEBHOOK_ALLOW_PRIVATE`: webhook endpoints may be loopback, private or link-local
     /// addresses (a receiver on the same machine or network); off, they are refused.
     pub webhook_allow_private: bool,
@@ -181,6 +183,36 @@ impl ZarinpalConfig {
             timeout: positive_seconds("ZARINPAL_TIMEOUT_SECONDS", 10)?,
             intent_expiry: Duration::from_secs(60 * expiry_minutes),
             crash_after_verify,
+        })
+    }
+}
+
+/// Reports' long exports (`EXPORTS_DIR`, `EXPORT_KEEP_DAYS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportsConfig {
+    /// Where the jobs write the registers' files, one per export.
+    pub exports_dir: PathBuf,
+    /// An export and its file are removed this many days after they were asked for.
+    pub export_keep_days: u32,
+}
+
+impl ReportsConfig {
+    pub fn standard(data_dir: &std::path::Path) -> ReportsConfig {
+        ReportsConfig {
+            exports_dir: data_dir.join("exports"),
+            export_keep_days: 7,
+        }
+    }
+
+    fn from_env(data_dir: &std::path::Path) -> anyhow::Result<ReportsConfig> {
+        let d = ReportsConfig::standard(data_dir);
+        let export_keep_days = parsed("EXPORT_KEEP_DAYS", d.export_keep_days)?;
+        if export_keep_days == 0 {
+            bail!("EXPORT_KEEP_DAYS must be at least 1");
+        }
+        Ok(ReportsConfig {
+            exports_dir: var("EXPORTS_DIR").map_or(d.exports_dir, PathBuf::from),
+            export_keep_days,
         })
     }
 }
@@ -675,6 +707,7 @@ impl Config {
             .parse()
             .map_err(|e| anyhow::anyhow!("FUND_TIMEZONE is not an IANA time zone: {e}"))?;
         let tickets = TicketsConfig::from_env(&data_dir, fund_timezone)?;
+        let reports = ReportsConfig::from_env(&data_dir)?;
         let fake_now = match var("SAGHAT_FAKE_NOW") {
             None => None,
             Some(_) if app_env == AppEnv::Prod => {
@@ -758,6 +791,7 @@ impl Config {
             fund_notices: FundNoticesConfig::from_env()?,
             tickets,
             invoicing: InvoicingConfig::from_vars(&var)?,
+            reports,
             webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE")?,
             zarinpal: ZarinpalConfig::from_env(app_env)?,
             public_base_url: match var("PUBLIC_BASE_URL") {
@@ -817,6 +851,7 @@ impl Config {
                 Tz::UTC,
             ),
             invoicing: InvoicingConfig::default(),
+            reports: ReportsConfig::standard(&std::env::temp_dir().join("saghat-test")),
             webhook_allow_private: false,
             zarinpal: ZarinpalConfig::off(),
             public_base_url: None,

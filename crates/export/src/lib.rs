@@ -7,6 +7,9 @@
 //!   run as a formula (`=`, `+`, `-`, `@`, tab, carriage return) is prefixed with `'`.
 //! - [`xlsx`]: typed cells (numbers with the currency's places, dates as dates), a frozen,
 //!   bold header row, right to left for Persian.
+//! - [`register`]: the `report_export` job's work, a register of every invoice or payment of a
+//!   period written page by page to its file under `EXPORTS_DIR`.
 
 pub mod csv;
+pub mod register;
 pub mod xlsx;

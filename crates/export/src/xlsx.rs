@@ -79,13 +79,22 @@ pub struct SheetWriter<'w> {
 
 impl SheetWriter<'_> {
     pub fn row(&mut self, cells: &[Cell]) -> Result<(), ExportError> {
-        for (col, cell) in cells.iter().enumerate() {
-            let col = u16::try_from(col).unwrap_or(u16::MAX);
-            write_cell(self.sheet, self.formats, self.row, col, cell)?;
-        }
+        write_row(self.sheet, self.formats, self.row, cells)?;
         self.row += 1;
         Ok(())
     }
+}
+
+fn write_row(
+    sheet: &mut Worksheet,
+    f: &Formats,
+    row: u32,
+    cells: &[Cell],
+) -> Result<(), XlsxError> {
+    for (col, cell) in cells.iter().enumerate() {
+        write_cell(sheet, f, row, u16::try_from(col).unwrap_or(u16::MAX), cell)?;
+    }
+    Ok(())
 }
 
 fn write_cell(
@@ -158,6 +167,8 @@ pub struct XlsxWriter {
     workbook: Workbook,
     formats: Formats,
     rtl: bool,
+    /// The sheet being written and its next row.
+    current: Option<(usize, u32)>,
 }
 
 impl XlsxWriter {
@@ -173,6 +184,7 @@ impl XlsxWriter {
             workbook,
             formats: Formats::new(rtl),
             rtl,
+            current: None,
         }
     }
 
@@ -183,6 +195,22 @@ impl XlsxWriter {
         columns: &[String],
         write: impl FnOnce(&mut SheetWriter<'_>) -> Result<(), ExportError>,
     ) -> Result<(), ExportError> {
+        self.start_sheet(name, columns)?;
+        let (index, row) = self.current.expect("a sheet was just started");
+        let mut writer = SheetWriter {
+            sheet: self.workbook.worksheet_from_index(index)?,
+            formats: &self.formats,
+            row,
+        };
+        write(&mut writer)?;
+        self.current = Some((index, writer.row));
+        Ok(())
+    }
+
+    /// Adds a worksheet with its bold, frozen header; [`XlsxWriter::row`] writes its rows.
+    /// For rows that arrive between awaits (a job reading pages), where `sheet`'s closure
+    /// cannot wait.
+    pub fn start_sheet(&mut self, name: &str, columns: &[String]) -> Result<(), ExportError> {
         let sheet = self.workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name(sheet_name(name))?;
         sheet.set_right_to_left(self.rtl);
@@ -199,12 +227,24 @@ impl XlsxWriter {
             )?;
         }
         sheet.set_freeze_panes(1, 0)?;
-        let mut writer = SheetWriter {
-            sheet,
-            formats: &self.formats,
-            row: 1,
-        };
-        write(&mut writer)
+        let index = self.workbook.worksheets().len() - 1;
+        self.current = Some((index, 1));
+        Ok(())
+    }
+
+    /// A row of the sheet last started.
+    pub fn row(&mut self, cells: &[Cell]) -> Result<(), ExportError> {
+        let (index, row) = self
+            .current
+            .ok_or_else(|| ExportError::Rows("a row before any sheet".into()))?;
+        write_row(
+            self.workbook.worksheet_from_index(index)?,
+            &self.formats,
+            row,
+            cells,
+        )?;
+        self.current = Some((index, row + 1));
+        Ok(())
     }
 
     /// Writes the finished file to `out`.

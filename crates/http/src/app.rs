@@ -157,6 +157,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::webhooks::api::router())
         .merge(crate::intents::api::router())
         .merge(crate::reports::api::router())
+        .merge(crate::reports::exports::router())
         .merge(crate::v1::router())
         .split_for_parts();
     CommonResponses.modify(&mut openapi);

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p saghat --example reports_bench -- --database-url postgres://…/empty_db \
 //!     [--invoices 1000000] [--clients 10000] [--members 100000] [--months 24] [--tickets 100000] \
-//!     [--runs 20] [--xlsx-rows 1000000]
+//!     [--runs 20] [--only seed|measure]
 //! ```
 //!
 //! Migrates the database and seeds, set-based: `--invoices` invoices of `--clients` clients with
@@ -12,26 +12,27 @@
 //! draw each month; `--tickets` tickets with their history, a fifth of them being repaid with
 //! twelve installments. Then times each report's figures as the API reads them (`--runs` each;
 //! target p99 < 1 s), beside the floor: as many `SELECT 1` round trips as the report makes
-//! queries; and a member's statement. Then streams `--xlsx-rows` invoices from the database into
-//! an XLSX file and reports the process's peak memory before and after.
-//! One JSON line per figure on stdout.
+//! queries; and a member's statement. Then writes the register of every sent invoice as XLSX
+//! with the `report_export` job's own work and reports the process's peak memory before and
+//! after. `--only seed` seeds a database and stops; `--only measure` measures one seeded before
+//! (after migrating it: new indexes are made on its rows). One JSON line per figure on stdout.
 
 use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
-use futures::TryStreamExt;
 use serde_json::json;
 
+use saghat_core::auth::{CurrentUser, Role};
 use saghat_core::platform::currency::Currency;
 use saghat_core::platform::db::{Backend, Db};
 use saghat_core::platform::jalali::JalaliMonth;
+use saghat_core::platform::lang::Lang;
+use saghat_core::reports::exports::{self, register, FileFormat, Labels, NewExport, Register};
 use saghat_core::reports::fund::{self, FundPeriod};
 use saghat_core::reports::invoicing::{self, Filter};
 use saghat_core::reports::period::{Month, Period};
-use saghat_core::reports::table::{Cell, Money};
 use saghat_core::reports::tickets;
-use saghat_export::xlsx::XlsxWriter;
 
 #[path = "common/mod.rs"]
 mod common;
@@ -45,7 +46,8 @@ struct Args {
     months: i64,
     tickets: i64,
     runs: usize,
-    xlsx_rows: i64,
+    /// `seed`: seed and stop, keeping the database; `measure`: measure an already seeded one.
+    only: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -57,7 +59,7 @@ fn parse_args() -> anyhow::Result<Args> {
         months: 24,
         tickets: 100_000,
         runs: 20,
-        xlsx_rows: 1_000_000,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,7 +72,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--months" => args.months = value.parse()?,
             "--tickets" => args.tickets = value.parse()?,
             "--runs" => args.runs = value.parse()?,
-            "--xlsx-rows" => args.xlsx_rows = value.parse()?,
+            "--only" if value == "seed" || value == "measure" => args.only = Some(value),
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -260,6 +262,18 @@ async fn seed(db: &Db, args: &Args) -> anyhow::Result<()> {
         ),
     )
     .await?;
+    // The milestones each ticket keeps, as `tickets::store::add_history` sets them.
+    exec(
+        db,
+        &format!(
+            "UPDATE tickets AS t SET first_submitted_at = t.submitted_at, \
+                    first_response_at = CASE WHEN t.state <> 'submitted' THEN {review} END, \
+                    decided_at = CASE WHEN t.state IN ('repaying', 'rejected') THEN {decided} END",
+            review = plus("(1 + abs(hashtext(t.id)) % 40)::int"),
+            decided = plus("(41 + abs(hashtext(t.id)) % 60)::int"),
+        ),
+    )
+    .await?;
     exec(
         db,
         "INSERT INTO ticket_installments (ticket_id, number, jalali_year, jalali_month, due_on, principal, paid) \
@@ -301,14 +315,35 @@ where
     Ok(out)
 }
 
+/// `runs` timings of `f`, each with no month's figures kept (see `reports::cache`).
+async fn cold<F, Fut>(db: &Db, runs: usize, mut f: F) -> anyhow::Result<Vec<std::time::Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut out = vec![];
+    for _ in 0..runs {
+        exec(db, "DELETE FROM report_month_figures").await?;
+        let started = Instant::now();
+        f().await?;
+        out.push(started.elapsed());
+    }
+    Ok(out)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let db = Db::connect(&args.database_url, 4).await?;
     db.migrate().await?;
-    let started = Instant::now();
-    seed(&db, &args).await?;
-    eprintln!("seeded in {:.0} s", started.elapsed().as_secs_f64());
+    if args.only.as_deref() != Some("measure") {
+        let started = Instant::now();
+        seed(&db, &args).await?;
+        eprintln!("seeded in {:.0} s", started.elapsed().as_secs_f64());
+        if args.only.as_deref() == Some("seed") {
+            return Ok(());
+        }
+    }
     anyhow::ensure!(db.backend == Backend::Postgres);
 
     let twelve = Period::parse(Some("jalali"), Some("1404-10"), Some("1405-09"), today())
@@ -318,6 +353,21 @@ async fn main() -> anyhow::Result<()> {
         currency: None,
         client_id: None,
     };
+    // First reads, with no month's figures kept (after a deploy, or the first report ever).
+    let samples = cold(&db, 3, || async {
+        invoicing::read(&mut *db.pool.acquire().await?, &filter, today()).await?;
+        Ok(())
+    })
+    .await?;
+    println!(
+        "{}",
+        summary(
+            "invoicing: first read, no month kept",
+            samples,
+            &floor(&db, 5, 3).await?,
+            1000.0
+        )
+    );
     let report = invoicing::read(&mut *db.pool.acquire().await?, &filter, today()).await?;
     eprintln!(
         "invoicing: {} monthly rows, {} aging rows",
@@ -389,6 +439,20 @@ async fn main() -> anyhow::Result<()> {
         year: 1405,
         month: 9,
     };
+    let samples = cold(&db, 3, || async {
+        fund::read(&mut *db.pool.acquire().await?, period, &late, this, 20).await?;
+        Ok(())
+    })
+    .await?;
+    println!(
+        "{}",
+        summary(
+            "fund: first read, no month kept",
+            samples,
+            &floor(&db, 6, 3).await?,
+            1000.0
+        )
+    );
     let samples = time(args.runs, || async {
         fund::read(&mut *db.pool.acquire().await?, period, &late, this, 20).await?;
         Ok(())
@@ -466,53 +530,65 @@ async fn main() -> anyhow::Result<()> {
         )
     );
 
-    // The XLSX of a million invoices, streamed from the database row by row.
+    // The XLSX of every invoice of the seed's months, written by the `report_export` job's own
+    // work (`saghat_export::register::run`) as a worker runs it, page by page.
+    let dir = tempfile::tempdir()?;
+    let mut config = saghat_core::config::Config::for_tests(args.database_url.clone());
+    config.reports.exports_dir = dir.path().to_path_buf();
+    config.fake_now = Some(today().and_hms_opt(12, 0, 0).unwrap().and_utc());
+    let clock = saghat_core::ctx::clock_for(&config);
+    let ctx = saghat_core::Ctx::new(db.clone(), config, clock)?;
+    let user_id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM users")
+        .fetch_one(&db.pool)
+        .await?;
+    let accountant = CurrentUser {
+        id: user_id,
+        username: "bench".into(),
+        is_main: false,
+        role: Role::Accountant,
+        session_version: 0,
+    };
+    let register_period =
+        Period::parse(Some("gregorian"), Some("2023-12"), Some("2026-12"), today())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let export = exports::request(
+        &ctx,
+        &accountant,
+        &NewExport {
+            register: Register::Invoices,
+            format: FileFormat::Xlsx,
+            lang: Lang::En,
+            filter: Filter {
+                period: register_period,
+                currency: None,
+                client_id: None,
+            },
+            labels: Labels {
+                title: "Register of invoices".into(),
+                columns: register::columns(Register::Invoices)
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+                ..Labels::default()
+            },
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let before = peak_kib();
-    let file = tempfile::NamedTempFile::new()?;
     let started = Instant::now();
-    let mut writer = XlsxWriter::new("Invoices", "bench", false);
-    let columns: Vec<String> = ["Number", "Issued", "Client", "Currency", "Total", "Paid"]
-        .map(String::from)
-        .to_vec();
-    let mut conn = db.pool.acquire().await?;
-    let handle = tokio::runtime::Handle::current();
-    let limit = args.xlsx_rows;
-    let rows = tokio::task::block_in_place(|| -> anyhow::Result<u64> {
-        let mut n = 0u64;
-        writer.sheet("Invoices", &columns, |sheet| {
-            handle.block_on(async {
-                let mut stream = sqlx::query_as::<_, (Option<String>, String, i64, String, i64, i64)>(
-                    "SELECT number, issue_date, client_id, currency, total, amount_paid FROM invoices ORDER BY issue_date, id LIMIT $1",
-                )
-                .bind(limit)
-                .fetch(&mut *conn);
-                while let Some((number, issued, client, code, total, paid)) = stream.try_next().await.map_err(|e| saghat_export::xlsx::ExportError::Rows(e.to_string()))? {
-                    let currency = Currency::parse(&code).unwrap_or(Currency::Eur);
-                    sheet.row(&[
-                        number.map_or(Cell::Empty, Cell::Name),
-                        NaiveDate::parse_from_str(&issued, "%Y-%m-%d").map_or(Cell::Empty, Cell::Date),
-                        Cell::Count(client),
-                        Cell::text(code),
-                        Cell::Money(Money::new(i128::from(total), currency)),
-                        Cell::Money(Money::new(i128::from(paid), currency)),
-                    ])?;
-                    n += 1;
-                }
-                Ok(())
-            })
-        })?;
-        Ok(n)
-    })?;
-    writer.finish(std::fs::File::create(file.path())?)?;
+    let outcome = saghat_export::register::run(&ctx, &export.id, true).await?;
     let elapsed = started.elapsed();
-    let size = std::fs::metadata(file.path())?.len();
+    let saghat_export::register::Outcome::Written { rows, bytes } = outcome else {
+        anyhow::bail!("the export was not written: {outcome:?}");
+    };
     println!(
         "{}",
         json!({
-            "figure": format!("xlsx: {rows} invoices streamed from the database"),
+            "figure": format!("xlsx: the register of {rows} invoices written by the export job"),
             "rows": rows,
             "seconds": elapsed.as_secs_f64(),
-            "bytes": size,
+            "bytes": bytes,
             "peak_kib_before": before,
             "peak_kib_after": peak_kib(),
         })

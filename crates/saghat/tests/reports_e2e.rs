@@ -20,9 +20,12 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
     if !browser_available() {
         return;
     }
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.jwt_expire_minutes = 60 * 24 * 365)
-        .await
-        .expect("SQLite is always available");
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.jwt_expire_minutes = 60 * 24 * 365;
+        c.jobs.in_process = true;
+    })
+    .await
+    .expect("SQLite is always available");
     let admin = app.admin_token().await;
     app.v1_user(&admin, "hesab", "accountant", None).await;
     // Two clients in Rials, invoices in Mehr, Aban and Azar 1405, one partly paid.
@@ -81,7 +84,8 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
     browser.goto(&format!("{base}/invoices?lang=en")).await;
     browser.click("header nav a[href='/reports/fund']").await;
     browser.wait("#rp-filters").await;
-    // The accountant's reports as tabs: the fund's, invoicing's and statements, not tickets'.
+    // The accountant's reports as tabs: the fund's, invoicing's, statements and exports, not
+    // tickets'.
     let tabs = browser
         .script(
             "return [...document.querySelectorAll('.rp-tabs a')].map(a => a.getAttribute('href'))",
@@ -89,7 +93,12 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
         .await;
     assert_eq!(
         tabs,
-        json!(["/reports/fund", "/reports/invoicing", "/reports/statement"])
+        json!([
+            "/reports/fund",
+            "/reports/invoicing",
+            "/reports/statement",
+            "/reports/exports"
+        ])
     );
     browser.click(".rp-tabs a[href='/reports/invoicing']").await;
     browser.wait("#rp-aging").await;
@@ -157,6 +166,32 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
         )
     );
 
+    // Every invoice of the period as a long export: asked for from the page, followed on the
+    // exports page (it refreshes itself) until its download link is there.
+    browser.click("#rp-export-ask").await;
+    browser.wait("#rp-exports").await;
+    browser
+        .wait("#rp-exports li[data-state='done'] a.rp-export-file")
+        .await;
+    let link = browser
+        .script("return document.querySelector('a.rp-export-file').getAttribute('href')")
+        .await;
+    let (status, kind) = browser
+        .script_async(&format!(
+            "const done = arguments[arguments.length - 1]; fetch({link}).then(r => done([r.status, r.headers.get('content-type')]))"
+        ))
+        .await
+        .as_array()
+        .map(|a| (a[0].as_i64().unwrap(), a[1].as_str().unwrap().to_string()))
+        .unwrap();
+    assert_eq!(
+        (status, kind.as_str()),
+        (
+            200,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    );
+
     // Typed with Persian digits on the Persian page, the period is read the same.
     browser
         .goto(&format!(
@@ -187,6 +222,7 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
                     "statement",
                     "#rp-loans",
                 ),
+                ("/reports/exports", "exports", "#rp-exports"),
             ],
             95,
             PAGE_FACTS,
@@ -218,7 +254,7 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
             &base,
             "reports",
             &[("/reports/tickets", "tickets", "#rp-portfolio")],
-            98,
+            99,
             PAGE_FACTS,
             check_page_facts,
         )

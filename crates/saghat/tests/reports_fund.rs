@@ -124,6 +124,7 @@ async fn the_fund_by_month_matches_its_payments_and_draw(backend: Backend) {
         .map(|u| u["username"].as_str().unwrap())
         .collect();
     assert_eq!(unpaid, ["sara"]);
+
     let draws = report["draws"].as_array().unwrap();
     assert_eq!(draws.len(), 1);
     assert_eq!(
@@ -203,6 +204,25 @@ async fn the_fund_by_month_matches_its_payments_and_draw(backend: Backend) {
             assert!(text.contains(needle), "{needle} in {text}");
         }
     }
+
+    // Months are kept once read (reports::cache): sara's payment now changes Dey's payments
+    // and books in the next report, and leaves Azar as it was.
+    let sara = app.login("sara", saghat_test_support::PASSWORD).await;
+    assert_eq!(app.pay(&sara, "20", None).await.0, StatusCode::CREATED);
+    let (_, again) = app
+        .get("/api/reports/fund?from=1405-08&to=1405-10", &admin)
+        .await;
+    let dey_now = month(&again, "1405-10");
+    assert_eq!(
+        [&dey_now["payments"], &dey_now["late"]],
+        [&json!(3), &json!(3)]
+    );
+    assert_eq!(
+        ["fees", "cash", "contributions"].map(|k| money(&dey_now, k)),
+        ["60.00000000", "115.00000000", "120.00000000"]
+    );
+    assert_eq!(month(&again, "1405-09"), azar);
+    assert_eq!(again["unpaid"], json!([]));
 }
 
 async fn statements_are_the_members_own(backend: Backend) {

@@ -10,21 +10,19 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use saghat_core::auth::CurrentUser;
-use saghat_core::invoicing::invoices::{self, DraftInput, DraftLine};
-use saghat_core::invoicing::model::{Address, Percent, Quantity, TaxCategory, TaxCode, Unit};
-use saghat_core::invoicing::payments::{self, CreditScope, PaymentInput, RefundInput};
-use saghat_core::invoicing::service::{self, ClientInput};
+use saghat_core::invoicing::payments::{self, CreditScope, RefundInput};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::currency::Currency;
 use saghat_core::Ctx;
 use saghat_test_support::files::{pdf_text, xlsx_contents};
+use saghat_test_support::invoicing::{client, invoice, pay};
 use saghat_test_support::{on_both_databases, Backend, TestApp};
 
 on_both_databases!(
     the_figures_match_the_invoices_in_either_calendar,
     filters_roles_and_bad_input,
     the_files_hold_the_same_figures,
+    a_month_read_before_takes_rows_added_to_it_later,
 );
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -33,30 +31,6 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
 
 fn ctx(app: &TestApp) -> &Ctx {
     app.state.ctx()
-}
-
-async fn client(app: &TestApp, admin: &CurrentUser, name: &str, currency: Currency) -> i64 {
-    let input = ClientInput {
-        kind: "company".into(),
-        name: name.into(),
-        tax_id: None,
-        email: None,
-        address: Address {
-            street: "Hauptstr. 1".into(),
-            city: "Berlin".into(),
-            postal_code: "10115".into(),
-            country_code: "DE".into(),
-        },
-        language: "en".into(),
-        currency,
-        payment_terms_days: 14,
-        notes: String::new(),
-        send_reminders: false,
-    };
-    service::create_client(ctx(app), admin, &input, &RequestMeta::default())
-        .await
-        .unwrap()
-        .id
 }
 
 /// An invoice this test made, with the months it falls in written out by hand.
@@ -82,84 +56,6 @@ impl Made {
 }
 
 /// A draft of one line, sent unless `draft`.
-async fn invoice(
-    app: &TestApp,
-    admin: &CurrentUser,
-    client_id: i64,
-    (issue, due): (NaiveDate, NaiveDate),
-    net: i64,
-    rate: i64,
-    draft: bool,
-) -> String {
-    let made = invoices::create_draft(
-        ctx(app),
-        admin,
-        &DraftInput {
-            client_id,
-            currency: None,
-            issue_date: issue,
-            due_date: Some(due),
-            lines: vec![DraftLine {
-                product_id: None,
-                description: "Consulting".into(),
-                unit: Unit::Piece,
-                quantity: Quantity::parse("1").unwrap(),
-                unit_price: net,
-                discount: None,
-                tax: TaxCategory {
-                    code: TaxCode::Standard,
-                    rate: Percent(rate),
-                },
-            }],
-            discount: None,
-            prices_include_tax: false,
-            notes: String::new(),
-            terms: String::new(),
-        },
-        &RequestMeta::default(),
-    )
-    .await
-    .unwrap();
-    if draft {
-        return made.invoice.id;
-    }
-    invoices::send(ctx(app), admin, &made.invoice.id, &RequestMeta::default())
-        .await
-        .unwrap()
-        .invoice
-        .id
-}
-
-async fn pay(
-    app: &TestApp,
-    admin: &CurrentUser,
-    client_id: i64,
-    currency: Currency,
-    amount: i64,
-    on: NaiveDate,
-    to: Option<&str>,
-) {
-    payments::record_payment(
-        ctx(app),
-        admin,
-        &PaymentInput {
-            client_id,
-            amount,
-            currency,
-            received_on: on,
-            method: "bank_transfer".into(),
-            reference: String::new(),
-            notes: String::new(),
-            allocations: to
-                .map(|id| vec![(id.to_string(), amount)])
-                .unwrap_or_default(),
-        },
-        &RequestMeta::default(),
-    )
-    .await
-    .unwrap();
-}
-
 /// What the scenario made: the invoices, and per client (payments, refunds) as
 /// (currency, amount, jalali month, gregorian month).
 struct Scenario {
@@ -905,5 +801,80 @@ async fn the_files_hold_the_same_figures(backend: Backend) {
             text.contains("۷٬۰۰۰٬۰۰۰") || text.contains("۷,۰۰۰,۰۰۰"),
             "{text}"
         );
+    }
+}
+
+/// A month's figures are kept once read (reports::cache); a payment recorded with an earlier
+/// date, or a draft sent with a backdated issue date, changes a month already read, and the
+/// next report shows it.
+async fn a_month_read_before_takes_rows_added_to_it_later(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let s = scenario(&app).await;
+    let admin = app.admin_token().await;
+    let query = "calendar=jalali&from=1405-05&to=1405-09";
+    let before = report(&app, &admin, query).await;
+    // Read twice: the second answer comes from the kept months and is the same.
+    assert_eq!(report(&app, &admin, query).await, before);
+    let mordad = ("1405-05".to_string(), "EUR".to_string());
+    let shahrivar = ("1405-06".to_string(), "EUR".to_string());
+
+    let user = app.admin_user().await;
+    let alpha = s.clients["Alpha GmbH"];
+    // 2026-07-30 is in Mordad; 2026-09-01 in Shahrivar.
+    pay(
+        &app,
+        &user,
+        alpha,
+        Currency::Eur,
+        1_234,
+        day(2026, 7, 30),
+        None,
+    )
+    .await;
+    invoice(
+        &app,
+        &user,
+        alpha,
+        (day(2026, 9, 1), day(2026, 9, 30)),
+        10_000,
+        1900,
+        false,
+    )
+    .await;
+
+    let after = report(&app, &admin, query).await;
+    let (was, now) = (monthly(&before), monthly(&after));
+    let (m0, m1) = (was.get(&mordad).copied().unwrap_or_default(), now[&mordad]);
+    assert_eq!(
+        (m1[5] - m0[5], m1[6] - m0[6]),
+        (1, 1_234),
+        "Mordad's payments"
+    );
+    let (s0, s1) = (
+        was.get(&shahrivar).copied().unwrap_or_default(),
+        now[&shahrivar],
+    );
+    assert_eq!(
+        (s1[0] - s0[0], s1[1] - s0[1], s1[2] - s0[2]),
+        (1, 11_900, 1_900),
+        "Shahrivar's invoices"
+    );
+    let tax_of = |r: &Value| -> i128 {
+        r["tax"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["month"] == "1405-06" && t["currency"] == "EUR")
+            .map(|t| units(&t["tax"], Currency::Eur))
+            .sum()
+    };
+    assert_eq!(tax_of(&after) - tax_of(&before), 1_900);
+    // The other months are as they were.
+    for (key, row) in &was {
+        if *key != mordad && *key != shahrivar {
+            assert_eq!(now[key], *row, "{key:?}");
+        }
     }
 }

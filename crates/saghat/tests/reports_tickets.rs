@@ -19,7 +19,10 @@ use saghat_test_support::files::pdf_text;
 use saghat_test_support::tickets::repaying_ticket;
 use saghat_test_support::{on_both_databases, Backend, TestApp, PASSWORD};
 
-on_both_databases!(the_tickets_figures_match_what_happened_to_them);
+on_both_databases!(
+    the_tickets_figures_match_what_happened_to_them,
+    migrating_fills_each_tickets_milestones_from_its_history,
+);
 
 async fn user(app: &TestApp, id: i64) -> CurrentUser {
     find_active_user(&app.state.db, id).await.unwrap().unwrap()
@@ -321,4 +324,54 @@ async fn the_tickets_figures_match_what_happened_to_them(backend: Backend) {
             assert!(text.contains(needle), "{needle} in {text}");
         }
     }
+}
+
+/// Migration 0018 gives each ticket its milestones (first submission, first response, first
+/// decision) from the history written before it; a ticket never answered has none.
+async fn migrating_fills_each_tickets_milestones_from_its_history(backend: Backend) {
+    let Some((db, _dir)) = saghat_test_support::migrated_before(backend, 18).await else {
+        return;
+    };
+    let run = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+    };
+    run("INSERT INTO users (username, username_key, password_hash, created_at) VALUES ('sara', 'sara', 'x', 't')").await;
+    run("INSERT INTO tickets (id, borrower_id, amount, currency, purpose, term_months, payout_address, state, \
+                              submitted_at, delinquency, created_at, updated_at) \
+         VALUES ('t1', 1, 100, 'USDT', 'p', 12, 'T1', 'approved', '2026-11-03T09:00:00.000000Z', 'current', 't', 't'), \
+                ('t2', 1, 100, 'USDT', 'p', 12, 'T2', 'submitted', '2026-11-04T09:00:00.000000Z', 'current', 't', 't')")
+    .await;
+    // t1: submitted, asked for more, submitted again, reviewed, approved.
+    run(
+        "INSERT INTO ticket_history (ticket_id, from_state, to_state, at) VALUES \
+         ('t1', 'draft', 'submitted', '2026-11-01T09:00:00.000000Z'), \
+         ('t1', 'submitted', 'needs_info', '2026-11-01T12:00:00.000000Z'), \
+         ('t1', 'needs_info', 'submitted', '2026-11-03T09:00:00.000000Z'), \
+         ('t1', 'submitted', 'under_review', '2026-11-03T10:00:00.000000Z'), \
+         ('t1', 'under_review', 'approved', '2026-11-04T10:00:00.000000Z'), \
+         ('t2', 'draft', 'submitted', '2026-11-04T09:00:00.000000Z')",
+    )
+    .await;
+    db.migrate().await.unwrap();
+    type Milestones = (String, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Milestones> = sqlx::query_as(
+        "SELECT id, first_submitted_at, first_response_at, decided_at FROM tickets ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let at = |t: &str| Some(format!("2026-11-{t}.000000Z"));
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "t1".into(),
+                at("01T09:00:00"),
+                at("01T12:00:00"),
+                at("04T10:00:00")
+            ),
+            ("t2".into(), at("04T09:00:00"), None, None),
+        ]
+    );
 }

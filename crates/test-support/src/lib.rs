@@ -20,6 +20,7 @@ use tokio::sync::OnceCell;
 
 mod browser;
 pub mod files;
+pub mod invoicing;
 pub use browser::{Browser, Page};
 pub mod smtp;
 pub mod tickets;

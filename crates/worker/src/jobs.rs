@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::schedule::daily_at;
 
-/// `housekeeping`: removes expired idempotency keys and refresh tokens. Deleting what is
-/// already deleted does nothing, so a retried or doubled run is harmless.
+/// `housekeeping`: removes expired idempotency keys and refresh tokens, and reports' exports
+/// older than `EXPORT_KEEP_DAYS` with their files. Deleting what is already deleted does
+/// nothing, so a retried or doubled run is harmless.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
 #[river(kind = "housekeeping")]
 struct Housekeeping {}
@@ -75,6 +76,10 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
                 refresh_tokens = swept.refresh_tokens,
                 "housekeeping: removed expired rows"
             );
+            let exports = saghat_core::reports::exports::sweep(&ctx).await?;
+            if exports > 0 {
+                tracing::info!(exports, "housekeeping: removed old exports and their files");
+            }
             Ok::<_, sqlx::Error>(WorkOutcome::Complete)
         }
     })?;
@@ -138,6 +143,7 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
     crate::invoicing::add_workers(&mut workers, ctx)?;
     crate::webhooks::add_workers(&mut workers, ctx)?;
     crate::payments::add_workers(&mut workers, ctx)?;
+    crate::reports::add_workers(&mut workers, ctx)?;
     Ok(workers)
 }
 

@@ -10,6 +10,7 @@ mod invoicing;
 mod jobs;
 mod payments;
 mod queue;
+mod reports;
 mod runtime;
 mod schedule;
 mod webhooks;

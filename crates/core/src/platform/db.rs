@@ -426,6 +426,22 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: include_str!("../../migrations/0016_payment_intents.postgres.sql"),
         sqlite: include_str!("../../migrations/0016_payment_intents.sqlite.sql"),
     },
+    MigrationSource {
+        version: 17,
+        name: "0017_report_exports",
+        description: "report exports",
+        sql: include_str!("../../migrations/0017_report_exports.sql"),
+        postgres: "",
+        sqlite: "",
+    },
+    MigrationSource {
+        version: 18,
+        name: "0018_report_figures",
+        description: "report figures kept per month, covering indexes",
+        sql: include_str!("../../migrations/0018_report_figures.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).
@@ -591,7 +607,7 @@ where
 }
 
 /// The file of a `sqlite:` URL; `None` for PostgreSQL and in-memory databases.
-fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+pub fn sqlite_file(url: &str) -> Option<&std::path::Path> {
     let path = url
         .strip_prefix("sqlite://")
         .or(url.strip_prefix("sqlite:"))?;

@@ -5,6 +5,9 @@ pub enum ReportError {
     /// The actor's role may not read this report (see `access::may_read`).
     #[error("you may not read this report")]
     Forbidden,
+    /// No such thing of the reader's (an export of another reader's is as unknown).
+    #[error("not found")]
+    NotFound,
     /// A filter is not acceptable; `field` names the query parameter.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },

@@ -15,6 +15,7 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 
 use super::access::{may_read, reads_every_statement, Report};
+use super::cache;
 use super::period::Month;
 use super::sql::{fetch, units, Binds};
 use super::table::Money;
@@ -191,8 +192,10 @@ pub async fn read(
     })
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 struct BooksRow {
+    /// `1405-09`: the month the figures are kept under.
+    key: String,
     jalali_year: i64,
     jalali_month: i64,
     kind: String,
@@ -200,8 +203,10 @@ struct BooksRow {
     change_fraction: i64,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 struct PaidRow {
+    /// `1405-09@<first late instant>`: a month's on-time count depends on the reminder day.
+    key: String,
     y: String,
     m: String,
     n: i64,
@@ -220,53 +225,161 @@ struct LentRow {
     lent_fraction: i64,
 }
 
+/// `1405-09`.
+fn month_key(year: i64, month: i64) -> String {
+    format!("{year:04}-{month:02}")
+}
+
+/// Per month, how many `table`'s rows it has (`table` has `jalali_year`, `jalali_month`), up
+/// to `to` (a `YYYYMM` number) and, with `from`, from it.
+async fn month_counts(
+    conn: &mut AnyConnection,
+    table: &str,
+    from: Option<i64>,
+    to: i64,
+) -> Result<BTreeMap<String, i64>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Count {
+        jalali_year: i64,
+        jalali_month: i64,
+        n: i64,
+    }
+    let mut binds = Binds::default();
+    let since = from.map_or(String::new(), |from| {
+        format!(
+            " AND jalali_year * 100 + jalali_month >= CAST({} AS BIGINT)",
+            binds.push(from.to_string())
+        )
+    });
+    let sql = format!(
+        "SELECT jalali_year, jalali_month, COUNT(*) AS n FROM {table} \
+          WHERE jalali_year * 100 + jalali_month <= CAST({} AS BIGINT){since} \
+          GROUP BY jalali_year, jalali_month",
+        binds.push(to.to_string()),
+    );
+    let rows: Vec<Count> = fetch(conn, sql, &binds).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (month_key(r.jalali_year, r.jalali_month), r.n))
+        .collect())
+}
+
+/// `expr IN (…)` of the months `keys` (`1405-09`), as `YYYYMM` numbers.
+fn months_in(expr: &str, keys: &[String], binds: &mut Binds) -> String {
+    let list: Vec<String> = keys
+        .iter()
+        .map(|k| format!("CAST({} AS BIGINT)", binds.push(k.replace('-', ""))))
+        .collect();
+    format!("{expr} IN ({})", list.join(", "))
+}
+
+/// The books: every USDT movement of the fund's accounts by month, up to the period's end,
+/// from the first, so the balances at each month's end are exact. The ledger is append-only
+/// and each transaction is posted in the month it is made, so a month's movements are kept
+/// (see `cache`) and read again only when its transactions number otherwise.
+async fn books(conn: &mut AnyConnection, period: FundPeriod) -> Result<Vec<BooksRow>, sqlx::Error> {
+    let (_, to) = period.keys();
+    let counts = month_counts(conn, "journal_transactions", None, to).await?;
+    let months: Vec<String> = counts.keys().cloned().collect();
+    cache::read_through(
+        conn,
+        ("fund_books", "USDT"),
+        &months,
+        |m| m,
+        Some(&counts),
+        |r: &BooksRow| &r.key,
+        async |conn, months| {
+            let mut binds = Binds::default();
+            let sql = format!(
+                "SELECT t.jalali_year, t.jalali_month, a.kind, {key} AS key, {change} \
+                   FROM journal_entries e JOIN journal_transactions t ON t.id = e.transaction_id \
+                   JOIN ledger_accounts a ON a.id = e.account_id \
+                  WHERE a.currency = 'USDT' AND a.kind IN ('fund_cash', 'gateway_clearing', \
+                        'member_contributions', 'member_loan_receivable', 'member_ticket_receivable') \
+                    AND {months} \
+                  GROUP BY t.jalali_year, t.jalali_month, a.kind",
+                key = month_key_sql("t.jalali_year", "t.jalali_month"),
+                change = split_sum("e.debit - e.credit", "change"),
+                months = months_in("t.jalali_year * 100 + t.jalali_month", months, &mut binds),
+            );
+            fetch(conn, sql, &binds).await
+        },
+    )
+    .await
+}
+
+/// `1405-09` from a year and month column, in SQL both databases read.
+fn month_key_sql(year: &str, month: &str) -> String {
+    format!(
+        "CAST({year} AS TEXT) || '-' || CASE WHEN {month} < 10 THEN '0' ELSE '' END || CAST({month} AS TEXT)"
+    )
+}
+
+/// The period's payments per month: how many, how many on time, fees and repayments. A
+/// payment is made in the month it pays for, so these are kept like the books.
+async fn paid(
+    conn: &mut AnyConnection,
+    late_from: &[(Month, String)],
+) -> Result<Vec<PaidRow>, sqlx::Error> {
+    let (Some(first), Some(last)) = (late_from.first(), late_from.last()) else {
+        return Ok(vec![]);
+    };
+    let counts = month_counts(conn, "payments", Some(key(first.0)), key(last.0)).await?;
+    // Kept under the month and its first late instant: another reminder day counts otherwise.
+    let keyed: Vec<(String, Month, String)> = late_from
+        .iter()
+        .map(|(m, at)| (format!("{}@{at}", m.key()), *m, at.clone()))
+        .collect();
+    let counts: BTreeMap<String, i64> = keyed
+        .iter()
+        .map(|(k, m, _)| (k.clone(), counts.get(&m.key()).copied().unwrap_or(0)))
+        .collect();
+    cache::read_through(
+        conn,
+        ("fund_payments", ""),
+        &keyed,
+        |(k, _, _)| k,
+        Some(&counts),
+        |r: &PaidRow| &r.key,
+        async |conn, months| {
+            let mut binds = Binds::default();
+            let rows: Vec<String> = months
+                .iter()
+                .map(|(k, m, at)| {
+                    format!(
+                        "({}, {}, {}, {})",
+                        binds.push(m.year.to_string()),
+                        binds.push(m.month.to_string()),
+                        binds.push(at.clone()),
+                        binds.push(k.clone()),
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "WITH months(y, m, late_from, k) AS (VALUES {}) \
+                 SELECT m.k AS key, m.y, m.m, COUNT(*) AS n, \
+                        CAST(SUM(CASE WHEN p.created_at < m.late_from THEN 1 ELSE 0 END) AS BIGINT) AS on_time, \
+                        {fees}, {repaid} \
+                   FROM months m JOIN payments p ON p.jalali_year = CAST(m.y AS BIGINT) \
+                        AND p.jalali_month = CAST(m.m AS BIGINT) \
+                  GROUP BY m.k, m.y, m.m",
+                rows.join(", "),
+                fees = split_sum("p.membership_fee", "fees"),
+                repaid = split_sum("COALESCE(p.loan_amount, 0)", "repaid"),
+            );
+            fetch(conn, sql, &binds).await
+        },
+    )
+    .await
+}
+
 async fn months(
     conn: &mut AnyConnection,
     period: FundPeriod,
     late_from: &[(Month, String)],
 ) -> Result<Vec<FundMonth>, sqlx::Error> {
-    let (_, to) = period.keys();
-    // The books: every USDT movement of the fund's accounts by month, up to the period's end,
-    // summed from the start so the balances at each month's end are exact.
-    let mut binds = Binds::default();
-    let sql = format!(
-        "SELECT t.jalali_year, t.jalali_month, a.kind, {change} \
-           FROM journal_entries e JOIN journal_transactions t ON t.id = e.transaction_id \
-           JOIN ledger_accounts a ON a.id = e.account_id \
-          WHERE a.currency = 'USDT' AND a.kind IN ('fund_cash', 'gateway_clearing', \
-                'member_contributions', 'member_loan_receivable', 'member_ticket_receivable') \
-            AND t.jalali_year * 100 + t.jalali_month <= CAST({to} AS BIGINT) \
-          GROUP BY t.jalali_year, t.jalali_month, a.kind",
-        change = split_sum("e.debit - e.credit", "change"),
-        to = binds.push(to.to_string()),
-    );
-    let books: Vec<BooksRow> = fetch(&mut *conn, sql, &binds).await?;
-
-    let mut binds = Binds::default();
-    let rows: Vec<String> = late_from
-        .iter()
-        .map(|(m, at)| {
-            format!(
-                "({}, {}, {})",
-                binds.push(m.year.to_string()),
-                binds.push(m.month.to_string()),
-                binds.push(at.clone())
-            )
-        })
-        .collect();
-    let sql = format!(
-        "WITH months(y, m, late_from) AS (VALUES {}) \
-         SELECT m.y, m.m, COUNT(*) AS n, \
-                CAST(SUM(CASE WHEN p.created_at < m.late_from THEN 1 ELSE 0 END) AS BIGINT) AS on_time, \
-                {fees}, {repaid} \
-           FROM months m JOIN payments p ON p.jalali_year = CAST(m.y AS BIGINT) \
-                AND p.jalali_month = CAST(m.m AS BIGINT) \
-          GROUP BY m.y, m.m",
-        rows.join(", "),
-        fees = split_sum("p.membership_fee", "fees"),
-        repaid = split_sum("COALESCE(p.loan_amount, 0)", "repaid"),
-    );
-    let paid: Vec<PaidRow> = fetch(&mut *conn, sql, &binds).await?;
+    let books = books(conn, period).await?;
+    let paid = paid(conn, late_from).await?;
 
     let mut binds = Binds::default();
     let (from, to) = period.keys();
@@ -514,12 +627,13 @@ pub async fn statement_of(
     // Their accounts' movements by month (the member's own rows, through the accounts' index).
     let mut binds = Binds::default();
     let sql = format!(
-        "SELECT t.jalali_year, t.jalali_month, a.kind, {change} \
+        "SELECT t.jalali_year, t.jalali_month, a.kind, {key} AS key, {change} \
            FROM ledger_accounts a JOIN journal_entries e ON e.account_id = a.id \
            JOIN journal_transactions t ON t.id = e.transaction_id \
           WHERE a.user_id = CAST({user} AS BIGINT) AND a.currency = 'USDT' \
             AND t.jalali_year * 100 + t.jalali_month <= CAST({to} AS BIGINT) \
           GROUP BY t.jalali_year, t.jalali_month, a.kind",
+        key = month_key_sql("t.jalali_year", "t.jalali_month"),
         change = split_sum("e.debit - e.credit", "change"),
         user = binds.push(user_id.to_string()),
         to = binds.push(to.to_string()),

@@ -14,6 +14,7 @@ use sqlx::AnyConnection;
 
 use super::access::{may_read, Report};
 use super::aging::{dso_tenths, Bucket};
+use super::cache;
 use super::period::{MonthSpan, Period};
 use super::sql::{currency_of, fetch, months_cte, units, Binds};
 use super::table::Money;
@@ -243,11 +244,12 @@ pub async fn read(
     today: NaiveDate,
 ) -> Result<InvoicingReport, ReportError> {
     let months = filter.period.months();
-    let monthly = monthly(conn, filter, &months).await?;
+    let counts = source_counts(conn, filter, &months).await?;
+    let monthly = monthly(conn, filter, &months, counts.as_ref()).await?;
     let (aging, aging_totals) = aging(conn, filter, today).await?;
     let dso = dso(conn, filter, today, &aging_totals).await?;
     let top_clients = top_clients(conn, filter, &aging).await?;
-    let tax = tax(conn, filter, &months).await?;
+    let tax = tax(conn, filter, &months, counts.as_ref()).await?;
     Ok(InvoicingReport {
         calendar: filter.period.calendar.as_str().into(),
         from: filter.period.from.key(),
@@ -265,7 +267,74 @@ pub async fn read(
     })
 }
 
+/// How many rows each month's figures are summed from: its sent invoices (what the tax return
+/// reads), and those with its payments and refunds (what the monthly flows read).
+struct SourceCounts {
+    invoices: BTreeMap<String, i64>,
+    flows: BTreeMap<String, i64>,
+}
+
+/// What kept figures depend on beside the month: the calendar and the currency filtered to.
+fn kept_params(filter: &Filter) -> String {
+    format!(
+        "{}:{}",
+        filter.period.calendar.as_str(),
+        filter.currency.map_or("*", |c| c.code())
+    )
+}
+
 #[derive(sqlx::FromRow)]
+struct CountRow {
+    period: String,
+    source: String,
+    n: i64,
+}
+
+/// The months' source counts; none for one client's report, which reads few rows and is not
+/// kept (see `cache`).
+async fn source_counts(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    months: &[MonthSpan],
+) -> Result<Option<SourceCounts>, sqlx::Error> {
+    if filter.client_id.is_some() {
+        return Ok(None);
+    }
+    let mut binds = Binds::default();
+    let scope = Scope::new(filter, &mut binds);
+    let cte = months_cte(date_spans(months), &mut binds);
+    let sql = format!(
+        "{cte} \
+         SELECT m.period, CAST('invoices' AS TEXT) AS source, COUNT(*) AS n FROM months m \
+           JOIN invoices i ON i.issue_date >= m.starts AND i.issue_date < m.ends \
+          WHERE i.sent_at IS NOT NULL{invoices} GROUP BY m.period \
+         UNION ALL \
+         SELECT m.period, CAST('payments' AS TEXT), COUNT(*) FROM months m \
+           JOIN invoice_payments p ON p.received_on >= m.starts AND p.received_on < m.ends \
+          WHERE 1 = 1{payments} GROUP BY m.period \
+         UNION ALL \
+         SELECT m.period, CAST('refunds' AS TEXT), COUNT(*) FROM months m \
+           JOIN invoice_refunds r ON r.refunded_on >= m.starts AND r.refunded_on < m.ends \
+          WHERE 1 = 1{refunds} GROUP BY m.period",
+        invoices = scope.sql("i"),
+        payments = scope.sql("p"),
+        refunds = scope.sql("r"),
+    );
+    let rows: Vec<CountRow> = fetch(&mut *conn, sql, &binds).await?;
+    let mut counts = SourceCounts {
+        invoices: BTreeMap::new(),
+        flows: BTreeMap::new(),
+    };
+    for r in rows {
+        if r.source == "invoices" {
+            *counts.invoices.entry(r.period.clone()).or_default() += r.n;
+        }
+        *counts.flows.entry(r.period).or_default() += r.n;
+    }
+    Ok(Some(counts))
+}
+
+#[derive(sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 struct FlowRow {
     period: String,
     currency: String,
@@ -281,7 +350,27 @@ async fn monthly(
     conn: &mut AnyConnection,
     filter: &Filter,
     months: &[MonthSpan],
+    counts: Option<&SourceCounts>,
 ) -> Result<Vec<InvoicingMonth>, sqlx::Error> {
+    let params = kept_params(filter);
+    let rows = cache::read_through(
+        conn,
+        ("invoicing_flows", &params),
+        months,
+        |m| &m.month,
+        counts.map(|c| &c.flows),
+        |r: &FlowRow| &r.period,
+        async |conn, months| flows(conn, filter, months).await,
+    )
+    .await?;
+    fold_monthly(months, &rows)
+}
+
+async fn flows(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    months: &[MonthSpan],
+) -> Result<Vec<FlowRow>, sqlx::Error> {
     let mut binds = Binds::default();
     let scope = Scope::new(filter, &mut binds);
     let cte = months_cte(date_spans(months), &mut binds);
@@ -307,7 +396,13 @@ async fn monthly(
         payments = scope.sql("p"),
         refunds = scope.sql("r"),
     );
-    let rows: Vec<FlowRow> = fetch(&mut *conn, sql, &binds).await?;
+    fetch(&mut *conn, sql, &binds).await
+}
+
+fn fold_monthly(
+    months: &[MonthSpan],
+    rows: &[FlowRow],
+) -> Result<Vec<InvoicingMonth>, sqlx::Error> {
     let mut by_key: BTreeMap<(String, Currency), InvoicingMonth> = BTreeMap::new();
     let currencies: std::collections::BTreeSet<Currency> = rows
         .iter()
@@ -335,7 +430,7 @@ async fn monthly(
             );
         }
     }
-    for r in &rows {
+    for r in rows {
         let currency = currency_of(&r.currency)?;
         let Some(row) = by_key.get_mut(&(r.period.clone(), currency)) else {
             continue;
@@ -386,10 +481,12 @@ async fn aging(
         binds.push(bound.to_string());
     }
     let sql = format!(
-        "SELECT i.client_id, c.name, i.currency, {bucket} AS bucket, COUNT(*) AS n, {owed} \
-           FROM invoices i JOIN clients c ON c.id = i.client_id \
-          WHERE i.kind = 'invoice' AND i.status IN ('sent', 'partially_paid', 'overdue'){scope} \
-          GROUP BY i.client_id, c.name, i.currency, {bucket}",
+        // Grouped first, named after: the names join the groups, not each open invoice.
+        "SELECT a.client_id, c.name, a.currency, a.bucket, a.n, a.owed_whole, a.owed_fraction FROM ( \
+           SELECT i.client_id, i.currency, {bucket} AS bucket, COUNT(*) AS n, {owed} FROM invoices i \
+            WHERE i.kind = 'invoice' AND i.status IN ('sent', 'partially_paid', 'overdue'){scope} \
+            GROUP BY i.client_id, i.currency, {bucket} \
+         ) a JOIN clients c ON c.id = a.client_id",
         bucket = Bucket::case_sql("i.due_date", first),
         owed = split_sum("i.total - i.amount_paid - i.amount_credited", "owed"),
         scope = scope.sql("i"),
@@ -561,7 +658,7 @@ async fn top_clients(
         .collect())
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 struct TaxSqlRow {
     period: String,
     currency: String,
@@ -578,7 +675,27 @@ async fn tax(
     conn: &mut AnyConnection,
     filter: &Filter,
     months: &[MonthSpan],
+    counts: Option<&SourceCounts>,
 ) -> Result<Vec<TaxReturnRow>, sqlx::Error> {
+    let params = kept_params(filter);
+    let rows = cache::read_through(
+        conn,
+        ("invoicing_tax", &params),
+        months,
+        |m| &m.month,
+        counts.map(|c| &c.invoices),
+        |r: &TaxSqlRow| &r.period,
+        async |conn, months| tax_rows(conn, filter, months).await,
+    )
+    .await?;
+    fold_tax(rows)
+}
+
+async fn tax_rows(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    months: &[MonthSpan],
+) -> Result<Vec<TaxSqlRow>, sqlx::Error> {
     let mut binds = Binds::default();
     let scope = Scope::new(filter, &mut binds);
     let cte = months_cte(date_spans(months), &mut binds);
@@ -593,7 +710,10 @@ async fn tax(
         tax = split_sum("t.tax", "tax"),
         scope = scope.sql("i"),
     );
-    let rows: Vec<TaxSqlRow> = fetch(&mut *conn, sql, &binds).await?;
+    fetch(&mut *conn, sql, &binds).await
+}
+
+fn fold_tax(rows: Vec<TaxSqlRow>) -> Result<Vec<TaxReturnRow>, sqlx::Error> {
     let mut by_key: BTreeMap<(String, Currency, String, i64), TaxReturnRow> = BTreeMap::new();
     for r in rows {
         let currency = currency_of(&r.currency)?;

@@ -8,7 +8,9 @@
 
 pub mod access;
 pub mod aging;
+mod cache;
 pub mod error;
+pub mod exports;
 pub mod fund;
 pub mod invoicing;
 pub mod period;

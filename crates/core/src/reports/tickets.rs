@@ -164,6 +164,7 @@ struct CountRow {
 
 #[derive(sqlx::FromRow)]
 struct SpreadRow {
+    what: String,
     n: Option<i64>,
     median: Option<i64>,
     p90: Option<i64>,
@@ -248,32 +249,33 @@ pub async fn read(
     }
 
     // Durations of the tickets submitted in the period: first submission to the first review,
-    // and to the first decision; percentiles by nearest rank.
-    let spread = |to_states: &str| {
-        let mut binds = Binds::default();
-        let (s, e) = (binds.push(starts.clone()), binds.push(ends.clone()));
-        let secs = seconds(backend, "f.submitted", "f.answered");
-        let sql = format!(
-            "WITH f AS ( \
-               SELECT h.ticket_id, \
-                      MIN(CASE WHEN h.to_state = 'submitted' THEN h.at END) AS submitted, \
-                      MIN(CASE WHEN h.to_state IN ({to_states}) THEN h.at END) AS answered \
-                 FROM ticket_history h JOIN tickets t ON t.id = h.ticket_id \
-                WHERE t.submitted_at >= {s} AND t.submitted_at < {e} \
-                GROUP BY h.ticket_id), \
-             d AS (SELECT {secs} / 60 AS minutes FROM f WHERE f.answered IS NOT NULL AND f.submitted IS NOT NULL), \
-             r AS (SELECT minutes, ROW_NUMBER() OVER (ORDER BY minutes) AS rn, COUNT(*) OVER () AS n FROM d) \
-             SELECT MAX(n) AS n, \
-                    MAX(CASE WHEN rn = (n + 1) / 2 THEN minutes END) AS median, \
-                    MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN minutes END) AS p90 FROM r"
-        );
-        (sql, binds)
-    };
-    let (sql, binds) = spread("'under_review', 'needs_info', 'approved', 'rejected'");
-    let first: Vec<SpreadRow> = fetch(&mut *conn, sql, &binds).await?;
-    let (sql, binds) = spread("'approved', 'rejected'");
-    let decision: Vec<SpreadRow> = fetch(&mut *conn, sql, &binds).await?;
-    let to_spread = |rows: &[SpreadRow]| {
+    // and to the first decision, from the milestones each ticket keeps; percentiles by
+    // nearest rank.
+    let mut binds = Binds::default();
+    let (s, e) = (binds.push(starts.clone()), binds.push(ends.clone()));
+    let minutes = |to: &str| format!("{} / 60", seconds(backend, "t.first_submitted_at", to));
+    let sql = format!(
+        "WITH d AS ( \
+           SELECT CAST('first' AS TEXT) AS what, {responded} AS minutes FROM tickets t \
+            WHERE t.submitted_at >= {s} AND t.submitted_at < {e} \
+              AND t.first_response_at IS NOT NULL AND t.first_submitted_at IS NOT NULL \
+           UNION ALL \
+           SELECT CAST('decision' AS TEXT), {decided} FROM tickets t \
+            WHERE t.submitted_at >= {s} AND t.submitted_at < {e} \
+              AND t.decided_at IS NOT NULL AND t.first_submitted_at IS NOT NULL), \
+         r AS (SELECT what, minutes, ROW_NUMBER() OVER (PARTITION BY what ORDER BY minutes) AS rn, \
+                      COUNT(*) OVER (PARTITION BY what) AS n FROM d) \
+         SELECT what, MAX(n) AS n, \
+                MAX(CASE WHEN rn = (n + 1) / 2 THEN minutes END) AS median, \
+                MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN minutes END) AS p90 \
+           FROM r GROUP BY what",
+        responded = minutes("t.first_response_at"),
+        decided = minutes("t.decided_at"),
+    );
+    let spreads: Vec<SpreadRow> = fetch(&mut *conn, sql, &binds).await?;
+    let first: Vec<&SpreadRow> = spreads.iter().filter(|r| r.what == "first").collect();
+    let decision: Vec<&SpreadRow> = spreads.iter().filter(|r| r.what == "decision").collect();
+    let to_spread = |rows: &[&SpreadRow]| {
         let r = rows.first();
         Spread {
             tickets: r.and_then(|r| r.n).unwrap_or(0),

@@ -233,6 +233,18 @@ impl TicketState {
             .ok_or_else(|| UnknownState(text.to_string()))
     }
 
+    /// The milestones a move into this state reaches, as the ticket's columns that keep the
+    /// first time each was reached (what the reports time against the SLA): a submission; a
+    /// first response (a review, a question, a decision); a decision.
+    pub fn milestones(self) -> &'static [&'static str] {
+        match self {
+            Submitted => &["first_submitted_at"],
+            UnderReview | NeedsInfo => &["first_response_at"],
+            Approved | Rejected => &["first_response_at", "decided_at"],
+            _ => &[],
+        }
+    }
+
     /// No move leaves this state.
     pub fn is_final(self) -> bool {
         !MOVES.iter().any(|(from, _, _)| *from == self)
@@ -335,6 +347,16 @@ impl FromStr for TicketState {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_decision_is_also_a_first_response_and_only_review_moves_are_milestones() {
+        assert_eq!(Submitted.milestones(), ["first_submitted_at"]);
+        assert_eq!(NeedsInfo.milestones(), ["first_response_at"]);
+        assert_eq!(Rejected.milestones(), ["first_response_at", "decided_at"]);
+        for state in [Draft, Disbursed, Repaying, Repaid, Defaulted, Withdrawn] {
+            assert!(state.milestones().is_empty(), "{state:?}");
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -188,8 +188,18 @@ pub async fn add_history(
     .bind(entry.actor_user_id)
     .bind(&entry.reason)
     .bind(to_db_time(entry.at))
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    // The first time each milestone is reached stays on the ticket, for the reports.
+    for column in entry.to_state.milestones() {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE tickets SET {column} = $1 WHERE id = $2 AND {column} IS NULL"
+        )))
+        .bind(to_db_time(entry.at))
+        .bind(ticket_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

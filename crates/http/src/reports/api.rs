@@ -33,6 +33,7 @@ impl From<ReportError> for ApiError {
     fn from(err: ReportError) -> Self {
         match err {
             ReportError::Forbidden => ApiError::Forbidden("You may not read this report".into()),
+            ReportError::NotFound => ApiError::NotFound("No such export of yours".into()),
             ReportError::Invalid { field, message } => ApiError::invalid_query(&field, message),
             ReportError::Store(e) => e.into(),
         }

@@ -74,7 +74,7 @@ pub async fn respond(
 
 /// `attachment; filename="…"`; a name beyond plain ASCII (a Persian username) goes as RFC 6266's
 /// `filename*` in UTF-8, with `_` in its place in the plain one.
-fn disposition(name: &str) -> String {
+pub fn disposition(name: &str) -> String {
     let plain: String = name
         .chars()
         .map(|c| {

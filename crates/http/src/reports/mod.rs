@@ -5,5 +5,6 @@
 
 pub mod api;
 pub mod documents;
+pub mod exports;
 pub mod files;
 pub mod params;

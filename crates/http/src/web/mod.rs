@@ -112,6 +112,14 @@ pub fn router() -> Router<AppState> {
         .route("/reports/fund", get(pages::reports::fund))
         .route("/reports/tickets", get(pages::reports::tickets))
         .route("/reports/statement", get(pages::reports::statement))
+        .route(
+            "/reports/exports",
+            get(pages::report_exports::list).post(pages::report_exports::create),
+        )
+        .route(
+            "/reports/exports/{id}/file",
+            get(pages::report_exports::file),
+        )
         .route("/invoices", get(iv::invoices::list))
         .route(
             "/invoices/new",

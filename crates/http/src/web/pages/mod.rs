@@ -10,6 +10,7 @@ pub mod invoicing;
 pub mod jobs;
 pub mod notifications;
 pub mod pay;
+pub mod report_exports;
 pub mod reports;
 pub mod review;
 pub mod ticket_files;

@@ -49,6 +49,7 @@ pub struct FilterValues {
     pub to: String,
     pub currency: String,
     pub member: String,
+    pub client_id: String,
 }
 
 /// Which filters a report's form has.
@@ -85,9 +86,11 @@ pub struct ReportPage {
     pub tables: Vec<ShownTable>,
     pub xlsx_href: String,
     pub pdf_href: String,
+    /// The long-export form (invoicing's registers), with the report's filters.
+    pub export: Option<FilterValues>,
 }
 
-/// The reports `user` may read, as tabs: (path, title key).
+/// The reports `user` may read, and their exports, as tabs: (path, title key).
 pub fn readable(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     [
         (Report::Fund, "/reports/fund", "rp_fund_title"),
@@ -106,6 +109,10 @@ pub fn readable(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     .into_iter()
     .filter(|(r, _, _)| may_read(user.role, *r))
     .map(|(_, path, key)| (path, key))
+    // Long exports are invoicing's registers: for those who read invoicing.
+    .chain(
+        may_read(user.role, Report::Invoicing).then_some(("/reports/exports", "rp_exports_title")),
+    )
     .collect()
 }
 
@@ -286,6 +293,7 @@ fn page(
         tables: shown_tables(path, &doc, lang, params),
         xlsx_href: query(path, params, &[("format", "xlsx"), ("lang", lang.code())]),
         pdf_href: query(path, params, &[("format", "pdf"), ("lang", lang.code())]),
+        export: None,
     }
 }
 
@@ -373,8 +381,19 @@ pub async fn invoicing(
             .currency
             .map(|c| c.code().to_owned())
             .unwrap_or_default(),
-        member: String::new(),
+        ..FilterValues::default()
     };
+    page.export = Some(FilterValues {
+        calendar: calendar.as_str().into(),
+        from: period.from.key(),
+        to: period.to.key(),
+        currency: page.f.currency.clone(),
+        member: String::new(),
+        client_id: asked
+            .filter
+            .client_id
+            .map_or_else(String::new, |id| id.to_string()),
+    });
     page.clients = client_choices(
         &state,
         &session.user,
