@@ -1,5 +1,6 @@
 //! The `saghat` command line.
 
+mod backup;
 mod beside_servers;
 mod user_admin;
 
@@ -84,6 +85,18 @@ enum Command {
     Payments {
         #[command(subcommand)]
         command: PaymentsCommand,
+    },
+    /// Write a consistent copy of the whole database to FILE while Saghat runs (SQLite:
+    /// VACUUM INTO; PostgreSQL: pg_dump's custom format). Never overwrites a file.
+    Backup {
+        /// Where the backup goes.
+        file: std::path::PathBuf,
+    },
+    /// Put a backup into the empty database DATABASE_URL names, apply this version's
+    /// migrations, and check it: the ledger's invariants and the rows restored.
+    Restore {
+        /// The backup (`saghat backup`'s file of the same kind of database).
+        file: std::path::PathBuf,
     },
     /// Change a user: password, role, active or not.
     User {
@@ -283,6 +296,8 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command } => user_admin::run(command, &config).await,
+        Command::Backup { file } => backup::backup(&config, &file).await,
+        Command::Restore { file } => backup::restore(&config, &file).await,
         Command::CreateAdmin {
             username,
             password,
