@@ -1,6 +1,7 @@
 //! The invoicing report's page in headless Chromium: an accountant filters it, sees the bar
 //! chart and the tables with the figures of the invoices made here, and finds the files' links
-//! carrying the filter. Checked and photographed in English and Persian at 1280 and 375 pixels
+//! carrying the filter, then asks for every invoice as a long export and follows it on the
+//! exports page to its download. Checked and photographed in English and Persian at 1280 and 375 pixels
 //! (`95-reports-*`): nothing cut off, everything translated, Persian digits.
 //!
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test is skipped with a message,
@@ -9,11 +10,25 @@
 use saghat_test_support as common;
 
 use common::webdriver::{
-    browser_available, check_page_facts, ChromeDriver, Shots, ENTER, PAGE_FACTS,
+    browser_available, check_page_facts, Browser, ChromeDriver, Shots, ENTER, PAGE_FACTS,
 };
 use common::{Backend, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::json;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// What fetching `href` (a JSON string) from the page answers: status and content type.
+async fn fetched(browser: &Browser, href: &serde_json::Value) -> (i64, String) {
+    browser
+        .script_async(&format!(
+            "const done = arguments[arguments.length - 1]; fetch({href}).then(r => done([r.status, r.headers.get('content-type')]))"
+        ))
+        .await
+        .as_array()
+        .map(|a| (a[0].as_i64().unwrap(), a[1].as_str().unwrap().to_string()))
+        .unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_accountant_reads_the_invoicing_report_in_chromium() {
@@ -150,21 +165,7 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
         "{xlsx}"
     );
     // The link answers the file under the page's session.
-    let (status, kind) = browser
-        .script_async(&format!(
-            "const done = arguments[arguments.length - 1]; fetch({xlsx}).then(r => done([r.status, r.headers.get('content-type')]))"
-        ))
-        .await
-        .as_array()
-        .map(|a| (a[0].as_i64().unwrap(), a[1].as_str().unwrap().to_string()))
-        .unwrap();
-    assert_eq!(
-        (status, kind.as_str()),
-        (
-            200,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-    );
+    assert_eq!(fetched(&browser, &xlsx).await, (200, XLSX.to_string()));
 
     // Every invoice of the period as a long export: asked for from the page, followed on the
     // exports page (it refreshes itself) until its download link is there.
@@ -176,21 +177,7 @@ async fn an_accountant_reads_the_invoicing_report_in_chromium() {
     let link = browser
         .script("return document.querySelector('a.rp-export-file').getAttribute('href')")
         .await;
-    let (status, kind) = browser
-        .script_async(&format!(
-            "const done = arguments[arguments.length - 1]; fetch({link}).then(r => done([r.status, r.headers.get('content-type')]))"
-        ))
-        .await
-        .as_array()
-        .map(|a| (a[0].as_i64().unwrap(), a[1].as_str().unwrap().to_string()))
-        .unwrap();
-    assert_eq!(
-        (status, kind.as_str()),
-        (
-            200,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-    );
+    assert_eq!(fetched(&browser, &link).await, (200, XLSX.to_string()));
 
     // Typed with Persian digits on the Persian page, the period is read the same.
     browser

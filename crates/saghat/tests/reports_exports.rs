@@ -103,31 +103,8 @@ async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
 
 /// The file of export `id`: status, content type, disposition, bytes.
 async fn download(app: &TestApp, token: &str, id: &str) -> (StatusCode, String, String, Vec<u8>) {
-    let response = app
-        .http
-        .get(app.url(&format!("/api/reports/exports/{id}/file")))
-        .bearer_auth(token)
-        .send()
+    app.get_file(&format!("/api/reports/exports/{id}/file"), token)
         .await
-        .unwrap();
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default()
-    };
-    let (status, kind, disposition) = (
-        response.status(),
-        header("content-type"),
-        header("content-disposition"),
-    );
-    (
-        status,
-        kind,
-        disposition,
-        response.bytes().await.unwrap().to_vec(),
-    )
 }
 
 async fn a_register_is_written_by_its_job_and_downloaded(backend: Backend) {

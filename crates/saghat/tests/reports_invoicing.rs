@@ -631,33 +631,10 @@ async fn filters_roles_and_bad_input(backend: Backend) {
     }
 }
 
-/// GET with the token, returning status, content type, disposition and bytes.
+/// The report as a file (`query` holds its format).
 async fn file(app: &TestApp, token: &str, query: &str) -> (StatusCode, String, String, Vec<u8>) {
-    let response = app
-        .http
-        .get(app.url(&format!("/api/reports/invoicing?{query}")))
-        .bearer_auth(token)
-        .send()
+    app.get_file(&format!("/api/reports/invoicing?{query}"), token)
         .await
-        .unwrap();
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default()
-    };
-    let (status, kind, disposition) = (
-        response.status(),
-        header("content-type"),
-        header("content-disposition"),
-    );
-    (
-        status,
-        kind,
-        disposition,
-        response.bytes().await.unwrap().to_vec(),
-    )
 }
 
 async fn the_files_hold_the_same_figures(backend: Backend) {

@@ -358,6 +358,35 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// A file GET with the token: status, content type, content disposition and the bytes.
+    pub async fn get_file(&self, path: &str, token: &str) -> (StatusCode, String, String, Vec<u8>) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        let (status, kind, disposition) = (
+            response.status(),
+            header("content-type"),
+            header("content-disposition"),
+        );
+        (
+            status,
+            kind,
+            disposition,
+            response.bytes().await.unwrap().to_vec(),
+        )
+    }
+
     /// Sends raw bytes as the body, for malformed input.
     pub async fn post_raw(
         &self,
