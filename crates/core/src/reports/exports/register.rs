@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use sqlx::AnyConnection;
 
-use super::{Labels, Register};
+use super::model::{Labels, Register};
 use crate::reports::invoicing::Filter;
 use crate::reports::sql::{currency_of, fetch, Binds};
 use crate::reports::table::{Cell, Money};

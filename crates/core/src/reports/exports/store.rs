@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
-use super::{file_name, Export, ExportState, FileFormat, Labels, NewExport, Register};
+use super::model::{file_name, Export, ExportState, FileFormat, Labels, NewExport, Register};
 use crate::invoicing::calendar::Calendar;
 use crate::platform::clock::{to_db_time, DbTime};
 use crate::platform::currency::Currency;
