@@ -364,6 +364,16 @@ async fn an_export_waits_for_its_job_and_is_its_readers_own(backend: Backend) {
         );
         assert!(refused.to_string().contains(field), "{body}: {refused}");
     }
+    // A body that is not JSON is refused as the other JSON requests refuse it (documented).
+    let raw = app
+        .http
+        .post(app.url("/api/reports/exports"))
+        .bearer_auth(&admin)
+        .body("register=invoices")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
     for _ in 0..2 {
         assert_eq!(
             ask(json!({ "register": "payments" })).await.0,

@@ -18,6 +18,7 @@ use super::documents::period_text;
 use super::files::disposition;
 use super::params;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, Validate};
 use crate::state::AppState;
 use crate::web::i18n::UiText;
 use saghat_core::auth::CurrentUser;
@@ -55,6 +56,9 @@ pub struct ExportRequest {
     /// The file's language: `en` (default) or `fa`.
     pub lang: Option<String>,
 }
+
+/// Its values are checked where they are read (`new_export`), as a report's query is.
+impl Validate for ExportRequest {}
 
 /// The reader's exports, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -207,7 +211,7 @@ pub async fn file_response(state: &AppState, user: &CurrentUser, id: &str) -> Ap
 async fn ask_export(
     State(state): State<AppState>,
     user: CurrentUser,
-    Json(request): Json<ExportRequest>,
+    ApiJson(request): ApiJson<ExportRequest>,
 ) -> ApiResult<Response> {
     let export = ask(&state, &user, &request, Lang::En).await?;
     let location = format!("/api/reports/exports/{}", export.id);
