@@ -102,6 +102,8 @@ pub struct Config {
     pub invoicing: InvoicingConfig,
     /// Reports' long exports: where their files are written and how long they are kept.
     pub reports: ReportsConfig,
+    /// OpenID providers to sign in with (`OIDC_<NAME>_ISSUER` and friends).
+    pub oidc: Vec<crate::auth::oidc::settings::OidcProvider>,
     /// `WEBHOOK_ALLOW_PRIVATE`: webhook endpoints may be loopback, private or link-local
     /// addresses (a receiver on the same machine or network); off, they are refused.
     pub webhook_allow_private: bool,
@@ -792,6 +794,7 @@ impl Config {
             tickets,
             invoicing: InvoicingConfig::from_vars(&var)?,
             reports,
+            oidc: crate::auth::oidc::settings::providers_from(std::env::vars())?,
             webhook_allow_private: flag("WEBHOOK_ALLOW_PRIVATE")?,
             zarinpal: ZarinpalConfig::from_env(app_env)?,
             public_base_url: match var("PUBLIC_BASE_URL") {
@@ -852,6 +855,7 @@ impl Config {
             ),
             invoicing: InvoicingConfig::default(),
             reports: ReportsConfig::standard(&std::env::temp_dir().join("saghat-test")),
+            oidc: Vec::new(),
             webhook_allow_private: false,
             zarinpal: ZarinpalConfig::off(),
             public_base_url: None,

@@ -46,6 +46,8 @@ pub struct Ctx {
     pub revoked: Arc<RevokedSignIns>,
     /// Bounds concurrent Argon2 work (`PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE`).
     pub password_hashing: HashingLimiter,
+    /// The OpenID providers' metadata and keys, and the HTTP client that reaches them.
+    pub oidc: crate::auth::oidc::OidcClients,
 }
 
 impl Ctx {
@@ -79,6 +81,7 @@ impl Ctx {
             bitpin,
             online,
             senders,
+            oidc: crate::auth::oidc::OidcClients::new(),
         })
     }
 

@@ -148,6 +148,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     // Paths exist only once the module routers are merged: add the common errors after that.
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::auth::api::router())
+        .merge(crate::auth::oidc::router())
         .merge(crate::fund::api::router())
         .merge(crate::ledger::api::router())
         .merge(crate::audit::api::router())

@@ -2,6 +2,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod oidc;
 pub mod password;
 pub mod revocation;
 pub mod service;

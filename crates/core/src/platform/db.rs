@@ -442,6 +442,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 19,
+        name: "0019_oidc",
+        description: "OpenID Connect identities and sign-ins under way",
+        sql: include_str!("../../migrations/0019_oidc.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

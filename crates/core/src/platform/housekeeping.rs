@@ -3,7 +3,7 @@
 //! tokens long past their expiry (an expired token is refused whether its row exists or not).
 //! A token's row is kept for one access-token lifetime and a day beyond its expiry: signing its
 //! family out marks those rows, and that mark is what ends the access tokens the family was
-//! given, which live that long.
+//! given, which live that long. OpenID sign-ins abandoned at the provider go once expired.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -16,6 +16,7 @@ use super::idempotency::LIFETIME_HOURS;
 pub struct Swept {
     pub idempotency_keys: u64,
     pub refresh_tokens: u64,
+    pub oidc_logins: u64,
 }
 
 pub async fn sweep(
@@ -34,9 +35,15 @@ pub async fn sweep(
         .execute(&mut **tx)
         .await?
         .rows_affected();
+    let oidc_logins = sqlx::query("DELETE FROM oidc_logins WHERE expires_at <= $1")
+        .bind(to_db_time(now))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
     tx.commit().await?;
     Ok(Swept {
         idempotency_keys,
         refresh_tokens,
+        oidc_logins,
     })
 }

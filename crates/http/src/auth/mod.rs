@@ -2,6 +2,7 @@
 //! role checks the API's handlers require.
 
 pub mod api;
+pub mod oidc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

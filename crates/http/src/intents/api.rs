@@ -56,13 +56,19 @@ impl From<IntentError> for ApiError {
 /// Where Saghat is reached, for the gateway's callback: `PUBLIC_BASE_URL`, or (outside
 /// production only) the request's own `Host`.
 pub fn callback_base(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    public_base(state, headers, "Online payment")
+}
+
+/// Where Saghat is reached, for `what` (a provider's callback): `PUBLIC_BASE_URL`, or (outside
+/// production only) the request's own `Host`.
+pub fn public_base(state: &AppState, headers: &HeaderMap, what: &str) -> Result<String, ApiError> {
     if let Some(base) = &state.config.public_base_url {
         return Ok(base.clone());
     }
     if state.config.app_env == AppEnv::Prod {
-        return Err(ApiError::Unavailable(
-            "Online payment needs PUBLIC_BASE_URL in production".into(),
-        ));
+        return Err(ApiError::Unavailable(format!(
+            "{what} needs PUBLIC_BASE_URL in production"
+        )));
     }
     let host = headers
         .get(axum::http::header::HOST)

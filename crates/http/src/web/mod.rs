@@ -36,6 +36,14 @@ pub fn router() -> Router<AppState> {
             get(pages::account::login_page).post(pages::account::login),
         )
         .route("/logout", post(pages::account::logout))
+        .route("/auth/oidc/{provider}/start", get(pages::oidc::start))
+        .route("/auth/oidc/{provider}/callback", get(pages::oidc::callback))
+        .route("/account/sign-in", get(pages::oidc::account))
+        .route("/account/sign-in/{provider}/link", post(pages::oidc::link))
+        .route(
+            "/account/sign-in/{provider}/unlink",
+            post(pages::oidc::unlink),
+        )
         .route("/dashboard", get(pages::dashboard::show))
         .route("/dashboard/pay", post(pages::dashboard::pay))
         .route(

@@ -115,6 +115,8 @@ pub enum WebError {
     },
     Forbidden,
     Csrf,
+    /// A refusal told in the page's language: the status, and the text key of the message.
+    Refused(StatusCode, &'static str),
     Api(ApiError),
 }
 

@@ -17,6 +17,7 @@ use crate::web::session::{
     add_cookie, cookie, csrf_token, csrf_valid, safe_next, see_other, set_cookie, CsrfForm, Prefs,
     Session, WebError, WebResult, LOGIN_COOKIE, REFRESH_COOKIE, REFRESH_PATH, SESSION_COOKIE,
 };
+use saghat_core::auth::oidc::{self, ProviderInfo};
 use saghat_core::auth::service::{self, TokenResponse};
 use saghat_core::auth::tokens::random_token;
 use saghat_core::platform::audit::RequestMeta;
@@ -36,6 +37,8 @@ pub struct LoginPage {
     pub username: String,
     pub next: String,
     pub errors: FormErrors,
+    /// The OpenID providers one may sign in with instead.
+    pub providers: Vec<ProviderInfo>,
 }
 
 #[derive(Deserialize, Default)]
@@ -77,6 +80,7 @@ fn login_form(
         username,
         next,
         errors,
+        providers: oidc::service::providers(state),
     })?;
     if seed.1 {
         add_cookie(
@@ -166,7 +170,7 @@ pub async fn login(
 
 /// Back to where the user was going, with the session and refresh cookies, and without the
 /// sign-in page's seed.
-fn signed_in(state: &AppState, prefs: Prefs, next: &str, tokens: &TokenResponse) -> Response {
+pub fn signed_in(state: &AppState, prefs: Prefs, next: &str, tokens: &TokenResponse) -> Response {
     let mut response = see_other(safe_next(next));
     let headers = response.headers_mut();
     let config = &state.config;

@@ -172,6 +172,7 @@ impl IntoResponse for WebError {
                     .into_response(),
                 "error_csrf",
             ),
+            WebError::Refused(status, key) => (status.into_response(), key),
             WebError::Api(err) => {
                 let response = err.into_response();
                 let key = message_for(response.status());

@@ -9,6 +9,7 @@ pub mod fund;
 pub mod invoicing;
 pub mod jobs;
 pub mod notifications;
+pub mod oidc;
 pub mod pay;
 pub mod report_exports;
 pub mod reports;
