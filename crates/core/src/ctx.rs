@@ -18,6 +18,7 @@ use crate::notify::Sender;
 use crate::platform::clock::{ManualClock, SharedClock, SystemClock};
 use crate::platform::db::Db;
 use crate::platform::jalali::JalaliMonth;
+use crate::platform::response_cache::{Area, ResponseCache};
 use crate::platform::shared::Shared;
 
 /// What every service needs, and nothing about HTTP: the database, the clock and the fund's
@@ -44,10 +45,13 @@ pub struct Ctx {
     /// The fund's configuration, likewise.
     pub fund_config: moka::sync::Cache<(), FundConfig>,
     pub revoked: Arc<RevokedSignIns>,
+    /// Computed figures (the fund page's) shared by the instances through Redis, each area
+    /// invalidated by [`Ctx::changed`].
+    pub responses: ResponseCache,
     /// Bounds concurrent Argon2 work (`PASSWORD_HASH_CONCURRENCY`, `PASSWORD_HASH_QUEUE`).
     pub password_hashing: HashingLimiter,
     /// The OpenID providers' metadata and keys, and the HTTP client that reaches them.
-    pub oidc: crate::auth::oidc::OidcClients,
+    pub oidc: crate::auth::oidc::provider::OidcClients,
 }
 
 impl Ctx {
@@ -55,13 +59,15 @@ impl Ctx {
         let bitpin = gateway_from_config(&config)?;
         let online = online_gateway_from_config(&config)?;
         let senders = build_senders(&config.notify)?;
+        let shared = Arc::new(Shared::new(
+            config.redis_url.as_deref(),
+            &config.redis_prefix,
+            config.rate_limit_per_minute,
+        )?);
         Ok(Ctx {
             jwt: JwtKeys::new(config.jwt_secret_key.expose(), config.jwt_algorithm),
-            shared: Arc::new(Shared::new(
-                config.redis_url.as_deref(),
-                &config.redis_prefix,
-                config.rate_limit_per_minute,
-            )?),
+            responses: ResponseCache::new(shared.clone(), config.cache_ttl),
+            shared,
             users: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(config.cache_ttl)
@@ -81,7 +87,7 @@ impl Ctx {
             bitpin,
             online,
             senders,
-            oidc: crate::auth::oidc::OidcClients::new(),
+            oidc: crate::auth::oidc::provider::OidcClients::new(),
         })
     }
 
@@ -95,6 +101,23 @@ impl Ctx {
     pub async fn invalidate(&self, message: &str) {
         self.apply_invalidation(message);
         self.shared.publish(message).await;
+        // A member's name, role or being active shows in the fund's figures.
+        if message == "users" || message.starts_with("user:") {
+            self.changed(Area::Fund).await;
+        }
+    }
+
+    /// Says, after its commit, that a write changed `area`'s data: every instance's cached
+    /// figures of it are dropped (see `platform::response_cache`).
+    pub async fn changed(&self, area: Area) {
+        self.responses.changed(area).await;
+    }
+
+    /// [`Ctx::changed`] for every area, for writes that touch several (online payments).
+    pub async fn changed_all(&self) {
+        for area in Area::ALL {
+            self.changed(area).await;
+        }
     }
 
     fn apply_invalidation(&self, message: &str) {
@@ -106,6 +129,11 @@ impl Ctx {
             }
             Some(("revoked", family)) => {
                 self.revoked.add(family, self.now(), self.access_lifetime())
+            }
+            Some(("changed", area)) => {
+                if let Some(area) = Area::parse(area) {
+                    self.responses.apply_changed(area);
+                }
             }
             _ if message == "config" => self.fund_config.invalidate_all(),
             _ if message == "users" => self.users.invalidate_all(),

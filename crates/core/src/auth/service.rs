@@ -16,6 +16,7 @@ use crate::platform::audit::RequestMeta;
 use crate::platform::audit::{self, AuditEntry};
 use crate::platform::db::{is_unique_violation, Backend, Db};
 use crate::platform::money::Amount;
+use crate::platform::response_cache::Area;
 use crate::platform::secret::Secret;
 use crate::platform::validation::{length_kind, FieldError};
 use crate::Ctx;
@@ -509,6 +510,7 @@ pub async fn create_user(
         .await?
         .ok_or_else(|| anyhow::anyhow!("user {id} vanished"))?;
     tx.commit().await?;
+    ctx.changed(Area::Fund).await;
     Ok(profile)
 }
 

@@ -27,6 +27,7 @@ use crate::platform::db::{is_unique_violation, Db};
 use crate::platform::idempotency::{self, IdempotencyKey, Outcome};
 use crate::platform::jalali::JalaliMonth;
 use crate::platform::money::Amount;
+use crate::platform::response_cache::Area;
 use crate::webhooks::{self, Event};
 use crate::Ctx;
 
@@ -307,6 +308,7 @@ async fn pay(
     };
     audit::record(&mut tx, now, meta, entry).await?;
     tx.commit().await?;
+    ctx.changed(Area::Fund).await;
     Ok(payment)
 }
 
@@ -449,6 +451,7 @@ async fn draw(
         idempotency::save(&mut tx, user.id, key, 201, &result, now).await?;
     }
     tx.commit().await?;
+    ctx.changed(Area::Fund).await;
     Ok(result)
 }
 

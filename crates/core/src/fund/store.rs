@@ -243,7 +243,7 @@ pub async fn payments_of(
 
 // --- loans ------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, sqlx::FromRow)]
 pub struct LoanRepayment {
     pub id: String,
     #[sqlx(rename = "loan_amount")]
@@ -253,7 +253,7 @@ pub struct LoanRepayment {
 }
 
 /// A month's draw result (`Loan` in the original API).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct Loan {
     pub id: String,
     pub user_id: Option<i64>,

@@ -594,6 +594,8 @@ async fn apply(
     )
     .await?;
     tx.commit().await?;
+    // A fund payment, a ticket repayment or an invoice payment: whichever, its figures changed.
+    ctx.changed_all().await;
     if !applied {
         reverse(ctx, &intent.id).await?;
     }
@@ -672,6 +674,7 @@ pub(crate) async fn reverse(ctx: &Ctx, id: &str) -> Result<(), IntentError> {
         }
     }
     tx.commit().await?;
+    ctx.changed_all().await;
     Ok(())
 }
 
@@ -733,6 +736,7 @@ pub async fn settle(
         .await?
         .ok_or(IntentError::NotFound)?;
     tx.commit().await?;
+    ctx.changed_all().await;
     Ok(row)
 }
 

@@ -7,7 +7,9 @@ use icu_calendar::Date;
 use serde::Serialize;
 
 /// A Jalali year and month, e.g. 1405/9 (Azar 1405).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 pub struct JalaliMonth {
     pub year: i32,
     pub month: u8,

@@ -12,6 +12,7 @@ pub mod jalali;
 pub mod lang;
 pub mod money;
 pub mod outbound;
+pub mod response_cache;
 pub mod secret;
 pub mod shared;
 pub mod telemetry;

@@ -14,6 +14,11 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 const RECONNECT_EVERY: Duration = Duration::from_secs(5);
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// KEYS[1] the generation of an area, ARGV[1] its entries' prefix, ARGV[2] the entry: the
+/// generation and the entry stored under it (nil when missing).
+const CACHED_SCRIPT: &str = "local g = redis.call('GET', KEYS[1]) or '0' \
+    return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}";
+
 pub struct Shared {
     redis: Option<RedisLink>,
     /// Namespace of keys and of the channel instances tell each other what changed on.
@@ -213,6 +218,62 @@ impl Shared {
                 .run(redis::cmd("PUBLISH").arg(channel).arg(message))
                 .await;
         }
+    }
+
+    /// The current generation of the cached `area` and the entry `key` stored under it, in one
+    /// round trip (see `platform::response_cache`). `None` without Redis or while it is away.
+    pub async fn cached(&self, area: &str, key: &str) -> Option<(u64, Option<String>)> {
+        let link = self.redis.as_ref()?;
+        let (generation, entry): (String, Option<String>) = link
+            .run(
+                redis::cmd("EVAL")
+                    .arg(CACHED_SCRIPT)
+                    .arg(1)
+                    .arg(format!("{}:gen:{area}", self.prefix))
+                    .arg(format!("{}:rc:{area}:", self.prefix))
+                    .arg(key),
+            )
+            .await?;
+        Some((generation.parse().ok()?, entry))
+    }
+
+    /// Stores `value` as `key` of `area` under `generation` (read before it was computed, so a
+    /// result computed before a change is stored where no reader after the change looks).
+    pub async fn store_cached(
+        &self,
+        area: &str,
+        generation: u64,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) {
+        if let Some(link) = &self.redis {
+            let entry = format!("{}:rc:{area}:{generation}:{key}", self.prefix);
+            let _: Option<()> = link
+                .run(
+                    redis::cmd("SET")
+                        .arg(entry)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl.as_millis().max(1) as u64),
+                )
+                .await;
+        }
+    }
+
+    /// Starts a new generation of `area` (every instance's next read misses) and tells the
+    /// instances through the invalidation channel. False when Redis is off or did not answer.
+    pub async fn bump_generation(&self, area: &str) -> bool {
+        let Some(link) = &self.redis else {
+            return false;
+        };
+        let bumped: Option<u64> = link
+            .run(redis::cmd("INCR").arg(format!("{}:gen:{area}", self.prefix)))
+            .await;
+        if bumped.is_some() {
+            self.publish(&format!("changed:{area}")).await;
+        }
+        bumped.is_some()
     }
 
     /// Calls `handle` for every invalidation message, resubscribing after Redis comes back.

@@ -30,6 +30,14 @@ use crate::platform::money::Amount;
 use crate::webhooks::{self, Event};
 use crate::Ctx;
 
+/// A ticket's loan moved money: the fund's figures (its cash, what is lent) and the tickets'.
+async fn changed(ctx: &Ctx) {
+    ctx.changed(crate::platform::response_cache::Area::Fund)
+        .await;
+    ctx.changed(crate::platform::response_cache::Area::Tickets)
+        .await;
+}
+
 /// The longest idempotency key a repayment takes.
 pub const KEY_MAX_CHARS: usize = 200;
 
@@ -134,6 +142,7 @@ pub async fn disburse(
     let ticket = system_move(&mut tx, ctx, meta, ticket, TicketState::Repaying).await?;
     debug_assert_eq!(ticket.borrower_id, borrower);
     tx.commit().await?;
+    changed(ctx).await;
     Ok(ticket)
 }
 
@@ -204,6 +213,7 @@ pub async fn repay(
     )
     .await?;
     tx.commit().await?;
+    changed(ctx).await;
     Ok(outcome)
 }
 
@@ -369,6 +379,7 @@ pub async fn mark_default(
     let ticket = record_move(&mut tx, ctx, meta, Some(user), ticket, from, to, reason).await?;
     notify_moved(&mut tx, ctx, &ticket, "defaulted", reason).await?;
     tx.commit().await?;
+    changed(ctx).await;
     Ok(ticket)
 }
 

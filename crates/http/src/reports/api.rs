@@ -15,6 +15,8 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use saghat_core::auth::CurrentUser;
 use saghat_core::platform::lang::Lang;
+use saghat_core::platform::response_cache::Area;
+use saghat_core::reports::access::{may_read, Report};
 use saghat_core::reports::fund::{self, FundReport, Statement};
 use saghat_core::reports::invoicing::{self, InvoicingReport};
 use saghat_core::reports::table::Document;
@@ -104,9 +106,45 @@ pub async fn fund_answer(
 ) -> ApiResult<Response> {
     let today = today(state);
     let asked = params::fund(params, today, default_lang)?;
+    if asked.out.format == Format::Json {
+        return cached_fund_json(state, user, asked.period).await;
+    }
     let report = fund::report(state, user, asked.period).await?;
     let stem = format!("saghat-fund-{}_{}", report.from, report.to);
     answer(report, asked.out, today, stem, documents::fund).await
+}
+
+/// The fund report as JSON, shared by the instances through the response cache (`Area::Fund`,
+/// dropped by every write to the fund): the same figures for everyone who may read them, so the
+/// key is what they depend on — the months, this month and the settings that place payments.
+async fn cached_fund_json(
+    state: &AppState,
+    user: &CurrentUser,
+    period: fund::FundPeriod,
+) -> ApiResult<Response> {
+    if !may_read(user.role, Report::Fund) {
+        return Err(ReportError::Forbidden.into());
+    }
+    let key = format!(
+        "report:{}_{}:{}:{}:{}",
+        period.from.key(),
+        period.to.key(),
+        state.current_month(),
+        state.config.fund_notices.reminder_day,
+        state.config.fund_timezone,
+    );
+    let body: String = state
+        .responses
+        .get_or_compute(Area::Fund, &key, async || {
+            let report = fund::report(state, user, period).await?;
+            Ok::<_, ApiError>(serde_json::to_string(&report).expect("a report serializes"))
+        })
+        .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// The answer to a member's statement asked for by `params`.

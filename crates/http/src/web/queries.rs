@@ -9,7 +9,7 @@ use saghat_core::platform::jalali::JalaliMonth;
 use saghat_core::platform::money::Amount;
 
 /// One active member and what they paid in a month.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct MonthStatus {
     pub username: String,
     #[sqlx(rename = "amount")]
@@ -34,7 +34,7 @@ pub async fn month_status(
 }
 
 /// Money that moved in one Jalali month.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MonthFlows {
     pub fees: Amount,
     pub repayments: Amount,

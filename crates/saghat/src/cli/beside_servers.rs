@@ -19,5 +19,9 @@ pub async fn tell_running_instances(config: &Config, message: &str) {
         0,
     ) {
         shared.publish(message).await;
+        // A member's name, role or being active shows in the fund's cached figures.
+        if message == "users" || message.starts_with("user:") {
+            shared.bump_generation("fund").await;
+        }
     }
 }

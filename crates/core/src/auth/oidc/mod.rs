@@ -8,5 +8,6 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
-pub use model::{Finished, Identity, OidcError, ProviderInfo, Purpose, Started};
+pub use model::{Identity, OidcError, ProviderInfo, Purpose, Started};
+pub use service::Finished;
 pub use provider::OidcClients;

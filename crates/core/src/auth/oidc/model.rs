@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::service::TokenResponse;
 
 /// Why a sign-in was begun; the callback does what it says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,12 +34,6 @@ pub struct Started {
     pub state: String,
     pub binding: String,
     pub expires_in: i64,
-}
-
-/// What a callback did.
-pub enum Finished {
-    SignedIn { tokens: TokenResponse, next: String },
-    Linked { provider: String, next: String },
 }
 
 /// An identity linked to an account, for its owner's page.

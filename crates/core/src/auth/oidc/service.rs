@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::model::{Finished, Identity, OidcError, ProviderInfo, Purpose, Started};
+use super::model::{Identity, OidcError, ProviderInfo, Purpose, Started};
 use super::provider::Verified;
 use super::settings::OidcProvider;
 use super::store::{self, NewLogin};
@@ -14,6 +14,12 @@ use crate::auth::{CurrentUser, Role};
 use crate::platform::audit::{self, AuditEntry, RequestMeta};
 use crate::platform::db::is_unique_violation;
 use crate::Ctx;
+
+/// What a callback did.
+pub enum Finished {
+    SignedIn { tokens: crate::auth::service::TokenResponse, next: String },
+    Linked { provider: String, next: String },
+}
 
 /// How long the provider may take (the user signing in there, consenting) before the callback.
 pub const LOGIN_LIFETIME_MINUTES: i64 = 10;

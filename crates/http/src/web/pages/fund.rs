@@ -15,6 +15,7 @@ use saghat_core::fund::service::run_monthly_draw;
 use saghat_core::fund::store::{self, Loan, LoanFilter};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::jalali::JalaliMonth;
+use saghat_core::platform::response_cache::Area;
 
 /// How many past draws the page shows.
 const LAST_DRAWS: usize = 6;
@@ -38,7 +39,9 @@ pub struct FundPage {
     pub legend: Vec<(&'static str, &'static str, &'static str)>,
 }
 
-/// What the fund page reads.
+/// What the fund page reads: the same for every viewer (the page is rendered from it in the
+/// viewer's language), so cached whole for the month, shared by the instances (`Area::Fund`).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct FundReads {
     members: Vec<MonthStatus>,
     loans: Vec<Loan>,
@@ -47,6 +50,14 @@ struct FundReads {
 
 impl FundReads {
     async fn load(state: &AppState, month: JalaliMonth) -> WebResult<Self> {
+        let key = format!("page:{}-{}", month.year, month.month);
+        state
+            .responses
+            .get_or_compute(Area::Fund, &key, async || Self::read(state, month).await)
+            .await
+    }
+
+    async fn read(state: &AppState, month: JalaliMonth) -> WebResult<Self> {
         let mut conn = state.db.pool.acquire().await?;
         let members = queries::month_status(&mut conn, month).await?;
         // A fund draws once a month, so every loan is a short list.
