@@ -80,6 +80,10 @@ pub struct Config {
     pub bitpin_timeout: Duration,
     pub login_limits: LoginLimits,
     pub trust_proxy_headers: bool,
+    /// `GET /metrics` is served (`METRICS`; see [`metrics_access`]).
+    pub metrics: bool,
+    /// `METRICS_TOKEN`: when set, every scrape must send `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     /// A request's headers must have arrived this long after the server began waiting for them
@@ -617,6 +621,32 @@ where
     }
 }
 
+/// `METRICS` (`on`/`off`) and `METRICS_TOKEN`: whether `GET /metrics` is served, and the token
+/// a scrape must present. On by default in `dev` and `test`; in `prod` only with a token (unset
+/// `METRICS` then means on, and `METRICS=on` without a token is a start-up error).
+pub fn metrics_access(
+    app_env: AppEnv,
+    metrics: Option<&str>,
+    token: Option<&str>,
+) -> anyhow::Result<(bool, Option<Secret>)> {
+    let token = token
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Secret::from);
+    let on = match metrics.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => app_env != AppEnv::Prod || token.is_some(),
+        Some("1" | "true" | "yes" | "on") => {
+            if app_env == AppEnv::Prod && token.is_none() {
+                bail!("METRICS=on with APP_ENV=prod needs METRICS_TOKEN");
+            }
+            true
+        }
+        Some("0" | "false" | "no" | "off") => false,
+        Some(v) => bail!("METRICS={v:?} is not on or off"),
+    };
+    Ok((on, token))
+}
+
 fn flag(name: &str) -> anyhow::Result<bool> {
     flag_or(name, false)
 }
@@ -733,6 +763,11 @@ impl Config {
         if idle_timeout < request_timeout {
             bail!("IDLE_TIMEOUT_SECONDS must be at least REQUEST_TIMEOUT_SECONDS");
         }
+        let (metrics, metrics_token) = metrics_access(
+            app_env,
+            var("METRICS").as_deref(),
+            var("METRICS_TOKEN").as_deref(),
+        )?;
         let jwt_expire_minutes: i64 = parsed("JWT_EXPIRE_MINUTES", 10080)?;
         if jwt_expire_minutes <= 0 {
             bail!("JWT_EXPIRE_MINUTES must be positive");
@@ -782,6 +817,8 @@ impl Config {
                 ),
             },
             trust_proxy_headers: flag("TRUST_PROXY_HEADERS")?,
+            metrics,
+            metrics_token,
             max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024)?,
             request_timeout,
             header_read_timeout: positive_seconds("HEADER_READ_TIMEOUT_SECONDS", 10)?,
@@ -840,6 +877,8 @@ impl Config {
                 window: Duration::from_secs(15 * 60),
             },
             trust_proxy_headers: false,
+            metrics: true,
+            metrics_token: None,
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
@@ -1091,6 +1130,22 @@ mod tests {
 
     use super::*;
     use crate::notify::smtp::Security;
+
+    #[test]
+    fn metrics_access_defaults_and_prod() {
+        let on = |env, m, t| metrics_access(env, m, t).unwrap().0;
+        assert!(on(AppEnv::Dev, None, None));
+        assert!(on(AppEnv::Test, None, None));
+        assert!(!on(AppEnv::Dev, Some("off"), None));
+        assert!(!on(AppEnv::Prod, None, None));
+        assert!(!on(AppEnv::Prod, None, Some("  ")));
+        assert!(on(AppEnv::Prod, None, Some("tok")));
+        assert!(!on(AppEnv::Prod, Some("OFF"), Some("tok")));
+        assert!(metrics_access(AppEnv::Prod, Some("on"), None).is_err());
+        assert!(metrics_access(AppEnv::Dev, Some("maybe"), None).is_err());
+        let token = metrics_access(AppEnv::Dev, None, Some(" tok ")).unwrap().1;
+        assert_eq!(token.unwrap().expose(), "tok");
+    }
 
     /// The notification configuration from these variables alone (the process's environment is
     /// shared by the tests running at once, so it is not touched).

@@ -169,6 +169,8 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
     let config = state.config.clone();
     let pages_state = state.clone();
+    // The recorder is in place before anything counts.
+    crate::metrics::handle();
     Router::new()
         .merge(api)
         .merge(
@@ -179,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .route("/swagger", get(|| async { Redirect::permanent("/api/docs/") }))
         .route("/swagger/", get(|| async { Redirect::permanent("/api/docs/") }))
         .merge(crate::ops::router())
+        .merge(crate::metrics::router())
         .merge(crate::web::router())
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
@@ -210,6 +213,9 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::from_fn(drop_unfit_request_id))
+        // Outermost: every answer is counted, with its full latency. A layer on the router
+        // runs after routing, so the matched route's template is known.
+        .layer(middleware::from_fn(crate::metrics::track))
 }
 
 /// The longest `X-Request-Id` taken from a client; longer ones, or ones with other characters
@@ -355,7 +361,7 @@ async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> 
 /// per process while Redis is away). Health checks are never limited.
 async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if matches!(path, "/healthz" | "/readyz") {
+    if matches!(path, "/healthz" | "/readyz" | crate::metrics::PATH) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

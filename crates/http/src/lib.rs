@@ -11,6 +11,7 @@ pub mod fund;
 pub mod intents;
 pub mod jobs;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod printing;

@@ -139,6 +139,7 @@ async fn reserve_login_attempt(ctx: &Ctx, keys: AttemptKeys) -> Result<Reserved,
         // Dropping the transaction rolls back whatever this attempt reserved.
         drop(tx);
         let retry_after_secs = lockout_remaining(started, limits.window, now);
+        crate::platform::measure::login_lockout();
         return Err(AuthError::LockedOut { retry_after_secs });
     };
     tx.commit().await?;
@@ -219,6 +220,7 @@ pub async fn sign_in(
             Ok(tokens)
         }
         None => {
+            crate::platform::measure::login_failure();
             let entry = AuditEntry {
                 actor_user_id: None,
                 action: "login_failed",

@@ -90,6 +90,7 @@ pub async fn deliver(
             row.channel
         ))),
     };
+    crate::platform::measure::notification(&row.channel, sent.is_ok());
     let mut conn = ctx.db.pool.acquire().await?;
     match sent {
         Ok(delivered) => {

@@ -10,6 +10,7 @@ pub mod html;
 pub mod idempotency;
 pub mod jalali;
 pub mod lang;
+pub mod measure;
 pub mod money;
 pub mod outbound;
 pub mod response_cache;

@@ -9,5 +9,5 @@ pub mod settings;
 pub mod store;
 
 pub use model::{Identity, OidcError, ProviderInfo, Purpose, Started};
-pub use service::Finished;
 pub use provider::OidcClients;
+pub use service::Finished;

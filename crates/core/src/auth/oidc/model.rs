@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-
 /// Why a sign-in was begun; the callback does what it says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Purpose {

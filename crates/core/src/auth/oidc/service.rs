@@ -17,8 +17,14 @@ use crate::Ctx;
 
 /// What a callback did.
 pub enum Finished {
-    SignedIn { tokens: crate::auth::service::TokenResponse, next: String },
-    Linked { provider: String, next: String },
+    SignedIn {
+        tokens: crate::auth::service::TokenResponse,
+        next: String,
+    },
+    Linked {
+        provider: String,
+        next: String,
+    },
 }
 
 /// How long the provider may take (the user signing in there, consenting) before the callback.

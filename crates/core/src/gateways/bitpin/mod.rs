@@ -93,7 +93,11 @@ impl PaymentGateway for BitpinClient {
         total: Amount,
     ) -> BoxFuture<'a, Result<VerifiedPayment, VerifyError>> {
         Box::pin(async move {
-            let payment = self.fetch(payment_id).await?;
+            let started = std::time::Instant::now();
+            let fetched = self.fetch(payment_id).await;
+            let answered = !matches!(fetched, Err(VerifyError::Unavailable(_)));
+            crate::platform::measure::gateway_call("bitpin", "verify", answered, started.elapsed());
+            let payment = fetched?;
             check_payment(payment_id, &payment, total)
         })
     }

@@ -61,6 +61,20 @@ impl ZarinpalClient {
         &self,
         operation: &'static str,
         path: &str,
+        body: Value,
+        read: impl FnOnce(&Value) -> Result<T, GatewayFailure>,
+    ) -> Exchanged<T> {
+        let started = std::time::Instant::now();
+        let exchanged = self.exchange(operation, path, body, read).await;
+        let answered = !matches!(exchanged.result, Err(GatewayFailure::Unavailable(_)));
+        crate::platform::measure::gateway_call("zarinpal", operation, answered, started.elapsed());
+        exchanged
+    }
+
+    async fn exchange<T>(
+        &self,
+        operation: &'static str,
+        path: &str,
         mut body: Value,
         read: impl FnOnce(&Value) -> Result<T, GatewayFailure>,
     ) -> Exchanged<T> {

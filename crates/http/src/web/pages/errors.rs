@@ -54,7 +54,7 @@ fn is_api(path: &str) -> bool {
         || path.starts_with("/api/")
         || path.starts_with("/swagger")
         || path.starts_with("/static/")
-        || matches!(path, "/healthz" | "/readyz" | "/favicon.ico")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.ico")
 }
 
 /// Turns the error responses of web pages into HTML error pages (see the module's comment).

@@ -1,0 +1,217 @@
+//! `GET /metrics` in Prometheus's text format, on both databases: requests by route template
+//! and status with a latency histogram, login failures and lock-outs, the database pool, the
+//! job queue's depth per kind, and who may scrape (a token; never in prod without one).
+//!
+//! The recorder is process-wide, shared by every app this test binary starts, so counters are
+//! read as differences before and after, and the cases run one after another in one test.
+
+use reqwest::StatusCode;
+use saghat_core::config::AppEnv;
+use saghat_core::platform::secret::Secret;
+use saghat_test_support as common;
+use serde_json::json;
+
+use common::{Backend, TestApp, ADMIN};
+
+async fn scrape(app: &TestApp, token: Option<&str>) -> (StatusCode, String) {
+    let mut request = app.http.get(app.url("/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The value of the sample of `name` that has every one of `labels` (`key="value"`), or 0.
+fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+async fn counts_what_happens(backend: Backend) -> bool {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.login_limits.max_failures_per_account = 2;
+        // Bitpin on a closed port: a payment's verification is a gateway error.
+        c.bitpin_api_key = Some("metrics-test-bitpin-key".into());
+        c.bitpin_api_base_url = "http://127.0.0.1:9".into();
+    })
+    .await
+    else {
+        return false;
+    };
+    let admin = app.admin_token().await;
+    let (status, before) = scrape(&app, None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+
+    // A route with a parameter is counted under its template, never the id.
+    let (status, _) = app.get("/api/reports/exports/no-such-export", &admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get("/no/such/path", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Two wrong passwords: failures, which fill the account's limit (2 here).
+    for _ in 0..2 {
+        let (status, _) = app
+            .post(
+                "/api/auth/login",
+                "",
+                json!({ "username": ADMIN, "password": "wrong-password" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The third is refused before any password check: a lock-out.
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            "",
+            json!({ "username": ADMIN, "password": "wrong-password" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // An export waits for a worker (none runs here): the queue shows it by kind.
+    let (status, asked) = app
+        .post(
+            "/api/reports/exports",
+            &admin,
+            json!({ "register": "invoices", "format": "csv", "calendar": "gregorian",
+                    "from": "2026-09", "to": "2026-11" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
+
+    let (_, member) = app.member(&admin, "counted", "0").await;
+    let (status, paid) = app.pay(&member, "20", None).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{paid}");
+
+    let (status, after) = scrape(&app, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for kind in [
+        "# TYPE saghat_http_requests_total counter",
+        "# TYPE saghat_http_request_duration_seconds histogram",
+        "# TYPE saghat_db_pool_connections gauge",
+    ] {
+        assert!(after.contains(kind), "{kind} in\n{after}");
+    }
+    let route = r#"route="/api/reports/exports/{id}""#;
+    let delta =
+        |name: &str, labels: &[&str]| sample(&after, name, labels) - sample(&before, name, labels);
+    assert_eq!(
+        delta(
+            "saghat_http_requests_total",
+            &[route, r#"status="404""#, r#"method="GET""#]
+        ),
+        1.0,
+        "{after}"
+    );
+    assert!(
+        !after.contains("no-such-export"),
+        "a raw path became a label"
+    );
+    assert!(
+        delta(
+            "saghat_http_requests_total",
+            &[r#"route="unmatched""#, r#"status="404""#]
+        ) >= 1.0
+    );
+    assert!(
+        delta(
+            "saghat_http_requests_total",
+            &[r#"route="/api/auth/login""#, r#"status="401""#]
+        ) >= 2.0
+    );
+    // The histogram: buckets, sum and count of the same series.
+    let buckets = "saghat_http_request_duration_seconds_bucket{";
+    assert!(
+        after
+            .lines()
+            .any(|l| l.starts_with(buckets) && l.contains(route) && l.contains(r#"le="+Inf""#)),
+        "{after}"
+    );
+    assert_eq!(
+        delta("saghat_http_request_duration_seconds_count", &[route]),
+        1.0
+    );
+    assert!(sample(&after, "saghat_http_request_duration_seconds_sum", &[route]) > 0.0);
+    // Logins: another backend's case ran before in this process, so differences again.
+    assert_eq!(delta("saghat_login_failures_total", &[]), 2.0, "{after}");
+    assert_eq!(delta("saghat_login_lockouts_total", &[]), 1.0, "{after}");
+    // The gateway call that could not be made.
+    let bitpin = [r#"gateway="bitpin""#, r#"operation="verify""#];
+    assert_eq!(
+        delta("saghat_gateway_errors_total", &bitpin),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(
+        delta(
+            "saghat_gateway_calls_total",
+            &[bitpin[0], r#"outcome="error""#]
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta("saghat_gateway_call_duration_seconds_count", &bitpin),
+        1.0
+    );
+    // The pool and the queue, sampled at the scrape.
+    assert!(sample(&after, "saghat_db_pool_max_connections", &[]) >= 1.0);
+    assert_eq!(
+        sample(
+            &after,
+            "saghat_jobs_waiting",
+            &[r#"kind="report_export""#, r#"state="available""#]
+        ),
+        1.0,
+        "{after}"
+    );
+    assert!(sample(&after, "saghat_jobs", &[r#"state="available""#]) >= 1.0);
+    true
+}
+
+/// With `METRICS_TOKEN` a scrape must send it; in prod without one there is nothing to scrape.
+async fn only_the_scraper_reads_it(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.metrics_token = Some(Secret::new("scrape-token-0123456789"));
+    })
+    .await
+    else {
+        return;
+    };
+    let (status, _) = scrape(&app, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = scrape(&app, Some("scrape-token-0123456780")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let admin = app.admin_token().await;
+    let (status, _) = scrape(&app, Some(&admin)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a user's token is not the scraper's"
+    );
+    let (status, text) = scrape(&app, Some("scrape-token-0123456789")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("saghat_db_pool_connections"), "{text}");
+
+    let Some(prod) = TestApp::spawn_with(backend, |c| {
+        c.app_env = AppEnv::Prod;
+        c.metrics_token = None;
+    })
+    .await
+    else {
+        return;
+    };
+    let (status, _) = scrape(&prod, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_count_requests_logins_pool_and_queue() {
+    assert!(counts_what_happens(Backend::Sqlite).await);
+    counts_what_happens(Backend::Postgres).await;
+    only_the_scraper_reads_it(Backend::Sqlite).await;
+    only_the_scraper_reads_it(Backend::Postgres).await;
+}
