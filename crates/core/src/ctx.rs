@@ -101,8 +101,9 @@ impl Ctx {
     pub async fn invalidate(&self, message: &str) {
         self.apply_invalidation(message);
         self.shared.publish(message).await;
-        // A member's name, role or being active shows in the fund's figures.
-        if message == "users" || message.starts_with("user:") {
+        // A member's name, role or being active, and the fund's configuration (the least fee,
+        // who may pay a loan off), show in the fund's figures.
+        if message == "users" || message == "config" || message.starts_with("user:") {
             self.changed(Area::Fund).await;
         }
     }

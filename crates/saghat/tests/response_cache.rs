@@ -1,5 +1,5 @@
-//! The fund page's figures cached in Redis for every instance (`platform::response_cache`): a
-//! write on one instance shows on the others at once; without a reachable Redis each instance
+//! The fund page's figures and the reports' JSON cached in Redis for every instance
+//! (`platform::response_cache`): a write on one instance shows on the others at once; without a reachable Redis each instance
 //! keeps them itself and still shows its own writes at once. Redis comes from
 //! `SAGHAT_TEST_REDIS_URL` (default the local one); unreachable, the Redis test is skipped with a
 //! message, unless `CI` is set.
@@ -9,10 +9,13 @@ use saghat_test_support as common;
 use std::time::Duration;
 
 use common::{on_both_databases, Backend, TestApp, ADMIN, ADMIN_PASSWORD, PASSWORD};
+use saghat_core::platform::currency::Currency;
+use serde_json::{json, Value};
 
 on_both_databases!(
     a_payment_on_one_instance_shows_at_once_on_the_other,
     figures_stay_right_without_a_reachable_redis,
+    the_invoicing_and_tickets_reports_drop_on_their_writes,
 );
 
 fn redis_url() -> String {
@@ -159,9 +162,7 @@ async fn a_payment_on_one_instance_shows_at_once_on_the_other(backend: Backend) 
     assert_eq!(admin_pays.0, 201);
     let omid = a.login("omid", PASSWORD).await;
     assert_eq!(a.pay(&omid, "20", None).await.0, 201);
-    let (status, drawn) = a
-        .post("/api/loans/start", &admin, serde_json::json!({}))
-        .await;
+    let (status, drawn) = a.post("/api/loans/start", &admin, json!({})).await;
     assert_eq!(status, 201, "{drawn}");
     let (_, paid, page) = fund_page(&b).await;
     assert_eq!(paid, 3);
@@ -203,4 +204,96 @@ async fn figures_stay_right_without_a_reachable_redis(backend: Backend) {
     tokio::time::sleep(ttl + Duration::from_millis(200)).await;
     let (members, paid, _) = fund_page(&a).await;
     assert_eq!((members, paid), (3, 2));
+}
+
+/// The clients in the invoicing report's top clients with their currency, and the tickets
+/// submitted in the tickets report's months.
+fn top_clients(report: &Value) -> Vec<(String, String)> {
+    report["top_clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["client"].to_string(), c["currency"].to_string()))
+        .collect()
+}
+
+fn submitted(report: &Value) -> i64 {
+    report["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["submitted"].as_i64().unwrap())
+        .sum()
+}
+
+/// `path` read twice by `token` on `app`: the answer, and how many times `app` computed it.
+async fn cached(app: &TestApp, token: &str, path: &str) -> (Value, u64) {
+    let before = app.state.responses.computed();
+    let (status, first) = app.get(path, token).await;
+    assert_eq!(status, 200, "{first}");
+    let (_, second) = app.get(path, token).await;
+    assert_eq!(first, second);
+    (first, app.state.responses.computed() - before)
+}
+
+async fn the_invoicing_and_tickets_reports_drop_on_their_writes(backend: Backend) {
+    let Some(_keys) = redis().await else {
+        return;
+    };
+    let prefix = format!("saghat-test-{}", uuid::Uuid::new_v4().simple());
+    let Some((a, b)) = two_instances(backend, &redis_url(), &prefix, Duration::from_secs(60)).await
+    else {
+        return;
+    };
+    let admin = a.admin_token().await;
+    // Invoicing: read once, kept; a client and a sent invoice made on B show on A at once.
+    let (report, computed) = cached(&a, &admin, "/api/reports/invoicing").await;
+    assert_eq!(computed, 1, "the second read is served from the cache");
+    assert!(top_clients(&report).is_empty(), "{report}");
+    let (_, kept) = cached(&b, &admin, "/api/reports/invoicing").await;
+    assert_eq!(kept, 0, "B reads A's entry");
+    let admin_b = b.admin_user().await;
+    let today = saghat_core::invoicing::reminder_job::today(b.state.ctx());
+    let client = common::invoicing::client(&b, &admin_b, "Acme GmbH", Currency::Eur).await;
+    let due = today + chrono::Days::new(14);
+    common::invoicing::invoice(&b, &admin_b, client, (today, due), 10_000, 1900, false).await;
+    let (report, computed) = cached(&a, &admin, "/api/reports/invoicing").await;
+    assert_eq!(computed, 1, "the write dropped A's entry");
+    assert_eq!(
+        top_clients(&report),
+        [("\"Acme GmbH\"".to_string(), "\"EUR\"".to_string())]
+    );
+    // A filtered report is an entry of its own.
+    let path = "/api/reports/invoicing?currency=USD";
+    let (other, computed) = cached(&a, &admin, path).await;
+    assert_eq!(computed, 1);
+    assert!(top_clients(&other).is_empty(), "{other}");
+
+    // Tickets: likewise, with a ticket submitted on B.
+    let (report, computed) = cached(&a, &admin, "/api/reports/tickets").await;
+    assert_eq!(computed, 1);
+    assert_eq!(submitted(&report), 0, "{report}");
+    let (_, reza) = b.member(&b.admin_token().await, "reza", "0").await;
+    let (status, ticket) = b
+        .post(
+            "/api/tickets",
+            &reza,
+            json!({ "amount": "100", "purpose": "tools", "term_months": 2,
+                    "payout_address": "TXa1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuV" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{ticket}");
+    let id = ticket["id"].as_str().unwrap();
+    let (status, moved) = b
+        .post(&format!("/api/tickets/{id}/submit"), &reza, json!({}))
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    let (report, computed) = cached(&a, &admin, "/api/reports/tickets").await;
+    assert_eq!(computed, 1, "the submission dropped A's entry");
+    assert_eq!(submitted(&report), 1, "{report}");
+
+    // Those who may not read a report are refused, cached or not.
+    let (_, member) = a.member(&admin, "sara", "100").await;
+    assert_eq!(a.get("/api/reports/invoicing", &member).await.0, 403);
+    assert_eq!(a.get("/api/reports/tickets", &member).await.0, 403);
 }

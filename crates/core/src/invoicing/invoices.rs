@@ -2,6 +2,7 @@
 //! the ledger in one transaction), reading, the keyset-paged list and the daily overdue pass.
 //! Money is only ever computed by `Invoice::totals`.
 
+use crate::platform::response_cache::Area;
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -320,6 +321,7 @@ pub async fn create_draft(
     .await?;
     let detail = detail(&mut tx, &id).await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(detail)
 }
 
@@ -388,6 +390,7 @@ pub async fn update_draft(
     .await?;
     let detail = detail(&mut tx, id).await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(detail)
 }
 
@@ -418,6 +421,7 @@ pub async fn delete_draft(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(())
 }
 
@@ -481,6 +485,7 @@ async fn send_keyed(
             .await?;
     }
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(detail)
 }
 
@@ -850,6 +855,7 @@ pub async fn refresh_overdue(ctx: &Ctx, today: NaiveDate) -> Result<Vec<String>,
         .await?;
     }
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(ids)
 }
 

@@ -3,6 +3,7 @@
 //! later invoice or refunded, credit notes, and the client's statement. Each posts to the
 //! ledger in the transaction that records it.
 
+use crate::platform::response_cache::Area;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -332,6 +333,7 @@ async fn record_payment_in(
         idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
     }
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(detail)
 }
 
@@ -585,6 +587,7 @@ pub async fn apply_credit(
     .await?;
     let detail = detail(&mut tx, invoice_id).await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(detail)
 }
 
@@ -713,6 +716,7 @@ async fn refund_in(
         idempotency::save(&mut tx, actor.id, key, status, &body, ctx.now()).await?;
     }
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(refund)
 }
 
@@ -856,6 +860,7 @@ pub async fn issue_credit_note(
     .await?;
     let detail = detail(&mut tx, &id).await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(detail)
 }
 

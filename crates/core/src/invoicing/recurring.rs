@@ -2,6 +2,7 @@
 //! a day of each Jalali or Gregorian month. A template makes at most one invoice per period
 //! (a unique index on (recurring_id, recurring_period)), so a run repeated is harmless.
 
+use crate::platform::response_cache::Area;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -381,6 +382,7 @@ pub async fn create_recurring(
         .await?
         .ok_or(InvoicingError::NotFound)?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(row)
 }
 
@@ -581,6 +583,7 @@ pub async fn update_recurring(
         .await?
         .ok_or(InvoicingError::NotFound)?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(row)
 }
 
@@ -619,6 +622,7 @@ pub async fn delete_recurring(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(())
 }
 
@@ -655,6 +659,7 @@ pub async fn set_recurring_active(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(())
 }
 
@@ -755,6 +760,7 @@ pub async fn run_due_recurring(ctx: &Ctx, today: NaiveDate) -> Result<Vec<Made>,
             .execute(&mut **tx)
             .await?;
             tx.commit().await?;
+            ctx.changed(Area::Invoicing).await;
             if exists == 0 {
                 made.push(Made {
                     recurring_id: id,

@@ -8,6 +8,7 @@
 //! the invoice again (paid or voided meanwhile: the reminder is cancelled, nothing goes), and
 //! e-mails the client the text in the client's language with the invoice's PDF attached.
 
+use crate::platform::response_cache::Area;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -160,6 +161,7 @@ pub async fn schedule_reminders(ctx: &Ctx, today: NaiveDate) -> Result<usize, In
         logged += 1;
     }
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(logged)
 }
 
@@ -492,6 +494,7 @@ async fn finish(
         .await?;
     }
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! `access::allowed`, validates, writes in one transaction with its audit entry, and returns
 //! the module's error. Invoices are in `invoices`, money in `payments`.
 
+use crate::platform::response_cache::Area;
 use serde_json::json;
 use sqlx::AnyConnection;
 
@@ -232,6 +233,7 @@ pub async fn create_client(
         .await?
         .ok_or(InvoicingError::NotFound)?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(row)
 }
 
@@ -270,6 +272,7 @@ pub async fn update_client(
         .await?
         .ok_or(InvoicingError::NotFound)?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(row)
 }
 
@@ -370,6 +373,7 @@ pub async fn archive_or_delete_client(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(deleted)
 }
 
@@ -428,6 +432,7 @@ pub async fn save_contact(
         .find(|c| c.id == saved)
         .ok_or(InvoicingError::NotFound)?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(row)
 }
 
@@ -454,6 +459,7 @@ pub async fn delete_contact(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(())
 }
 
@@ -496,6 +502,7 @@ pub async fn link_client_user(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(())
 }
 
@@ -569,6 +576,7 @@ pub async fn create_portal_user(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(user_id)
 }
 
@@ -602,6 +610,7 @@ pub async fn unlink_client_user(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     // Every instance forgets the cached account, so the deactivation holds at once.
     ctx.invalidate(&format!("user:{user_id}")).await;
     Ok(())
@@ -670,6 +679,7 @@ pub async fn create_product(
         .await?
         .ok_or(InvoicingError::NotFound)?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(row)
 }
 
@@ -708,6 +718,7 @@ pub async fn update_product(
         .await?
         .ok_or(InvoicingError::NotFound)?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(row)
 }
 
@@ -735,6 +746,7 @@ pub async fn archive_product(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Invoicing).await;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! transaction commits, so a row always has its file (an orphan file is harmless), and the
 //! SHA-256 is checked again on every read: a damaged file is refused, never served.
 
+use crate::platform::response_cache::Area;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -308,6 +309,7 @@ pub async fn add_attachment(
     };
     audit::record(&mut tx, now, meta, entry).await?;
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(attachment)
 }
 

@@ -6,6 +6,7 @@
 //! An internal note exists only for reviewers: it is not listed, notified or mentioned to
 //! anyone else, and to them it is "not found".
 
+use crate::platform::response_cache::Area;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -353,6 +354,7 @@ pub async fn add_comment(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(comment)
 }
 
@@ -421,6 +423,7 @@ pub async fn edit_comment(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(edited)
 }
 

@@ -7,6 +7,7 @@
 //! equally late (one UPDATE per date). Reminders read the unreminded installments due in the
 //! next days, also by index, and mark each once sent.
 
+use crate::platform::response_cache::Area;
 use chrono::{Days, NaiveDate};
 
 use super::loan_store;
@@ -92,6 +93,7 @@ pub async fn run(ctx: &Ctx) -> Result<DailyOutcome, sqlx::Error> {
         outcome.reminded += 1;
     }
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(outcome)
 }
 

@@ -3,6 +3,7 @@
 //! a lock, moves it through [`state::transition`], and writes the history row and the audit
 //! entry with it; a retried move changes nothing and answers with the ticket as it is.
 
+use crate::platform::response_cache::Area;
 use serde_json::json;
 
 use super::approval::{self, ApprovalOutcome, TicketFacts};
@@ -208,6 +209,7 @@ pub async fn create_draft(
     )
     .await?;
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(ticket)
 }
 
@@ -245,6 +247,7 @@ pub async fn submit(
     let moved = record_move(&mut tx, ctx, meta, user, ticket, from, to, "").await?;
     audit_flags(&mut tx, ctx, meta, user, &moved.id, &report).await?;
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(moved)
 }
 
@@ -269,6 +272,7 @@ pub async fn move_ticket(
     };
     let moved = record_move(&mut tx, ctx, meta, user, ticket, from, to, reason.trim()).await?;
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(moved)
 }
 
@@ -319,6 +323,7 @@ pub async fn approve(
         _ => ticket,
     };
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(ticket)
 }
 

@@ -3,6 +3,7 @@
 //! escalated once (`sla_escalated_for` remembers which), so a doubled or retried run adds
 //! nothing; a ticket whose clock restarts with a new deadline can be escalated again.
 
+use crate::platform::response_cache::Area;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::FromRow;
@@ -102,5 +103,6 @@ async fn escalate_one(ctx: &Ctx, due: &Due, now: DateTime<Utc>) -> Result<bool, 
         outbox::notify_user(&mut tx, ctx, user_id, &notice, &key).await?;
     }
     tx.commit().await?;
+    ctx.changed(Area::Tickets).await;
     Ok(true)
 }

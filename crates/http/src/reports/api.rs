@@ -88,6 +88,26 @@ pub async fn invoicing_answer(
 ) -> ApiResult<Response> {
     let today = today(state);
     let asked = params::invoicing(params, today, default_lang)?;
+    if asked.out.format == Format::Json {
+        if !may_read(user.role, Report::Invoicing) {
+            return Err(ReportError::Forbidden.into());
+        }
+        // Receivables are aged and DSO counted as of today; the figures are the same for
+        // everyone who may read them, so the key is the filter and the day.
+        let f = &asked.filter;
+        let key = format!(
+            "report:{}:{:?}:{:?}:{}",
+            period_key(&f.period),
+            f.currency,
+            f.client_id,
+            today,
+        );
+        let filter = asked.filter.clone();
+        return cached_json(state, Area::Invoicing, &key, async || {
+            Ok(invoicing::report(state, user, &filter).await?)
+        })
+        .await;
+    }
     let report = invoicing::report(state, user, &asked.filter).await?;
     let client = client_name(state, asked.filter.client_id).await?;
     let stem = format!("saghat-invoicing-{}_{}", report.from, report.to);
@@ -133,10 +153,30 @@ async fn cached_fund_json(
         state.config.fund_notices.reminder_day,
         state.config.fund_timezone,
     );
+    cached_json(state, Area::Fund, &key, async || {
+        Ok(fund::report(state, user, period).await?)
+    })
+    .await
+}
+
+/// A period as part of a cache key: its calendar and months.
+fn period_key(p: &saghat_core::reports::period::Period) -> String {
+    format!("{:?}:{}_{}", p.calendar, p.from.key(), p.to.key())
+}
+
+/// `compute`'s report as JSON, shared by the instances through the response cache under `key`
+/// in `area` (dropped by every write to it). The caller checks access first, and `key` holds
+/// everything the figures depend on.
+async fn cached_json<R: serde::Serialize>(
+    state: &AppState,
+    area: Area,
+    key: &str,
+    compute: impl AsyncFnOnce() -> ApiResult<R>,
+) -> ApiResult<Response> {
     let body: String = state
         .responses
-        .get_or_compute(Area::Fund, &key, async || {
-            let report = fund::report(state, user, period).await?;
+        .get_or_compute(area, key, async || {
+            let report = compute().await?;
             Ok::<_, ApiError>(serde_json::to_string(&report).expect("a report serializes"))
         })
         .await?;
@@ -175,6 +215,29 @@ pub async fn tickets_answer(
 ) -> ApiResult<Response> {
     let today = today(state);
     let asked = params::invoicing(params, today, default_lang)?;
+    if asked.out.format == Format::Json {
+        if !may_read(user.role, Report::Tickets) {
+            return Err(ReportError::Forbidden.into());
+        }
+        // The same figures for everyone who may read them: the months (spanned in the fund's
+        // time zone) and the SLA's targets. "Now" enters only through stored states (SLA
+        // breaches, delinquency), which the jobs that set them drop; otherwise staleness is
+        // bounded by the cache's TTL.
+        let sla = &state.config.tickets.sla;
+        let key = format!(
+            "report:{}:{}:{}:{}:{}",
+            period_key(&asked.filter.period),
+            state.config.fund_timezone,
+            sla.first_response_minutes,
+            sla.decision_minutes,
+            today,
+        );
+        let period = asked.filter.period;
+        return cached_json(state, Area::Tickets, &key, async || {
+            Ok(tickets::report(state, user, &period).await?)
+        })
+        .await;
+    }
     let report = tickets::report(state, user, &asked.filter.period).await?;
     let stem = format!("saghat-tickets-{}_{}", report.from, report.to);
     answer(report, asked.out, today, stem, documents::tickets).await
