@@ -119,7 +119,9 @@ impl ApiError {
             },
             ApiError::Draw(e) => match e {
                 DrawError::NotAMember => StatusCode::FORBIDDEN,
-                DrawError::AlreadyDrawn { .. } => StatusCode::CONFLICT,
+                DrawError::AlreadyDrawn { .. }
+                | DrawError::NoCommitment { .. }
+                | DrawError::CommitmentChanged { .. } => StatusCode::CONFLICT,
                 DrawError::NotAllPaid { .. } => StatusCode::BAD_REQUEST,
                 // Never kept, as for payments.
                 DrawError::Idempotency(_) | DrawError::Store(_) | DrawError::Internal(_) => {

@@ -98,6 +98,11 @@ enum Command {
         /// The backup (`saghat backup`'s file of the same kind of database).
         file: std::path::PathBuf,
     },
+    /// The verifiable monthly draw: print a month's proof, or verify it.
+    Draw {
+        #[command(subcommand)]
+        command: DrawCommand,
+    },
     /// Change a user: password, role, active or not.
     User {
         #[command(subcommand)]
@@ -118,6 +123,26 @@ enum PaymentsCommand {
 }
 
 #[derive(Subcommand)]
+enum DrawCommand {
+    /// Recompute a month's draw from its published proof, step by step (the commitment, the
+    /// audit log's copy of it, eligibility, scores, the pool, the canonical inputs, the
+    /// choice); exits non-zero when a step fails.
+    Verify {
+        /// The Jalali month, YYYY/MM (e.g. 1405/09).
+        month: String,
+        /// Verify this downloaded proof (`GET /api/loans/{id}/proof`) instead of the stored
+        /// one; without a database, the audit log's copy of the commitment is not checked.
+        #[arg(long)]
+        proof: Option<std::path::PathBuf>,
+    },
+    /// Print a month's proof as JSON (what `GET /api/loans/{id}/proof` answers).
+    Proof {
+        /// The Jalali month, YYYY/MM.
+        month: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum LedgerCommand {
     /// Check every invariant of the books; exits non-zero when one is broken.
     Verify,
@@ -127,7 +152,18 @@ pub fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     // Logging first, so what reading the configuration has to say (generated secrets) is seen.
-    saghat_core::platform::telemetry::init_from_env();
+    use saghat_core::platform::telemetry::{init_from_env_on, Output};
+    let data_on_stdout = matches!(
+        cli.command,
+        Some(Command::Draw {
+            command: DrawCommand::Proof { .. }
+        })
+    );
+    init_from_env_on(if data_on_stdout {
+        Output::Stderr
+    } else {
+        Output::Stdout
+    });
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
@@ -274,6 +310,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Draw { command } => draw_command(command, config).await,
         Command::Payments {
             command: PaymentsCommand::Reconcile { min_age_minutes },
         } => {
@@ -358,4 +395,65 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim().to_string())
+}
+
+/// `saghat draw …`: reads only, like `ledger verify`.
+async fn draw_command(command: DrawCommand, config: Config) -> anyhow::Result<()> {
+    use saghat_core::fund::proof::{service, verify};
+    let (month_text, file) = match &command {
+        DrawCommand::Verify { month, proof } => (month.as_str(), proof.clone()),
+        DrawCommand::Proof { month } => (month.as_str(), None),
+    };
+    let Some(month) = verify::parse_month(month_text) else {
+        bail!("{month_text:?} is not a Jalali month: write YYYY/MM, such as 1405/09");
+    };
+    let verification = if let Some(file) = file {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let proof: verify::DrawProof = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a draw proof", file.display()))?;
+        if verify::parse_month(&proof.month) != Some(month) {
+            bail!(
+                "{} is the proof of {}, not {month_text}",
+                file.display(),
+                proof.month
+            );
+        }
+        println!(
+            "saghat draw verify {month_text} (the file {})",
+            file.display()
+        );
+        verify::verify(&proof)
+    } else {
+        let db = existing_database(&config).await?;
+        let clock = saghat_core::ctx::clock_for(&config);
+        let ctx = saghat_core::Ctx::new(db, config, clock)?;
+        let Some(proof) = service::proof_of_month(&ctx, month).await? else {
+            bail!("{month_text} has no verifiable draw: none ran, or it ran before draws were verifiable");
+        };
+        if matches!(command, DrawCommand::Proof { .. }) {
+            println!("{}", serde_json::to_string_pretty(&proof)?);
+            return Ok(());
+        }
+        println!("saghat draw verify {month_text} (loan {})", proof.loan_id);
+        service::verify_published(&ctx, &proof).await?
+    };
+    for check in &verification.checks {
+        let mark = if check.ok { "ok  " } else { "FAIL" };
+        if check.ok {
+            println!("  {mark} {}", check.step.code());
+        } else {
+            println!("  {mark} {}: {}", check.step.code(), check.detail);
+        }
+    }
+    match verification.failure() {
+        None => {
+            println!("the draw of {month_text} verifies");
+            Ok(())
+        }
+        Some(failed) => bail!(
+            "the draw of {month_text} does not verify: {}",
+            failed.detail
+        ),
+    }
 }

@@ -57,6 +57,13 @@ struct TicketSlaWatch {}
 #[river(kind = "ticket_daily")]
 struct TicketDaily {}
 
+/// `draw_commitment`: publishes the month's draw commitment (`fund::proof`) when a Jalali
+/// month begins (each day at midnight in `FUND_TIMEZONE`, and when a worker starts); a month
+/// that has one keeps it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JobArgs)]
+#[river(kind = "draw_commitment")]
+struct DrawCommitment {}
+
 #[derive(Clone, Debug, Deserialize, Serialize, JobArgs)]
 #[river(kind = "announce_draw")]
 struct AnnounceDraw {
@@ -104,6 +111,14 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
         async move {
             let queued = service::announce_draw(&ctx, &job.args.loan_id).await?;
             tracing::info!(loan_id = %job.args.loan_id, queued, "draw announced to the members");
+            Ok::<_, sqlx::Error>(WorkOutcome::Complete)
+        }
+    })?;
+    let context = ctx.clone();
+    workers.add_fn(move |_work: WorkContext, _job: Job<DrawCommitment>| {
+        let ctx = context.clone();
+        async move {
+            saghat_core::fund::proof::service::commit_current_month(&ctx).await?;
             Ok::<_, sqlx::Error>(WorkOutcome::Complete)
         }
     })?;
@@ -160,6 +175,13 @@ pub(crate) fn periodic(ctx: &Arc<Ctx>) -> anyhow::Result<Vec<PeriodicJob>> {
             Housekeeping::default,
             PeriodicJobOpts::new()
                 .with_id("housekeeping")
+                .with_run_on_start(true),
+        ),
+        PeriodicJob::with_options(
+            daily_at(0, ctx.config.fund_timezone)?,
+            DrawCommitment::default,
+            PeriodicJobOpts::new()
+                .with_id("draw_commitment")
                 .with_run_on_start(true),
         ),
         PeriodicJob::with_options(

@@ -19,6 +19,12 @@ pub fn may_see_loan(viewer: &CurrentUser, borrower: Option<i64>) -> bool {
     viewer.role.is_main() || borrower == Some(viewer.id)
 }
 
+/// A draw's proof and the months' commitments: every fund member (the draw is theirs to check)
+/// and accountants, who read the books.
+pub fn may_see_draws(role: Role) -> bool {
+    is_fund_member(role) || role == Role::Accountant
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +38,16 @@ mod tests {
             .map(|r| format!("'{}'", r.as_str()))
             .join(", ");
         assert_eq!(FUND_MEMBER_ROLES_SQL, format!("({listed})"));
+    }
+
+    #[test]
+    fn draws_are_seen_by_members_admins_and_accountants() {
+        assert!(may_see_draws(Role::Member));
+        assert!(may_see_draws(Role::Admin));
+        assert!(may_see_draws(Role::Accountant));
+        assert!(!may_see_draws(Role::Client));
+        assert!(!may_see_draws(Role::Lender));
+        assert!(!may_see_draws(Role::Viewer));
     }
 
     #[test]

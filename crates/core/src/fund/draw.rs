@@ -2,14 +2,12 @@
 //! and the winner. The storage layer gathers [`MemberStats`] for every active member with a
 //! fixed number of queries; everything after that happens here.
 
-use rand::seq::SliceRandom;
-use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::platform::money::Amount;
 
-/// What the draw needs to know about one active member.
-#[derive(Debug, Clone)]
+/// What the draw needs to know about one active member (published in the draw's proof).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberStats {
     pub user_id: i64,
     pub username: String,
@@ -39,13 +37,30 @@ pub enum Score {
 }
 
 impl Score {
-    fn from_f64(value: f64) -> Score {
+    /// A score computed in floating point, kept as points of 10⁻⁸ (rounded half away from
+    /// zero); one too large for that is unlimited.
+    pub fn from_f64(value: f64) -> Score {
         let scaled = (value * 1e8).round();
         if scaled.is_finite() && scaled < i64::MAX as f64 {
             Score::Finite(scaled.max(0.0) as i64)
         } else {
             Score::Unlimited
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Score {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Score, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "unlimited" {
+            return Ok(Score::Unlimited);
+        }
+        let points = Amount::parse(&text)
+            .map_err(serde::de::Error::custom)?
+            .units();
+        i64::try_from(points)
+            .map(Score::Finite)
+            .map_err(|_| serde::de::Error::custom("a score out of range"))
     }
 }
 
@@ -161,7 +176,7 @@ pub fn score(m: &MemberStats) -> Score {
     Score::from_f64(numerator / denominator)
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct NotParticipated {
     pub user_id: i64,
     pub username: String,
@@ -170,10 +185,12 @@ pub struct NotParticipated {
     pub code: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Participated {
     pub user_id: i64,
     pub username: String,
+    /// `unlimited`, or the score with 8 decimals.
+    #[schema(value_type = String)]
     pub point: Score,
 }
 
@@ -199,15 +216,27 @@ pub struct Winner {
 pub struct DrawOutcome {
     pub winner: Option<Winner>,
     pub log: DrawLog,
+    /// The participants as the choice saw them, by increasing id.
+    pub entrants: Vec<Entrant>,
+}
+
+/// One participant as the choice of the winner sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entrant {
+    pub user_id: i64,
+    pub score: Score,
+    pub request: Amount,
 }
 
 /// Runs the draw over every active member. Only participants whose request fits in
-/// `available_cash` can win; among them the top group is every `unlimited` score if there is
-/// one, else every score equal to the maximum, and the winner is drawn uniformly from it.
-pub fn run_draw<R: Rng + ?Sized>(
+/// `available_cash` can win; among them the top group (the random pool, by increasing id) is
+/// every `unlimited` score if there is one, else every score equal to the maximum, and
+/// `pick(participants, pool)` says which of the pool wins (`fund::proof::choice` does it
+/// from the month's committed seed). It is called only for a pool that is not empty.
+pub fn run_draw(
     members: &[MemberStats],
     available_cash: Amount,
-    rng: &mut R,
+    pick: impl FnOnce(&[Entrant], &[i64]) -> usize,
 ) -> DrawOutcome {
     let mut log = DrawLog {
         not_participated: vec![],
@@ -217,6 +246,7 @@ pub fn run_draw<R: Rng + ?Sized>(
         note: None,
     };
     let mut fundable: Vec<(&MemberStats, Score)> = vec![];
+    let mut entrants: Vec<Entrant> = vec![];
     let mut unfundable: Vec<&str> = vec![];
     for member in members {
         if let Some(exclusion) = exclusion_reason(member) {
@@ -229,6 +259,11 @@ pub fn run_draw<R: Rng + ?Sized>(
             continue;
         }
         let point = score(member);
+        entrants.push(Entrant {
+            user_id: member.user_id,
+            score: point,
+            request: member.loan_request,
+        });
         log.participated.push(Participated {
             user_id: member.user_id,
             username: member.username.clone(),
@@ -258,7 +293,9 @@ pub fn run_draw<R: Rng + ?Sized>(
     };
     pool.sort_by_key(|m| m.user_id);
     log.random_pool = pool.iter().map(|m| m.user_id).collect();
-    let winner = pool.choose(rng).map(|m| Winner {
+    entrants.sort_by_key(|e| e.user_id);
+    let chosen = (!pool.is_empty()).then(|| pick(&entrants, &log.random_pool));
+    let winner = chosen.and_then(|i| pool.get(i)).map(|m| Winner {
         user_id: m.user_id,
         username: m.username.clone(),
         amount: m.loan_request,
@@ -272,14 +309,21 @@ pub fn run_draw<R: Rng + ?Sized>(
         });
     }
     log.note = (!notes.is_empty()).then(|| notes.join("; "));
-    DrawOutcome { winner, log }
+    DrawOutcome {
+        winner,
+        log,
+        entrants,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::StdRng;
-    use rand::SeedableRng;
+
+    /// Picks the pool's first member.
+    fn first(_: &[Entrant], _: &[i64]) -> usize {
+        0
+    }
 
     fn usdt(n: &str) -> Amount {
         Amount::parse(n).unwrap()
@@ -424,11 +468,7 @@ mod tests {
         let members = vec![veteran(1), newcomer(2, "30", 2), newcomer(3, "30", 3)];
         let mut seen = std::collections::BTreeSet::new();
         for seed in 0..50 {
-            let outcome = run_draw(
-                &members,
-                Amount::whole(1000),
-                &mut StdRng::seed_from_u64(seed),
-            );
+            let outcome = run_draw(&members, Amount::whole(1000), |_, pool| seed % pool.len());
             assert_eq!(outcome.log.random_pool, vec![2, 3]);
             let winner = outcome.winner.unwrap();
             assert!(winner.user_id == 2 || winner.user_id == 3);
@@ -446,7 +486,7 @@ mod tests {
             ..veteran(3)
         };
         let members = vec![veteran(1), veteran(2), lower];
-        let outcome = run_draw(&members, Amount::whole(1000), &mut StdRng::seed_from_u64(7));
+        let outcome = run_draw(&members, Amount::whole(1000), first);
         assert_eq!(outcome.log.random_pool, vec![1, 2]);
         assert_eq!(outcome.log.participated.len(), 3);
     }
@@ -455,11 +495,7 @@ mod tests {
     fn requests_above_the_available_cash_cannot_win() {
         let big = newcomer(1, "500", 30); // unlimited score, but the fund holds only 100
         let small = veteran(2); // finite score, requests 100
-        let outcome = run_draw(
-            &[big, small],
-            Amount::whole(100),
-            &mut StdRng::seed_from_u64(1),
-        );
+        let outcome = run_draw(&[big, small], Amount::whole(100), first);
         assert_eq!(outcome.winner.unwrap().user_id, 2);
         assert_eq!(outcome.log.random_pool, vec![2]);
         assert_eq!(
@@ -472,20 +508,12 @@ mod tests {
 
     #[test]
     fn nobody_fundable_or_nobody_eligible_means_no_one() {
-        let outcome = run_draw(
-            &[newcomer(1, "500", 30)],
-            Amount::whole(100),
-            &mut StdRng::seed_from_u64(1),
-        );
+        let outcome = run_draw(&[newcomer(1, "500", 30)], Amount::whole(100), first);
         assert_eq!(outcome.winner, None);
         assert_eq!(outcome.log.selected, None);
         assert!(outcome.log.random_pool.is_empty());
 
-        let outcome = run_draw(
-            &[newcomer(1, "0", 3)],
-            Amount::whole(100),
-            &mut StdRng::seed_from_u64(1),
-        );
+        let outcome = run_draw(&[newcomer(1, "0", 3)], Amount::whole(100), first);
         assert_eq!(outcome.winner, None);
         assert!(outcome.log.participated.is_empty());
         assert_eq!(outcome.log.not_participated.len(), 1);
@@ -494,7 +522,7 @@ mod tests {
             Some("no member was eligible this month")
         );
 
-        let outcome = run_draw(&[], Amount::ZERO, &mut StdRng::seed_from_u64(1));
+        let outcome = run_draw(&[], Amount::ZERO, first);
         assert_eq!(outcome.winner, None);
     }
 
@@ -503,7 +531,7 @@ mod tests {
         let outcome = run_draw(
             &[newcomer(1, "20", 1), newcomer(2, "0", 1)],
             Amount::whole(40),
-            &mut StdRng::seed_from_u64(1),
+            first,
         );
         let log = serde_json::to_value(&outcome.log).unwrap();
         assert_eq!(log["participated"][0]["point"], "unlimited");

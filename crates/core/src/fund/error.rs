@@ -60,6 +60,14 @@ pub enum DrawError {
         month: JalaliMonth,
         unpaid: Vec<String>,
     },
+    /// The month's seed was never committed to: a draw without one could not be verified.
+    #[error("No draw commitment was published for {month}; the draw cannot run without one")]
+    NoCommitment { month: JalaliMonth },
+    /// The stored seed or commitment is not what was published when the month began.
+    #[error(
+        "The draw commitment for {month} does not match the one published; the draw refuses to run"
+    )]
+    CommitmentChanged { month: JalaliMonth },
     /// The `Idempotency-Key` was reused with another request, or is in use right now.
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),

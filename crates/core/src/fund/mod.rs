@@ -4,6 +4,7 @@ pub mod access;
 pub mod draw;
 pub mod error;
 pub mod notices;
+pub mod proof;
 pub mod reminders;
 pub mod rules;
 pub mod schedule;

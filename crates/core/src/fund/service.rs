@@ -1,15 +1,16 @@
 //! The fund's two money-moving actions, shared by the API and the web pages: a member's monthly
 //! payment and the monthly draw. Each checks the rules, then writes in one transaction.
 
-use rand::SeedableRng;
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::access;
-use super::draw::run_draw;
 use super::error::{ConfigError, DrawError, PayError};
 use super::notices;
+use super::proof::seed::{commitment, Seed};
+use super::proof::store as proof_store;
+use super::proof::verify::prove;
 use super::rules::{plan_payment, FundConfig};
 use super::store::{self, Loan, NewLoan, NewPayment, Payment};
 use crate::auth::store::set_loan_request;
@@ -297,6 +298,9 @@ async fn pay(
     if let Some(amount) = body.loan_request_amount {
         set_loan_request(&mut tx, user.id, amount).await?;
     }
+    // The month's draw needs its commitment before the inputs are complete; the job makes it
+    // when the month begins, and a month's first payment if the job has not run.
+    proof_store::ensure_commitment(&mut tx, month, now, meta).await?;
     if let Some(key) = key {
         idempotency::save(&mut tx, user.id, key, 201, &payment, now).await?;
     }
@@ -362,10 +366,11 @@ async fn draw(
     if !unpaid.is_empty() {
         return Err(DrawError::NotAllPaid { month, unpaid });
     }
+    let seed = committed_seed(&mut tx, month).await?;
     let members = store::member_stats(&mut tx).await?;
     let cash = store::available_cash(&mut tx).await?;
     let config = store::config(&mut tx).await?.unwrap_or_default();
-    let outcome = run_draw(&members, cash, &mut rand::rngs::StdRng::from_entropy());
+    let (outcome, mut proof) = prove(month, (&seed.0, &seed.1), members, cash);
     let log = serde_json::to_value(&outcome.log).map_err(anyhow::Error::from)?;
     let new_loan = NewLoan {
         month,
@@ -381,6 +386,9 @@ async fn draw(
         Err(e) if is_unique_violation(&e) => return Err(already_drawn()),
         Err(e) => return Err(e.into()),
     };
+    proof.loan_id.clone_from(&loan_id);
+    let proof = serde_json::to_string(&proof).map_err(anyhow::Error::from)?;
+    proof_store::reveal(&mut tx, month, &loan_id, &proof, now).await?;
     if let Some(winner) = &outcome.winner {
         let posting = JournalTransaction::loan_disbursement(winner.user_id, winner.amount)
             .map_err(|e| anyhow::anyhow!("loan {loan_id} cannot be posted: {e}"))?;
@@ -453,6 +461,25 @@ async fn draw(
     tx.commit().await?;
     ctx.changed(Area::Fund).await;
     Ok(result)
+}
+
+/// `month`'s committed seed and when it was committed, checked against the commitment stored
+/// with it and the one the audit log published.
+async fn committed_seed(
+    tx: &mut sqlx::AnyConnection,
+    month: JalaliMonth,
+) -> Result<(Seed, String), DrawError> {
+    let Some(row) = proof_store::commitment_for(tx, month).await? else {
+        return Err(DrawError::NoCommitment { month });
+    };
+    let published = proof_store::published_commitment(tx, month).await?;
+    let seed = Seed::from_hex(&row.seed).filter(|seed| {
+        commitment(seed, month) == row.commitment && published.as_ref() == Some(&row.commitment)
+    });
+    match seed {
+        Some(seed) => Ok((seed, row.committed_at)),
+        None => Err(DrawError::CommitmentChanged { month }),
+    }
 }
 
 /// The job kind that tells every member the result of a draw (args: `{"loan_id": id}`).

@@ -450,6 +450,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 20,
+        name: "0020_draw_commitments",
+        description: "Each month's draw commitment, seed and proof",
+        sql: include_str!("../../migrations/0020_draw_commitments.sql"),
+        postgres: include_str!("../../migrations/0020_draw_commitments.postgres.sql"),
+        sqlite: include_str!("../../migrations/0020_draw_commitments.sqlite.sql"),
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

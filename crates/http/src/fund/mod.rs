@@ -1,3 +1,4 @@
 //! The fund's API: payments, the monthly draw, loans.
 
 pub mod api;
+pub mod draws;

@@ -160,6 +160,14 @@ fn draw_refusal(err: &DrawError, lang: Lang) -> String {
             month_name(*month, lang),
             humanize(&unpaid.join(", "), lang)
         ),
+        (DrawError::NoCommitment { month }, Lang::Fa) => format!(
+            "تعهد قرعه‌کشی ماه {} منتشر نشده است؛ قرعه‌کشی بدون آن انجام نمی‌شود",
+            month_name(*month, lang)
+        ),
+        (DrawError::CommitmentChanged { month }, Lang::Fa) => format!(
+            "تعهد قرعه‌کشی ماه {} با تعهد منتشرشده یکی نیست؛ قرعه‌کشی انجام نمی‌شود",
+            month_name(*month, lang)
+        ),
         (other, _) => humanize(&other.to_string(), lang),
     }
 }
