@@ -43,7 +43,7 @@ pub struct Ctx {
     /// Signed-in users by id, for `CACHE_TTL_SECONDS` (or until a change says otherwise).
     pub users: moka::sync::Cache<i64, CurrentUser>,
     /// The fund's configuration, likewise.
-    pub fund_config: moka::sync::Cache<(), FundConfig>,
+    pub fund_config: moka::sync::Cache<JalaliMonth, FundConfig>,
     pub revoked: Arc<RevokedSignIns>,
     /// Computed figures (the fund page's) shared by the instances through Redis, each area
     /// invalidated by [`Ctx::changed`].

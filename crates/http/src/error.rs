@@ -176,7 +176,9 @@ impl From<ConfigError> for ApiError {
     fn from(err: ConfigError) -> Self {
         match err {
             ConfigError::Store(e) => e.into(),
-            refused @ ConfigError::NotPositive => ApiError::bad_request(refused.to_string()),
+            refused @ (ConfigError::NotPositive | ConfigError::PastMonth { .. }) => {
+                ApiError::bad_request(refused.to_string())
+            }
         }
     }
 }

@@ -62,6 +62,10 @@ enum Command {
         /// Minimum monthly loan repayment in USDT.
         #[arg(long)]
         min_payment: Option<Amount>,
+        /// The Jalali month the change applies from, YYYY/MM (this month by default; never a
+        /// month already over: earlier months keep their settings).
+        #[arg(long)]
+        from: Option<String>,
     },
     /// Work with the ledger.
     Ledger {
@@ -255,7 +259,16 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             min_fee,
             max_months,
             min_payment,
+            from,
         } => {
+            let effective_from = match from.as_deref() {
+                None => None,
+                Some(text) => Some(
+                    saghat_core::fund::proof::verify::parse_month(text).with_context(|| {
+                        format!("--from {text:?} is not a Jalali month: write YYYY/MM")
+                    })?,
+                ),
+            };
             if min_fee.is_some_and(|a| !a.is_positive())
                 || min_payment.is_some_and(|a| !a.is_positive())
                 || max_months.is_some_and(|m| m <= 0)
@@ -269,10 +282,15 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 min_membership_fee: min_fee,
                 max_month_for_loan_payment: max_months,
                 min_amount_for_loan_payment: min_payment,
+                effective_from,
             };
             let meta = RequestMeta::default();
+            let now = clock.now();
+            let this_month =
+                saghat_core::platform::jalali::JalaliMonth::containing(now, config.fund_timezone);
+            let source = "saghat setup-fund";
             let changed =
-                change_config(&db, clock.now(), &meta, None, "saghat setup-fund", change).await?;
+                change_config(&db, (now, this_month), &meta, None, source, change).await?;
             let describe = |c: &FundConfig| {
                 format!(
                     "min fee {}, max months {}, min loan payment {}",

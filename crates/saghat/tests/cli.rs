@@ -764,6 +764,24 @@ async fn setup_fund_changes_only_the_settings_given() {
         "{}",
         describe(&output)
     );
+    // From a month already over: refused, history is not rewritten; from a later one: kept
+    // for then, this month's settings stay.
+    let output = sandbox.run(&["setup-fund", "--min-fee", "40", "--from", "1300/01"], &[]);
+    assert!(!output.status.success());
+    assert!(
+        describe(&output).contains("not from 1300/1"),
+        "{}",
+        describe(&output)
+    );
+    let output = sandbox.run(&["setup-fund", "--min-fee", "40", "--from", "soon"], &[]);
+    assert!(!output.status.success());
+    assert!(
+        describe(&output).contains("YYYY/MM"),
+        "{}",
+        describe(&output)
+    );
+    let output = sandbox.run(&["setup-fund", "--min-fee", "40", "--from", "9999/01"], &[]);
+    assert!(output.status.success(), "{}", describe(&output));
 
     let mut server = Server::start(&sandbox, &ADMIN_ENV);
     server.wait_ready().await;

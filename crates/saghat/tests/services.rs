@@ -125,7 +125,7 @@ async fn change_config_writes_and_audits_only_a_real_change(backend: Backend) {
         return;
     };
     let db = &app.state.db;
-    let now = app.state.now();
+    let now = (app.state.now(), app.state.current_month());
     let meta = RequestMeta::default();
     let months = ConfigChange {
         max_month_for_loan_payment: Some(12),
@@ -169,7 +169,9 @@ async fn change_config_writes_and_audits_only_a_real_change(backend: Backend) {
     assert!(matches!(refused, ConfigError::NotPositive), "{refused:?}");
     assert_eq!(audit_count(db, "config_changed").await, 1);
     let mut conn = db.pool.acquire().await.unwrap();
-    let stored = saghat_core::fund::store::config(&mut conn).await.unwrap();
+    let stored = saghat_core::fund::store::config(&mut conn, now.1)
+        .await
+        .unwrap();
     assert_eq!(stored, Some(expected));
 }
 

@@ -83,6 +83,9 @@ pub enum ConfigError {
     /// The schema's CHECKs: every setting is positive.
     #[error("Every fund setting must be greater than 0")]
     NotPositive,
+    /// Settings of a month already over would rewrite the fund's history.
+    #[error("A change can take effect from this month or a later one, not from {month}")]
+    PastMonth { month: JalaliMonth },
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }

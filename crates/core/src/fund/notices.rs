@@ -39,7 +39,7 @@ pub async fn send_due_notices(ctx: &Ctx) -> Result<usize, sqlx::Error> {
     if due.is_empty() {
         return Ok(0);
     }
-    let min_fee = store::config(&mut tx)
+    let min_fee = store::config(&mut tx, month)
         .await?
         .unwrap_or_default()
         .min_membership_fee;

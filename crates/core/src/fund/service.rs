@@ -32,24 +32,29 @@ use crate::platform::response_cache::Area;
 use crate::webhooks::{self, Event};
 use crate::Ctx;
 
-/// The fund's configuration, cached for `CACHE_TTL_SECONDS` (changes invalidate it at once).
+/// The fund's configuration in effect this month, cached for `CACHE_TTL_SECONDS` (changes
+/// invalidate it at once).
 pub async fn current_config(ctx: &Ctx) -> Result<FundConfig, sqlx::Error> {
-    if let Some(config) = ctx.fund_config.get(&()) {
+    let month = ctx.current_month();
+    if let Some(config) = ctx.fund_config.get(&month) {
         return Ok(config);
     }
     let mut conn = ctx.db.pool.acquire().await?;
-    let config = store::config(&mut conn).await?.unwrap_or_default();
-    ctx.fund_config.insert((), config);
+    let config = store::config(&mut conn, month).await?.unwrap_or_default();
+    ctx.fund_config.insert(month, config);
     Ok(config)
 }
 
-/// A change of the fund's settings: `None` keeps the current value (or the default, for a
-/// fund with no configuration yet).
+/// A change of the fund's settings: `None` keeps the value in effect in the month the change
+/// takes effect from (or the default, for a fund with no configuration yet).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConfigChange {
     pub min_membership_fee: Option<Amount>,
     pub max_month_for_loan_payment: Option<i64>,
     pub min_amount_for_loan_payment: Option<Amount>,
+    /// The Jalali month the change applies from (this month when `None`); earlier months keep
+    /// the settings they had. A month already over is refused: it would rewrite history.
+    pub effective_from: Option<JalaliMonth>,
 }
 
 /// What [`change_config`] did.
@@ -61,12 +66,13 @@ pub enum ConfigChanged {
     Unchanged(FundConfig),
 }
 
-/// Changes the fund's settings in one transaction with an audit entry (`source` says who:
-/// `saghat setup-fund`, the web page), shared by the CLI and the web configuration page. The
-/// caller tells the running instances (their caches) once this returns.
+/// Changes the fund's settings from `change.effective_from` (else `this_month`) on, in one
+/// transaction with an audit entry (`source` says who: `saghat setup-fund`, the web page),
+/// shared by the CLI and the web configuration page. The caller tells the running instances
+/// (their caches) once this returns.
 pub async fn change_config(
     db: &Db,
-    now: chrono::DateTime<chrono::Utc>,
+    (now, this_month): (chrono::DateTime<chrono::Utc>, JalaliMonth),
     meta: &RequestMeta,
     actor_user_id: Option<i64>,
     source: &str,
@@ -81,8 +87,12 @@ pub async fn change_config(
     {
         return Err(ConfigError::NotPositive);
     }
+    let from = change.effective_from.unwrap_or(this_month);
+    if from < this_month {
+        return Err(ConfigError::PastMonth { month: from });
+    }
     let mut tx = db.begin_write().await?;
-    let current = store::config(&mut tx).await?;
+    let current = store::config(&mut tx, from).await?;
     let existed = current.is_some();
     let before = current.unwrap_or_default();
     let after = FundConfig {
@@ -99,7 +109,11 @@ pub async fn change_config(
     if existed && after == before {
         return Ok(ConfigChanged::Unchanged(before));
     }
-    store::save_config(&mut tx, &after, now).await?;
+    if existed {
+        store::save_config_from(&mut tx, from, &after, now).await?;
+    } else {
+        store::save_base_config(&mut tx, &after, now).await?;
+    }
     let given: Vec<&str> = [
         ("min_membership_fee", change.min_membership_fee.is_some()),
         (
@@ -123,6 +137,7 @@ pub async fn change_config(
         details: json!({
             "source": source,
             "given": given,
+            "effective_from": format!("{}/{:02}", from.year, from.month),
             "before": config_json(&before),
             "after": config_json(&after),
             "min_membership_fee": after.min_membership_fee,
@@ -369,7 +384,7 @@ async fn draw(
     let seed = committed_seed(&mut tx, month).await?;
     let members = store::member_stats(&mut tx).await?;
     let cash = store::available_cash(&mut tx).await?;
-    let config = store::config(&mut tx).await?.unwrap_or_default();
+    let config = store::config(&mut tx, month).await?.unwrap_or_default();
     let (outcome, mut proof) = prove(month, (&seed.0, &seed.1), members, cash);
     let log = serde_json::to_value(&outcome.log).map_err(anyhow::Error::from)?;
     let new_loan = NewLoan {

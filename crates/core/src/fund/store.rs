@@ -24,40 +24,123 @@ struct ConfigRow {
     min_amount_for_loan_payment: Amount,
 }
 
-pub async fn config(conn: &mut AnyConnection) -> Result<Option<FundConfig>, sqlx::Error> {
+/// The settings the fund started with (`None` before the first start).
+pub async fn base_config(conn: &mut AnyConnection) -> Result<Option<FundConfig>, sqlx::Error> {
     let row: Option<ConfigRow> = sqlx::query_as(
         "SELECT min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment FROM fund_config WHERE id = 1",
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| FundConfig {
-        min_membership_fee: r.min_membership_fee,
-        max_month_for_loan_payment: r.max_month_for_loan_payment,
-        min_amount_for_loan_payment: r.min_amount_for_loan_payment,
-    }))
+    Ok(row.map(FundConfig::from))
 }
 
-/// Creates or replaces the fund's configuration; returns whether it existed before.
-pub async fn save_config(
+impl From<ConfigRow> for FundConfig {
+    fn from(r: ConfigRow) -> FundConfig {
+        FundConfig {
+            min_membership_fee: r.min_membership_fee,
+            max_month_for_loan_payment: r.max_month_for_loan_payment,
+            min_amount_for_loan_payment: r.min_amount_for_loan_payment,
+        }
+    }
+}
+
+/// The settings in effect in `month`: the latest change from that month or before, else
+/// those the fund started with (`None` before the first start).
+pub async fn config(
     conn: &mut AnyConnection,
+    month: JalaliMonth,
+) -> Result<Option<FundConfig>, sqlx::Error> {
+    let changed: Option<ConfigRow> = sqlx::query_as(
+        "SELECT min_membership_fee, max_month_for_loan_payment, min_amount_for_loan_payment \
+           FROM fund_config_changes WHERE from_year * 100 + from_month <= $1 \
+          ORDER BY from_year DESC, from_month DESC LIMIT 1",
+    )
+    .bind(i64::from(month.year) * 100 + i64::from(month.month))
+    .fetch_optional(&mut *conn)
+    .await?;
+    match changed {
+        Some(row) => Ok(Some(row.into())),
+        None => base_config(conn).await,
+    }
+}
+
+/// One change of the settings and the month it takes effect from.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ConfigVersion {
+    /// `YYYY/MM`, Jalali; `null` for the settings the fund started with.
+    pub from: Option<String>,
+    pub min_membership_fee: Amount,
+    pub max_month_for_loan_payment: i64,
+    pub min_amount_for_loan_payment: Amount,
+}
+
+/// The settings the fund started with, then every change by its month.
+pub async fn config_history(conn: &mut AnyConnection) -> Result<Vec<ConfigVersion>, sqlx::Error> {
+    let mut history: Vec<ConfigVersion> = base_config(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|c| ConfigVersion {
+            from: None,
+            min_membership_fee: c.min_membership_fee,
+            max_month_for_loan_payment: c.max_month_for_loan_payment,
+            min_amount_for_loan_payment: c.min_amount_for_loan_payment,
+        })
+        .collect();
+    type Row = (i64, i64, Amount, i64, Amount);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT from_year, from_month, min_membership_fee, max_month_for_loan_payment, \
+                min_amount_for_loan_payment FROM fund_config_changes ORDER BY from_year, from_month",
+    )
+    .fetch_all(conn)
+    .await?;
+    history.extend(
+        rows.into_iter()
+            .map(|(y, m, fee, months, min)| ConfigVersion {
+                from: Some(format!("{y}/{m:02}")),
+                min_membership_fee: fee,
+                max_month_for_loan_payment: months,
+                min_amount_for_loan_payment: min,
+            }),
+    );
+    Ok(history)
+}
+
+/// Sets the settings from `month` on (replacing a change already made for that month); the
+/// months before keep theirs. Later changes stay.
+pub async fn save_config_from(
+    conn: &mut AnyConnection,
+    month: JalaliMonth,
     config: &FundConfig,
     now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query(
-        "UPDATE fund_config SET min_membership_fee = $1, max_month_for_loan_payment = $2, \
-         min_amount_for_loan_payment = $3, updated_at = $4 WHERE id = 1",
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO fund_config_changes (from_year, from_month, min_membership_fee, \
+            max_month_for_loan_payment, min_amount_for_loan_payment, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (from_year, from_month) DO UPDATE SET \
+            min_membership_fee = excluded.min_membership_fee, \
+            max_month_for_loan_payment = excluded.max_month_for_loan_payment, \
+            min_amount_for_loan_payment = excluded.min_amount_for_loan_payment, \
+            changed_at = excluded.changed_at",
     )
+    .bind(i64::from(month.year))
+    .bind(i64::from(month.month))
     .bind(config.min_membership_fee)
     .bind(config.max_month_for_loan_payment)
     .bind(config.min_amount_for_loan_payment)
     .bind(to_db_time(now))
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    if updated.rows_affected() > 0 {
-        return Ok(true);
-    }
-    insert_config(conn, config, now).await?;
-    Ok(false)
+    Ok(())
+}
+
+/// Creates the settings the fund starts with.
+pub async fn save_base_config(
+    conn: &mut AnyConnection,
+    config: &FundConfig,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    insert_config(conn, config, now).await
 }
 
 /// Creates the configuration unless one exists (start-up default; safe to race).
@@ -66,7 +149,7 @@ pub async fn ensure_config(
     config: &FundConfig,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    if self::config(&mut *conn).await?.is_some() {
+    if base_config(&mut *conn).await?.is_some() {
         return Ok(());
     }
     match insert_config(conn, config, now).await {

@@ -458,6 +458,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: include_str!("../../migrations/0020_draw_commitments.postgres.sql"),
         sqlite: include_str!("../../migrations/0020_draw_commitments.sqlite.sql"),
     },
+    MigrationSource {
+        version: 21,
+        name: "0021_fund_config_months",
+        description: "The fund's settings by the month they take effect from",
+        sql: include_str!("../../migrations/0021_fund_config_months.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

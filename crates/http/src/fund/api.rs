@@ -17,7 +17,7 @@ use crate::extract::{query_i64, MaybeIdempotencyKey, MoneyJson, Validate};
 use crate::state::AppState;
 use saghat_core::auth::CurrentUser;
 use saghat_core::fund::service::{self, DrawResult, PaymentClaim};
-use saghat_core::fund::store::{self, Loan, LoanFilter, Payment};
+use saghat_core::fund::store::{self, ConfigVersion, Loan, LoanFilter, Payment};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::idempotency::Outcome;
 use saghat_core::platform::money::Amount;
@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(pay))
         .routes(routes!(get_config))
+        .routes(routes!(config_history))
         .routes(routes!(my_payments))
         .routes(routes!(start_draw))
         .routes(routes!(loan_history))
@@ -146,6 +147,19 @@ async fn get_config(
         max_month_for_loan_payment: config.max_month_for_loan_payment,
         min_amount_for_loan_payment: config.min_amount_for_loan_payment,
     }))
+}
+
+/// The fund's settings over time: those it started with (`from` null), then each change with
+/// the Jalali month it takes effect from (a change applies from its month on; the months
+/// before keep theirs). A change may be scheduled for a later month.
+#[utoipa::path(get, path = "/api/payments/config/history", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ConfigVersion>), (status = 401, body = ErrorBody)))]
+async fn config_history(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> ApiResult<Json<Vec<ConfigVersion>>> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(Json(store::config_history(&mut conn).await?))
 }
 
 /// The signed-in member's payments, newest month first.

@@ -548,6 +548,7 @@ impl ConfigForm {
             min_membership_fee: fee,
             max_month_for_loan_payment: months,
             min_amount_for_loan_payment: installment,
+            effective_from: None,
         })
     }
 }
@@ -584,7 +585,9 @@ pub async fn config(
     Query(done): Query<Done>,
 ) -> WebResult<Response> {
     let mut conn = state.db.pool.acquire().await?;
-    let current = store::config(&mut conn).await?.unwrap_or_default();
+    let current = store::config(&mut conn, state.current_month())
+        .await?
+        .unwrap_or_default();
     drop(conn);
     let form = ConfigForm::showing(&current, prefs.lang);
     let v = admin_view(
@@ -625,7 +628,8 @@ async fn save_settings(
     actor: i64,
     change: ConfigChange,
 ) -> WebResult<()> {
-    let changed = change_config(&state.db, state.now(), meta, Some(actor), "web", change).await;
+    let when = (state.now(), state.current_month());
+    let changed = change_config(&state.db, when, meta, Some(actor), "web", change).await;
     match changed {
         Ok(ConfigChanged::Unchanged(_)) => {}
         Ok(_) => state.invalidate("config").await,
