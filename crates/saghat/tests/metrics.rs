@@ -1,14 +1,20 @@
 //! `GET /metrics` in Prometheus's text format, on both databases: requests by route template
-//! and status with a latency histogram, login failures and lock-outs, the database pool, the
-//! job queue's depth per kind, and who may scrape (a token; never in prod without one).
+//! and status with a latency histogram, login failures and lock-outs, notifications sent and
+//! failed (through a real SMTP server), the database pool, the job queue's depth per kind, and
+//! who may scrape (a token; never in prod without one).
 //!
 //! The recorder is process-wide, shared by every app this test binary starts, so counters are
 //! read as differences before and after, and the cases run one after another in one test.
 
-use reqwest::StatusCode;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
 use saghat_core::config::AppEnv;
+use saghat_core::notify::delivery::{deliver, Delivery, DeliveryError};
+use saghat_core::notify::smtp::SmtpSettings;
 use saghat_core::platform::secret::Secret;
 use saghat_test_support as common;
+use saghat_test_support::smtp::SmtpServer;
 use serde_json::json;
 
 use common::{Backend, TestApp, ADMIN};
@@ -168,6 +174,97 @@ async fn counts_what_happens(backend: Backend) -> bool {
     true
 }
 
+/// A member with an e-mail address who pays this month's fee: one "payment recorded" e-mail
+/// queued (no worker runs here). Its notification's id.
+async fn queue_email(app: &TestApp, admin: &str, name: &str) -> i64 {
+    let (_, token) = app.member(admin, name, "0").await;
+    let address = format!("{name}@example.com");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/notifications/preferences",
+            Some(&token),
+            Some(json!({ "language": "fa", "email": address, "mobile": "",
+                         "channels": ["email"], "reminders": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, paid) = app.pay(&token, "20", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    sqlx::query_scalar("SELECT id FROM notifications WHERE channel = 'email' AND recipient = $1")
+        .bind(address)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn notification_status(app: &TestApp, id: i64) -> String {
+    sqlx::query_scalar("SELECT status FROM notifications WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap()
+}
+
+/// One e-mail delivered to a real SMTP server (aiosmtpd), then one whose server has gone away
+/// on its last attempt: one `sent` and one `failed` attempt on the `email` channel.
+async fn counts_notifications(backend: Backend) {
+    // Without aiosmtpd this skips, saying so (under CI it fails).
+    let Some(smtp) = SmtpServer::start_plain() else {
+        return;
+    };
+    let port = smtp.port;
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.notify.smtp = Some(
+            SmtpSettings::parse(
+                &format!("smtp://127.0.0.1:{port}?tls=none"),
+                "Saghat <saghat@example.com>",
+                None,
+                100,
+            )
+            .unwrap(),
+        );
+        c.notify.timeout = Duration::from_secs(2);
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = app.admin_token().await;
+    let delivered = queue_email(&app, &admin, "mailed").await;
+    let refused = queue_email(&app, &admin, "unmailed").await;
+    let (status, before) = scrape(&app, None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+
+    let sent = deliver(app.state.ctx(), delivered, 1, 3).await;
+    assert!(matches!(sent, Ok(Delivery::Sent)), "{sent:?}");
+    assert_eq!(notification_status(&app, delivered).await, "sent");
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["to"], "mailed@example.com");
+
+    // The server stops: nothing listens on its port. A retryable failure, counted as failed
+    // whatever the attempt; on the last one the row fails with its job.
+    drop(smtp);
+    let failed = deliver(app.state.ctx(), refused, 3, 3).await;
+    assert!(matches!(failed, Err(DeliveryError::Retry(_))), "{failed:?}");
+    assert_eq!(notification_status(&app, refused).await, "failed");
+
+    let (status, after) = scrape(&app, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        after.contains("# TYPE saghat_notifications_total counter"),
+        "{after}"
+    );
+    let delta = |outcome: &str| {
+        let labels = [r#"channel="email""#, outcome];
+        sample(&after, "saghat_notifications_total", &labels)
+            - sample(&before, "saghat_notifications_total", &labels)
+    };
+    assert_eq!(delta(r#"outcome="sent""#), 1.0, "{after}");
+    assert_eq!(delta(r#"outcome="failed""#), 1.0, "{after}");
+}
+
 /// With `METRICS_TOKEN` a scrape must send it; in prod without one there is nothing to scrape.
 async fn only_the_scraper_reads_it(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| {
@@ -205,9 +302,11 @@ async fn only_the_scraper_reads_it(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn metrics_count_requests_logins_pool_and_queue() {
+async fn metrics_count_requests_logins_notifications_pool_and_queue() {
     assert!(counts_what_happens(Backend::Sqlite).await);
     counts_what_happens(Backend::Postgres).await;
+    counts_notifications(Backend::Sqlite).await;
+    counts_notifications(Backend::Postgres).await;
     only_the_scraper_reads_it(Backend::Sqlite).await;
     only_the_scraper_reads_it(Backend::Postgres).await;
 }
