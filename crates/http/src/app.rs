@@ -151,6 +151,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::auth::oidc::router())
         .merge(crate::fund::api::router())
         .merge(crate::fund::draws::router())
+        .merge(crate::fund::membership::router())
         .merge(crate::ledger::api::router())
         .merge(crate::audit::api::router())
         .merge(crate::jobs::api::router())

@@ -100,7 +100,7 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Pay(e) => match e {
-                PayError::NotAMember => StatusCode::FORBIDDEN,
+                PayError::NotAMember | PayError::LeftTheFund => StatusCode::FORBIDDEN,
                 PayError::AlreadyPaid { .. } | PayError::BitpinIdUsed => StatusCode::CONFLICT,
                 PayError::FeeNotPositive
                 | PayError::BelowMinimumFee { .. }

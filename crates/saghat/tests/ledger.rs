@@ -531,7 +531,7 @@ async fn verify_finds_a_broken_ledger(backend: Backend) {
             "every journal transaction balances in each currency",
             "every journal transaction has at least two entries",
             "every payment is posted once with its amounts",
-            "member balances and the fund's cash equal fees + repayments − loans paid out",
+            "member balances and the fund's cash equal fees + repayments − loans paid out − refunds",
         ],
         "{report}"
     );
@@ -582,15 +582,17 @@ async fn the_audit_log_records_critical_actions(backend: Backend) {
         vec![
             "draw",
             "payment",
+            // The month's first payment published its draw commitment.
             "payment",
+            "draw_commitment",
             "user_changed",
             "login_failed",
             "user_created",
             "user_created"
         ]
     );
-    assert_eq!(log["items"][6]["details"]["source"], "first start");
-    let created = &log["items"][5];
+    assert_eq!(log["items"][7]["details"]["source"], "first start");
+    let created = &log["items"][6];
     assert_eq!(created["target"], format!("user:{ali_id}"));
     assert_eq!(created["client_ip"], "127.0.0.1");
     assert!(!created["request_id"].as_str().unwrap().is_empty());
@@ -610,7 +612,7 @@ async fn the_audit_log_records_critical_actions(backend: Backend) {
             paged["total"].as_i64(),
             paged["items"].as_array().unwrap().len()
         ),
-        (Some(7), 2)
+        (Some(8), 2)
     );
     let (_, future) = app.get("/api/audit?since=2027-01-01", &admin).await;
     assert_eq!(future["total"], 0);

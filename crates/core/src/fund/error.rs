@@ -11,6 +11,9 @@ use crate::platform::money::Amount;
 pub enum PayError {
     #[error("Only fund members pay membership fees")]
     NotAMember,
+    /// The member left the fund; an admin can let them rejoin.
+    #[error("You have left the fund; an admin can let you rejoin")]
+    LeftTheFund,
     #[error("Payment already submitted for {month}")]
     AlreadyPaid { month: JalaliMonth },
     #[error("membership_fee must be greater than 0")]

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod draw;
 pub mod error;
+pub mod membership;
 pub mod notices;
 pub mod proof;
 pub mod reminders;

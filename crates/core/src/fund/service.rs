@@ -218,6 +218,9 @@ async fn pay(
     // (each holding one connection, all waiting for a second) until the acquire timeout: 503s.
     let config = current_config(ctx).await?;
     let mut conn = ctx.db.pool.acquire().await?;
+    if super::membership::store::has_left(&mut conn, user.id).await? {
+        return Err(PayError::LeftTheFund);
+    }
     if store::has_paid(&mut conn, user.id, month).await? {
         return Err(already_paid());
     }
@@ -374,6 +377,9 @@ async fn draw(
     let already_drawn = || DrawError::AlreadyDrawn { month };
     let now = ctx.now();
     let mut tx = ctx.db.begin_write().await?;
+    if super::membership::store::has_left(&mut tx, user.id).await? {
+        return Err(DrawError::NotAMember);
+    }
     if store::draw_exists(&mut tx, month).await? {
         return Err(already_drawn());
     }
@@ -458,6 +464,7 @@ async fn draw(
             .map(|_| config.min_amount_for_loan_payment),
         total_paid: Amount::ZERO,
         remaining_balance: amount.unwrap_or(Amount::ZERO),
+        settled_from_contributions: None,
         log,
         payments: vec![],
         created_at: to_db_time(now),

@@ -349,6 +349,10 @@ pub struct Loan {
     pub min_amount_for_each_payment: Option<Amount>,
     pub total_paid: Amount,
     pub remaining_balance: Amount,
+    /// What the borrower's contributions settled when they left the fund (absent otherwise):
+    /// the loan is `settled` with `total_paid` + this = `amount`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_from_contributions: Option<Amount>,
     /// The draw's log: who took part, each score, the random pool and the winner.
     #[schema(value_type = Object)]
     pub log: serde_json::Value,
@@ -391,7 +395,7 @@ pub async fn loans(
     let clause = conditions.where_clause();
     let sql = format!(
         "SELECT l.id, l.user_id, u.username, l.amount, l.state, l.jalali_year, l.jalali_month, \
-         l.min_amount_for_each_payment, l.log, l.created_at \
+         l.min_amount_for_each_payment, l.log, l.created_at, l.settled_from_contributions \
          FROM loans l LEFT JOIN users u ON u.id = l.user_id{clause} \
          ORDER BY l.jalali_year DESC, l.jalali_month DESC"
     );
@@ -434,9 +438,11 @@ pub async fn loans(
     }
     for loan in &mut loans {
         loan.total_paid = loan.payments.iter().map(|p| p.amount).sum();
+        let settled = loan.settled_from_contributions.unwrap_or(Amount::ZERO);
         loan.remaining_balance = loan
             .amount
             .and_then(|a| a.checked_sub(loan.total_paid))
+            .and_then(|a| a.checked_sub(settled))
             .unwrap_or(Amount::ZERO);
     }
     Ok(loans)
@@ -454,6 +460,7 @@ struct LoanRow {
     min_amount_for_each_payment: Option<Amount>,
     log: String,
     created_at: String,
+    settled_from_contributions: Option<Amount>,
 }
 
 /// The loan without its repayments, which are read apart.
@@ -472,6 +479,7 @@ impl TryFrom<LoanRow> for Loan {
             min_amount_for_each_payment: r.min_amount_for_each_payment,
             total_paid: Amount::ZERO,
             remaining_balance: Amount::ZERO,
+            settled_from_contributions: r.settled_from_contributions,
             log: serde_json::from_str(&r.log).map_err(|e| sqlx::Error::Decode(e.into()))?,
             payments: vec![],
             created_at: r.created_at,
@@ -549,7 +557,7 @@ pub async fn unpaid_members(
     month: JalaliMonth,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
+        "SELECT u.username FROM users u WHERE u.is_active = 1 AND u.left_fund_at IS NULL AND u.role IN {FUND_MEMBER_ROLES_SQL} \
          AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
          AND p.jalali_year = $1 AND p.jalali_month = $2) ORDER BY u.username_key"
     )))
@@ -565,7 +573,7 @@ pub async fn anyone_unpaid(
     month: JalaliMonth,
 ) -> Result<bool, sqlx::Error> {
     let found: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT u.id FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} \
+        "SELECT u.id FROM users u WHERE u.is_active = 1 AND u.left_fund_at IS NULL AND u.role IN {FUND_MEMBER_ROLES_SQL} \
          AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
          AND p.jalali_year = $1 AND p.jalali_month = $2) LIMIT 1"
     )))
@@ -592,7 +600,7 @@ pub async fn notice_audience(
     let rows: Vec<(i64, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT u.id, u.role, CASE WHEN EXISTS (SELECT 1 FROM payments p WHERE p.user_id = u.id \
          AND p.jalali_year = $1 AND p.jalali_month = $2) THEN 1 ELSE 0 END \
-         FROM users u WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"
+         FROM users u WHERE u.is_active = 1 AND u.left_fund_at IS NULL AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"
     )))
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
@@ -675,7 +683,7 @@ pub async fn member_stats(conn: &mut AnyConnection) -> Result<Vec<MemberStats>, 
               AND last_pay.jalali_year = (pay.last_month - 1) / 12 \
               AND last_pay.jalali_month = pay.last_month - 12 * ((pay.last_month - 1) / 12) \
          LEFT JOIN contributions ON contributions.user_id = u.id \
-         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"
+         WHERE u.is_active = 1 AND u.left_fund_at IS NULL AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.id"
     )))
     .fetch_all(&mut *conn)
     .await?;

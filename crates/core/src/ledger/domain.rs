@@ -198,6 +198,9 @@ pub enum TxKind {
     CreditRefund,
     /// Money a gateway verified, paid out by it: from the clearing account into cash.
     GatewaySettlement,
+    /// A member leaving the fund: their contributions settle what their loan still owes, and
+    /// the rest is paid back from the cash.
+    MemberDeparture,
 }
 
 impl TxKind {
@@ -214,6 +217,7 @@ impl TxKind {
             TxKind::CreditNote => "credit_note",
             TxKind::CreditRefund => "credit_refund",
             TxKind::GatewaySettlement => "gateway_settlement",
+            TxKind::MemberDeparture => "member_departure",
         }
     }
 }
@@ -323,6 +327,39 @@ impl JournalTransaction {
                 },
             ],
         )
+    }
+
+    /// A member leaves: all their `contributions` leave their account, `owed` of them settles
+    /// their loan and the rest is paid back to them from the cash. `owed` ≤ `contributions`.
+    pub fn member_departure(
+        user_id: i64,
+        contributions: Amount,
+        owed: Amount,
+    ) -> Result<Self, LedgerError> {
+        let refund = contributions
+            .checked_sub(owed)
+            .filter(|r| *r >= Amount::ZERO)
+            .ok_or(LedgerError::InvalidAmount(owed))?;
+        let mut postings = vec![Posting {
+            account: Account::Contributions(user_id),
+            side: Side::Debit,
+            amount: contributions,
+        }];
+        if owed.is_positive() {
+            postings.push(Posting {
+                account: Account::LoanReceivable(user_id),
+                side: Side::Credit,
+                amount: owed,
+            });
+        }
+        if refund.is_positive() {
+            postings.push(Posting {
+                account: Account::FundCash,
+                side: Side::Credit,
+                amount: refund,
+            });
+        }
+        Self::new(TxKind::MemberDeparture, postings)
     }
 
     /// A loan-request ticket paid out: the borrower owes the principal and its charge (fee or

@@ -296,7 +296,11 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
            (SELECT {} FROM loans l WHERE l.user_id = u.id AND l.state IN ('active', 'settled')) AS lent_whole, \
            (SELECT {} FROM loans l WHERE l.user_id = u.id AND l.state IN ('active', 'settled')) AS lent_fraction, \
            (SELECT {} FROM payments p WHERE p.user_id = u.id) AS repaid_whole, \
-           (SELECT {} FROM payments p WHERE p.user_id = u.id) AS repaid_fraction \
+           (SELECT {} FROM payments p WHERE p.user_id = u.id) AS repaid_fraction, \
+           (SELECT {} FROM fund_departures d WHERE d.user_id = u.id AND d.state = 'confirmed') AS left_whole, \
+           (SELECT {} FROM fund_departures d WHERE d.user_id = u.id AND d.state = 'confirmed') AS left_fraction, \
+           (SELECT {} FROM loans l WHERE l.user_id = u.id) AS settled_whole, \
+           (SELECT {} FROM loans l WHERE l.user_id = u.id) AS settled_fraction \
          FROM users u",
         whole("p.membership_fee"),
         fraction("p.membership_fee"),
@@ -304,6 +308,10 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         fraction("l.amount"),
         whole("COALESCE(p.loan_amount, 0)"),
         fraction("COALESCE(p.loan_amount, 0)"),
+        whole("COALESCE(d.contributions, 0)"),
+        fraction("COALESCE(d.contributions, 0)"),
+        whole("COALESCE(l.settled_from_contributions, 0)"),
+        fraction("COALESCE(l.settled_from_contributions, 0)"),
     );
     #[derive(sqlx::FromRow)]
     struct UserRow {
@@ -314,6 +322,10 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         lent_fraction: i64,
         repaid_whole: i64,
         repaid_fraction: i64,
+        left_whole: i64,
+        left_fraction: i64,
+        settled_whole: i64,
+        settled_fraction: i64,
     }
     let business_rows: Vec<UserRow> = sqlx::query_as(AssertSqlSafe(sql))
         .fetch_all(&mut *conn)
@@ -330,17 +342,29 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
     let mut balance_problems = vec![];
     let (mut fees_total, mut lent_total, mut repaid_total) =
         (Amount::ZERO, Amount::ZERO, Amount::ZERO);
+    // Paid back to members who left: their contributions less what settled their loans.
+    let mut refunded_total = Amount::ZERO;
     for row in &business_rows {
         let user = row.id;
         let fees = Amount::from_split_sum(row.fees_whole, row.fees_fraction);
         let lent = Amount::from_split_sum(row.lent_whole, row.lent_fraction);
         let repaid = Amount::from_split_sum(row.repaid_whole, row.repaid_fraction);
+        let left_with = Amount::from_split_sum(row.left_whole, row.left_fraction);
+        let settled = Amount::from_split_sum(row.settled_whole, row.settled_fraction);
         fees_total = fees_total.checked_add(fees).unwrap_or(fees_total);
         lent_total = lent_total.checked_add(lent).unwrap_or(lent_total);
         repaid_total = repaid_total.checked_add(repaid).unwrap_or(repaid_total);
-        let owed = lent.checked_sub(repaid).unwrap_or_default();
+        let refunded = left_with.checked_sub(settled).unwrap_or_default();
+        refunded_total = refunded_total
+            .checked_add(refunded)
+            .unwrap_or(refunded_total);
+        let owed = lent
+            .checked_sub(repaid)
+            .and_then(|o| o.checked_sub(settled))
+            .unwrap_or_default();
+        let contributions = fees.checked_sub(left_with).unwrap_or_default();
         for (kind, expected) in [
-            ("member_contributions", fees),
+            ("member_contributions", contributions),
             ("member_loan_receivable", owed),
         ] {
             match ledger_balances.get(&(user, kind.to_string())) {
@@ -373,16 +397,17 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         .and_then(|t| t.checked_sub(lent_total))
         .and_then(|t| t.checked_add(tickets.repaid_total))
         .and_then(|t| t.checked_sub(tickets.principal_total))
+        .and_then(|t| t.checked_sub(refunded_total))
         .unwrap_or_default();
     if cash != expected_cash {
         balance_problems.push(format!(
             "fund cash (with money at the gateway) is {cash} in the ledger, but fees {fees_total} + repayments {repaid_total} − loans {lent_total} \
-             + ticket repayments {} − tickets paid out {} = {expected_cash}",
+             + ticket repayments {} − tickets paid out {} − refunds to members who left {refunded_total} = {expected_cash}",
             tickets.repaid_total, tickets.principal_total
         ));
     }
     report.add(
-        "member balances and the fund's cash equal fees + repayments − loans paid out",
+        "member balances and the fund's cash equal fees + repayments − loans paid out − refunds",
         business_rows.len() + 1,
         balance_problems,
     );
@@ -396,7 +421,8 @@ pub async fn verify(db: &Db) -> Result<Report, sqlx::Error> {
         repaid: Amount,
     }
     let rows: Vec<StateRow> = sqlx::query_as(
-        "SELECT l.id, l.state, l.amount, CAST(COALESCE(SUM(p.loan_amount), 0) AS BIGINT) AS repaid \
+        "SELECT l.id, l.state, l.amount, CAST(COALESCE(SUM(p.loan_amount), 0) \
+                + COALESCE(MAX(l.settled_from_contributions), 0) AS BIGINT) AS repaid \
          FROM loans l LEFT JOIN payments p ON p.loan_id = l.id WHERE l.state <> 'no_one' \
          GROUP BY l.id, l.state, l.amount",
     )

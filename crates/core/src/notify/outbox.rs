@@ -325,7 +325,7 @@ fn members_insert(channel: Channel, topic: Topic, configured: bool) -> String {
               WHEN {recipient} = '' THEN '{no_address}' ELSE '' END, \
          $4 \
          FROM users u LEFT JOIN notification_preferences p ON p.user_id = u.id \
-         WHERE u.is_active = 1 AND u.role IN {members} AND {wanted} = 1 \
+         WHERE u.is_active = 1 AND u.left_fund_at IS NULL AND u.role IN {members} AND {wanted} = 1 \
          ON CONFLICT (unique_key) DO NOTHING",
         subject = variant(0),
         text = variant(1),

@@ -466,6 +466,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: "",
         sqlite: "",
     },
+    MigrationSource {
+        version: 22,
+        name: "0022_fund_departures",
+        description: "Members leaving the fund with their refund, and rejoining",
+        sql: include_str!("../../migrations/0022_fund_departures.sql"),
+        postgres: include_str!("../../migrations/0022_fund_departures.postgres.sql"),
+        sqlite: include_str!("../../migrations/0022_fund_departures.sqlite.sql"),
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

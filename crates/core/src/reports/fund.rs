@@ -451,7 +451,7 @@ async fn unpaid(conn: &mut AnyConnection, month: Month) -> Result<Vec<Unpaid>, s
     let mut binds = Binds::default();
     let sql = format!(
         "SELECT u.id, u.username, u.first_name, u.last_name FROM users u \
-          WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} AND NOT EXISTS ( \
+          WHERE u.is_active = 1 AND u.left_fund_at IS NULL AND u.role IN {FUND_MEMBER_ROLES_SQL} AND NOT EXISTS ( \
                 SELECT 1 FROM payments p WHERE p.user_id = u.id \
                    AND p.jalali_year = CAST({y} AS BIGINT) AND p.jalali_month = CAST({m} AS BIGINT)) \
           ORDER BY u.username_key, u.id",

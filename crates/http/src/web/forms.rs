@@ -127,6 +127,9 @@ fn pay_refusal(err: &PayError, lang: Lang) -> (Option<&'static str>, String) {
             format!("پرداخت ماه {} قبلاً ثبت شده است", month_name(*month, lang))
         }
         PayError::BitpinIdUsed => "این شناسه پرداخت بیت‌پین قبلاً استفاده شده است".into(),
+        PayError::LeftTheFund => {
+            "شما از صندوق خارج شده‌اید؛ مدیر می‌تواند شما را دوباره عضو کند".into()
+        }
         PayError::GatewayRejected(why) | PayError::GatewayUnavailable(why) => {
             format!("تأیید پرداخت بیت‌پین ناموفق بود: {}", humanize(why, lang))
         }

@@ -25,7 +25,7 @@ pub async fn month_status(
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT u.username, p.amount FROM users u \
          LEFT JOIN payments p ON p.user_id = u.id AND p.jalali_year = $1 AND p.jalali_month = $2 \
-         WHERE u.is_active = 1 AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.username_key"
+         WHERE u.is_active = 1 AND u.left_fund_at IS NULL AND u.role IN {FUND_MEMBER_ROLES_SQL} ORDER BY u.username_key"
     )))
     .bind(i64::from(month.year))
     .bind(i64::from(month.month))
