@@ -56,6 +56,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/fund", get(pages::fund::show))
         .route("/fund/draw", post(pages::fund::draw))
+        .route("/fund/draws/{loan_id}/verify", get(pages::draws::verify))
+        .route(
+            "/fund/draws/{loan_id}/proof.json",
+            get(pages::draws::proof_file),
+        )
         .route(
             "/admin/members",
             get(pages::admin::members).post(pages::admin::create_member),

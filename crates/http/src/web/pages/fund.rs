@@ -1,16 +1,20 @@
 //! The fund page, for every member: who has paid this month, the draw's state and its button,
-//! the last draws with their logs, and the chart of the fund over time.
+//! this month's draw commitment, the last draws with their logs (and where to verify them), and
+//! the chart of the fund over time.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 
+use super::draws::{verify_href, when_stored};
 use super::{is_month, render, Done, DrawView, Page, PlainForm, View};
 use crate::state::AppState;
 use crate::web::chart::{self, Point, SERIES};
 use crate::web::forms::FormErrors;
 use crate::web::queries::{self, MonthFlows, MonthStatus};
 use crate::web::session::{see_other, CsrfForm, Prefs, Session, WebResult};
+use saghat_core::fund::access::may_see_draws;
+use saghat_core::fund::proof::service as proofs;
 use saghat_core::fund::service::run_monthly_draw;
 use saghat_core::fund::store::{self, Loan, LoanFilter};
 use saghat_core::platform::audit::RequestMeta;
@@ -31,6 +35,10 @@ pub struct FundPage {
     pub this_draw: Option<DrawView>,
     pub draws: Vec<DrawView>,
     pub draw_errors: FormErrors,
+    /// Whether the viewer may see the draws' commitments and proofs (`may_see_draws`).
+    pub sees_draws: bool,
+    /// This month's published commitment, for those who see draws.
+    pub commitment: Option<CommitmentView>,
     pub chart_svg: String,
     /// The same chart drawn for a phone.
     pub chart_svg_narrow: String,
@@ -39,13 +47,37 @@ pub struct FundPage {
     pub legend: Vec<(&'static str, &'static str, &'static str)>,
 }
 
+/// This month's draw commitment as the page shows it.
+pub struct CommitmentView {
+    /// SHA-256(seed ‖ year ‖ month), hex.
+    pub hash: String,
+    /// When it was published: the fund's Jalali date and clock time.
+    pub published: String,
+    /// Once the month's draw has run (and revealed the seed): its verification page.
+    pub verify_href: Option<String>,
+}
+
+/// A month's commitment as the page keeps it: never its seed (published only with the proof).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CommitmentReads {
+    commitment: String,
+    committed_at: String,
+    loan_id: Option<String>,
+}
+
 /// What the fund page reads: the same for every viewer (the page is rendered from it in the
 /// viewer's language), so cached whole for the month, shared by the instances (`Area::Fund`).
+/// Publishing a commitment and revealing it with the draw both say `Area::Fund` changed.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct FundReads {
     members: Vec<MonthStatus>,
     loans: Vec<Loan>,
     flows: Vec<(JalaliMonth, MonthFlows)>,
+    /// This month's draw commitment, once published.
+    commitment: Option<CommitmentReads>,
+    /// The loans whose draw has a proof (verifiable draws). Not optional, so that an entry
+    /// cached without it reads as a miss.
+    proven: Vec<String>,
 }
 
 impl FundReads {
@@ -58,15 +90,35 @@ impl FundReads {
     }
 
     async fn read(state: &AppState, month: JalaliMonth) -> WebResult<Self> {
-        let mut conn = state.db.pool.acquire().await?;
-        let members = queries::month_status(&mut conn, month).await?;
-        // A fund draws once a month, so every loan is a short list.
-        let loans = store::loans(&mut conn, &LoanFilter::default()).await?;
-        let flows = queries::monthly_flows(&mut conn).await?;
+        let (members, loans, flows) = {
+            let mut conn = state.db.pool.acquire().await?;
+            let members = queries::month_status(&mut conn, month).await?;
+            // A fund draws once a month, so every loan is a short list.
+            let loans = store::loans(&mut conn, &LoanFilter::default()).await?;
+            let flows = queries::monthly_flows(&mut conn).await?;
+            (members, loans, flows)
+        };
+        // One row a month, like the loans: this month's, and which draws have a proof.
+        let commitments = proofs::commitments(state.ctx()).await?;
+        let this_month = format!("{}/{:02}", month.year, month.month);
+        let proven = commitments
+            .iter()
+            .filter_map(|c| c.loan_id.clone())
+            .collect();
+        let commitment = commitments
+            .into_iter()
+            .find(|c| c.month == this_month)
+            .map(|c| CommitmentReads {
+                commitment: c.commitment,
+                committed_at: c.committed_at,
+                loan_id: c.loan_id,
+            });
         Ok(FundReads {
             members,
             loans,
             flows,
+            commitment,
+            proven,
         })
     }
 }
@@ -87,17 +139,30 @@ impl FundPage {
 
     fn new(v: View, month: JalaliMonth, reads: FundReads, draw_errors: FormErrors) -> FundPage {
         let lang = v.lang;
+        let sees_draws = v.user.as_ref().is_some_and(|u| may_see_draws(u.role));
+        // A draw with a proof links to its verification, for those who may see it.
+        let view = |l: &Loan| {
+            let mut draw = DrawView::new(l, lang);
+            if sees_draws && reads.proven.contains(&l.id) {
+                draw.proof_href = Some(verify_href(&l.id));
+            }
+            draw
+        };
         let this_draw = reads
             .loans
             .iter()
             .find(|l| is_month(month, l.jalali_year, l.jalali_month))
-            .map(|l| DrawView::new(l, lang));
-        let draws = reads
-            .loans
-            .iter()
-            .take(LAST_DRAWS)
-            .map(|l| DrawView::new(l, lang))
-            .collect();
+            .map(view);
+        let draws = reads.loans.iter().take(LAST_DRAWS).map(view).collect();
+        let commitment = reads
+            .commitment
+            .as_ref()
+            .filter(|_| sees_draws)
+            .map(|c| CommitmentView {
+                hash: c.commitment.clone(),
+                published: when_stored(lang, v.tz, &c.committed_at),
+                verify_href: c.loan_id.as_deref().map(verify_href),
+            });
         let points = chart::series(&reads.flows, month);
         FundPage {
             chart_svg: chart::svg(&points, lang, v.t("chart_title"), chart::WIDE),
@@ -110,6 +175,8 @@ impl FundPage {
             this_draw,
             draws,
             draw_errors,
+            sees_draws,
+            commitment,
             points,
         }
     }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod dashboard;
+pub mod draws;
 pub mod errors;
 pub mod fund;
 pub mod invoicing;
@@ -81,6 +82,15 @@ impl View {
 
     pub fn list(&self, items: &[String]) -> String {
         self.lang.list(items)
+    }
+
+    /// What [`list`](Self::list) puts between items, for a list whose items are each
+    /// isolated (`<bdi>`), so that Latin names keep the list's order in a right-to-left page.
+    pub fn separator(&self) -> &'static str {
+        match self.lang {
+            Lang::En => ", ",
+            Lang::Fa => "، ",
+        }
     }
 
     pub fn digits(&self, text: &str) -> String {
@@ -200,6 +210,9 @@ pub struct DrawView {
     pub excluded: Vec<Excluded>,
     pub pool: Vec<String>,
     pub note: Option<String>,
+    /// The draw's verification page, when it has a proof and the viewer may see it (set by
+    /// the page that shows the draw).
+    pub proof_href: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -264,6 +277,7 @@ impl DrawView {
                 .collect(),
             pool: log.random_pool.iter().map(|id| name_of(*id)).collect(),
             note: log.note.map(|n| note(&n, lang)),
+            proof_href: None,
         }
     }
 }
