@@ -11,3 +11,4 @@ pub mod rules;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod year_end;

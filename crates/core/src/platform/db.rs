@@ -474,6 +474,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         postgres: include_str!("../../migrations/0022_fund_departures.postgres.sql"),
         sqlite: include_str!("../../migrations/0022_fund_departures.sqlite.sql"),
     },
+    MigrationSource {
+        version: 24,
+        name: "0024_fund_year_closings",
+        description: "Closed Jalali years with their figures and ledger verification",
+        sql: include_str!("../../migrations/0024_fund_year_closings.sql"),
+        postgres: "",
+        sqlite: "",
+    },
 ];
 
 /// True when the error is a unique-constraint violation (on either database).

@@ -3,3 +3,4 @@
 pub mod api;
 pub mod draws;
 pub mod membership;
+pub mod years;

@@ -113,7 +113,7 @@ pub async fn verify_published(ctx: &Ctx, proof: &DrawProof) -> Result<Verificati
     let mut conn = ctx.db.pool.acquire().await?;
     let published = store::published_commitment(&mut conn, month).await?;
     let check = match published {
-        Some(c) if c == proof.commitment => Check {
+        Some(c) if c.eq_ignore_ascii_case(&proof.commitment) => Check {
             step: Step::Published,
             ok: true,
             detail: String::new(),
