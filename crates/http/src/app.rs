@@ -152,6 +152,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::fund::api::router())
         .merge(crate::fund::draws::router())
         .merge(crate::fund::membership::router())
+        .merge(crate::fund::statements::router())
         .merge(crate::fund::years::router())
         .merge(crate::ledger::api::router())
         .merge(crate::audit::api::router())

@@ -15,6 +15,7 @@ mod error;
 mod facturx;
 pub mod print;
 mod report;
+pub mod statement;
 mod world;
 
 pub use document::{DocumentKind, InvoiceDocument, Lang, Line, Party, TaxRow, Totals};

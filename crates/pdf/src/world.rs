@@ -19,12 +19,14 @@ use crate::error::PdfError;
 
 const TEMPLATE: &str = include_str!("invoice.typ");
 const REPORT_TEMPLATE: &str = include_str!("report.typ");
+const STATEMENT_TEMPLATE: &str = include_str!("statement.typ");
 
 /// Which template a document is laid out by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Template {
     Invoice,
     Report,
+    Statement,
 }
 
 const FONT_FILES: [&[u8]; 4] = [
@@ -42,6 +44,7 @@ struct Shared {
     fonts: Vec<Font>,
     main: Source,
     report: Source,
+    statement: Source,
     data_id: FileId,
     logo_id: FileId,
     xml_id: FileId,
@@ -65,6 +68,7 @@ static SHARED: LazyLock<Shared> = LazyLock::new(|| {
         fonts,
         main: Source::new(file_id("/invoice.typ"), TEMPLATE.to_owned()),
         report: Source::new(file_id("/report.typ"), REPORT_TEMPLATE.to_owned()),
+        statement: Source::new(file_id("/statement.typ"), STATEMENT_TEMPLATE.to_owned()),
         data_id: file_id("/data.json"),
         logo_id: file_id("/logo.png"),
         xml_id: file_id("/factur-x.xml"),
@@ -139,6 +143,7 @@ impl SaghatWorld {
         match self.template {
             Template::Invoice => &self.shared.main,
             Template::Report => &self.shared.report,
+            Template::Statement => &self.shared.statement,
         }
     }
 }

@@ -159,6 +159,7 @@ pub(crate) fn workers(ctx: &Arc<Ctx>) -> anyhow::Result<Workers> {
     crate::webhooks::add_workers(&mut workers, ctx)?;
     crate::payments::add_workers(&mut workers, ctx)?;
     crate::reports::add_workers(&mut workers, ctx)?;
+    crate::statements::add_workers(&mut workers, ctx)?;
     Ok(workers)
 }
 

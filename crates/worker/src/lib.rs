@@ -13,6 +13,7 @@ mod queue;
 mod reports;
 mod runtime;
 mod schedule;
+mod statements;
 mod webhooks;
 
 pub use queue::{client, Backoff, JobDatabase, WorkerSettings};

@@ -10,5 +10,6 @@ pub mod reminders;
 pub mod rules;
 pub mod schedule;
 pub mod service;
+pub mod statements;
 pub mod store;
 pub mod year_end;

@@ -442,6 +442,14 @@ async fn draw(
         max_attempts: ctx.config.jobs.max_attempts,
     };
     jobs::enqueue(&mut tx, ctx.db.backend, &announce).await?;
+    // And every member's monthly statement of it (`fund::statements`), by the same rule.
+    let statements = NewJob {
+        kind: super::statements::MONTHLY_STATEMENTS_JOB,
+        args: json!({ "loan_id": loan_id }),
+        unique_key: format!("monthly-statements:{loan_id}"),
+        max_attempts: ctx.config.jobs.max_attempts,
+    };
+    jobs::enqueue(&mut tx, ctx.db.backend, &statements).await?;
     // The loan as `store::loans` would read it back, built from what was just written: reading
     // it again meant fetching and parsing the draw's log (megabytes over 100,000 members).
     let amount = outcome.winner.as_ref().map(|w| w.amount);

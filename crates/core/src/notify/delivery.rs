@@ -5,6 +5,7 @@
 
 use sqlx::AnyConnection;
 
+use super::attachments::{self, Unreadable};
 use super::whatsapp::WhatsAppSettings;
 use super::{
     Channel, EmailAddress, MobileNumber, Outgoing, Recipient, SendError, WhatsAppTemplate,
@@ -70,7 +71,7 @@ pub async fn deliver(
     if matches!(row.status.as_str(), "sent" | "skipped") {
         return Ok(Delivery::NothingToDo);
     }
-    let message = match outgoing(ctx, id, &row) {
+    let mut message = match outgoing(ctx, id, &row) {
         Ok(message) => message,
         Err(why) => {
             mark_failed(&mut conn, id, &why).await?;
@@ -78,14 +79,24 @@ pub async fn deliver(
         }
     };
     let channel = Channel::parse(&row.channel);
+    // An e-mail's files (a monthly statement's PDF), read and checked before it goes.
+    let mut unreadable = None;
+    if channel == Some(Channel::Email) {
+        match attachments::load(&mut conn, &ctx.config.data_dir, id).await? {
+            Ok(files) => message.attachments = files,
+            Err(Unreadable::Permanent(why)) => unreadable = Some(SendError::Permanent(why)),
+            Err(Unreadable::Retryable(why)) => unreadable = Some(SendError::Retryable(why)),
+        }
+    }
     let sender = ctx.senders.iter().find(|s| Some(s.channel()) == channel);
     // No connection held while the provider answers.
     drop(conn);
-    let sent = match sender {
-        Some(sender) => sender.send(&message).await,
+    let sent = match (unreadable, sender) {
+        (Some(why), _) => Err(why),
+        (None, Some(sender)) => sender.send(&message).await,
         // The process that queued it had the channel; this worker lacks its configuration.
         // That is ours to fix, not the message's fault: retried, then a dead letter to retry.
-        None => Err(SendError::Retryable(format!(
+        (None, None) => Err(SendError::Retryable(format!(
             "{} is not configured on this worker",
             row.channel
         ))),

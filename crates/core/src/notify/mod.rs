@@ -13,6 +13,7 @@
 //! Secrets (the Kavenegar key, which travels in the URL, the WhatsApp token, the SMTP password)
 //! are [`Secret`]s: never in `Debug`, never in an error's text, never logged.
 
+pub mod attachments;
 pub mod contact;
 pub mod delivery;
 pub mod kavenegar;

@@ -59,6 +59,12 @@ pub enum Notice {
     DrawReady { month: JalaliMonth },
     /// A loan-request ticket's notices.
     Ticket(TicketNotice),
+    /// The member's monthly statement (a PDF, attached to the e-mail) is ready; `page` is
+    /// where to read it (absolute with `PUBLIC_BASE_URL`, else `None`).
+    MonthlyStatement {
+        month: JalaliMonth,
+        page: Option<String>,
+    },
 }
 
 /// A notice rendered in one language.
@@ -74,7 +80,8 @@ impl Notice {
         match self {
             Notice::PaymentRecorded { .. }
             | Notice::LoanSettled { .. }
-            | Notice::DrawRan { .. } => Topic::Transactional,
+            | Notice::DrawRan { .. }
+            | Notice::MonthlyStatement { .. } => Topic::Transactional,
             Notice::FeeReminder { .. } | Notice::FewLeftToPay { .. } => Topic::Reminders,
             Notice::DrawReady { .. } => Topic::Admin,
             Notice::Ticket(TicketNotice::InstallmentDue { .. }) => Topic::Reminders,
@@ -93,6 +100,7 @@ impl Notice {
             Notice::FewLeftToPay { .. } => "few_left_to_pay",
             Notice::DrawReady { .. } => "draw_ready",
             Notice::Ticket(notice) => notice.kind(),
+            Notice::MonthlyStatement { .. } => "monthly_statement",
         }
     }
 
@@ -185,6 +193,17 @@ impl Notice {
                 lines.push(sign);
                 (subject, lines)
             }
+            Notice::MonthlyStatement { month, page } => {
+                let m = lang.jalali_month(*month);
+                let read = match page {
+                    Some(url) => (p.statement_at)(url),
+                    None => p.statement_on_page.to_string(),
+                };
+                (
+                    (p.statement_subject)(&m),
+                    vec![(p.statement)(&m), read, sign],
+                )
+            }
         }
     }
 }
@@ -209,6 +228,10 @@ struct Phrases {
     few_left: fn(left: i64, m: &str) -> String,
     ready_subject: fn(m: &str) -> String,
     ready: fn(m: &str) -> String,
+    statement_subject: fn(m: &str) -> String,
+    statement: fn(m: &str) -> String,
+    statement_at: fn(url: &str) -> String,
+    statement_on_page: &'static str,
 }
 
 static PERSIAN: Phrases = Phrases {
@@ -239,6 +262,12 @@ static PERSIAN: Phrases = Phrases {
     },
     ready_subject: |m| format!("قرعه‌کشی {m} آماده است"),
     ready: |m| format!("همه‌ی اعضا حق عضویت {m} را پرداخته‌اند؛ قرعه‌کشی را می‌توانید انجام دهید."),
+    statement_subject: |m| format!("صورت‌حساب ماهانه‌ی {m}"),
+    statement: |m| {
+        format!("صورت‌حساب ماهانه‌ی شما برای {m} آماده است: پرداخت‌ها، موجودی و وام شما، و گردش نقدی صندوق در این ماه با برنده‌ی قرعه‌کشی و گواه آن.")
+    },
+    statement_at: |url| format!("آن را در صفحه‌ی خود ببینید و دریافت کنید: {url}"),
+    statement_on_page: "آن را در صفحه‌ی «حساب من» صندوق ببینید و دریافت کنید.",
 };
 
 static ENGLISH: Phrases = Phrases {
@@ -270,6 +299,12 @@ static ENGLISH: Phrases = Phrases {
     },
     ready_subject: |m| format!("The {m} draw is ready"),
     ready: |m| format!("Every member has paid the fee for {m}: you can run the draw."),
+    statement_subject: |m| format!("Your statement for {m}"),
+    statement: |m| {
+        format!("Your monthly statement for {m} is ready: your payments, balance and loan, and the fund's month, with its cash in and out, the draw's winner and its proof.")
+    },
+    statement_at: |url| format!("Read or download it on your page: {url}"),
+    statement_on_page: "Read or download it on your page in the fund (My account).",
 };
 
 #[cfg(test)]
@@ -428,6 +463,32 @@ mod tests {
         assert_eq!(reminder.topic(), Topic::Reminders);
         assert_eq!(few.topic(), Topic::Reminders);
         assert_eq!(ready.topic(), Topic::Admin);
+    }
+
+    #[test]
+    fn the_monthly_statement_says_where_to_read_it() {
+        let on_page = Notice::MonthlyStatement {
+            month: AZAR,
+            page: None,
+        };
+        let fa = on_page.render(Lang::Fa);
+        assert_all_persian(&fa.subject, "monthly_statement");
+        assert_all_persian(&fa.text, "monthly_statement");
+        assert_eq!(fa.subject, "صورت‌حساب ماهانه‌ی آذر ۱۴۰۵");
+        let linked = Notice::MonthlyStatement {
+            month: AZAR,
+            page: Some("https://fund.example/dashboard#statements".into()),
+        };
+        let en = linked.render(Lang::En);
+        assert_eq!(en.subject, "Your statement for Azar 1405");
+        assert!(
+            en.text
+                .contains("on your page: https://fund.example/dashboard#statements"),
+            "{}",
+            en.text
+        );
+        assert_eq!(linked.topic(), Topic::Transactional);
+        assert_eq!(linked.kind(), "monthly_statement");
     }
 
     #[test]

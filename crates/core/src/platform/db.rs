@@ -475,6 +475,14 @@ const MIGRATIONS: &[MigrationSource] = &[
         sqlite: include_str!("../../migrations/0022_fund_departures.sqlite.sql"),
     },
     MigrationSource {
+        version: 23,
+        name: "0023_member_statements",
+        description: "Each member's monthly statement, the fund's month, e-mail attachments",
+        sql: include_str!("../../migrations/0023_member_statements.sql"),
+        postgres: "",
+        sqlite: "",
+    },
+    MigrationSource {
         version: 24,
         name: "0024_fund_year_closings",
         description: "Closed Jalali years with their figures and ledger verification",

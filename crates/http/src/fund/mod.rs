@@ -3,4 +3,5 @@
 pub mod api;
 pub mod draws;
 pub mod membership;
+pub mod statements;
 pub mod years;

@@ -45,10 +45,22 @@ pub fn router() -> Router<AppState> {
             post(pages::oidc::unlink),
         )
         .route("/dashboard", get(pages::dashboard::show))
+        .route(
+            "/statements/{year}/{file}",
+            get(pages::statements::download),
+        )
         .route("/dashboard/pay", post(pages::dashboard::pay))
         .route(
             "/dashboard/loan-request",
             post(pages::dashboard::loan_request),
+        )
+        .route(
+            "/dashboard/leave/confirm",
+            post(pages::leaving_actions::confirm),
+        )
+        .route(
+            "/dashboard/leave/decline",
+            post(pages::leaving_actions::decline),
         )
         .route(
             "/notifications",
@@ -74,6 +86,18 @@ pub fn router() -> Router<AppState> {
             get(pages::admin::member).post(pages::admin::save_member),
         )
         .route("/admin/members/{id}/active", post(pages::admin::set_active))
+        .route(
+            "/admin/members/{id}/leave",
+            get(pages::leaving_actions::ask_form).post(pages::leaving_actions::ask),
+        )
+        .route(
+            "/admin/members/{id}/leave/withdraw",
+            post(pages::leaving_actions::withdraw),
+        )
+        .route(
+            "/admin/members/{id}/rejoin",
+            post(pages::leaving_actions::rejoin),
+        )
         .route(
             "/admin/members/{id}/password",
             post(pages::admin::reset_password),

@@ -102,12 +102,16 @@ pub struct MemberRow {
     pub paid: Option<Amount>,
     /// The active loan: (amount, still owed).
     pub loan: Option<(Amount, Amount)>,
+    /// When they left the fund, while they are gone (`fund::membership`).
+    pub left_fund_at: Option<String>,
+    /// Whether an admin has asked them to leave and they have not answered yet.
+    pub asked_to_leave: bool,
 }
 
 impl MemberRow {
-    /// Members and admins pay fees; accountants do not.
+    /// Members and admins pay fees; accountants do not, nor members who left the fund.
     pub fn pays(&self) -> bool {
-        is_fund_member(self.role)
+        is_fund_member(self.role) && self.left_fund_at.is_none()
     }
 }
 
@@ -125,7 +129,9 @@ pub async fn members(
     };
     let sql = format!(
         "SELECT u.id, u.username, u.first_name, u.last_name, u.email, u.role, u.is_active, \
-           u.loan_request_amount, p.amount AS paid, l.amount AS loan_amount, \
+           u.loan_request_amount, p.amount AS paid, l.amount AS loan_amount, u.left_fund_at, \
+           CAST(CASE WHEN EXISTS (SELECT 1 FROM fund_departures d WHERE d.user_id = u.id \
+             AND d.state = 'asked') THEN 1 ELSE 0 END AS BIGINT) AS asked_to_leave, \
            CAST(COALESCE((SELECT SUM(r.loan_amount) FROM payments r WHERE r.loan_id = l.id), 0) \
              AS BIGINT) AS loan_repaid, \
            CAST(COALESCE((SELECT SUM((e.credit - e.debit) / 100000000) FROM journal_entries e \
@@ -155,6 +161,9 @@ pub async fn members(
         loan_repaid: i64,
         balance_whole: i64,
         balance_fraction: i64,
+        left_fund_at: Option<String>,
+        #[sqlx(try_from = "Flag")]
+        asked_to_leave: bool,
     }
     let mut query = sqlx::query_as::<_, UserMonthRow>(AssertSqlSafe(sql))
         .bind(i64::from(month.year))
@@ -183,6 +192,8 @@ pub async fn members(
             loan_request: r.loan_request_amount,
             balance: Amount::from_split_sum(r.balance_whole, r.balance_fraction),
             paid: r.paid,
+            left_fund_at: r.left_fund_at,
+            asked_to_leave: r.asked_to_leave,
         })
         .collect())
 }

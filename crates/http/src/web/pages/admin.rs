@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::leaving::AdminLeaving;
 use super::{plain, render, Done, DrawView, Page, View};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -300,17 +301,31 @@ pub struct MemberPage {
     /// Errors of the activation and password forms, shown above them.
     pub account_errors: FormErrors,
     pub password_errors: FormErrors,
+    /// Leaving the fund (`super::leaving`): where the member stands, and a refusal.
+    pub leaving: Option<AdminLeaving>,
+    pub leave_errors: FormErrors,
 }
 
 /// What a refused form of the member page puts back on it.
 #[derive(Default)]
-struct MemberEntered {
+pub(super) struct MemberEntered {
     edit: Option<(EditForm, FormErrors)>,
     account: FormErrors,
     password: FormErrors,
+    leave: FormErrors,
 }
 
-async fn member_page(
+impl MemberEntered {
+    /// A refusal of the leaving card's forms (`super::leaving`).
+    pub(super) fn leaving(leave: FormErrors) -> MemberEntered {
+        MemberEntered {
+            leave,
+            ..Default::default()
+        }
+    }
+}
+
+pub(super) async fn member_page(
     state: &AppState,
     prefs: Prefs,
     session: &Session,
@@ -321,6 +336,7 @@ async fn member_page(
     let month = state.current_month();
     let fund = fund_money(state).await?;
     let member = one_member(state, month, user_id).await?;
+    let leaving = AdminLeaving::of(state, &member, prefs.lang).await?;
     let (form, errors) = entered
         .edit
         .unwrap_or_else(|| (EditForm::from(&member), FormErrors::default()));
@@ -336,6 +352,8 @@ async fn member_page(
         errors,
         account_errors: entered.account,
         password_errors: entered.password,
+        leaving,
+        leave_errors: entered.leave,
     })
 }
 

@@ -6,6 +6,8 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::leaving::MyLeaving;
+use super::statements::StatementLink;
 use super::{is_month, plain, render, Done, Page, View};
 use crate::error::ApiError;
 use crate::extract::Validate;
@@ -23,6 +25,7 @@ use saghat_core::fund::draw::exclusion;
 use saghat_core::fund::rules::FundConfig;
 use saghat_core::fund::schedule::{loan_schedule, Schedule};
 use saghat_core::fund::service::{current_config, submit_payment};
+use saghat_core::fund::statements::{store as statement_store, StatementEntry};
 use saghat_core::fund::store::{self, Loan, LoanFilter, Payment};
 use saghat_core::platform::audit::RequestMeta;
 use saghat_core::platform::jalali::JalaliMonth;
@@ -199,13 +202,30 @@ pub struct DashboardPage {
     pub pay_errors: FormErrors,
     pub request: LoanRequestForm,
     pub request_errors: FormErrors,
+    /// Asked to leave the fund, or gone from it; a refusal of its buttons.
+    pub leaving: Option<MyLeaving>,
+    pub has_left: bool,
+    pub leave_errors: FormErrors,
+    /// The member's monthly statements, newest first (`templates/statements_list.html`).
+    pub statements: Vec<StatementLink>,
 }
 
 /// What was typed into the forms, and what was wrong with it, when a form is shown again.
 #[derive(Default)]
-struct Entered {
+pub(super) struct Entered {
     pay: Option<(PayForm, FormErrors)>,
     request: Option<(LoanRequestForm, FormErrors)>,
+    leave: FormErrors,
+}
+
+impl Entered {
+    /// A refusal of the request to leave's buttons (`super::leaving`).
+    pub(super) fn leaving(leave: FormErrors) -> Entered {
+        Entered {
+            leave,
+            ..Default::default()
+        }
+    }
 }
 
 /// What the dashboard reads of the member and the fund.
@@ -216,13 +236,23 @@ struct DashboardReads {
     loans: Vec<Loan>,
     /// Whether this month's draw has run.
     drawn: bool,
+    /// Asked to leave the fund, or gone from it (`super::leaving`).
+    leaving: Option<MyLeaving>,
+    /// The monthly statements made for the member.
+    statements: Vec<StatementEntry>,
 }
 
 impl DashboardReads {
-    async fn load(state: &AppState, user_id: i64, month: JalaliMonth) -> WebResult<Self> {
+    async fn load(
+        state: &AppState,
+        user_id: i64,
+        month: JalaliMonth,
+        lang: Lang,
+    ) -> WebResult<Self> {
         // Before taking `conn`: on a cold cache it takes a connection of its own (see
-        // fund::service).
+        // fund::service), as reading the requests to leave does.
         let config = current_config(state).await?;
+        let leaving = MyLeaving::of(state, user_id, lang).await?;
         let mut conn = state.db.pool.acquire().await?;
         let profile = profile_by_id(&mut conn, user_id)
             .await?
@@ -234,12 +264,15 @@ impl DashboardReads {
         };
         let loans = store::loans(&mut conn, &filter).await?;
         let drawn = store::draw_exists(&mut conn, month).await?;
+        let statements = statement_store::statements_of(&mut conn, user_id).await?;
         Ok(DashboardReads {
             config,
             profile,
             payments,
             loans,
             drawn,
+            leaving,
+            statements,
         })
     }
 
@@ -282,7 +315,12 @@ impl DashboardPage {
             .find(|p| is_month(month, p.jalali_year, p.jalali_month))
             .cloned();
         let (loan, installment) = reads.repaying(month, paid_this_month.is_some(), lang);
-        let draw = is_fund_member(role).then(|| DrawStatus::of(&reads, month));
+        let statements = (reads.statements.iter())
+            .map(|e| StatementLink::new(e, lang, v.tz))
+            .collect();
+        let has_left = reads.leaving.as_ref().is_some_and(MyLeaving::has_left);
+        // Gone from the fund: not in its draws.
+        let draw = (is_fund_member(role) && !has_left).then(|| DrawStatus::of(&reads, month));
         let (pay, pay_errors) = entered.pay.unwrap_or_else(|| {
             let form = PayForm::suggested(config.min_membership_fee, installment, lang);
             (form, FormErrors::default())
@@ -309,11 +347,15 @@ impl DashboardPage {
             pay_errors,
             request,
             request_errors,
+            has_left,
+            leaving: reads.leaving,
+            leave_errors: entered.leave,
+            statements,
         }
     }
 }
 
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     prefs: Prefs,
     session: &Session,
@@ -321,7 +363,7 @@ async fn page(
     entered: Entered,
 ) -> WebResult<Response> {
     let month = state.current_month();
-    let reads = DashboardReads::load(state, session.user.id, month).await?;
+    let reads = DashboardReads::load(state, session.user.id, month, prefs.lang).await?;
     let v = View::new(
         state,
         prefs,
@@ -373,7 +415,7 @@ pub async fn pay(
     };
     let entered = Entered {
         pay: Some((form, errors)),
-        request: None,
+        ..Default::default()
     };
     page(&state, prefs, &session, None, entered).await
 }
@@ -419,8 +461,8 @@ pub async fn loan_request(
         }
     }
     let entered = Entered {
-        pay: None,
         request: Some((form, errors)),
+        ..Default::default()
     };
     page(&state, prefs, &session, None, entered).await
 }

@@ -9,12 +9,15 @@ pub mod errors;
 pub mod fund;
 pub mod invoicing;
 pub mod jobs;
+pub mod leaving;
+pub mod leaving_actions;
 pub mod notifications;
 pub mod oidc;
 pub mod pay;
 pub mod report_exports;
 pub mod reports;
 pub mod review;
+pub mod statements;
 pub mod ticket_files;
 pub mod tickets;
 pub mod webhooks;
@@ -167,6 +170,11 @@ impl Done {
             "password_reset" => Some("done_password_reset"),
             "job_retried" => Some("done_job_retried"),
             "job_discarded" => Some("done_job_discarded"),
+            "leave_asked" => Some("done_leave_asked"),
+            "leave_withdrawn" => Some("done_leave_withdrawn"),
+            "rejoined" => Some("done_rejoined"),
+            "left" => Some("done_left"),
+            "leave_declined" => Some("done_leave_declined"),
             _ => None,
         }
     }
