@@ -107,6 +107,13 @@ async fn a_year_closes_once_over_with_its_report(backend: Backend) {
             .0,
         409
     );
+    for absurd in ["0", "-3", "10000", "9223372036854775807"] {
+        let path = format!("/api/fund/years/{absurd}/close");
+        let (status, body) = app.post(&path, &admin, json!({})).await;
+        assert_eq!(status, 400, "{absurd}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("not a Jalali year"), "{detail}");
+    }
     let (_, audit) = app.get("/api/audit?action=year_closed", &admin).await;
     let entries = audit["items"]
         .as_array()

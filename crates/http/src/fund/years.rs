@@ -38,6 +38,7 @@ impl From<YearError> for ApiError {
         match err {
             YearError::Store(e) => e.into(),
             e @ YearError::NotClosed { .. } => ApiError::not_found(e.to_string()),
+            e @ YearError::Invalid { .. } => ApiError::bad_request(e.to_string()),
             e @ (YearError::NotOver { .. }
             | YearError::AlreadyClosed { .. }
             | YearError::BooksDoNotVerify(_)

@@ -14,6 +14,8 @@ use crate::Ctx;
 /// Why a year cannot be closed.
 #[derive(Debug, thiserror::Error)]
 pub enum YearError {
+    #[error("{year} is not a Jalali year: write one between 1 and 9999, such as 1405")]
+    Invalid { year: i64 },
     #[error("Jalali year {year} is not over yet: it can be closed from Farvardin {next}")]
     NotOver { year: i64, next: i64 },
     #[error("Jalali year {year} is already closed")]
@@ -88,6 +90,9 @@ pub async fn close_year(
     year: i64,
     meta: &RequestMeta,
 ) -> Result<YearClosing, YearError> {
+    if !(1..=9999).contains(&year) {
+        return Err(YearError::Invalid { year });
+    }
     let current = i64::from(ctx.current_month().year);
     if year >= current {
         return Err(YearError::NotOver {
