@@ -42,7 +42,9 @@ admin_only=(audit_log list_users create_user update_user loan_history fund_walle
   list_jobs queue_summary get_job retry_job discard_job delivery_log
   list_webhooks create_webhook get_webhook update_webhook delete_webhook list_deliveries replay_delivery
   intent_exchanges settle_intent run_reconciliation
-  invoicing_report fund_report tickets_report ask_export list_exports show_export export_file)
+  invoicing_report fund_report tickets_report ask_export list_exports show_export export_file
+  ask_to_leave withdraw_request rejoin member_departures member_statements member_statement_pdf
+  close_year list_closings get_closing year_report)
 
 # Ticket moves only a reviewer (lender or admin) may make: to a member they can only answer
 # 403 or 404, so the member pass leaves them to the admin and lender passes. And the
